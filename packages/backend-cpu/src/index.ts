@@ -1,0 +1,24 @@
+import { allocArray, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
+import type { CpuKernel, CpuView } from './strided.js';
+import './kernels/elementwise.js';
+import './kernels/reduce.js';
+import './kernels/matmul.js';
+import './kernels/indexing.js';
+import './kernels/join.js';
+import './kernels/softmax.js';
+
+/** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
+export const cpuBackend: Backend<TypedArray, CpuKernel> = {
+  name: 'cpu',
+  alloc: (dtype: DType, length: number) => allocArray(dtype, length),
+  free: () => {},
+  write: (handle, data) => handle.set(data),
+  read: async (handle) => handle.slice(),
+  readSync: (handle) => handle,
+  run: (kernel, inputs, outputs, attrs, op) => kernel(inputs as CpuView[], outputs as CpuView[], attrs, op),
+};
+registerBackend(cpuBackend);
+
+export { plan, lineBases, splitDims, broadcastStrides, type CpuKernel, type CpuView } from './strided.js';
+export { gemm } from './kernels/matmul.js';
+export { unaryKernel, binaryKernel } from './kernels/elementwise.js';

@@ -1,0 +1,110 @@
+import { registerKernel, type ClampAttrs } from '@tapegrad/tensor';
+import { broadcastStrides, plan, type CpuKernel, type CpuView } from '../strided.js';
+
+// One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
+// contiguous operands run as one flat loop and broadcast/strided ones pay per row, not per element.
+
+type Fn1 = (x: number) => number;
+type Fn2 = (a: number, b: number) => number;
+
+function outputCast(out: CpuView): ((v: number) => number) | undefined {
+  return out.dtype === 'bool' ? (v) => (v !== 0 ? 1 : 0) : undefined; // NaN counts as true, as in torch
+}
+
+export function unaryKernel(f: Fn1): CpuKernel {
+  return ([x], [out]) => {
+    const p = plan(out!.shape, [broadcastStrides(x!, out!.shape), out!.strides], [x!.offset, out!.offset]);
+    const a = x!.handle;
+    const o = out!.handle;
+    const [sa, so] = p.innerStrides as [number, number];
+    const [ba, bo] = p.bases as [Int32Array, Int32Array];
+    for (let r = 0; r < p.rows; r++) {
+      let ia = ba[r]!;
+      let io = bo[r]!;
+      for (let j = 0; j < p.inner; j++, ia += sa, io += so) o[io] = f(a[ia]!);
+    }
+  };
+}
+
+export function binaryKernel(f: Fn2): CpuKernel {
+  return ([x, y], [out]) => {
+    const p = plan(out!.shape, [broadcastStrides(x!, out!.shape), broadcastStrides(y!, out!.shape), out!.strides], [x!.offset, y!.offset, out!.offset]);
+    const a = x!.handle;
+    const b = y!.handle;
+    const o = out!.handle;
+    const [sa, sb, so] = p.innerStrides as [number, number, number];
+    const [ba, bb, bo] = p.bases as [Int32Array, Int32Array, Int32Array];
+    for (let r = 0; r < p.rows; r++) {
+      let ia = ba[r]!;
+      let ib = bb[r]!;
+      let io = bo[r]!;
+      for (let j = 0; j < p.inner; j++, ia += sa, ib += sb, io += so) o[io] = f(a[ia]!, b[ib]!);
+    }
+  };
+}
+
+const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+// integer division truncates toward zero only for int outputs; div always returns float here
+const UNARY: Record<string, Fn1> = {
+  neg: (x) => -x,
+  abs: Math.abs,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  tanh: Math.tanh,
+  sigmoid,
+  relu: (x) => (x > 0 ? x : x !== x ? x : 0),
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
+  square: (x) => x * x,
+};
+const BINARY: Record<string, Fn2> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+  pow: (a, b) => a ** b,
+  // NaN propagates, as torch.maximum/minimum
+  maximum: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
+  minimum: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
+  eq: (a, b) => +(a === b),
+  ne: (a, b) => +(a !== b),
+  lt: (a, b) => +(a < b),
+  le: (a, b) => +(a <= b),
+  gt: (a, b) => +(a > b),
+  ge: (a, b) => +(a >= b),
+};
+for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'cpu', unaryKernel(f));
+for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'cpu', binaryKernel(f));
+
+// pow on ints stays an int, but a negative int exponent would give a fraction: torch errors.
+registerKernel('pow', 'cpu', ((inputs, outputs, attrs, op) => {
+  if (outputs[0]!.dtype === 'int32') {
+    const b = inputs[1]!;
+    for (const v of b.handle) if (v < 0) throw new RangeError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);
+  }
+  binaryKernel(BINARY.pow!)(inputs, outputs, attrs, op);
+}) as CpuKernel);
+
+const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, { min, max }, op) =>
+  unaryKernel((x) => (x !== x ? x : x < min ? min : x > max ? max : x))(inputs, outputs, {}, op);
+registerKernel('clamp', 'cpu', clampKernel);
+
+registerKernel('where', 'cpu', (([c, x, y], [out]) => {
+  const o = out!;
+  const strides = [c!, x!, y!].map((v) => broadcastStrides(v, o.shape));
+  const p = plan(o.shape, [...strides, o.strides], [c!.offset, x!.offset, y!.offset, o.offset]);
+  const [sc, sa, sb, so] = p.innerStrides as [number, number, number, number];
+  for (let r = 0; r < p.rows; r++) {
+    let ic = p.bases[0]![r]!;
+    let ia = p.bases[1]![r]!;
+    let ib = p.bases[2]![r]!;
+    let io = p.bases[3]![r]!;
+    for (let j = 0; j < p.inner; j++, ic += sc, ia += sa, ib += sb, io += so) o.handle[io] = c!.handle[ic] ? x!.handle[ia]! : y!.handle[ib]!;
+  }
+}) as CpuKernel);
+
+// 'copy' reads a strided (possibly broadcast) view and writes another view, converting dtype.
+registerKernel('copy', 'cpu', ((inputs, outputs, attrs, op) => {
+  const cast = outputCast(outputs[0]!);
+  unaryKernel(cast ?? ((x) => x))(inputs, outputs, attrs, op);
+}) as CpuKernel);

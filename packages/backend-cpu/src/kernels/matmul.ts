@@ -1,0 +1,60 @@
+import { allocArray, registerKernel, type TypedArray } from '@tapegrad/tensor';
+import { broadcastStrides, lineBases, type CpuKernel } from '../strided.js';
+
+// Batched C = A·B for strided operands. Each batch packs A and B into contiguous row-major
+// blocks (transposed views, broadcast batches and offsets all become plain rows), then runs an
+// i-k-j loop over 4 rows of A at a time so every loaded row of B feeds four accumulating rows
+// of C. The WebAssembly SIMD micro-kernel is a separate issue; this is the portable path.
+
+function pack(src: TypedArray, base: number, rs: number, cs: number, rows: number, cols: number, dst: TypedArray): TypedArray {
+  if (cs === 1 && rs === cols && src.constructor === dst.constructor) return src.subarray(base, base + rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) dst[i * cols + j] = src[base + i * rs + j * cs]!;
+  return dst;
+}
+
+/** C[m×n] (row-major, at cOff) = A[m×k] · B[k×n], both packed row-major. */
+export function gemm(a: TypedArray, b: TypedArray, c: TypedArray, cOff: number, m: number, n: number, k: number): void {
+  let i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const c0 = cOff + i * n, c1 = c0 + n, c2 = c1 + n, c3 = c2 + n;
+    for (let p = 0; p < k; p++) {
+      const a0 = a[i * k + p]!, a1 = a[(i + 1) * k + p]!, a2 = a[(i + 2) * k + p]!, a3 = a[(i + 3) * k + p]!;
+      const bo = p * n;
+      for (let j = 0; j < n; j++) {
+        const bv = b[bo + j]!;
+        c[c0 + j] += a0 * bv;
+        c[c1 + j] += a1 * bv;
+        c[c2 + j] += a2 * bv;
+        c[c3 + j] += a3 * bv;
+      }
+    }
+  }
+  for (; i < m; i++) {
+    const c0 = cOff + i * n;
+    for (let p = 0; p < k; p++) {
+      const av = a[i * k + p]!;
+      const bo = p * n;
+      for (let j = 0; j < n; j++) c[c0 + j] += av * b[bo + j]!;
+    }
+  }
+}
+
+registerKernel('matmul', 'cpu', (([x, y], [out]) => {
+  const o = out!;
+  const r = o.shape.length;
+  const [m, n] = [o.shape[r - 2]!, o.shape[r - 1]!];
+  const k = x!.shape[x!.shape.length - 1]!;
+  const batchShape = o.shape.slice(0, -2);
+  const aBatch = lineBases(batchShape, broadcastStrides({ shape: x!.shape.slice(0, -2), strides: x!.strides.slice(0, -2) }, batchShape), x!.offset);
+  const bBatch = lineBases(batchShape, broadcastStrides({ shape: y!.shape.slice(0, -2), strides: y!.strides.slice(0, -2) }, batchShape), y!.offset);
+  const [ars, acs] = x!.strides.slice(-2) as [number, number];
+  const [brs, bcs] = y!.strides.slice(-2) as [number, number];
+  const aBuf = allocArray(o.dtype, m * k);
+  const bBuf = allocArray(o.dtype, k * n);
+  for (let bi = 0; bi < aBatch.length; bi++) {
+    // operands of another dtype are packed into the output's, so the product accumulates there
+    const a = pack(x!.handle, aBatch[bi]!, ars, acs, m, k, aBuf);
+    const b = pack(y!.handle, bBatch[bi]!, brs, bcs, k, n, bBuf);
+    gemm(a, b, o.handle, bi * m * n, m, n, k);
+  }
+}) as CpuKernel);

@@ -1,0 +1,90 @@
+import type { Shape, TensorView, TypedArray } from '@tapegrad/tensor';
+
+export type CpuView = TensorView<TypedArray>;
+/** A CPU kernel: read the input views, write the (contiguous, preallocated) outputs. */
+export type CpuKernel<A = any> = (inputs: readonly CpuView[], outputs: readonly CpuView[], attrs: A, op: string) => void;
+
+/** The strides that read `v` as if it had the (broadcast) shape `shape`: 0 along broadcast dims. */
+export function broadcastStrides(v: { shape: Shape; strides: readonly number[] }, shape: Shape): number[] {
+  const lead = shape.length - v.shape.length;
+  return shape.map((n, i) => (i < lead || v.shape[i - lead] !== n ? 0 : v.strides[i - lead]!));
+}
+
+/**
+ * An iteration plan over `shape` for several operands given their strides: dims of size 1 are
+ * dropped and neighbouring dims merged wherever every operand allows (TensorIterator's
+ * coalescing), so contiguous operands become one long row. Returns, per operand, the offset
+ * of each row's first element, and the row length and per-operand stride along it.
+ */
+export interface Plan {
+  rows: number;
+  inner: number;
+  innerStrides: number[];
+  bases: Int32Array[];
+}
+export function plan(shape: Shape, strides: readonly (readonly number[])[], offsets: readonly number[]): Plan {
+  const dims: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && strides.every((s, k) => st[k]![last] === s[d]! * shape[d]!)) {
+      dims[last]! *= shape[d]!;
+      strides.forEach((s, k) => (st[k]![last] = s[d]!));
+    } else {
+      dims.push(shape[d]!);
+      strides.forEach((s, k) => st[k]!.push(s[d]!));
+    }
+  }
+  const inner = dims.length ? dims[dims.length - 1]! : 1;
+  const innerStrides = st.map((s) => (s.length ? s[s.length - 1]! : 0));
+  const outerShape = dims.slice(0, -1);
+  const bases = st.map((s, k) => lineBases(outerShape, s.slice(0, -1), offsets[k]!));
+  let rows = 1;
+  for (const d of outerShape) rows *= d;
+  if (shape.some((d) => d === 0)) rows = 0;
+  return { rows, inner, innerStrides, bases };
+}
+
+/** Offsets of every index of `shape` (row-major order) under `strides`, starting at `offset`. */
+export function lineBases(shape: Shape, strides: readonly number[], offset: number): Int32Array {
+  let n = 1;
+  for (const d of shape) n *= d;
+  const out = new Int32Array(n);
+  const rank = shape.length;
+  const idx = new Array<number>(rank).fill(0);
+  let cur = offset;
+  for (let i = 0; i < n; i++) {
+    out[i] = cur;
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) {
+        cur += strides[d]!;
+        break;
+      }
+      cur -= strides[d]! * (shape[d]! - 1);
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/**
+ * For reductions and row-wise ops: the offsets of the first element of every line along the
+ * dims `along` (kept dims in order), plus the offsets within one line (reduced dims in order).
+ */
+export function splitDims(v: { shape: Shape; strides: readonly number[]; offset: number }, along: readonly number[]) {
+  const keep = v.shape.map((_, i) => i).filter((i) => !along.includes(i));
+  const outer = lineBases(keep.map((i) => v.shape[i]!), keep.map((i) => v.strides[i]!), v.offset);
+  const inner = lineBases(along.map((i) => v.shape[i]!), along.map((i) => v.strides[i]!), 0);
+  return { outer, inner };
+}
+
+/** Unravel a flat row-major index into a multi-index, for error messages. */
+export function unravel(i: number, shape: Shape): number[] {
+  const out = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    out[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return out;
+}

@@ -1,0 +1,60 @@
+import type { DType, TypedArray } from './dtype.js';
+import type { Shape } from './shape.js';
+import { DeviceError } from './errors.js';
+
+export type Device = 'cpu' | 'webgpu' | (string & {});
+
+/** What a kernel sees of a tensor: its storage handle and how to index it. */
+export interface TensorView<H = unknown> {
+  readonly handle: H;
+  readonly dtype: DType;
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly offset: number;
+}
+
+/**
+ * A backend owns memory and runs kernels. Kernels are plain data registered per (op, backend)
+ * in the op registry; the backend only knows how to run the kind of kernel it accepts.
+ */
+export interface Backend<H = unknown, K = unknown> {
+  readonly name: Device;
+  /** Zero-filled storage for `length` elements. */
+  alloc(dtype: DType, length: number): H;
+  free(handle: H, dtype: DType, length: number): void;
+  write(handle: H, data: TypedArray): void;
+  read(handle: H, dtype: DType, length: number): Promise<TypedArray>;
+  /** Synchronous read, for backends that can (the CPU). */
+  readSync?(handle: H, dtype: DType, length: number): TypedArray;
+  run(kernel: K, inputs: readonly TensorView<H>[], outputs: readonly TensorView<H>[], attrs: unknown, op: string): void;
+  /** Bytes this backend holds in reserve (a buffer pool), for memory(). */
+  pooledBytes?(): number;
+}
+
+const backends = new Map<string, Backend>();
+let defaultDevice: Device = 'cpu';
+
+export function registerBackend(backend: Backend): void {
+  backends.set(backend.name, backend);
+}
+export function hasBackend(name: Device): boolean {
+  return backends.has(name);
+}
+export function getBackend(name: Device): Backend {
+  const b = backends.get(name);
+  if (!b) {
+    const hint = name === 'webgpu' ? ' (call `await initWebGPU()` first)' : name === 'cpu' ? " (import 'tapegrad' or '@tapegrad/backend-cpu')" : '';
+    throw new DeviceError(`device '${name}' is not available${hint}; registered devices: ${[...backends.keys()].join(', ') || 'none'}`);
+  }
+  return b;
+}
+export function listBackends(): Device[] {
+  return [...backends.keys()];
+}
+export function setDefaultDevice(name: Device): void {
+  getBackend(name);
+  defaultDevice = name;
+}
+export function getDefaultDevice(): Device {
+  return defaultDevice;
+}

@@ -1,0 +1,62 @@
+import { DTypeError } from './errors.js';
+
+/** Element types. `float64` exists for gradcheck and is CPU-only. */
+export type DType = 'float32' | 'float64' | 'int32' | 'bool';
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+
+const ARRAYS = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array } as const;
+export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
+
+export function allocArray(dtype: DType, length: number): TypedArray {
+  return new ARRAYS[dtype](length);
+}
+export function bytesPerElement(dtype: DType): number {
+  return ARRAYS[dtype].BYTES_PER_ELEMENT;
+}
+export function isFloating(dtype: DType): boolean {
+  return dtype === 'float32' || dtype === 'float64';
+}
+export function dtypeOfArray(a: ArrayLike<unknown>): DType | undefined {
+  if (a instanceof Float32Array) return 'float32';
+  if (a instanceof Float64Array) return 'float64';
+  if (a instanceof Int32Array) return 'int32';
+  if (a instanceof Uint8Array) return 'bool';
+  return undefined;
+}
+export function checkDType(op: string, arg: string, dtype: unknown): DType {
+  if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as DType;
+  throw new DTypeError(`${op}: ${arg} must be one of ${DTYPES.join(', ')}; got ${String(dtype)}`);
+}
+
+// bool < int < float: PyTorch's type categories.
+const CATEGORY = { bool: 0, int32: 1, float32: 2, float64: 2 } as const;
+const RANK = { bool: 0, int32: 1, float32: 2, float64: 3 } as const;
+
+/** The wider of two dtypes (torch.promote_types). */
+export function promoteTypes(a: DType, b: DType): DType {
+  return RANK[a] >= RANK[b] ? a : b;
+}
+
+/**
+ * PyTorch's result_type for an op's operands: dimensioned tensors decide the dtype, and a
+ * 0-d tensor or a number only lifts it into a higher category (int tensor + 0.5 is float32,
+ * float32 tensor + float64 0-d tensor stays float32).
+ */
+export function resultType(operands: readonly { dtype: DType; zeroDim: boolean }[]): DType {
+  let dim: DType | undefined;
+  let zero: DType | undefined;
+  for (const o of operands) {
+    if (o.zeroDim) zero = zero === undefined ? o.dtype : promoteTypes(zero, o.dtype);
+    else dim = dim === undefined ? o.dtype : promoteTypes(dim, o.dtype);
+  }
+  if (dim === undefined) return zero!;
+  if (zero === undefined || CATEGORY[zero] <= CATEGORY[dim]) return dim;
+  return CATEGORY[zero] === 2 ? 'float32' : zero;
+}
+
+/** The dtype a plain JS number takes next to a tensor of `like` dtype. */
+export function scalarDType(value: number | boolean, like: DType): DType {
+  if (typeof value === 'boolean') return like;
+  if (!Number.isInteger(value)) return isFloating(like) ? like : 'float32';
+  return like === 'bool' ? 'int32' : like;
+}

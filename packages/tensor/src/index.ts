@@ -1,0 +1,11 @@
+export * from './errors.js';
+export * from './dtype.js';
+export * from './shape.js';
+export * from './backend.js';
+export * from './registry.js';
+export * from './memory.js';
+export * from './random.js';
+export { Tensor, Storage, installAutograd, autogradHooks, type AutogradHooks, type BackwardOptions, type GradFn, type NestedArray } from './tensor.js';
+export { dispatch, run } from './dispatch.js';
+export * from './creation.js';
+export * from './ops/index.js';

@@ -1,0 +1,92 @@
+import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.js';
+import { run } from '../dispatch.js';
+import { defineOp } from '../registry.js';
+import { fmt, normalizeDim } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+
+// Index values are checked by the kernels (they depend on the data): an index outside
+// [-size, size) raises IndexError naming the op, the value and where it was found.
+
+function checkIndex(op: string, index: Tensor): void {
+  if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be an int32 tensor; got ${index.dtype}`);
+}
+
+export interface DimAttrs {
+  dim: number;
+}
+defineOp<DimAttrs>({
+  name: 'gather',
+  infer: ([x, index], { dim }) => {
+    checkIndex('gather', index!);
+    if (index!.ndim !== x!.ndim) throw new ShapeError(`gather: index must have the same rank as input; got index ${fmt(index!.shape)} and input ${fmt(x!.shape)}`);
+    index!.shape.forEach((n, d) => {
+      if (d !== dim && n > x!.shape[d]!) throw new ShapeError(`gather: index ${fmt(index!.shape)} is larger than input ${fmt(x!.shape)} in dim ${d}`);
+    });
+    return [{ shape: index!.shape, dtype: x!.dtype }];
+  },
+});
+/** out[i][j] = x[index[i][j]][j] for dim 0 (and likewise for other dims), as torch.gather. */
+export function gather(x: Tensor, dim: number, index: Tensor): Tensor {
+  return run('gather', [x, index], { dim: normalizeDim('gather', dim, x.ndim) });
+}
+
+defineOp<DimAttrs>({
+  name: 'scatterAdd',
+  infer: ([x, index, src], { dim }) => {
+    checkIndex('scatterAdd', index!);
+    if (index!.ndim !== x!.ndim || src!.ndim !== x!.ndim) {
+      throw new ShapeError(`scatterAdd: input, index and src must have the same rank; got ${fmt(x!.shape)}, ${fmt(index!.shape)} and ${fmt(src!.shape)}`);
+    }
+    index!.shape.forEach((n, d) => {
+      if (n > src!.shape[d]! || (d !== dim && n > x!.shape[d]!)) {
+        throw new ShapeError(`scatterAdd: index ${fmt(index!.shape)} is larger than src ${fmt(src!.shape)} or input ${fmt(x!.shape)} in dim ${d}`);
+      }
+    });
+    if (src!.dtype !== x!.dtype) throw new DTypeError(`scatterAdd: src dtype ${src!.dtype} must match input dtype ${x!.dtype}`);
+    return [{ shape: x!.shape, dtype: x!.dtype }];
+  },
+});
+/** A copy of x with src added at the positions index names along dim (torch.scatter_add). */
+export function scatterAdd(x: Tensor, dim: number, index: Tensor, src: Tensor): Tensor {
+  return run('scatterAdd', [x, index, src], { dim: normalizeDim('scatterAdd', dim, x.ndim) });
+}
+
+defineOp<DimAttrs>({
+  name: 'indexSelect',
+  infer: ([x, index], { dim }) => {
+    checkIndex('indexSelect', index!);
+    if (index!.ndim > 1) throw new ShapeError(`indexSelect: index must be 0-d or 1-d; got shape ${fmt(index!.shape)}`);
+    const shape = x!.shape.slice();
+    if (x!.ndim > 0) shape[dim] = index!.size;
+    return [{ shape, dtype: x!.dtype }];
+  },
+});
+/** The slices of x at `index` along dim (torch.index_select). */
+export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
+  return run('indexSelect', [x, index], { dim: normalizeDim('indexSelect', dim, x.ndim) });
+}
+
+export interface OneHotAttrs {
+  numClasses: number;
+}
+defineOp<OneHotAttrs>({
+  name: 'oneHot',
+  differentiable: false,
+  infer: ([index], { numClasses }) => {
+    checkIndex('oneHot', index!);
+    return [{ shape: [...index!.shape, numClasses], dtype: 'int32' }];
+  },
+});
+/**
+ * int32 one-hot vectors of length numClasses in a new last dim (torch.one_hot). numClasses -1
+ * means max(index) + 1, which reads the data: CPU only.
+ */
+export function oneHot(index: Tensor, numClasses = -1): Tensor {
+  checkIndex('oneHot', index);
+  if (numClasses === -1) {
+    if (index.size === 0) throw new ValueError('oneHot: cannot infer numClasses from an empty tensor; pass it');
+    numClasses = Math.max(...index.dataSync()) + 1;
+  }
+  if (!Number.isInteger(numClasses) || numClasses < 1) throw new IndexError(`oneHot: numClasses must be a positive integer; got ${numClasses}`);
+  return run('oneHot', [index], { numClasses });
+}

@@ -1,0 +1,104 @@
+import { isFloating, type DType } from '../dtype.js';
+import { DTypeError, ValueError } from '../errors.js';
+import { run } from '../dispatch.js';
+import { defineOp } from '../registry.js';
+import { fmt, normalizeDim, normalizeDims, numel, type Shape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { div, exp, log, sub, add, where, eq } from './elementwise.js';
+import { contiguous } from './copy.js';
+import { tidy } from '../memory.js';
+
+/** Reductions take sorted, normalised dims; an empty list reduces nothing. */
+export interface ReduceAttrs {
+  dims: number[];
+  keepdim: boolean;
+}
+export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin'] as const;
+
+export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boolean): number[] {
+  const out: number[] = [];
+  shape.forEach((d, i) => {
+    if (!dims.includes(i)) out.push(d);
+    else if (keepdim) out.push(1);
+  });
+  return out;
+}
+
+function reduceType(name: string, dtype: DType): DType {
+  if (name === 'sum') return isFloating(dtype) ? dtype : 'int32';
+  if (name === 'argmax' || name === 'argmin') return 'int32';
+  return dtype;
+}
+for (const name of REDUCE_OPS) {
+  defineOp<ReduceAttrs>({
+    name,
+    differentiable: name !== 'argmax' && name !== 'argmin',
+    infer: ([x], { dims, keepdim }) => {
+      if (name !== 'sum') {
+        for (const d of dims) {
+          if (x!.shape[d] === 0) throw new ValueError(`${name}: cannot reduce over dim ${d} of size 0 (shape ${fmt(x!.shape)}); the op has no identity`);
+        }
+        if (x!.size === 0 && dims.length === 0 && x!.ndim > 0) throw new ValueError(`${name}: cannot reduce an empty tensor`);
+      }
+      return [{ shape: reducedShape(x!.shape, dims, keepdim), dtype: reduceType(name, x!.dtype) }];
+    },
+  });
+}
+
+type Dims = number | readonly number[] | undefined;
+function reduce(name: (typeof REDUCE_OPS)[number], x: Tensor, dim: Dims, keepdim: boolean): Tensor {
+  return run(name, [x], { dims: normalizeDims(name, dim, x.ndim), keepdim });
+}
+
+/** Sum over `dim` (all dims when omitted); ints and bools sum to int32. */
+export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return reduce('sum', x, dim, keepdim);
+}
+/** Mean over `dim`; floating-point input only, as in PyTorch. */
+export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  if (!isFloating(x.dtype)) throw new DTypeError(`mean: input must be floating point; got ${x.dtype} (cast it first)`);
+  const dims = normalizeDims('mean', dim, x.ndim);
+  const count = numel(dims.map((d) => x.shape[d]!));
+  return tidy(() => div(run('sum', [x], { dims, keepdim }), count));
+}
+/**
+ * Largest value over `dim` (all when omitted), like torch.amax: values only; use argmax for
+ * the indices. Its gradient is shared evenly among tied maxima.
+ */
+export function max(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return reduce('max', x, dim, keepdim);
+}
+export function min(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return reduce('min', x, dim, keepdim);
+}
+function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
+  if (dim === undefined) {
+    // torch.argmax without dim indexes the flattened tensor
+    return tidy(() => {
+      const flat = run('reshape', [contiguous(x)], { shape: [x.size] });
+      const r = run(name, [flat], { dims: [0], keepdim: false });
+      return keepdim ? run('reshape', [r], { shape: x.shape.map(() => 1) }) : r;
+    });
+  }
+  return run(name, [x], { dims: [normalizeDim(name, dim, x.ndim)], keepdim });
+}
+/** Index of the largest value along `dim` (of the flattened tensor when omitted); first on ties. */
+export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return argReduce('argmax', x, dim, keepdim);
+}
+export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return argReduce('argmin', x, dim, keepdim);
+}
+
+/** log(sum(exp(x))) over `dim`, computed stably by shifting by the max. */
+export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
+  if (!isFloating(x.dtype)) throw new DTypeError(`logsumexp: input must be floating point; got ${x.dtype}`);
+  const dims = normalizeDims('logsumexp', dim, x.ndim);
+  return tidy(() => {
+    const m = max(x.detach(), dims, true);
+    // an all -inf (or +inf) slice would give inf - inf = NaN; shift by 0 there instead
+    const shift = where(eq(m.abs(), Infinity), 0, m);
+    const r = add(log(sum(exp(sub(x, shift)), dims, true)), shift);
+    return keepdim ? r : run('reshape', [r], { shape: reducedShape(x.shape, dims, false) });
+  });
+}

@@ -1,0 +1,186 @@
+import { IndexError, ShapeError, ValueError } from '../errors.js';
+import { run } from '../dispatch.js';
+import { defineOp } from '../registry.js';
+import { contiguousStrides, fmt, normalizeDim, numel, shapesEqual, type Shape } from '../shape.js';
+import type { Tensor } from '../tensor.js';
+import { contiguous } from './copy.js';
+import { tidy } from '../memory.js';
+
+// View ops share their input's storage: each definition computes the new shape, strides and
+// offset, so no backend needs a kernel for them.
+
+/** Strides that let `x` be read as `shape` without copying, or undefined (torch's computeStride). */
+function viewStrides(x: Tensor, shape: Shape): number[] | undefined {
+  if (x.size === 0) return contiguousStrides(shape);
+  const oldShape = x.shape;
+  const oldStrides = x.strides;
+  const newStrides = new Array<number>(shape.length);
+  let viewD = shape.length - 1;
+  let chunkBase = oldStrides[oldStrides.length - 1] ?? 1;
+  let tensorNumel = 1;
+  let viewNumel = 1;
+  for (let d = oldShape.length - 1; d >= 0; d--) {
+    tensorNumel *= oldShape[d]!;
+    if (d === 0 || (oldShape[d - 1] !== 1 && oldStrides[d - 1] !== tensorNumel * chunkBase)) {
+      while (viewD >= 0 && (viewNumel < tensorNumel || shape[viewD] === 1)) {
+        newStrides[viewD] = viewNumel * chunkBase;
+        viewNumel *= shape[viewD]!;
+        viewD--;
+      }
+      if (viewNumel !== tensorNumel) return undefined;
+      if (d > 0) {
+        chunkBase = oldStrides[d - 1]!;
+        tensorNumel = 1;
+        viewNumel = 1;
+      }
+    }
+  }
+  if (viewD !== -1) {
+    for (; viewD >= 0; viewD--) newStrides[viewD] = 1;
+  }
+  return newStrides;
+}
+
+/** Resolve a single -1 and check the element count. */
+function inferShape(op: string, x: Tensor, shape: readonly number[]): number[] {
+  const out = shape.slice();
+  const neg = out.indexOf(-1);
+  if (out.some((d, i) => !Number.isInteger(d) || (d < 0 && i !== neg)) || out.indexOf(-1, neg + 1) !== -1 && neg !== -1) {
+    throw new ShapeError(`${op}: invalid shape ${fmt(shape)} (non-negative integers, at most one -1)`);
+  }
+  if (neg !== -1) {
+    const rest = numel(out.filter((_, i) => i !== neg));
+    if (rest === 0 || x.size % rest !== 0) throw new ShapeError(`${op}: shape ${fmt(shape)} is invalid for input of size ${x.size} (shape ${fmt(x.shape)})`);
+    out[neg] = x.size / rest;
+  }
+  if (numel(out) !== x.size) throw new ShapeError(`${op}: shape ${fmt(shape)} is invalid for input of size ${x.size} (shape ${fmt(x.shape)})`);
+  return out;
+}
+
+defineOp<{ shape: number[] }>({
+  name: 'reshape',
+  view: (x, { shape }) => {
+    const strides = viewStrides(x, shape);
+    if (!strides) throw new ShapeError(`view: shape ${fmt(shape)} cannot view input of shape ${fmt(x.shape)} and strides ${fmt(x.strides)}; use reshape()`);
+    return { shape, strides, offset: x.offset };
+  },
+});
+/** Same data, new shape; copies only when the strides make a view impossible. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const s = inferShape('reshape', x, shape);
+  if (shapesEqual(s, x.shape)) return run('reshape', [x], { shape: s });
+  if (viewStrides(x, s)) return run('reshape', [x], { shape: s });
+  return tidy(() => run('reshape', [contiguous(x)], { shape: s }));
+}
+/** A view with a new shape; an error when the strides do not allow one (torch.Tensor.view). */
+export function view(x: Tensor, shape: readonly number[]): Tensor {
+  return run('reshape', [x], { shape: inferShape('view', x, shape) });
+}
+
+defineOp<{ dims: number[] }>({
+  name: 'permute',
+  view: (x, { dims }) => ({ shape: dims.map((d) => x.shape[d]!), strides: dims.map((d) => x.strides[d]!), offset: x.offset }),
+});
+/** Reorder dims (a view). */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  if (dims.length !== x.ndim) throw new ShapeError(`permute: expected ${x.ndim} dims for a tensor of shape ${fmt(x.shape)}; got ${fmt(dims)}`);
+  const norm = dims.map((d) => normalizeDim('permute', d, x.ndim));
+  if (new Set(norm).size !== norm.length) throw new ValueError(`permute: dims ${fmt(dims)} repeat a dim`);
+  return run('permute', [x], { dims: norm });
+}
+/** Swap two dims (a view). */
+export function transpose(x: Tensor, dim0: number, dim1: number): Tensor {
+  const dims = Array.from({ length: x.ndim }, (_, i) => i);
+  const a = normalizeDim('transpose', dim0, x.ndim, 'dim0');
+  const b = normalizeDim('transpose', dim1, x.ndim, 'dim1');
+  if (x.ndim < 2) return run('permute', [x], { dims });
+  [dims[a], dims[b]] = [dims[b]!, dims[a]!];
+  return run('permute', [x], { dims });
+}
+
+defineOp<{ shape: number[] }>({
+  name: 'expand',
+  view: (x, { shape }) => {
+    const lead = shape.length - x.ndim;
+    const strides = shape.map((d, i) => (i < lead || (x.shape[i - lead] === 1 && d !== 1) ? 0 : x.strides[i - lead]!));
+    return { shape, strides, offset: x.offset };
+  },
+});
+/** Broadcast to a larger shape without copying; -1 keeps a dim. */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const lead = shape.length - x.ndim;
+  if (lead < 0) throw new ShapeError(`expand: target shape ${fmt(shape)} has fewer dims than input shape ${fmt(x.shape)}`);
+  const out = shape.map((d, i) => {
+    const src = i >= lead ? x.shape[i - lead]! : undefined;
+    if (d === -1) {
+      if (src === undefined) throw new ShapeError(`expand: -1 is not allowed in a new leading dim (shape ${fmt(shape)})`);
+      return src;
+    }
+    if (!Number.isInteger(d) || d < 0 || (src !== undefined && src !== 1 && src !== d)) {
+      throw new ShapeError(`expand: cannot expand shape ${fmt(x.shape)} to ${fmt(shape)} (dim ${i}: ${src} to ${d})`);
+    }
+    return d;
+  });
+  return run('expand', [x], { shape: out });
+}
+
+export interface SliceAttrs {
+  dim: number;
+  start: number;
+  length: number;
+  step: number;
+}
+defineOp<SliceAttrs>({
+  name: 'slice',
+  view: (x, { dim, start, length, step }) => {
+    const shape = x.shape.slice();
+    const strides = x.strides.slice();
+    shape[dim] = length;
+    strides[dim] = x.strides[dim]! * step;
+    return { shape, strides, offset: x.offset + start * x.strides[dim]! };
+  },
+});
+/** Elements start, start+step, ... below end along `dim` (Python slicing: negatives count from the end, bounds clip). */
+export function slice(x: Tensor, dim: number, start = 0, end = Infinity, step = 1): Tensor {
+  const d = normalizeDim('slice', dim, x.ndim);
+  if (x.ndim === 0) throw new IndexError('slice: cannot slice a 0-d tensor');
+  if (!Number.isInteger(step) || step <= 0) throw new ValueError(`slice: step must be a positive integer; got ${step}`);
+  const n = x.shape[d]!;
+  const clip = (i: number) => Math.min(Math.max(i < 0 ? i + n : i, 0), n);
+  const s = clip(start);
+  const e = Math.max(clip(end), s);
+  return run('slice', [x], { dim: d, start: s, length: Math.ceil((e - s) / step), step });
+}
+/** `length` elements from `start` along `dim`; out-of-range is an error (torch.narrow). */
+export function narrow(x: Tensor, dim: number, start: number, length: number): Tensor {
+  const d = normalizeDim('narrow', dim, x.ndim);
+  const n = x.shape[d]!;
+  const s = start < 0 ? start + n : start;
+  if (!Number.isInteger(s) || !Number.isInteger(length) || s < 0 || length < 0 || s + length > n) {
+    throw new IndexError(`narrow: start ${start} and length ${length} are out of range for dim ${dim} of size ${n} (shape ${fmt(x.shape)})`);
+  }
+  return run('slice', [x], { dim: d, start: s, length, step: 1 });
+}
+
+/** Remove size-1 dims (all, or those named). */
+export function squeeze(x: Tensor, dim?: number | readonly number[]): Tensor {
+  const dims = dim === undefined ? undefined : (typeof dim === 'number' ? [dim] : dim).map((d) => normalizeDim('squeeze', d, x.ndim));
+  const shape = x.shape.filter((s, i) => s !== 1 || (dims !== undefined && !dims.includes(i)));
+  return run('reshape', [x], { shape: x.ndim === 0 ? [] : shape });
+}
+/** Insert a size-1 dim at `dim` (which may be ndim). */
+export function unsqueeze(x: Tensor, dim: number): Tensor {
+  const d = normalizeDim('unsqueeze', dim, x.ndim + 1);
+  const shape = x.shape.slice();
+  shape.splice(d, 0, 1);
+  return run('reshape', [x], { shape });
+}
+/** Merge dims startDim..endDim into one. */
+export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
+  if (x.ndim === 0) return reshape(x, [1]);
+  const s = normalizeDim('flatten', startDim, x.ndim, 'startDim');
+  const e = normalizeDim('flatten', endDim, x.ndim, 'endDim');
+  if (s > e) throw new ValueError(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
+  const shape = [...x.shape.slice(0, s), numel(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
+  return reshape(x, shape);
+}

@@ -1,0 +1,62 @@
+import type { Device } from './backend.js';
+import type { DType } from './dtype.js';
+import type { Shape } from './shape.js';
+import type { Tensor } from './tensor.js';
+import { TapegradError } from './errors.js';
+
+export interface OutputSpec {
+  shape: Shape;
+  dtype: DType;
+}
+export interface ViewSpec {
+  shape: Shape;
+  strides: readonly number[];
+  offset: number;
+}
+
+/**
+ * One op, one definition: a name, input validation with output inference (or, for a view,
+ * the new indexing of the input's storage). Kernels are registered per backend with
+ * `registerKernel`; gradient rules by `registerGradient` in @tapegrad/autograd.
+ */
+export interface OpDef<A = any> {
+  readonly name: string;
+  /** Validate inputs and attrs; return the outputs' shapes and dtypes. */
+  readonly infer?: (inputs: readonly Tensor[], attrs: A) => OutputSpec[];
+  /** A view op shares its single input's storage and needs no kernel. */
+  readonly view?: (input: Tensor, attrs: A) => ViewSpec;
+  /** Whether outputs can carry gradient (default true; comparisons and argmax say false). */
+  readonly differentiable?: boolean;
+}
+
+const ops = new Map<string, OpDef>();
+const kernels = new Map<string, unknown>();
+
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  if (ops.has(def.name)) {
+    throw new TapegradError(`defineOp: an op named '${def.name}' is already registered (a second copy of @tapegrad/tensor, or a name clash)`);
+  }
+  if (!def.infer === !def.view) throw new TapegradError(`defineOp: op '${def.name}' needs exactly one of infer or view`);
+  ops.set(def.name, def);
+  return def;
+}
+export function getOp(name: string): OpDef {
+  const op = ops.get(name);
+  if (!op) throw new TapegradError(`no op named '${name}' is defined`);
+  return op;
+}
+export function listOps(): string[] {
+  return [...ops.keys()];
+}
+
+export function registerKernel(op: string, device: Device, kernel: unknown): void {
+  kernels.set(`${device}/${op}`, kernel);
+}
+export function getKernel(op: string, device: Device): unknown {
+  const k = kernels.get(`${device}/${op}`);
+  if (k === undefined) throw new TapegradError(`${op}: no kernel for this op on backend '${device}'`);
+  return k;
+}
+export function hasKernel(op: string, device: Device): boolean {
+  return kernels.has(`${device}/${op}`);
+}

@@ -1,0 +1,65 @@
+import { IndexError, ShapeError, ValueError } from './errors.js';
+
+export type Shape = readonly number[];
+
+export function numel(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+export function contiguousStrides(shape: Shape): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= shape[i]!;
+  }
+  return strides;
+}
+export function fmt(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+export function shapesEqual(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Broadcast shapes with NumPy/PyTorch rules, naming the op when they do not fit. */
+export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
+  const rank = Math.max(0, ...shapes.map((s) => s.length));
+  const out = new Array<number>(rank).fill(1);
+  for (const s of shapes) {
+    for (let i = 0; i < s.length; i++) {
+      const j = rank - s.length + i;
+      const d = s[i]!;
+      if (d === out[j] || d === 1) continue;
+      if (out[j] === 1) out[j] = d;
+      else throw new ShapeError(`${op}: shapes ${shapes.map(fmt).join(' and ')} cannot be broadcast (dim ${j - rank}: ${out[j]} vs ${d})`);
+    }
+  }
+  return out;
+}
+
+/** A dim in [-rank, rank) as a non-negative index. */
+export function normalizeDim(op: string, dim: number, rank: number, arg = 'dim'): number {
+  const r = Math.max(rank, 1); // a 0-d tensor accepts dim 0 and -1, as in PyTorch
+  if (!Number.isInteger(dim) || dim < -r || dim >= r) {
+    throw new IndexError(`${op}: ${arg} ${dim} is out of range for a tensor of rank ${rank} (expected an integer in [${-r}, ${r - 1}])`);
+  }
+  return dim < 0 ? dim + r : dim;
+}
+
+/** Normalised, sorted, de-duplicated reduction dims; undefined means all. */
+export function normalizeDims(op: string, dims: number | readonly number[] | undefined, rank: number): number[] {
+  if (dims === undefined) return Array.from({ length: rank }, (_, i) => i);
+  const list = typeof dims === 'number' ? [dims] : dims;
+  const out = list.map((d) => normalizeDim(op, d, rank));
+  if (new Set(out).size !== out.length) throw new ValueError(`${op}: dim ${fmt(list)} names a dim more than once`);
+  return rank === 0 ? [] : out.sort((a, b) => a - b);
+}
+
+export function checkShape(op: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new ShapeError(`${op}: shape must be an array of non-negative integers; got ${JSON.stringify(shape)}`);
+  }
+  return shape.slice();
+}

@@ -1,0 +1,336 @@
+import { getBackend, type Backend, type Device, type TensorView } from './backend.js';
+import { bytesPerElement, isFloating, type DType, type TypedArray } from './dtype.js';
+import { DeviceError, DTypeError, TapegradError, ValueError } from './errors.js';
+import { countBytes, countTensor, track } from './memory.js';
+import { contiguousStrides, fmt, numel, type Shape } from './shape.js';
+import * as ops from './ops/index.js';
+import { formatTensor } from './format.js';
+
+/** A reference-counted block of backend memory; views share one. */
+export class Storage {
+  private refs = 1;
+  constructor(
+    readonly backend: Backend,
+    readonly handle: unknown,
+    readonly dtype: DType,
+    readonly length: number,
+  ) {
+    countBytes(backend.name, length * bytesPerElement(dtype));
+  }
+  static alloc(device: Device, dtype: DType, length: number): Storage {
+    const backend = getBackend(device);
+    return new Storage(backend, backend.alloc(dtype, length), dtype, length);
+  }
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  release(): void {
+    if (--this.refs === 0) {
+      countBytes(this.backend.name, -this.length * bytesPerElement(this.dtype));
+      this.backend.free(this.handle, this.dtype, this.length);
+    }
+  }
+}
+
+/** The node that produced a tensor, as @tapegrad/autograd records it (opaque here). */
+export interface GradFn {
+  readonly op: string;
+}
+/** Installed by @tapegrad/autograd; the tensor core works without it (no gradients). */
+export interface AutogradHooks {
+  isGradEnabled(): boolean;
+  record(op: string, inputs: readonly Tensor[], outputs: readonly Tensor[], attrs: unknown): void;
+  backward(t: Tensor, grad: Tensor | undefined, options: BackwardOptions): void;
+}
+export interface BackwardOptions {
+  /** Keep the graph's saved tensors so backward can run through it again. */
+  retainGraph?: boolean;
+}
+let autograd: AutogradHooks | undefined;
+export function installAutograd(hooks: AutogradHooks): void {
+  autograd = hooks;
+}
+export function autogradHooks(): AutogradHooks | undefined {
+  return autograd;
+}
+
+// A safety net for tensors that become unreachable without dispose(): their storage reference
+// is released when they are collected. dispose()/tidy are the real mechanism.
+const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+
+export type NestedArray = number | boolean | NestedArray[];
+
+/**
+ * An n-dimensional array on a device. Views (reshape, transpose, slice...) share storage;
+ * `dispose()` releases this tensor's reference to it.
+ */
+export class Tensor implements Disposable {
+  /** @internal marks tensors for scope collection without an instanceof across copies */
+  readonly __isTensor = true;
+  readonly shape: Shape;
+  readonly strides: readonly number[];
+  readonly offset: number;
+  readonly dtype: DType;
+  /** @internal */
+  storage: Storage;
+  /** Whether autograd records ops on this tensor. Set with requiresGrad_(). */
+  requiresGrad = false;
+  /** The gradient accumulated by backward(), for tensors that require grad. */
+  grad: Tensor | null = null;
+  /** The recorded op that produced this tensor (null for leaves). */
+  gradFn: GradFn | null = null;
+  /** @internal which output of gradFn this is */
+  outputIndex = 0;
+  private disposedFlag = false;
+
+  /** @internal use the creation functions (tensor, zeros, ...) or ops. */
+  constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number, dtype: DType, tracked = true) {
+    this.storage = storage;
+    this.shape = Object.freeze(shape.slice());
+    this.strides = Object.freeze(strides.slice());
+    this.offset = offset;
+    this.dtype = dtype;
+    countTensor(storage.backend.name, 1);
+    finalizer.register(this, storage, this);
+    if (tracked) track(this);
+  }
+
+  /** @internal a fresh contiguous tensor on `device`. */
+  static empty(device: Device, shape: Shape, dtype: DType): Tensor {
+    return new Tensor(Storage.alloc(device, dtype, numel(shape)), shape, contiguousStrides(shape), 0, dtype);
+  }
+
+  get device(): Device {
+    return this.storage.backend.name;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get rank(): number {
+    return this.shape.length;
+  }
+  get size(): number {
+    return numel(this.shape);
+  }
+  /** Alias of size, as torch.numel. */
+  numel(): number {
+    return numel(this.shape);
+  }
+  get isDisposed(): boolean {
+    return this.disposedFlag;
+  }
+  /** A leaf is a tensor not produced by a recorded op. */
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+  isContiguous(): boolean {
+    let s = 1;
+    for (let i = this.shape.length - 1; i >= 0; i--) {
+      const d = this.shape[i]!;
+      if (d !== 1 && this.strides[i] !== s) return false;
+      s *= d;
+    }
+    return true;
+  }
+  /** @internal what a kernel sees */
+  kernelView(): TensorView {
+    this.assertLive('read');
+    return { handle: this.storage.handle, dtype: this.dtype, shape: this.shape, strides: this.strides, offset: this.offset };
+  }
+  /** @internal */
+  assertLive(op: string): void {
+    if (this.disposedFlag) throw new TapegradError(`${op}: tensor of shape ${fmt(this.shape)} was disposed`);
+  }
+
+  /** Release this tensor's storage reference (idempotent). */
+  dispose(): void {
+    if (this.disposedFlag) return;
+    this.disposedFlag = true;
+    finalizer.unregister(this);
+    countTensor(this.storage.backend.name, -1);
+    this.storage.release();
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+  }
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  // ---- reading -------------------------------------------------------------------------
+  /** The elements in row-major order, as a new typed array. */
+  async data(): Promise<TypedArray> {
+    const c = this.contiguousRaw();
+    try {
+      return await c.storage.backend.read(c.storage.handle, c.dtype, c.storage.length).then((a) => a.slice(c.offset, c.offset + this.size));
+    } finally {
+      if (c !== this) c.dispose();
+    }
+  }
+  /** The elements, synchronously: CPU only. */
+  dataSync(): TypedArray {
+    const backend = this.storage.backend;
+    if (!backend.readSync) {
+      throw new DeviceError(`dataSync: tensor is on '${this.device}', which cannot be read synchronously; use \`await t.data()\``);
+    }
+    const c = this.contiguousRaw();
+    const all = backend.readSync(c.storage.handle, c.dtype, c.storage.length);
+    const out = all.slice(c.offset, c.offset + this.size);
+    if (c !== this) c.dispose();
+    return out;
+  }
+  /** Nested arrays like the tensor's shape (a number for a 0-d tensor); bools as booleans. */
+  async toArray(): Promise<NestedArray> {
+    return nest(await this.data(), this.shape, this.dtype);
+  }
+  /** The nested-array form, synchronously: CPU only. */
+  arraySync(): NestedArray {
+    return nest(this.dataSync(), this.shape, this.dtype);
+  }
+  /** The value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new ValueError(`item: only one-element tensors can be converted to a number; got shape ${fmt(this.shape)}`);
+    return (await this.data())[0]!;
+  }
+  itemSync(): number {
+    if (this.size !== 1) throw new ValueError(`item: only one-element tensors can be converted to a number; got shape ${fmt(this.shape)}`);
+    return this.dataSync()[0]!;
+  }
+  /** PyTorch-style printout (CPU tensors print their values). */
+  toString(): string {
+    if (this.disposedFlag) return `tensor(<disposed>, shape=${fmt(this.shape)})`;
+    const values = this.storage.backend.readSync ? this.dataSync() : undefined;
+    return formatTensor(this, values);
+  }
+
+  private contiguousRaw(): Tensor {
+    this.assertLive('data');
+    return this.isContiguous() ? this : autogradFree(() => ops.contiguous(this));
+  }
+
+  // ---- autograd ----------------------------------------------------------------------------
+  /** Set whether autograd should record ops on this leaf tensor (returns this). */
+  requiresGrad_(requiresGrad = true): this {
+    if (requiresGrad && !isFloating(this.dtype)) {
+      throw new DTypeError(`requiresGrad_: only floating-point tensors can require gradients; got ${this.dtype}`);
+    }
+    if (!requiresGrad && !this.isLeaf) {
+      throw new TapegradError('requiresGrad_: cannot turn off gradients of a non-leaf tensor; use detach()');
+    }
+    this.requiresGrad = requiresGrad;
+    return this;
+  }
+  /** Compute gradients of this tensor with respect to the leaves that require grad. */
+  backward(grad?: Tensor, options: BackwardOptions = {}): void {
+    if (!autograd) throw new TapegradError("backward: autograd is not loaded; import 'tapegrad' or '@tapegrad/autograd'");
+    autograd.backward(this, grad, options);
+  }
+  /** A view of the same data that autograd does not track. */
+  detach(): Tensor {
+    this.assertLive('detach');
+    return new Tensor(this.storage.retain(), this.shape, this.strides, this.offset, this.dtype);
+  }
+  /** Copy to another device, or return this tensor if it is there already. */
+  to(device: Device): Tensor {
+    return ops.toDevice(this, device);
+  }
+  /** Cast to another dtype (returns this tensor if it has that dtype). */
+  cast(dtype: DType): Tensor {
+    return ops.cast(this, dtype);
+  }
+  clone(): Tensor {
+    return ops.clone(this);
+  }
+  contiguous(): Tensor {
+    return this.isContiguous() ? this : ops.contiguous(this);
+  }
+
+  // ---- chained ops (the functions in ops/ are the definitions) ------------------------------
+  add(other: ops.TensorLike): Tensor { return ops.add(this, other); }
+  sub(other: ops.TensorLike): Tensor { return ops.sub(this, other); }
+  mul(other: ops.TensorLike): Tensor { return ops.mul(this, other); }
+  div(other: ops.TensorLike): Tensor { return ops.div(this, other); }
+  pow(exponent: ops.TensorLike): Tensor { return ops.pow(this, exponent); }
+  maximum(other: ops.TensorLike): Tensor { return ops.maximum(this, other); }
+  minimum(other: ops.TensorLike): Tensor { return ops.minimum(this, other); }
+  eq(other: ops.TensorLike): Tensor { return ops.eq(this, other); }
+  ne(other: ops.TensorLike): Tensor { return ops.ne(this, other); }
+  lt(other: ops.TensorLike): Tensor { return ops.lt(this, other); }
+  le(other: ops.TensorLike): Tensor { return ops.le(this, other); }
+  gt(other: ops.TensorLike): Tensor { return ops.gt(this, other); }
+  ge(other: ops.TensorLike): Tensor { return ops.ge(this, other); }
+  neg(): Tensor { return ops.neg(this); }
+  abs(): Tensor { return ops.abs(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  sigmoid(): Tensor { return ops.sigmoid(this); }
+  relu(): Tensor { return ops.relu(this); }
+  sign(): Tensor { return ops.sign(this); }
+  square(): Tensor { return ops.square(this); }
+  clamp(min?: number, max?: number): Tensor { return ops.clamp(this, min, max); }
+  where(condition: Tensor, other: ops.TensorLike): Tensor { return ops.where(condition, this, other); }
+  sum(dim?: number | number[], keepdim = false): Tensor { return ops.sum(this, dim, keepdim); }
+  mean(dim?: number | number[], keepdim = false): Tensor { return ops.mean(this, dim, keepdim); }
+  max(dim?: number | number[], keepdim = false): Tensor { return ops.max(this, dim, keepdim); }
+  min(dim?: number | number[], keepdim = false): Tensor { return ops.min(this, dim, keepdim); }
+  argmax(dim?: number, keepdim = false): Tensor { return ops.argmax(this, dim, keepdim); }
+  argmin(dim?: number, keepdim = false): Tensor { return ops.argmin(this, dim, keepdim); }
+  logsumexp(dim: number | number[], keepdim = false): Tensor { return ops.logsumexp(this, dim, keepdim); }
+  softmax(dim: number): Tensor { return ops.softmax(this, dim); }
+  logSoftmax(dim: number): Tensor { return ops.logSoftmax(this, dim); }
+  matmul(other: Tensor): Tensor { return ops.matmul(this, other); }
+  gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
+  scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return ops.scatterAdd(this, dim, index, src); }
+  indexSelect(dim: number, index: Tensor): Tensor { return ops.indexSelect(this, dim, index); }
+  reshape(...shape: number[] | [number[]]): Tensor { return ops.reshape(this, flatArgs(shape)); }
+  view(...shape: number[] | [number[]]): Tensor { return ops.view(this, flatArgs(shape)); }
+  transpose(dim0: number, dim1: number): Tensor { return ops.transpose(this, dim0, dim1); }
+  /** The 2-D transpose (a view), as torch's `.T` on matrices. */
+  get T(): Tensor { return ops.transpose(this, 0, 1); }
+  permute(...dims: number[] | [number[]]): Tensor { return ops.permute(this, flatArgs(dims)); }
+  expand(...shape: number[] | [number[]]): Tensor { return ops.expand(this, flatArgs(shape)); }
+  narrow(dim: number, start: number, length: number): Tensor { return ops.narrow(this, dim, start, length); }
+  slice(dim: number, start?: number, end?: number, step?: number): Tensor { return ops.slice(this, dim, start, end, step); }
+  squeeze(dim?: number | number[]): Tensor { return ops.squeeze(this, dim); }
+  unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
+  flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
+  // in place (for optimizers and initialisers; not recorded by autograd)
+  copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }
+  zero_(): this { return ops.copyInto(this, 0); }
+  fill_(value: number): this { return ops.copyInto(this, value); }
+  add_(other: ops.TensorLike): this { return ops.inPlace(this, ops.add, other); }
+  sub_(other: ops.TensorLike): this { return ops.inPlace(this, ops.sub, other); }
+  mul_(other: ops.TensorLike): this { return ops.inPlace(this, ops.mul, other); }
+  div_(other: ops.TensorLike): this { return ops.inPlace(this, ops.div, other); }
+}
+
+function flatArgs(args: number[] | [number[]]): number[] {
+  return Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]);
+}
+
+function autogradFree<T>(fn: () => T): T {
+  const hooks = autograd;
+  if (!hooks) return fn();
+  autograd = undefined;
+  try {
+    return fn();
+  } finally {
+    autograd = hooks;
+  }
+}
+
+function nest(data: TypedArray, shape: Shape, dtype: DType): NestedArray {
+  const conv = dtype === 'bool' ? (v: number) => v !== 0 : (v: number) => v;
+  if (shape.length === 0) return conv(data[0]!);
+  let i = 0;
+  const build = (d: number): NestedArray[] => {
+    const out: NestedArray[] = [];
+    for (let j = 0; j < shape[d]!; j++) out.push(d === shape.length - 1 ? conv(data[i++]!) : build(d + 1));
+    return out;
+  };
+  return build(0);
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// Package-boundary lint, run by each package's `lint` task (turbo runs them in parallel).
+// DESIGN.md's dependency arrows point one way: a source file may import only node builtins,
+// relative paths and the packages its package.json declares; backends never import autograd
+// or nn; and no test is left focused with `.only`.
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { builtinModules } from 'node:module';
+
+const pkgDir = process.cwd();
+const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+const declared = new Set(Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies }));
+const devDeclared = new Set([...declared, ...Object.keys(pkg.devDependencies ?? {})]);
+const forbidden = pkg.name.startsWith('@tapegrad/backend-') ? ['@tapegrad/autograd', '@tapegrad/nn'] : [];
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+
+function* files(dir) {
+  let entries;
+  try { entries = readdirSync(dir); } catch { return; }
+  for (const e of entries) {
+    const p = join(dir, e);
+    if (statSync(p).isDirectory()) yield* files(p);
+    else if (/\.(ts|mts|js|mjs)$/.test(e) && !e.endsWith('.d.ts')) yield p;
+  }
+}
+
+const problems = [];
+for (const [dir, allowed] of [['src', declared], ['test', devDeclared], ['bench', devDeclared]]) {
+  for (const file of files(join(pkgDir, dir))) {
+    const text = readFileSync(file, 'utf8');
+    const rel = relative(pkgDir, file);
+    for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      const spec = m[1] ?? m[2];
+      if (spec.startsWith('.') || builtins.has(spec)) continue;
+      const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
+      if (name === pkg.name) continue;
+      if (forbidden.includes(name)) problems.push(`${rel}: a backend must not import ${name} (DESIGN.md: backends depend on the tensor core only)`);
+      else if (!allowed.has(name)) problems.push(`${rel}: imports '${spec}', which ${pkg.name}'s package.json does not declare`);
+    }
+    if (dir === 'test' && /\b(?:it|test|describe)\.only\(/.test(text)) problems.push(`${rel}: a focused test (.only) would silence the rest of the suite`);
+  }
+}
+if (problems.length) {
+  console.error(`lint ${pkg.name}: ${problems.length} problem(s)\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`lint ${pkg.name}: ok`);
