@@ -4,6 +4,11 @@
  * registers the 'webgpu' device; tensors then move there with `t.to('webgpu')`.
  */
 import './kernels/elementwise.js';
+import './kernels/reduce.js';
+import './kernels/matmul.js';
+import './kernels/indexing.js';
+import './kernels/join.js';
+import './kernels/softmax.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';
