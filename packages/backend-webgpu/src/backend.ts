@@ -32,7 +32,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   private readonly pool = new Map<number, GPUBuffer[]>();
   private pendingFree: GpuHandle[] = [];
-  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private dispatches = 0;
@@ -252,15 +252,15 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     let slot = 0;
     if (p.errors) this.errorSites.set((slot = this.nextSlot++), p.errors);
     const metaOffset = this.metaUsed;
-    this.metaHost.set(p.meta.map((v) => v >>> 0), metaOffset / 4);
+    this.metaHost.set(p.meta, metaOffset / 4); // (a Uint32Array stores v >>> 0)
     this.metaHost[metaOffset / 4 + 1] = slot;
     this.metaUsed += Math.ceil(metaBytes / this.metaAlign) * this.metaAlign;
 
-    const pipeline = this.pipeline(p);
+    const { pipeline, layout } = this.pipeline(p);
     const entries: GPUBindGroupEntry[] = [...inputs, ...p.outputs].map((h, i) => ({ binding: i, resource: { buffer: h.buffer } }));
     entries.push({ binding: entries.length, resource: { buffer: this.meta, offset: metaOffset, size: metaBytes } });
     if (p.errors) entries.push({ binding: entries.length, resource: { buffer: this.err } });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
     this.pass ??= enc.beginComputePass();
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
@@ -270,12 +270,12 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     if (temps) for (const t of temps) this.free(t);
   }
 
-  private pipeline(p: Program): GPUComputePipeline {
+  private pipeline(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     let pl = this.pipelines.get(p.key);
     if (!pl) {
       const module = this.device.createShaderModule({ code: p.wgsl() });
-      pl = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipelines.set(p.key, pl);
+      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(p.key, (pl = { pipeline, layout: pipeline.getBindGroupLayout(0) }));
     }
     return pl;
   }

@@ -1,0 +1,175 @@
+// The WebGPU device as a user meets it: errors, moving tensors, memory, gradients on the GPU
+// (against the CPU), and device loss (last: it ends this file's device).
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { noGrad } from '@tapegrad/autograd';
+import * as tg from '@tapegrad/tensor';
+import { initWebGPU } from '../src/index.js';
+import { expectClose, openDevice } from './helpers.js';
+
+const { backend, gpuDescribe } = await openDevice();
+
+beforeEach(() => tg.manualSeed(11));
+afterEach(() => tg.setDefaultDevice('cpu'));
+
+const gpu = (t: tg.Tensor) => t.to('webgpu');
+
+gpuDescribe('errors', () => {
+  it('float64 is refused with a DTypeError', () => {
+    expect(() => tg.zeros([2], { dtype: 'float64', device: 'webgpu' })).toThrow(tg.DTypeError);
+    expect(() => tg.zeros([2], { dtype: 'float64', device: 'webgpu' })).toThrow(/float64 is not supported on WebGPU/);
+    expect(() => gpu(tg.ones([2])).cast('float64')).toThrow(tg.DTypeError);
+  });
+  it('a tensor larger than the device allows names the limit', () => {
+    const limit = Math.min(backend!.limits.maxStorageBufferBindingSize, backend!.limits.maxBufferSize);
+    const x = gpu(tg.ones([1]));
+    expect(() => x.expand([limit / 4 + 1]).contiguous()).toThrow(tg.DeviceError);
+    expect(() => x.expand([limit / 4 + 1]).contiguous()).toThrow(/maxStorageBufferBindingSize|maxBufferSize/);
+  });
+  it('out-of-range indices fail at the next read with the IndexError the CPU throws, then clear', async () => {
+    const x = gpu(tg.randn([3, 4]));
+    const bad = gpu(tg.tensor([[0, 5]], { dtype: 'int32' }));
+    const cpuMessage = (() => {
+      try {
+        tg.gather(tg.randn([3, 4]), 1, tg.tensor([[0, 5]], { dtype: 'int32' }));
+      } catch (e) {
+        return (e as Error).message;
+      }
+    })();
+    await expect(tg.gather(x, 1, bad).data()).rejects.toThrow(tg.IndexError);
+    await expect(tg.gather(x, 1, bad).data()).rejects.toThrow(cpuMessage);
+    await expect(tg.indexSelect(x, 0, gpu(tg.tensor([0, -1], { dtype: 'int32' }))).data()).rejects.toThrow(/indexSelect: index -1 is out of range for dim 0 of size 3/);
+    await expect(tg.scatterAdd(x, 0, gpu(tg.tensor([[3]], { dtype: 'int32' })), gpu(tg.ones([1, 1]))).data()).rejects.toThrow(/scatterAdd: index 3 is out of range/);
+    await expect(tg.oneHot(gpu(tg.tensor([1, 7], { dtype: 'int32' })), 4).data()).rejects.toThrow(/oneHot: class 7 is out of range for 4 classes \(at index \[1\]\)/);
+    // reported once: later reads of good results succeed
+    expectClose(await x.data(), await x.data());
+    const ok = tg.gather(x, 1, gpu(tg.tensor([[3]], { dtype: 'int32' })));
+    expect((await ok.data()).length).toBe(1);
+  });
+  it('an int32 power with a negative exponent fails at the next read', async () => {
+    const x = gpu(tg.tensor([2, 3], { dtype: 'int32' }));
+    await expect(x.pow(-1).data()).rejects.toThrow(/pow: integers to negative integer powers are not allowed/);
+  });
+  it('mixing devices names both; synchronous reads point to data()', () => {
+    expect(() => tg.add(tg.ones([2]), gpu(tg.ones([2])))).toThrow(/'cpu' and 'webgpu'/);
+    expect(() => gpu(tg.ones([2])).dataSync()).toThrow(/await t.data\(\)/);
+    expect(() => gpu(tg.ones([2])).to('cpu')).toThrow(/toAsync/);
+  });
+});
+
+gpuDescribe('devices and memory', () => {
+  it('moves tensors both ways and becomes the default device', async () => {
+    const c = tg.randn([3, 4]);
+    const back = await tg.toAsync(gpu(c).T, 'cpu');
+    expect(back.device).toBe('cpu');
+    expectClose(back.dataSync(), c.T.contiguous().dataSync(), { atol: 0, rtol: 0 });
+    tg.setDefaultDevice('webgpu');
+    const t = tg.tensor([[1, 2], [3, 4]]);
+    expect(t.device).toBe('webgpu');
+    expect(await t.add(1).toArray()).toEqual([[2, 3], [4, 5]]);
+    expect(await tg.tensor([true, false]).toArray()).toEqual([true, false]);
+    expect(await t.sum().item()).toBe(10);
+  });
+  it('initWebGPU returns the device it already opened', async () => {
+    expect(await initWebGPU()).toBe(backend);
+  });
+  it('memory() reports live and pooled GPU bytes; dispose returns buffers to the pool', async () => {
+    const before = tg.memory().devices.webgpu!;
+    const x = gpu(tg.zeros([1000]));
+    await x.data();
+    const live = tg.memory().devices.webgpu!;
+    expect(live.tensors).toBe(before.tensors + 1);
+    expect(live.bytes).toBe(before.bytes + 4000);
+    const pooled = live.pooledBytes!;
+    x.dispose();
+    await backend!.sync();
+    expect(tg.memory().devices.webgpu!.pooledBytes).toBe(pooled + 4096);
+    // the next tensor of that size class takes the pooled buffer (and reads as zeros, not old data)
+    const z = tg.zeros([900], { device: 'webgpu' });
+    expect(tg.memory().devices.webgpu!.pooledBytes).toBe(pooled);
+    expect(Math.max(...(await z.data()))).toBe(0);
+    z.dispose();
+  });
+  it('a 1,000-step training loop keeps live GPU memory flat', async () => {
+    const x = gpu(tg.randn([32, 20]));
+    const target = gpu(tg.randint(0, 5, [32]));
+    const w = gpu(tg.randn([20, 5]).mul(0.1)).requiresGrad_();
+    const b = gpu(tg.zeros([5])).requiresGrad_();
+    const snapshots: { tensors: number; bytes: number; pooled: number }[] = [];
+    let first = 0;
+    let last = 0;
+    for (let step = 0; step < 1000; step++) {
+      const loss = tg.tidy(() => {
+        const logp = tg.logSoftmax(x.matmul(w).add(b), 1);
+        const l = tg.gather(logp, 1, target.unsqueeze(1)).mean().neg();
+        l.backward();
+        noGrad(() => {
+          w.sub_(w.grad!.mul(0.5));
+          b.sub_(b.grad!.mul(0.5));
+        });
+        w.grad!.dispose();
+        b.grad!.dispose();
+        w.grad = null;
+        b.grad = null;
+        return l.detach();
+      });
+      if (step === 0) first = await loss.item();
+      if (step === 999) last = await loss.item();
+      loss.dispose();
+      if (step % 100 === 99) {
+        await backend!.sync();
+        const m = tg.memory().devices.webgpu!;
+        snapshots.push({ tensors: m.tensors, bytes: m.bytes, pooled: m.pooledBytes! });
+      }
+    }
+    expect(last).toBeLessThan(first);
+    for (const s of snapshots) expect(s).toEqual(snapshots[0]);
+    for (const t of [x, target, w, b]) t.dispose();
+  });
+});
+
+gpuDescribe('gradients match the CPU', () => {
+  // Each case: a scalar function of some float inputs; backward runs on both devices and the
+  // leaf gradients are compared (within 1e-4: float32 sums in a different order).
+  const CASES: [string, number[][], (...xs: tg.Tensor[]) => tg.Tensor][] = [
+    ['elementwise', [[3, 4], [4]], (a, b) => a.mul(b).add(a.sigmoid()).sub(b.tanh()).div(a.abs().add(1)).exp().sum()],
+    ['pow, maximum, clamp, where', [[3, 4], [3, 4]], (a, b) => a.abs().add(0.5).pow(b.clamp(-1, 2)).add(tg.maximum(a, b)).add(tg.where(a.gt(0), a, b.square())).sum()],
+    ['reductions', [[4, 5, 6]], (a) => a.sum([0, 2]).mul(a.max(1).sum()).sum().add(a.mean()).add(a.logsumexp(2).sum())],
+    ['matmul on views', [[5, 3], [4, 5], [2, 4, 3]], (a, b, c) => a.T.matmul(b.T).matmul(c).relu().sum()],
+    ['softmax and logSoftmax', [[6, 7]], (a) => a.softmax(1).mul(a.logSoftmax(0)).sum()],
+    ['indexing and cat', [[5, 4], [2, 4]], (a, b) => {
+      const idx = tg.tensor([[0, 3, 3], [4, 1, 0]], { dtype: 'int32', device: a.device });
+      const sel = tg.tensor([4, 0, 4], { dtype: 'int32', device: a.device });
+      return tg.cat([a.gather(0, idx).mul(2), b.narrow(1, 1, 3)], 0).sum().add(a.indexSelect(0, sel).square().sum());
+    }],
+  ];
+  it.each(CASES)('%s', async (_, shapes, fn) => {
+    const leaves = shapes.map((s) => tg.randn(s));
+    const cpu = leaves.map((t) => t.clone().requiresGrad_());
+    const dev = leaves.map((t) => gpu(t).requiresGrad_());
+    const lc = fn(...cpu);
+    const lg = fn(...dev);
+    expectClose([await lg.item()], [lc.itemSync()], { atol: 1e-4, rtol: 1e-4 });
+    lc.backward();
+    lg.backward();
+    for (let i = 0; i < leaves.length; i++) {
+      expect(dev[i]!.grad!.device).toBe('webgpu');
+      expectClose(await dev[i]!.grad!.data(), cpu[i]!.grad!.dataSync(), { atol: 1e-4, rtol: 1e-4 }, `grad ${i}`);
+    }
+  });
+});
+
+gpuDescribe('device loss (ends this file\'s device)', () => {
+  it('every later op and read fails with the reason instead of hanging; a new device can be opened', async () => {
+    const x = gpu(tg.randn([4]));
+    const pendingRead = x.add(1).data();
+    backend!.destroy();
+    await Promise.allSettled([pendingRead]); // it may finish or fail, but it settles
+    await expect(x.data()).rejects.toThrow(/device was lost/);
+    expect(() => x.add(1)).toThrow(/device was lost \(destroyed/);
+    expect(() => tg.ones([2], { device: 'webgpu' })).toThrow(tg.DeviceError);
+    const fresh = await initWebGPU();
+    expect(fresh).not.toBe(backend);
+    expect(await tg.ones([2], { device: 'webgpu' }).add(1).toArray()).toEqual([2, 2]);
+    fresh.destroy();
+  });
+});
