@@ -53,11 +53,13 @@ export function store(expr: string, from: 'f32' | 'i32', to: DType): string {
   return `${wgslType(to)}(${expr})`;
 }
 
-export function preamble(inputs: readonly DType[], outputs: readonly DType[], errors = false): string {
+/** The bindings and helpers every shader starts with; 'u32' declares raw 32-bit words of any dtype. */
+export function preamble(inputs: readonly (DType | 'u32')[], outputs: readonly (DType | 'u32')[], errors = false): string {
   const lines: string[] = [];
   let b = 0;
-  inputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read> in${i}: array<${wgslType(d)}>;`));
-  outputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read_write> out${i}: array<${wgslType(d)}>;`));
+  const ty = (d: DType | 'u32') => (d === 'u32' ? d : wgslType(d));
+  inputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read> in${i}: array<${ty(d)}>;`));
+  outputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read_write> out${i}: array<${ty(d)}>;`));
   lines.push(`@group(0) @binding(${b++}) var<storage, read> md: array<u32>;`);
   if (errors) {
     lines.push(`@group(0) @binding(${b++}) var<storage, read_write> err: array<atomic<u32>, 4>;`);
@@ -110,25 +112,28 @@ export function broadcastStrides(v: { shape: Shape; strides: readonly number[] }
 }
 
 /**
- * Meta words for walking `shape` (row-major) with several operands: the shape, then per operand
- * its offset and strides. `walk` generates the matching WGSL.
+ * Meta words for walking `shape` (row-major) with several operands: the rank, the shape, then
+ * per operand its offset and strides. `walk` generates the matching WGSL. The rank is data, not
+ * part of the shader, so one pipeline serves every rank (each pipeline costs a compile).
  */
 export function walkMeta(shape: Shape, operands: readonly { strides: readonly number[]; offset: number }[]): number[] {
-  const out = [...shape];
+  const out = [shape.length, ...shape];
   for (const o of operands) out.push(o.offset, ...o.strides);
   return out;
 }
 /**
- * WGSL declaring `o0..o{k-1}`, the element offsets of row-major index `idx` in each of k
- * operands, from `walkMeta` words at `base`.
+ * WGSL declaring `o0..o{k-1}` (or another prefix), the element offsets of row-major index
+ * `idx` in each of k operands, from `walkMeta` words starting at `base` (a WGSL u32 expression).
  */
-export function walk(rank: number, k: number, base: number, idx: string, prefix = 'o'): string {
-  const decl = Array.from({ length: k }, (_, j) => `var ${prefix}${j} = md[${base + rank + j * (rank + 1)}];`).join(' ');
-  if (rank === 0) return decl;
-  const adds = Array.from({ length: k }, (_, j) => `${prefix}${j} += c * md[${base + rank + j * (rank + 1) + 1}u + d];`).join(' ');
-  return `${decl}
+export function walk(k: number, base: string, idx: string, prefix = 'o'): string {
+  const b = `${prefix}_b`;
+  const r = `${prefix}_r`;
+  const decl = Array.from({ length: k }, (_, j) => `var ${prefix}${j} = md[${b} + 1u + ${r} + ${j}u * (${r} + 1u)];`).join(' ');
+  const adds = Array.from({ length: k }, (_, j) => `${prefix}${j} += c * md[${b} + 2u + ${r} + ${j}u * (${r} + 1u) + d];`).join(' ');
+  return `let ${b} = ${base}; let ${r} = md[${b}];
+  ${decl}
   { var rem = ${idx};
-    for (var j = 0u; j < ${rank}u; j++) { let d = ${rank - 1}u - j; let n = md[${base}u + d]; let c = rem % n; rem = rem / n; ${adds} } }`;
+    for (var j = 0u; j < ${r}; j++) { let d = ${r} - 1u - j; let n = md[${b} + 1u + d]; let c = rem % n; rem = rem / n; ${adds} } }`;
 }
 
 export function numelOf(shape: Shape): number {
@@ -136,5 +141,8 @@ export function numelOf(shape: Shape): number {
   for (const d of shape) n *= d;
   return n;
 }
+/** Runtime dtype codes, for shaders that take any storage dtype (see `mapProgram`). */
+export const DTYPE_CODE: Record<string, number> = { float32: 0, int32: 1, bool: 2 };
+
 export const f32Bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0]!;
 export const i32Bits = (v: number): number => v >>> 0;

@@ -1,6 +1,6 @@
 import { promoteTypes, registerKernel, ValueError, type BinaryOp, type ClampAttrs, type CompareOp, type DType, type UnaryOp } from '@tapegrad/tensor';
 import {
-  broadcastStrides, coalesce, computeType, f32Bits, numelOf, preamble, store, walk, walkMeta, WORKGROUP,
+  broadcastStrides, coalesce, computeType, DTYPE_CODE, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP,
   type GpuView, type Program, type WebGPUKernel,
 } from '../program.js';
 
@@ -71,36 +71,51 @@ const COMPARE: Record<CompareOp, MapOp> = {
   gt: { expr: 'a > b && !is_nan(a) && !is_nan(b)' },
   ge: { expr: 'a >= b && !is_nan(a) && !is_nan(b)' },
 };
-const CLAMP: MapOp = { expr: 'select(min(max(a, bitcast<C>(md[2])), bitcast<C>(md[3])), a, is_nan(a))' };
+const CLAMP: MapOp = { expr: 'select(min(max(a, s0), s1), a, is_nan(a))' };
 const WHERE: MapOp = { expr: 'select(c, b, a != C(0))' };
 const COPY: MapOp = { expr: 'a' };
 
 /**
  * The shader for `out = f(inputs...)` elementwise: inputs broadcast to out's shape, any strides
- * and offsets on every operand (out included, so copy_ and cat can write into views).
+ * and offsets on every operand (out included, so copy_ and cat can write into views). Operands
+ * are bound as raw 32-bit words and converted by dtype codes in the metadata, so one pipeline
+ * per (op, compute type) serves every dtype combination and rank: each pipeline is a compile.
  */
 export function mapProgram(name: string, f: MapOp, c: 'f32' | 'i32', predicate: boolean, inputs: readonly GpuView[], out: GpuView, scalars: number[] = []): Program {
   const n = numelOf(out.shape);
   const views = [...inputs.map((v) => ({ offset: v.offset, strides: broadcastStrides(v, out.shape) })), { offset: out.offset, strides: out.strides }];
   const co = coalesce(out.shape, views.map((v) => v.strides));
-  const rank = co.shape.length;
-  const base = 2 + scalars.length;
-  const meta = [n, 0, ...scalars, ...walkMeta(co.shape, views.map((v, k) => ({ offset: v.offset, strides: co.strides[k]! })))];
   const k = inputs.length;
+  const codes = [...inputs, out].map((v) => DTYPE_CODE[v.dtype]!);
+  // [n, slot, dtype codes of inputs and output, scalars, the walk]
+  const meta = [n, 0, ...codes, ...scalars, ...walkMeta(co.shape, views.map((v, j) => ({ offset: v.offset, strides: co.strides[j]! })))];
   const checks = f.checks?.(c) ?? false;
-  const key = `map:${name}:${c}:${inputs.map((v) => v.dtype).join(',')}:${out.dtype}:${rank}`;
-  const wgsl = () => `${preamble(inputs.map((v) => v.dtype), [out.dtype], checks)}
+  const toInt = c === 'f32' ? 'i32_of(v)' : 'v';
+  const toBool = c === 'f32' ? 'bool_of(v)' : 'select(0u, 1u, v != 0)';
+  const wgsl = () => `${preamble(inputs.map(() => 'u32'), ['u32'], checks)}
 alias C = ${c};
 fn is_nan(x: C) -> bool { return nan_${c}(x); }
+fn ld(bits: u32, code: u32) -> C {
+  if (code == 0u) { return C(bitcast<f32>(bits)); }
+  if (code == 1u) { return C(bitcast<i32>(bits)); }
+  return C(bits);
+}
+fn st(v: C, code: u32) -> u32 {
+  if (code == 0u) { return bitcast<u32>(f32(v)); }
+  if (code == 1u) { return bitcast<u32>(${toInt}); }
+  return ${toBool};
+}
 ${f.helpers?.(c) ?? ''}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let i = wid(w, nw) * WG + l;
   if (i >= md[0]) { return; }
-  ${walk(rank, k + 1, base, 'i')}
-  ${inputs.map((_, j) => `let ${'abc'[j]} = C(in${j}[o${j}]);`).join(' ')}
-  out0[o${k}] = ${predicate ? `select(0u, 1u, ${f.expr})` : store(f.expr, c, out.dtype)};
+  ${walk(k + 1, `${3 + k + scalars.length}u`, 'i')}
+  ${scalars.map((_, j) => `let s${j} = bitcast<C>(md[${3 + k + j}]);`).join(' ')}
+  ${inputs.map((_, j) => `let ${'abc'[j]} = ld(in${j}[o${j}], md[${2 + j}]);`).join(' ')}
+  out0[o${k}] = ${predicate ? `select(0u, 1u, ${f.expr})` : `st(${f.expr}, md[${2 + k}])`};
 }`;
+  const key = `map:${name}:${c}`;
   return { key, wgsl, inputs: inputs.map((v) => v.handle), outputs: [out.handle], meta, workgroups: Math.ceil(n / WORKGROUP), errors: checks ? powError : undefined };
 }
 const powError = (v: number) => new ValueError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);

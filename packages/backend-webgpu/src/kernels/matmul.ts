@@ -14,7 +14,6 @@ function matmulProgram(a: GpuView, b: GpuView, out: GpuView): Program {
   const batchShape = out.shape.slice(0, -2);
   const batchOf = (v: GpuView) => broadcastStrides({ shape: v.shape.slice(0, -2), strides: v.strides.slice(0, -2) }, batchShape);
   const batch = coalesce(batchShape, [batchOf(a), batchOf(b)]);
-  const bRank = batch.shape.length;
   const tilesM = Math.ceil(m / TILE);
   const tilesN = Math.ceil(n / TILE);
   const [ars, acs] = a.strides.slice(-2) as [number, number];
@@ -39,7 +38,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   let bi = g / per;
   let row = ((g % per) / md[6]) * T + lid.y;
   let col = ((g % per) % md[6]) * T + lid.x;
-  ${walk(bRank, 2, 11, 'bi')}
+  ${walk(2, '11u', 'bi')}
   var acc = C(0);
   for (var k0 = 0u; k0 < K; k0 += T) {
     let ka = k0 + lid.x;
@@ -56,7 +55,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   }
   if (row < M && col < N) { out0[bi * M * N + row * N + col] = ${store('acc', c, out.dtype)}; }
 }`;
-  return { key: `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${bRank}`, wgsl, inputs: [a.handle, b.handle], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
+  return { key: `matmul:${a.dtype}:${b.dtype}:${out.dtype}`, wgsl, inputs: [a.handle, b.handle], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
 }
 
 // (k = 0 needs no case of its own: the tile loop runs no steps and writes zeros)

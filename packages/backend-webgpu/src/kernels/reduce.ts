@@ -33,10 +33,9 @@ function reduceProgram(name: string, r: Reducer, x: GpuView, out: GpuView, dims:
   const rows = numelOf(out.shape);
   const n = numelOf(dims.map((d) => x.shape[d]!));
   const short = n <= SHORT;
-  const kRank = kept.shape.length;
-  const rRank = red.shape.length;
-  const rBase = 3 + kRank + kRank + 1;
-  const meta = [rows, 0, n, ...walkMeta(kept.shape, [{ offset: x.offset, strides: kept.strides[0]! }]), ...walkMeta(red.shape, [{ offset: 0, strides: red.strides[0]! }])];
+  const keptWalk = walkMeta(kept.shape, [{ offset: x.offset, strides: kept.strides[0]! }]);
+  // [rows, slot, line length, where the line's walk starts, the kept dims' walk, the line's walk]
+  const meta = [rows, 0, n, 4 + keptWalk.length, ...keptWalk, ...walkMeta(red.shape, [{ offset: 0, strides: red.strides[0]! }])];
   // the output type's compute type for sum (ints and bools sum to int32), else the input's
   const c = computeType(name === 'sum' ? out.dtype : x.dtype);
   const result = r.arg ? 'i32(bi)' : store('acc', c, out.dtype);
@@ -50,20 +49,20 @@ function reduceProgram(name: string, r: Reducer, x: GpuView, out: GpuView, dims:
 }`
     : `fn comb(x: C, y: C) -> C { ${r.comb} }`;
   // visit element j of the line: fold it into (acc, bi)
-  const visit = `{ ${walk(rRank, 1, rBase, 'j', 'q')} let v = C(in0[base + q0]); ${r.arg ? 'if (better(v, j, acc, bi)) { acc = v; bi = j; }' : 'acc = comb(acc, v);'} }`;
+  const visit = `{ ${walk(1, 'md[3]', 'j', 'q')} let v = C(in0[base + q0]); ${r.arg ? 'if (better(v, j, acc, bi)) { acc = v; bi = j; }' : 'acc = comb(acc, v);'} }`;
   const head = `${preamble([x.dtype], [out.dtype])}
 alias C = ${c};
 const NONE: u32 = 0xffffffffu;
 fn is_nan(x: C) -> bool { return nan_${c}(x); }
 ${combine}`;
-  const key = `reduce:${name}:${x.dtype}:${out.dtype}:${kRank}:${rRank}:${short}`;
+  const key = `reduce:${name}:${x.dtype}:${out.dtype}:${short}`;
   const wgsl = short
     ? () => `${head}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let row = wid(w, nw) * WG + l;
   if (row >= md[0]) { return; }
-  ${walk(kRank, 1, 3, 'row')}
+  ${walk(1, '4u', 'row')}
   let base = o0;
   var acc = ${r.init(c)}; var bi = NONE;
   for (var j = 0u; j < md[2]; j++) ${visit}
@@ -76,7 +75,7 @@ var<workgroup> si: array<u32, WG>;
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let row = wid(w, nw);
   if (row >= md[0]) { return; }
-  ${walk(kRank, 1, 3, 'row')}
+  ${walk(1, '4u', 'row')}
   let base = o0;
   var acc = ${r.init(c)}; var bi = NONE;
   for (var j = l; j < md[2]; j += WG) ${visit}

@@ -13,7 +13,6 @@ function softmaxProgram(log: boolean, x: GpuView, out: GpuView, dim: number): Pr
   const kept = coalesce(keptDims.map((d) => x.shape[d]!), [keptDims.map((d) => x.strides[d]!), keptDims.map((d) => out.strides[d]!)]);
   const n = numelOf(along.map((d) => x.shape[d]!));
   const rows = n === 0 ? 0 : numelOf(x.shape) / n;
-  const kRank = kept.shape.length;
   const meta = [
     rows, 0, n, along.length ? x.strides[dim]! : 0, along.length ? out.strides[dim]! : 0,
     ...walkMeta(kept.shape, [{ offset: x.offset, strides: kept.strides[0]! }, { offset: out.offset, strides: kept.strides[1]! }]),
@@ -30,7 +29,7 @@ fn shift(m: f32) -> f32 { return select(m, 0.0, (bitcast<u32>(m) & 0x7fffffffu) 
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let row = wid(w, nw) * WG + l;
   if (row >= md[0]) { return; }
-  ${walk(kRank, 2, 5, 'row')}
+  ${walk(2, '5u', 'row')}
   let n = md[2]; let sx = md[3]; let so = md[4];
   var m = -inf();
   for (var j = 0u; j < n; j++) { m = mx_comb(m, in0[o0 + j * sx]); }
@@ -45,7 +44,7 @@ var<workgroup> sv: array<f32, WG>;
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let row = wid(w, nw);
   if (row >= md[0]) { return; }
-  ${walk(kRank, 2, 5, 'row')}
+  ${walk(2, '5u', 'row')}
   let n = md[2]; let sx = md[3]; let so = md[4];
   var m = -inf();
   for (var j = l; j < n; j += WG) { m = mx_comb(m, in0[o0 + j * sx]); }
@@ -63,7 +62,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   for (var j = l; j < n; j += WG) { out0[o1 + j * so] = ${write}; }
 }`;
   return {
-    key: `softmax:${log}:${kRank}:${short}`, wgsl, inputs: [x.handle], outputs: [out.handle], meta,
+    key: `softmax:${log}:${short}`, wgsl, inputs: [x.handle], outputs: [out.handle], meta,
     workgroups: short ? Math.ceil(rows / WORKGROUP) : rows,
   };
 }
