@@ -1,5 +1,5 @@
 import { Generator, ValueError, defaultGenerator } from '@tapegrad/tensor';
-import { disposeAll, type Collated, type Dataset, type Sample } from './dataset.js';
+import { disposeAll, type Collated, type Sample } from './dataset.js';
 
 export interface DataLoaderOptions {
   /** Samples per batch. Default 1. */
@@ -12,6 +12,16 @@ export interface DataLoaderOptions {
   generator?: Generator;
   /** Seed a generator of the loader's own, so its epochs' orders are reproducible. */
   seed?: number;
+}
+
+/**
+ * What a DataLoader needs of a dataset (every Dataset has it). T is inferred from `get` alone:
+ * inferring it through getBatch's Collated<T> sends TypeScript into deep instantiation.
+ */
+export interface BatchSource<T> {
+  readonly length: number;
+  get(index: number): T;
+  getBatch(indices: ArrayLike<number>): unknown;
 }
 
 /** A batch: the collated sample structure, with `[Symbol.dispose]` disposing all its tensors. */
@@ -27,14 +37,14 @@ export type Batch<T> = Collated<T> & Disposable;
  * (or dispose its tensors) by hand. A batch is also freed by a `tidy`/`scope` that was open when
  * the loader produced it.
  */
-export class DataLoader<T extends Sample = Sample> implements Iterable<Batch<T>> {
-  readonly dataset: Dataset<T>;
+export class DataLoader<T = Sample> implements Iterable<Batch<T>> {
+  readonly dataset: BatchSource<T>;
   readonly batchSize: number;
   readonly shuffle: boolean;
   readonly dropLast: boolean;
   readonly generator: Generator;
 
-  constructor(dataset: Dataset<T>, options: DataLoaderOptions = {}) {
+  constructor(dataset: BatchSource<T>, options: DataLoaderOptions = {}) {
     const { batchSize = 1, shuffle = false, dropLast = false, seed } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`DataLoader: batchSize must be a positive integer; got ${batchSize}`);
     if (seed !== undefined && options.generator) throw new ValueError('DataLoader: pass either seed or generator, not both');

@@ -11,7 +11,7 @@ export type Collated<T> = T extends Tensor | number | boolean ? Tensor : { -read
  * tensors `get` returns belong to the caller (the DataLoader disposes them after batching), so
  * return fresh tensors or views (`t.narrow(...)`), not tensors the dataset keeps.
  */
-export abstract class Dataset<T extends Sample = Sample> {
+export abstract class Dataset<T = Sample> {
   abstract get length(): number;
   abstract get(index: number): T;
 
@@ -31,8 +31,8 @@ export abstract class Dataset<T extends Sample = Sample> {
 }
 
 /** Batch samples of one structure: tensors are stacked, numbers and booleans become 1-d tensors. */
-export function collate<T extends Sample>(samples: readonly T[]): Collated<T> {
-  return collateAny(samples) as Collated<T>;
+export function collate<T>(samples: readonly T[]): Collated<T> {
+  return collateAny(samples as readonly Sample[]) as Collated<T>;
 }
 function collateAny(samples: readonly Sample[]): unknown {
   if (samples.length === 0) throw new ValueError('collate: expected at least one sample');

@@ -1,4 +1,4 @@
-import { ValueError, tensor, type Device, type Tensor } from '@tapegrad/tensor';
+import { ValueError, fromArray, type Device, type Tensor } from '@tapegrad/tensor';
 import { FormatError } from './errors.js';
 import { readIdx } from './idx.js';
 
@@ -42,11 +42,10 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
   const imagesFile = join(dir, `${prefix}-images-idx3-ubyte`);
   const labelsFile = join(dir, `${prefix}-labels-idx1-ubyte`);
   const images = readIdx(await readFile(imagesFile), imagesFile);
-  const labels = readIdx(await readFile(labelsFile), labelsFile);
-
   if (images.dtype !== 'ubyte' || images.shape.length !== 3 || images.shape[1] !== 28 || images.shape[2] !== 28) {
     throw new FormatError(`loadMnist: ${imagesFile} should hold ubyte images of shape [N,28,28]; got ${images.dtype} [${images.shape.join(',')}]`);
   }
+  const labels = readIdx(await readFile(labelsFile), labelsFile);
   if (labels.dtype !== 'ubyte' || labels.shape.length !== 1 || labels.shape[0] !== images.shape[0]) {
     throw new FormatError(`loadMnist: ${labelsFile} should hold ${images.shape[0]} ubyte labels to match the images; got ${labels.dtype} [${labels.shape.join(',')}]`);
   }
@@ -59,8 +58,9 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
   const digits = new Int32Array(n);
   digits.set(labels.data.subarray(0, n));
   return {
-    images: tensor(pixels, { shape: flatten ? [n, 784] : [n, 1, 28, 28], device }),
-    labels: tensor(digits, { shape: [n], device }),
+    // fromArray copies the typed array as is; tensor() would convert element by element.
+    images: fromArray(pixels, flatten ? [n, 784] : [n, 1, 28, 28], 'float32', { device }),
+    labels: fromArray(digits, [n], 'int32', { device }),
   };
 }
 

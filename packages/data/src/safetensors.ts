@@ -1,4 +1,4 @@
-import { TapegradError, allocArray, tensor, type DType, type Device, type Tensor, type TypedArray } from '@tapegrad/tensor';
+import { TapegradError, allocArray, fromArray, type DType, type Device, type Tensor, type TypedArray } from '@tapegrad/tensor';
 import { FormatError } from './errors.js';
 
 // The safetensors format (https://huggingface.co/docs/safetensors), what PyTorch and Hugging
@@ -135,7 +135,7 @@ export function parseSafetensors(bytes: Uint8Array, options: LoadOptions & { nam
   const out: [string, Tensor][] = [];
   try {
     for (const [key, entry, values] of arrays) {
-      out.push([key, tensor(values, { shape: entry.shape, dtype: FILE_DTYPES[entry.dtype].dtype, device: options.device })]);
+      out.push([key, fromArray(values, entry.shape, FILE_DTYPES[entry.dtype].dtype, { device: options.device })]);
     }
   } catch (e) {
     for (const [, t] of out) t.dispose();
@@ -151,7 +151,7 @@ function decode(dtype: SafetensorsDType, raw: Uint8Array, where: string): TypedA
     case 'F64': return new Float64Array(buf);
     case 'F32': return new Float32Array(buf);
     case 'I32': return new Int32Array(buf);
-    case 'BOOL': return raw;
+    case 'BOOL': return raw.map((b) => (b ? 1 : 0));
     case 'U8': return Int32Array.from(raw);
     case 'I8': return Int32Array.from(new Int8Array(buf));
     case 'I16': return Int32Array.from(new Int16Array(buf));
