@@ -54,7 +54,8 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
   // Scale (and normalise) in one pass over the bytes: x / 255, then (x - mean) / std.
   const scale = normalize ? 1 / (255 * MNIST_STD) : 1 / 255;
   const shift = normalize ? MNIST_MEAN / MNIST_STD : 0;
-  for (let i = 0; i < pixels.length; i++) pixels[i] = images.data[i]! * scale - shift;
+  const bytes = images.data as Uint8Array;
+  for (let i = 0; i < pixels.length; i++) pixels[i] = bytes[i]! * scale - shift;
   const digits = new Int32Array(n);
   digits.set(labels.data.subarray(0, n));
   return {
