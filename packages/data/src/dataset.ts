@@ -30,7 +30,11 @@ export abstract class Dataset<T = Sample> {
   }
 }
 
-/** Batch samples of one structure: tensors are stacked, numbers and booleans become 1-d tensors. */
+/**
+ * Batch samples of one structure: tensors are stacked, numbers become a float32 tensor and
+ * booleans a bool tensor (JavaScript cannot tell 1 from 1.0, so return class indices from `get`
+ * as int32 tensors, `tensor(label, { dtype: 'int32' })`, to batch them as int32).
+ */
 export function collate<T>(samples: readonly T[]): Collated<T> {
   return collateAny(samples as readonly Sample[]) as Collated<T>;
 }

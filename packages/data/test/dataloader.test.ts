@@ -133,6 +133,7 @@ describe('DataLoader', () => {
     expect(batches.length).toBe(2);
     const { x, label, pair } = batches[0]!;
     expect(x.arraySync()).toEqual([[0, 0], [1, 1], [2, 4]]);
+    expect(label.dtype).toBe('float32');
     expect(label.arraySync()).toEqual([0, 1, 2]);
     expect(pair[0].dtype).toBe('int32');
     expect(pair[0].arraySync()).toEqual([0, 2, 4]);
