@@ -6,3 +6,7 @@ import '@tapegrad/backend-cpu';
 
 export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
+
+// Datasets and loaders as a namespace (torch.utils.data); saving and loading at the top, as torch.save/torch.load.
+export * as data from '@tapegrad/data';
+export { save, load, serializeSafetensors, parseSafetensors, FormatError } from '@tapegrad/data';
