@@ -63,9 +63,12 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
       throw this.lostError();
     });
     this.lostPromise.catch(() => {});
-    // A failed command means a kernel bug; it surfaces at the next read rather than as a warning.
+    // A failed GPU call (out of memory, or a validation error: a kernel bug) surfaces at the
+    // next read as a DeviceError, rather than as a warning on stderr.
     device.addEventListener('uncapturederror', (e) => {
-      this.gpuError ??= (e as GPUUncapturedErrorEvent).error.message;
+      const error = (e as GPUUncapturedErrorEvent).error;
+      const kind = error.constructor?.name === 'GPUOutOfMemoryError' ? 'out of GPU memory' : 'a GPU command failed';
+      this.gpuError ??= `${kind}: ${error.message}`;
     });
   }
 
@@ -173,7 +176,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     if (this.gpuError) {
       const m = this.gpuError;
       this.gpuError = undefined;
-      throw new DeviceError(`webgpu: a GPU command failed (a backend bug): ${m}`);
+      throw new DeviceError(`webgpu: ${m}`);
     }
   }
   /** Encode a copy of the error flag; the returned function awaits it and throws what it reports. */

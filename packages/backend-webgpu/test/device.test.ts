@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { noGrad } from '@tapegrad/autograd';
 import * as tg from '@tapegrad/tensor';
-import { initWebGPU } from '../src/index.js';
+import { initWebGPU, type WebGPUKernel } from '../src/index.js';
 import { expectClose, openDevice } from './helpers.js';
 
 const { backend, gpuDescribe } = await openDevice();
@@ -48,6 +48,16 @@ gpuDescribe('errors', () => {
   it('an int32 power with a negative exponent fails at the next read', async () => {
     const x = gpu(tg.tensor([2, 3], { dtype: 'int32' }));
     await expect(x.pow(-1).data()).rejects.toThrow(/pow: integers to negative integer powers are not allowed/);
+  });
+  it('a failed GPU command (here a custom kernel with broken WGSL) fails the next read', async () => {
+    tg.defineOp({ name: 'testBrokenShader', infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }] });
+    const broken: WebGPUKernel = (inputs, outputs) => [
+      { key: 'testBrokenShader', wgsl: () => 'this is not WGSL', inputs: [inputs[0]!.handle], outputs: [outputs[0]!.handle], meta: [1, 0], workgroups: 1 },
+    ];
+    tg.registerKernel('testBrokenShader', 'webgpu', broken);
+    const y = tg.run('testBrokenShader', [gpu(tg.ones([3]))]);
+    await expect(y.data()).rejects.toThrow(/webgpu: a GPU command failed: .*this is not WGSL/s);
+    expectClose(await gpu(tg.ones([2])).data(), [1, 1]); // reported once
   });
   it('mixing devices names both; synchronous reads point to data()', () => {
     expect(() => tg.add(tg.ones([2]), gpu(tg.ones([2])))).toThrow(/'cpu' and 'webgpu'/);
