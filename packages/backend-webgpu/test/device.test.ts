@@ -98,6 +98,12 @@ gpuDescribe('gradients match the CPU', () => {
       const sel = tg.tensor([4, 0, 4], { dtype: 'int32', device: a.device });
       return tg.cat([a.gather(0, idx).mul(2), b.narrow(1, 1, 3)], 0).sum().add(a.indexSelect(0, sel).square().sum());
     }],
+    ['unary ops', [[4, 6]], (a) => a.neg().abs().add(0.5).log().add(a.exp().sqrt()).add(a.relu().square()).add(a.sign()).sum()],
+    ['minimum, min and views', [[3, 4, 5], [5]], (a, b) => tg.minimum(a.permute([2, 0, 1]), b.unsqueeze(1).unsqueeze(2)).min(0).sum().add(a.expand([2, 3, 4, 5]).narrow(3, 1, 3).sum())],
+    ['scatterAdd and stack', [[3, 5], [2, 5]], (a, b) => {
+      const idx = tg.tensor([[0, 2, 1, 0, 2], [2, 2, 0, 1, 1]], { dtype: 'int32', device: a.device });
+      return tg.stack([a.scatterAdd(0, idx, b.mul(b)), a.tanh()], 1).sigmoid().sum();
+    }],
   ];
   it.each(CASES)('%s', async (_, shapes, fn) => {
     const leaves = shapes.map((s) => tg.randn(s));
