@@ -14,7 +14,7 @@ const SOFTWARE_ADAPTER_HINT =
   'On a machine without a GPU, Mesa\'s lavapipe Vulkan driver gives a software adapter: on Debian bookworm, as root, add ' +
   '"deb <mirror> bookworm-backports main" to /etc/apt/sources.list.d/ and run ' +
   '`apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1` ' +
-  '(Mesa 22 from plain bookworm is too old for Dawn), and set XDG_RUNTIME_DIR to a private (0700) directory. ' +
+  '(Mesa 22 from plain bookworm is too old for Dawn); if Dawn asks for XDG_RUNTIME_DIR, point it at a private (0700) directory. ' +
   'In a browser, use one with WebGPU enabled.';
 
 async function findGPU(options: InitWebGPUOptions): Promise<{ gpu: GPU; where: string }> {
