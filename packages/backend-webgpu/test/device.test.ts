@@ -121,6 +121,29 @@ gpuDescribe('gradients match the CPU', () => {
   });
 });
 
+gpuDescribe('batching and buffer reuse', () => {
+  it('a 200-step training trajectory matches the CPU (reused buffers, scalars written mid-batch)', async () => {
+    const run = (device: 'cpu' | 'webgpu') => {
+      tg.manualSeed(5);
+      const x = tg.randn([16, 12]).to(device);
+      const target = tg.randint(0, 4, [16]).to(device);
+      const w = tg.randn([12, 4]).mul(0.3).to(device).requiresGrad_();
+      for (let step = 0; step < 200; step++) {
+        tg.tidy(() => {
+          const l = tg.gather(tg.logSoftmax(x.matmul(w).tanh().mul(3), 1), 1, target.unsqueeze(1)).mean().neg();
+          l.backward();
+          noGrad(() => w.sub_(w.grad!.mul(0.2).clamp(-0.05, 0.05)));
+          w.grad = null;
+        });
+      }
+      return w;
+    };
+    const wc = run('cpu');
+    const wg = run('webgpu');
+    expectClose(await wg.data(), wc.dataSync(), { atol: 1e-4, rtol: 1e-3 });
+  });
+});
+
 gpuDescribe('device loss (ends this file\'s device)', () => {
   it('every later op and read fails with the reason instead of hanging; a new device can be opened', async () => {
     const x = gpu(tg.randn([4]));
