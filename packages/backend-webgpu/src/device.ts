@@ -23,7 +23,9 @@ async function findGPU(options: InitWebGPUOptions): Promise<{ gpu: GPU; where: s
   if (nav?.gpu) return { gpu: nav.gpu, where: 'navigator.gpu' };
   let dawn: typeof import('webgpu');
   try {
-    dawn = await import('webgpu');
+    // a specifier bundlers do not follow: browser builds must not try to pack Dawn's native addon
+    const dawnPackage = 'webgpu';
+    dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ dawnPackage)) as typeof import('webgpu');
   } catch (e) {
     throw new DeviceError(
       `initWebGPU: there is no navigator.gpu here and the 'webgpu' package (Dawn for Node) could not be loaded ` +
