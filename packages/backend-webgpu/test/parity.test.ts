@@ -154,6 +154,9 @@ gpuDescribe('reductions', () => {
       await parity(`min NaN ${n}`, (v) => tg.min(v.where(v.lt(1.2), NaN), 1), [x]);
     }
   });
+  it('more than 65,535 workgroups (one per line) fold into a 2-D grid', async () => {
+    await parity('sum of 65,600 lines', (x) => tg.sum(x, 1), [tg.randn([65600, 33])], { atol: 1e-4, rtol: 1e-4 });
+  });
   it('mean and logsumexp (composites over sum and max)', async () => {
     await parity('mean', (x) => tg.mean(x, [0, 2]), [tg.randn([3, 4, 5])], { atol: 1e-5, rtol: 1e-4 });
     await parity('logsumexp', (x) => tg.logsumexp(x, 1), [tg.randn([3, 40])], { atol: 1e-5, rtol: 1e-4 });
