@@ -79,6 +79,12 @@ gpuDescribe('devices', () => {
     expect(await tg.tensor([true, false]).toArray()).toEqual([true, false]);
     expect(await t.sum().item()).toBe(10);
   });
+  it('reads in flight together each get their own values', async () => {
+    const xs = Array.from({ length: 8 }, (_, i) => tg.arange(0, 5 + i).to('webgpu').mul(i));
+    const got = await Promise.all(xs.map((x) => x.data()));
+    got.forEach((g, i) => expect(Array.from(g)).toEqual(Array.from({ length: 5 + i }, (_, j) => j * i)));
+    expect(await tg.zeros([0], { device: 'webgpu' }).toArray()).toEqual([]);
+  });
   it('initWebGPU returns the device it already opened', async () => {
     expect(await initWebGPU()).toBe(backend);
   });
