@@ -37,6 +37,21 @@ gpuDescribe('memory', () => {
     expect(Math.max(...(await z.data()))).toBe(0);
     z.dispose();
   });
+  it('a reused buffer reads as zeros until written (alloc gives zero-filled storage)', async () => {
+    const x = gpu(tg.full([64], 7));
+    await x.data();
+    const buffer = (x.storage.handle as GpuHandle).buffer;
+    x.dispose();
+    const h = backend!.alloc('float32', 60);
+    expect(h.buffer).toBe(buffer);
+    expect(Array.from(await backend!.read(h, 'float32', 60))).toEqual(new Array(60).fill(0));
+    // and a kernel reading it before any write sees zeros too (the backend clears it first)
+    const t = new tg.Tensor(new tg.Storage(backend!, h, 'float32', 60), [60], [1], 0, 'float32');
+    const y = t.add(1);
+    expect(Array.from(await y.data())).toEqual(new Array(60).fill(1));
+    y.dispose();
+    t.dispose();
+  });
   it('a 1,000-step training loop keeps live GPU memory flat', async () => {
     const x = gpu(tg.randn([32, 20]));
     const target = gpu(tg.randint(0, 5, [32]));
