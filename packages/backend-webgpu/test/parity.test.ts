@@ -177,6 +177,14 @@ gpuDescribe('matmul', () => {
       }
     }
   });
+  it('large products (64x64 blocks, 4x4 per thread), ragged edges, batched and transposed', async () => {
+    for (const [sa, sb] of [[[257, 40], [40, 260]], [[2, 300, 19], [19, 230]]] as [number[], number[]][]) {
+      for (const { label, t: a } of layouts(sa, (s) => tg.randn(s)).slice(0, 2)) {
+        await parity(`matmul ${label} @ ${JSON.stringify(sb)}`, (x, y) => tg.matmul(x, y), [a, tg.randn(sb)], { atol: 1e-4, rtol: 1e-4 });
+      }
+    }
+    await parity('large int matmul', (x, y) => tg.matmul(x, y), [tg.randint(-5, 5, [260, 33]), tg.randint(-5, 5, [33, 256])]);
+  });
   it('int32 and mixed dtypes', async () => {
     await parity('int matmul', (x, y) => tg.matmul(x, y), [tg.randint(-5, 5, [6, 7]), tg.randint(-5, 5, [7, 3])]);
     await parity('int @ float', (x, y) => tg.matmul(x, y), [tg.randint(-5, 5, [6, 7]), tg.randn([7, 3])], { atol: 1e-4, rtol: 1e-4 });
