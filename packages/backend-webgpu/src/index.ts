@@ -12,5 +12,5 @@ import './kernels/softmax.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';
-export { type Program, type WebGPUKernel, type GpuView, preamble, wgslType, computeType, coalesce, walk, walkMeta, WORKGROUP } from './program.js';
+export { type Program, type WebGPUKernel, type GpuView, preamble, wgslType, computeType, store, coalesce, broadcastStrides, walk, walkMeta, numelOf, DTYPE_CODE, WORKGROUP } from './program.js';
 export { mapProgram, copyProgram } from './kernels/elementwise.js';

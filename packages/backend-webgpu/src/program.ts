@@ -145,4 +145,3 @@ export function numelOf(shape: Shape): number {
 export const DTYPE_CODE: Record<string, number> = { float32: 0, int32: 1, bool: 2 };
 
 export const f32Bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0]!;
-export const i32Bits = (v: number): number => v >>> 0;

@@ -4,7 +4,7 @@
 // within 1e-6 + 1e-5·|x| (1e-4 relative for transcendental functions, whose GPU versions are
 // approximations); reductions and matmul within 1e-4 (they sum in a different order, and in
 // float32 where the CPU sums in float64).
-import { beforeEach, expect, it } from 'vitest';
+import { beforeEach, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
 import { BINARY_OPS, COMPARE_OPS, UNARY_OPS } from '@tapegrad/tensor';
 import { layouts, openDevice, parity, values } from './helpers.js';

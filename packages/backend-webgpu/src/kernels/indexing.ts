@@ -1,5 +1,5 @@
 import { IndexError, registerKernel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
-import { coalesce, computeType, numelOf, preamble, store, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
+import { coalesce, computeType, numelOf, preamble, store, walk, walkMeta, WORKGROUP, type GpuView, type WebGPUKernel } from '../program.js';
 
 // One thread per output element, so every kernel is deterministic (WGSL has no float atomics:
 // scatterAdd's thread loops over the index entries that may land on its element, in order).
