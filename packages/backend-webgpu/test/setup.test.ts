@@ -14,7 +14,11 @@ it('no adapter: the error says why and how to get a software one', async () => {
   await expect(initWebGPU({ gpu: failing })).rejects.toThrow(/requesting an adapter from the GPU object passed to initWebGPU failed: driver exploded/);
 });
 
-it('every op with a CPU kernel has a WebGPU kernel', () => {
-  const missing = listOps().filter((op) => hasKernel(op, 'cpu') && !hasKernel(op, 'webgpu'));
+// Ops that run on the CPU but not yet here, each with the issue that will add its kernel.
+const NOT_YET: Record<string, string> = {};
+
+it('every op with a CPU kernel has a WebGPU kernel (or is listed as not yet)', () => {
+  const missing = listOps().filter((op) => hasKernel(op, 'cpu') && !hasKernel(op, 'webgpu') && !(op in NOT_YET));
   expect(missing).toEqual([]);
+  for (const op of Object.keys(NOT_YET)) expect(hasKernel(op, 'webgpu'), `${op} has a kernel now: drop it from NOT_YET`).toBe(false);
 });
