@@ -1,5 +1,6 @@
+import { registerGradient } from '@tapegrad/autograd';
 import {
-  defineOp, dispatch, div, isFloating, logSoftmax, mul, neg, reshape, sum, tidy, add, type Tensor,
+  defineOp, dispatch, run, TapegradError, div, isFloating, logSoftmax, mul, neg, reshape, sum, tidy, add, type Tensor,
   DTypeError, ShapeError, ValueError, fmt, shapesEqual,
 } from '@tapegrad/tensor';
 import {
@@ -49,6 +50,21 @@ defineOp<ClassLossAttrs>({
 defineOp<ClassLossAttrs>({
   name: 'crossEntropyBackward',
   infer: ([input]) => [{ shape: input!.shape, dtype: input!.dtype }],
+});
+
+// Saves the input, target and weight, and the stats and totalWeight outputs: the backward op
+// recomputes softmax from them in one pass, so nothing of size N·C is kept between the passes.
+registerGradient<ClassLossAttrs>('crossEntropy', {
+  saveInputs: true,
+  saveOutputs: true,
+  backward: (c, [g]) => {
+    if (c.needsGrad[2]) throw new TapegradError('crossEntropy: gradients with respect to weight are not supported (as in PyTorch); detach it');
+    const [input, target, weight] = c.inputs;
+    const [, stats, total] = c.outputs;
+    const rest = weight ? [weight] : [];
+    const gradInput = c.needsGrad[0] ? run('crossEntropyBackward', [input!, target!, stats!, total!, g!, ...rest], c.attrs) : null;
+    return [gradInput, null, ...rest.map(() => null)];
+  },
 });
 
 /**

@@ -1,4 +1,5 @@
-import { defineOp, dispatch, type Tensor } from '@tapegrad/tensor';
+import { registerGradient } from '@tapegrad/autograd';
+import { defineOp, dispatch, run, TapegradError, type Tensor } from '@tapegrad/tensor';
 import {
   checkIgnoreIndex, checkIndexTarget, checkInput, checkWeight, positionShape, type ClassLossAttrs,
 } from './class-targets.js';
@@ -44,6 +45,19 @@ export interface NLLLossBackwardAttrs extends ClassLossAttrs {
 defineOp<NLLLossBackwardAttrs>({
   name: 'nllLossBackward',
   infer: ([, total], { inputShape }) => [{ shape: inputShape, dtype: total!.dtype }],
+});
+
+registerGradient<ClassLossAttrs>('nllLoss', {
+  saveInputs: [1, 2],
+  saveOutputs: true,
+  backward: (c, [g]) => {
+    if (c.needsGrad[2]) throw new TapegradError('nllLoss: gradients with respect to weight are not supported (as in PyTorch); detach it');
+    const [, target, weight] = c.inputs;
+    const rest = weight ? [weight] : [];
+    const attrs: NLLLossBackwardAttrs = { ...c.attrs, inputShape: [...c.inputShapes[0]!] };
+    const gradInput = c.needsGrad[0] ? run('nllLossBackward', [target!, c.outputs[1]!, g!, ...rest], attrs) : null;
+    return [gradInput, null, ...rest.map(() => null)];
+  },
 });
 
 /**
