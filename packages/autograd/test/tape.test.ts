@@ -87,18 +87,18 @@ describe('the tape', () => {
   });
   it('gradient rules must return one gradient of the right shape per input', () => {
     tg.defineOp({ name: 'test.twoGrads', infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }] });
-    tg.registerKernel('test.twoGrads', 'cpu', (([x], [o]: { handle: Float32Array }[]) => o!.handle.set(x!.handle)) as never);
+    tg.registerKernel('test.twoGrads', 'cpu', (([x]: { handle: Float32Array }[], [o]: { handle: Float32Array }[]) => o!.handle.set(x!.handle)) as never);
     registerGradient('test.twoGrads', { backward: (_, [g]) => [g, g] });
     const x = tg.ones([2], { requiresGrad: true });
     expect(() => tg.run('test.twoGrads', [x]).sum().backward()).toThrow(/the gradient rule of 'test.twoGrads' returned 2 gradients for 1 inputs/);
     tg.defineOp({ name: 'test.badShape', infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }] });
-    tg.registerKernel('test.badShape', 'cpu', (([x], [o]: { handle: Float32Array }[]) => o!.handle.set(x!.handle)) as never);
+    tg.registerKernel('test.badShape', 'cpu', (([x]: { handle: Float32Array }[], [o]: { handle: Float32Array }[]) => o!.handle.set(x!.handle)) as never);
     registerGradient('test.badShape', { backward: (_, [g]) => [g!.sum()] });
     expect(() => tg.run('test.badShape', [x]).sum().backward()).toThrow(/returned a gradient of shape \[\] for input 0 of shape \[2\]/);
   });
   it('an op without a gradient rule fails at backward, naming it', () => {
     tg.defineOp({ name: 'test.noRule', infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }] });
-    tg.registerKernel('test.noRule', 'cpu', (([x], [o]: { handle: Float32Array }[]) => o!.handle.set(x!.handle)) as never);
+    tg.registerKernel('test.noRule', 'cpu', (([x]: { handle: Float32Array }[], [o]: { handle: Float32Array }[]) => o!.handle.set(x!.handle)) as never);
     const y = tg.run('test.noRule', [tg.ones([2], { requiresGrad: true })]).sum();
     expect(() => y.backward()).toThrow(/op 'test.noRule' has no gradient rule registered/);
   });

@@ -92,7 +92,7 @@ describe('gradcheck of every differentiable op', () => {
 describe('gradcheck itself', () => {
   it('fails on a wrong gradient and names the worst element', () => {
     tg.defineOp({ name: 'test.badSquare', infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }] });
-    tg.registerKernel('test.badSquare', 'cpu', (([x], [o]: { handle: Float64Array }[]) => {
+    tg.registerKernel('test.badSquare', 'cpu', (([x]: { handle: Float64Array }[], [o]: { handle: Float64Array }[]) => {
       for (let i = 0; i < o!.handle.length; i++) o!.handle[i] = x!.handle[i]! ** 2;
     }) as never);
     tg.registerGradient('test.badSquare', { saveInputs: true, backward: (c, [g]) => [g!.mul(c.inputs[0]!).mul(3)] });
