@@ -11,8 +11,8 @@ import { functional as F } from '../src/index.js';
 const SIZES: [number, number][] = [[64, 10], [4096, 1000], [512, 32000]];
 
 /** Median milliseconds per call, over at least `minReps` calls and `minMs` of running. */
-function time(fn: () => void, minMs = 400, minReps = 5): number {
-  for (let i = 0; i < 2; i++) fn(); // warm-up (JIT, allocations)
+function time(fn: () => void, minMs = 300, minReps = 3): number {
+  fn(); // warm-up (JIT, allocations)
   const samples: number[] = [];
   const start = performance.now();
   while (samples.length < minReps || performance.now() - start < minMs) {
