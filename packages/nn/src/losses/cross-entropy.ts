@@ -1,7 +1,7 @@
 import { registerGradient } from '@tapegrad/autograd';
 import {
-  defineOp, dispatch, run, TapegradError, div, isFloating, logSoftmax, mul, neg, reshape, sum, tidy, add, type Tensor,
-  DTypeError, ShapeError, ValueError, fmt, shapesEqual,
+  add, defineOp, dispatch, div, fmt, isFloating, logSoftmax, mul, neg, reshape, run, shapesEqual, sum, tidy,
+  DTypeError, ShapeError, TapegradError, ValueError, type Tensor,
 } from '@tapegrad/tensor';
 import {
   checkIgnoreIndex, checkIndexTarget, checkInput, checkLabelSmoothing, checkWeight, classDim, positionShape,
