@@ -93,6 +93,13 @@ describe('nllLoss and crossEntropy errors', () => {
       'crossEntropy: ignoreIndex 0 is not supported with class-probability targets (it must stay negative, e.g. the default -100)',
     );
   });
+  it('int64 (BigInt) targets are converted to int32 with a range check', () => {
+    const x = logits(3, 5);
+    const t = tensor(BigInt64Array.from([0n, 4n, 2n]));
+    expect(t.dtype).toBe('int32');
+    expect(F.crossEntropy(x, t).itemSync()).toBeCloseTo(F.crossEntropy(x, ints([0, 4, 2])).itemSync(), 6);
+    expect(() => tensor(BigInt64Array.from([0n, 2n ** 40n]))).toThrow(ValueError);
+  });
   it('labelSmoothing outside [0, 1]', () => {
     for (const eps of [-0.1, 1.5, Number.NaN]) {
       for (const target of [ints([0, 1, 2]), zeros([3, 5])]) {
