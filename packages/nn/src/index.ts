@@ -1,1 +1,3 @@
 export * from './ops/index.js';
+export * from './modules/index.js';
+export * as init from './init.js';
