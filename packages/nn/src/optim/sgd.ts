@@ -1,0 +1,36 @@
+import { add, keep, mul, neg, type Tensor } from '@tapegrad/tensor';
+import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+
+export interface SGDOptions {
+  lr?: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  maximize?: boolean;
+}
+type H = Required<SGDOptions>;
+
+/** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
+export class SGD extends Optimizer<H> {
+  constructor(params: Params<H>, options: SGDOptions = {}) {
+    super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options });
+  }
+  protected validate(g: ParamGroup<H>): void {
+    checkHyper('SGD', 'lr', g.lr, (v) => v >= 0, 'a number >= 0');
+    checkHyper('SGD', 'momentum', g.momentum, (v) => v >= 0, 'a number >= 0');
+    checkHyper('SGD', 'weightDecay', g.weightDecay, (v) => v >= 0, 'a number >= 0');
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) checkHyper('SGD', 'momentum', g.momentum, () => false, 'positive, with zero dampening, for nesterov');
+  }
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
+    let d = g.maximize ? neg(grad) : grad;
+    if (g.weightDecay !== 0) d = add(d, mul(p, g.weightDecay));
+    if (g.momentum !== 0) {
+      let buf = state.momentumBuffer as Tensor | undefined;
+      if (!buf) state.momentumBuffer = buf = keep(d.clone());
+      else buf.mul_(g.momentum).add_(g.dampening ? mul(d, 1 - g.dampening) : d);
+      d = g.nesterov ? add(d, mul(buf, g.momentum)) : buf;
+    }
+    p.sub_(mul(d, g.lr));
+  }
+}
