@@ -9,6 +9,7 @@ import './kernels/softmax.js';
 import './kernels/conv.js';
 import './kernels/pool.js';
 import './kernels/activation.js';
+import './kernels/optim.js';
 
 /** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
 export const cpuBackend: Backend<TypedArray, CpuKernel> = {
@@ -27,3 +28,4 @@ export { gemm } from './kernels/matmul.js';
 export { unaryKernel, binaryKernel } from './kernels/elementwise.js';
 export type { Conv2dAttrs } from './kernels/conv.js';
 export type { Pool2dAttrs } from './kernels/pool.js';
+export type { SgdStepAttrs, AdamStepAttrs } from './kernels/optim.js';

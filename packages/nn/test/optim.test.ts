@@ -12,12 +12,13 @@ const make = (name: string, params: Tensor[], options: Record<string, unknown>) 
 
 describe('optimizers against PyTorch', () => {
   const o = ref.optim;
-  for (const c of o.cases) {
-    it(`${c.optimizer} ${JSON.stringify(c.options)}: three steps`, () => {
+  const variants = (name: string) => (name === 'RMSprop' ? [{}] : [{ fused: true }, { fused: false }]);
+  for (const c of o.cases) for (const variant of variants(c.optimizer)) {
+    it(`${c.optimizer} ${JSON.stringify({ ...c.options, ...variant })}: three steps`, () => {
       const w = f64(o.w0, true);
       const b = f64(o.b0, true);
       const x = f64(o.x);
-      const opt = make(c.optimizer, [w, b], c.options);
+      const opt = make(c.optimizer, [w, b], { ...c.options, ...variant });
       for (const step of c.steps) {
         opt.zeroGrad();
         tidy(() => sum(pow(tanh(x.matmul(w).add(b)), 2)).add(sum(pow(w, 3))).backward());

@@ -6,3 +6,7 @@ import '@tapegrad/backend-cpu';
 
 export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
+
+// Layers, functional ops, initialisers and optimizers (torch.nn, torch.nn.init, torch.optim).
+export * as nn from '@tapegrad/nn';
+export { optim, init } from '@tapegrad/nn';

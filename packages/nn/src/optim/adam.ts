@@ -1,4 +1,5 @@
 import { add, div, keep, maximum, mul, neg, sqrt, zerosLike, type Tensor } from '@tapegrad/tensor';
+import { canFuse, fusedStep } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 export interface AdamOptions {
@@ -8,6 +9,8 @@ export interface AdamOptions {
   weightDecay?: number;
   amsgrad?: boolean;
   maximize?: boolean;
+  /** Use the one-pass fused kernel where the device has it and the tensors are contiguous (default true). */
+  fused?: boolean;
 }
 type H = Required<AdamOptions>;
 
@@ -22,11 +25,6 @@ function validate(cls: string, g: ParamGroup<H>): void {
 /** The shared Adam update; `decoupled` applies weight decay to the weights directly (AdamW). */
 function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, decoupled: boolean): void {
   const [b1, b2] = g.betas;
-  let d = g.maximize ? neg(grad) : grad;
-  if (g.weightDecay !== 0) {
-    if (decoupled) p.mul_(1 - g.lr * g.weightDecay);
-    else d = add(d, mul(p, g.weightDecay));
-  }
   if (state.step === undefined) {
     state.step = 0;
     state.expAvg = keep(zerosLike(p));
@@ -35,6 +33,16 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
   }
   const step = (state.step as number) + 1;
   state.step = step;
+  const tensors = [p, grad, state.expAvg as Tensor, state.expAvgSq as Tensor, ...(g.amsgrad ? [state.maxExpAvgSq as Tensor] : [])];
+  if (g.fused && canFuse('adamStep', tensors)) {
+    const { lr, eps, weightDecay, amsgrad, maximize } = g;
+    return fusedStep('adamStep', tensors, { lr, beta1: b1, beta2: b2, eps, weightDecay, decoupled, amsgrad, maximize, step });
+  }
+  let d = g.maximize ? neg(grad) : grad;
+  if (g.weightDecay !== 0) {
+    if (decoupled) p.mul_(1 - g.lr * g.weightDecay);
+    else d = add(d, mul(p, g.weightDecay));
+  }
   const m = state.expAvg as Tensor;
   const v = state.expAvgSq as Tensor;
   m.mul_(b1).add_(mul(d, 1 - b1));
@@ -50,7 +58,7 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
 /** Adam (Kingma & Ba), with L2 weight decay added to the gradient and optional AMSGrad (torch.optim.Adam). */
 export class Adam extends Optimizer<H> {
   constructor(params: Params<H>, options: AdamOptions = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...options });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, fused: true, ...options });
   }
   protected validate(g: ParamGroup<H>): void {
     validate('Adam', g);
@@ -63,7 +71,7 @@ export class Adam extends Optimizer<H> {
 /** Adam with decoupled weight decay, default 0.01 (Loshchilov & Hutter; torch.optim.AdamW). */
 export class AdamW extends Optimizer<H> {
   constructor(params: Params<H>, options: AdamOptions = {}) {
-    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...options });
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, fused: true, ...options });
   }
   protected validate(g: ParamGroup<H>): void {
     validate('AdamW', g);
