@@ -147,7 +147,8 @@ registerKernel('conv2dInputGrad', 'cpu', (([gv, wv], [out], attrs) => {
   }
 }) as CpuKernel<Conv2dAttrs>);
 
-// inputs: x, grad of the output; attrs.shape: the weight's shape
+// inputs: x, grad of the output; attrs.shape: the weight's shape. One product per group over
+// the whole batch: dW_g = G_g[Cout_g × N·L] · colᵀ[N·L × K], columns of all samples side by side.
 registerKernel('conv2dWeightGrad', 'cpu', (([xv, gv], [out], attrs) => {
   const dw = out!;
   const x = dense(xv!);
@@ -158,12 +159,26 @@ registerKernel('conv2dWeightGrad', 'cpu', (([xv, gv], [out], attrs) => {
   const coutG = cout / groups;
   const K = g.cin * g.kh * g.kw;
   const L = g.oh * g.ow;
-  const colT = allocArray(dw.dtype, L * K);
-  for (let s = 0; s < n; s++) {
-    for (let gi = 0; gi < groups; gi++) {
-      im2col(x, (s * groups + gi) * g.cin * g.h * g.w, g, colT, 1, K);
-      const gs = gr.subarray((s * cout + gi * coutG) * L, (s * cout + (gi + 1) * coutG) * L);
-      gemm(gs, colT, dw.handle, gi * coutG * K, coutG, K, L);
-    }
+  const colT = allocArray(dw.dtype, n * L * K);
+  const gG = groups === 1 ? undefined : allocArray(dw.dtype, coutG * n * L);
+  for (let gi = 0; gi < groups; gi++) {
+    for (let s = 0; s < n; s++) im2col(x, (s * groups + gi) * g.cin * g.h * g.w, g, colT.subarray(s * L * K), 1, K);
+    // G_g with the batch folded into the columns: [Cout_g × N·L]
+    let a: TypedArray;
+    if (gG) {
+      for (let co = 0; co < coutG; co++) {
+        for (let s = 0; s < n; s++) gG.set(gr.subarray((s * cout + gi * coutG + co) * L, (s * cout + gi * coutG + co + 1) * L), (co * n + s) * L);
+      }
+      a = gG;
+    } else a = batchColumns(gr, n, cout, L, dw.dtype);
+    gemm(a, colT, dw.handle, gi * coutG * K, coutG, K, n * L);
   }
 }) as CpuKernel<Conv2dAttrs>);
+
+/** [N, C, L] rearranged to [C, N·L] (one channel's rows of every sample side by side). */
+function batchColumns(src: TypedArray, n: number, c: number, L: number, dtype: Parameters<typeof allocArray>[0]): TypedArray {
+  if (n === 1) return src;
+  const out = allocArray(dtype, n * c * L);
+  for (let s = 0; s < n; s++) for (let ch = 0; ch < c; ch++) out.set(src.subarray((s * c + ch) * L, (s * c + ch + 1) * L), (ch * n + s) * L);
+  return out;
+}
