@@ -1,4 +1,4 @@
-import { Generator, argmax, eq, indexSelect, manualSeed, nn, noGrad, optim, sum, tensor, tidy, type Device, type Tensor } from 'tapegrad';
+import { argmax, data, eq, manualSeed, nn, noGrad, optim, sum, tidy, type Device, type Tensor } from 'tapegrad';
 import { makeModel, type ModelName } from './models.js';
 
 export interface Split {
@@ -76,38 +76,37 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
   manualSeed(o.seed);
   const model = makeModel(o.model).to(o.device ?? 'cpu');
   const opt = makeOptimizer(o.optimizer, model, o.lr);
-  const n = o.train.images.shape[0]!;
-  const steps = Math.ceil(n / o.batchSize);
+  const loader = new data.DataLoader(new data.TensorDataset(o.train.images, o.train.labels), { batchSize: o.batchSize, shuffle: true, seed: o.seed });
+  const n = loader.dataset.length;
+  const steps = loader.length;
   const schedule = new optim.OneCycleLR(opt, { maxLr: o.lr, totalSteps: steps * o.epochs });
   const lossEvery = o.lossEvery ?? 20;
-  const shuffler = new Generator(o.seed);
   const history: History = { losses: [], epochs: [] };
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
-    const order = permutation(n, shuffler);
     const t0 = performance.now();
     let lossSum = 0;
     let lossCount = 0;
-    for (let step = 0; step < steps; step++) {
-      const idx = order.subarray(step * o.batchSize, Math.min(n, (step + 1) * o.batchSize));
+    let step = 0;
+    for (const batch of loader) {
       const loss = tidy(() => {
-        const batch = tensor(idx, { dtype: 'int32', device: o.train.images.device });
-        const x = indexSelect(o.train.images, 0, batch);
-        const y = indexSelect(o.train.labels, 0, batch);
+        const [x, y] = batch;
         const l = crossEntropy(model.forward(x), y);
         opt.zeroGrad();
         l.backward();
         opt.step();
         return l;
       });
+      batch[Symbol.dispose]();
       schedule.step();
-      if (step % lossEvery === lossEvery - 1 || step === steps - 1) {
+      step++;
+      if (step % lossEvery === 0 || step === steps) {
         const v = await loss.item();
         lossSum += v;
         lossCount++;
-        history.losses.push([(epoch - 1) * steps + step + 1, v]);
+        history.losses.push([(epoch - 1) * steps + step, v]);
         const elapsed = (performance.now() - t0) / 1000;
-        const done = Math.min(n, (step + 1) * o.batchSize);
-        o.onStep?.({ epoch, step: step + 1, steps, loss: lossSum / lossCount, samplesPerSecond: done / elapsed, etaSeconds: (elapsed / (step + 1)) * (steps - step - 1) });
+        const done = Math.min(n, step * o.batchSize);
+        o.onStep?.({ epoch, step, steps, loss: lossSum / lossCount, samplesPerSecond: done / elapsed, etaSeconds: (elapsed / step) * (steps - step) });
       }
       loss.dispose();
     }
@@ -118,14 +117,4 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
   }
   opt.zeroGrad();
   return { model, history };
-}
-
-function permutation(n: number, g: Generator): Int32Array {
-  const p = new Int32Array(n);
-  for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = g.int(0, i + 1);
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
 }
