@@ -32,7 +32,7 @@ describe('the mnist command line', () => {
       [['--lr', 'fast'], /--lr must be a positive number/],
       [['--optimizer', 'lbfgs'], /--optimizer must be one of sgd, adam/],
       [['--device', 'tpu'], /--device must be one of cpu, webgpu/],
-      [['--seed', '-3'], /--seed must be an integer >= 0/],
+      [['--seed=-3'], /--seed must be an integer >= 0/],
       [['--frobnicate'], /Unknown option '--frobnicate'/],
       [['extra'], /Unexpected argument 'extra'/],
       [['--epochs'], /--epochs/],
