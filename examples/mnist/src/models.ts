@@ -10,10 +10,10 @@ export function mlp(): nn.Module {
 /** Two 3x3 conv layers, each followed by ReLU and 2x2 max pooling, then a linear head. */
 export class Cnn extends nn.Module {
   features = new nn.Sequential(
-    new nn.Conv2d(1, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), // 16 x 14 x 14
-    new nn.Conv2d(16, 32, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), // 32 x 7 x 7
+    new nn.Conv2d(1, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), // 8 x 14 x 14
+    new nn.Conv2d(8, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), // 16 x 7 x 7
   );
-  head = new nn.Linear(32 * 7 * 7, 10);
+  head = new nn.Linear(16 * 7 * 7, 10);
   forward(x: Tensor): Tensor {
     return this.head.forward(this.features.forward(x).flatten(1));
   }

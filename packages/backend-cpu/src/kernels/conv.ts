@@ -89,6 +89,20 @@ function geometry(xShape: Shape, wShape: Shape, outShape: Shape, a: Conv2dAttrs)
   };
 }
 
+/** Samples unrolled at once: enough to make each product batch large, bounded memory for big batches. */
+const CHUNK = 32;
+
+/**
+ * c[cOff..] = a·b (overwriting) for each item, all m×n = (m×k)·(k×n) with a and b packed
+ * row-major. The one place conv meets the matrix product.
+ */
+function products(items: readonly { a: TypedArray; b: TypedArray; cOff: number }[], c: TypedArray, m: number, n: number, k: number): void {
+  for (const { a, b, cOff } of items) {
+    c.fill(0, cOff, cOff + m * n);
+    gemm(a, b, c, cOff, m, n, k);
+  }
+}
+
 // inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
 registerKernel('conv2d', 'cpu', ((inputs, [out], attrs) => {
   const [xv, wv, bv] = inputs;
@@ -101,11 +115,17 @@ registerKernel('conv2d', 'cpu', ((inputs, [out], attrs) => {
   const coutG = cout / groups;
   const K = g.cin * g.kh * g.kw;
   const L = g.oh * g.ow;
-  const col = allocArray(o.dtype, K * L);
-  for (let s = 0; s < n; s++) {
-    for (let gi = 0; gi < groups; gi++) {
-      im2col(x, (s * groups + gi) * g.cin * g.h * g.w, g, col, L, 1);
-      gemm(wt.subarray(gi * coutG * K, (gi + 1) * coutG * K), col, o.handle, (s * cout + gi * coutG) * L, coutG, L, K);
+  const cols = allocArray(o.dtype, Math.min(n, CHUNK) * K * L);
+  for (let gi = 0; gi < groups; gi++) {
+    const w = wt.subarray(gi * coutG * K, (gi + 1) * coutG * K);
+    for (let s0 = 0; s0 < n; s0 += CHUNK) {
+      const items = [];
+      for (let s = s0; s < Math.min(n, s0 + CHUNK); s++) {
+        const col = cols.subarray((s - s0) * K * L, (s - s0 + 1) * K * L);
+        im2col(x, (s * groups + gi) * g.cin * g.h * g.w, g, col, L, 1);
+        items.push({ a: w, b: col, cOff: (s * cout + gi * coutG) * L });
+      }
+      products(items, o.handle, coutG, L, K);
     }
   }
   if (bv) {
@@ -131,18 +151,19 @@ registerKernel('conv2dInputGrad', 'cpu', (([gv, wv], [out], attrs) => {
   const coutG = cout / groups;
   const K = g.cin * g.kh * g.kw;
   const L = g.oh * g.ow;
-  // W_gᵀ for every group, packed once
-  const wT = allocArray(dx.dtype, groups * K * coutG);
+  const dcols = allocArray(dx.dtype, Math.min(n, CHUNK) * K * L);
+  const wT = allocArray(dx.dtype, K * coutG);
   for (let gi = 0; gi < groups; gi++) {
-    for (let co = 0; co < coutG; co++) for (let r = 0; r < K; r++) wT[gi * K * coutG + r * coutG + co] = wt[(gi * coutG + co) * K + r]!;
-  }
-  const dcol = allocArray(dx.dtype, K * L);
-  for (let s = 0; s < n; s++) {
-    for (let gi = 0; gi < groups; gi++) {
-      dcol.fill(0);
-      const gs = gr.subarray((s * cout + gi * coutG) * L, (s * cout + (gi + 1) * coutG) * L);
-      gemm(wT.subarray(gi * K * coutG, (gi + 1) * K * coutG), gs, dcol, 0, K, L, coutG);
-      col2im(dcol, g, dx.handle, (s * groups + gi) * g.cin * g.h * g.w);
+    // W_gᵀ, packed
+    for (let co = 0; co < coutG; co++) for (let r = 0; r < K; r++) wT[r * coutG + co] = wt[(gi * coutG + co) * K + r]!;
+    for (let s0 = 0; s0 < n; s0 += CHUNK) {
+      const s1 = Math.min(n, s0 + CHUNK);
+      const items = [];
+      for (let s = s0; s < s1; s++) {
+        items.push({ a: wT, b: gr.subarray((s * cout + gi * coutG) * L, (s * cout + (gi + 1) * coutG) * L), cOff: (s - s0) * K * L });
+      }
+      products(items, dcols, K, L, coutG);
+      for (let s = s0; s < s1; s++) col2im(dcols.subarray((s - s0) * K * L), g, dx.handle, (s * groups + gi) * g.cin * g.h * g.w);
     }
   }
 }) as CpuKernel<Conv2dAttrs>);
@@ -171,7 +192,7 @@ registerKernel('conv2dWeightGrad', 'cpu', (([xv, gv], [out], attrs) => {
       }
       a = gG;
     } else a = batchColumns(gr, n, cout, L, dw.dtype);
-    gemm(a, colT, dw.handle, gi * coutG * K, coutG, K, n * L);
+    products([{ a, b: colT, cOff: gi * coutG * K }], dw.handle, coutG, K, n * L);
   }
 }) as CpuKernel<Conv2dAttrs>);
 
