@@ -13,6 +13,10 @@ export { initWebGPU, type InitWebGPUOptions } from '@tapegrad/backend-webgpu';
 export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
 
+// Layers, functional ops, initialisers and optimizers (torch.nn, torch.nn.init, torch.optim).
+export * as nn from '@tapegrad/nn';
+export { optim, init } from '@tapegrad/nn';
+
 // Datasets and loaders as a namespace (torch.utils.data); saving and loading at the top, as torch.save/torch.load.
 export * as data from '@tapegrad/data';
 export { save, load, serializeSafetensors, parseSafetensors, FormatError } from '@tapegrad/data';
