@@ -1,4 +1,4 @@
-import { argmax, data, eq, manualSeed, nn, noGrad, optim, sum, tidy, type Device, type Tensor } from 'tapegrad';
+import { argmax, data, eq, manualSeed, nn, noGrad, optim, sum, tidy, type Device } from 'tapegrad';
 import { makeModel, type ModelName } from './models.js';
 
 export interface Split {
@@ -41,10 +41,6 @@ export interface History {
   /** (global step, loss) for every loss read back. */
   losses: [number, number][];
   epochs: EpochInfo[];
-}
-
-export function crossEntropy(logits: Tensor, target: Tensor): Tensor {
-  return tidy(() => logits.logSoftmax(1).gather(1, target.unsqueeze(1)).mean().neg());
 }
 
 /** The fraction of `split` the model classifies correctly (eval mode, no gradients). */
@@ -90,7 +86,7 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
     for (const batch of loader) {
       const loss = tidy(() => {
         const [x, y] = batch;
-        const l = crossEntropy(model.forward(x), y);
+        const l = nn.functional.crossEntropy(model.forward(x), y);
         opt.zeroGrad();
         l.backward();
         opt.step();

@@ -177,3 +177,21 @@ describe('init', () => {
     expect(Array.from(p.dataSync())).toEqual([5, 5, 5, 5]);
   });
 });
+
+describe('loss modules are Modules', () => {
+  it('hold a class weight as a buffer in the stateDict, and compute their function', async () => {
+    const { CrossEntropyLoss, MSELoss, functional } = await import('../src/index.js');
+    const w = tensor([1, 2, 3]);
+    const loss = new CrossEntropyLoss({ weight: w });
+    expect(loss).toBeInstanceOf(Module);
+    expect(Object.keys(loss.stateDict())).toEqual(['weight']);
+    expect(loss.parameters()).toEqual([]);
+    const x = tensor([[1, 2, 0.5], [0, 1, 3]]);
+    const y = tensor([2, 1], { dtype: 'int32' });
+    expect(loss.forward(x, y).itemSync()).toBeCloseTo(functional.crossEntropy(x, y, { weight: w }).itemSync(), 6);
+    loss.loadStateDict({ weight: tensor([1, 1, 1]) });
+    expect(loss.forward(x, y).itemSync()).toBeCloseTo(functional.crossEntropy(x, y).itemSync(), 6);
+    expect(Object.keys(new MSELoss().stateDict())).toEqual([]);
+    expect(typeof functional.conv2d).toBe('function');
+  });
+});

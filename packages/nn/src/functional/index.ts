@@ -10,3 +10,5 @@ export {
 } from '../losses/binary.js';
 export { klDiv, type KLDivOptions } from '../losses/kl-div.js';
 export type { Reduction } from '../losses/reduction.js';
+// The layers' ops (conv2d, pooling, gelu, linear, dropout, embedding, normalisation), as torch.nn.functional.
+export * from '../ops/index.js';

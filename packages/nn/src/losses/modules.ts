@@ -1,4 +1,5 @@
 import type { Tensor } from '@tapegrad/tensor';
+import { Module, buffer } from '../modules/module.js';
 import { binaryCrossEntropy, binaryCrossEntropyWithLogits, type BinaryCrossEntropyOptions, type BinaryCrossEntropyWithLogitsOptions } from './binary.js';
 import { crossEntropy, type CrossEntropyOptions } from './cross-entropy.js';
 import { klDiv, type KLDivOptions } from './kl-div.js';
@@ -7,13 +8,29 @@ import {
   huberLoss, l1Loss, mseLoss, smoothL1Loss, type HuberOptions, type RegressionOptions, type SmoothL1Options,
 } from './regression.js';
 
-// Module forms: each holds its options and calls its function. They are plain classes until
-// the nn Module base class lands; then they extend it (weight becomes a buffer).
+// Module forms: each holds its options and calls its function. A class weight (and BCE's
+// posWeight) is a buffer, as in PyTorch: it is in the stateDict and moves with to(device).
 
 /** Base of the loss modules: the options are fixed at construction, as torch.nn's losses. */
-abstract class Loss<O> {
-  constructor(readonly options: O) {}
-  abstract forward(input: Tensor, target: Tensor): Tensor;
+abstract class Loss<O extends object> extends Module {
+  weight: Tensor | null;
+  posWeight: Tensor | null;
+  private readonly fixed: O;
+  constructor(options: O) {
+    super();
+    this.fixed = options;
+    const { weight, posWeight } = options as { weight?: Tensor; posWeight?: Tensor };
+    this.weight = weight ? buffer(weight) : null;
+    this.posWeight = posWeight ? buffer(posWeight) : null;
+  }
+  /** The options, with the current (possibly moved or reloaded) buffers. */
+  get options(): O {
+    const o: Record<string, unknown> = { ...(this.fixed as Record<string, unknown>) };
+    if (this.weight) o.weight = this.weight;
+    if (this.posWeight) o.posWeight = this.posWeight;
+    return o as O;
+  }
+  abstract override forward(input: Tensor, target: Tensor): Tensor;
   /** Alias of forward, so a loss module can be called like the others. */
   call(input: Tensor, target: Tensor): Tensor {
     return this.forward(input, target);
