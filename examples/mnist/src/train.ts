@@ -1,4 +1,4 @@
-import { argmax, data, eq, manualSeed, nn, noGrad, optim, sum, tidy, type Device } from 'tapegrad';
+import { argmax, data, eq, manualSeed, nn, noGrad, optim, sum, tidy, type Device, type Tensor } from 'tapegrad';
 import { makeModel, type ModelName } from './models.js';
 
 export interface Split {
