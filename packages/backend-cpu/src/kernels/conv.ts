@@ -38,15 +38,22 @@ function im2col(x: TypedArray, xOff: number, g: Geometry, dst: TypedArray, rs: n
     for (let ki = 0; ki < kh; ki++) {
       for (let kj = 0; kj < kw; kj++) {
         const row = (c * kh + ki) * kw + kj;
-        let l = 0;
+        // the output columns whose input column ix = xo·sw − pw + kj·dw falls inside [0, w)
+        const shift = kj * dw - pw;
+        const x0 = Math.min(ow, Math.max(0, Math.ceil(-shift / sw)));
+        const x1 = Math.max(x0, Math.min(ow, Math.floor((w - 1 - shift) / sw) + 1));
         for (let y = 0; y < oh; y++) {
           const iy = y * sh - ph + ki * dh;
-          const inY = iy >= 0 && iy < h;
-          const rowBase = plane + iy * w;
-          for (let xo = 0; xo < ow; xo++, l++) {
-            const ix = xo * sw - pw + kj * dw;
-            dst[row * rs + l * cs] = inY && ix >= 0 && ix < w ? x[rowBase + ix]! : 0;
+          const at = row * rs + y * ow * cs;
+          if (iy < 0 || iy >= h) {
+            for (let xo = 0; xo < ow; xo++) dst[at + xo * cs] = 0;
+            continue;
           }
+          const src = plane + iy * w + shift;
+          for (let xo = 0; xo < x0; xo++) dst[at + xo * cs] = 0;
+          if (cs === 1 && sw === 1) dst.set(x.subarray(src + x0, src + x1), at + x0);
+          else for (let xo = x0; xo < x1; xo++) dst[at + xo * cs] = x[src + xo * sw]!;
+          for (let xo = x1; xo < ow; xo++) dst[at + xo * cs] = 0;
         }
       }
     }

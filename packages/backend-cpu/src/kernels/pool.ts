@@ -1,4 +1,4 @@
-import { registerKernel, type Shape } from '@tapegrad/tensor';
+import { registerKernel, type Shape, type TypedArray } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 
 // maxPool2d / avgPool2d and their backward kernels over [N, C, H, W] (op definitions and
@@ -27,6 +27,7 @@ registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
   const [dh, dw] = a.dilation;
   const o = out!.handle;
   const ix = idx!.handle;
+  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && dh === 1 && dw === 1) return maxPool2x2(x, o, ix, n * c, h, w, oh, ow);
   let k = 0;
   for (let p = 0; p < n * c; p++) {
     const base = p * h * w;
@@ -55,6 +56,31 @@ registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
     }
   }
 }) as CpuKernel<Pool2dAttrs>);
+
+/** The common case (2x2 windows, stride 2, no padding) without bounds checks. */
+function maxPool2x2(x: ArrayLike<number>, o: TypedArray, ix: TypedArray, planes: number, h: number, w: number, oh: number, ow: number): void {
+  let k = 0;
+  for (let p = 0; p < planes; p++) {
+    const base = p * h * w;
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++, k++) {
+        const i0 = 2 * y * w + 2 * xo;
+        let at = i0;
+        let best = x[base + i0]!;
+        // NaN propagates, as torch: once best is NaN nothing replaces it
+        const try1 = (i: number) => {
+          const v = x[base + i]!;
+          if (best === best && (v > best || v !== v)) (best = v), (at = i);
+        };
+        try1(i0 + 1);
+        try1(i0 + w);
+        try1(i0 + w + 1);
+        o[k] = best;
+        ix[k] = at;
+      }
+    }
+  }
+}
 
 // inputs: grad of the output, the indices maxPool2d returned; each gradient goes to its argmax
 registerKernel('maxPool2dBackward', 'cpu', (([gv, iv], [out]) => {
