@@ -17,12 +17,7 @@ async function loadSplit(split: 'train' | 'test', device: tg.Device, limit?: num
 }
 
 async function selectDevice(device: Options['device']): Promise<void> {
-  if (device === 'cpu') return;
-  const init = (tg as unknown as { initWebGPU?: () => Promise<unknown> }).initWebGPU;
-  if (typeof init !== 'function') {
-    throw new Error('--device webgpu: this build of tapegrad has no WebGPU backend (@tapegrad/backend-webgpu is not part of it yet); use --device cpu');
-  }
-  await init();
+  if (device === 'webgpu') await tg.initWebGPU();
 }
 
 async function main(argv: string[]): Promise<number> {

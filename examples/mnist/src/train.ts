@@ -1,4 +1,4 @@
-import { argmax, data, eq, manualSeed, nn, noGrad, optim, sum, tidy, type Device, type Tensor } from 'tapegrad';
+import { argmax, data, eq, hasKernel, manualSeed, nn, noGrad, optim, sum, tidy, type Device, type Tensor } from 'tapegrad';
 import { makeModel, type ModelName } from './models.js';
 
 export interface Split {
@@ -41,6 +41,15 @@ export interface History {
   /** (global step, loss) for every loss read back. */
   losses: [number, number][];
   epochs: EpochInfo[];
+}
+
+/**
+ * Cross-entropy: the fused op where the device has its kernel, else the same loss from core
+ * ops (logSoftmax, gather, mean), which every backend runs.
+ */
+export function crossEntropy(logits: Tensor, target: Tensor): Tensor {
+  if (hasKernel('crossEntropy', logits.device)) return nn.functional.crossEntropy(logits, target);
+  return tidy(() => logits.logSoftmax(1).gather(1, target.unsqueeze(1)).mean().neg());
 }
 
 /** The fraction of `split` the model classifies correctly (eval mode, no gradients). */
@@ -86,7 +95,7 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
     for (const batch of loader) {
       const loss = tidy(() => {
         const [x, y] = batch;
-        const l = nn.functional.crossEntropy(model.forward(x), y);
+        const l = crossEntropy(model.forward(x), y);
         opt.zeroGrad();
         l.backward();
         opt.step();
