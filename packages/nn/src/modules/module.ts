@@ -173,7 +173,13 @@ export abstract class Module {
       throw new err(`loadStateDict: error(s) loading state dict into ${this.constructor.name}:\n  ${problems.join('\n  ')}`);
     }
     noGrad(() => {
-      for (const [k, t] of given) own[k]?.copy_(t.device === own[k]!.device ? t : t.to(own[k]!.device));
+      for (const [k, t] of given) {
+        const dst = own[k];
+        if (!dst) continue;
+        const src = t.device === dst.device ? t : t.to(dst.device);
+        dst.copy_(src);
+        if (src !== t) src.dispose();
+      }
     });
     return { missingKeys, unexpectedKeys };
   }
