@@ -62,8 +62,11 @@ gpuDescribe('losses', () => {
     await gradParity('crossEntropy probabilities', (a, b) => nn.functional.crossEntropy(a, b, { labelSmoothing: 0.1 }), [tg.randn([4, 5]), tg.softmax(tg.randn([4, 5]), 1)], [0, 1]);
   });
 
-  it('crossEntropy: every target ignored gives NaN under mean, as the CPU', async () => {
-    await gradParity('crossEntropy all ignored', (a, b) => nn.functional.crossEntropy(a, b), [tg.randn([2, 3]), tg.tensor([-100, -100], { dtype: 'int32' })], [0]);
+  it('every target ignored, or an empty batch, gives NaN under mean, as the CPU', async () => {
+    const ignored = tg.tensor([-100, -100], { dtype: 'int32' });
+    await gradParity('crossEntropy all ignored', (a, b) => nn.functional.crossEntropy(a, b), [tg.randn([2, 3]), ignored], [0]);
+    await gradParity('nllLoss all ignored', (a, b) => nn.functional.nllLoss(a, b), [tg.randn([2, 3]), ignored], [0]);
+    await gradParity('crossEntropy empty batch', (a, b) => nn.functional.crossEntropy(a, b, { reduction: 'sum' }), [tg.randn([0, 3]), tg.zeros([0], { dtype: 'int32' })], [0]);
   });
 
   it('a target out of range fails at the next read with the CPU message', async () => {
