@@ -106,6 +106,7 @@ gpuDescribe('conv2d', () => {
     ['plain with bias', [2, 3, 7, 6], [4, 3, 3, 3], {}, true],
     ['stride, padding, dilation', [2, 2, 9, 8], [3, 2, 3, 2], { stride: [2, 1], padding: [1, 2], dilation: [2, 1] }, false],
     ['groups', [1, 4, 6, 6], [6, 2, 3, 3], { groups: 2, padding: 1, stride: 2 }, true],
+    ['same padding, dilated, depthwise', [2, 3, 6, 5], [3, 1, 3, 3], { padding: 'same', dilation: 2, groups: 3 }, false],
   ];
   it.each(CASES)('%s: output and both gradients', async (what, xs, ws, options, bias) => {
     const inputs = [tg.randn(xs), tg.randn(ws), ...(bias ? [tg.randn([ws[0]!])] : [])];
@@ -119,6 +120,7 @@ gpuDescribe('conv2d', () => {
 gpuDescribe('pooling', () => {
   it('maxPool2d with stride, padding, dilation and ties', async () => {
     await gradParity('maxPool2d', (x) => nn.maxPool2d(x!, 3, { stride: 2, padding: 1 }), [tg.randn([2, 3, 7, 8])], [0]);
+    await gradParity('maxPool2d ceilMode', (x) => nn.maxPool2d(x!, 3, { stride: 2, ceilMode: true }), [tg.randn([1, 2, 8, 6])], [0]);
     await gradParity('maxPool2d dilation', (x) => nn.maxPool2d(x!, [2, 3], { stride: [1, 2], dilation: [2, 1] }), [tg.randn([1, 2, 7, 9])], [0]);
     // small integers: many ties, where the first index wins on both devices
     await gradParity('maxPool2d ties', (x) => nn.maxPool2d(x!, 2, { stride: 1 }), [tg.randint(0, 3, [1, 2, 5, 5]).cast('float32')], [0]);
