@@ -23,8 +23,11 @@ export interface GradContext<A = any> {
  * Rules are written with tensor ops, so one rule serves every backend.
  */
 export interface GradientRule<A = any> {
-  /** Inputs to keep for backward: true for all, or their indices. */
-  saveInputs?: boolean | readonly number[];
+  /**
+   * Inputs to keep for backward: true for all, or their indices; or a function of the call's
+   * attrs and inputs, for ops whose inputs vary per call (custom ops save tensors as extra inputs).
+   */
+  saveInputs?: boolean | readonly number[] | ((attrs: A, inputs: readonly Tensor[]) => boolean | readonly number[]);
   /** Keep the outputs for backward (e.g. exp, softmax reuse their result). */
   saveOutputs?: boolean;
   backward(ctx: GradContext<A>, grads: Tensor[]): readonly (Tensor | null | undefined)[];
@@ -97,7 +100,7 @@ export class GradNode implements GradFn {
     this.inputDTypes = inputs.map((t) => t.dtype);
     this.outputShapes = outputs.map((t) => t.shape);
     this.outputDTypes = outputs.map((t) => t.dtype);
-    const si = rule?.saveInputs;
+    const si = typeof rule?.saveInputs === 'function' ? rule.saveInputs(attrs, inputs) : rule?.saveInputs;
     this.saved = {
       inputs: inputs.map((t, i) => (si === true || (Array.isArray(si) && si.includes(i)) ? alias(t) : undefined)),
       outputs: rule?.saveOutputs ? outputs.map(alias) : [],
