@@ -6,3 +6,7 @@ import '@tapegrad/backend-cpu';
 
 export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
+export {
+  customOp, kernelOp, FunctionCtx,
+  type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslUniform,
+} from '@tapegrad/autograd';
