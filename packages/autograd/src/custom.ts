@@ -28,10 +28,11 @@ function checkGradients(op: string, returned: Gradients, inputs: readonly { shap
   if (!Array.isArray(list)) {
     throw new TapegradError(`${op}: backward must return a Tensor or an array of gradients (one per forward argument); got ${typeof returned}`);
   }
-  if (list.length !== inputs.length) {
+  // entries past the arguments given may only be empty: they stand for omitted optional arguments
+  if (list.length < inputs.length || list.slice(inputs.length).some((g) => g !== null && g !== undefined)) {
     throw new TapegradError(`${op}: backward returned ${list.length} gradient(s) but forward took ${inputs.length} argument(s); return one per argument (null where there is none)`);
   }
-  return list.map((g: unknown, i) => {
+  return list.slice(0, inputs.length).map((g: unknown, i) => {
     if (g === null || g === undefined) return null;
     if (!isTensor(g)) throw new TapegradError(`${op}: backward returned a ${typeof g} as the gradient of argument ${i}; expected a Tensor, null or undefined`);
     const input = inputs[i]!;

@@ -164,6 +164,18 @@ describe('customOp (composite)', () => {
       const op = bad(uniq('tooFew'), (g) => [g]);
       expect(() => op(f64([1, 2]), 3).sum().backward()).toThrow(/tooFew\.\d+: backward returned 1 gradient\(s\) but forward took 2 argument\(s\)/);
     });
+    it('entries for omitted optional arguments may be returned, but only empty', () => {
+      const optional = customOp({
+        name: uniq('optionalArg'),
+        forward: (_c, a: Tensor, k = 2) => a.mul(k),
+        backward: (_c, g) => [g!.mul(2), null],
+      });
+      const x = f64([1]);
+      optional(x).sum().backward();
+      expect(values(x.grad!)).toEqual([2]);
+      const extra = customOp({ name: uniq('extraGrad'), forward: (_c, a: Tensor) => a.mul(2), backward: (_c, g) => [g!, g!] });
+      expect(() => extra(f64([1])).sum().backward()).toThrow(/backward returned 2 gradient\(s\) but forward took 1 argument\(s\)/);
+    });
     it('backward returning a gradient of the wrong shape', () => {
       const op = bad(uniq('badShape'), (g) => [g.sum(), null]);
       expect(() => op(f64([1, 2]), 3).sum().backward()).toThrow(ShapeError);
