@@ -30,6 +30,7 @@ export interface GradientRule<A = any> {
   saveInputs?: boolean | readonly number[] | ((attrs: A, inputs: readonly Tensor[]) => boolean | readonly number[]);
   /** Keep the outputs for backward (e.g. exp, softmax reuse their result). */
   saveOutputs?: boolean;
+  /** Map the gradients of the outputs to the gradients of the inputs. */
   backward(ctx: GradContext<A>, grads: Tensor[]): readonly (Tensor | null | undefined)[];
 }
 
@@ -39,6 +40,7 @@ export function registerGradient<A = any>(op: string, rule: GradientRule<A>): vo
   if (rules.has(op)) throw new TapegradError(`registerGradient: op '${op}' already has a gradient rule`);
   rules.set(op, rule);
 }
+/** Whether a gradient rule is registered for `op`. */
 export function hasGradient(op: string): boolean {
   return rules.has(op);
 }
@@ -70,6 +72,7 @@ export function noGrad<T>(fn: () => T): T {
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn);
 }
+/** Whether ops are being recorded (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
