@@ -167,7 +167,7 @@ describe('customOp (composite)', () => {
     it('entries for omitted optional arguments may be returned, but only empty', () => {
       const optional = customOp({
         name: uniq('optionalArg'),
-        forward: (_c, a: Tensor, k = 2) => a.mul(k),
+        forward: (_c, a: Tensor, k: number = 2) => a.mul(k),
         backward: (_c, g) => [g!.mul(2), null],
       });
       const x = f64([1]);
