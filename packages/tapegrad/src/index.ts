@@ -10,3 +10,7 @@ export {
   customOp, kernelOp, FunctionCtx,
   type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslUniform,
 } from '@tapegrad/autograd';
+
+// Datasets and loaders as a namespace (torch.utils.data); saving and loading at the top, as torch.save/torch.load.
+export * as data from '@tapegrad/data';
+export { save, load, serializeSafetensors, parseSafetensors, FormatError } from '@tapegrad/data';
