@@ -1,0 +1,71 @@
+import { data, manualSeed, noGrad, randn, tidy, zeros, type Tensor } from 'tapegrad';
+import { silu } from './silu.js';
+
+// A slice of MNIST, classified by a one-hidden-layer MLP whose activation is the fused SiLU:
+// cross-entropy from logSoftmax and gather, minibatch SGD with momentum.
+
+export interface MnistOptions {
+  trainSize?: number;
+  testSize?: number;
+  epochs?: number;
+  hidden?: number;
+  lr?: number;
+  seed?: number;
+  /** Called after every epoch. */
+  log?: (epoch: number, loss: number, testAccuracy: number) => void;
+}
+
+export interface MnistResult {
+  /** Mean training loss of each epoch. */
+  losses: number[];
+  /** Test accuracy after each epoch. */
+  accuracies: number[];
+}
+
+/** Train on the first `trainSize` training images; measure accuracy on the first `testSize` test images. */
+export async function trainMnist(options: MnistOptions = {}): Promise<MnistResult> {
+  const { trainSize = 2000, testSize = 1000, epochs = 3, hidden = 64, lr = 0.05, seed = 0, log } = options;
+  manualSeed(seed);
+  const train = await data.loadMnist({ split: 'train', normalize: true, flatten: true, limit: trainSize });
+  const test = await data.loadMnist({ split: 'test', normalize: true, flatten: true, limit: testSize });
+  const params = tidy(() => ({
+    w1: randn([784, hidden]).mul(Math.sqrt(1 / 784)).requiresGrad_(),
+    b1: zeros([hidden]).requiresGrad_(),
+    w2: randn([hidden, 10]).mul(Math.sqrt(1 / hidden)).requiresGrad_(),
+    b2: zeros([10]).requiresGrad_(),
+  }));
+  const list = Object.values(params);
+  const velocity = list.map((p) => zeros(p.shape));
+  const forward = (x: Tensor) => silu(x.matmul(params.w1).add(params.b1)).matmul(params.w2).add(params.b2);
+  const loader = new data.DataLoader(new data.TensorDataset(train.images, train.labels), { batchSize: 64, shuffle: true, seed });
+
+  const losses: number[] = [];
+  const accuracies: number[] = [];
+  for (let epoch = 0; epoch < epochs; epoch++) {
+    let total = 0;
+    let batches = 0;
+    for (using batch of loader) {
+      const [x, y] = batch as unknown as [Tensor, Tensor];
+      tidy(() => {
+        const loss = forward(x).logSoftmax(1).gather(1, y.unsqueeze(1)).mean().neg();
+        loss.backward();
+        total += loss.itemSync();
+        batches++;
+        noGrad(() =>
+          list.forEach((p, i) => {
+            velocity[i]!.mul_(0.9).add_(p.grad!);
+            p.sub_(velocity[i]!.mul(lr));
+            p.grad!.dispose();
+            p.grad = null;
+          }),
+        );
+      });
+    }
+    const accuracy = noGrad(() => tidy(() => forward(test.images).argmax(1).eq(test.labels).cast('float32').mean().itemSync()));
+    losses.push(total / batches);
+    accuracies.push(accuracy);
+    log?.(epoch, total / batches, accuracy);
+  }
+  for (const t of [train.images, train.labels, test.images, test.labels, ...list, ...velocity]) t.dispose();
+  return { losses, accuracies };
+}
