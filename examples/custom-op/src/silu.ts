@@ -12,49 +12,38 @@ function floating(op: string, x: Tensor): void {
   if (x.dtype !== 'float32' && x.dtype !== 'float64') throw new DTypeError(`${op}: expected a float32 or float64 tensor; got ${x.dtype}`);
 }
 
-// WebGPU: one invocation per element; a 2-D grid of 64-wide workgroups so large tensors stay
-// under the 65535 workgroups-per-dimension limit. Inputs are contiguous but may start at an
-// offset, so offsets come in as uniforms.
+// WebGPU: one thread per element. The backend binds the inputs, the outputs and then `md`, the
+// u32 words: md[0] the element count, md[1] the backend's, then our params (the inputs' offsets:
+// inputs are contiguous but may start inside a larger buffer).
 const WORKGROUP = 64;
-const MAX_GROUPS = 65535;
-const grid = (n: number): [number, number] => {
-  const groups = Math.ceil(n / WORKGROUP);
-  return [Math.min(groups, MAX_GROUPS), Math.ceil(groups / MAX_GROUPS)];
-};
-const flatIndex = `let i = id.x + id.y * ${MAX_GROUPS * WORKGROUP}u;`;
+const threadIndex = /* wgsl */ `
+@compute @workgroup_size(${WORKGROUP})
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let i = (wg.x + wg.y * nwg.x) * ${WORKGROUP}u + lid;
+  if (i >= md[0]) { return; }`;
 
 const SILU_WGSL = /* wgsl */ `
-struct Params { n: u32, xOffset: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  ${flatIndex}
-  if (i >= params.n) { return; }
-  let v = x[params.xOffset + i];
+@group(0) @binding(2) var<storage, read> md: array<u32>;
+${threadIndex}
+  let v = x[md[2] + i];
   y[i] = v / (1.0 + exp(-v));
 }`;
 
 const SILU_BACKWARD_WGSL = /* wgsl */ `
-struct Params { n: u32, xOffset: u32, gOffset: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
-
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  ${flatIndex}
-  if (i >= params.n) { return; }
-  let v = x[params.xOffset + i];
+@group(0) @binding(3) var<storage, read> md: array<u32>;
+${threadIndex}
+  let v = x[md[2] + i];
   let s = 1.0 / (1.0 + exp(-v));
-  dx[i] = g[params.gOffset + i] * s * (1.0 + v * (1.0 - s));
+  dx[i] = g[md[3] + i] * s * (1.0 + v * (1.0 - s));
 }`;
 
 const u32 = (value: number) => ({ type: 'u32' as const, value });
-const elements = (_: readonly TensorView[], [out]: readonly TensorView[]) => grid(size(out!));
+const elements = (_: readonly TensorView[], [out]: readonly TensorView[]) => size(out!);
 
 /** The gradient of SiLU: a kernel op of its own, called by silu's backward. */
 export const siluBackward = kernelOp({
@@ -76,8 +65,9 @@ export const siluBackward = kernelOp({
   },
   webgpu: {
     wgsl: SILU_BACKWARD_WGSL,
-    dispatch: elements,
-    uniforms: ([x, g], [dx]) => [u32(size(dx!)), u32(x!.offset), u32(g!.offset)],
+    workgroupSize: WORKGROUP,
+    workItems: elements,
+    params: ([x, g]) => [u32(x!.offset), u32(g!.offset)],
   },
 });
 
@@ -98,8 +88,9 @@ export const silu = kernelOp({
   },
   webgpu: {
     wgsl: SILU_WGSL,
-    dispatch: elements,
-    uniforms: ([x], [y]) => [u32(size(y!)), u32(x!.offset)],
+    workgroupSize: WORKGROUP,
+    workItems: elements,
+    params: ([x]) => [u32(x!.offset)],
   },
   save: { inputs: true },
   backward: (ctx, g) => [siluBackward(ctx.inputs[0]!, g!)],

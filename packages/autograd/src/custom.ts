@@ -179,25 +179,77 @@ export type CpuTensorView = TensorView<TypedArray>;
 export type CustomCpuKernel<A = any> = (inputs: readonly CpuTensorView[], outputs: readonly CpuTensorView[], attrs: A) => void;
 
 /**
- * A WebGPU kernel as plain data, for `@tapegrad/backend-webgpu` to compile and run. The shader
- * binds the inputs at `@group(0) @binding(0..n-1)` as `var<storage, read>` arrays, the outputs
- * at the next bindings as `var<storage, read_write>`, and, when `uniforms` is given, a
- * `var<uniform>` struct of those values (in order) at the binding after them.
+ * A WebGPU kernel as plain data. `kernelOp` turns it into the program `@tapegrad/backend-webgpu`
+ * runs: one dispatch of `ceil(workItems / workgroupSize)` workgroups, which the backend folds into
+ * a 2-D grid (at most 65535 along x), so work item `i` is
+ * `(wg.x + wg.y * nwg.x) * workgroupSize + lid` (`workgroup_id`, `num_workgroups`,
+ * `local_invocation_index`).
+ *
+ * The shader's bindings, all in `@group(0)`, in order: each input as
+ * `var<storage, read> array<T>`, each output as `var<storage, read_write> array<T>` (T is f32 for
+ * float32, i32 for int32, u32 for bool; WebGPU has no float64), then `md`, a
+ * `var<storage, read> array<u32>`: `md[0]` is the number of work items, `md[1]` belongs to the
+ * backend, and the `params` follow from `md[2]` (an f32 or i32 as its bits: `bitcast<f32>(md[2])`).
+ * The entry point is `main`. Outputs are not zero-filled on WebGPU: write every element.
  */
 export interface WgslKernel<A = any> {
-  /** WGSL source with a `@compute` entry point; a function of the call when it depends on it. */
+  /** WGSL source; a function of the call when it depends on it (each distinct source compiles once). */
   readonly wgsl: string | ((inputs: readonly TensorView[], outputs: readonly TensorView[], attrs: A) => string);
-  /** Entry point name (default `main`). */
-  readonly entryPoint?: string;
-  /** Workgroup counts for `dispatchWorkgroups(x, y, z)`. */
-  readonly dispatch: (inputs: readonly TensorView[], outputs: readonly TensorView[], attrs: A) => readonly [number, number?, number?];
-  /** Values of the uniform struct, in declaration order. */
-  readonly uniforms?: (inputs: readonly TensorView[], outputs: readonly TensorView[], attrs: A) => readonly WgslUniform[];
+  /** Threads per workgroup: the `@workgroup_size` in the source. */
+  readonly workgroupSize: number;
+  /** How many work items (threads) the call needs, e.g. the output's element count. */
+  readonly workItems: (inputs: readonly TensorView[], outputs: readonly TensorView[], attrs: A) => number;
+  /** Values the shader reads from `md[2]` on: sizes, input offsets, scalars. */
+  readonly params?: (inputs: readonly TensorView[], outputs: readonly TensorView[], attrs: A) => readonly WgslParam[];
 }
-/** One member of a WGSL kernel's uniform struct. */
-export interface WgslUniform {
+/** One value of a WGSL kernel's `md` words. */
+export interface WgslParam {
   readonly type: 'u32' | 'i32' | 'f32';
   readonly value: number;
+}
+/** One compute dispatch, in the form `@tapegrad/backend-webgpu` encodes (its `Program`). */
+export interface WgslProgram {
+  /** Pipeline cache key. */
+  readonly key: string;
+  readonly wgsl: () => string;
+  readonly inputs: readonly unknown[];
+  readonly outputs: readonly unknown[];
+  /** The `md` words. */
+  readonly meta: number[];
+  readonly workgroups: number;
+}
+
+const f32Word = new Float32Array(1);
+const wordOf = ({ type, value }: WgslParam): number => {
+  if (type === 'f32') {
+    f32Word[0] = value;
+    return new Uint32Array(f32Word.buffer)[0]!;
+  }
+  return value >>> 0;
+};
+
+/** The WebGPU backend's kernel form for a WgslKernel: the views in, one program out. */
+function wgslKernel<A>(name: string, spec: WgslKernel<A>) {
+  if (!['string', 'function'].includes(typeof spec.wgsl) || typeof spec.workItems !== 'function' || !(Number.isInteger(spec.workgroupSize) && spec.workgroupSize > 0)) {
+    throw new ValueError(`kernelOp: the webgpu kernel of '${name}' needs wgsl (source or a function returning it), workgroupSize (a positive integer) and workItems`);
+  }
+  if (typeof spec.wgsl === 'string' && !new RegExp(`@workgroup_size\\(\\s*${spec.workgroupSize}\\s*[,)]`).test(spec.wgsl)) {
+    throw new ValueError(`kernelOp: the webgpu kernel of '${name}' says workgroupSize ${spec.workgroupSize}, but its WGSL has no @workgroup_size(${spec.workgroupSize})`);
+  }
+  return (inputs: readonly TensorView[], outputs: readonly TensorView[], attrs: A): WgslProgram[] => {
+    const source = typeof spec.wgsl === 'string' ? spec.wgsl : spec.wgsl(inputs, outputs, attrs);
+    const items = spec.workItems(inputs, outputs, attrs);
+    return [
+      {
+        key: `${name}\n${source}`,
+        wgsl: () => source,
+        inputs: inputs.map((v) => v.handle),
+        outputs: outputs.map((v) => v.handle),
+        meta: [items, 0, ...(spec.params?.(inputs, outputs, attrs) ?? []).map(wordOf)],
+        workgroups: Math.ceil(items / spec.workgroupSize),
+      },
+    ];
+  };
 }
 
 /** The saved tensors and facts a kernel op's backward sees. */
@@ -219,7 +271,7 @@ export interface KernelOpDef<A> {
   readonly infer: (inputs: readonly Tensor[], attrs: A) => OutputSpec[];
   /** The CPU kernel. */
   readonly cpu?: CustomCpuKernel<A>;
-  /** The WebGPU kernel. */
+  /** The WebGPU kernel (WGSL and how to size its dispatch). */
   readonly webgpu?: WgslKernel<A>;
   /** Kernels for other backends, in the form each backend runs, keyed by backend name. */
   readonly kernels?: Readonly<Record<string, unknown>>;
@@ -271,12 +323,7 @@ export function kernelOp<A = undefined, Out extends Tensor | Tensor[] = Tensor>(
   if (typeof def.infer !== 'function') throw new ValueError(`kernelOp: op '${name}' needs an infer function (output shapes and dtypes)`);
   const kernels: Record<string, unknown> = { ...def.kernels };
   if (def.cpu) kernels.cpu = guardedCpuKernel(name, def.cpu);
-  if (def.webgpu) {
-    if (typeof def.webgpu.dispatch !== 'function' || !['string', 'function'].includes(typeof def.webgpu.wgsl)) {
-      throw new ValueError(`kernelOp: the webgpu kernel of '${name}' needs wgsl (source or a function returning it) and dispatch (workgroup counts)`);
-    }
-    kernels.webgpu = def.webgpu;
-  }
+  if (def.webgpu) kernels.webgpu = wgslKernel(name, def.webgpu);
   if (Object.keys(kernels).length === 0) throw new ValueError(`kernelOp: op '${name}' needs at least one kernel (cpu, webgpu or kernels)`);
 
   defineOp<A>({

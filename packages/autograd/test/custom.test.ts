@@ -1,10 +1,10 @@
 import '@tapegrad/backend-cpu';
 import {
-  allocArray, DeviceError, memory, registerBackend, ShapeError, TapegradError, tensor, tidy, ValueError, DTypeError,
+  allocArray, DeviceError, getKernel, memory, registerBackend, ShapeError, TapegradError, tensor, tidy, ValueError, DTypeError,
   type Backend, type Tensor, type TypedArray,
 } from '@tapegrad/tensor';
 import { describe, expect, it } from 'vitest';
-import { customOp, gradcheck, kernelOp, noGrad, type CustomCpuKernel } from '../src/index.js';
+import { customOp, gradcheck, kernelOp, noGrad, type CustomCpuKernel, type WgslProgram } from '../src/index.js';
 
 const f64 = (data: number[] | number[][], requiresGrad = true) => tensor(data, { dtype: 'float64', requiresGrad });
 const values = (t: Tensor) => Array.from(t.dataSync());
@@ -211,11 +211,27 @@ describe('kernelOp', () => {
       for (let i = 0; i < size(out!); i++) out!.handle[i] = 2 * Math.max(x!.handle[x!.offset + i]!, 0) * g!.handle[g!.offset + i]!;
     },
   });
+  const SQRELU_WGSL = `
+    @group(0) @binding(0) var<storage, read> x: array<f32>;
+    @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+    @group(0) @binding(2) var<storage, read> md: array<u32>;
+    @compute @workgroup_size(64)
+    fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) lid: u32) {
+      let i = (wg.x + wg.y * nwg.x) * 64u + lid;
+      if (i >= md[0]) { return; }
+      let v = max(x[md[2] + i], 0.0);
+      y[i] = v * v;
+    }`;
   const sqrelu = kernelOp({
     name: uniq('sqrelu'),
     infer: sameShape,
     cpu: elementwise((x) => Math.max(x, 0) ** 2),
-    webgpu: { wgsl: '/* see examples/custom-op */', dispatch: (_i, [o]) => [Math.ceil(o!.shape.reduce((a, b) => a * b, 1) / 64)] },
+    webgpu: {
+      wgsl: SQRELU_WGSL,
+      workgroupSize: 64,
+      workItems: (_inputs, [y]) => size(y!),
+      params: ([x]) => [{ type: 'u32', value: x!.offset }],
+    },
     save: { inputs: true },
     backward: (ctx, g) => [sqreluGrad(ctx.inputs[0]!, g!)],
   });
@@ -291,7 +307,35 @@ describe('kernelOp', () => {
 
   it('rejects a definition without kernels or with an incomplete webgpu kernel', () => {
     expect(() => kernelOp({ name: uniq('noKernels'), infer: sameShape })).toThrow(/needs at least one kernel/);
-    expect(() => kernelOp({ name: uniq('noDispatch'), infer: sameShape, webgpu: { wgsl: '' } as never })).toThrow(/needs wgsl .* and dispatch/);
+    expect(() => kernelOp({ name: uniq('noWorkItems'), infer: sameShape, webgpu: { wgsl: '', workgroupSize: 64 } as never })).toThrow(
+      /the webgpu kernel of 'test.noWorkItems.\d+' needs wgsl \(source or a function returning it\), workgroupSize \(a positive integer\) and workItems/,
+    );
+    expect(() => kernelOp({ name: uniq('sizeMismatch'), infer: sameShape, webgpu: { wgsl: SQRELU_WGSL, workgroupSize: 128, workItems: () => 1 } })).toThrow(
+      /says workgroupSize 128, but its WGSL has no @workgroup_size\(128\)/,
+    );
+  });
+
+  it("turns its WGSL kernel into the program the WebGPU backend runs", () => {
+    // what the backend's run would be handed: views whose handles are its buffers
+    const view = (handle: string, shape: number[], offset = 0) => ({ handle, dtype: 'float32' as const, shape, strides: [1], offset });
+    const kernel = getKernel(sqrelu.opName, 'webgpu') as (i: unknown[], o: unknown[], a: unknown) => WgslProgram[];
+    const [program, ...rest] = kernel([view('xbuf', [200], 7)], [view('ybuf', [200])], {});
+    expect(rest).toEqual([]);
+    expect(program!.inputs).toEqual(['xbuf']);
+    expect(program!.outputs).toEqual(['ybuf']);
+    expect(program!.meta).toEqual([200, 0, 7]); // work items, the backend's word, x's offset
+    expect(program!.workgroups).toBe(4); // ceil(200 / 64)
+    expect(program!.wgsl()).toBe(SQRELU_WGSL);
+    expect(program!.key).toBe(`${sqrelu.opName}\n${SQRELU_WGSL}`);
+    // f32 and i32 params travel as their bits
+    const scaled = kernelOp<{ k: number }>({
+      name: uniq('scaledWgsl'),
+      infer: sameShape,
+      webgpu: { wgsl: () => '@workgroup_size(8)', workgroupSize: 8, workItems: () => 9, params: (_i, _o, { k }) => [{ type: 'f32', value: k }, { type: 'i32', value: -1 }] },
+    });
+    const [p] = (getKernel(scaled.opName, 'webgpu') as typeof kernel)([], [], { k: 1.5 });
+    expect(p!.meta).toEqual([9, 0, 0x3fc00000, 0xffffffff]);
+    expect(p!.workgroups).toBe(2);
   });
 
   describe('on another backend', () => {

@@ -8,7 +8,7 @@ export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
 export {
   customOp, kernelOp, FunctionCtx,
-  type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslUniform,
+  type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslParam, type WgslProgram,
 } from '@tapegrad/autograd';
 
 // Datasets and loaders as a namespace (torch.utils.data); saving and loading at the top, as torch.save/torch.load.
