@@ -211,11 +211,15 @@ export interface WgslParam {
 export interface WgslProgram {
   /** Pipeline cache key. */
   readonly key: string;
+  /** The shader source (called only when the pipeline cache misses). */
   readonly wgsl: () => string;
+  /** The input buffers, bound first. */
   readonly inputs: readonly unknown[];
+  /** The output buffers, bound after the inputs. */
   readonly outputs: readonly unknown[];
   /** The `md` words. */
   readonly meta: number[];
+  /** How many workgroups to run (the backend folds them into a 2-D grid). */
   readonly workgroups: number;
 }
 
