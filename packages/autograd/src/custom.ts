@@ -96,8 +96,10 @@ export interface CompositeOpDef<Args extends unknown[], Out extends Tensor | rea
   backward(ctx: FunctionCtx, ...grads: Tensor[]): Gradients;
 }
 
+// What a recorded composite node keeps for backward (not the forward's ctx: it holds outputs).
 interface CompositeAttrs {
-  ctx: FunctionCtx;
+  needsInputGrad: readonly boolean[];
+  state: Record<string, any>;
   args: readonly { shape?: Shape; isTensor: boolean }[];
   /** inputs recorded on the tape: the tensor arguments, then the saved tensors */
   tensorArgs: readonly number[];
@@ -126,10 +128,10 @@ export function customOp<Args extends unknown[], Out extends Tensor | readonly T
   registerGradient<CompositeAttrs>(name, {
     saveInputs: ({ tensorArgs }, inputs) => inputs.map((_, i) => i).slice(tensorArgs.length),
     backward(c: GradContext<CompositeAttrs>, grads) {
-      const { ctx, args, tensorArgs } = c.attrs;
+      const { needsInputGrad, state, args, tensorArgs } = c.attrs;
       const saved = c.inputs.slice(tensorArgs.length) as Tensor[];
-      const returned = def.backward(new FunctionCtx(ctx.needsInputGrad, ctx.state, saved), ...grads);
-      const perArg = checkGradients(name, returned, args, ctx.needsInputGrad);
+      const returned = def.backward(new FunctionCtx(needsInputGrad, state, saved), ...grads);
+      const perArg = checkGradients(name, returned, args, needsInputGrad);
       return [...tensorArgs.map((a) => perArg[a]), ...saved.map(() => null)];
     },
   });
@@ -153,7 +155,12 @@ export function customOp<Args extends unknown[], Out extends Tensor | readonly T
         return out;
       });
       if (record) {
-        const attrs: CompositeAttrs = { ctx, args: args.map((a) => (isTensor(a) ? { shape: a.shape, isTensor: true } : { isTensor: false })), tensorArgs };
+        const attrs: CompositeAttrs = {
+          needsInputGrad: ctx.needsInputGrad,
+          state: ctx.state,
+          args: args.map((a) => (isTensor(a) ? { shape: a.shape, isTensor: true } : { isTensor: false })),
+          tensorArgs,
+        };
         // saved tensors ride along as extra inputs that need no gradient; the tape keeps and frees them
         autogradHooks()!.record(name, [...tensors, ...ctx.savedTensors.map((t) => t.detach())], outputs, attrs);
         outputs.forEach((o, k) => {
