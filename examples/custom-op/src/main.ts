@@ -1,7 +1,7 @@
 // The custom-op example: `pnpm example:custom-op` from the repository root.
-import { gradcheck, hasBackend, tensor } from 'tapegrad';
+import { gradcheck, initWebGPU, tensor, type Tensor } from 'tapegrad';
 import { logCoshLoss } from './log-cosh-loss.js';
-import { silu } from './silu.js';
+import { silu, siluBackward } from './silu.js';
 import { trainMnist } from './mnist.js';
 import { train } from './train.js';
 
@@ -16,20 +16,32 @@ console.log('gradcheck: silu and logCoshLoss agree with finite differences');
 const far = tensor([1000]);
 console.log(`logCoshLoss(1000, 0) = ${logCoshLoss(far, tensor([0])).itemSync().toFixed(3)}; naive log(cosh(1000)) = ${Math.log(Math.cosh(1000))}`);
 
-// 3. CPU/WebGPU parity, when a WebGPU backend is registered.
-if (hasBackend('webgpu')) {
+// 3. CPU/WebGPU parity, where a WebGPU adapter is found.
+const noGpu = await initWebGPU().then(
+  () => undefined,
+  (e: Error) => e.message,
+);
+if (noGpu === undefined) {
   const x = tensor(Array.from({ length: 1000 }, (_, i) => (i - 500) / 50));
-  const cpu = Array.from(silu(x).dataSync());
-  const gpu = await silu(x.to('webgpu')).data();
-  const maxDiff = cpu.reduce((m, v, i) => Math.max(m, Math.abs(v - gpu[i]!)), 0);
-  console.log(`silu CPU vs WebGPU: max |difference| ${maxDiff.toExponential(2)} over ${cpu.length} elements`);
+  const g = tensor(Array.from({ length: 1000 }, (_, i) => Math.cos(i)));
+  const maxDiff = async (cpu: Tensor, onGpu: Tensor) => {
+    const [a, b] = [Array.from(cpu.dataSync()), await onGpu.data()];
+    return a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+  };
+  const forward = await maxDiff(silu(x), silu(x.to('webgpu')));
+  const backward = await maxDiff(siluBackward(x, g), siluBackward(x.to('webgpu'), g.to('webgpu')));
+  console.log(`silu on WebGPU vs the CPU, 1000 elements: max |difference| ${forward.toExponential(2)} forward, ${backward.toExponential(2)} backward`);
 } else {
-  console.log('silu CPU vs WebGPU: skipped (no WebGPU backend registered in this build)');
+  console.log(`silu on WebGPU: skipped (${noGpu.split('. ')[0]})`);
 }
 
-// 4. Classify a slice of MNIST with an MLP whose activation is the fused SiLU.
-console.log('MNIST (2000 training images, 1000 test images), MLP 784-64-10 with silu:');
-await trainMnist({ log: (epoch, loss, accuracy) => console.log(`  epoch ${epoch}  loss ${loss.toFixed(4)}  test accuracy ${(100 * accuracy).toFixed(1)}%`) });
+// 4. Classify a slice of MNIST with an MLP whose activation is the fused SiLU (on each device).
+for (const device of noGpu === undefined ? (['cpu', 'webgpu'] as const) : (['cpu'] as const)) {
+  console.log(`MNIST (2000 training images, 1000 test images), MLP 784-64-10 with silu, on ${device}:`);
+  const started = Date.now();
+  await trainMnist({ device, log: (epoch, loss, accuracy) => console.log(`  epoch ${epoch}  loss ${loss.toFixed(4)}  test accuracy ${(100 * accuracy).toFixed(1)}%`) });
+  console.log(`  ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
 
 // 5. Fit a noisy function with outliers, with the fused SiLU and the log-cosh loss.
 console.log('Regression with outliers, MLP 1-32-32-1 with silu, logCoshLoss:');
