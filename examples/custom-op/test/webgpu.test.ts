@@ -1,5 +1,6 @@
 import { initWebGPU, manualSeed, memory, randn, tensor, type Tensor } from 'tapegrad';
 import { describe, expect, it } from 'vitest';
+import { logCoshLoss } from '../src/log-cosh-loss.js';
 import { trainMnist } from '../src/mnist.js';
 import { silu, siluBackward } from '../src/silu.js';
 
@@ -58,6 +59,19 @@ async function expectParity(cpu: Tensor, onGpu: Tensor): Promise<void> {
     silu(onGpu).sum().backward();
     const onCpu = x.clone().requiresGrad_();
     silu(onCpu).sum().backward();
+    await expectParity(onCpu.grad!, onGpu.grad!);
+  });
+});
+
+(gpu ? describe : describe.skip)('logCoshLoss (a composite op) on WebGPU', () => {
+  it('forward and gradients match the CPU', async () => {
+    const input = randn([40, 3]).mul(30);
+    const target = randn([40, 3]);
+    await expectParity(logCoshLoss(input, target, { reduction: 'none' }), logCoshLoss(input.to('webgpu'), target.to('webgpu'), { reduction: 'none' }));
+    const onCpu = input.clone().requiresGrad_();
+    const onGpu = input.to('webgpu').requiresGrad_();
+    logCoshLoss(onCpu, target).backward();
+    logCoshLoss(onGpu, target.to('webgpu')).backward();
     await expectParity(onCpu.grad!, onGpu.grad!);
   });
 });
