@@ -38,7 +38,8 @@ function im2col(x: TypedArray, xOff: number, g: Geometry, dst: TypedArray, rs: n
     for (let ki = 0; ki < kh; ki++) {
       for (let kj = 0; kj < kw; kj++) {
         const row = (c * kh + ki) * kw + kj;
-        // the output columns whose input column ix = xo·sw − pw + kj·dw falls inside [0, w)
+        // the output columns whose input column ix = xo·sw − pw + kj·dw falls inside [0, w),
+        // so the copy loop needs no bounds checks
         const shift = kj * dw - pw;
         const x0 = Math.min(ow, Math.max(0, Math.ceil(-shift / sw)));
         const x1 = Math.max(x0, Math.min(ow, Math.floor((w - 1 - shift) / sw) + 1));
@@ -51,8 +52,7 @@ function im2col(x: TypedArray, xOff: number, g: Geometry, dst: TypedArray, rs: n
           }
           const src = plane + iy * w + shift;
           for (let xo = 0; xo < x0; xo++) dst[at + xo * cs] = 0;
-          if (cs === 1 && sw === 1) dst.set(x.subarray(src + x0, src + x1), at + x0);
-          else for (let xo = x0; xo < x1; xo++) dst[at + xo * cs] = x[src + xo * sw]!;
+          for (let xo = x0; xo < x1; xo++) dst[at + xo * cs] = x[src + xo * sw]!;
           for (let xo = x1; xo < ow; xo++) dst[at + xo * cs] = 0;
         }
       }

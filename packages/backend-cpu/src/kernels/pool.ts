@@ -68,13 +68,12 @@ function maxPool2x2(x: ArrayLike<number>, o: TypedArray, ix: TypedArray, planes:
         let at = i0;
         let best = x[base + i0]!;
         // NaN propagates, as torch: once best is NaN nothing replaces it
-        const try1 = (i: number) => {
-          const v = x[base + i]!;
-          if (best === best && (v > best || v !== v)) (best = v), (at = i);
-        };
-        try1(i0 + 1);
-        try1(i0 + w);
-        try1(i0 + w + 1);
+        let v = x[base + i0 + 1]!;
+        if (best === best && (v > best || v !== v)) (best = v), (at = i0 + 1);
+        v = x[base + i0 + w]!;
+        if (best === best && (v > best || v !== v)) (best = v), (at = i0 + w);
+        v = x[base + i0 + w + 1]!;
+        if (best === best && (v > best || v !== v)) (best = v), (at = i0 + w + 1);
         o[k] = best;
         ix[k] = at;
       }
