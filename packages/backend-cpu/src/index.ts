@@ -20,5 +20,15 @@ export const cpuBackend: Backend<TypedArray, CpuKernel> = {
 registerBackend(cpuBackend);
 
 export { plan, lineBases, splitDims, broadcastStrides, type CpuKernel, type CpuView } from './strided.js';
-export { gemm } from './kernels/matmul.js';
+export { gemm, matmulF32 } from './kernels/matmul.js';
+export {
+  setCpuKernelOptions,
+  cpuKernelInfo,
+  cpuWorkersReady,
+  terminateCpuWorkers,
+  type CpuKernelOptions,
+  type CpuKernelInfo,
+  type SimdLevel,
+  type StridedF32,
+} from './wasm/runtime.js';
 export { unaryKernel, binaryKernel } from './kernels/elementwise.js';

@@ -1,0 +1,327 @@
+import { ValueError } from '@tapegrad/tensor';
+import { gemm as gemmModules } from './kernels.generated.js';
+import { WORKER_SOURCE } from './worker.js';
+
+// The WebAssembly side of the CPU backend: which kernel variant runs (relaxed SIMD, plain SIMD128
+// or none), one WebAssembly memory that operands are staged into, and a pool of worker threads
+// that share that memory. The main thread always computes its own share, and workers are woken
+// through Atomics on a control block in the shared memory: a postMessage round trip (~30 µs)
+// would eat the gain on MNIST-sized matmuls, a futex handshake costs about a microsecond.
+
+export type SimdLevel = 'relaxed' | 'simd' | 'off';
+export interface CpuKernelOptions {
+  /** Which kernels run: 'auto' (the best this engine validates), 'relaxed', 'simd', or 'off' (TypeScript only). */
+  simd?: SimdLevel | 'auto';
+  /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() (at most 16). */
+  threads?: number | 'auto';
+  /** Kernels below this many floating-point operations stay on the calling thread. */
+  parallelMinFlops?: number;
+  /** How long an idle worker spins before it sleeps (waking a sleeping one costs 30–80 µs). */
+  spinMicros?: number;
+}
+export interface CpuKernelInfo {
+  simd: SimdLevel;
+  /** Threads a large kernel uses now (workers still starting are not counted). */
+  threads: number;
+  relaxedSimdAvailable: boolean;
+  simdAvailable: boolean;
+  sharedMemory: boolean;
+}
+
+const MAX_THREADS = 16;
+const CTRL_BYTES = 65536;
+// Control block, in Int32 words: [0] job sequence, [1] stop, [16+w] worker w ready,
+// [32+w] the last job worker w finished (negated on failure), [64+16w ...] worker w's job.
+const SEQ = 0, STOP = 1, READY = 16, DONE = 32, JOB = 64;
+
+type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
+interface Exports { gemm: GemmFn; scratch_bytes(m: number, n: number, kc: number): number }
+
+// The WebAssembly API, typed here: the project's lib settings (ES2022 + Node types) do not
+// declare it, and a global declaration would clash with lib.dom in browser builds.
+interface WasmMemory { readonly buffer: ArrayBuffer | SharedArrayBuffer; grow(pages: number): number }
+interface WasmModule { readonly __module: unique symbol }
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+const env = (name: string): string | undefined => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+const decode = (b64: string): Uint8Array => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+
+function detectShared(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  try {
+    return new WA!.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
+const support = {
+  relaxed: WA?.validate(decode(gemmModules.relaxed)) ?? false,
+  simd: WA?.validate(decode(gemmModules.simd)) ?? false,
+  shared: detectShared(),
+};
+
+function parseThreads(v: number | 'auto' | string | undefined): number {
+  if (v === undefined || v === 'auto' || v === '') {
+    const os = (globalThis as { process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number } | undefined } }).process?.getBuiltinModule?.('node:os');
+    return Math.min(MAX_THREADS, os?.availableParallelism?.() ?? 1);
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ValueError(`setCpuKernelOptions: threads must be a positive integer or 'auto'; got ${String(v)}`);
+  return Math.min(MAX_THREADS, n);
+}
+function parseSimd(v: string | undefined): SimdLevel {
+  if (v === undefined || v === 'auto' || v === '') return support.relaxed ? 'relaxed' : support.simd ? 'simd' : 'off';
+  if (v === 'relaxed' && !support.relaxed) {
+    throw new ValueError("setCpuKernelOptions: simd 'relaxed' is not supported by this WebAssembly engine (Node 20 needs --experimental-wasm-relaxed-simd); use 'auto' or 'simd'");
+  }
+  if (v === 'simd' && !support.simd) throw new ValueError("setCpuKernelOptions: this WebAssembly engine has no SIMD128; use 'auto' or 'off'");
+  if (v !== 'relaxed' && v !== 'simd' && v !== 'off') throw new ValueError(`setCpuKernelOptions: simd must be 'auto', 'relaxed', 'simd' or 'off'; got '${v}'`);
+  return v;
+}
+
+const options = {
+  simd: parseSimd(env('TAPEGRAD_CPU_SIMD')),
+  threads: parseThreads(env('TAPEGRAD_CPU_THREADS')),
+  parallelMinFlops: 1 << 21,
+  spinMicros: 50,
+};
+
+interface WorkerLike { unref(): void; terminate(): unknown; on(ev: string, fn: (...a: unknown[]) => void): unknown }
+interface Engine {
+  exports: Exports;
+  memory: WasmMemory;
+  module: WasmModule;
+  shared: boolean;
+  f32: Float32Array;
+  ctrl: Int32Array;
+  workers: WorkerLike[];
+  broken: boolean;
+  seq: number;
+}
+let engine: Engine | undefined;
+
+function createEngine(level: 'relaxed' | 'simd'): Engine {
+  const shared = support.shared;
+  const module = new WA!.Module(decode(shared ? gemmModules[`${level}Shared`] : gemmModules[level]));
+  const memory = new WA!.Memory({ initial: 16, maximum: 65536, ...(shared ? { shared: true } : {}) });
+  const instance = new WA!.Instance(module, { env: { memory } });
+  return {
+    exports: instance.exports as unknown as Exports,
+    memory,
+    module,
+    shared,
+    f32: new Float32Array(memory.buffer),
+    ctrl: new Int32Array(memory.buffer, 0, CTRL_BYTES / 4),
+    workers: [],
+    broken: false,
+    seq: 0,
+  };
+}
+
+function getEngine(): Engine | undefined {
+  if (options.simd === 'off') return undefined;
+  return (engine ??= createEngine(options.simd));
+}
+
+function shutdown(): void {
+  if (!engine) return;
+  Atomics.store(engine.ctrl, STOP, 1);
+  Atomics.add(engine.ctrl, SEQ, 1);
+  Atomics.notify(engine.ctrl, SEQ);
+  for (const w of engine.workers) void w.terminate();
+  engine = undefined;
+}
+
+/** Choose kernels and threads; unspecified fields keep their current values. */
+export function setCpuKernelOptions(opts: CpuKernelOptions): void {
+  const simd = opts.simd === undefined ? options.simd : parseSimd(opts.simd);
+  const threads = opts.threads === undefined ? options.threads : parseThreads(opts.threads);
+  if (opts.parallelMinFlops !== undefined) {
+    if (!(opts.parallelMinFlops >= 0)) throw new ValueError(`setCpuKernelOptions: parallelMinFlops must be >= 0; got ${opts.parallelMinFlops}`);
+    options.parallelMinFlops = opts.parallelMinFlops;
+  }
+  if (opts.spinMicros !== undefined) {
+    if (!(opts.spinMicros >= 0)) throw new ValueError(`setCpuKernelOptions: spinMicros must be >= 0; got ${opts.spinMicros}`);
+    options.spinMicros = opts.spinMicros;
+  }
+  if (simd !== options.simd || threads !== options.threads || opts.spinMicros !== undefined) shutdown();
+  options.simd = simd;
+  options.threads = threads;
+}
+
+export function cpuKernelInfo(): CpuKernelInfo {
+  const e = options.simd === 'off' ? undefined : engine;
+  return {
+    simd: options.simd,
+    threads: 1 + (e ? readyWorkers(e) : 0),
+    relaxedSimdAvailable: support.relaxed,
+    simdAvailable: support.simd,
+    sharedMemory: support.shared,
+  };
+}
+
+/** Stop the worker threads (they are unref'd, so a program need not call this to exit). */
+export function terminateCpuWorkers(): void {
+  shutdown();
+}
+
+/**
+ * Start the worker threads now and resolve with the thread count once they are ready. Kernels
+ * never wait for workers to start: until then the calling thread does all the work.
+ */
+export async function cpuWorkersReady(timeoutMs = 10_000): Promise<number> {
+  const e = getEngine();
+  if (!e) return 1;
+  startWorkers(e);
+  const t0 = Date.now();
+  while (readyWorkers(e) < e.workers.length && !e.broken && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+  return 1 + readyWorkers(e);
+}
+
+function readyWorkers(e: Engine): number {
+  let n = 0;
+  while (n < e.workers.length && Atomics.load(e.ctrl, READY + 1 + n) === 1) n++;
+  return e.broken ? 0 : n;
+}
+
+type WorkerThreads = { Worker: new (src: string, o: object) => WorkerLike };
+function startWorkers(e: Engine): void {
+  if (e.workers.length || e.broken || !e.shared || options.threads < 2) return;
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const wt = proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
+  if (!wt) return; // browsers: single-threaded for now
+  for (let w = 1; w < options.threads; w++) {
+    const worker = new wt.Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000 },
+    });
+    worker.on('error', () => (e.broken = true));
+    worker.unref(); // an idle pool must never keep the process alive
+    e.workers.push(worker);
+  }
+}
+
+/** Grow the memory to hold `bytes`, refreshing the views a grow invalidates. */
+function reserve(e: Engine, bytes: number): void {
+  const have = e.memory.buffer.byteLength;
+  if (bytes > have) e.memory.grow(Math.ceil((bytes - have) / 65536));
+  if (e.f32.buffer !== e.memory.buffer || e.f32.length * 4 < bytes) e.f32 = new Float32Array(e.memory.buffer);
+}
+
+/** A strided float32 matrix: element (i, j) is data[offset + i*rs + j*cs]. */
+export interface StridedF32 {
+  data: Float32Array;
+  offset: number;
+  rs: number;
+  cs: number;
+}
+
+/** Copy a rows×cols operand into the memory at byte `ptr`; returns its strides there. */
+function stage(e: Engine, v: StridedF32, rows: number, cols: number, ptr: number): { rs: number; cs: number } {
+  const span = (rows - 1) * v.rs + (cols - 1) * v.cs + 1;
+  if (span <= 2 * rows * cols + 64) {
+    // a contiguous span (any transpose of a contiguous matrix): one fast copy, strides kept
+    e.f32.set(v.data.subarray(v.offset, v.offset + span), ptr >> 2);
+    return { rs: v.rs, cs: v.cs };
+  }
+  const f = e.f32;
+  let o = ptr >> 2;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) f[o++] = v.data[v.offset + i * v.rs + j * v.cs]!;
+  return { rs: cols, cs: 1 };
+}
+const spanOf = (v: StridedF32, rows: number, cols: number) => Math.min((rows - 1) * v.rs + (cols - 1) * v.cs + 1, 2 * rows * cols + 64);
+
+export function wasmGemmAvailable(): boolean {
+  return options.simd !== 'off';
+}
+
+const KC = 512;
+const align = (n: number) => (n + 63) & ~63;
+
+/**
+ * C = A·B for float32 strided operands, written (not accumulated) to c[cOff ...] row-major.
+ * A batch shares staging: pass several (a, b, cOff) at once so B is staged once when it repeats.
+ * Returns false when no WebAssembly kernel is enabled (the caller runs the TypeScript path).
+ */
+export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: number }[], c: Float32Array, m: number, n: number, k: number): boolean {
+  const e = getEngine();
+  if (!e) return false;
+  if (m === 0 || n === 0) return true;
+  if (k === 0) {
+    for (const { cOff } of batch) c.fill(0, cOff, cOff + m * n);
+    return true;
+  }
+  const flops = 2 * m * n * k;
+  if (flops >= options.parallelMinFlops) startWorkers(e);
+  const threads = flops >= options.parallelMinFlops ? 1 + readyWorkers(e) : 1;
+  const kc = Math.min(k, KC);
+  const scratch = align(e.exports.scratch_bytes(m, n, kc));
+  const aPtr = CTRL_BYTES;
+  const bPtr = align(aPtr + 4 * spanOf(batch[0]!.a, m, k));
+  const cPtr = align(bPtr + 4 * spanOf(batch[0]!.b, k, n));
+  const sPtr = align(cPtr + 4 * m * n);
+  reserve(e, sPtr + threads * scratch);
+  let lastA: StridedF32 | undefined, lastB: StridedF32 | undefined;
+  let as = { rs: 0, cs: 0 }, bs = { rs: 0, cs: 0 };
+  for (const { a, b, cOff } of batch) {
+    if (!lastA || a.data !== lastA.data || a.offset !== lastA.offset) as = stage(e, (lastA = a), m, k, aPtr);
+    if (!lastB || b.data !== lastB.data || b.offset !== lastB.offset) bs = stage(e, (lastB = b), k, n, bPtr);
+    run(e, threads, aPtr, as.rs, as.cs, bPtr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
+    c.set(e.f32.subarray(cPtr >> 2, (cPtr >> 2) + m * n), cOff);
+  }
+  return true;
+}
+
+/** Split C into `threads` blocks (by 4-row or 8-column panels), hand all but the first to workers. */
+function run(e: Engine, threads: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, m: number, n: number, k: number, kc: number, s: number, scratch: number): void {
+  const rowPanels = Math.ceil(m / 4), colPanels = Math.ceil(n / 8);
+  const byRows = rowPanels >= colPanels;
+  const panels = byRows ? rowPanels : colPanels;
+  const parts = Math.min(threads, panels);
+  if (parts === 1) {
+    e.exports.gemm(a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s);
+    return;
+  }
+  const seq = ++e.seq;
+  const block = (t: number): number[] => {
+    const p0 = Math.floor((t * panels) / parts), p1 = Math.floor(((t + 1) * panels) / parts);
+    if (byRows) {
+      const i0 = p0 * 4, i1 = Math.min(m, p1 * 4);
+      return [a + 4 * i0 * ars, ars, acs, b, brs, bcs, c + 4 * i0 * n, n, i1 - i0, n, k, kc, s + t * scratch];
+    }
+    const j0 = p0 * 8, j1 = Math.min(n, p1 * 8);
+    return [a, ars, acs, b + 4 * j0 * bcs, brs, bcs, c + 4 * j0, n, m, j1 - j0, k, kc, s + t * scratch];
+  };
+  const ctrl = e.ctrl;
+  for (let t = 1; t < parts; t++) {
+    const job = JOB + 16 * t;
+    ctrl[job] = seq;
+    ctrl.set(block(t), job + 1);
+  }
+  Atomics.store(ctrl, SEQ, seq);
+  Atomics.notify(ctrl, SEQ);
+  const t0 = performance.now();
+  const mine = block(0) as Parameters<GemmFn>;
+  e.exports.gemm(...mine);
+  const mineMs = performance.now() - t0;
+  for (let t = 1; t < parts; t++) {
+    let spins = 0, done: number;
+    while ((done = Atomics.load(ctrl, DONE + t)) !== seq && done !== -seq) {
+      // a worker that died would leave this loop spinning forever: give up after a long while
+      if ((++spins & 0xffff) === 0 && performance.now() - t0 > Math.max(10_000, 100 * mineMs)) {
+        e.broken = true;
+        throw new Error(`matmul: CPU worker thread ${t} did not finish a ${m}x${k}x${n} block; worker threads are now disabled`);
+      }
+    }
+    if (done === -seq) {
+      e.broken = true;
+      throw new Error(`matmul: CPU worker thread ${t} failed on a ${m}x${k}x${n} block; worker threads are now disabled`);
+    }
+  }
+}
