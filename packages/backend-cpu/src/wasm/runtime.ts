@@ -18,6 +18,12 @@ export interface CpuKernelOptions {
   parallelMinFlops?: number;
   /** How long an idle worker spins before it sleeps (waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
+  /**
+   * Use a shared WebAssembly memory (needed for worker threads). Default: whether the page or
+   * process has SharedArrayBuffer (a browser page needs cross-origin isolation); false forces the
+   * single-threaded layout, as such a page would get.
+   */
+  sharedMemory?: boolean;
 }
 export interface CpuKernelInfo {
   simd: SimdLevel;
@@ -77,7 +83,8 @@ function parseThreads(v: number | 'auto' | string | undefined): number {
 }
 function parseSimd(v: string | undefined): SimdLevel {
   if (v === undefined || v === 'auto' || v === '') return support.relaxed ? 'relaxed' : support.simd ? 'simd' : 'off';
-  if (v === 'relaxed' && !support.relaxed) {
+  // re-validated on request: a V8 flag may have been set since this module loaded
+  if (v === 'relaxed' && !(support.relaxed ||= WA?.validate(decode(gemmModules.relaxed)) ?? false)) {
     throw new ValueError("setCpuKernelOptions: simd 'relaxed' is not supported by this WebAssembly engine (Node 20 needs --experimental-wasm-relaxed-simd); use 'auto' or 'simd'");
   }
   if (v === 'simd' && !support.simd) throw new ValueError("setCpuKernelOptions: this WebAssembly engine has no SIMD128; use 'auto' or 'off'");
@@ -90,6 +97,7 @@ const options = {
   threads: parseThreads(env('TAPEGRAD_CPU_THREADS')),
   parallelMinFlops: 1 << 21,
   spinMicros: 50,
+  sharedMemory: support.shared,
 };
 
 interface WorkerLike { unref(): void; terminate(): unknown; on(ev: string, fn: (...a: unknown[]) => void): unknown }
@@ -107,7 +115,7 @@ interface Engine {
 let engine: Engine | undefined;
 
 function createEngine(level: 'relaxed' | 'simd'): Engine {
-  const shared = support.shared;
+  const shared = options.sharedMemory;
   const module = new WA!.Module(decode(shared ? gemmModules[`${level}Shared`] : gemmModules[level]));
   const memory = new WA!.Memory({ initial: 16, maximum: 65536, ...(shared ? { shared: true } : {}) });
   const instance = new WA!.Instance(module, { env: { memory } });
@@ -131,6 +139,7 @@ function getEngine(): Engine | undefined {
 
 function shutdown(): void {
   if (!engine) return;
+  if (!engine.shared) return void (engine = undefined);
   Atomics.store(engine.ctrl, STOP, 1);
   Atomics.add(engine.ctrl, SEQ, 1);
   Atomics.notify(engine.ctrl, SEQ);
@@ -150,7 +159,12 @@ export function setCpuKernelOptions(opts: CpuKernelOptions): void {
     if (!(opts.spinMicros >= 0)) throw new ValueError(`setCpuKernelOptions: spinMicros must be >= 0; got ${opts.spinMicros}`);
     options.spinMicros = opts.spinMicros;
   }
-  if (simd !== options.simd || threads !== options.threads || opts.spinMicros !== undefined) shutdown();
+  if (opts.sharedMemory === true && !support.shared) {
+    throw new ValueError('setCpuKernelOptions: sharedMemory needs SharedArrayBuffer, which this environment lacks (a browser page needs cross-origin isolation)');
+  }
+  const sharedMemory = opts.sharedMemory ?? options.sharedMemory;
+  if (simd !== options.simd || threads !== options.threads || sharedMemory !== options.sharedMemory || opts.spinMicros !== undefined) shutdown();
+  options.sharedMemory = sharedMemory;
   options.simd = simd;
   options.threads = threads;
 }
@@ -162,7 +176,7 @@ export function cpuKernelInfo(): CpuKernelInfo {
     threads: 1 + (e ? readyWorkers(e) : 0),
     relaxedSimdAvailable: support.relaxed,
     simdAvailable: support.simd,
-    sharedMemory: support.shared,
+    sharedMemory: e ? e.shared : options.sharedMemory,
   };
 }
 
@@ -199,6 +213,7 @@ function startWorkers(e: Engine): void {
   for (let w = 1; w < options.threads; w++) {
     const worker = new wt.Worker(WORKER_SOURCE, {
       eval: true,
+      execArgv: [], // the parent's loaders and flags (--input-type, --import) are not for this script
       workerData: { module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000 },
     });
     worker.on('error', () => (e.broken = true));
@@ -211,7 +226,11 @@ function startWorkers(e: Engine): void {
 function reserve(e: Engine, bytes: number): void {
   const have = e.memory.buffer.byteLength;
   if (bytes > have) e.memory.grow(Math.ceil((bytes - have) / 65536));
-  if (e.f32.buffer !== e.memory.buffer || e.f32.length * 4 < bytes) e.f32 = new Float32Array(e.memory.buffer);
+  if (e.f32.buffer !== e.memory.buffer) {
+    // a shared memory's old views stay valid but short; an unshared one's are detached
+    e.f32 = new Float32Array(e.memory.buffer);
+    e.ctrl = new Int32Array(e.memory.buffer, 0, CTRL_BYTES / 4);
+  }
 }
 
 /** A strided float32 matrix: element (i, j) is data[offset + i*rs + j*cs]. */

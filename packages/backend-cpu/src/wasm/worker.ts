@@ -4,7 +4,7 @@
 // run its block when the main thread assigns one, report done. The layout of the control block
 // is described in runtime.ts.
 export const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
+const { workerData } = process.getBuiltinModule('node:worker_threads');
 const { module, memory, index, spinMs } = workerData;
 const { gemm } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const ctrl = new Int32Array(memory.buffer, 0, 16384);
