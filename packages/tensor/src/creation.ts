@@ -23,6 +23,10 @@ export function fromArray(data: TypedArray, shape: Shape, dtype: DType, options:
   return t;
 }
 
+function dtypeOption(op: string, options: CreateOptions, fallback: DType): DType {
+  return options.dtype === undefined ? fallback : checkDType(op, 'dtype', options.dtype);
+}
+
 function inferNested(op: string, data: NestedArray, shape: number[] = [], depth = 0): number[] {
   if (Array.isArray(data)) {
     if (depth === shape.length) shape.push(data.length);
@@ -81,7 +85,7 @@ function fromBigInt(data: BigInt64Array, options: CreateOptions & { shape?: Shap
 
 export function full(shape: Shape, value: number | boolean, options: CreateOptions = {}): Tensor {
   shape = checkShape('full', shape);
-  const dtype = options.dtype ?? (typeof value === 'boolean' ? 'bool' : 'float32');
+  const dtype = dtypeOption('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
   const arr = allocArray(dtype, numel(shape));
   if (value !== 0 && value !== false) arr.fill(dtype === 'bool' ? 1 : Number(value));
   return fromArray(arr, shape, dtype, options);
@@ -111,7 +115,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   if (step === 0 || !Number.isFinite(step)) throw new ValueError(`arange: step must be a finite non-zero number; got ${step}`);
   if ((end - start) / step < 0) throw new ValueError(`arange: the range [${start}, ${end}) cannot be walked with step ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
-  const dtype = options.dtype ?? ([start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
+  const dtype = dtypeOption('arange', options, [start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   const arr = allocArray(dtype, n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return fromArray(arr, [n], dtype, options);
@@ -120,7 +124,7 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
 /** The n x m identity matrix. */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   checkShape('eye', [n, m]);
-  const dtype = options.dtype ?? 'float32';
+  const dtype = dtypeOption('eye', options, 'float32');
   const arr = allocArray(dtype, n * m);
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
   return fromArray(arr, [n, m], dtype, options);
@@ -128,7 +132,7 @@ export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
 
 function random(op: string, shape: Shape, options: RandomOptions, sample: (g: Generator) => number): Tensor {
   shape = checkShape(op, shape);
-  const dtype = options.dtype ?? 'float32';
+  const dtype = dtypeOption(op, options, 'float32');
   if (!isFloating(dtype)) throw new DTypeError(`${op}: dtype must be floating point; got ${dtype}`);
   const g = options.generator ?? defaultGenerator;
   const arr = allocArray(dtype, numel(shape));
@@ -149,7 +153,7 @@ export function randint(low: number, high: number, shape: Shape, options: Random
   if (!Number.isInteger(low) || !Number.isInteger(high) || high <= low) {
     throw new ValueError(`randint: expected integers low < high; got low=${low}, high=${high}`);
   }
-  const dtype = options.dtype ?? 'int32';
+  const dtype = dtypeOption('randint', options, 'int32');
   const g = options.generator ?? defaultGenerator;
   const arr = allocArray(dtype, numel(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = g.int(low, high);

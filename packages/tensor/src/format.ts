@@ -53,7 +53,7 @@ export function formatTensor(t: Tensor, values: TypedArray | undefined): string 
     const parts: string[] = [];
     for (let i = 0; i < n; i++) {
       if (summarize && n > 2 * EDGE && i === EDGE) {
-        parts.push('...');
+        parts.push(d === t.ndim - 1 ? ' ...' : '...'); // torch's spacing
         i = n - EDGE;
       }
       parts.push(render(d + 1, base + i * strides[d]!));

@@ -32,7 +32,7 @@ export interface OpDef<A = any> {
 const ops = new Map<string, OpDef>();
 const kernels = new Map<string, unknown>();
 
-export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+export function defineOp<A = any>(def: OpDef<NoInfer<A>>): OpDef<A> {
   if (ops.has(def.name)) {
     throw new TapegradError(`defineOp: an op named '${def.name}' is already registered (a second copy of @tapegrad/tensor, or a name clash)`);
   }

@@ -21,6 +21,10 @@ export class Storage {
     const backend = getBackend(device);
     return new Storage(backend, backend.alloc(dtype, length), dtype, length);
   }
+  /** How many tensors share this storage. */
+  get refCount(): number {
+    return this.refs;
+  }
   retain(): this {
     this.refs++;
     return this;

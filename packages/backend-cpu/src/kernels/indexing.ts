@@ -2,10 +2,10 @@ import { IndexError, registerKernel, type DimAttrs, type OneHotAttrs, type Shape
 import { lineBases, unravel, type CpuKernel } from '../strided.js';
 
 function checked(op: string, v: number, size: number, at: number, shape: Shape, dim: number): number {
-  if (v < -size || v >= size) {
+  if (v < 0 || v >= size) {
     throw new IndexError(`${op}: index ${v} is out of range for dim ${dim} of size ${size} (at index [${unravel(at, shape).join(', ')}])`);
   }
-  return v < 0 ? v + size : v;
+  return v;
 }
 
 // gather: out[..., i_dim, ...] = x[..., index[..., i_dim, ...], ...]

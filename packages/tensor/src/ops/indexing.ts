@@ -5,7 +5,7 @@ import { fmt, normalizeDim } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 
 // Index values are checked by the kernels (they depend on the data): an index outside
-// [-size, size) raises IndexError naming the op, the value and where it was found.
+// [0, size) raises IndexError naming the op, the value and where it was found (as torch).
 
 function checkIndex(op: string, index: Tensor): void {
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be an int32 tensor; got ${index.dtype}`);

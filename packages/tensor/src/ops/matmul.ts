@@ -35,9 +35,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return tidy(() => {
     const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a;
     const b2 = b.ndim === 1 ? unsqueeze(b, -1) : b;
-    let out = run('matmul', [a2, b2]);
-    if (b.ndim === 1) out = squeeze(out, -1);
-    if (a.ndim === 1) out = squeeze(out, -2);
-    return out;
+    const out = run('matmul', [a2, b2]);
+    const added = [...(a.ndim === 1 ? [out.ndim - 2] : []), ...(b.ndim === 1 ? [out.ndim - 1] : [])];
+    return squeeze(out, added);
   });
 }

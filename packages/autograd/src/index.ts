@@ -1,0 +1,10 @@
+export { registerGradient, hasGradient, noGrad, enableGrad, isGradEnabled, GradNode, type GradientRule, type GradContext } from './tape.js';
+export { gradcheck, GradcheckError, type GradcheckOptions } from './gradcheck.js';
+export { sumToShape } from './grads/util.js';
+import './grads/elementwise.js';
+import './grads/view.js';
+import './grads/reduce.js';
+import './grads/matmul.js';
+import './grads/indexing.js';
+import './grads/join.js';
+import './grads/softmax.js';

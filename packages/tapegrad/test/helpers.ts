@@ -1,0 +1,25 @@
+import { expect } from 'vitest';
+import * as tg from '../src/index.js';
+
+export interface Encoded {
+  shape: number[];
+  dtype: tg.DType;
+  data: number[];
+}
+export function decode(e: Encoded, requiresGrad = false): tg.Tensor {
+  const t = tg.tensor(e.data, { shape: e.shape, dtype: e.dtype });
+  return requiresGrad && tg.isFloating(e.dtype) ? t.requiresGrad_() : t;
+}
+/** Elementwise closeness with NaN == NaN and equal infinities. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol = 1e-6, rtol = 1e-5, what = ''): void {
+  expect(actual.length, `${what} length`).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i]!;
+    const e = expected[i]!;
+    if (Number.isNaN(e) || !Number.isFinite(e)) {
+      expect(Object.is(a, e) || (Number.isNaN(a) && Number.isNaN(e)), `${what}[${i}]: ${a} vs ${e}`).toBe(true);
+      continue;
+    }
+    if (Math.abs(a - e) > atol + rtol * Math.abs(e)) expect.fail(`${what}[${i}]: got ${a}, expected ${e}`);
+  }
+}
