@@ -22,7 +22,9 @@ const tfjsInfo = new Map<string, string>();
 async function tfjs(backend: 'cpu' | 'wasm'): Promise<TfjsHandle> {
   tfjsLoaded ??= (async () => {
     const tf = await import('@tensorflow/tfjs-core');
-    await import('@tensorflow/tfjs-backend-cpu');
+    // the umbrella's Node bundle registers the gradients (tfjs-core's own ESM build cannot load
+    // under Node's resolver) and the cpu backend, on this same tfjs-core
+    await import('@tensorflow/tfjs');
     await import('@tensorflow/tfjs-backend-wasm');
     return tf;
   })();
