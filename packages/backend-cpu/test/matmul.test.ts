@@ -67,7 +67,14 @@ const CASES = SHAPES.flatMap(([m, k, n]) =>
 describe.each(modes)('matmul float32: %s', (_, opts) => {
   it('matches a float64 reference on odd, transposed, sliced and batched operands', async () => {
     setCpuKernelOptions({ sharedMemory: initial.sharedMemory, parallelMinFlops: 1 << 21, ...opts });
-    if (opts.threads === 2) expect(await cpuWorkersReady()).toBe(2);
+    if (opts.threads === 2) {
+      expect(await cpuWorkersReady()).toBe(2);
+      // the caller takes whatever blocks a worker has not claimed: make sure the worker did some
+      const [a, b] = [randn([256, 200]).transpose(0, 1), randn([256, 136])];
+      const want = reference(a, b);
+      for (let i = 0; i < 200 && cpuKernelInfo().workerBlocks === 0; i++) expect(maxError(matmul(a, b).dataSync(), want, 256)).toBeLessThan(1e-5);
+      expect(cpuKernelInfo().workerBlocks).toBeGreaterThan(0);
+    }
     expect(cpuKernelInfo().simd).toBe(opts.simd);
     for (const { name, a, b, k, want } of CASES) expect(maxError(matmul(a, b).dataSync(), want, k), name).toBeLessThan(1e-5);
     // batched, with B broadcast over the batch and A a transposed batch

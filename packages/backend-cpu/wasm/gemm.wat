@@ -190,7 +190,7 @@
 
   ;; C[m×n] (row stride ldc elements) = A[m×k] · B[k×n] for strided A and B (k >= 1), using
   ;; scratch_bytes(m, n, kcmax) bytes at `scratch`. Each thread calls it on its own block of C.
-  (func (export "gemm") (param $a i32) (param $ars i32) (param $acs i32) (param $b i32) (param $brs i32) (param $bcs i32)
+  (func $gemm (export "gemm") (param $a i32) (param $ars i32) (param $acs i32) (param $b i32) (param $brs i32) (param $bcs i32)
       (param $c i32) (param $ldc i32) (param $m i32) (param $n i32) (param $k i32) (param $kcmax i32) (param $scratch i32)
     (local $pc i32) (local $kc i32) (local $bp i32) (local $tile i32) (local $beta i32) (local $i i32) (local $j i32)
     (local $ldcb i32) (local $cij i32) (local $rows i32) (local $cols i32) (local $r i32) (local $q i32) (local $dst i32) (local $v f32)
@@ -242,4 +242,42 @@
           (br_if $il (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 4))) (local.get $m))))
         (br_if $jl (i32.lt_s (local.tee $j (i32.add (local.get $j) (i32.const 8))) (local.get $n))))
       (local.set $beta (i32.const 1))
-      (br_if $kblock (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (local.get $kc))) (local.get $k))))))
+      (br_if $kblock (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (local.get $kc))) (local.get $k)))))
+
+  ;; Block `part` of the job described at `job` (i32 fields: a ars acs b brs bcs c ldc m n k kc
+  ;; scratch scratchStride byRows parts), computed by thread `thread` with its own scratch. C is
+  ;; cut into `parts` blocks of whole 4-row (byRows) or 8-column panels, so every thread packs only
+  ;; its own panels; any thread may compute any block.
+  (func (export "gemm_part") (param $job i32) (param $part i32) (param $thread i32)
+    (local $m i32) (local $n i32) (local $parts i32) (local $panels i32) (local $p0 i32) (local $p1 i32) (local $s i32)
+    (local.set $m (i32.load offset=32 (local.get $job)))
+    (local.set $n (i32.load offset=36 (local.get $job)))
+    (local.set $parts (i32.load offset=60 (local.get $job)))
+    (local.set $s (i32.add (i32.load offset=48 (local.get $job)) (i32.mul (local.get $thread) (i32.load offset=52 (local.get $job)))))
+    (if (i32.load offset=56 (local.get $job))
+      (then
+        (local.set $panels (i32.shr_u (i32.add (local.get $m) (i32.const 3)) (i32.const 2)))
+        (local.set $p0 (i32.shl (i32.div_u (i32.mul (local.get $part) (local.get $panels)) (local.get $parts)) (i32.const 2)))
+        (local.set $p1 (i32.shl (i32.div_u (i32.mul (i32.add (local.get $part) (i32.const 1)) (local.get $panels)) (local.get $parts)) (i32.const 2)))
+        (if (i32.gt_s (local.get $p1) (local.get $m)) (then (local.set $p1 (local.get $m))))
+        (if (i32.lt_s (local.get $p0) (local.get $p1)) (then
+          (call $gemm
+            (i32.add (i32.load (local.get $job)) (i32.shl (i32.mul (local.get $p0) (i32.load offset=4 (local.get $job))) (i32.const 2)))
+            (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+            (i32.load offset=12 (local.get $job)) (i32.load offset=16 (local.get $job)) (i32.load offset=20 (local.get $job))
+            (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $p0) (i32.load offset=28 (local.get $job))) (i32.const 2)))
+            (i32.load offset=28 (local.get $job)) (i32.sub (local.get $p1) (local.get $p0)) (local.get $n)
+            (i32.load offset=40 (local.get $job)) (i32.load offset=44 (local.get $job)) (local.get $s)))))
+      (else
+        (local.set $panels (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+        (local.set $p0 (i32.shl (i32.div_u (i32.mul (local.get $part) (local.get $panels)) (local.get $parts)) (i32.const 3)))
+        (local.set $p1 (i32.shl (i32.div_u (i32.mul (i32.add (local.get $part) (i32.const 1)) (local.get $panels)) (local.get $parts)) (i32.const 3)))
+        (if (i32.gt_s (local.get $p1) (local.get $n)) (then (local.set $p1 (local.get $n))))
+        (if (i32.lt_s (local.get $p0) (local.get $p1)) (then
+          (call $gemm
+            (i32.load (local.get $job)) (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+            (i32.add (i32.load offset=12 (local.get $job)) (i32.shl (i32.mul (local.get $p0) (i32.load offset=20 (local.get $job))) (i32.const 2)))
+            (i32.load offset=16 (local.get $job)) (i32.load offset=20 (local.get $job))
+            (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (local.get $p0) (i32.const 2)))
+            (i32.load offset=28 (local.get $job)) (local.get $m) (i32.sub (local.get $p1) (local.get $p0))
+            (i32.load offset=40 (local.get $job)) (i32.load offset=44 (local.get $job)) (local.get $s))))))))

@@ -32,16 +32,19 @@ export interface CpuKernelInfo {
   relaxedSimdAvailable: boolean;
   simdAvailable: boolean;
   sharedMemory: boolean;
+  /** Blocks of work worker threads have computed since they started (a diagnostic). */
+  workerBlocks: number;
 }
 
 const MAX_THREADS = 16;
 const CTRL_BYTES = 65536;
-// Control block, in Int32 words: [0] job sequence, [1] stop, [16+w] worker w ready,
-// [32+w] the last job worker w finished (negated on failure), [64+16w ...] worker w's job.
-const SEQ = 0, STOP = 1, READY = 16, DONE = 32, JOB = 64;
+// Control block, in Int32 words: [0] job sequence (workers sleep on it), [1] stop, [2] claim
+// word (parts << 8 | next unclaimed block), [3] blocks finished, [4] a worker failed,
+// [5] blocks computed by workers, [16+w] worker w ready, [64...] the job (see gemm_part in wasm/gemm.wat).
+const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16, JOB = 64;
 
 type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
-interface Exports { gemm: GemmFn; scratch_bytes(m: number, n: number, kc: number): number }
+interface Exports { gemm: GemmFn; gemm_part(job: number, part: number, thread: number): void; scratch_bytes(m: number, n: number, kc: number): number }
 
 // The WebAssembly API, typed here: the project's lib settings (ES2022 + Node types) do not
 // declare it, and a global declaration would clash with lib.dom in browser builds.
@@ -177,6 +180,7 @@ export function cpuKernelInfo(): CpuKernelInfo {
     relaxedSimdAvailable: support.relaxed,
     simdAvailable: support.simd,
     sharedMemory: e ? e.shared : options.sharedMemory,
+    workerBlocks: e?.shared ? Atomics.load(e.ctrl, WORKED) : 0,
   };
 }
 
@@ -214,7 +218,7 @@ function startWorkers(e: Engine): void {
     const worker = new wt.Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: [], // the parent's loaders and flags (--input-type, --import) are not for this script
-      workerData: { module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000 },
+      workerData: { module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000, job: JOB * 4 },
     });
     worker.on('error', () => (e.broken = true));
     worker.unref(); // an idle pool must never keep the process alive
@@ -278,7 +282,7 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
   }
   const flops = 2 * m * n * k;
   if (flops >= options.parallelMinFlops) startWorkers(e);
-  const threads = flops >= options.parallelMinFlops ? 1 + readyWorkers(e) : 1;
+  const threads = flops >= options.parallelMinFlops && !e.broken ? 1 + e.workers.length : 1;
   const kc = Math.min(k, KC);
   const scratch = align(e.exports.scratch_bytes(m, n, kc));
   const aPtr = CTRL_BYTES;
@@ -297,50 +301,56 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
   return true;
 }
 
-/** Split C into `threads` blocks (by 4-row or 8-column panels), hand all but the first to workers. */
+/** Claim unclaimed blocks of the current job and compute them, as thread `me`, until none are left. */
+function claimAndRun(e: Engine, me: number): void {
+  const ctrl = e.ctrl;
+  for (;;) {
+    const cur = Atomics.load(ctrl, CLAIM);
+    const idx = cur & 255;
+    if (idx >= ((cur >> 8) & 255)) return;
+    if (Atomics.compareExchange(ctrl, CLAIM, cur, cur + 1) !== cur) continue;
+    try {
+      e.exports.gemm_part(JOB * 4, idx, me);
+    } finally {
+      Atomics.add(ctrl, FIN, 1);
+    }
+  }
+}
+
+/**
+ * Cut C into one block per thread and let every thread, the caller included, claim blocks until
+ * none are left. The caller never waits for a block nobody has started, so a worker that is
+ * asleep, still starting, or descheduled on a busy machine costs nothing but its share.
+ */
 function run(e: Engine, threads: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, m: number, n: number, k: number, kc: number, s: number, scratch: number): void {
   const rowPanels = Math.ceil(m / 4), colPanels = Math.ceil(n / 8);
-  const byRows = rowPanels >= colPanels;
-  const panels = byRows ? rowPanels : colPanels;
-  const parts = Math.min(threads, panels);
+  // by rows, every block packs all of B (k×n); by columns, all of A (m×k): duplicate the smaller
+  let byRows = n <= m;
+  if ((byRows ? rowPanels : colPanels) < threads && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
+  const parts = Math.min(threads, byRows ? rowPanels : colPanels);
+  const ctrl = e.ctrl;
+  ctrl.set([a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts], JOB);
   if (parts === 1) {
-    e.exports.gemm(a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s);
+    e.exports.gemm_part(JOB * 4, 0, 0);
     return;
   }
-  const seq = ++e.seq;
-  const block = (t: number): number[] => {
-    const p0 = Math.floor((t * panels) / parts), p1 = Math.floor(((t + 1) * panels) / parts);
-    if (byRows) {
-      const i0 = p0 * 4, i1 = Math.min(m, p1 * 4);
-      return [a + 4 * i0 * ars, ars, acs, b, brs, bcs, c + 4 * i0 * n, n, i1 - i0, n, k, kc, s + t * scratch];
-    }
-    const j0 = p0 * 8, j1 = Math.min(n, p1 * 8);
-    return [a, ars, acs, b + 4 * j0 * bcs, brs, bcs, c + 4 * j0, n, m, j1 - j0, k, kc, s + t * scratch];
-  };
-  const ctrl = e.ctrl;
-  for (let t = 1; t < parts; t++) {
-    const job = JOB + 16 * t;
-    ctrl[job] = seq;
-    ctrl.set(block(t), job + 1);
-  }
-  Atomics.store(ctrl, SEQ, seq);
+  Atomics.store(ctrl, FIN, 0);
+  Atomics.store(ctrl, CLAIM, parts << 8);
+  Atomics.store(ctrl, SEQ, ++e.seq);
   Atomics.notify(ctrl, SEQ);
   const t0 = performance.now();
-  const mine = block(0) as Parameters<GemmFn>;
-  e.exports.gemm(...mine);
+  claimAndRun(e, 0);
   const mineMs = performance.now() - t0;
-  for (let t = 1; t < parts; t++) {
-    let spins = 0, done: number;
-    while ((done = Atomics.load(ctrl, DONE + t)) !== seq && done !== -seq) {
-      // a worker that died would leave this loop spinning forever: give up after a long while
-      if ((++spins & 0xffff) === 0 && performance.now() - t0 > Math.max(10_000, 100 * mineMs)) {
-        e.broken = true;
-        throw new Error(`matmul: CPU worker thread ${t} did not finish a ${m}x${k}x${n} block; worker threads are now disabled`);
-      }
-    }
-    if (done === -seq) {
+  let spins = 0;
+  while (Atomics.load(ctrl, FIN) !== parts) {
+    // a worker that died inside a block would leave this loop spinning forever: give up after a long while
+    if ((++spins & 0xffff) === 0 && performance.now() - t0 > Math.max(10_000, 100 * mineMs)) {
       e.broken = true;
-      throw new Error(`matmul: CPU worker thread ${t} failed on a ${m}x${k}x${n} block; worker threads are now disabled`);
+      throw new Error(`matmul: a CPU worker thread did not finish its block of a ${m}x${k}x${n} product; worker threads are now disabled`);
     }
+  }
+  if (Atomics.load(ctrl, ERR)) {
+    e.broken = true;
+    throw new Error(`matmul: a CPU worker thread failed on its block of a ${m}x${k}x${n} product; worker threads are now disabled`);
   }
 }
