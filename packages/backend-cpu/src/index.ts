@@ -6,6 +6,10 @@ import './kernels/matmul.js';
 import './kernels/indexing.js';
 import './kernels/join.js';
 import './kernels/softmax.js';
+import './kernels/conv.js';
+import './kernels/pool.js';
+import './kernels/activation.js';
+import './kernels/optim.js';
 
 /** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
 export const cpuBackend: Backend<TypedArray, CpuKernel> = {
@@ -19,7 +23,7 @@ export const cpuBackend: Backend<TypedArray, CpuKernel> = {
 };
 registerBackend(cpuBackend);
 
-export { plan, lineBases, splitDims, broadcastStrides, type CpuKernel, type CpuView } from './strided.js';
+export { dense, plan, lineBases, splitDims, broadcastStrides, type CpuKernel, type CpuView } from './strided.js';
 export { gemm, matmulF32 } from './kernels/matmul.js';
 export {
   setCpuKernelOptions,
@@ -32,3 +36,6 @@ export {
   type StridedF32,
 } from './wasm/runtime.js';
 export { unaryKernel, binaryKernel } from './kernels/elementwise.js';
+export type { Conv2dAttrs } from './kernels/conv.js';
+export type { Pool2dAttrs } from './kernels/pool.js';
+export type { SgdStepAttrs, AdamStepAttrs } from './kernels/optim.js';

@@ -88,3 +88,20 @@ export function unravel(i: number, shape: Shape): number[] {
   }
   return out;
 }
+
+/** The view's elements in row-major order: a subarray when it is contiguous, else a packed copy. */
+export function dense(v: CpuView): TypedArray {
+  let n = 1;
+  for (const d of v.shape) n *= d;
+  let expected = 1;
+  let contiguous = true;
+  for (let i = v.shape.length - 1; i >= 0; i--) {
+    if (v.shape[i] !== 1 && v.strides[i] !== expected) contiguous = false;
+    expected *= v.shape[i]!;
+  }
+  if (contiguous) return v.handle.subarray(v.offset, v.offset + n);
+  const out = new (v.handle.constructor as new (n: number) => TypedArray)(n);
+  const pos = lineBases(v.shape, v.strides, v.offset);
+  for (let i = 0; i < n; i++) out[i] = v.handle[pos[i]!]!;
+  return out;
+}

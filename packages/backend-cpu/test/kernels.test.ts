@@ -48,6 +48,7 @@ describe('kernels on strided inputs match reference loops', () => {
     ['transposed', () => tg.randn([5, 4, 3]).permute(2, 1, 0)],
     ['sliced with step', () => tg.randn([3, 9, 5]).slice(1, 1, 9, 2)],
     ['expanded', () => tg.randn([1, 4, 1]).expand(3, 4, 5)],
+    ['contiguous at an offset', () => tg.randn([5, 4, 5]).narrow(0, 1, 3)],
   ];
   for (const [name, make] of cases) {
     it(`elementwise and copy: ${name}`, () => {
@@ -77,6 +78,15 @@ describe('kernels on strided inputs match reference loops', () => {
         const row = Array.from({ length: x.shape[1]! }, (_, j) => at(x, [i!, j, k!]));
         expect(am[n]).toBe(row.indexOf(Math.max(...row)));
       });
+    });
+    it(`indexSelect along every dim: ${name}`, () => {
+      const x = make();
+      for (let dim = 0; dim < 3; dim++) {
+        const picks = [x.shape[dim]! - 1, 0, x.shape[dim]! - 1];
+        const out = x.indexSelect(dim, tg.tensor(picks, { dtype: 'int32' }));
+        const ref = indices([...out.shape]).map((idx) => at(x, idx.map((v, d) => (d === dim ? picks[v]! : v))));
+        expect(Array.from(out.dataSync())).toEqual(ref);
+      }
     });
     it(`softmax along a middle dim: ${name}`, () => {
       const x = make();

@@ -240,6 +240,10 @@ export class Tensor implements Disposable {
   to(device: Device): Tensor {
     return ops.toDevice(this, device);
   }
+  /** Copy to another device, reading asynchronously: works from every device (GPU to CPU too). */
+  toAsync(device: Device): Promise<Tensor> {
+    return ops.toAsync(this, device);
+  }
   /** Cast to another dtype (returns this tensor if it has that dtype). */
   cast(dtype: DType): Tensor {
     return ops.cast(this, dtype);

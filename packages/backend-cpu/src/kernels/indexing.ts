@@ -44,6 +44,21 @@ registerKernel('indexSelect', 'cpu', (([x, index], [out], { dim }) => {
   const size = x!.shape[dim]!;
   const picks = lineBases(index!.shape, index!.strides, index!.offset);
   const rows = picks.map((p, i) => checked('indexSelect', index!.handle[p]!, size, i, index!.shape, 0));
+  if (isContiguous(x!)) {
+    // Whole slices are contiguous blocks: copy them at once (DataLoader batches, embedding rows).
+    const inner = x!.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+    const outer = x!.shape.slice(0, dim).reduce((a, b) => a * b, 1);
+    let at = 0;
+    for (let b = 0; b < outer; b++) {
+      for (const r of rows) {
+        const from = x!.offset + (b * size + r) * inner;
+        if (inner === 1) o.handle[at] = x!.handle[from]!;
+        else o.handle.set(x!.handle.subarray(from, from + inner), at);
+        at += inner;
+      }
+    }
+    return;
+  }
   const srcPos = lineBases(o.shape, x!.strides.map((s, d) => (d === dim ? 0 : s)), x!.offset);
   const outIdx = lineBases(o.shape, o.shape.map((_, d) => (d === dim ? 1 : 0)), 0);
   for (let i = 0; i < srcPos.length; i++) o.handle[i] = x!.handle[srcPos[i]! + rows[outIdx[i]!]! * x!.strides[dim]!]!;
@@ -59,3 +74,12 @@ registerKernel('oneHot', 'cpu', (([index], [out], { numClasses }) => {
     out!.handle[i * numClasses + v] = 1;
   }
 }) as CpuKernel<OneHotAttrs>);
+
+function isContiguous(v: { shape: Shape; strides: readonly number[] }): boolean {
+  let expected = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
+    expected *= v.shape[d]!;
+  }
+  return true;
+}

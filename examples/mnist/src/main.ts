@@ -1,0 +1,91 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tg from 'tapegrad';
+import { HELP, UsageError, parseOptions, type Options } from './cli.js';
+import { makeModel } from './models.js';
+import { plotSvg } from './plot.js';
+import { Progress, formatSeconds } from './progress.js';
+import { evaluate, train, type Split } from './train.js';
+
+async function loadSplit(split: 'train' | 'test', device: tg.Device, limit?: number): Promise<Split> {
+  const { images, labels } = await tg.data.loadMnist({ split, normalize: true, limit });
+  if (device === 'cpu') return { images, labels };
+  const moved = { images: await tg.toAsync(images, device), labels: await tg.toAsync(labels, device) };
+  images.dispose();
+  labels.dispose();
+  return moved;
+}
+
+async function selectDevice(device: Options['device']): Promise<void> {
+  if (device === 'cpu') return;
+  const init = (tg as unknown as { initWebGPU?: () => Promise<unknown> }).initWebGPU;
+  if (typeof init !== 'function') {
+    throw new Error('--device webgpu: this build of tapegrad has no WebGPU backend (@tapegrad/backend-webgpu is not part of it yet); use --device cpu');
+  }
+  await init();
+}
+
+async function main(argv: string[]): Promise<number> {
+  let o: Options;
+  try {
+    o = parseOptions(argv);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(`mnist: ${e.message}\nRun with --help to see the options.\n`);
+    return 2;
+  }
+  if (o.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  await selectDevice(o.device);
+  const test = await loadSplit('test', o.device);
+
+  if (o.eval) {
+    const model = makeModel(o.model).to(o.device);
+    const state = await tg.load(o.eval);
+    model.loadStateDict(state);
+    const acc = await evaluate(model, test);
+    console.log(`${o.eval}: test accuracy ${(acc * 100).toFixed(2)}% (${o.model}, 10,000 test images)`);
+    return 0;
+  }
+
+  const trainSplit = await loadSplit('train', o.device, o.limit);
+  const n = trainSplit.images.shape[0]!;
+  console.log(`tapegrad MNIST: ${o.model}, ${o.optimizer} (one-cycle, peak lr ${o.lr}), batch ${o.batchSize}, ${o.epochs} epoch(s) of ${n.toLocaleString('en-US')} images on ${o.device}, seed ${o.seed}`);
+  const t0 = performance.now();
+  let bar: Progress | undefined;
+  const { model, history } = await train({
+    ...o,
+    train: trainSplit,
+    test,
+    onStep: (s) => {
+      bar ??= new Progress(process.stdout, `epoch ${s.epoch}/${o.epochs}`);
+      bar.update(s.step, s.steps, s.loss, s.samplesPerSecond, s.etaSeconds);
+    },
+    onEpoch: (e) => {
+      bar?.finish();
+      bar = undefined;
+      console.log(`epoch ${e.epoch}/${o.epochs}: train loss ${e.trainLoss.toFixed(4)}, test accuracy ${(e.testAccuracy * 100).toFixed(2)}% (${formatSeconds(e.seconds)})`);
+    },
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const last = history.epochs[history.epochs.length - 1]!;
+
+  await mkdir(o.out, { recursive: true });
+  const checkpoint = join(o.out, 'model.safetensors');
+  await tg.save(model.stateDict(), checkpoint, { metadata: { model: o.model, testAccuracy: String(last.testAccuracy) } });
+  const title = `${o.model}, ${o.optimizer}, batch ${o.batchSize}: ${(last.testAccuracy * 100).toFixed(2)}% after ${o.epochs} epoch(s), ${formatSeconds(seconds)}`;
+  await writeFile(join(o.out, 'plot.svg'), plotSvg(history, title));
+  await writeFile(join(o.out, 'metrics.json'), JSON.stringify({ options: o, seconds, ...history }, null, 1));
+  console.log(`test accuracy ${(last.testAccuracy * 100).toFixed(2)}% in ${formatSeconds(seconds)}; wrote ${checkpoint}, ${join(o.out, 'plot.svg')}, ${join(o.out, 'metrics.json')}`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => (process.exitCode = code),
+  (e: unknown) => {
+    process.stderr.write(`mnist: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,78 @@
+import { registerKernel } from '@tapegrad/tensor';
+import type { CpuKernel } from '../strided.js';
+
+// Fused optimizer updates (op definitions: @tapegrad/nn's optim/fused.ts). They have no outputs:
+// each writes the parameter and its state buffers in place, in one pass, where the same update
+// from separate ops would walk the arrays a dozen times and allocate a temporary per op.
+// Inputs are contiguous (the optimizer checks, and uses the composite update otherwise).
+
+export interface SgdStepAttrs {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+  /** The momentum buffer is new: it takes the gradient as is (PyTorch's first step). */
+  init: boolean;
+}
+// inputs: param, grad[, momentum buffer]
+registerKernel('sgdStep', 'cpu', (([p, g, b], _out, a) => {
+  const P = p!.handle, G = g!.handle, B = b?.handle;
+  const [po, go, bo] = [p!.offset, g!.offset, b?.offset ?? 0];
+  const n = P.length === 0 ? 0 : p!.shape.reduce((x, y) => x * y, 1);
+  const { lr, momentum, dampening, weightDecay, nesterov, maximize, init } = a;
+  for (let i = 0; i < n; i++) {
+    let d = maximize ? -G[go + i]! : G[go + i]!;
+    const w = P[po + i]!;
+    if (weightDecay !== 0) d += weightDecay * w;
+    if (B) {
+      const buf = init ? d : momentum * B[bo + i]! + (1 - dampening) * d;
+      B[bo + i] = buf;
+      d = nesterov ? d + momentum * buf : buf;
+    }
+    P[po + i] = w - lr * d;
+  }
+}) as CpuKernel<SgdStepAttrs>);
+
+export interface AdamStepAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** AdamW: decay the weights directly instead of adding to the gradient. */
+  decoupled: boolean;
+  amsgrad: boolean;
+  maximize: boolean;
+  /** The step number, from 1. */
+  step: number;
+}
+// inputs: param, grad, expAvg, expAvgSq[, maxExpAvgSq]
+registerKernel('adamStep', 'cpu', (([p, g, m, v, vmax], _out, a) => {
+  const P = p!.handle, G = g!.handle, M = m!.handle, V = v!.handle, X = vmax?.handle;
+  const [po, go, mo, vo, xo] = [p!.offset, g!.offset, m!.offset, v!.offset, vmax?.offset ?? 0];
+  const n = p!.shape.reduce((x, y) => x * y, 1);
+  const { lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, maximize, step } = a;
+  const stepSize = lr / (1 - beta1 ** step);
+  const c2 = Math.sqrt(1 - beta2 ** step);
+  const decay = decoupled ? 1 - lr * weightDecay : 1;
+  for (let i = 0; i < n; i++) {
+    let d = maximize ? -G[go + i]! : G[go + i]!;
+    let w = P[po + i]!;
+    if (weightDecay !== 0) {
+      if (decoupled) w *= decay;
+      else d += weightDecay * w;
+    }
+    const mi = beta1 * M[mo + i]! + (1 - beta1) * d;
+    let vi = beta2 * V[vo + i]! + (1 - beta2) * d * d;
+    M[mo + i] = mi;
+    V[vo + i] = vi;
+    if (amsgrad) {
+      vi = Math.max(X![xo + i]!, V[vo + i]!);
+      X![xo + i] = vi;
+    }
+    // read back the stored (possibly float32) moments, so the update matches the unfused one
+    P[po + i] = w - (stepSize * M[mo + i]!) / (Math.sqrt(amsgrad ? X![xo + i]! : V[vo + i]!) / c2 + eps);
+  }
+}) as CpuKernel<AdamStepAttrs>);

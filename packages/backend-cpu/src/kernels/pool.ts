@@ -1,0 +1,129 @@
+import { registerKernel, type Shape } from '@tapegrad/tensor';
+import { dense, type CpuKernel } from '../strided.js';
+
+// maxPool2d / avgPool2d and their backward kernels over [N, C, H, W] (op definitions and
+// gradient rules: @tapegrad/nn's ops/pool.ts). Every (n, c) plane is pooled independently.
+
+/** The attrs of the pooling ops (spelled the same in @tapegrad/nn). */
+export interface Pool2dAttrs {
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  countIncludePad: boolean;
+  divisorOverride: number | null;
+  /** The backward ops: the input's shape. */
+  shape?: Shape;
+}
+
+// outputs: the maxima and, as int32, each one's flat index h·W + w in its input plane (as torch)
+registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
+  const x = dense(xv!);
+  const [n, c, h, w] = xv!.shape as [number, number, number, number];
+  const [oh, ow] = out!.shape.slice(2) as [number, number];
+  const [kh, kw] = a.kernelSize;
+  const [sh, sw] = a.stride;
+  const [ph, pw] = a.padding;
+  const [dh, dw] = a.dilation;
+  const o = out!.handle;
+  const ix = idx!.handle;
+  let k = 0;
+  for (let p = 0; p < n * c; p++) {
+    const base = p * h * w;
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++, k++) {
+        let best = -Infinity;
+        let at = -1;
+        for (let i = 0; i < kh; i++) {
+          const iy = y * sh - ph + i * dh;
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const jx = xo * sw - pw + j * dw;
+            if (jx < 0 || jx >= w) continue;
+            const v = x[base + iy * w + jx]!;
+            if (v > best || v !== v || at < 0) {
+              best = v;
+              at = iy * w + jx;
+              if (v !== v) break; // NaN propagates, as torch
+            }
+          }
+          if (best !== best) break;
+        }
+        o[k] = best;
+        ix[k] = at;
+      }
+    }
+  }
+}) as CpuKernel<Pool2dAttrs>);
+
+// inputs: grad of the output, the indices maxPool2d returned; each gradient goes to its argmax
+registerKernel('maxPool2dBackward', 'cpu', (([gv, iv], [out]) => {
+  const g = dense(gv!);
+  const ix = dense(iv!);
+  const [h, w] = out!.shape.slice(2) as [number, number];
+  const [oh, ow] = gv!.shape.slice(2) as [number, number];
+  const planes = out!.shape[0]! * out!.shape[1]!;
+  const dx = out!.handle;
+  for (let p = 0; p < planes; p++) {
+    const ob = p * oh * ow;
+    const ib = p * h * w;
+    for (let k = 0; k < oh * ow; k++) dx[ib + ix[ob + k]!] += g[ob + k]!;
+  }
+}) as CpuKernel<Pool2dAttrs>);
+
+/** avgPool2d's window of output (y, x): clipped bounds and its divisor, as PyTorch computes them. */
+function avgWindows(a: Pool2dAttrs, h: number, w: number, oh: number, ow: number) {
+  const [kh, kw] = a.kernelSize;
+  const [sh, sw] = a.stride;
+  const [ph, pw] = a.padding;
+  const win = new Int32Array(oh * ow * 4);
+  const div = new Float64Array(oh * ow);
+  for (let y = 0; y < oh; y++) {
+    for (let x = 0; x < ow; x++) {
+      let y0 = y * sh - ph, x0 = x * sw - pw;
+      let y1 = Math.min(y0 + kh, h + ph), x1 = Math.min(x0 + kw, w + pw);
+      const padded = (y1 - y0) * (x1 - x0);
+      y0 = Math.max(y0, 0);
+      x0 = Math.max(x0, 0);
+      y1 = Math.min(y1, h);
+      x1 = Math.min(x1, w);
+      const k = y * ow + x;
+      win.set([y0, y1, x0, x1], k * 4);
+      div[k] = a.divisorOverride ?? (a.countIncludePad ? padded : (y1 - y0) * (x1 - x0));
+    }
+  }
+  return { win, div };
+}
+
+registerKernel('avgPool2d', 'cpu', (([xv], [out], a) => {
+  const x = dense(xv!);
+  const [n, c, h, w] = xv!.shape as [number, number, number, number];
+  const [oh, ow] = out!.shape.slice(2) as [number, number];
+  const { win, div } = avgWindows(a, h, w, oh, ow);
+  const o = out!.handle;
+  for (let p = 0; p < n * c; p++) {
+    const base = p * h * w;
+    for (let k = 0; k < oh * ow; k++) {
+      const [y0, y1, x0, x1] = [win[k * 4]!, win[k * 4 + 1]!, win[k * 4 + 2]!, win[k * 4 + 3]!];
+      let s = 0;
+      for (let iy = y0; iy < y1; iy++) for (let jx = x0; jx < x1; jx++) s += x[base + iy * w + jx]!;
+      o[p * oh * ow + k] = s / div[k]!;
+    }
+  }
+}) as CpuKernel<Pool2dAttrs>);
+
+registerKernel('avgPool2dBackward', 'cpu', (([gv], [out], a) => {
+  const g = dense(gv!);
+  const [n, c, h, w] = out!.shape as [number, number, number, number];
+  const [oh, ow] = gv!.shape.slice(2) as [number, number];
+  const { win, div } = avgWindows(a, h, w, oh, ow);
+  const dx = out!.handle;
+  for (let p = 0; p < n * c; p++) {
+    const base = p * h * w;
+    for (let k = 0; k < oh * ow; k++) {
+      const [y0, y1, x0, x1] = [win[k * 4]!, win[k * 4 + 1]!, win[k * 4 + 2]!, win[k * 4 + 3]!];
+      const v = g[p * oh * ow + k]! / div[k]!;
+      for (let iy = y0; iy < y1; iy++) for (let jx = x0; jx < x1; jx++) dx[base + iy * w + jx] += v;
+    }
+  }
+}) as CpuKernel<Pool2dAttrs>);

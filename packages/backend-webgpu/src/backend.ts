@@ -1,0 +1,308 @@
+import { allocArray, DeviceError, DTypeError, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
+import type { Program, WebGPUKernel } from './program.js';
+
+// The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
+const MAP_READ = 0x1;
+const COPY_SRC = 0x4;
+const COPY_DST = 0x8;
+const STORAGE = 0x80;
+
+/** A tensor's storage on the GPU: a pooled buffer (its size is the size class, not the tensor's). */
+export class GpuHandle {
+  /** Handed out by the pool without being zeroed yet: zeroed lazily if read before written. */
+  dirty = false;
+  constructor(readonly buffer: GPUBuffer) {}
+}
+
+/** After this many dispatches the batch is submitted even without a read. */
+const BATCH = 128;
+const META_BYTES = 1 << 17;
+
+/**
+ * The 'webgpu' backend. Ops are encoded into one command encoder and submitted at reads (or
+ * every BATCH dispatches); storage buffers come from a pool keyed by power-of-two size class.
+ *
+ * Ordering: `queue.writeBuffer` runs before any command buffer submitted after it, including
+ * the batch being encoded now. So a freed buffer goes back to the pool only once the batch
+ * that may still use it is submitted; the per-dispatch metadata shares one arena buffer,
+ * written just before its batch is submitted.
+ */
+export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
+  readonly name = 'webgpu';
+  readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  private readonly pool = new Map<number, GPUBuffer[]>();
+  private pendingFree: GpuHandle[] = [];
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private encoder: GPUCommandEncoder | undefined;
+  private pass: GPUComputePassEncoder | undefined;
+  private dispatches = 0;
+  private readonly meta: GPUBuffer;
+  private readonly metaHost = new Uint32Array(META_BYTES / 4);
+  private metaUsed = 0;
+  private readonly metaAlign: number;
+  private readonly err: GPUBuffer;
+  private readonly errorSites = new Map<number, NonNullable<Program['errors']>>();
+  private nextSlot = 1;
+  private lostInfo: { reason: string; message: string } | undefined;
+  private readonly lostPromise: Promise<never>;
+  private gpuError: string | undefined;
+  /** @internal objects that must live as long as the device (Dawn's GPU instance) */
+  keepAlive: unknown;
+
+  constructor(
+    readonly device: GPUDevice,
+    /** The adapter, in words (e.g. "mesa software llvmpipe ..."). */
+    readonly adapterName: string,
+  ) {
+    this.limits = { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize };
+    this.metaAlign = device.limits.minStorageBufferOffsetAlignment;
+    this.meta = device.createBuffer({ size: META_BYTES, usage: STORAGE | COPY_DST });
+    this.err = device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST });
+    this.lostPromise = device.lost.then((info) => {
+      this.lostInfo = { reason: info.reason, message: info.message };
+      throw this.lostError();
+    });
+    this.lostPromise.catch(() => {});
+    // A failed GPU call (out of memory, or a validation error: a kernel bug) surfaces at the
+    // next read as a DeviceError, rather than as a warning on stderr.
+    device.addEventListener('uncapturederror', (e) => {
+      const error = (e as GPUUncapturedErrorEvent).error;
+      const kind = error.constructor?.name === 'GPUOutOfMemoryError' ? 'out of GPU memory' : 'a GPU command failed';
+      this.gpuError ??= `${kind}: ${error.message}`;
+    });
+  }
+
+  get lost(): boolean {
+    return this.lostInfo !== undefined;
+  }
+  private lostError(): DeviceError {
+    const { reason, message } = this.lostInfo!;
+    return new DeviceError(`webgpu: the device was lost (${reason}: ${message}); tensors on it are gone. Call initWebGPU() again for a new device`);
+  }
+  private check(): void {
+    if (this.lostInfo) throw this.lostError();
+  }
+
+  // ---- memory ------------------------------------------------------------------------------
+  alloc(dtype: DType, length: number): GpuHandle {
+    this.check();
+    if (dtype === 'float64') {
+      throw new DTypeError('webgpu: float64 is not supported on WebGPU (WGSL has no 64-bit floats); keep float64 tensors on the CPU or cast to float32');
+    }
+    const bytes = Math.max(length, 1) * 4;
+    const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+    if (bytes > limit) {
+      const which = this.limits.maxStorageBufferBindingSize <= this.limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
+      throw new DeviceError(`webgpu: a ${dtype} tensor of ${length} elements needs ${bytes} bytes, more than this device's ${which} of ${limit} bytes`);
+    }
+    const size = Math.min(sizeClass(bytes), limit - (limit % 4));
+    const reuse = this.pool.get(size)?.pop();
+    const h = new GpuHandle(reuse ?? this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST }));
+    h.dirty = reuse !== undefined; // new buffers are zero-initialised by WebGPU
+    return h;
+  }
+  free(handle: GpuHandle): void {
+    if (this.lostInfo) return;
+    if (this.encoder) this.pendingFree.push(handle);
+    else this.toPool(handle.buffer);
+  }
+  private toPool(b: GPUBuffer): void {
+    let list = this.pool.get(b.size);
+    if (!list) this.pool.set(b.size, (list = []));
+    list.push(b);
+  }
+  /** Bytes held in reserve by the buffer pool. */
+  pooledBytes(): number {
+    let n = 0;
+    for (const [size, list] of this.pool) n += size * list.length;
+    for (const h of this.pendingFree) n += h.buffer.size;
+    return n;
+  }
+  /** Destroy the pooled buffers (live tensors keep theirs). */
+  emptyPool(): void {
+    this.flush();
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+  }
+
+  write(handle: GpuHandle, data: TypedArray): void {
+    this.check();
+    const words = data instanceof Uint8Array ? Uint32Array.from(data) : data;
+    if (handle.dirty && words.byteLength < handle.buffer.size) this.device.queue.writeBuffer(handle.buffer, 0, new Uint8Array(handle.buffer.size));
+    handle.dirty = false;
+    if (words.byteLength > 0) this.device.queue.writeBuffer(handle.buffer, 0, words.buffer, words.byteOffset, words.byteLength);
+  }
+
+  async read(handle: GpuHandle, dtype: DType, length: number): Promise<TypedArray> {
+    this.check();
+    if (length === 0 || handle.dirty) {
+      this.flush();
+      await this.errorsAndSync();
+      return allocArray(dtype, length);
+    }
+    const bytes = length * 4;
+    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
+    this.endPass();
+    this.encoderNow().copyBufferToBuffer(handle.buffer, 0, staging, 0, bytes);
+    const errCheck = this.errorCheck();
+    this.flush();
+    try {
+      await this.alive(staging.mapAsync(MAP_READ));
+      const raw = staging.getMappedRange().slice(0);
+      staging.unmap();
+      await errCheck?.();
+      this.throwGpuError();
+      if (dtype === 'bool') return Uint8Array.from(new Uint32Array(raw));
+      return dtype === 'int32' ? new Int32Array(raw) : new Float32Array(raw);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  /** Wait for the queue (and report errors found by kernels so far). */
+  async sync(): Promise<void> {
+    this.check();
+    this.flush();
+    await this.errorsAndSync();
+  }
+  private async errorsAndSync(): Promise<void> {
+    const errCheck = this.errorCheck();
+    this.flush();
+    if (errCheck) await errCheck();
+    else await this.alive(this.device.queue.onSubmittedWorkDone());
+    this.throwGpuError();
+  }
+  private throwGpuError(): void {
+    if (this.gpuError) {
+      const m = this.gpuError;
+      this.gpuError = undefined;
+      throw new DeviceError(`webgpu: ${m}`);
+    }
+  }
+  /** Encode a copy of the error flag; the returned function awaits it and throws what it reports. */
+  private errorCheck(): (() => Promise<void>) | undefined {
+    if (this.errorSites.size === 0) return undefined;
+    const upTo = this.nextSlot;
+    const staging = this.device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
+    this.endPass();
+    this.encoderNow().copyBufferToBuffer(this.err, 0, staging, 0, 16);
+    return async () => {
+      try {
+        await this.alive(staging.mapAsync(MAP_READ));
+        const [flag, slot, value, at] = new Uint32Array(staging.getMappedRange().slice(0));
+        staging.unmap();
+        const site = this.errorSites.get(slot!);
+        for (const s of this.errorSites.keys()) if (s < upTo) this.errorSites.delete(s);
+        if (flag) {
+          this.device.queue.writeBuffer(this.err, 0, new Uint32Array(4));
+          if (site) throw site(value! | 0, at!);
+        }
+      } finally {
+        staging.destroy();
+      }
+    };
+  }
+  /**
+   * Wait for a GPU promise, failing if the device is lost meanwhile. In Node, Dawn's pending
+   * promises do not keep the event loop alive, so a timer does until they settle.
+   */
+  private async alive<T>(p: Promise<T>): Promise<T> {
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      return await Promise.race([p, this.lostPromise]);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  // ---- running kernels ----------------------------------------------------------------------
+  run(kernel: WebGPUKernel, inputs: readonly TensorView<GpuHandle>[], outputs: readonly TensorView<GpuHandle>[], attrs: unknown, op: string): void {
+    this.check();
+    for (const p of kernel(inputs, outputs, attrs, op)) this.encode(p);
+  }
+
+  private encoderNow(): GPUCommandEncoder {
+    return (this.encoder ??= this.device.createCommandEncoder());
+  }
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = undefined;
+  }
+
+  private encode(p: Program): void {
+    if (p.workgroups === 0) return;
+    const metaBytes = Math.max(p.meta.length, 2) * 4;
+    if (this.metaUsed + metaBytes > META_BYTES || this.dispatches >= BATCH) this.flush();
+    const enc = this.encoderNow();
+    // A buffer bound both as input and as output would be a validation error (and a race): read a copy.
+    let temps: GpuHandle[] | undefined;
+    const inputs = p.inputs.map((h) => {
+      if (h.dirty) {
+        this.endPass();
+        enc.clearBuffer(h.buffer);
+        h.dirty = false;
+      }
+      if (!p.outputs.includes(h)) return h;
+      const t = this.alloc('float32', h.buffer.size / 4);
+      t.dirty = false;
+      this.endPass();
+      enc.copyBufferToBuffer(h.buffer, 0, t.buffer, 0, h.buffer.size);
+      (temps ??= []).push(t);
+      return t;
+    });
+    for (const h of p.outputs) h.dirty = false;
+
+    let slot = 0;
+    if (p.errors) this.errorSites.set((slot = this.nextSlot++), p.errors);
+    const metaOffset = this.metaUsed;
+    this.metaHost.set(p.meta, metaOffset / 4); // (a Uint32Array stores v >>> 0)
+    this.metaHost[metaOffset / 4 + 1] = slot;
+    this.metaUsed += Math.ceil(metaBytes / this.metaAlign) * this.metaAlign;
+
+    const { pipeline, layout } = this.pipeline(p);
+    const entries: GPUBindGroupEntry[] = [...inputs, ...p.outputs].map((h, i) => ({ binding: i, resource: { buffer: h.buffer } }));
+    entries.push({ binding: entries.length, resource: { buffer: this.meta, offset: metaOffset, size: metaBytes } });
+    if (p.errors) entries.push({ binding: entries.length, resource: { buffer: this.err } });
+    const bindGroup = this.device.createBindGroup({ layout, entries });
+    this.pass ??= enc.beginComputePass();
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    const x = Math.min(p.workgroups, 65535);
+    this.pass.dispatchWorkgroups(x, Math.ceil(p.workgroups / x));
+    this.dispatches++;
+    if (temps) for (const t of temps) this.free(t);
+  }
+
+  private pipeline(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+    let pl = this.pipelines.get(p.key);
+    if (!pl) {
+      const module = this.device.createShaderModule({ code: p.wgsl() });
+      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      this.pipelines.set(p.key, (pl = { pipeline, layout: pipeline.getBindGroupLayout(0) }));
+    }
+    return pl;
+  }
+
+  /** Submit what is encoded. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.metaUsed) this.device.queue.writeBuffer(this.meta, 0, this.metaHost.buffer, 0, this.metaUsed);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = undefined;
+    this.metaUsed = 0;
+    this.dispatches = 0;
+    for (const h of this.pendingFree) this.toPool(h.buffer);
+    this.pendingFree = [];
+  }
+
+  /** Destroy the device: later ops fail with a device-lost error (for shutdown and tests). */
+  destroy(): void {
+    this.device.destroy();
+  }
+}
+
+function sizeClass(bytes: number): number {
+  return Math.max(16, 2 ** Math.ceil(Math.log2(bytes)));
+}
+

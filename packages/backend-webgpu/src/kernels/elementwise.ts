@@ -1,0 +1,147 @@
+import { promoteTypes, registerKernel, ValueError, type BinaryOp, type ClampAttrs, type CompareOp, type DType, type UnaryOp } from '@tapegrad/tensor';
+import {
+  broadcastStrides, coalesce, computeType, DTYPE_CODE, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP,
+  type GpuView, type Program, type WebGPUKernel,
+} from '../program.js';
+
+// Every elementwise op is one WGSL expression in this file's tables, over the inputs `a`, `b`,
+// `c` already converted to the compute type `C`; `mapProgram` wraps it in a shader that walks
+// strided, broadcast operands. Predicates (comparisons) yield a WGSL bool.
+
+interface MapOp {
+  expr: string;
+  /** Extra WGSL functions the expression calls, given the compute type. */
+  helpers?: (c: 'f32' | 'i32') => string;
+  /** Whether the helpers report bad data (and so need the error buffer), given the compute type. */
+  checks?: (c: 'f32' | 'i32') => boolean;
+}
+
+const UNARY: Record<UnaryOp, MapOp> = {
+  neg: { expr: '-a' },
+  abs: { expr: 'abs(a)' },
+  exp: { expr: 'exp(a)' },
+  log: { expr: 'log(a)' },
+  sqrt: { expr: 'sqrt(a)' },
+  // tanh(x) is ±1 in f32 beyond |x| = 15; clamping keeps implementations from overflowing to NaN
+  tanh: { expr: 'select(tanh(clamp(a, -15.0, 15.0)), a, is_nan(a))' },
+  sigmoid: { expr: '1.0 / (1.0 + exp(-a))' },
+  relu: { expr: 'select(C(0), a, a > C(0) || is_nan(a))' },
+  sign: { expr: 'select(select(a, C(-1), a < C(0)), C(1), a > C(0))' },
+  square: { expr: 'a * a' },
+};
+
+const POW_F32 = `fn pow_(a: f32, b: f32, i: u32) -> f32 {
+  if (b == 0.0 || a == 1.0) { return 1.0; }
+  if (a == 0.0) { return select(0.0, inf(), b < 0.0); }
+  // small integer exponents by squaring, as exact as the CPU's Math.pow; others via exp2/log2
+  if (fract(b) == 0.0 && abs(b) <= 64.0) {
+    var r = 1.0; var x = a; var e = u32(abs(b));
+    loop { if (e == 0u) { break; } if ((e & 1u) == 1u) { r = r * x; } x = x * x; e = e >> 1u; }
+    return select(r, 1.0 / r, b < 0.0);
+  }
+  let r = pow(abs(a), b);
+  if (a > 0.0 || is_nan(a)) { return r; }
+  if (fract(b) != 0.0) { return nan(); }
+  return select(r, -r, b - 2.0 * floor(b / 2.0) == 1.0);
+}`;
+// exact integer powers by squaring; negative exponents are an error, as in torch
+const POW_I32 = `fn pow_(a: i32, b: i32, i: u32) -> i32 {
+  if (b < 0) { report(b, i); return 0; }
+  var r = 1; var x = a; var e = b;
+  loop { if (e == 0) { break; } if ((e & 1) == 1) { r = r * x; } x = x * x; e = e >> 1u; }
+  return r;
+}`;
+
+const BINARY: Record<BinaryOp, MapOp> = {
+  add: { expr: 'a + b' },
+  sub: { expr: 'a - b' },
+  mul: { expr: 'a * b' },
+  div: { expr: 'a / b' },
+  pow: { expr: 'pow_(a, b, i)', helpers: (c) => (c === 'f32' ? POW_F32 : POW_I32), checks: (c) => c === 'i32' },
+  // NaN propagates, as torch.maximum/minimum
+  maximum: { expr: 'select(select(b, a, a > b), a + b, is_nan(a) || is_nan(b))' },
+  minimum: { expr: 'select(select(b, a, a < b), a + b, is_nan(a) || is_nan(b))' },
+};
+// IEEE semantics spelled out: NaN compares unequal to everything, whatever the compiler assumes
+const COMPARE: Record<CompareOp, MapOp> = {
+  eq: { expr: 'a == b && !is_nan(a)' },
+  ne: { expr: 'a != b || is_nan(a) || is_nan(b)' },
+  lt: { expr: 'a < b && !is_nan(a) && !is_nan(b)' },
+  le: { expr: 'a <= b && !is_nan(a) && !is_nan(b)' },
+  gt: { expr: 'a > b && !is_nan(a) && !is_nan(b)' },
+  ge: { expr: 'a >= b && !is_nan(a) && !is_nan(b)' },
+};
+const CLAMP: MapOp = { expr: 'select(min(max(a, s0), s1), a, is_nan(a))' };
+const WHERE: MapOp = { expr: 'select(c, b, a != C(0))' };
+const COPY: MapOp = { expr: 'a' };
+
+/**
+ * The shader for `out = f(inputs...)` elementwise: inputs broadcast to out's shape, any strides
+ * and offsets on every operand (out included, so copy_ and cat can write into views). Operands
+ * are bound as raw 32-bit words and converted by dtype codes in the metadata, so one pipeline
+ * per (op, compute type) serves every dtype combination and rank: each pipeline is a compile.
+ */
+export function mapProgram(name: string, f: MapOp, c: 'f32' | 'i32', predicate: boolean, inputs: readonly GpuView[], out: GpuView, scalars: number[] = []): Program {
+  const n = numelOf(out.shape);
+  const views = [...inputs.map((v) => ({ offset: v.offset, strides: broadcastStrides(v, out.shape) })), { offset: out.offset, strides: out.strides }];
+  const co = coalesce(out.shape, views.map((v) => v.strides));
+  const k = inputs.length;
+  const codes = [...inputs, out].map((v) => DTYPE_CODE[v.dtype]!);
+  // [n, slot, dtype codes of inputs and output, scalars, the walk]
+  const meta = [n, 0, ...codes, ...scalars, ...walkMeta(co.shape, views.map((v, j) => ({ offset: v.offset, strides: co.strides[j]! })))];
+  const checks = f.checks?.(c) ?? false;
+  const toInt = c === 'f32' ? 'i32_of(v)' : 'v';
+  const toBool = c === 'f32' ? 'bool_of(v)' : 'select(0u, 1u, v != 0)';
+  const wgsl = () => `${preamble(inputs.map(() => 'u32'), ['u32'], checks)}
+alias C = ${c};
+fn is_nan(x: C) -> bool { return nan_${c}(x); }
+fn ld(bits: u32, code: u32) -> C {
+  if (code == 0u) { return C(bitcast<f32>(bits)); }
+  if (code == 1u) { return C(bitcast<i32>(bits)); }
+  return C(bits);
+}
+fn st(v: C, code: u32) -> u32 {
+  if (code == 0u) { return bitcast<u32>(f32(v)); }
+  if (code == 1u) { return bitcast<u32>(${toInt}); }
+  return ${toBool};
+}
+${f.helpers?.(c) ?? ''}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let i = wid(w, nw) * WG + l;
+  if (i >= md[0]) { return; }
+  ${walk(k + 1, `${3 + k + scalars.length}u`, 'i')}
+  ${scalars.map((_, j) => `let s${j} = bitcast<C>(md[${3 + k + j}]);`).join(' ')}
+  ${inputs.map((_, j) => `let ${'abc'[j]} = ld(in${j}[o${j}], md[${2 + j}]);`).join(' ')}
+  out0[o${k}] = ${predicate ? `select(0u, 1u, ${f.expr})` : `st(${f.expr}, md[${2 + k}])`};
+}`;
+  const key = `map:${name}:${c}`;
+  return { key, wgsl, inputs: inputs.map((v) => v.handle), outputs: [out.handle], meta, workgroups: Math.ceil(n / WORKGROUP), errors: checks ? powError : undefined };
+}
+const powError = (v: number) => new ValueError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);
+
+/** Arithmetic runs in the output's type; comparisons in the inputs' promoted type; copies in the input's. */
+const arith = (f: MapOp, name: string): WebGPUKernel => (inputs, [out]) => [mapProgram(name, f, computeType(out!.dtype), false, inputs, out!)];
+
+for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'webgpu', arith(f, name));
+for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'webgpu', arith(f, name));
+for (const [name, f] of Object.entries(COMPARE)) {
+  registerKernel(name, 'webgpu', ((inputs, [out]) => {
+    const c = computeType(promoteTypes(inputs[0]!.dtype, inputs[1]!.dtype));
+    return [mapProgram(name, f, c, true, inputs, out!)];
+  }) as WebGPUKernel);
+}
+registerKernel('where', 'webgpu', arith(WHERE, 'where'));
+
+registerKernel('clamp', 'webgpu', (([x], [out], { min, max }) => {
+  const c = computeType(out!.dtype);
+  // integer outputs clamp with integer bounds (an infinite bound is the end of the int32 range)
+  const bound = (v: number) => (c === 'f32' ? f32Bits(v) : Math.max(-2147483648, Math.min(2147483647, v)) >>> 0);
+  return [mapProgram('clamp', CLAMP, c, false, [x!], out!, [bound(min), bound(max)])];
+}) as WebGPUKernel<ClampAttrs>);
+
+/** The copy kernel: a strided (possibly broadcast) read into a view, converting dtype. */
+export function copyProgram(x: GpuView, out: GpuView): Program {
+  return mapProgram('copy', COPY, computeType(x.dtype), false, [x], out);
+}
+registerKernel('copy', 'webgpu', (([x], [out]) => [copyProgram(x!, out!)]) as WebGPUKernel<{ dtype: DType }>);

@@ -1,0 +1,84 @@
+import { registerKernel } from '@tapegrad/tensor';
+import { broadcastStrides, coalesce, computeType, numelOf, preamble, store, walk, walkMeta, type GpuView, type Program, type WebGPUKernel } from '../program.js';
+
+// Batched C = A·B over strided operands (transposed views and broadcast batches read in
+// place). A workgroup of 16x16 threads computes a block of C, staging matching K-slices of A
+// and B in workgroup memory so each loaded element feeds many multiply-adds. Small products
+// use 16x16 blocks (one output per thread: more workgroups to spread over the GPU); large ones
+// 64x64 blocks with a 4x4 register tile per thread (16 multiply-adds per pair of workgroup
+// memory loads instead of 1).
+
+const THREADS = 16;
+/** Outputs at least this large take the 64x64 blocks. */
+const LARGE = 256 * 256;
+
+function matmulProgram(a: GpuView, b: GpuView, out: GpuView): Program {
+  const r = out.shape.length;
+  const [m, n] = [out.shape[r - 2]!, out.shape[r - 1]!];
+  const k = a.shape[a.shape.length - 1]!;
+  const per = m * n >= LARGE ? 4 : 1; // outputs per thread along each axis
+  const block = THREADS * per;
+  const batchShape = out.shape.slice(0, -2);
+  const batchOf = (v: GpuView) => broadcastStrides({ shape: v.shape.slice(0, -2), strides: v.strides.slice(0, -2) }, batchShape);
+  const batch = coalesce(batchShape, [batchOf(a), batchOf(b)]);
+  const blocksM = Math.ceil(m / block);
+  const blocksN = Math.ceil(n / block);
+  const [ars, acs] = a.strides.slice(-2) as [number, number];
+  const [brs, bcs] = b.strides.slice(-2) as [number, number];
+  const groups = numelOf(batchShape) * blocksM * blocksN;
+  const meta = [
+    groups, 0, m, n, k, blocksM, blocksN, ars, acs, brs, bcs,
+    ...walkMeta(batch.shape, [{ offset: a.offset, strides: batch.strides[0]! }, { offset: b.offset, strides: batch.strides[1]! }]),
+  ];
+  const c = computeType(out.dtype);
+  // the register tile is unrolled into scalars: arrays indexed in loops are slow to compile
+  const range = Array.from({ length: per }, (_, i) => i);
+  const grid = (f: (i: number, j: number) => string) => range.flatMap((i) => range.map((j) => f(i, j))).join(' ');
+  // the K-slice staged per step: THREADS deep, `block` wide, loaded by the 256 threads in `per` rounds
+  const wgsl = () => `${preamble([a.dtype, b.dtype], [out.dtype])}
+alias C = ${c};
+const T: u32 = ${THREADS}u;
+const P: u32 = ${per}u;
+const B: u32 = ${block}u;
+var<workgroup> ta: array<C, ${THREADS * block}>; // ta[kk * B + row]
+var<workgroup> tb: array<C, ${THREADS * block}>; // tb[kk * B + col]
+fn put(base: u32, row: u32, col: u32, v: C) {
+  if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store('v', c, out.dtype)}; }
+}
+@compute @workgroup_size(${THREADS}, ${THREADS})
+fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let g = wid(w, nw);
+  if (g >= md[0]) { return; }
+  let M = md[2]; let N = md[3]; let K = md[4];
+  let blocks = md[5] * md[6];
+  let bi = g / blocks;
+  let row0 = ((g % blocks) / md[6]) * B;
+  let col0 = ((g % blocks) % md[6]) * B;
+  ${walk(2, '11u', 'bi')}
+  let tid = lid.y * T + lid.x;
+  ${grid((i, j) => `var acc${i}_${j} = C(0);`)}
+  for (var k0 = 0u; k0 < K; k0 += T) {
+    for (var e = tid; e < T * B; e += T * T) {
+      let ra = e / T; let ka = k0 + e % T;   // A: B rows x T ks
+      var av = C(0);
+      if (row0 + ra < M && ka < K) { av = C(in0[o0 + (row0 + ra) * md[7] + ka * md[8]]); }
+      ta[(e % T) * B + ra] = av;
+      let kb = k0 + e / B; let cb = e % B;   // B: T ks x B cols
+      var bv = C(0);
+      if (kb < K && col0 + cb < N) { bv = C(in1[o1 + kb * md[9] + (col0 + cb) * md[10]]); }
+      tb[(e / B) * B + cb] = bv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < T; kk++) {
+      ${range.map((i) => `let a${i} = ta[kk * B + lid.y * P + ${i}u]; let b${i} = tb[kk * B + lid.x * P + ${i}u];`).join(' ')}
+      ${grid((i, j) => `acc${i}_${j} += a${i} * b${j};`)}
+    }
+    workgroupBarrier();
+  }
+  ${grid((i, j) => `put(bi * M * N, row0 + lid.y * P + ${i}u, col0 + lid.x * P + ${j}u, acc${i}_${j});`)}
+}`;
+  return { key: `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}`, wgsl, inputs: [a.handle, b.handle], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
+}
+
+// (k = 0 needs no case of its own: the K loop runs no steps and writes zeros)
+registerKernel('matmul', 'webgpu', (([a, b], [out]) => [matmulProgram(a!, b!, out!)]) as WebGPUKernel);

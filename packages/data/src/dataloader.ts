@@ -1,0 +1,94 @@
+import { Generator, ValueError, defaultGenerator } from '@tapegrad/tensor';
+import { disposeAll, type Collated, type Sample } from './dataset.js';
+
+export interface DataLoaderOptions {
+  /** Samples per batch. Default 1. */
+  batchSize?: number;
+  /** Draw a new random order each epoch. Default false. */
+  shuffle?: boolean;
+  /** Drop the last batch when it is smaller than batchSize. Default false. */
+  dropLast?: boolean;
+  /** The generator shuffling draws from (default: a generator seeded with `seed`, else the global one that manualSeed() seeds). */
+  generator?: Generator;
+  /** Seed a generator of the loader's own, so its epochs' orders are reproducible. */
+  seed?: number;
+}
+
+/**
+ * What a DataLoader needs of a dataset (every Dataset has it). T is inferred from `get` alone:
+ * inferring it through getBatch's Collated<T> sends TypeScript into deep instantiation.
+ */
+export interface BatchSource<T> {
+  readonly length: number;
+  get(index: number): T;
+  getBatch(indices: ArrayLike<number>): unknown;
+}
+
+/** A batch: the collated sample structure, with `[Symbol.dispose]` disposing all its tensors. */
+export type Batch<T> = Collated<T> & Disposable;
+
+/**
+ * Iterates a dataset in batches (torch.utils.data.DataLoader, single process). Each epoch is one
+ * `for...of`; with `shuffle` every epoch draws a new permutation from the generator, so a
+ * seeded loader gives the same sequence of epochs every run.
+ *
+ * The batches are the caller's: dispose each when done, most easily with
+ * `for (using batch of loader) { const [x, y] = batch; ... }`, or call `batch[Symbol.dispose]()`
+ * (or dispose its tensors) by hand. A batch is also freed by a `tidy`/`scope` that was open when
+ * the loader produced it.
+ */
+export class DataLoader<T = Sample> implements Iterable<Batch<T>> {
+  readonly dataset: BatchSource<T>;
+  readonly batchSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  readonly generator: Generator;
+
+  constructor(dataset: BatchSource<T>, options: DataLoaderOptions = {}) {
+    const { batchSize = 1, shuffle = false, dropLast = false, seed } = options;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`DataLoader: batchSize must be a positive integer; got ${batchSize}`);
+    if (seed !== undefined && options.generator) throw new ValueError('DataLoader: pass either seed or generator, not both');
+    this.dataset = dataset;
+    this.batchSize = batchSize;
+    this.shuffle = shuffle;
+    this.dropLast = dropLast;
+    this.generator = options.generator ?? (seed !== undefined ? new Generator(seed) : defaultGenerator);
+  }
+
+  /** The number of batches an epoch yields (len(loader)). */
+  get length(): number {
+    const n = this.dataset.length;
+    return this.dropLast ? Math.floor(n / this.batchSize) : Math.ceil(n / this.batchSize);
+  }
+
+  /** The sample indices of one epoch, in the order they are batched (draws from the generator when shuffling). */
+  order(): Int32Array {
+    const n = this.dataset.length;
+    const order = new Int32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    if (this.shuffle) {
+      // Fisher-Yates
+      for (let i = n - 1; i > 0; i--) {
+        const j = this.generator.int(0, i + 1);
+        const t = order[i]!;
+        order[i] = order[j]!;
+        order[j] = t;
+      }
+    }
+    return order;
+  }
+
+  *[Symbol.iterator](): Iterator<Batch<T>> {
+    const order = this.order();
+    const batches = this.length;
+    for (let b = 0; b < batches; b++) {
+      const batch: unknown = this.dataset.getBatch(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
+      yield disposable(batch as object) as unknown as Batch<T>;
+    }
+  }
+}
+
+function disposable(batch: object): Disposable {
+  if (!(Symbol.dispose in batch)) Object.defineProperty(batch, Symbol.dispose, { value: () => disposeAll(batch) });
+  return batch as Disposable;
+}

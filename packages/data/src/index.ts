@@ -1,0 +1,17 @@
+export { FormatError } from './errors.js';
+export { readIdx, writeIdx, idxToTensor, type IdxData, type IdxDType, type IdxArray } from './idx.js';
+export { loadMnist, MNIST_MEAN, MNIST_STD, type Mnist, type MnistOptions } from './mnist.js';
+export { Dataset, TensorDataset, collate, disposeAll, type Sample, type Collated } from './dataset.js';
+export { DataLoader, type DataLoaderOptions, type Batch, type BatchSource } from './dataloader.js';
+export {
+  save,
+  load,
+  serializeSafetensors,
+  parseSafetensors,
+  parseSafetensorsHeader,
+  type SafetensorsDType,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type SaveOptions,
+  type LoadOptions,
+} from './safetensors.js';

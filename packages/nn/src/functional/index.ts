@@ -1,0 +1,12 @@
+// nn.functional: the function forms of the activations and losses.
+export { softmax, logSoftmax } from '@tapegrad/tensor';
+export { crossEntropy, type CrossEntropyOptions } from '../losses/cross-entropy.js';
+export { nllLoss, type NLLLossOptions } from '../losses/nll-loss.js';
+export {
+  mseLoss, l1Loss, smoothL1Loss, huberLoss, type RegressionOptions, type SmoothL1Options, type HuberOptions,
+} from '../losses/regression.js';
+export {
+  binaryCrossEntropy, binaryCrossEntropyWithLogits, type BinaryCrossEntropyOptions, type BinaryCrossEntropyWithLogitsOptions,
+} from '../losses/binary.js';
+export { klDiv, type KLDivOptions } from '../losses/kl-div.js';
+export type { Reduction } from '../losses/reduction.js';

@@ -1,0 +1,61 @@
+import {
+  abs, add, clamp, exp, isFloating, log, mul, neg, relu, sub, tidy, DTypeError, ShapeError, fmt, shapesEqual, type Tensor,
+} from '@tapegrad/tensor';
+import { checkReduction, reduce, type Reduction } from './reduction.js';
+
+export interface BinaryCrossEntropyOptions {
+  /** A rescaling weight that broadcasts against the input. */
+  weight?: Tensor;
+  reduction?: Reduction;
+}
+export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyOptions {
+  /** A weight on the positive term, broadcast along the last dim (one per class), as torch's pos_weight. */
+  posWeight?: Tensor;
+}
+
+function check(op: string, input: Tensor, target: Tensor, extra: Record<string, Tensor | undefined>): void {
+  for (const [arg, t] of Object.entries({ input, target, ...extra })) {
+    if (t && !isFloating(t.dtype)) throw new DTypeError(`${op}: ${arg} must be floating point; got ${t.dtype}`);
+  }
+  if (!shapesEqual(input.shape, target.shape)) {
+    throw new ShapeError(`${op}: target shape ${fmt(target.shape)} must equal input shape ${fmt(input.shape)}`);
+  }
+}
+
+/**
+ * Binary cross-entropy between probabilities `input` and `target` in [0, 1]:
+ * -w·(y·log x + (1 - y)·log(1 - x)), each log clamped at -100 as in PyTorch so x = 0 or 1
+ * gives a finite loss.
+ */
+export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
+  const op = 'binaryCrossEntropy';
+  const reduction = checkReduction(op, options.reduction ?? 'mean');
+  check(op, input, target, { weight: options.weight });
+  return tidy(() => {
+    const logX = clamp(log(input), -100);
+    const log1mX = clamp(log(sub(1, input)), -100);
+    let loss = neg(add(mul(target, logX), mul(sub(1, target), log1mX)));
+    if (options.weight) loss = mul(loss, options.weight);
+    return reduce(loss, reduction);
+  });
+}
+
+/**
+ * Binary cross-entropy on logits, computed stably as PyTorch does:
+ * (1 - y)·x + (1 + (p - 1)·y)·(log(1 + exp(-|x|)) + max(-x, 0)), times weight, with p the
+ * posWeight (1 when absent).
+ */
+export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {}): Tensor {
+  const op = 'binaryCrossEntropyWithLogits';
+  const reduction = checkReduction(op, options.reduction ?? 'mean');
+  const { weight, posWeight } = options;
+  check(op, input, target, { weight, posWeight });
+  return tidy(() => {
+    // log(1 + exp(-x)) = log(1 + exp(-|x|)) + max(-x, 0) never overflows
+    const softplusNeg = add(log(add(exp(neg(abs(input))), 1)), relu(neg(input)));
+    const logWeight = posWeight ? add(mul(sub(posWeight, 1), target), 1) : undefined;
+    let loss = add(mul(sub(1, target), input), logWeight ? mul(logWeight, softplusNeg) : softplusNeg);
+    if (weight) loss = mul(loss, weight);
+    return reduce(loss, reduction);
+  });
+}

@@ -1,0 +1,125 @@
+import { registerKernel } from '@tapegrad/tensor';
+import type { ClassLossAttrs } from '../class-targets.js';
+import { classRows, targetOutOfRange, upstreamOffsets, viewOffsets, type View } from './rows.js';
+
+// The fused cross-entropy for class-index targets, over typed arrays. For each target position
+// (one row of C logits):
+//   loss = (1-ε)·w[y]·(lse - x[y]) + (ε/C)·Σ_c w[c]·(lse - x[c]),   lse = log Σ_c exp(x[c])
+// in one pass over the row, with an online log-sum-exp (running max m and Σ exp(x - m), rescaled
+// when the max grows). Nothing of size N·C is written: the forward saves, per position, the max
+// and log Σ exp(x - m) (lse split in two so that x - m - log s keeps full precision in float32
+// even for logits of ±1e4), and the total weight of the non-ignored targets.
+// Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
+function crossEntropyForward([x, t, w]: readonly View[], [out, stats, total]: readonly View[], attrs: ClassLossAttrs): void {
+  const { C, step, rows } = classRows(x!);
+  const targets = viewOffsets(t!);
+  const { reduction, ignoreIndex, labelSmoothing: eps } = attrs;
+  const a = x!.handle;
+  const ty = t!.handle;
+  const st = stats!.handle;
+  const wv = w ? w.handle : undefined;
+  const wOff = w ? w.offset : 0;
+  const ws = w ? w.strides[0]! : 0;
+  let sumW = C;
+  if (wv) {
+    sumW = 0;
+    for (let c = 0; c < C; c++) sumW += wv[wOff + c * ws]!;
+  }
+  const per = reduction === 'none' ? out!.handle : undefined;
+  let acc = 0;
+  let W = 0;
+  for (let p = 0; p < rows.length; p++) {
+    const y = ty[targets[p]!]!;
+    if (y === ignoreIndex) {
+      if (per) per[p] = 0;
+      st[2 * p] = 0;
+      st[2 * p + 1] = 0;
+      continue;
+    }
+    if (y < 0 || y >= C) targetOutOfRange('crossEntropy', y, C, p, t!.shape, ignoreIndex);
+    const base = rows[p]!;
+    // -MAX_VALUE, not -Infinity, as the starting max: an all -inf row then gives lse = -inf
+    // (loss NaN, as PyTorch) instead of exp(-inf - -inf) = NaN inside the sum.
+    let m = -Number.MAX_VALUE;
+    let s = 0;
+    let sx = 0; // Σ w[c]·(x[c] - ref), for the smoothing term; ref removes a common offset
+    const ref = a[base]!;
+    if (eps > 0) {
+      for (let c = 0, i = base; c < C; c++, i += step) {
+        const v = a[i]!;
+        if (v > m) {
+          s = s * Math.exp(m - v) + 1;
+          m = v;
+        } else s += Math.exp(v - m);
+        sx += (wv ? wv[wOff + c * ws]! : 1) * (v - ref);
+      }
+    } else {
+      for (let i = base, end = base + C * step; i !== end; i += step) {
+        const v = a[i]!;
+        if (v > m) {
+          s = s * Math.exp(m - v) + 1;
+          m = v;
+        } else s += Math.exp(v - m);
+      }
+    }
+    const logS = Math.log(s);
+    const wy = wv ? wv[wOff + y * ws]! : 1;
+    let l = wy * (m - a[base + y * step]! + logS);
+    if (eps > 0) l = (1 - eps) * l + (eps / C) * (sumW * (m - ref + logS) - sx);
+    st[2 * p] = m;
+    st[2 * p + 1] = logS;
+    W += wy;
+    if (per) per[p] = l;
+    else acc += l;
+  }
+  total!.handle[0] = W;
+  // all targets ignored (or an empty batch) under 'mean' is 0/0 = NaN, as in PyTorch
+  if (!per) out!.handle[0] = reduction === 'mean' ? acc / W : acc;
+}
+
+// d loss / d x[c] = (softmax[c]·((1-ε)·w[y] + (ε/C)·Σw) - (1-ε)·w[y]·[c = y] - (ε/C)·w[c]) · scale,
+// scale = upstream / totalWeight ('mean'), upstream ('sum') or upstream[p] ('none'); softmax
+// recomputed from the saved max and log-sum. Ignored positions get 0.
+// Inputs [input, target, stats, totalWeight, upstream, weight?]; output [gradInput] (contiguous).
+function crossEntropyBackward([x, t, stats, total, g, w]: readonly View[], [gx]: readonly View[], attrs: ClassLossAttrs): void {
+  const { C, step, rows } = classRows(x!);
+  const { rows: outRows, step: outStep } = classRows(gx!);
+  const targets = viewOffsets(t!);
+  const { reduction, ignoreIndex, labelSmoothing: eps } = attrs;
+  const a = x!.handle;
+  const ty = t!.handle;
+  const st = stats!.handle;
+  const o = gx!.handle;
+  const up = upstreamOffsets(g!, rows.length);
+  const W = reduction === 'mean' ? total!.handle[total!.offset]! : 1;
+  const wv = w ? w.handle : undefined;
+  const wOff = w ? w.offset : 0;
+  const ws = w ? w.strides[0]! : 0;
+  let sumW = C;
+  if (wv) {
+    sumW = 0;
+    for (let c = 0; c < C; c++) sumW += wv[wOff + c * ws]!;
+  }
+  const u = eps / C;
+  for (let p = 0; p < rows.length; p++) {
+    const y = ty[targets[p]!]!;
+    if (y === ignoreIndex) continue; // the output starts zero-filled
+    if (y < 0 || y >= C) targetOutOfRange('crossEntropy', y, C, p, t!.shape, ignoreIndex);
+    const scale = g!.handle[up[p]!]! / W;
+    const shift = st[2 * p]! + st[2 * p + 1]!;
+    const wy = wv ? wv[wOff + y * ws]! : 1;
+    const k = ((1 - eps) * wy + u * sumW) * scale;
+    const base = rows[p]!;
+    const ob = outRows[p]!;
+    if (wv) {
+      for (let c = 0; c < C; c++) o[ob + c * outStep] = Math.exp(a[base + c * step]! - shift) * k - u * wv[wOff + c * ws]! * scale;
+    } else {
+      const us = u * scale;
+      for (let c = 0, i = base, j = ob; c < C; c++, i += step, j += outStep) o[j] = Math.exp(a[i]! - shift) * k - us;
+    }
+    o[ob + y * outStep]! -= (1 - eps) * wy * scale;
+  }
+}
+
+registerKernel('crossEntropy', 'cpu', crossEntropyForward);
+registerKernel('crossEntropyBackward', 'cpu', crossEntropyBackward);

@@ -1,0 +1,17 @@
+import { ValueError, type Generator, type Tensor } from '@tapegrad/tensor';
+import { dropout } from '../ops/dropout.js';
+import { Module } from './module.js';
+
+/** Zero elements with probability p in training mode; the identity in eval mode. */
+export class Dropout extends Module {
+  constructor(readonly p = 0.5, readonly options: { generator?: Generator } = {}) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new ValueError(`Dropout: p must be a probability in [0, 1]; got ${p}`);
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, { p: this.p, training: this.training, generator: this.options.generator });
+  }
+  protected override extraRepr(): string {
+    return `p=${this.p}`;
+  }
+}

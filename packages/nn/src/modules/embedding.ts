@@ -1,0 +1,33 @@
+import { ValueError, tidy, zeros, type Tensor } from '@tapegrad/tensor';
+import { noGrad } from '@tapegrad/autograd';
+import { embedding } from '../ops/embedding.js';
+import { normal } from '../init.js';
+import { Module, parameter } from './module.js';
+import { checkSize, type FactoryOptions } from './linear.js';
+
+/** A lookup table of numEmbeddings vectors, initialised from N(0, 1) (the padding row zero). */
+export class Embedding extends Module {
+  weight: Tensor;
+  readonly paddingIdx: number | undefined;
+  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: FactoryOptions & { paddingIdx?: number } = {}) {
+    super();
+    checkSize('Embedding', 'numEmbeddings', numEmbeddings);
+    checkSize('Embedding', 'embeddingDim', embeddingDim);
+    let pad = options.paddingIdx;
+    if (pad !== undefined) {
+      if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
+        throw new ValueError(`Embedding: paddingIdx ${pad} is out of range for ${numEmbeddings} embeddings`);
+      }
+      if (pad < 0) pad += numEmbeddings;
+    }
+    this.paddingIdx = pad;
+    this.weight = parameter(normal(zeros([numEmbeddings, embeddingDim], { dtype: options.dtype, device: options.device })));
+    if (pad !== undefined) noGrad(() => tidy(() => void this.weight.narrow(0, pad!, 1).fill_(0)));
+  }
+  forward(indices: Tensor): Tensor {
+    return embedding(indices, this.weight, { paddingIdx: this.paddingIdx });
+  }
+  protected override extraRepr(): string {
+    return `${this.numEmbeddings}, ${this.embeddingDim}`;
+  }
+}

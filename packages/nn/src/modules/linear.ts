@@ -1,0 +1,38 @@
+import { ValueError, zeros, type DType, type Device, type Tensor } from '@tapegrad/tensor';
+import { linear } from '../ops/linear.js';
+import { kaimingUniform, uniform } from '../init.js';
+import { Module, parameter } from './module.js';
+
+export interface FactoryOptions {
+  dtype?: DType;
+  device?: Device;
+}
+
+export function checkSize(cls: string, arg: string, v: number): number {
+  if (!Number.isInteger(v) || v < 1) throw new ValueError(`${cls}: ${arg} must be a positive integer; got ${v}`);
+  return v;
+}
+
+/**
+ * y = x·Wᵀ + b. PyTorch's initialisation: W and b from U(−1/√in, 1/√in) (kaiming_uniform with
+ * a = √5, which comes to the same bound).
+ */
+export class Linear extends Module {
+  weight: Tensor;
+  bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, options: FactoryOptions & { bias?: boolean } = {}) {
+    super();
+    checkSize('Linear', 'inFeatures', inFeatures);
+    checkSize('Linear', 'outFeatures', outFeatures);
+    const o = { dtype: options.dtype, device: options.device };
+    this.weight = parameter(kaimingUniform(zeros([outFeatures, inFeatures], o), { a: Math.sqrt(5) }));
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.bias = options.bias === false ? null : parameter(uniform(zeros([outFeatures], o), -bound, bound));
+  }
+  forward(x: Tensor): Tensor {
+    return linear(x, this.weight, this.bias);
+  }
+  protected override extraRepr(): string {
+    return `inFeatures=${this.inFeatures}, outFeatures=${this.outFeatures}, bias=${this.bias !== null}`;
+  }
+}

@@ -1,0 +1,94 @@
+import { ShapeError, ones, zeros, type Tensor } from '@tapegrad/tensor';
+import { noGrad } from '@tapegrad/autograd';
+import { batchNorm, layerNorm } from '../ops/norm.js';
+import { Module, buffer, parameter } from './module.js';
+import { checkSize, type FactoryOptions } from './linear.js';
+
+export interface LayerNormModuleOptions extends FactoryOptions {
+  eps?: number;
+  /** Learn a per-element scale (ones) and shift (zeros). Default true. */
+  elementwiseAffine?: boolean;
+  /** With elementwiseAffine, learn the shift too. Default true. */
+  bias?: boolean;
+}
+export class LayerNorm extends Module {
+  readonly normalizedShape: number[];
+  readonly eps: number;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  constructor(normalizedShape: number | number[], options: LayerNormModuleOptions = {}) {
+    super();
+    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape.slice();
+    this.normalizedShape.forEach((d) => checkSize('LayerNorm', 'normalizedShape', d));
+    this.eps = options.eps ?? 1e-5;
+    const o = { dtype: options.dtype, device: options.device };
+    const affine = options.elementwiseAffine ?? true;
+    this.weight = affine ? parameter(ones(this.normalizedShape, o)) : null;
+    this.bias = affine && options.bias !== false ? parameter(zeros(this.normalizedShape, o)) : null;
+  }
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
+  }
+  protected override extraRepr(): string {
+    return `[${this.normalizedShape}], eps=${this.eps}`;
+  }
+}
+
+export interface BatchNormModuleOptions extends FactoryOptions {
+  eps?: number;
+  /** Weight of each new batch in the running statistics; null for a cumulative average. Default 0.1. */
+  momentum?: number | null;
+  /** Learn a per-channel scale and shift. Default true. */
+  affine?: boolean;
+  /** Keep running statistics for eval mode. Default true. */
+  trackRunningStats?: boolean;
+}
+abstract class BatchNorm extends Module {
+  readonly eps: number;
+  readonly momentum: number | null;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+  numBatchesTracked: Tensor | null;
+  protected abstract readonly ranks: readonly number[];
+  constructor(readonly numFeatures: number, options: BatchNormModuleOptions = {}) {
+    super();
+    checkSize(this.constructor.name, 'numFeatures', numFeatures);
+    this.eps = options.eps ?? 1e-5;
+    this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
+    const o = { dtype: options.dtype, device: options.device };
+    const affine = options.affine ?? true;
+    this.weight = affine ? parameter(ones([numFeatures], o)) : null;
+    this.bias = affine ? parameter(zeros([numFeatures], o)) : null;
+    const track = options.trackRunningStats ?? true;
+    this.runningMean = track ? buffer(zeros([numFeatures], o)) : null;
+    this.runningVar = track ? buffer(ones([numFeatures], o)) : null;
+    this.numBatchesTracked = track ? buffer(zeros([], { dtype: 'int32', device: options.device })) : null;
+  }
+  forward(x: Tensor): Tensor {
+    const name = this.constructor.name;
+    if (!this.ranks.includes(x.ndim)) {
+      throw new ShapeError(`${name}: expected a ${this.ranks.map((r) => `${r}-d`).join(' or ')} input; got shape ${[x.shape].map((s) => `[${s.join(', ')}]`)}`);
+    }
+    if (x.shape[1] !== this.numFeatures) throw new ShapeError(`${name}: expected ${this.numFeatures} channels in dim 1; got input of shape [${x.shape.join(', ')}]`);
+    let momentum = this.momentum ?? 0;
+    if (this.training && this.numBatchesTracked) {
+      noGrad(() => this.numBatchesTracked!.add_(1));
+      if (this.momentum === null) momentum = 1 / this.numBatchesTracked.itemSync();
+    }
+    const useBatch = this.training || !this.runningMean;
+    return batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, { training: useBatch, momentum, eps: this.eps });
+  }
+  protected override extraRepr(): string {
+    return `${this.numFeatures}, eps=${this.eps}, momentum=${this.momentum}`;
+  }
+}
+/** Batch normalisation over [N, C] or [N, C, L] per channel C. */
+export class BatchNorm1d extends BatchNorm {
+  protected readonly ranks = [2, 3];
+}
+/** Batch normalisation over [N, C, H, W] per channel C. */
+export class BatchNorm2d extends BatchNorm {
+  protected readonly ranks = [4];
+}

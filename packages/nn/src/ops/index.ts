@@ -1,0 +1,7 @@
+export * from './conv.js';
+export * from './pool.js';
+export * from './activation.js';
+export * from './linear.js';
+export * from './dropout.js';
+export * from './embedding.js';
+export * from './norm.js';

@@ -1,0 +1,100 @@
+import { ShapeError, ValueError, defineOp, dispatch, fmt, run, squeeze, tidy, unsqueeze, type Shape, type Tensor } from '@tapegrad/tensor';
+import { registerGradient } from '@tapegrad/autograd';
+import { checkFloat, checkRank, outSize, pair } from './util.js';
+
+// maxPool2d and avgPool2d: definitions and gradients here; CPU kernels in
+// @tapegrad/backend-cpu's kernels/pool.ts, matched by op name.
+
+export interface Pool2dAttrs {
+  kernelSize: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  dilation: [number, number];
+  countIncludePad: boolean;
+  divisorOverride: number | null;
+  /** The backward ops: the input's shape. */
+  shape?: Shape;
+}
+export interface MaxPool2dOptions {
+  /** Default: kernelSize. */
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  dilation?: number | [number, number];
+  ceilMode?: boolean;
+}
+export interface AvgPool2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+  ceilMode?: boolean;
+  /** Count the zero padding in the average's divisor (default true, as PyTorch). */
+  countIncludePad?: boolean;
+  divisorOverride?: number;
+}
+
+function poolInfer(op: string) {
+  return ([x]: readonly Tensor[], a: Pool2dAttrs & { outSize: [number, number] }) => {
+    checkRank(op, 'input', x!, [4], '[N, C, H, W]');
+    checkFloat(op, 'input', x!);
+    return [{ shape: [x!.shape[0]!, x!.shape[1]!, ...a.outSize], dtype: x!.dtype }];
+  };
+}
+defineOp<Pool2dAttrs & { outSize: [number, number] }>({
+  name: 'maxPool2d',
+  infer: (xs, a) => {
+    const [spec] = poolInfer('maxPool2d')(xs, a);
+    return [spec!, { shape: spec!.shape, dtype: 'int32' }];
+  },
+});
+defineOp<Pool2dAttrs & { outSize: [number, number] }>({ name: 'avgPool2d', infer: poolInfer('avgPool2d') });
+defineOp<Pool2dAttrs>({ name: 'maxPool2dBackward', differentiable: false, infer: ([g], a) => [{ shape: a.shape!, dtype: g!.dtype }] });
+defineOp<Pool2dAttrs>({ name: 'avgPool2dBackward', differentiable: false, infer: ([g], a) => [{ shape: a.shape!, dtype: g!.dtype }] });
+
+registerGradient<Pool2dAttrs>('maxPool2d', {
+  saveOutputs: true,
+  backward: (c, [g]) => [run('maxPool2dBackward', [g!, c.outputs[1]!], { ...c.attrs, shape: c.inputShapes[0] })],
+});
+registerGradient<Pool2dAttrs>('avgPool2d', {
+  backward: (c, [g]) => [run('avgPool2dBackward', [g!], { ...c.attrs, shape: c.inputShapes[0] })],
+});
+
+function attrs(op: string, x: Tensor, kernelSize: number | [number, number], o: MaxPool2dOptions & AvgPool2dOptions) {
+  checkRank(op, 'input', x, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
+  const k = pair(op, 'kernelSize', kernelSize, 1);
+  const stride = pair(op, 'stride', o.stride ?? k, 1);
+  const padding = pair(op, 'padding', o.padding ?? 0, 0);
+  const dilation = pair(op, 'dilation', o.dilation ?? 1, 1);
+  if (padding[0] > k[0] / 2 || padding[1] > k[1] / 2) {
+    throw new ValueError(`${op}: padding ${fmt(padding)} must be at most half of kernelSize ${fmt(k)}`);
+  }
+  const [h, w] = x.shape.slice(-2) as [number, number];
+  const size: [number, number] = [0, 1].map((i) => outSize([h, w][i]!, k[i]!, stride[i]!, padding[i]!, dilation[i]!, o.ceilMode)) as [number, number];
+  if (size[0] < 1 || size[1] < 1) {
+    throw new ShapeError(`${op}: input ${fmt(x.shape)} is too small for kernelSize ${fmt(k)} (padding ${fmt(padding)}, dilation ${fmt(dilation)}); the output would be empty`);
+  }
+  if (o.divisorOverride !== undefined && !(o.divisorOverride !== 0 && Number.isFinite(o.divisorOverride))) {
+    throw new ValueError(`${op}: divisorOverride must be a non-zero number; got ${o.divisorOverride}`);
+  }
+  return { kernelSize: k, stride, padding, dilation, countIncludePad: o.countIncludePad ?? true, divisorOverride: o.divisorOverride ?? null, outSize: size };
+}
+
+function batched(x: Tensor, f: (x4: Tensor) => Tensor[]): Tensor[] {
+  if (x.ndim === 4) return f(x);
+  return tidy(() => f(unsqueeze(x, 0)).map((t) => squeeze(t, 0)));
+}
+
+/** Max over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's max_pool2d. */
+export function maxPool2d(x: Tensor, kernelSize: number | [number, number], options: MaxPool2dOptions = {}): Tensor {
+  const [out, indices] = maxPool2dWithIndices(x, kernelSize, options);
+  indices.dispose();
+  return out;
+}
+/** maxPool2d plus, as int32, each maximum's flat index h·W + w in its input plane (return_indices=True). */
+export function maxPool2dWithIndices(x: Tensor, kernelSize: number | [number, number], options: MaxPool2dOptions = {}): [Tensor, Tensor] {
+  const a = attrs('maxPool2d', x, kernelSize, options);
+  return batched(x, (x4) => dispatch('maxPool2d', [x4], a)) as [Tensor, Tensor];
+}
+/** Mean over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's avg_pool2d. */
+export function avgPool2d(x: Tensor, kernelSize: number | [number, number], options: AvgPool2dOptions = {}): Tensor {
+  const a = attrs('avgPool2d', x, kernelSize, options);
+  return batched(x, (x4) => [run('avgPool2d', [x4], a)])[0]!;
+}

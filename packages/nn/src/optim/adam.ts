@@ -1,0 +1,82 @@
+import { add, div, keep, maximum, mul, neg, sqrt, zerosLike, type Tensor } from '@tapegrad/tensor';
+import { canFuse, fusedStep } from './fused.js';
+import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+
+export interface AdamOptions {
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  amsgrad?: boolean;
+  maximize?: boolean;
+  /** Use the one-pass fused kernel where the device has it and the tensors are contiguous (default true). */
+  fused?: boolean;
+}
+type H = Required<AdamOptions>;
+
+function validate(cls: string, g: ParamGroup<H>): void {
+  checkHyper(cls, 'lr', g.lr, (v) => v >= 0, 'a number >= 0');
+  checkHyper(cls, 'eps', g.eps, (v) => v >= 0, 'a number >= 0');
+  checkHyper(cls, 'betas[0]', g.betas[0], (v) => v >= 0 && v < 1, 'in [0, 1)');
+  checkHyper(cls, 'betas[1]', g.betas[1], (v) => v >= 0 && v < 1, 'in [0, 1)');
+  checkHyper(cls, 'weightDecay', g.weightDecay, (v) => v >= 0, 'a number >= 0');
+}
+
+/** The shared Adam update; `decoupled` applies weight decay to the weights directly (AdamW). */
+function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, decoupled: boolean): void {
+  const [b1, b2] = g.betas;
+  if (state.step === undefined) {
+    state.step = 0;
+    state.expAvg = keep(zerosLike(p));
+    state.expAvgSq = keep(zerosLike(p));
+    if (g.amsgrad) state.maxExpAvgSq = keep(zerosLike(p));
+  }
+  const step = (state.step as number) + 1;
+  state.step = step;
+  const tensors = [p, grad, state.expAvg as Tensor, state.expAvgSq as Tensor, ...(g.amsgrad ? [state.maxExpAvgSq as Tensor] : [])];
+  if (g.fused && canFuse('adamStep', tensors)) {
+    const { lr, eps, weightDecay, amsgrad, maximize } = g;
+    return fusedStep('adamStep', tensors, { lr, beta1: b1, beta2: b2, eps, weightDecay, decoupled, amsgrad, maximize, step });
+  }
+  let d = g.maximize ? neg(grad) : grad;
+  if (g.weightDecay !== 0) {
+    if (decoupled) p.mul_(1 - g.lr * g.weightDecay);
+    else d = add(d, mul(p, g.weightDecay));
+  }
+  const m = state.expAvg as Tensor;
+  const v = state.expAvgSq as Tensor;
+  m.mul_(b1).add_(mul(d, 1 - b1));
+  v.mul_(b2).add_(mul(mul(d, d), 1 - b2));
+  const stepSize = g.lr / (1 - b1 ** step);
+  const c2 = Math.sqrt(1 - b2 ** step);
+  let second = v;
+  if (g.amsgrad) second = (state.maxExpAvgSq as Tensor).copy_(maximum(state.maxExpAvgSq as Tensor, v));
+  const denom = add(div(sqrt(second), c2), g.eps);
+  p.sub_(mul(div(m, denom), stepSize));
+}
+
+/** Adam (Kingma & Ba), with L2 weight decay added to the gradient and optional AMSGrad (torch.optim.Adam). */
+export class Adam extends Optimizer<H> {
+  constructor(params: Params<H>, options: AdamOptions = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, fused: true, ...options });
+  }
+  protected validate(g: ParamGroup<H>): void {
+    validate('Adam', g);
+  }
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
+    adamStep(p, grad, g, state, false);
+  }
+}
+
+/** Adam with decoupled weight decay, default 0.01 (Loshchilov & Hutter; torch.optim.AdamW). */
+export class AdamW extends Optimizer<H> {
+  constructor(params: Params<H>, options: AdamOptions = {}) {
+    super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, fused: true, ...options });
+  }
+  protected validate(g: ParamGroup<H>): void {
+    validate('AdamW', g);
+  }
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
+    adamStep(p, grad, g, state, true);
+  }
+}

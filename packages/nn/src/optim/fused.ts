@@ -1,0 +1,49 @@
+import { ShapeError, dispatch, fmt, hasKernel, shapesEqual, defineOp, type Tensor } from '@tapegrad/tensor';
+
+// Fused optimizer updates: ops with no outputs that update the parameter and its state in
+// place in one pass (the CPU kernels are in @tapegrad/backend-cpu's kernels/optim.ts). An
+// optimizer uses them where the device has the kernel and every tensor is contiguous, and the
+// composite update (the same arithmetic as separate ops) otherwise.
+
+export interface SgdStepAttrs {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+  init: boolean;
+}
+export interface AdamStepAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  amsgrad: boolean;
+  maximize: boolean;
+  step: number;
+}
+
+function sameShapes(op: string) {
+  return (inputs: readonly Tensor[]) => {
+    const p = inputs[0]!;
+    inputs.forEach((t, i) => {
+      if (!shapesEqual(t.shape, p.shape) || t.dtype !== p.dtype) {
+        throw new ShapeError(`${op}: input ${i} is ${t.dtype} ${fmt(t.shape)}, but the parameter is ${p.dtype} ${fmt(p.shape)}`);
+      }
+    });
+    return [];
+  };
+}
+defineOp<SgdStepAttrs>({ name: 'sgdStep', differentiable: false, infer: sameShapes('sgdStep') });
+defineOp<AdamStepAttrs>({ name: 'adamStep', differentiable: false, infer: sameShapes('adamStep') });
+
+/** Whether the fused op can run on these tensors. */
+export function canFuse(op: string, tensors: readonly Tensor[]): boolean {
+  return hasKernel(op, tensors[0]!.device) && tensors.every((t) => t.isContiguous());
+}
+export function fusedStep(op: 'sgdStep' | 'adamStep', tensors: Tensor[], attrs: SgdStepAttrs | AdamStepAttrs): void {
+  dispatch(op, tensors, attrs);
+}

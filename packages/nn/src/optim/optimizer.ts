@@ -1,0 +1,120 @@
+import { ValueError, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
+import { noGrad } from '@tapegrad/autograd';
+
+/** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
+export type ParamState = Record<string, Tensor | number>;
+export type ParamGroup<H> = H & { params: Tensor[] };
+/** An optimizer's parameters: a list, or groups of them with their own hyperparameters. */
+export type Params<H> = Tensor[] | (Partial<H> & { params: Tensor[] })[];
+
+export interface OptimizerStateDict<H> {
+  /** State by parameter index (the order of the parameters across all groups). */
+  state: Record<number, ParamState>;
+  /** Each group's hyperparameters, with its parameters as indices. */
+  paramGroups: (H & { params: number[] })[];
+}
+
+/**
+ * The optimizer base: parameter groups with hyperparameters (which schedulers change), state
+ * per parameter, zeroGrad, and a step() that runs each group's update under noGrad, in place.
+ */
+export abstract class Optimizer<H extends { lr: number }> {
+  readonly paramGroups: ParamGroup<H>[];
+  readonly state = new Map<Tensor, ParamState>();
+
+  constructor(params: Params<H>, readonly defaults: H) {
+    const groups = params.length && !isTensor(params[0]) ? (params as (Partial<H> & { params: Tensor[] })[]) : [{ params: params as Tensor[] }];
+    if (!groups.length || groups.every((g) => !g.params.length)) throw new ValueError(`${this.constructor.name}: got an empty parameter list`);
+    const seen = new Set<Tensor>();
+    this.paramGroups = groups.map((g) => {
+      for (const p of g.params) {
+        if (!isTensor(p) || !p.isLeaf || !p.requiresGrad) {
+          throw new ValueError(`${this.constructor.name}: can only optimize leaf tensors that require grad (use parameter() or requiresGrad_())`);
+        }
+        if (seen.has(p)) throw new ValueError(`${this.constructor.name}: a parameter appears in more than one group`);
+        seen.add(p);
+      }
+      const group = { ...defaults, ...g, params: g.params.slice() } as ParamGroup<H>;
+      this.validate(group);
+      return group;
+    });
+  }
+  /** Throw a ValueError naming a bad hyperparameter. */
+  protected abstract validate(group: ParamGroup<H>): void;
+  /** Update one parameter in place (called under noGrad and tidy; keep() new state buffers). */
+  protected abstract update(p: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): void;
+
+  /** One optimization step over every parameter that has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          if (!p.grad) continue;
+          let state = this.state.get(p);
+          if (!state) this.state.set(p, (state = {}));
+          tidy(() => this.update(p, p.grad!, group, state!));
+        }
+      }
+    });
+  }
+  /** Drop (dispose) the gradients of every parameter, as PyTorch's zero_grad(set_to_none=True). */
+  zeroGrad(): void {
+    for (const g of this.paramGroups) {
+      for (const p of g.params) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+    }
+  }
+
+  /** The state (live tensors: do not dispose them) and the hyperparameters, with parameters by index. */
+  stateDict(): OptimizerStateDict<H> {
+    const index = new Map<Tensor, number>();
+    const paramGroups = this.paramGroups.map((g) => {
+      const { params, ...hyper } = g;
+      return { ...structuredClone(hyper), params: params.map((p) => index.set(p, index.size).get(p)!) } as unknown as H & { params: number[] };
+    });
+    const state: Record<number, ParamState> = {};
+    for (const [p, s] of this.state) state[index.get(p)!] = { ...s };
+    return { state, paramGroups };
+  }
+  /** Restore state and hyperparameters saved by stateDict() from an optimizer over parameters of the same shapes. */
+  loadStateDict(sd: OptimizerStateDict<H>): void {
+    const name = this.constructor.name;
+    if (sd.paramGroups.length !== this.paramGroups.length) {
+      throw new ValueError(`${name}.loadStateDict: the state dict has ${sd.paramGroups.length} parameter groups; this optimizer has ${this.paramGroups.length}`);
+    }
+    this.paramGroups.forEach((g, i) => {
+      if (sd.paramGroups[i]!.params.length !== g.params.length) {
+        throw new ValueError(`${name}.loadStateDict: group ${i} has ${sd.paramGroups[i]!.params.length} parameters in the state dict and ${g.params.length} here`);
+      }
+    });
+    const byIndex = new Map<number, Tensor>();
+    sd.paramGroups.forEach((g, i) => g.params.forEach((idx, j) => byIndex.set(idx, this.paramGroups[i]!.params[j]!)));
+    for (const [k, s] of Object.entries(sd.state)) {
+      const p = byIndex.get(Number(k));
+      if (!p) throw new ValueError(`${name}.loadStateDict: state for parameter ${k}, which no group lists`);
+      for (const [key, v] of Object.entries(s)) {
+        if (isTensor(v) && key !== 'step' && !shapesEqual(v.shape, p.shape)) {
+          throw new ValueError(`${name}.loadStateDict: state '${key}' of parameter ${k} has shape ${fmt(v.shape)}, but the parameter has ${fmt(p.shape)}`);
+        }
+      }
+    }
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (isTensor(v)) v.dispose();
+    this.state.clear();
+    for (const [k, s] of Object.entries(sd.state)) {
+      const p = byIndex.get(Number(k))!;
+      const copy: ParamState = {};
+      for (const [key, v] of Object.entries(s)) copy[key] = isTensor(v) ? keep(tidy(() => noGrad(() => v.detach().to(p.device).cast(p.dtype).clone()))) : v;
+      this.state.set(p, copy);
+    }
+    sd.paramGroups.forEach((g, i) => {
+      const { params: _, ...hyper } = g;
+      Object.assign(this.paramGroups[i]!, structuredClone(hyper));
+    });
+  }
+}
+
+export function checkHyper(cls: string, name: string, v: number, ok: (v: number) => boolean, what: string): void {
+  if (typeof v !== 'number' || !ok(v)) throw new ValueError(`${cls}: ${name} must be ${what}; got ${v}`);
+}

@@ -1,0 +1,46 @@
+import { add, keep, mul, neg, zerosLike, type Tensor } from '@tapegrad/tensor';
+import { canFuse, fusedStep } from './fused.js';
+import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
+
+export interface SGDOptions {
+  lr?: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  maximize?: boolean;
+  /** Use the one-pass fused kernel where the device has it and the tensors are contiguous (default true). */
+  fused?: boolean;
+}
+type H = Required<SGDOptions>;
+
+/** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
+export class SGD extends Optimizer<H> {
+  constructor(params: Params<H>, options: SGDOptions = {}) {
+    super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, fused: true, ...options });
+  }
+  protected validate(g: ParamGroup<H>): void {
+    checkHyper('SGD', 'lr', g.lr, (v) => v >= 0, 'a number >= 0');
+    checkHyper('SGD', 'momentum', g.momentum, (v) => v >= 0, 'a number >= 0');
+    checkHyper('SGD', 'weightDecay', g.weightDecay, (v) => v >= 0, 'a number >= 0');
+    if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) checkHyper('SGD', 'momentum', g.momentum, () => false, 'positive, with zero dampening, for nesterov');
+  }
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
+    const init = g.momentum !== 0 && !state.momentumBuffer;
+    if (init) state.momentumBuffer = keep(zerosLike(p));
+    const tensors = g.momentum !== 0 ? [p, grad, state.momentumBuffer as Tensor] : [p, grad];
+    if (g.fused && canFuse('sgdStep', tensors)) {
+      const { lr, momentum, dampening, weightDecay, nesterov, maximize } = g;
+      return fusedStep('sgdStep', tensors, { lr, momentum, dampening, weightDecay, nesterov, maximize, init });
+    }
+    let d = g.maximize ? neg(grad) : grad;
+    if (g.weightDecay !== 0) d = add(d, mul(p, g.weightDecay));
+    if (g.momentum !== 0) {
+      const buf = state.momentumBuffer as Tensor;
+      if (init) buf.copy_(d);
+      else buf.mul_(g.momentum).add_(g.dampening ? mul(d, 1 - g.dampening) : d);
+      d = g.nesterov ? add(d, mul(buf, g.momentum)) : buf;
+    }
+    p.sub_(mul(d, g.lr));
+  }
+}

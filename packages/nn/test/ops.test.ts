@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { gradcheck } from '@tapegrad/autograd';
+import { ShapeError, DTypeError, ValueError, mul, ones, sum, tensor, Generator, type Tensor } from '@tapegrad/tensor';
+import { avgPool2d, batchNorm, conv2d, dropout, embedding, gelu, layerNorm, linear, maxPool2d, maxPool2dWithIndices } from '../src/index.js';
+import { expectClose, f64, i32, ref, rnd, type Encoded } from './helpers.js';
+
+/** Backward of sum(out * seed), the same seed PyTorch used. */
+function backwardWithSeed(out: Tensor, seed: Encoded): void {
+  sum(mul(out, f64(seed))).backward();
+}
+const camel = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), v]));
+
+describe('conv2d', () => {
+  for (const c of ref.conv2d) {
+    it(`matches PyTorch values and gradients: ${c.name}`, () => {
+      const x = f64(c.input, true);
+      const w = f64(c.weight, true);
+      const b = c.bias ? f64(c.bias, true) : null;
+      const out = conv2d(x, w, b, c.options);
+      expectClose(out, c.out);
+      backwardWithSeed(out, c.seed);
+      expectClose(x.grad!, c.grads.input);
+      expectClose(w.grad!, c.grads.weight);
+      if (b) expectClose(b.grad!, c.grads.bias);
+    });
+  }
+  it('passes gradcheck with stride, padding, dilation, groups and bias', () => {
+    const x = rnd([2, 4, 5, 4], 1);
+    const w = rnd([4, 2, 2, 3], 2);
+    const b = rnd([4], 3);
+    expect(gradcheck((x, w, b) => conv2d(x!, w!, b, { stride: [2, 1], padding: [1, 1], dilation: [1, 2], groups: 2 }), [x, w, b])).toBe(true);
+  });
+  it("accepts unbatched input and padding 'same'", () => {
+    const x = rnd([2, 5, 5], 4);
+    const w = rnd([3, 2, 3, 3], 5);
+    expect(conv2d(x, w, null, { padding: 'same' }).shape).toEqual([3, 5, 5]);
+  });
+  it('rejects mismatched channels, bad bias, bad options and too-small inputs', () => {
+    const x = rnd([1, 3, 5, 5], 6);
+    expect(() => conv2d(x, rnd([4, 2, 3, 3], 7))).toThrow(/conv2d: input \[1, 3, 5, 5\] has 3 channels but weight \[4, 2, 3, 3\] with groups=1 expects 2/);
+    expect(() => conv2d(x, rnd([4, 3, 3, 3], 7), rnd([3], 1))).toThrow(ShapeError);
+    expect(() => conv2d(x, rnd([4, 3, 3, 3], 7), null, { stride: 0 })).toThrow(/conv2d: stride must be an integer >= 1/);
+    expect(() => conv2d(x, rnd([4, 3, 7, 7], 7))).toThrow(/smaller than the dilated kernel/);
+    expect(() => conv2d(rnd([5, 5], 1), rnd([4, 3, 3, 3], 7))).toThrow(/conv2d: input must be \[N, C, H, W\]/);
+    expect(() => conv2d(tensor([[[[1]]]], { dtype: 'int32' }), tensor([[[[1]]]], { dtype: 'int32' }))).toThrow(DTypeError);
+  });
+});
+
+describe('pooling', () => {
+  for (const c of ref.pool) {
+    it(`${c.op}Pool2d matches PyTorch: ${c.name}`, () => {
+      const x = f64(c.input, true);
+      const options = camel(c.options);
+      let out: Tensor;
+      if (c.op === 'max') {
+        const [o, idx] = maxPool2dWithIndices(x, c.kernelSize, options);
+        expect(Array.from(idx.dataSync())).toEqual(c.indices.data);
+        out = o;
+      } else out = avgPool2d(x, c.kernelSize, options);
+      expectClose(out, c.out);
+      backwardWithSeed(out, c.seed);
+      expectClose(x.grad!, c.grads.input);
+    });
+  }
+  it('passes gradcheck', () => {
+    const x = rnd([1, 2, 5, 6], 11);
+    expect(gradcheck((x) => maxPool2d(x!, 3, { stride: 2, padding: 1 }), [x])).toBe(true);
+    expect(gradcheck((x) => avgPool2d(x!, [2, 3], { stride: [2, 1], padding: 1, countIncludePad: false, ceilMode: true }), [x])).toBe(true);
+  });
+  it('rejects bad kernel sizes and padding', () => {
+    const x = rnd([1, 1, 4, 4], 1);
+    expect(() => maxPool2d(x, 0)).toThrow(/maxPool2d: kernelSize must be an integer >= 1/);
+    expect(() => maxPool2d(x, 2, { padding: 2 })).toThrow(/padding \[2, 2\] must be at most half of kernelSize/);
+    expect(() => avgPool2d(x, 5)).toThrow(/avgPool2d: input \[1, 1, 4, 4\] is too small/);
+    expect(() => avgPool2d(x, 2, { divisorOverride: 0 })).toThrow(ValueError);
+  });
+});
+
+describe('normalisation', () => {
+  it('layerNorm matches PyTorch and passes gradcheck', () => {
+    const c = ref.norm.layerNorm;
+    const [x, w, b] = [f64(c.input, true), f64(c.weight, true), f64(c.bias, true)];
+    const out = layerNorm(x, c.normalizedShape, w, b);
+    expectClose(out, c.out);
+    backwardWithSeed(out, c.seed);
+    expectClose(x.grad!, c.grads.input);
+    expectClose(w.grad!, c.grads.weight);
+    expectClose(b.grad!, c.grads.bias);
+    const c2 = ref.norm.layerNorm2d;
+    expectClose(layerNorm(f64(c2.input), c2.normalizedShape), c2.out);
+    expect(gradcheck((x, w, b) => layerNorm(x!, [3], w, b), [rnd([2, 3], 1), rnd([3], 2), rnd([3], 3)])).toBe(true);
+    expect(() => layerNorm(x, [4])).toThrow(/layerNorm: normalizedShape \[4\] must match the trailing dims of input \[3, 4, 5\]/);
+  });
+  it('batchNorm matches PyTorch in training (with running statistics) and in eval', () => {
+    const c = ref.norm.batchNorm2d;
+    const [x, w, b] = [f64(c.input, true), f64(c.weight, true), f64(c.bias, true)];
+    const rm = tensor(new Float64Array(3));
+    const rv = tensor(Float64Array.from([1, 1, 1]));
+    const out = batchNorm(x, rm, rv, w, b, { training: true, momentum: c.momentum });
+    expectClose(out, c.out);
+    expectClose(rm, c.runningMean);
+    expectClose(rv, c.runningVar);
+    backwardWithSeed(out, c.seed);
+    expectClose(x.grad!, c.grads.input);
+    expectClose(w.grad!, c.grads.weight);
+    expectClose(b.grad!, c.grads.bias);
+    expectClose(batchNorm(f64(c.evalInput), rm, rv, w, b), c.evalOut);
+    expect(gradcheck((x, w, b) => batchNorm(x!, null, null, w, b, { training: true }), [rnd([3, 2, 2], 1), rnd([2], 2), rnd([2], 3)])).toBe(true);
+    expect(() => batchNorm(rnd([1, 2], 1), null, null, null, null, { training: true })).toThrow(/more than 1 value per channel/);
+    expect(() => batchNorm(x, rm, rnd([4], 1))).toThrow(/batchNorm: runningVar must have shape \[3\]/);
+  });
+});
+
+describe('embedding, linear, gelu, dropout', () => {
+  it('embedding matches PyTorch, padding row gets no gradient', () => {
+    const c = ref.misc.embedding;
+    const w = f64(c.weight, true);
+    const out = embedding(i32(c.indices), w, { paddingIdx: c.paddingIdx });
+    expectClose(out, c.out);
+    backwardWithSeed(out, c.seed);
+    expectClose(w.grad!, c.grads.weight);
+    expect(gradcheck((w) => embedding(tensor([0, 2, 2], { dtype: 'int32' }), w!), [rnd([3, 2], 1)])).toBe(true);
+    expect(() => embedding(tensor([0.5]), w)).toThrow(/embedding: indices must be an int32 tensor/);
+    expect(() => embedding(tensor([9], { dtype: 'int32' }), w)).toThrow(/out of range/);
+  });
+  it('linear matches PyTorch', () => {
+    const c = ref.misc.linear;
+    const [x, w, b] = [f64(c.input, true), f64(c.weight, true), f64(c.bias, true)];
+    const out = linear(x, w, b);
+    expectClose(out, c.out);
+    backwardWithSeed(out, c.seed);
+    expectClose(x.grad!, c.grads.input);
+    expectClose(w.grad!, c.grads.weight);
+    expectClose(b.grad!, c.grads.bias);
+    expect(() => linear(x, rnd([5, 3], 1))).toThrow(/linear: input \[2, 3, 4\] must end in inFeatures = 3/);
+  });
+  it('gelu matches PyTorch (exact and tanh) and passes gradcheck', () => {
+    const c = ref.misc.gelu;
+    expectClose(gelu(f64(c.input)), c.out, 1e-6);
+    expectClose(gelu(f64(c.input), { approximate: 'tanh' }), c.tanh);
+    expect(gradcheck((x) => gelu(x!), [rnd([7], 3)])).toBe(true);
+    expect(gradcheck((x) => gelu(x!, { approximate: 'tanh' }), [rnd([7], 3)])).toBe(true);
+  });
+  it('dropout is seeded, scales kept elements by 1/(1-p), and is the identity in eval', () => {
+    const x = ones([1000], { dtype: 'float64' });
+    const a = dropout(x, { p: 0.3, generator: new Generator(5) }).dataSync();
+    const b = dropout(x, { p: 0.3, generator: new Generator(5) }).dataSync();
+    expect(Array.from(a)).toEqual(Array.from(b));
+    const kept = Array.from(a).filter((v) => v !== 0);
+    expect(kept.every((v) => Math.abs(v - 1 / 0.7) < 1e-12)).toBe(true);
+    expect(kept.length).toBeGreaterThan(620);
+    expect(kept.length).toBeLessThan(780);
+    expect(dropout(x, { p: 0.3, training: false })).toBe(x);
+    expect(Array.from(dropout(x, { p: 1 }).dataSync()).every((v) => v === 0)).toBe(true);
+    const w = rnd([6], 9);
+    const y = dropout(w, { p: 0.5, generator: new Generator(3) });
+    sum(y).backward();
+    expect(Array.from(w.grad!.dataSync())).toEqual(Array.from(y.dataSync()).map((v) => (v === 0 ? 0 : 2)));
+    expect(() => dropout(x, { p: 1.5 })).toThrow(/dropout: p must be a probability in \[0, 1\]; got 1.5/);
+  });
+});

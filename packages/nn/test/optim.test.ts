@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { ValueError, memory, mul, pow, sum, tanh, tensor, tidy, zeros, type Tensor } from '@tapegrad/tensor';
+import { Linear, optim, parameter } from '../src/index.js';
+import { expectClose, f64, ref } from './helpers.js';
+
+const camel = (o: Record<string, unknown>) =>
+  Object.fromEntries(Object.entries(o).map(([k, v]) => [k.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()), v]));
+const make = (name: string, params: Tensor[], options: Record<string, unknown>) => {
+  const Cls = (optim as unknown as Record<string, new (p: Tensor[], o: object) => optim.Optimizer<{ lr: number }>>)[name]!;
+  return new Cls(params, camel(options));
+};
+
+describe('optimizers against PyTorch', () => {
+  const o = ref.optim;
+  const variants = (name: string) => (name === 'RMSprop' ? [{}] : [{ fused: true }, { fused: false }]);
+  for (const c of o.cases) for (const variant of variants(c.optimizer)) {
+    it(`${c.optimizer} ${JSON.stringify({ ...c.options, ...variant })}: three steps`, () => {
+      const w = f64(o.w0, true);
+      const b = f64(o.b0, true);
+      const x = f64(o.x);
+      const opt = make(c.optimizer, [w, b], { ...c.options, ...variant });
+      for (const step of c.steps) {
+        opt.zeroGrad();
+        tidy(() => sum(pow(tanh(x.matmul(w).add(b)), 2)).add(sum(pow(w, 3))).backward());
+        opt.step();
+        expectClose(w, step.w, 1e-10);
+        expectClose(b, step.b, 1e-10);
+      }
+    });
+  }
+  it('steps without growing memory', () => {
+    const m = new Linear(4, 3);
+    const opt = new optim.Adam(m.parameters(), { lr: 0.1, amsgrad: true });
+    const x = tensor([[1, 2, 3, 4]]);
+    const step = () => tidy(() => {
+      opt.zeroGrad();
+      m.forward(x).sum().backward();
+      opt.step();
+    });
+    step();
+    const before = memory();
+    for (let i = 0; i < 5; i++) step();
+    expect(memory().tensors).toBe(before.tensors);
+    expect(memory().bytes).toBe(before.bytes);
+  });
+  it('rejects bad hyperparameters and parameters', () => {
+    const p = parameter(zeros([2]));
+    expect(() => new optim.SGD([p], { lr: -1 })).toThrow(/SGD: lr must be a number >= 0; got -1/);
+    expect(() => new optim.SGD([p], { nesterov: true })).toThrow(/nesterov/);
+    expect(() => new optim.Adam([p], { betas: [1, 0.9] })).toThrow(/Adam: betas\[0\] must be in \[0, 1\); got 1/);
+    expect(() => new optim.SGD([zeros([2])])).toThrow(/leaf tensors that require grad/);
+    expect(() => new optim.SGD([])).toThrow(/empty parameter list/);
+  });
+  it('param groups keep their own hyperparameters', () => {
+    const a = parameter(tensor([1]));
+    const b = parameter(tensor([1]));
+    const opt = new optim.SGD([{ params: [a] }, { params: [b], lr: 0.5 }], { lr: 0.1 });
+    a.grad = tensor([1]);
+    b.grad = tensor([1]);
+    opt.step();
+    expect(a.itemSync()).toBeCloseTo(0.9);
+    expect(b.itemSync()).toBeCloseTo(0.5);
+  });
+  it('stateDict round-trips: a restored optimizer continues exactly', () => {
+    const run = (opt: optim.Optimizer<{ lr: number }>, w: Tensor) => {
+      opt.zeroGrad();
+      tidy(() => sum(mul(pow(w, 2), tensor([1, 3]))).backward());
+      opt.step();
+    };
+    const w1 = parameter(tensor([1, -2]));
+    const o1 = new optim.Adam([w1], { lr: 0.1 });
+    run(o1, w1);
+    const w2 = parameter(tensor(Float32Array.from(w1.dataSync())));
+    const o2 = new optim.Adam([w2], { lr: 0.5 });
+    o2.loadStateDict(o1.stateDict());
+    expect(o2.paramGroups[0]!.lr).toBe(0.1);
+    run(o1, w1);
+    run(o2, w2);
+    expect(Array.from(w2.dataSync())).toEqual(Array.from(w1.dataSync()));
+    expect(o1.stateDict().state[0]!.step).toBe(2);
+    const o3 = new optim.Adam([parameter(zeros([3]))]);
+    expect(() => o3.loadStateDict(o1.stateDict())).toThrow(/state 'expAvg' of parameter 0 has shape \[2\], but the parameter has \[3\]/);
+    expect(() => new optim.Adam([parameter(zeros([2])), parameter(zeros([2]))]).loadStateDict(o1.stateDict())).toThrow(/group 0 has 1 parameters/);
+  });
+});
+
+describe('schedulers and clipGradNorm against PyTorch', () => {
+  const s = ref.schedulers;
+  const lrs = (sched: (o: optim.SGD) => optim.LRScheduler, key: 'lr' | 'momentum' = 'lr') => {
+    const opt = new optim.SGD([parameter(zeros([1]))], { lr: 0.1, momentum: 0.9 });
+    const sc = sched(opt);
+    const out: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      out.push(opt.paramGroups[0]![key]);
+      opt.step();
+      sc.step();
+    }
+    return out;
+  };
+  const close = (a: number[], b: number[]) => a.forEach((v, i) => expect(v).toBeCloseTo(b[i]!, 12));
+  it('StepLR', () => close(lrs((o) => new optim.StepLR(o, { stepSize: 3, gamma: 0.5 })), s.StepLR));
+  it('CosineAnnealingLR', () => close(lrs((o) => new optim.CosineAnnealingLR(o, { tMax: 5, etaMin: 0.01 })), s.CosineAnnealingLR));
+  it('OneCycleLR (rate and momentum)', () => {
+    close(lrs((o) => new optim.OneCycleLR(o, { maxLr: 1, totalSteps: 12 })), s.OneCycleLR);
+    close(lrs((o) => new optim.OneCycleLR(o, { maxLr: 1, totalSteps: 12 }), 'momentum'), s.OneCycleLRMomentum);
+    const opt = new optim.SGD([parameter(zeros([1]))], { lr: 0.1 });
+    const sc = new optim.OneCycleLR(opt, { maxLr: 1, totalSteps: 2, cycleMomentum: false });
+    sc.step();
+    sc.step();
+    expect(() => sc.step()).toThrow(/past totalSteps=2/);
+    expect(() => new optim.StepLR(opt, { stepSize: 0 })).toThrow(ValueError);
+  });
+  it('clipGradNorm scales gradients to the max norm and returns the total', () => {
+    const c = s.clipGradNorm;
+    const a = parameter(tensor([3, 4]));
+    const b = parameter(tensor([[12]]));
+    a.grad = tensor([3, 4]);
+    b.grad = tensor([[12]]);
+    expect(optim.clipGradNorm([a, b], 6.5).itemSync()).toBeCloseTo(c.total, 5);
+    Array.from(a.grad.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(c.a[i], 5));
+    expect(b.grad.itemSync()).toBeCloseTo(c.c[0], 5);
+    expect(optim.clipGradNorm([a, b], 100).itemSync()).toBeCloseTo(6.5, 4);
+    expect(b.grad.itemSync()).toBeCloseTo(c.c[0], 5);
+    a.grad = tensor([-7, 2]);
+    expect(optim.clipGradNorm([a], 1, Infinity).itemSync()).toBeCloseTo(7, 5);
+    expect(a.grad.dataSync()[0]).toBeCloseTo(-1, 5);
+  });
+});
