@@ -289,7 +289,11 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
   const bPtr = align(aPtr + 4 * spanOf(batch[0]!.a, m, k));
   const cPtr = align(bPtr + 4 * spanOf(batch[0]!.b, k, n));
   const sPtr = align(cPtr + 4 * m * n);
-  reserve(e, sPtr + threads * scratch);
+  try {
+    reserve(e, sPtr + threads * scratch);
+  } catch {
+    return false; // beyond what one WebAssembly memory can hold (4 GB): the TypeScript path takes it
+  }
   let lastA: StridedF32 | undefined, lastB: StridedF32 | undefined;
   let as = { rs: 0, cs: 0 }, bs = { rs: 0, cs: 0 };
   for (const { a, b, cOff } of batch) {
