@@ -322,16 +322,19 @@ function claimAndRun(e: Engine, me: number): void {
 }
 
 /**
- * Cut C into one block per thread and let every thread, the caller included, claim blocks until
+ * Cut C into blocks (one per thread, more for big products) and let every thread, the caller included, claim blocks until
  * none are left. The caller never waits for a block nobody has started, so a worker that is
  * asleep, still starting, or descheduled on a busy machine costs nothing but its share.
  */
 function run(e: Engine, threads: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, m: number, n: number, k: number, kc: number, s: number, scratch: number): void {
   const rowPanels = Math.ceil(m / 4), colPanels = Math.ceil(n / 8);
+  // Big products get several blocks per thread, so that on a busy machine a descheduled worker
+  // holds back only a small block while the others take the rest; each block repacks one operand.
+  const want = 2 * m * n * k >= 1 << 25 ? 4 * threads : threads;
   // by rows, every block packs all of B (k×n); by columns, all of A (m×k): duplicate the smaller
   let byRows = n <= m;
-  if ((byRows ? rowPanels : colPanels) < threads && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
-  const parts = Math.min(threads, byRows ? rowPanels : colPanels);
+  if ((byRows ? rowPanels : colPanels) < want && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
+  const parts = Math.min(want, byRows ? rowPanels : colPanels);
   const ctrl = e.ctrl;
   ctrl.set([a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts], JOB);
   if (parts === 1) {
