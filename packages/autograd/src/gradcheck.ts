@@ -1,6 +1,7 @@
 import { fmt, scope, TapegradError, tensor, tidy, zeros, type Tensor } from '@tapegrad/tensor';
 import { noGrad, releaseGraph } from './tape.js';
 
+/** Options of gradcheck. */
 export interface GradcheckOptions {
   /** Finite-difference step (default 1e-6). */
   eps?: number;

@@ -23,10 +23,14 @@ export interface GradContext<A = any> {
  * Rules are written with tensor ops, so one rule serves every backend.
  */
 export interface GradientRule<A = any> {
-  /** Inputs to keep for backward: true for all, or their indices. */
-  saveInputs?: boolean | readonly number[];
+  /**
+   * Inputs to keep for backward: true for all, or their indices; or a function of the call's
+   * attrs and inputs, for ops whose inputs vary per call (custom ops save tensors as extra inputs).
+   */
+  saveInputs?: boolean | readonly number[] | ((attrs: A, inputs: readonly Tensor[]) => boolean | readonly number[]);
   /** Keep the outputs for backward (e.g. exp, softmax reuse their result). */
   saveOutputs?: boolean;
+  /** Map the gradients of the outputs to the gradients of the inputs. */
   backward(ctx: GradContext<A>, grads: Tensor[]): readonly (Tensor | null | undefined)[];
 }
 
@@ -36,6 +40,7 @@ export function registerGradient<A = any>(op: string, rule: GradientRule<A>): vo
   if (rules.has(op)) throw new TapegradError(`registerGradient: op '${op}' already has a gradient rule`);
   rules.set(op, rule);
 }
+/** Whether a gradient rule is registered for `op`. */
 export function hasGradient(op: string): boolean {
   return rules.has(op);
 }
@@ -67,6 +72,7 @@ export function noGrad<T>(fn: () => T): T {
 export function enableGrad<T>(fn: () => T): T {
   return withGradMode(true, fn);
 }
+/** Whether ops are being recorded (false inside noGrad). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }
@@ -97,7 +103,7 @@ export class GradNode implements GradFn {
     this.inputDTypes = inputs.map((t) => t.dtype);
     this.outputShapes = outputs.map((t) => t.shape);
     this.outputDTypes = outputs.map((t) => t.dtype);
-    const si = rule?.saveInputs;
+    const si = typeof rule?.saveInputs === 'function' ? rule.saveInputs(attrs, inputs) : rule?.saveInputs;
     this.saved = {
       inputs: inputs.map((t, i) => (si === true || (Array.isArray(si) && si.includes(i)) ? alias(t) : undefined)),
       outputs: rule?.saveOutputs ? outputs.map(alias) : [],

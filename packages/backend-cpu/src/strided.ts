@@ -1,5 +1,6 @@
 import type { Shape, TensorView, TypedArray } from '@tapegrad/tensor';
 
+/** What a CPU kernel sees of a tensor: a typed array and how to index it. */
 export type CpuView = TensorView<TypedArray>;
 /** A CPU kernel: read the input views, write the (contiguous, preallocated) outputs. */
 export type CpuKernel<A = any> = (inputs: readonly CpuView[], outputs: readonly CpuView[], attrs: A, op: string) => void;
@@ -10,18 +11,20 @@ export function broadcastStrides(v: { shape: Shape; strides: readonly number[] }
   return shape.map((n, i) => (i < lead || v.shape[i - lead] !== n ? 0 : v.strides[i - lead]!));
 }
 
-/**
- * An iteration plan over `shape` for several operands given their strides: dims of size 1 are
- * dropped and neighbouring dims merged wherever every operand allows (TensorIterator's
- * coalescing), so contiguous operands become one long row. Returns, per operand, the offset
- * of each row's first element, and the row length and per-operand stride along it.
- */
+/** An iteration plan: `rows` rows of `inner` elements; per operand, each row's first offset and the stride along a row. */
 export interface Plan {
   rows: number;
   inner: number;
   innerStrides: number[];
   bases: Int32Array[];
 }
+
+/**
+ * An iteration plan over `shape` for several operands given their strides: dims of size 1 are
+ * dropped and neighbouring dims merged wherever every operand allows (TensorIterator's
+ * coalescing), so contiguous operands become one long row. Returns, per operand, the offset
+ * of each row's first element, and the row length and per-operand stride along it.
+ */
 export function plan(shape: Shape, strides: readonly (readonly number[])[], offsets: readonly number[]): Plan {
   const dims: number[] = [];
   const st: number[][] = strides.map(() => []);

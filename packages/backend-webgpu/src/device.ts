@@ -1,6 +1,7 @@
 import { DeviceError, getBackend, hasBackend, registerBackend, addPoolReporter } from '@tapegrad/tensor';
 import { WebGPUBackend } from './backend.js';
 
+/** Options of initWebGPU. */
 export interface InitWebGPUOptions {
   /** Options for Dawn's `create()` in Node (default `['backend=vulkan']`). */
   dawnOptions?: string[];

@@ -9,6 +9,11 @@ import './kernels/matmul.js';
 import './kernels/indexing.js';
 import './kernels/join.js';
 import './kernels/softmax.js';
+import './kernels/activation.js';
+import './kernels/optim.js';
+import './kernels/losses.js';
+import './kernels/pool.js';
+import './kernels/conv.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';

@@ -1,6 +1,7 @@
 import type { DType, Shape, TapegradError, TensorView } from '@tapegrad/tensor';
 import type { GpuHandle } from './backend.js';
 
+/** What a WebGPU kernel sees of a tensor: its buffer handle and how to index it. */
 export type GpuView = TensorView<GpuHandle>;
 
 /**
@@ -16,6 +17,7 @@ export type GpuView = TensorView<GpuHandle>;
 export interface Program {
   /** Pipeline cache key: everything the generated WGSL depends on (op, dtypes, rank...). */
   key: string;
+    /** The shader source: preamble plus body (called only when the pipeline cache misses). */
   wgsl: () => string;
   inputs: readonly GpuHandle[];
   outputs: readonly GpuHandle[];
@@ -29,6 +31,7 @@ export interface Program {
 /** A WebGPU kernel, as registered with `registerKernel(op, 'webgpu', kernel)`. */
 export type WebGPUKernel<A = any> = (inputs: readonly GpuView[], outputs: readonly GpuView[], attrs: A, op: string) => Program[];
 
+/** Threads per workgroup of the built-in kernels. */
 export const WORKGROUP = 256;
 
 /**
@@ -136,6 +139,7 @@ export function walk(k: number, base: string, idx: string, prefix = 'o'): string
     for (var j = 0u; j < ${r}; j++) { let d = ${r} - 1u - j; let n = md[${b} + 1u + d]; let c = rem % n; rem = rem / n; ${adds} } }`;
 }
 
+/** Number of elements of a tensor of this shape. */
 export function numelOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;

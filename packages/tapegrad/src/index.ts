@@ -12,6 +12,10 @@ export { initWebGPU, type InitWebGPUOptions } from '@tapegrad/backend-webgpu';
 
 export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
+export {
+  customOp, kernelOp, FunctionCtx,
+  type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslParam, type WgslProgram,
+} from '@tapegrad/autograd';
 
 // Layers, functional ops, initialisers and optimizers (torch.nn, torch.nn.init, torch.optim).
 export * as nn from '@tapegrad/nn';

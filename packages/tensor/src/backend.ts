@@ -2,6 +2,7 @@ import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
 import { DeviceError } from './errors.js';
 
+/** A device name: 'cpu', 'webgpu', or the name of another registered backend. */
 export type Device = 'cpu' | 'webgpu' | (string & {});
 
 /** What a kernel sees of a tensor: its storage handle and how to index it. */
@@ -21,11 +22,15 @@ export interface Backend<H = unknown, K = unknown> {
   readonly name: Device;
   /** Zero-filled storage for `length` elements. */
   alloc(dtype: DType, length: number): H;
+  /** Release storage that alloc returned. */
   free(handle: H, dtype: DType, length: number): void;
+  /** Copy host data into storage. */
   write(handle: H, data: TypedArray): void;
+  /** Copy `length` elements of storage out, resolving when the device has finished the work that writes them. */
   read(handle: H, dtype: DType, length: number): Promise<TypedArray>;
   /** Synchronous read, for backends that can (the CPU). */
   readSync?(handle: H, dtype: DType, length: number): TypedArray;
+  /** Run one kernel: read the input views, write the (fresh, contiguous) output views. `op` names the op for error messages. */
   run(kernel: K, inputs: readonly TensorView<H>[], outputs: readonly TensorView<H>[], attrs: unknown, op: string): void;
   /** Bytes this backend holds in reserve (a buffer pool), for memory(). */
   pooledBytes?(): number;
@@ -34,12 +39,15 @@ export interface Backend<H = unknown, K = unknown> {
 const backends = new Map<string, Backend>();
 let defaultDevice: Device = 'cpu';
 
+/** Make a backend available as a device (replacing one of the same name). */
 export function registerBackend(backend: Backend): void {
   backends.set(backend.name, backend);
 }
+/** Whether a backend of this name is registered. */
 export function hasBackend(name: Device): boolean {
   return backends.has(name);
 }
+/** The backend of a device, or a DeviceError saying how to make it available. */
 export function getBackend(name: Device): Backend {
   const b = backends.get(name);
   if (!b) {
@@ -48,13 +56,16 @@ export function getBackend(name: Device): Backend {
   }
   return b;
 }
+/** Names of the registered backends. */
 export function listBackends(): Device[] {
   return [...backends.keys()];
 }
+/** Set the device creation functions use when no `device` is given. */
 export function setDefaultDevice(name: Device): void {
   getBackend(name);
   defaultDevice = name;
 }
+/** The device creation functions use when no `device` is given ('cpu' unless set). */
 export function getDefaultDevice(): Device {
   return defaultDevice;
 }

@@ -5,11 +5,13 @@ import { checkShape, fmt, numel, type Shape } from './shape.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { Tensor, type NestedArray } from './tensor.js';
 
+/** Options of the creation functions. */
 export interface CreateOptions {
   dtype?: DType;
   device?: Device;
   requiresGrad?: boolean;
 }
+/** Options of the random creation functions. */
 export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
@@ -83,6 +85,7 @@ function fromBigInt(data: BigInt64Array, options: CreateOptions & { shape?: Shap
   return fromArray(arr, options.shape ? checkShape('tensor', options.shape) : [data.length], dtype, options);
 }
 
+/** A tensor of `shape` filled with `value` (float32 unless `dtype`, or bool for a boolean). */
 export function full(shape: Shape, value: number | boolean, options: CreateOptions = {}): Tensor {
   shape = checkShape('full', shape);
   const dtype = dtypeOption('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
@@ -90,21 +93,26 @@ export function full(shape: Shape, value: number | boolean, options: CreateOptio
   if (value !== 0 && value !== false) arr.fill(dtype === 'bool' ? 1 : Number(value));
   return fromArray(arr, shape, dtype, options);
 }
+/** A tensor of `shape` filled with 0. */
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 0, options);
 }
+/** A tensor of `shape` filled with 1. */
 export function ones(shape: Shape, options: CreateOptions = {}): Tensor {
   return full(shape, 1, options);
 }
 function likeOptions(t: Tensor, options: CreateOptions): CreateOptions {
   return { dtype: t.dtype, device: t.device, ...options };
 }
+/** Zeros with `t`'s shape, dtype and device (unless overridden). */
 export function zerosLike(t: Tensor, options: CreateOptions = {}): Tensor {
   return zeros(t.shape, likeOptions(t, options));
 }
+/** Ones with `t`'s shape, dtype and device (unless overridden). */
 export function onesLike(t: Tensor, options: CreateOptions = {}): Tensor {
   return ones(t.shape, likeOptions(t, options));
 }
+/** `value` everywhere, with `t`'s shape, dtype and device (unless overridden). */
 export function fullLike(t: Tensor, value: number, options: CreateOptions = {}): Tensor {
   return full(t.shape, value, likeOptions(t, options));
 }
@@ -159,12 +167,15 @@ export function randint(low: number, high: number, shape: Shape, options: Random
   for (let i = 0; i < arr.length; i++) arr[i] = g.int(low, high);
   return fromArray(arr, shape, dtype, options);
 }
+/** Uniform [0, 1) samples with `t`'s shape, dtype and device. */
 export function randLike(t: Tensor, options: RandomOptions = {}): Tensor {
   return rand(t.shape, likeOptions(t, options));
 }
+/** Standard normal samples with `t`'s shape, dtype and device. */
 export function randnLike(t: Tensor, options: RandomOptions = {}): Tensor {
   return randn(t.shape, likeOptions(t, options));
 }
+/** Integers uniform in [low, high) with `t`'s shape and device. */
 export function randintLike(t: Tensor, low: number, high: number, options: RandomOptions = {}): Tensor {
   return randint(low, high, t.shape, { device: t.device, ...options });
 }

@@ -2,20 +2,26 @@ import { DTypeError } from './errors.js';
 
 /** Element types. `float64` exists for gradcheck and is CPU-only. */
 export type DType = 'float32' | 'float64' | 'int32' | 'bool';
+/** The typed array that holds each dtype: Float32Array, Float64Array, Int32Array, Uint8Array (bool). */
 export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
 
 const ARRAYS = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array } as const;
+/** Every dtype, narrowest first (the order type promotion climbs). */
 export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
 
+/** A zero-filled typed array of `length` elements for `dtype`. */
 export function allocArray(dtype: DType, length: number): TypedArray {
   return new ARRAYS[dtype](length);
 }
+/** Bytes one element of `dtype` takes. */
 export function bytesPerElement(dtype: DType): number {
   return ARRAYS[dtype].BYTES_PER_ELEMENT;
 }
+/** Whether `dtype` is float32 or float64 (the dtypes that can carry gradients). */
 export function isFloating(dtype: DType): boolean {
   return dtype === 'float32' || dtype === 'float64';
 }
+/** The dtype a typed array holds, or undefined for other arrays. */
 export function dtypeOfArray(a: ArrayLike<unknown>): DType | undefined {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Float64Array) return 'float64';
@@ -23,6 +29,7 @@ export function dtypeOfArray(a: ArrayLike<unknown>): DType | undefined {
   if (a instanceof Uint8Array) return 'bool';
   return undefined;
 }
+/** Return `dtype` if it is a dtype; otherwise throw a DTypeError naming `op` and `arg`. */
 export function checkDType(op: string, arg: string, dtype: unknown): DType {
   if (typeof dtype === 'string' && (DTYPES as readonly string[]).includes(dtype)) return dtype as DType;
   throw new DTypeError(`${op}: ${arg} must be one of ${DTYPES.join(', ')}; got ${String(dtype)}`);

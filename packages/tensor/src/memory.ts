@@ -21,6 +21,7 @@ export function countBytes(device: Device, delta: number): void {
   counts(device).bytes += delta;
 }
 
+/** What memory() reports. */
 export interface MemoryInfo {
   /** Live tensors on every device (views count once each). */
   tensors: number;
@@ -80,6 +81,7 @@ export interface Scope extends Disposable {
   keep<T>(value: T): T;
 }
 
+/** Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with `using` (works across `await`) or by calling `[Symbol.dispose]()`. */
 export function scope(): Scope {
   const tracked = new Set<Tensor>();
   scopes.push(tracked);

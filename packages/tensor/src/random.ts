@@ -7,6 +7,7 @@ export class Generator {
   constructor(seed = Date.now()) {
     this.manualSeed(seed);
   }
+  /** Restart this generator from `seed`. */
   manualSeed(seed: number): this {
     // splitmix32 spreads one seed over the four words of state
     let x = seed >>> 0;

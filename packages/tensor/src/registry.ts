@@ -4,10 +4,12 @@ import type { Shape } from './shape.js';
 import type { Tensor } from './tensor.js';
 import { TapegradError } from './errors.js';
 
+/** Shape and dtype of one output, as an op's `infer` returns them. */
 export interface OutputSpec {
   shape: Shape;
   dtype: DType;
 }
+/** How a view op indexes its input's storage. */
 export interface ViewSpec {
   shape: Shape;
   strides: readonly number[];
@@ -32,6 +34,7 @@ export interface OpDef<A = any> {
 const ops = new Map<string, OpDef>();
 const kernels = new Map<string, unknown>();
 
+/** Register an op definition; a name may be defined once. */
 export function defineOp<A = any>(def: OpDef<NoInfer<A>>): OpDef<A> {
   if (ops.has(def.name)) {
     throw new TapegradError(`defineOp: an op named '${def.name}' is already registered (a second copy of @tapegrad/tensor, or a name clash)`);
@@ -40,23 +43,28 @@ export function defineOp<A = any>(def: OpDef<NoInfer<A>>): OpDef<A> {
   ops.set(def.name, def);
   return def;
 }
+/** The definition of the op `name`, or an error if none is defined. */
 export function getOp(name: string): OpDef {
   const op = ops.get(name);
   if (!op) throw new TapegradError(`no op named '${name}' is defined`);
   return op;
 }
+/** Names of every defined op (for coverage: which ones a backend has kernels for). */
 export function listOps(): string[] {
   return [...ops.keys()];
 }
 
+/** Register the kernel of `op` on `device`, in the form that device's backend runs. */
 export function registerKernel(op: string, device: Device, kernel: unknown): void {
   kernels.set(`${device}/${op}`, kernel);
 }
+/** The kernel of `op` on `device`, or an error naming both. */
 export function getKernel(op: string, device: Device): unknown {
   const k = kernels.get(`${device}/${op}`);
   if (k === undefined) throw new TapegradError(`${op}: no kernel for this op on backend '${device}'`);
   return k;
 }
+/** Whether `op` has a kernel on `device`. */
 export function hasKernel(op: string, device: Device): boolean {
   return kernels.has(`${device}/${op}`);
 }

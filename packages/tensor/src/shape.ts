@@ -1,12 +1,15 @@
 import { IndexError, ShapeError, ValueError } from './errors.js';
 
+/** A tensor's size along each dim; `[]` for a 0-d tensor. */
 export type Shape = readonly number[];
 
+/** Number of elements of a tensor of this shape (1 for `[]`). */
 export function numel(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
+/** Row-major strides of a contiguous tensor of this shape. */
 export function contiguousStrides(shape: Shape): number[] {
   const strides = new Array<number>(shape.length);
   let s = 1;
@@ -16,9 +19,11 @@ export function contiguousStrides(shape: Shape): number[] {
   }
   return strides;
 }
+/** A shape as error messages print it: `[2, 3]`. */
 export function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
+/** Whether two shapes are identical. */
 export function shapesEqual(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -57,6 +62,7 @@ export function normalizeDims(op: string, dims: number | readonly number[] | und
   return rank === 0 ? [] : out.sort((a, b) => a - b);
 }
 
+/** Validate a shape argument (an array of non-negative integers) for `op`, or throw a ShapeError. */
 export function checkShape(op: string, shape: unknown): number[] {
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new ShapeError(`${op}: shape must be an array of non-negative integers; got ${JSON.stringify(shape)}`);

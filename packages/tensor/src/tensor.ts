@@ -17,6 +17,7 @@ export class Storage {
   ) {
     countBytes(backend.name, length * bytesPerElement(dtype));
   }
+  /** Allocate zero-filled storage on `device`. */
   static alloc(device: Device, dtype: DType, length: number): Storage {
     const backend = getBackend(device);
     return new Storage(backend, backend.alloc(dtype, length), dtype, length);
@@ -25,10 +26,12 @@ export class Storage {
   get refCount(): number {
     return this.refs;
   }
+  /** Add a reference (a new tensor sharing this storage). */
   retain(): this {
     this.refs++;
     return this;
   }
+  /** Drop a reference; the last one frees the memory. */
   release(): void {
     if (--this.refs === 0) {
       countBytes(this.backend.name, -this.length * bytesPerElement(this.dtype));
@@ -43,18 +46,24 @@ export interface GradFn {
 }
 /** Installed by @tapegrad/autograd; the tensor core works without it (no gradients). */
 export interface AutogradHooks {
+  /** Whether ops are being recorded. */
   isGradEnabled(): boolean;
+  /** Record an op that ran on inputs that require grad. */
   record(op: string, inputs: readonly Tensor[], outputs: readonly Tensor[], attrs: unknown): void;
+  /** Run backward from `t`. */
   backward(t: Tensor, grad: Tensor | undefined, options: BackwardOptions): void;
 }
+/** Options of Tensor.backward. */
 export interface BackwardOptions {
   /** Keep the graph's saved tensors so backward can run through it again. */
   retainGraph?: boolean;
 }
 let autograd: AutogradHooks | undefined;
+/** Called by @tapegrad/autograd when it loads, to hook recording and backward into the tensor core. */
 export function installAutograd(hooks: AutogradHooks): void {
   autograd = hooks;
 }
+/** The installed autograd hooks (undefined when autograd is not loaded). */
 export function autogradHooks(): AutogradHooks | undefined {
   return autograd;
 }
@@ -63,6 +72,7 @@ export function autogradHooks(): AutogradHooks | undefined {
 // is released when they are collected. dispose()/tidy are the real mechanism.
 const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
 
+/** Nested arrays of numbers or booleans, as tensor() takes and toArray() returns. */
 export type NestedArray = number | boolean | NestedArray[];
 
 /**
@@ -128,6 +138,7 @@ export class Tensor implements Disposable {
   get isLeaf(): boolean {
     return this.gradFn === null;
   }
+  /** Whether the elements lie in row-major order without gaps (views often do not). */
   isContiguous(): boolean {
     let s = 1;
     for (let i = this.shape.length - 1; i >= 0; i--) {
@@ -159,6 +170,7 @@ export class Tensor implements Disposable {
       this.grad = null;
     }
   }
+  /** Dispose at the end of a `using` block. */
   [Symbol.dispose](): void {
     this.dispose();
   }
@@ -198,6 +210,7 @@ export class Tensor implements Disposable {
     if (this.size !== 1) throw new ValueError(`item: only one-element tensors can be converted to a number; got shape ${fmt(this.shape)}`);
     return (await this.data())[0]!;
   }
+  /** The value of a one-element tensor, synchronously: CPU only. */
   itemSync(): number {
     if (this.size !== 1) throw new ValueError(`item: only one-element tensors can be converted to a number; got shape ${fmt(this.shape)}`);
     return this.dataSync()[0]!;
@@ -248,71 +261,128 @@ export class Tensor implements Disposable {
   cast(dtype: DType): Tensor {
     return ops.cast(this, dtype);
   }
+  /** A copy with its own storage (recorded by autograd). */
   clone(): Tensor {
     return ops.clone(this);
   }
+  /** This tensor if contiguous, else a contiguous copy. */
   contiguous(): Tensor {
     return this.isContiguous() ? this : ops.contiguous(this);
   }
 
   // ---- chained ops (the functions in ops/ are the definitions) ------------------------------
+  /** The method form of the function `add`. */
   add(other: ops.TensorLike): Tensor { return ops.add(this, other); }
+  /** The method form of the function `sub`. */
   sub(other: ops.TensorLike): Tensor { return ops.sub(this, other); }
+  /** The method form of the function `mul`. */
   mul(other: ops.TensorLike): Tensor { return ops.mul(this, other); }
+  /** The method form of the function `div`. */
   div(other: ops.TensorLike): Tensor { return ops.div(this, other); }
+  /** The method form of the function `pow`. */
   pow(exponent: ops.TensorLike): Tensor { return ops.pow(this, exponent); }
+  /** The method form of the function `maximum`. */
   maximum(other: ops.TensorLike): Tensor { return ops.maximum(this, other); }
+  /** The method form of the function `minimum`. */
   minimum(other: ops.TensorLike): Tensor { return ops.minimum(this, other); }
+  /** The method form of the function `eq`. */
   eq(other: ops.TensorLike): Tensor { return ops.eq(this, other); }
+  /** The method form of the function `ne`. */
   ne(other: ops.TensorLike): Tensor { return ops.ne(this, other); }
+  /** The method form of the function `lt`. */
   lt(other: ops.TensorLike): Tensor { return ops.lt(this, other); }
+  /** The method form of the function `le`. */
   le(other: ops.TensorLike): Tensor { return ops.le(this, other); }
+  /** The method form of the function `gt`. */
   gt(other: ops.TensorLike): Tensor { return ops.gt(this, other); }
+  /** The method form of the function `ge`. */
   ge(other: ops.TensorLike): Tensor { return ops.ge(this, other); }
+  /** The method form of the function `neg`. */
   neg(): Tensor { return ops.neg(this); }
+  /** The method form of the function `abs`. */
   abs(): Tensor { return ops.abs(this); }
+  /** The method form of the function `exp`. */
   exp(): Tensor { return ops.exp(this); }
+  /** The method form of the function `log`. */
   log(): Tensor { return ops.log(this); }
+  /** The method form of the function `sqrt`. */
   sqrt(): Tensor { return ops.sqrt(this); }
+  /** The method form of the function `tanh`. */
   tanh(): Tensor { return ops.tanh(this); }
+  /** The method form of the function `sigmoid`. */
   sigmoid(): Tensor { return ops.sigmoid(this); }
+  /** The method form of the function `relu`. */
   relu(): Tensor { return ops.relu(this); }
+  /** The method form of the function `sign`. */
   sign(): Tensor { return ops.sign(this); }
+  /** The method form of the function `square`. */
   square(): Tensor { return ops.square(this); }
+  /** The method form of the function `clamp`. */
   clamp(min?: number, max?: number): Tensor { return ops.clamp(this, min, max); }
+  /** This tensor where `condition` holds, else `other` (the function `where`). */
   where(condition: Tensor, other: ops.TensorLike): Tensor { return ops.where(condition, this, other); }
+  /** The method form of the function `sum`. */
   sum(dim?: number | number[], keepdim = false): Tensor { return ops.sum(this, dim, keepdim); }
+  /** The method form of the function `mean`. */
   mean(dim?: number | number[], keepdim = false): Tensor { return ops.mean(this, dim, keepdim); }
+  /** The method form of the function `max`. */
   max(dim?: number | number[], keepdim = false): Tensor { return ops.max(this, dim, keepdim); }
+  /** The method form of the function `min`. */
   min(dim?: number | number[], keepdim = false): Tensor { return ops.min(this, dim, keepdim); }
+  /** The method form of the function `argmax`. */
   argmax(dim?: number, keepdim = false): Tensor { return ops.argmax(this, dim, keepdim); }
+  /** The method form of the function `argmin`. */
   argmin(dim?: number, keepdim = false): Tensor { return ops.argmin(this, dim, keepdim); }
+  /** The method form of the function `logsumexp`. */
   logsumexp(dim: number | number[], keepdim = false): Tensor { return ops.logsumexp(this, dim, keepdim); }
+  /** The method form of the function `softmax`. */
   softmax(dim: number): Tensor { return ops.softmax(this, dim); }
+  /** The method form of the function `logSoftmax`. */
   logSoftmax(dim: number): Tensor { return ops.logSoftmax(this, dim); }
+  /** The method form of the function `matmul`. */
   matmul(other: Tensor): Tensor { return ops.matmul(this, other); }
+  /** The method form of the function `gather`. */
   gather(dim: number, index: Tensor): Tensor { return ops.gather(this, dim, index); }
+  /** The method form of the function `scatterAdd`. */
   scatterAdd(dim: number, index: Tensor, src: Tensor): Tensor { return ops.scatterAdd(this, dim, index, src); }
+  /** The method form of the function `indexSelect`. */
   indexSelect(dim: number, index: Tensor): Tensor { return ops.indexSelect(this, dim, index); }
+  /** The method form of the function `reshape`; the shape may be given as arguments or one array. */
   reshape(...shape: number[] | [number[]]): Tensor { return ops.reshape(this, flatArgs(shape)); }
+  /** The method form of the function `view`; the shape may be given as arguments or one array. */
   view(...shape: number[] | [number[]]): Tensor { return ops.view(this, flatArgs(shape)); }
+  /** The method form of the function `transpose`. */
   transpose(dim0: number, dim1: number): Tensor { return ops.transpose(this, dim0, dim1); }
   /** The 2-D transpose (a view), as torch's `.T` on matrices. */
   get T(): Tensor { return ops.transpose(this, 0, 1); }
+  /** The method form of the function `permute`. */
   permute(...dims: number[] | [number[]]): Tensor { return ops.permute(this, flatArgs(dims)); }
+  /** The method form of the function `expand`. */
   expand(...shape: number[] | [number[]]): Tensor { return ops.expand(this, flatArgs(shape)); }
+  /** The method form of the function `narrow`. */
   narrow(dim: number, start: number, length: number): Tensor { return ops.narrow(this, dim, start, length); }
+  /** The method form of the function `slice`. */
   slice(dim: number, start?: number, end?: number, step?: number): Tensor { return ops.slice(this, dim, start, end, step); }
+  /** The method form of the function `squeeze`. */
   squeeze(dim?: number | number[]): Tensor { return ops.squeeze(this, dim); }
+  /** The method form of the function `unsqueeze`. */
   unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
+  /** The method form of the function `flatten`. */
   flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
   // in place (for optimizers and initialisers; not recorded by autograd)
+  /** Copy `src` (broadcast, converted) into this tensor, in place. */
   copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }
+  /** Fill with 0, in place. */
   zero_(): this { return ops.copyInto(this, 0); }
+  /** Fill with `value`, in place. */
   fill_(value: number): this { return ops.copyInto(this, value); }
+  /** this = this + other, in place. */
   add_(other: ops.TensorLike): this { return ops.inPlace(this, ops.add, other); }
+  /** this = this - other, in place. */
   sub_(other: ops.TensorLike): this { return ops.inPlace(this, ops.sub, other); }
+  /** this = this * other, in place. */
   mul_(other: ops.TensorLike): this { return ops.inPlace(this, ops.mul, other); }
+  /** this = this / other, in place. */
   div_(other: ops.TensorLike): this { return ops.inPlace(this, ops.div, other); }
 }
 

@@ -12,6 +12,7 @@ function outputCast(out: CpuView): ((v: number) => number) | undefined {
   return out.dtype === 'bool' ? (v) => (v !== 0 ? 1 : 0) : undefined; // NaN counts as true, as in torch
 }
 
+/** A CPU kernel applying `f` to every element (any strides). */
 export function unaryKernel(f: Fn1): CpuKernel {
   return ([x], [out]) => {
     const p = plan(out!.shape, [broadcastStrides(x!, out!.shape), out!.strides], [x!.offset, out!.offset]);
@@ -27,6 +28,7 @@ export function unaryKernel(f: Fn1): CpuKernel {
   };
 }
 
+/** A CPU kernel applying `f` to pairs of elements, broadcasting (any strides). */
 export function binaryKernel(f: Fn2): CpuKernel {
   return ([x, y], [out]) => {
     const p = plan(out!.shape, [broadcastStrides(x!, out!.shape), broadcastStrides(y!, out!.shape), out!.strides], [x!.offset, y!.offset, out!.offset]);

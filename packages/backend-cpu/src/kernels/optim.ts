@@ -6,6 +6,7 @@ import type { CpuKernel } from '../strided.js';
 // from separate ops would walk the arrays a dozen times and allocate a temporary per op.
 // Inputs are contiguous (the optimizer checks, and uses the composite update otherwise).
 
+/** Hyperparameters of the fused SGD step kernel (`sgdStep`), as torch.optim.SGD names them. */
 export interface SgdStepAttrs {
   lr: number;
   momentum: number;
@@ -35,6 +36,7 @@ registerKernel('sgdStep', 'cpu', (([p, g, b], _out, a) => {
   }
 }) as CpuKernel<SgdStepAttrs>);
 
+/** Hyperparameters of the fused Adam/AdamW step kernel (`adamStep`), as torch.optim.Adam names them. */
 export interface AdamStepAttrs {
   lr: number;
   beta1: number;

@@ -12,9 +12,11 @@ import { withOperands, type TensorLike } from './operand.js';
 // dtype conversion when the output dtype differs. contiguous, clone and cast are all 'copy'.
 defineOp<{ dtype: DType }>({ name: 'copy', infer: ([x], { dtype }) => [{ shape: x!.shape, dtype }] });
 
+/** A contiguous copy of `x` (always copies; `x.contiguous()` returns x when it already is). */
 export function contiguous(x: Tensor): Tensor {
   return run('copy', [x], { dtype: x.dtype });
 }
+/** A copy of `x` with its own storage. */
 export function clone(x: Tensor): Tensor {
   return run('copy', [x], { dtype: x.dtype });
 }

@@ -12,10 +12,15 @@ import { withOperands, type TensorLike } from './operand.js';
  * grads/elementwise.ts.
  */
 export const UNARY_OPS = ['neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'sign', 'square'] as const;
+/** Names of the binary elementwise ops (they broadcast). */
 export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+/** Names of the comparison ops (they broadcast and return bool). */
 export const COMPARE_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
+/** A unary elementwise op name. */
 export type UnaryOp = (typeof UNARY_OPS)[number];
+/** A binary elementwise op name. */
 export type BinaryOp = (typeof BINARY_OPS)[number];
+/** A comparison op name. */
 export type CompareOp = (typeof COMPARE_OPS)[number];
 
 // Ops whose result is floating even for integer input, as in PyTorch (int -> float32).
@@ -45,6 +50,7 @@ for (const name of COMPARE_OPS) {
   defineOp({ name, differentiable: false, infer: ([a, b]) => [{ shape: broadcastShapes(name, a!.shape, b!.shape), dtype: 'bool' }] });
 }
 
+/** Attrs of clamp (infinite where a bound is omitted). */
 export interface ClampAttrs {
   min: number;
   max: number;
@@ -70,28 +76,51 @@ defineOp({
 const unary = (name: UnaryOp) => (x: Tensor) => run(name, [x]);
 const binary = (name: BinaryOp | CompareOp) => (a: TensorLike, b: TensorLike) => withOperands(name, [a, b], (ts) => run(name, ts));
 
+/** -x, elementwise. */
 export const neg = unary('neg');
+/** |x|, elementwise. */
 export const abs = unary('abs');
+/** e^x, elementwise. */
 export const exp = unary('exp');
+/** Natural logarithm, elementwise. */
 export const log = unary('log');
+/** Square root, elementwise. */
 export const sqrt = unary('sqrt');
+/** Hyperbolic tangent, elementwise. */
 export const tanh = unary('tanh');
+/** 1 / (1 + e^-x), computed without overflow, elementwise. */
 export const sigmoid = unary('sigmoid');
+/** max(x, 0), elementwise. */
 export const relu = unary('relu');
+/** -1, 0 or 1 by the sign of x, elementwise. */
 export const sign = unary('sign');
+/** x * x, elementwise. */
 export const square = unary('square');
+/** a + b, elementwise, broadcasting a and b (numbers act as scalars). */
 export const add = binary('add');
+/** a - b, elementwise, broadcasting a and b (numbers act as scalars). */
 export const sub = binary('sub');
+/** a * b, elementwise, broadcasting a and b (numbers act as scalars). */
 export const mul = binary('mul');
+/** a / b (true division: integer inputs give float32), elementwise, broadcasting a and b (numbers act as scalars). */
 export const div = binary('div');
+/** a to the power b, elementwise, broadcasting a and b (numbers act as scalars). */
 export const pow = binary('pow');
+/** The larger of a and b (NaN if either is NaN), elementwise, broadcasting a and b (numbers act as scalars). */
 export const maximum = binary('maximum');
+/** The smaller of a and b (NaN if either is NaN), elementwise, broadcasting a and b (numbers act as scalars). */
 export const minimum = binary('minimum');
+/** a == b, as bool, elementwise, broadcasting a and b (numbers act as scalars). */
 export const eq = binary('eq');
+/** a != b, as bool, elementwise, broadcasting a and b (numbers act as scalars). */
 export const ne = binary('ne');
+/** a < b, as bool, elementwise, broadcasting a and b (numbers act as scalars). */
 export const lt = binary('lt');
+/** a <= b, as bool, elementwise, broadcasting a and b (numbers act as scalars). */
 export const le = binary('le');
+/** a > b, as bool, elementwise, broadcasting a and b (numbers act as scalars). */
 export const gt = binary('gt');
+/** a >= b, as bool, elementwise, broadcasting a and b (numbers act as scalars). */
 export const ge = binary('ge');
 
 /** Limit values to [min, max]; either bound may be omitted. */

@@ -11,6 +11,7 @@ function checkIndex(op: string, index: Tensor): void {
   if (index.dtype !== 'int32') throw new DTypeError(`${op}: index must be an int32 tensor; got ${index.dtype}`);
 }
 
+/** Attrs of the ops that index along one dim. */
 export interface DimAttrs {
   dim: number;
 }
@@ -66,6 +67,7 @@ export function indexSelect(x: Tensor, dim: number, index: Tensor): Tensor {
   return run('indexSelect', [x, index], { dim: normalizeDim('indexSelect', dim, x.ndim) });
 }
 
+/** Attrs of oneHot. */
 export interface OneHotAttrs {
   numClasses: number;
 }

@@ -7,6 +7,7 @@ import { Tensor } from '../tensor.js';
 /** A tensor, or a plain number/boolean that acts as a 0-d tensor of a fitting dtype. */
 export type TensorLike = Tensor | number | boolean;
 
+/** Whether `x` is a Tensor (also across two copies of the package). */
 export function isTensor(x: unknown): x is Tensor {
   return typeof x === 'object' && x !== null && (x as { __isTensor?: boolean }).__isTensor === true;
 }

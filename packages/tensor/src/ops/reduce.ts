@@ -13,8 +13,10 @@ export interface ReduceAttrs {
   dims: number[];
   keepdim: boolean;
 }
+/** Names of the reduction ops. */
 export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin'] as const;
 
+/** The shape left after reducing `dims` of `shape`. */
 export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boolean): number[] {
   const out: number[] = [];
   shape.forEach((d, i) => {
@@ -68,6 +70,7 @@ export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 export function max(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   return reduce('max', x, dim, keepdim);
 }
+/** Minimum over `dim` (all dims when omitted). */
 export function min(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   return reduce('min', x, dim, keepdim);
 }
@@ -86,6 +89,7 @@ function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
   return argReduce('argmax', x, dim, keepdim);
 }
+/** Index of the minimum along `dim` (of the flattened tensor when omitted), as int32. */
 export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
   return argReduce('argmin', x, dim, keepdim);
 }

@@ -16,9 +16,11 @@ for (const name of ['softmax', 'logSoftmax']) {
     },
   });
 }
+/** exp(x) / sum(exp(x)) along `dim`, computed stably. */
 export function softmax(x: Tensor, dim: number): Tensor {
   return run('softmax', [x], { dim: normalizeDim('softmax', dim, x.ndim) });
 }
+/** log(softmax(x)) along `dim`, computed stably. */
 export function logSoftmax(x: Tensor, dim: number): Tensor {
   return run('logSoftmax', [x], { dim: normalizeDim('logSoftmax', dim, x.ndim) });
 }

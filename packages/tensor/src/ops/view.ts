@@ -124,6 +124,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   return run('expand', [x], { shape: out });
 }
 
+/** Attrs of slice, normalised (non-negative, in range). */
 export interface SliceAttrs {
   dim: number;
   start: number;

@@ -1,0 +1,99 @@
+import { registerKernel, type Shape } from '@tapegrad/tensor';
+import { numelOf, preamble, WORKGROUP, type GpuView, type WebGPUKernel } from '../program.js';
+
+// conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
+// @tapegrad/nn's ops/conv.ts). forward: a thread per output element; input grad: a thread per
+// input element, gathering from the outputs that read it (no float atomics in WGSL, and the
+// order is fixed); weight grad: a workgroup per weight element, its threads striding over the
+// batch and the output positions, then a tree in workgroup memory. Any strides and offsets.
+
+interface Conv2dAttrs { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number; shape?: Shape }
+
+// [n, slot, N, Cin, H, W, Cout, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, then per operand its offset and 4 strides from 18]
+function meta(n: number, x: Shape, w: Shape, out: Shape, a: Conv2dAttrs, operands: (GpuView | undefined)[]): number[] {
+  return [n, 0, x[0]!, x[1]!, x[2]!, x[3]!, w[0]!, out[2]!, out[3]!, w[2]!, w[3]!, ...a.stride, ...a.padding, ...a.dilation, a.groups,
+    ...operands.flatMap((v) => (v ? [v.offset, ...v.strides, 0, 0, 0].slice(0, 5) : [0, 0, 0, 0, 0]))];
+}
+const HEAD = (ins: GpuView[], outs: GpuView[], workgroupPerItem = false) => `${preamble(ins.map((v) => v.dtype), outs.map((v) => v.dtype))}
+// operand k's element [a, b, y, x]
+fn at(k: u32, a: u32, b: u32, y: i32, x: i32) -> u32 {
+  let o = 18u + 5u * k;
+  return md[o] + a * md[o + 1u] + b * md[o + 2u] + u32(y) * md[o + 3u] + u32(x) * md[o + 4u];
+}
+${workgroupPerItem ? 'var<workgroup> sv: array<f32, WG>;' : ''}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let i = ${workgroupPerItem ? 'wid(wg, nw)' : 'wid(wg, nw) * WG + l'};
+  if (i >= md[0]) { return; }
+  let N = md[2]; let Cin = md[3]; let H = i32(md[4]); let W = i32(md[5]); let Cout = md[6]; let OH = i32(md[7]); let OW = i32(md[8]);
+  let kh = i32(md[9]); let kw = i32(md[10]); let sh = i32(md[11]); let sw = i32(md[12]); let ph = i32(md[13]); let pw = i32(md[14]);
+  let dh = i32(md[15]); let dw = i32(md[16]); let G = md[17]; let cinG = Cin / G; let coutG = Cout / G;`;
+
+// inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
+registerKernel('conv2d', 'webgpu', (([x, w, b], [out], a) => {
+  const n = numelOf(out!.shape);
+  const wgsl = () => `${HEAD(b ? [x!, w!, b] : [x!, w!], [out!])}
+  let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let co = (i / u32(OW * OH)) % Cout; let s = i / u32(OW * OH) / Cout;
+  let g = co / coutG;
+  var acc = 0.0;
+  for (var ci = 0u; ci < cinG; ci++) {
+    for (var ki = 0; ki < kh; ki++) {
+      let iy = oy * sh - ph + ki * dh;
+      if (iy < 0 || iy >= H) { continue; }
+      for (var kj = 0; kj < kw; kj++) {
+        let jx = ox * sw - pw + kj * dw;
+        if (jx < 0 || jx >= W) { continue; }
+        acc += in0[at(0u, s, g * cinG + ci, iy, jx)] * in1[at(1u, co, ci, ki, kj)];
+      }
+    }
+  }
+  ${b ? 'acc += in2[md[28] + co * md[29]];' : ''}
+  out0[at(3u, s, co, oy, ox)] = acc;
+}`;
+  return [{ key: `conv2d:${!!b}`, wgsl, inputs: [x!, w!, ...(b ? [b] : [])].map((v) => v.handle), outputs: [out!.handle], meta: meta(n, x!.shape, w!.shape, out!.shape, a, [x!, w!, b, out!]), workgroups: Math.ceil(n / WORKGROUP) }];
+}) as WebGPUKernel<Conv2dAttrs>);
+
+// inputs: grad of the output [N, Cout, OH, OW], weight; attrs.shape: the input's shape
+registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
+  const n = numelOf(dx!.shape);
+  const wgsl = () => `${HEAD([g!, w!], [dx!])}
+  let jx = i32(i % u32(W)); let iy = i32((i / u32(W)) % u32(H)); let ci = (i / u32(W * H)) % Cin; let s = i / u32(W * H) / Cin;
+  let grp = ci / cinG; let cl = ci % cinG;
+  var acc = 0.0;
+  for (var ki = 0; ki < kh; ki++) {
+    let ty = iy + ph - ki * dh;
+    if (ty < 0 || ty % sh != 0 || ty / sh >= OH) { continue; }
+    for (var kj = 0; kj < kw; kj++) {
+      let tx = jx + pw - kj * dw;
+      if (tx < 0 || tx % sw != 0 || tx / sw >= OW) { continue; }
+      for (var co = grp * coutG; co < (grp + 1u) * coutG; co++) {
+        acc += in0[at(0u, s, co, ty / sh, tx / sw)] * in1[at(1u, co, cl, ki, kj)];
+      }
+    }
+  }
+  out0[at(2u, s, ci, iy, jx)] = acc;
+}`;
+  // geometry from the input's shape (attrs.shape = dx's), the weight and the output grad
+  return [{ key: 'conv2dInputGrad', wgsl, inputs: [g!.handle, w!.handle], outputs: [dx!.handle], meta: meta(n, dx!.shape, w!.shape, g!.shape, a, [g!, w!, dx!]), workgroups: Math.ceil(n / WORKGROUP) }];
+}) as WebGPUKernel<Conv2dAttrs>);
+
+// inputs: x, grad of the output; attrs.shape: the weight's shape
+registerKernel('conv2dWeightGrad', 'webgpu', (([x, g], [dw], a) => {
+  const n = numelOf(dw!.shape);
+  const wgsl = () => `${HEAD([x!, g!], [dw!], true)}
+  let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
+  let ci = (co / coutG) * cinG + cl;
+  let L = u32(OH * OW);
+  var acc = 0.0;
+  for (var q = l; q < N * L; q += WG) {
+    let s = q / L; let oy = i32((q % L) / u32(OW)); let ox = i32(q % u32(OW));
+    let iy = oy * sh - ph + ki * dh; let jx = ox * sw - pw + kj * dw;
+    if (iy >= 0 && iy < H && jx >= 0 && jx < W) { acc += in1[at(1u, s, co, oy, ox)] * in0[at(0u, s, ci, iy, jx)]; }
+  }
+  sv[l] = acc;
+  workgroupBarrier();
+  for (var t = WG / 2u; t > 0u; t = t >> 1u) { if (l < t) { sv[l] = sv[l] + sv[l + t]; } workgroupBarrier(); }
+  if (l == 0u) { out0[at(2u, co, cl, ki, kj)] = sv[0]; }
+}`;
+  return [{ key: 'conv2dWeightGrad', wgsl, inputs: [x!.handle, g!.handle], outputs: [dw!.handle], meta: meta(n, x!.shape, dw!.shape, g!.shape, a, [x!, g!, dw!]), workgroups: n }];
+}) as WebGPUKernel<Conv2dAttrs>);

@@ -1,0 +1,265 @@
+import { IndexError, registerKernel, type Shape } from '@tapegrad/tensor';
+import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
+
+// The fused class-index losses, as the CPU kernels in @tapegrad/nn's losses/kernels (op
+// definitions: losses/cross-entropy.ts and nll-loss.ts). Input (C), (N, C) or (N, C, d...): one
+// row of C classes per target position, classes along dim 1 (dim 0 for 1-d input).
+//
+// crossEntropy is two dispatches: a workgroup per row finds the row max and Σ exp(x - max)
+// through workgroup memory and saves them as the stats output (max, log Σ), then one workgroup
+// turns the stats into per-position losses, a thread per row, and tree-sums them with the
+// target weights: a fixed order, so the result is deterministic. The backward recomputes
+// softmax from the stats, a workgroup per row. A bad target is found on the GPU: the next read
+// throws the CPU's IndexError (see the README).
+
+interface ClassLossAttrs { reduction: 'none' | 'mean' | 'sum'; ignoreIndex: number; labelSmoothing: number }
+const REDUCTION = { none: 0, sum: 1, mean: 2 };
+
+/** The row geometry of an input-shaped view: class count, class step, and the position dims' strides. */
+function rows(x: { shape: Shape; strides: readonly number[] }) {
+  const cd = x.shape.length === 1 ? 0 : 1;
+  const keep = (_: number, i: number) => i !== cd;
+  return { C: x.shape[cd]!, step: x.strides[cd]!, positions: x.shape.filter(keep), strides: x.strides.filter(keep) };
+}
+/** walkMeta over the positions for several operands (offset and strides along the position dims). */
+function positionWalk(positions: Shape, operands: { offset: number; strides: readonly number[] }[]): number[] {
+  const co = coalesce(positions, operands.map((o) => o.strides));
+  return walkMeta(co.shape, operands.map((o, j) => ({ offset: o.offset, strides: co.strides[j]! })));
+}
+/** The upstream gradient per position: one value for every position unless reduction is 'none'. */
+const upstream = (g: GpuView, positions: Shape) => ({ offset: g.offset, strides: g.shape.length ? g.strides : positions.map(() => 0) });
+
+function targetError(op: string, C: number, ignoreIndex: number, targetShape: Shape) {
+  return (y: number, p: number) => {
+    const at = new Array<number>(targetShape.length);
+    for (let d = targetShape.length - 1; d >= 0; d--) {
+      at[d] = p % targetShape[d]!;
+      p = Math.floor(p / targetShape[d]!);
+    }
+    return new IndexError(
+      `${op}: target ${y} is out of range for ${C} classes (at target index [${at.join(', ')}]); expected a class in [0, ${C}) or ignoreIndex (${ignoreIndex})`,
+    );
+  };
+}
+/** WGSL `wt(c)`: the class weight from binding `in{k}` (offset md[o], stride md[o+1]), or 1. */
+const weightFn = (w: GpuView | undefined, k: number, o: number) =>
+  `fn wt(c: u32) -> f32 { ${w ? `return in${k}[md[${o}u] + c * md[${o + 1}u]];` : 'return 1.0;'} }`;
+const weightMeta = (w: GpuView | undefined) => (w ? [w.offset, w.strides[0]!] : [0, 0]);
+/** A tree over workgroup memory `arr`, combining with `op`; every thread must reach it. */
+const tree = (arr: string, op: (a: string, b: string) => string) =>
+  `workgroupBarrier();
+  for (var s = WG / 2u; s > 0u; s = s >> 1u) { if (l < s) { ${arr}[l] = ${op(`${arr}[l]`, `${arr}[l + s]`)}; } workgroupBarrier(); }`;
+const MAIN = `@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {`;
+const ign = (v: number) => v >>> 0;
+
+// inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight]
+registerKernel('crossEntropy', 'webgpu', (([x, t, w], [loss, stats, total], a) => {
+  const r = rows(x!);
+  const n = numelOf(r.positions);
+  const walkX = positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!]);
+  const errors = targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape);
+  // a workgroup per row: [rows, slot, C, class step, ignoreIndex, stats offset, walk(x, target)]
+  const statsWgsl = () => `${preamble([x!.dtype, 'int32'], [stats!.dtype], true)}
+var<workgroup> sv: array<f32, WG>;
+${MAIN}
+  let row = wid(w, nw);
+  if (row >= md[0]) { return; }
+  ${walk(2, '6u', 'row')}
+  let C = md[2]; let sx = md[3];
+  let y = in1[o1];
+  let ignored = y == bitcast<i32>(md[4]);
+  let bad = !ignored && (y < 0 || y >= i32(C));
+  if (bad && l == 0u) { report(y, row); }
+  // the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
+  var m = -3.4028234663852886e38;
+  for (var j = l; j < C; j += WG) { m = max(m, in0[o0 + j * sx]); }
+  sv[l] = m;
+  ${tree('sv', (p, q) => `max(${p}, ${q})`)}
+  let mx = sv[0];
+  workgroupBarrier();
+  var e = 0.0;
+  for (var j = l; j < C; j += WG) { e += exp(in0[o0 + j * sx] - mx); }
+  sv[l] = e;
+  ${tree('sv', (p, q) => `${p} + ${q}`)}
+  if (l == 0u) {
+    let keep = !ignored && !bad;
+    out0[md[5] + 2u * row] = select(0.0, mx, keep);
+    out0[md[5] + 2u * row + 1u] = select(0.0, log(sv[0]), keep);
+  }
+}`;
+  const statsProgram: Program = {
+    key: 'crossEntropy:stats', wgsl: statsWgsl, inputs: [x!.handle, t!.handle], outputs: [stats!.handle],
+    meta: [n, 0, r.C, r.step, ign(a.ignoreIndex), stats!.offset, ...walkX], workgroups: n, errors,
+  };
+  // one workgroup: [1, slot, rows, C, class step, ignoreIndex, ε, reduction, weight offset and
+  // stride, stats offset, loss offset, total offset, walk(x, target)]
+  const lossWgsl = () => `${preamble([x!.dtype, 'int32', stats!.dtype, ...(w ? [w.dtype] : [])], [loss!.dtype, total!.dtype])}
+var<workgroup> sa: array<f32, WG>;
+var<workgroup> sw: array<f32, WG>;
+${weightFn(w, 3, 8)}
+${MAIN}
+  let rows = md[2]; let C = md[3]; let sx = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]); let red = md[7];
+  var sumW = f32(C);
+  ${w ? 'if (eps > 0.0) { sumW = 0.0; for (var c = 0u; c < C; c++) { sumW += wt(c); } }' : ''}
+  var acc = 0.0; var W = 0.0;
+  for (var p = l; p < rows; p += WG) {
+    ${walk(2, '13u', 'p')}
+    let y = in1[o1];
+    var lp = 0.0;
+    if (y != ig && y >= 0 && y < i32(C)) {
+      let m = in2[md[10] + 2u * p]; let ls = in2[md[10] + 2u * p + 1u];
+      let wy = wt(u32(y));
+      lp = wy * (m - in0[o0 + u32(y) * sx] + ls);
+      if (eps > 0.0) {
+        // Σ w[c]·(x[c] - x[0]): the common offset x[0] cancels, keeping precision for large logits
+        let r0 = in0[o0];
+        var t = 0.0;
+        for (var c = 0u; c < C; c++) { t += wt(c) * (in0[o0 + c * sx] - r0); }
+        lp = (1.0 - eps) * lp + (eps / f32(C)) * (sumW * (m - r0 + ls) - t);
+      }
+      W += wy;
+    }
+    acc += lp;
+    if (red == 0u) { out0[md[11] + p] = lp; }
+  }
+  sa[l] = acc; sw[l] = W;
+  ${tree('sa', (p, q) => `${p} + ${q}`)}
+  ${tree('sw', (p, q) => `${p} + ${q}`)}
+  if (l == 0u) {
+    out1[md[12]] = sw[0];
+    // all targets ignored under 'mean' is 0/0 = NaN, as PyTorch
+    if (red != 0u) { out0[md[11]] = select(sa[0], sa[0] / sw[0], red == 2u); }
+  }
+}`;
+  const lossProgram: Program = {
+    key: `crossEntropy:loss:${!!w}`, wgsl: lossWgsl, inputs: [x!.handle, t!.handle, stats!.handle, ...(w ? [w.handle] : [])], outputs: [loss!.handle, total!.handle],
+    meta: [1, 0, n, r.C, r.step, ign(a.ignoreIndex), f32Bits(a.labelSmoothing), REDUCTION[a.reduction], ...weightMeta(w), stats!.offset, loss!.offset, total!.offset, ...walkX],
+    workgroups: 1,
+  };
+  return [statsProgram, lossProgram];
+}) as WebGPUKernel<ClassLossAttrs>);
+
+// inputs [input, target, stats, totalWeight, upstream, weight?]; output [gradInput], a workgroup per row:
+// d loss / d x[c] = (softmax[c]·((1-ε)·w[y] + (ε/C)·Σw) - (1-ε)·w[y]·[c = y] - (ε/C)·w[c]) · scale
+registerKernel('crossEntropyBackward', 'webgpu', (([x, t, stats, total, g, w], [gx], a) => {
+  const r = rows(x!);
+  const o = rows(gx!);
+  const n = numelOf(r.positions);
+  // [rows, slot, C, x class step, gx class step, ignoreIndex, ε, reduction, weight offset and
+  // stride, stats offset, total offset, walk(x, target, upstream, gx)]
+  const meta = [
+    n, 0, r.C, r.step, o.step, ign(a.ignoreIndex), f32Bits(a.labelSmoothing), REDUCTION[a.reduction], ...weightMeta(w), stats!.offset, total!.offset,
+    ...positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!, upstream(g!, r.positions), { offset: gx!.offset, strides: o.strides }]),
+  ];
+  const wgsl = () => `${preamble([x!.dtype, 'int32', stats!.dtype, total!.dtype, g!.dtype, ...(w ? [w.dtype] : [])], [gx!.dtype], true)}
+var<workgroup> sv: array<f32, WG>;
+${weightFn(w, 5, 8)}
+${MAIN}
+  let row = wid(w, nw);
+  if (row >= md[0]) { return; }
+  ${walk(4, '12u', 'row')}
+  let C = md[2]; let sx = md[3]; let so = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]);
+  let y = in1[o1];
+  let keep = y != ig && y >= 0 && y < i32(C);
+  if (!keep && y != ig && l == 0u) { report(y, row); }
+  var sumW = f32(C);
+  ${w ? `var ws = 0.0;
+  for (var j = l; j < C; j += WG) { ws += wt(j); }
+  sv[l] = ws;
+  ${tree('sv', (p, q) => `${p} + ${q}`)}
+  sumW = sv[0];` : ''}
+  let scale = in4[o2] / select(1.0, in3[md[11]], md[7] == 2u);
+  let yy = u32(select(0, y, keep));
+  let shift = in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u];
+  let wy = wt(yy);
+  let u = eps / f32(C);
+  let k = ((1.0 - eps) * wy + u * sumW) * scale;
+  for (var j = l; j < C; j += WG) {
+    var v = exp(in0[o0 + j * sx] - shift) * k - u * wt(j) * scale;
+    if (j == yy) { v -= (1.0 - eps) * wy * scale; }
+    out0[o3 + j * so] = select(0.0, v, keep);
+  }
+}`;
+  return [{
+    key: `crossEntropyBackward:${!!w}`, wgsl, inputs: [x!, t!, stats!, total!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [gx!.handle],
+    meta, workgroups: n, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape),
+  }];
+}) as WebGPUKernel<ClassLossAttrs>);
+
+// nllLoss over log-probabilities: loss[p] = -w[y]·x[p, y]. One workgroup, a thread per row, then
+// a tree sum. inputs [input, target, weight?]; outputs [loss, totalWeight]
+registerKernel('nllLoss', 'webgpu', (([x, t, w], [loss, total], a) => {
+  const r = rows(x!);
+  const n = numelOf(r.positions);
+  // [1, slot, rows, C, class step, ignoreIndex, reduction, weight offset and stride, loss offset, total offset, walk(x, target)]
+  const meta = [1, 0, n, r.C, r.step, ign(a.ignoreIndex), REDUCTION[a.reduction], ...weightMeta(w), loss!.offset, total!.offset,
+    ...positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!])];
+  const wgsl = () => `${preamble([x!.dtype, 'int32', ...(w ? [w.dtype] : [])], [loss!.dtype, total!.dtype], true)}
+var<workgroup> sa: array<f32, WG>;
+var<workgroup> sw: array<f32, WG>;
+${weightFn(w, 2, 7)}
+${MAIN}
+  let rows = md[2]; let C = md[3]; let sx = md[4]; let ig = bitcast<i32>(md[5]); let red = md[6];
+  var acc = 0.0; var W = 0.0;
+  for (var p = l; p < rows; p += WG) {
+    ${walk(2, '11u', 'p')}
+    let y = in1[o1];
+    var lp = 0.0;
+    if (y != ig) {
+      if (y < 0 || y >= i32(C)) { report(y, p); } else {
+        let wy = wt(u32(y));
+        lp = -wy * in0[o0 + u32(y) * sx];
+        W += wy;
+      }
+    }
+    acc += lp;
+    if (red == 0u) { out0[md[9] + p] = lp; }
+  }
+  sa[l] = acc; sw[l] = W;
+  ${tree('sa', (p, q) => `${p} + ${q}`)}
+  ${tree('sw', (p, q) => `${p} + ${q}`)}
+  if (l == 0u) {
+    out1[md[10]] = sw[0];
+    if (red != 0u) { out0[md[9]] = select(sa[0], sa[0] / sw[0], red == 2u); }
+  }
+}`;
+  return [{
+    key: `nllLoss:${!!w}`, wgsl, inputs: [x!, t!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [loss!.handle, total!.handle],
+    meta, workgroups: 1, errors: targetError('nllLoss', r.C, a.ignoreIndex, t!.shape),
+  }];
+}) as WebGPUKernel<ClassLossAttrs>);
+
+// Only gradInput[p, y] is nonzero: -w[y]·upstream (/ totalWeight under 'mean'); a thread per
+// element of gradInput (contiguous, the input's shape). inputs [target, totalWeight, upstream, weight?]
+registerKernel('nllLossBackward', 'webgpu', (([t, total, g, w], [gx], a) => {
+  const shape = gx!.shape;
+  const cd = shape.length === 1 ? 0 : 1;
+  const positions = shape.filter((_, i) => i !== cd);
+  const inner = numelOf(shape.slice(cd + 1));
+  const n = numelOf(shape);
+  // [n, slot, C, inner, ignoreIndex, reduction, weight offset and stride, total offset, gx offset, walk(target, upstream)]
+  const meta = [n, 0, shape[cd]!, inner, ign(a.ignoreIndex), REDUCTION[a.reduction], ...weightMeta(w), total!.offset, gx!.offset,
+    ...positionWalk(positions, [t!, { offset: g!.offset, strides: broadcastStrides(g!, positions) }])];
+  const wgsl = () => `${preamble(['int32', total!.dtype, g!.dtype, ...(w ? [w.dtype] : [])], [gx!.dtype], true)}
+${weightFn(w, 3, 6)}
+${MAIN}
+  let i = wid(w, nw) * WG + l;
+  if (i >= md[0]) { return; }
+  let C = md[2]; let inner = md[3];
+  let c = (i / inner) % C;
+  let p = (i / (C * inner)) * inner + i % inner;
+  ${walk(2, '10u', 'p')}
+  let y = in0[o0];
+  var v = 0.0;
+  if (y != bitcast<i32>(md[4])) {
+    if (y < 0 || y >= i32(C)) { if (c == 0u) { report(y, p); } }
+    else if (u32(y) == c) { v = -wt(c) * in2[o1] / select(1.0, in1[md[8]], md[5] == 2u); }
+  }
+  out0[md[9] + i] = v;
+}`;
+  return [{
+    key: `nllLossBackward:${!!w}`, wgsl, inputs: [t!, total!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [gx!.handle],
+    meta, workgroups: Math.ceil(n / WORKGROUP), errors: targetError('nllLoss', shape[cd]!, a.ignoreIndex, t!.shape),
+  }];
+}) as WebGPUKernel<ClassLossAttrs>);
