@@ -8,7 +8,9 @@ import { WORKER_SOURCE } from './worker.js';
 // through Atomics on a control block in the shared memory: a postMessage round trip (~30 µs)
 // would eat the gain on MNIST-sized matmuls, a futex handshake costs about a microsecond.
 
+/** Which CPU kernels run: relaxed-SIMD WebAssembly, plain SIMD128 WebAssembly, or TypeScript only. */
 export type SimdLevel = 'relaxed' | 'simd' | 'off';
+/** Options for setCpuKernelOptions(); unspecified fields keep their current values. */
 export interface CpuKernelOptions {
   /** Which kernels run: 'auto' (the best this engine validates), 'relaxed', 'simd', or 'off' (TypeScript only). */
   simd?: SimdLevel | 'auto';
@@ -25,6 +27,7 @@ export interface CpuKernelOptions {
    */
   sharedMemory?: boolean;
 }
+/** What cpuKernelInfo() reports: the kernels and threads in use and what the engine supports. */
 export interface CpuKernelInfo {
   simd: SimdLevel;
   /** Threads a large kernel uses now (workers still starting are not counted). */
@@ -172,6 +175,7 @@ export function setCpuKernelOptions(opts: CpuKernelOptions): void {
   options.threads = threads;
 }
 
+/** The CPU kernels in use now (SIMD level, threads) and what this engine supports. */
 export function cpuKernelInfo(): CpuKernelInfo {
   const e = options.simd === 'off' ? undefined : engine;
   return {
