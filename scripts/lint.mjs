@@ -11,7 +11,7 @@ const pkgDir = process.cwd();
 const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
 const declared = new Set(Object.keys({ ...pkg.dependencies, ...pkg.peerDependencies, ...pkg.optionalDependencies }));
 // tests may also use the workspace root's tools (vitest)
-const root = JSON.parse(readFileSync(join(pkgDir, '../../package.json'), 'utf8'));
+const root = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')); // any depth (bench/ too)
 const devDeclared = new Set([...declared, ...Object.keys(pkg.devDependencies ?? {}), ...Object.keys(root.devDependencies ?? {})]);
 // a backend's sources never import autograd or nn; its tests may (gradient parity runs backward on it)
 const forbidden = pkg.name.startsWith('@tapegrad/backend-') ? ['@tapegrad/autograd', '@tapegrad/nn'] : [];

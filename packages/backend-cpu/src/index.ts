@@ -24,7 +24,17 @@ export const cpuBackend: Backend<TypedArray, CpuKernel> = {
 registerBackend(cpuBackend);
 
 export { dense, plan, lineBases, splitDims, broadcastStrides, type CpuKernel, type CpuView } from './strided.js';
-export { gemm } from './kernels/matmul.js';
+export { gemm, matmulF32 } from './kernels/matmul.js';
+export {
+  setCpuKernelOptions,
+  cpuKernelInfo,
+  cpuWorkersReady,
+  terminateCpuWorkers,
+  type CpuKernelOptions,
+  type CpuKernelInfo,
+  type SimdLevel,
+  type StridedF32,
+} from './wasm/runtime.js';
 export { unaryKernel, binaryKernel } from './kernels/elementwise.js';
 export type { Conv2dAttrs } from './kernels/conv.js';
 export type { Pool2dAttrs } from './kernels/pool.js';

@@ -1,6 +1,7 @@
 import { allocArray, registerKernel, type Shape, type TypedArray } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { gemm } from './matmul.js';
+import { wasmGemm } from '../wasm/runtime.js';
 
 // conv2d and its two backward kernels, all as im2col + gemm (the op definitions and the
 // gradient rule are in @tapegrad/nn's ops/conv.ts; ops are matched by name). Per sample and
@@ -104,6 +105,12 @@ const CHUNK = 32;
  * row-major. The one place conv meets the matrix product.
  */
 function products(items: readonly { a: TypedArray; b: TypedArray; cOff: number }[], c: TypedArray, m: number, n: number, k: number): void {
+  // float32 goes to the WebAssembly SIMD kernel (threads for big batches), which stages a
+  // repeated operand (the weight) once per call
+  if (c instanceof Float32Array && items.every((it) => it.a instanceof Float32Array && it.b instanceof Float32Array)) {
+    const batch = items.map(({ a, b, cOff }) => ({ a: { data: a as Float32Array, offset: 0, rs: k, cs: 1 }, b: { data: b as Float32Array, offset: 0, rs: n, cs: 1 }, cOff }));
+    if (wasmGemm(batch, c, m, n, k)) return;
+  }
   for (const { a, b, cOff } of items) {
     c.fill(0, cOff, cOff + m * n);
     gemm(a, b, c, cOff, m, n, k);

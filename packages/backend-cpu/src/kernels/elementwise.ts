@@ -1,5 +1,6 @@
 import { registerKernel, type ClampAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, plan, type CpuKernel, type CpuView } from '../strided.js';
+import { fastBinary, fastUnary } from './fast-f32.js';
 
 // One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
 // contiguous operands run as one flat loop and broadcast/strided ones pay per row, not per element.
@@ -75,8 +76,8 @@ const BINARY: Record<string, Fn2> = {
   gt: (a, b) => +(a > b),
   ge: (a, b) => +(a >= b),
 };
-for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'cpu', unaryKernel(f));
-for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'cpu', binaryKernel(f));
+for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'cpu', fastUnary(name, unaryKernel(f)));
+for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'cpu', fastBinary(name, binaryKernel(f)));
 
 // pow on ints stays an int, but a negative int exponent would give a fraction: torch errors.
 registerKernel('pow', 'cpu', ((inputs, outputs, attrs, op) => {
@@ -106,7 +107,7 @@ registerKernel('where', 'cpu', (([c, x, y], [out]) => {
 }) as CpuKernel);
 
 // 'copy' reads a strided (possibly broadcast) view and writes another view, converting dtype.
-registerKernel('copy', 'cpu', ((inputs, outputs, attrs, op) => {
+registerKernel('copy', 'cpu', fastUnary('copy', ((inputs, outputs, attrs, op) => {
   const cast = outputCast(outputs[0]!);
   unaryKernel(cast ?? ((x) => x))(inputs, outputs, attrs, op);
-}) as CpuKernel);
+}) as CpuKernel));

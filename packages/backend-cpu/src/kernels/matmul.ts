@@ -1,10 +1,13 @@
 import { allocArray, registerKernel, type TypedArray } from '@tapegrad/tensor';
 import { broadcastStrides, lineBases, type CpuKernel } from '../strided.js';
+import { wasmGemm, type StridedF32 } from '../wasm/runtime.js';
 
-// Batched C = A·B for strided operands. Each batch packs A and B into contiguous row-major
+// Batched C = A·B for strided operands. float32 goes to the WebAssembly SIMD kernels
+// (wasm/gemm.wat, threads above a size threshold) when the engine has them. The portable path
+// (other dtypes, engines without SIMD, or simd: 'off') packs A and B into contiguous row-major
 // blocks (transposed views, broadcast batches and offsets all become plain rows), then runs an
 // i-k-j loop over 4 rows of A at a time so every loaded row of B feeds four accumulating rows
-// of C. The WebAssembly SIMD micro-kernel is a separate issue; this is the portable path.
+// of C.
 
 function pack(src: TypedArray, base: number, rs: number, cs: number, rows: number, cols: number, dst: TypedArray): TypedArray {
   if (cs === 1 && rs === cols && src.constructor === dst.constructor) return src.subarray(base, base + rows * cols);
@@ -49,6 +52,14 @@ registerKernel('matmul', 'cpu', (([x, y], [out]) => {
   const bBatch = lineBases(batchShape, broadcastStrides({ shape: y!.shape.slice(0, -2), strides: y!.strides.slice(0, -2) }, batchShape), y!.offset);
   const [ars, acs] = x!.strides.slice(-2) as [number, number];
   const [brs, bcs] = y!.strides.slice(-2) as [number, number];
+  if (o.dtype === 'float32' && x!.dtype === 'float32' && y!.dtype === 'float32') {
+    const batch = Array.from(aBatch, (base, bi) => ({
+      a: { data: x!.handle as Float32Array, offset: base, rs: ars, cs: acs },
+      b: { data: y!.handle as Float32Array, offset: bBatch[bi]!, rs: brs, cs: bcs },
+      cOff: bi * m * n,
+    }));
+    if (wasmGemm(batch, o.handle as Float32Array, m, n, k)) return;
+  }
   const aBuf = allocArray(o.dtype, m * k);
   const bBuf = allocArray(o.dtype, k * n);
   for (let bi = 0; bi < aBatch.length; bi++) {
@@ -58,3 +69,16 @@ registerKernel('matmul', 'cpu', (([x, y], [out]) => {
     gemm(a, b, o.handle, bi * m * n, m, n, k);
   }
 }) as CpuKernel);
+
+/**
+ * C[m×n] = A·B written row-major at c[cOff ...] for strided float32 matrices: the entry point for
+ * other kernels built on matrix products (conv2d via im2col). Uses WebAssembly SIMD and worker
+ * threads when enabled, else the portable TypeScript path.
+ */
+export function matmulF32(a: StridedF32, b: StridedF32, c: Float32Array, cOff: number, m: number, n: number, k: number): void {
+  if (wasmGemm([{ a, b, cOff }], c, m, n, k)) return;
+  c.fill(0, cOff, cOff + m * n);
+  const ap = pack(a.data, a.offset, a.rs, a.cs, m, k, new Float32Array(m * k));
+  const bp = pack(b.data, b.offset, b.rs, b.cs, k, n, new Float32Array(k * n));
+  gemm(ap, bp, c, cOff, m, n, k);
+}

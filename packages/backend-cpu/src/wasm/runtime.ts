@@ -1,0 +1,367 @@
+import { ValueError } from '@tapegrad/tensor';
+import { gemm as gemmModules } from './kernels.generated.js';
+import { WORKER_SOURCE } from './worker.js';
+
+// The WebAssembly side of the CPU backend: which kernel variant runs (relaxed SIMD, plain SIMD128
+// or none), one WebAssembly memory that operands are staged into, and a pool of worker threads
+// that share that memory. The main thread always computes its own share, and workers are woken
+// through Atomics on a control block in the shared memory: a postMessage round trip (~30 µs)
+// would eat the gain on MNIST-sized matmuls, a futex handshake costs about a microsecond.
+
+/** Which CPU kernels run: relaxed-SIMD WebAssembly, plain SIMD128 WebAssembly, or TypeScript only. */
+export type SimdLevel = 'relaxed' | 'simd' | 'off';
+/** Options for setCpuKernelOptions(); unspecified fields keep their current values. */
+export interface CpuKernelOptions {
+  /** Which kernels run: 'auto' (the best this engine validates), 'relaxed', 'simd', or 'off' (TypeScript only). */
+  simd?: SimdLevel | 'auto';
+  /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() (at most 16). */
+  threads?: number | 'auto';
+  /** Kernels below this many floating-point operations stay on the calling thread. */
+  parallelMinFlops?: number;
+  /** How long an idle worker spins before it sleeps (waking a sleeping one costs 30–80 µs). */
+  spinMicros?: number;
+  /**
+   * Use a shared WebAssembly memory (needed for worker threads). Default: whether the page or
+   * process has SharedArrayBuffer (a browser page needs cross-origin isolation); false forces the
+   * single-threaded layout, as such a page would get.
+   */
+  sharedMemory?: boolean;
+}
+/** What cpuKernelInfo() reports: the kernels and threads in use and what the engine supports. */
+export interface CpuKernelInfo {
+  simd: SimdLevel;
+  /** Threads a large kernel uses now (workers still starting are not counted). */
+  threads: number;
+  relaxedSimdAvailable: boolean;
+  simdAvailable: boolean;
+  sharedMemory: boolean;
+  /** Blocks of work worker threads have computed since they started (a diagnostic). */
+  workerBlocks: number;
+}
+
+const MAX_THREADS = 16;
+const CTRL_BYTES = 65536;
+// Control block, in Int32 words: [0] job sequence (workers sleep on it), [1] stop, [2] claim
+// word (parts << 8 | next unclaimed block), [3] blocks finished, [4] a worker failed,
+// [5] blocks computed by workers, [16+w] worker w ready, [64...] the job (see gemm_part in wasm/gemm.wat).
+const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16, JOB = 64;
+
+type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
+interface Exports { gemm: GemmFn; gemm_part(job: number, part: number, thread: number): void; scratch_bytes(m: number, n: number, kc: number): number }
+
+// The WebAssembly API, typed here: the project's lib settings (ES2022 + Node types) do not
+// declare it, and a global declaration would clash with lib.dom in browser builds.
+interface WasmMemory { readonly buffer: ArrayBuffer | SharedArrayBuffer; grow(pages: number): number }
+interface WasmModule { readonly __module: unique symbol }
+interface WasmApi {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+}
+const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
+
+const env = (name: string): string | undefined => (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name];
+const decode = (b64: string): Uint8Array => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+
+function detectShared(): boolean {
+  if (typeof SharedArrayBuffer === 'undefined') return false;
+  try {
+    return new WA!.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
+const support = {
+  relaxed: WA?.validate(decode(gemmModules.relaxed)) ?? false,
+  simd: WA?.validate(decode(gemmModules.simd)) ?? false,
+  shared: detectShared(),
+};
+
+function parseThreads(v: number | 'auto' | string | undefined): number {
+  if (v === undefined || v === 'auto' || v === '') {
+    const os = (globalThis as { process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number } | undefined } }).process?.getBuiltinModule?.('node:os');
+    return Math.min(MAX_THREADS, os?.availableParallelism?.() ?? 1);
+  }
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ValueError(`setCpuKernelOptions: threads must be a positive integer or 'auto'; got ${String(v)}`);
+  return Math.min(MAX_THREADS, n);
+}
+function parseSimd(v: string | undefined): SimdLevel {
+  if (v === undefined || v === 'auto' || v === '') return support.relaxed ? 'relaxed' : support.simd ? 'simd' : 'off';
+  // re-validated on request: a V8 flag may have been set since this module loaded
+  if (v === 'relaxed' && !(support.relaxed ||= WA?.validate(decode(gemmModules.relaxed)) ?? false)) {
+    throw new ValueError("setCpuKernelOptions: simd 'relaxed' is not supported by this WebAssembly engine (Node 20 needs --experimental-wasm-relaxed-simd); use 'auto' or 'simd'");
+  }
+  if (v === 'simd' && !support.simd) throw new ValueError("setCpuKernelOptions: this WebAssembly engine has no SIMD128; use 'auto' or 'off'");
+  if (v !== 'relaxed' && v !== 'simd' && v !== 'off') throw new ValueError(`setCpuKernelOptions: simd must be 'auto', 'relaxed', 'simd' or 'off'; got '${v}'`);
+  return v;
+}
+
+const options = {
+  simd: parseSimd(env('TAPEGRAD_CPU_SIMD')),
+  threads: parseThreads(env('TAPEGRAD_CPU_THREADS')),
+  parallelMinFlops: 1 << 21,
+  spinMicros: 50,
+  sharedMemory: support.shared,
+};
+
+interface WorkerLike { unref(): void; terminate(): unknown; on(ev: string, fn: (...a: unknown[]) => void): unknown }
+interface Engine {
+  exports: Exports;
+  memory: WasmMemory;
+  module: WasmModule;
+  shared: boolean;
+  f32: Float32Array;
+  ctrl: Int32Array;
+  workers: WorkerLike[];
+  broken: boolean;
+  seq: number;
+}
+let engine: Engine | undefined;
+
+function createEngine(level: 'relaxed' | 'simd'): Engine {
+  const shared = options.sharedMemory;
+  const module = new WA!.Module(decode(shared ? gemmModules[`${level}Shared`] : gemmModules[level]));
+  const memory = new WA!.Memory({ initial: 16, maximum: 65536, ...(shared ? { shared: true } : {}) });
+  const instance = new WA!.Instance(module, { env: { memory } });
+  return {
+    exports: instance.exports as unknown as Exports,
+    memory,
+    module,
+    shared,
+    f32: new Float32Array(memory.buffer),
+    ctrl: new Int32Array(memory.buffer, 0, CTRL_BYTES / 4),
+    workers: [],
+    broken: false,
+    seq: 0,
+  };
+}
+
+function getEngine(): Engine | undefined {
+  if (options.simd === 'off') return undefined;
+  return (engine ??= createEngine(options.simd));
+}
+
+function shutdown(): void {
+  if (!engine) return;
+  if (!engine.shared) return void (engine = undefined);
+  Atomics.store(engine.ctrl, STOP, 1);
+  Atomics.add(engine.ctrl, SEQ, 1);
+  Atomics.notify(engine.ctrl, SEQ);
+  for (const w of engine.workers) void w.terminate();
+  engine = undefined;
+}
+
+/** Choose kernels and threads; unspecified fields keep their current values. */
+export function setCpuKernelOptions(opts: CpuKernelOptions): void {
+  const simd = opts.simd === undefined ? options.simd : parseSimd(opts.simd);
+  const threads = opts.threads === undefined ? options.threads : parseThreads(opts.threads);
+  if (opts.parallelMinFlops !== undefined) {
+    if (!(opts.parallelMinFlops >= 0)) throw new ValueError(`setCpuKernelOptions: parallelMinFlops must be >= 0; got ${opts.parallelMinFlops}`);
+    options.parallelMinFlops = opts.parallelMinFlops;
+  }
+  if (opts.spinMicros !== undefined) {
+    if (!(opts.spinMicros >= 0)) throw new ValueError(`setCpuKernelOptions: spinMicros must be >= 0; got ${opts.spinMicros}`);
+    options.spinMicros = opts.spinMicros;
+  }
+  if (opts.sharedMemory === true && !support.shared) {
+    throw new ValueError('setCpuKernelOptions: sharedMemory needs SharedArrayBuffer, which this environment lacks (a browser page needs cross-origin isolation)');
+  }
+  const sharedMemory = opts.sharedMemory ?? options.sharedMemory;
+  if (simd !== options.simd || threads !== options.threads || sharedMemory !== options.sharedMemory || opts.spinMicros !== undefined) shutdown();
+  options.sharedMemory = sharedMemory;
+  options.simd = simd;
+  options.threads = threads;
+}
+
+/** The CPU kernels in use now (SIMD level, threads) and what this engine supports. */
+export function cpuKernelInfo(): CpuKernelInfo {
+  const e = options.simd === 'off' ? undefined : engine;
+  return {
+    simd: options.simd,
+    threads: 1 + (e ? readyWorkers(e) : 0),
+    relaxedSimdAvailable: support.relaxed,
+    simdAvailable: support.simd,
+    sharedMemory: e ? e.shared : options.sharedMemory,
+    workerBlocks: e?.shared ? Atomics.load(e.ctrl, WORKED) : 0,
+  };
+}
+
+/** Stop the worker threads (they are unref'd, so a program need not call this to exit). */
+export function terminateCpuWorkers(): void {
+  shutdown();
+}
+
+/**
+ * Start the worker threads now and resolve with the thread count once they are ready. Kernels
+ * never wait for workers to start: until then the calling thread does all the work.
+ */
+export async function cpuWorkersReady(timeoutMs = 10_000): Promise<number> {
+  const e = getEngine();
+  if (!e) return 1;
+  startWorkers(e);
+  const t0 = Date.now();
+  while (readyWorkers(e) < e.workers.length && !e.broken && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 5));
+  return 1 + readyWorkers(e);
+}
+
+function readyWorkers(e: Engine): number {
+  let n = 0;
+  while (n < e.workers.length && Atomics.load(e.ctrl, READY + 1 + n) === 1) n++;
+  return e.broken ? 0 : n;
+}
+
+type WorkerThreads = { Worker: new (src: string, o: object) => WorkerLike };
+function startWorkers(e: Engine): void {
+  if (e.workers.length || e.broken || !e.shared || options.threads < 2) return;
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  const wt = proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
+  if (!wt) return; // browsers: single-threaded for now
+  for (let w = 1; w < options.threads; w++) {
+    const worker = new wt.Worker(WORKER_SOURCE, {
+      eval: true,
+      execArgv: [], // the parent's loaders and flags (--input-type, --import) are not for this script
+      workerData: { module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000, job: JOB * 4 },
+    });
+    worker.on('error', () => (e.broken = true));
+    worker.unref(); // an idle pool must never keep the process alive
+    e.workers.push(worker);
+  }
+}
+
+/** Grow the memory to hold `bytes`, refreshing the views a grow invalidates. */
+function reserve(e: Engine, bytes: number): void {
+  const have = e.memory.buffer.byteLength;
+  if (bytes > have) e.memory.grow(Math.ceil((bytes - have) / 65536));
+  if (e.f32.buffer !== e.memory.buffer) {
+    // a shared memory's old views stay valid but short; an unshared one's are detached
+    e.f32 = new Float32Array(e.memory.buffer);
+    e.ctrl = new Int32Array(e.memory.buffer, 0, CTRL_BYTES / 4);
+  }
+}
+
+/** A strided float32 matrix: element (i, j) is data[offset + i*rs + j*cs]. */
+export interface StridedF32 {
+  data: Float32Array;
+  offset: number;
+  rs: number;
+  cs: number;
+}
+
+/** Copy a rows×cols operand into the memory at byte `ptr`; returns its strides there. */
+function stage(e: Engine, v: StridedF32, rows: number, cols: number, ptr: number): { rs: number; cs: number } {
+  const span = (rows - 1) * v.rs + (cols - 1) * v.cs + 1;
+  if (span <= 2 * rows * cols + 64) {
+    // a contiguous span (any transpose of a contiguous matrix): one fast copy, strides kept
+    e.f32.set(v.data.subarray(v.offset, v.offset + span), ptr >> 2);
+    return { rs: v.rs, cs: v.cs };
+  }
+  const f = e.f32;
+  let o = ptr >> 2;
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) f[o++] = v.data[v.offset + i * v.rs + j * v.cs]!;
+  return { rs: cols, cs: 1 };
+}
+const spanOf = (v: StridedF32, rows: number, cols: number) => Math.min((rows - 1) * v.rs + (cols - 1) * v.cs + 1, 2 * rows * cols + 64);
+
+export function wasmGemmAvailable(): boolean {
+  return options.simd !== 'off';
+}
+
+const KC = 512;
+const align = (n: number) => (n + 63) & ~63;
+
+/**
+ * C = A·B for float32 strided operands, written (not accumulated) to c[cOff ...] row-major.
+ * A batch shares staging: pass several (a, b, cOff) at once so B is staged once when it repeats.
+ * Returns false when no WebAssembly kernel is enabled (the caller runs the TypeScript path).
+ */
+export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: number }[], c: Float32Array, m: number, n: number, k: number): boolean {
+  const e = getEngine();
+  if (!e) return false;
+  if (m === 0 || n === 0) return true;
+  if (k === 0) {
+    for (const { cOff } of batch) c.fill(0, cOff, cOff + m * n);
+    return true;
+  }
+  const flops = 2 * m * n * k;
+  if (flops >= options.parallelMinFlops) startWorkers(e);
+  const threads = flops >= options.parallelMinFlops && !e.broken ? 1 + e.workers.length : 1;
+  const kc = Math.min(k, KC);
+  const scratch = align(e.exports.scratch_bytes(m, n, kc));
+  const aPtr = CTRL_BYTES;
+  const bPtr = align(aPtr + 4 * spanOf(batch[0]!.a, m, k));
+  const cPtr = align(bPtr + 4 * spanOf(batch[0]!.b, k, n));
+  const sPtr = align(cPtr + 4 * m * n);
+  try {
+    reserve(e, sPtr + threads * scratch);
+  } catch {
+    return false; // beyond what one WebAssembly memory can hold (4 GB): the TypeScript path takes it
+  }
+  let lastA: StridedF32 | undefined, lastB: StridedF32 | undefined;
+  let as = { rs: 0, cs: 0 }, bs = { rs: 0, cs: 0 };
+  for (const { a, b, cOff } of batch) {
+    if (!lastA || a.data !== lastA.data || a.offset !== lastA.offset) as = stage(e, (lastA = a), m, k, aPtr);
+    if (!lastB || b.data !== lastB.data || b.offset !== lastB.offset) bs = stage(e, (lastB = b), k, n, bPtr);
+    run(e, threads, aPtr, as.rs, as.cs, bPtr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
+    c.set(e.f32.subarray(cPtr >> 2, (cPtr >> 2) + m * n), cOff);
+  }
+  return true;
+}
+
+/** Claim unclaimed blocks of the current job and compute them, as thread `me`, until none are left. */
+function claimAndRun(e: Engine, me: number): void {
+  const ctrl = e.ctrl;
+  for (;;) {
+    const cur = Atomics.load(ctrl, CLAIM);
+    const idx = cur & 255;
+    if (idx >= ((cur >> 8) & 255)) return;
+    if (Atomics.compareExchange(ctrl, CLAIM, cur, cur + 1) !== cur) continue;
+    try {
+      e.exports.gemm_part(JOB * 4, idx, me);
+    } finally {
+      Atomics.add(ctrl, FIN, 1);
+    }
+  }
+}
+
+/**
+ * Cut C into blocks (one per thread, more for big products) and let every thread, the caller included, claim blocks until
+ * none are left. The caller never waits for a block nobody has started, so a worker that is
+ * asleep, still starting, or descheduled on a busy machine costs nothing but its share.
+ */
+function run(e: Engine, threads: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, m: number, n: number, k: number, kc: number, s: number, scratch: number): void {
+  const rowPanels = Math.ceil(m / 4), colPanels = Math.ceil(n / 8);
+  // Big products get several blocks per thread, so that on a busy machine a descheduled worker
+  // holds back only a small block while the others take the rest; each block repacks one operand.
+  const want = 2 * m * n * k >= 1 << 25 ? 4 * threads : threads;
+  // by rows, every block packs all of B (k×n); by columns, all of A (m×k): duplicate the smaller
+  let byRows = n <= m;
+  if ((byRows ? rowPanels : colPanels) < want && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
+  const parts = Math.min(want, byRows ? rowPanels : colPanels);
+  const ctrl = e.ctrl;
+  ctrl.set([a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts], JOB);
+  if (parts === 1) {
+    e.exports.gemm_part(JOB * 4, 0, 0);
+    return;
+  }
+  Atomics.store(ctrl, FIN, 0);
+  Atomics.store(ctrl, CLAIM, parts << 8);
+  Atomics.store(ctrl, SEQ, ++e.seq);
+  Atomics.notify(ctrl, SEQ);
+  const t0 = performance.now();
+  claimAndRun(e, 0);
+  const mineMs = performance.now() - t0;
+  let spins = 0;
+  while (Atomics.load(ctrl, FIN) !== parts) {
+    // a worker that died inside a block would leave this loop spinning forever: give up after a long while
+    if ((++spins & 0xffff) === 0 && performance.now() - t0 > Math.max(10_000, 100 * mineMs)) {
+      e.broken = true;
+      throw new Error(`matmul: a CPU worker thread did not finish its block of a ${m}x${k}x${n} product; worker threads are now disabled`);
+    }
+  }
+  if (Atomics.load(ctrl, ERR)) {
+    e.broken = true;
+    throw new Error(`matmul: a CPU worker thread failed on its block of a ${m}x${k}x${n} product; worker threads are now disabled`);
+  }
+}

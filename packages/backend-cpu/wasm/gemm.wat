@@ -1,0 +1,283 @@
+;; float32 GEMM for the CPU backend: C[m×n] (+)= A[m×k] · B[k×n].
+;;
+;; Assembled by scripts/build-wasm.mjs into four variants: this text as written (relaxed-SIMD
+;; fused multiply-add, shared memory), and with `f32x4.relaxed_madd` spelled as mul+add (plain
+;; SIMD128) and/or the memory import not shared (a browser page without cross-origin isolation).
+;;
+;; Layout (BLIS-style): per block of KC rows of B, A is packed into panels of 4 rows and B into
+;; panels of 8 columns, both k-major, so the 4×8 micro-kernel streams two contiguous arrays and
+;; keeps its 8 accumulators in registers. Packing absorbs any strides, which is why transposed
+;; views (the gradient matmuls) cost nothing extra. Pointers are byte addresses; strides are in
+;; elements. The micro-kernel loop is deliberately not unrolled: V8 then hoists the loads and runs
+;; out of vector registers.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; 4×4 transpose: loads 4 vectors at s0..s3 and stores their columns at dst + q*stride.
+  (func $tr4 (param $s0 i32) (param $s1 i32) (param $s2 i32) (param $s3 i32) (param $dst i32) (param $stride i32)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128) (local $r0 v128) (local $r2 v128)
+    (local.set $r0 (v128.load (local.get $s0)))
+    (local.set $r2 (v128.load (local.get $s2)))
+    (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r0) (v128.load (local.get $s1))))
+    (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r0) (v128.load (local.get $s1))))
+    (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $r2) (v128.load (local.get $s3))))
+    (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $r2) (v128.load (local.get $s3))))
+    (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+    (local.set $dst (i32.add (local.get $dst) (local.get $stride)))
+    (v128.store (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+    (local.set $dst (i32.add (local.get $dst) (local.get $stride)))
+    (v128.store (local.get $dst) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+    (local.set $dst (i32.add (local.get $dst) (local.get $stride)))
+    (v128.store (local.get $dst) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3))))
+
+  ;; Element (r, q) of a strided matrix with `rows`×`cols` valid entries, 0 outside (panel padding).
+  (func $at (param $src i32) (param $rs i32) (param $cs i32) (param $r i32) (param $q i32) (param $rows i32) (param $cols i32) (result f32)
+    (if (result f32) (i32.and (i32.lt_s (local.get $r) (local.get $rows)) (i32.lt_s (local.get $q) (local.get $cols)))
+      (then (f32.load (i32.add (local.get $src)
+        (i32.shl (i32.add (i32.mul (local.get $r) (local.get $rs)) (i32.mul (local.get $q) (local.get $cs))) (i32.const 2)))))
+      (else (f32.const 0))))
+
+  ;; Pack rows×kc of A into panels of 4 rows: dst[(i/4)*kc*4 + p*4 + i%4] = A[i, p].
+  (func $pack_a (param $src i32) (param $rs i32) (param $cs i32) (param $rows i32) (param $kc i32) (param $dst i32)
+    (local $i i32) (local $p i32) (local $r i32) (local $s0 i32) (local $rsb i32) (local $csb i32)
+    (local.set $rsb (i32.shl (local.get $rs) (i32.const 2)))
+    (local.set $csb (i32.shl (local.get $cs) (i32.const 2)))
+    (block $done (loop $panel
+      (br_if $done (i32.ge_s (local.get $i) (local.get $rows)))
+      (local.set $s0 (i32.add (local.get $src) (i32.mul (local.get $i) (local.get $rsb))))
+      (local.set $p (i32.const 0))
+      (if (i32.le_s (i32.add (local.get $i) (i32.const 4)) (local.get $rows))
+        (then
+          (if (i32.eq (local.get $rs) (i32.const 1))
+            (then ;; the 4 rows of a column are adjacent (A is a transposed view): one vector per p
+              (block $end (loop $l
+                (br_if $end (i32.ge_s (local.get $p) (local.get $kc)))
+                (v128.store (local.get $dst) (v128.load (local.get $s0)))
+                (local.set $s0 (i32.add (local.get $s0) (local.get $csb)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $l)))))
+          (if (i32.eq (local.get $cs) (i32.const 1))
+            (then ;; row-major A: transpose 4×4 blocks
+              (block $end (loop $l
+                (br_if $end (i32.gt_s (i32.add (local.get $p) (i32.const 4)) (local.get $kc)))
+                (call $tr4 (local.get $s0) (i32.add (local.get $s0) (local.get $rsb))
+                  (i32.add (local.get $s0) (i32.shl (local.get $rsb) (i32.const 1)))
+                  (i32.add (local.get $s0) (i32.mul (local.get $rsb) (i32.const 3)))
+                  (local.get $dst) (i32.const 16))
+                (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $l))))))
+        (else))
+      ;; whatever is left of this panel (odd strides, the tail of kc, a partial last panel)
+      (block $end (loop $l
+        (br_if $end (i32.ge_s (local.get $p) (local.get $kc)))
+        (local.set $r (i32.const 0))
+        (loop $rl
+          (f32.store (local.get $dst) (call $at (local.get $src) (local.get $rs) (local.get $cs)
+            (i32.add (local.get $i) (local.get $r)) (local.get $p) (local.get $rows) (local.get $kc)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (br_if $rl (i32.lt_s (local.tee $r (i32.add (local.get $r) (i32.const 1))) (i32.const 4))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $l)))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $panel))))
+
+  ;; Pack kc×cols of B into panels of 8 columns: dst[(j/8)*kc*8 + p*8 + j%8] = B[p, j].
+  (func $pack_b (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $cols i32) (param $dst i32)
+    (local $j i32) (local $p i32) (local $q i32) (local $s0 i32) (local $rsb i32) (local $csb i32)
+    (local.set $rsb (i32.shl (local.get $rs) (i32.const 2)))
+    (local.set $csb (i32.shl (local.get $cs) (i32.const 2)))
+    (block $done (loop $panel
+      (br_if $done (i32.ge_s (local.get $j) (local.get $cols)))
+      (local.set $s0 (i32.add (local.get $src) (i32.mul (local.get $j) (local.get $csb))))
+      (local.set $p (i32.const 0))
+      (if (i32.le_s (i32.add (local.get $j) (i32.const 8)) (local.get $cols))
+        (then
+          (if (i32.eq (local.get $cs) (i32.const 1))
+            (then ;; row-major B: two vectors per p
+              (block $end (loop $l
+                (br_if $end (i32.ge_s (local.get $p) (local.get $kc)))
+                (v128.store (local.get $dst) (v128.load (local.get $s0)))
+                (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s0)))
+                (local.set $s0 (i32.add (local.get $s0) (local.get $rsb)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $l)))))
+          (if (i32.eq (local.get $rs) (i32.const 1))
+            (then ;; B is a transposed view (columns contiguous): transpose 4×4 blocks
+              (block $end (loop $l
+                (br_if $end (i32.gt_s (i32.add (local.get $p) (i32.const 4)) (local.get $kc)))
+                (call $tr4 (local.get $s0) (i32.add (local.get $s0) (local.get $csb))
+                  (i32.add (local.get $s0) (i32.shl (local.get $csb) (i32.const 1)))
+                  (i32.add (local.get $s0) (i32.mul (local.get $csb) (i32.const 3)))
+                  (local.get $dst) (i32.const 32))
+                (call $tr4 (i32.add (local.get $s0) (i32.shl (local.get $csb) (i32.const 2)))
+                  (i32.add (local.get $s0) (i32.mul (local.get $csb) (i32.const 5)))
+                  (i32.add (local.get $s0) (i32.mul (local.get $csb) (i32.const 6)))
+                  (i32.add (local.get $s0) (i32.mul (local.get $csb) (i32.const 7)))
+                  (i32.add (local.get $dst) (i32.const 16)) (i32.const 32))
+                (local.set $s0 (i32.add (local.get $s0) (i32.const 16)))
+                (local.set $dst (i32.add (local.get $dst) (i32.const 128)))
+                (local.set $p (i32.add (local.get $p) (i32.const 4)))
+                (br $l))))))
+        (else))
+      (block $end (loop $l
+        (br_if $end (i32.ge_s (local.get $p) (local.get $kc)))
+        (local.set $q (i32.const 0))
+        (loop $ql
+          (f32.store (local.get $dst) (call $at (local.get $src) (local.get $rs) (local.get $cs)
+            (local.get $p) (i32.add (local.get $j) (local.get $q)) (local.get $kc) (local.get $cols)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+          (br_if $ql (i32.lt_s (local.tee $q (i32.add (local.get $q) (i32.const 1))) (i32.const 8))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $l)))
+      (local.set $j (i32.add (local.get $j) (i32.const 8)))
+      (br $panel))))
+
+  ;; The 4×8 micro-kernel: tile at c (row stride ldcb bytes) = (beta ? tile : 0) + Apanel · Bpanel.
+  (func $kernel (param $ap i32) (param $bp i32) (param $c i32) (param $ldcb i32) (param $kc i32) (param $beta i32)
+    (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
+    (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
+    (local $b0 v128) (local $b1 v128) (local $a v128) (local $end i32)
+    (local.set $end (i32.add (local.get $bp) (i32.shl (local.get $kc) (i32.const 5))))
+    (loop $l
+      (local.set $b0 (v128.load (local.get $bp)))
+      (local.set $b1 (v128.load offset=16 (local.get $bp)))
+      (local.set $a (v128.load32_splat (local.get $ap)))
+      (local.set $c00 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c00)))
+      (local.set $c01 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c01)))
+      (local.set $a (v128.load32_splat offset=4 (local.get $ap)))
+      (local.set $c10 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c10)))
+      (local.set $c11 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c11)))
+      (local.set $a (v128.load32_splat offset=8 (local.get $ap)))
+      (local.set $c20 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c20)))
+      (local.set $c21 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c21)))
+      (local.set $a (v128.load32_splat offset=12 (local.get $ap)))
+      (local.set $c30 (f32x4.relaxed_madd (local.get $a) (local.get $b0) (local.get $c30)))
+      (local.set $c31 (f32x4.relaxed_madd (local.get $a) (local.get $b1) (local.get $c31)))
+      (local.set $ap (i32.add (local.get $ap) (i32.const 16)))
+      (local.set $bp (i32.add (local.get $bp) (i32.const 32)))
+      (br_if $l (i32.lt_u (local.get $bp) (local.get $end))))
+    (if (local.get $beta)
+      (then
+        (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $c))))
+        (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $c))))
+        (local.set $c10 (f32x4.add (local.get $c10) (v128.load (i32.add (local.get $c) (local.get $ldcb)))))
+        (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (i32.add (local.get $c) (local.get $ldcb)))))
+        (local.set $c20 (f32x4.add (local.get $c20) (v128.load (i32.add (local.get $c) (i32.shl (local.get $ldcb) (i32.const 1))))))
+        (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (i32.add (local.get $c) (i32.shl (local.get $ldcb) (i32.const 1))))))
+        (local.set $c30 (f32x4.add (local.get $c30) (v128.load (i32.add (local.get $c) (i32.mul (local.get $ldcb) (i32.const 3))))))
+        (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldcb) (i32.const 3))))))))
+    (v128.store (local.get $c) (local.get $c00))
+    (v128.store offset=16 (local.get $c) (local.get $c01))
+    (local.set $c (i32.add (local.get $c) (local.get $ldcb)))
+    (v128.store (local.get $c) (local.get $c10))
+    (v128.store offset=16 (local.get $c) (local.get $c11))
+    (local.set $c (i32.add (local.get $c) (local.get $ldcb)))
+    (v128.store (local.get $c) (local.get $c20))
+    (v128.store offset=16 (local.get $c) (local.get $c21))
+    (local.set $c (i32.add (local.get $c) (local.get $ldcb)))
+    (v128.store (local.get $c) (local.get $c30))
+    (v128.store offset=16 (local.get $c) (local.get $c31)))
+
+  ;; Bytes of scratch gemm needs for these sizes: both packed blocks and one 4×8 edge tile.
+  (func $scratch_bytes (export "scratch_bytes") (param $m i32) (param $n i32) (param $kcmax i32) (result i32)
+    (i32.add (i32.const 128) (i32.shl (i32.mul (local.get $kcmax)
+      (i32.add (i32.and (i32.add (local.get $m) (i32.const 3)) (i32.const -4))
+               (i32.and (i32.add (local.get $n) (i32.const 7)) (i32.const -8)))) (i32.const 2))))
+
+  ;; C[m×n] (row stride ldc elements) = A[m×k] · B[k×n] for strided A and B (k >= 1), using
+  ;; scratch_bytes(m, n, kcmax) bytes at `scratch`. Each thread calls it on its own block of C.
+  (func $gemm (export "gemm") (param $a i32) (param $ars i32) (param $acs i32) (param $b i32) (param $brs i32) (param $bcs i32)
+      (param $c i32) (param $ldc i32) (param $m i32) (param $n i32) (param $k i32) (param $kcmax i32) (param $scratch i32)
+    (local $pc i32) (local $kc i32) (local $bp i32) (local $tile i32) (local $beta i32) (local $i i32) (local $j i32)
+    (local $ldcb i32) (local $cij i32) (local $rows i32) (local $cols i32) (local $r i32) (local $q i32) (local $dst i32) (local $v f32)
+    (local.set $ldcb (i32.shl (local.get $ldc) (i32.const 2)))
+    (local.set $bp (i32.add (local.get $scratch)
+      (i32.shl (i32.mul (local.get $kcmax) (i32.and (i32.add (local.get $m) (i32.const 3)) (i32.const -4))) (i32.const 2))))
+    (local.set $tile (i32.add (local.get $bp)
+      (i32.shl (i32.mul (local.get $kcmax) (i32.and (i32.add (local.get $n) (i32.const 7)) (i32.const -8))) (i32.const 2))))
+    (loop $kblock
+      (local.set $kc (select (local.get $kcmax) (i32.sub (local.get $k) (local.get $pc))
+        (i32.lt_s (local.get $kcmax) (i32.sub (local.get $k) (local.get $pc)))))
+      (call $pack_a (i32.add (local.get $a) (i32.shl (i32.mul (local.get $pc) (local.get $acs)) (i32.const 2)))
+        (local.get $ars) (local.get $acs) (local.get $m) (local.get $kc) (local.get $scratch))
+      (call $pack_b (i32.add (local.get $b) (i32.shl (i32.mul (local.get $pc) (local.get $brs)) (i32.const 2)))
+        (local.get $brs) (local.get $bcs) (local.get $kc) (local.get $n) (local.get $bp))
+      ;; columns outside, rows inside: one B panel stays in L1 while the A panels stream from L2
+      (local.set $j (i32.const 0))
+      (loop $jl
+        (local.set $i (i32.const 0))
+        (loop $il
+          (local.set $cij (i32.add (local.get $c)
+            (i32.shl (i32.add (i32.mul (local.get $i) (local.get $ldc)) (local.get $j)) (i32.const 2))))
+          (if (i32.and (i32.le_s (i32.add (local.get $i) (i32.const 4)) (local.get $m))
+                       (i32.le_s (i32.add (local.get $j) (i32.const 8)) (local.get $n)))
+            (then
+              (call $kernel (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $kc)) (i32.const 2)))
+                (i32.add (local.get $bp) (i32.shl (i32.mul (local.get $j) (local.get $kc)) (i32.const 2)))
+                (local.get $cij) (local.get $ldcb) (local.get $kc) (local.get $beta)))
+            (else ;; an edge tile: compute the full 4×8 into `tile`, then add its valid part to C
+              (call $kernel (i32.add (local.get $scratch) (i32.shl (i32.mul (local.get $i) (local.get $kc)) (i32.const 2)))
+                (i32.add (local.get $bp) (i32.shl (i32.mul (local.get $j) (local.get $kc)) (i32.const 2)))
+                (local.get $tile) (i32.const 32) (local.get $kc) (i32.const 0))
+              (local.set $rows (select (i32.const 4) (i32.sub (local.get $m) (local.get $i))
+                (i32.lt_s (i32.const 4) (i32.sub (local.get $m) (local.get $i)))))
+              (local.set $cols (select (i32.const 8) (i32.sub (local.get $n) (local.get $j))
+                (i32.lt_s (i32.const 8) (i32.sub (local.get $n) (local.get $j)))))
+              (local.set $r (i32.const 0))
+              (loop $rl
+                (local.set $q (i32.const 0))
+                (loop $ql
+                  (local.set $dst (i32.add (local.get $cij)
+                    (i32.add (i32.mul (local.get $r) (local.get $ldcb)) (i32.shl (local.get $q) (i32.const 2)))))
+                  (local.set $v (f32.load (i32.add (local.get $tile)
+                    (i32.add (i32.shl (local.get $r) (i32.const 5)) (i32.shl (local.get $q) (i32.const 2))))))
+                  (if (local.get $beta) (then (local.set $v (f32.add (local.get $v) (f32.load (local.get $dst))))))
+                  (f32.store (local.get $dst) (local.get $v))
+                  (br_if $ql (i32.lt_s (local.tee $q (i32.add (local.get $q) (i32.const 1))) (local.get $cols))))
+                (br_if $rl (i32.lt_s (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows))))))
+          (br_if $il (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 4))) (local.get $m))))
+        (br_if $jl (i32.lt_s (local.tee $j (i32.add (local.get $j) (i32.const 8))) (local.get $n))))
+      (local.set $beta (i32.const 1))
+      (br_if $kblock (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (local.get $kc))) (local.get $k)))))
+
+  ;; Block `part` of the job described at `job` (i32 fields: a ars acs b brs bcs c ldc m n k kc
+  ;; scratch scratchStride byRows parts), computed by thread `thread` with its own scratch. C is
+  ;; cut into `parts` blocks of whole 4-row (byRows) or 8-column panels, so every thread packs only
+  ;; its own panels; any thread may compute any block.
+  (func (export "gemm_part") (param $job i32) (param $part i32) (param $thread i32)
+    (local $m i32) (local $n i32) (local $parts i32) (local $panels i32) (local $p0 i32) (local $p1 i32) (local $s i32)
+    (local.set $m (i32.load offset=32 (local.get $job)))
+    (local.set $n (i32.load offset=36 (local.get $job)))
+    (local.set $parts (i32.load offset=60 (local.get $job)))
+    (local.set $s (i32.add (i32.load offset=48 (local.get $job)) (i32.mul (local.get $thread) (i32.load offset=52 (local.get $job)))))
+    (if (i32.load offset=56 (local.get $job))
+      (then
+        (local.set $panels (i32.shr_u (i32.add (local.get $m) (i32.const 3)) (i32.const 2)))
+        (local.set $p0 (i32.shl (i32.div_u (i32.mul (local.get $part) (local.get $panels)) (local.get $parts)) (i32.const 2)))
+        (local.set $p1 (i32.shl (i32.div_u (i32.mul (i32.add (local.get $part) (i32.const 1)) (local.get $panels)) (local.get $parts)) (i32.const 2)))
+        (if (i32.gt_s (local.get $p1) (local.get $m)) (then (local.set $p1 (local.get $m))))
+        (if (i32.lt_s (local.get $p0) (local.get $p1)) (then
+          (call $gemm
+            (i32.add (i32.load (local.get $job)) (i32.shl (i32.mul (local.get $p0) (i32.load offset=4 (local.get $job))) (i32.const 2)))
+            (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+            (i32.load offset=12 (local.get $job)) (i32.load offset=16 (local.get $job)) (i32.load offset=20 (local.get $job))
+            (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $p0) (i32.load offset=28 (local.get $job))) (i32.const 2)))
+            (i32.load offset=28 (local.get $job)) (i32.sub (local.get $p1) (local.get $p0)) (local.get $n)
+            (i32.load offset=40 (local.get $job)) (i32.load offset=44 (local.get $job)) (local.get $s)))))
+      (else
+        (local.set $panels (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+        (local.set $p0 (i32.shl (i32.div_u (i32.mul (local.get $part) (local.get $panels)) (local.get $parts)) (i32.const 3)))
+        (local.set $p1 (i32.shl (i32.div_u (i32.mul (i32.add (local.get $part) (i32.const 1)) (local.get $panels)) (local.get $parts)) (i32.const 3)))
+        (if (i32.gt_s (local.get $p1) (local.get $n)) (then (local.set $p1 (local.get $n))))
+        (if (i32.lt_s (local.get $p0) (local.get $p1)) (then
+          (call $gemm
+            (i32.load (local.get $job)) (i32.load offset=4 (local.get $job)) (i32.load offset=8 (local.get $job))
+            (i32.add (i32.load offset=12 (local.get $job)) (i32.shl (i32.mul (local.get $p0) (i32.load offset=20 (local.get $job))) (i32.const 2)))
+            (i32.load offset=16 (local.get $job)) (i32.load offset=20 (local.get $job))
+            (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (local.get $p0) (i32.const 2)))
+            (i32.load offset=28 (local.get $job)) (local.get $m) (i32.sub (local.get $p1) (local.get $p0))
+            (i32.load offset=40 (local.get $job)) (i32.load offset=44 (local.get $job)) (local.get $s))))))))
