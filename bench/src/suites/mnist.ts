@@ -1,6 +1,3 @@
-// Staged here until the shared benchmark harness (bench/, on the wasm branch) is on main: move
-// this file to bench/src/suites/mnist.ts and add "tapegrad": "workspace:*" to bench/package.json's
-// dependencies. Checked there with `pnpm bench -- --quick mnist` against the wasm branch's harness.
 import { data as tgData, manualSeed, nn, optim, tidy, type Tensor } from 'tapegrad';
 import { cpuKernelInfo } from '@tapegrad/backend-cpu';
 import { defineSuite, fmt, speedup, type Cell } from '../harness.js';
