@@ -1,4 +1,4 @@
-import { allocArray, registerKernel, type Shape, type TypedArray } from '@tapegrad/tensor';
+import { allocArray, registerKernel, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { gemm } from './matmul.js';
 import { wasmGemm } from '../wasm/runtime.js';
@@ -11,15 +11,6 @@ import { wasmGemm } from '../wasm/runtime.js';
 //   input grad    dcol[K × L]      = W_gᵀ[K × Cout_g] · G[Cout_g × L], then col2im adds it back
 // so every multiply is one gemm call, and a faster gemm speeds up convolution too.
 
-/** The attrs of conv2d and its backward ops (spelled the same in @tapegrad/nn). */
-export interface Conv2dAttrs {
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  groups: number;
-  /** conv2dInputGrad: the input's shape; conv2dWeightGrad: the weight's. */
-  shape?: Shape;
-}
 
 interface Geometry {
   cin: number; h: number; w: number; // one group's input channels and the input's size
@@ -217,3 +208,5 @@ function batchColumns(src: TypedArray, n: number, c: number, L: number, dtype: P
   for (let s = 0; s < n; s++) for (let ch = 0; ch < c; ch++) out.set(src.subarray((s * c + ch) * L, (s * c + ch + 1) * L), (ch * n + s) * L);
   return out;
 }
+
+export type { Conv2dAttrs };

@@ -1,4 +1,4 @@
-import { registerKernel } from '@tapegrad/tensor';
+import { registerKernel, type SgdStepAttrs, type AdamStepAttrs } from '@tapegrad/tensor';
 import type { CpuKernel } from '../strided.js';
 
 // Fused optimizer updates (op definitions: @tapegrad/nn's optim/fused.ts). They have no outputs:
@@ -6,17 +6,6 @@ import type { CpuKernel } from '../strided.js';
 // from separate ops would walk the arrays a dozen times and allocate a temporary per op.
 // Inputs are contiguous (the optimizer checks, and uses the composite update otherwise).
 
-/** Hyperparameters of the fused SGD step kernel (`sgdStep`), as torch.optim.SGD names them. */
-export interface SgdStepAttrs {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  maximize: boolean;
-  /** The momentum buffer is new: it takes the gradient as is (PyTorch's first step). */
-  init: boolean;
-}
 // inputs: param, grad[, momentum buffer]
 registerKernel('sgdStep', 'cpu', (([p, g, b], _out, a) => {
   const P = p!.handle, G = g!.handle, B = b?.handle;
@@ -36,20 +25,6 @@ registerKernel('sgdStep', 'cpu', (([p, g, b], _out, a) => {
   }
 }) as CpuKernel<SgdStepAttrs>);
 
-/** Hyperparameters of the fused Adam/AdamW step kernel (`adamStep`), as torch.optim.Adam names them. */
-export interface AdamStepAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  /** AdamW: decay the weights directly instead of adding to the gradient. */
-  decoupled: boolean;
-  amsgrad: boolean;
-  maximize: boolean;
-  /** The step number, from 1. */
-  step: number;
-}
 // inputs: param, grad, expAvg, expAvgSq[, maxExpAvgSq]
 registerKernel('adamStep', 'cpu', (([p, g, m, v, vmax], _out, a) => {
   const P = p!.handle, G = g!.handle, M = m!.handle, V = v!.handle, X = vmax?.handle;
@@ -78,3 +53,5 @@ registerKernel('adamStep', 'cpu', (([p, g, m, v, vmax], _out, a) => {
     P[po + i] = w - (stepSize * M[mo + i]!) / (Math.sqrt(amsgrad ? X![xo + i]! : V[vo + i]!) / c2 + eps);
   }
 }) as CpuKernel<AdamStepAttrs>);
+
+export type { SgdStepAttrs, AdamStepAttrs };

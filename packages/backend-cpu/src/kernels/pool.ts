@@ -1,20 +1,9 @@
-import { registerKernel, type Shape, type TypedArray } from '@tapegrad/tensor';
+import { registerKernel, type Shape, type TypedArray, type Pool2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 
 // maxPool2d / avgPool2d and their backward kernels over [N, C, H, W] (op definitions and
 // gradient rules: @tapegrad/nn's ops/pool.ts). Every (n, c) plane is pooled independently.
 
-/** The attrs of the pooling ops (spelled the same in @tapegrad/nn). */
-export interface Pool2dAttrs {
-  kernelSize: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  countIncludePad: boolean;
-  divisorOverride: number | null;
-  /** The backward ops: the input's shape. */
-  shape?: Shape;
-}
 
 // outputs: the maxima and, as int32, each one's flat index h·W + w in its input plane (as torch)
 registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
@@ -152,3 +141,5 @@ registerKernel('avgPool2dBackward', 'cpu', (([gv], [out], a) => {
     }
   }
 }) as CpuKernel<Pool2dAttrs>);
+
+export type { Pool2dAttrs };

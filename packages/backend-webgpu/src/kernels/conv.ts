@@ -1,4 +1,4 @@
-import { registerKernel, type Shape } from '@tapegrad/tensor';
+import { registerKernel, type Shape, type Conv2dAttrs } from '@tapegrad/tensor';
 import { numelOf, preamble, WORKGROUP, type GpuView, type WebGPUKernel } from '../program.js';
 
 // conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
@@ -7,7 +7,6 @@ import { numelOf, preamble, WORKGROUP, type GpuView, type WebGPUKernel } from '.
 // order is fixed); weight grad: a workgroup per weight element, its threads striding over the
 // batch and the output positions, then a tree in workgroup memory. Any strides and offsets.
 
-interface Conv2dAttrs { stride: [number, number]; padding: [number, number]; dilation: [number, number]; groups: number; shape?: Shape }
 
 // [n, slot, N, Cin, H, W, Cout, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, then per operand its offset and 4 strides from 18]
 function meta(n: number, x: Shape, w: Shape, out: Shape, a: Conv2dAttrs, operands: (GpuView | undefined)[]): number[] {

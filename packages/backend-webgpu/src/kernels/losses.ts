@@ -1,4 +1,4 @@
-import { IndexError, registerKernel, type Shape } from '@tapegrad/tensor';
+import { IndexError, registerKernel, type Shape, type ClassLossAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // The fused class-index losses, as the CPU kernels in @tapegrad/nn's losses/kernels (op
@@ -12,7 +12,6 @@ import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta,
 // softmax from the stats, a workgroup per row. A bad target is found on the GPU: the next read
 // throws the CPU's IndexError (see the README).
 
-interface ClassLossAttrs { reduction: 'none' | 'mean' | 'sum'; ignoreIndex: number; labelSmoothing: number }
 const REDUCTION = { none: 0, sum: 1, mean: 2 };
 
 /** The row geometry of an input-shaped view: class count, class step, and the position dims' strides. */

@@ -1,4 +1,4 @@
-import { registerKernel } from '@tapegrad/tensor';
+import { registerKernel, type SgdStepAttrs, type AdamStepAttrs } from '@tapegrad/tensor';
 import { f32Bits, numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // Fused optimizer updates, as the CPU kernels (op definitions: @tapegrad/nn's optim/fused.ts):
@@ -7,8 +7,6 @@ import { f32Bits, numelOf, preamble, WORKGROUP, type GpuView, type Program, type
 // input. Inputs are contiguous (the optimizer only fuses then). Options are metadata words, so
 // one pipeline per (op, which state buffers exist) serves every hyperparameter setting.
 
-interface SgdStepAttrs { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean; maximize: boolean; init: boolean }
-interface AdamStepAttrs { lr: number; beta1: number; beta2: number; eps: number; weightDecay: number; decoupled: boolean; amsgrad: boolean; maximize: boolean; step: number }
 
 const head = (outputs: number) => `${preamble(['float32'], Array<'float32'>(outputs).fill('float32'))}
 fn f(k: u32) -> f32 { return bitcast<f32>(md[k]); }

@@ -1,4 +1,4 @@
-import { registerKernel, type Shape } from '@tapegrad/tensor';
+import { registerKernel, type Shape, type Pool2dAttrs } from '@tapegrad/tensor';
 import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // maxPool2d / avgPool2d and their backward kernels over [N, C, H, W], as the CPU kernels (op
@@ -6,15 +6,6 @@ import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKe
 // thread per input element gathers from the outputs whose windows hold it, in output order
 // (no float atomics in WGSL, and the result is deterministic).
 
-interface Pool2dAttrs {
-  kernelSize: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  countIncludePad: boolean;
-  divisorOverride: number | null;
-  shape?: Shape;
-}
 
 /** Offset and the 4 strides of an [N, C, H, W] view: md words the shaders index by hand. */
 const at4 = (v: GpuView) => [v.offset, ...v.strides];

@@ -1,13 +1,6 @@
-import { DTypeError, ShapeError, ValueError, fmt, isFloating, shapesEqual, type Shape, type Tensor } from '@tapegrad/tensor';
+import { DTypeError, ShapeError, ValueError, fmt, isFloating, shapesEqual, type Shape, type Tensor, type ClassLossAttrs } from '@tapegrad/tensor';
 import type { Reduction } from './reduction.js';
 
-/** Attributes shared by the nllLoss and crossEntropy ops (and their backward ops). */
-export interface ClassLossAttrs {
-  reduction: Reduction;
-  ignoreIndex: number;
-  /** crossEntropy only; 0 for nllLoss. */
-  labelSmoothing: number;
-}
 
 /** The class dim: 0 for a 1-d input (C), else 1 (N, C, d1, ...), as in PyTorch. */
 export function classDim(input: { shape: Shape }): number {
@@ -71,3 +64,5 @@ export function checkLabelSmoothing(op: string, labelSmoothing: unknown): number
   }
   return labelSmoothing;
 }
+
+export type { ClassLossAttrs };

@@ -1,7 +1,7 @@
-import { sum, mean, ValueError, type Tensor } from '@tapegrad/tensor';
+import { sum, mean, ValueError, type Reduction, type Tensor } from '@tapegrad/tensor';
 
 /** How a loss reduces its per-element values, as in PyTorch. */
-export type Reduction = 'none' | 'mean' | 'sum';
+export type { Reduction };
 export const REDUCTIONS: readonly Reduction[] = ['none', 'mean', 'sum'];
 
 export function checkReduction<R extends string = Reduction>(op: string, reduction: unknown, allowed: readonly R[] = REDUCTIONS as readonly R[]): R {

@@ -1,18 +1,10 @@
-import { ShapeError, DTypeError, ValueError, defineOp, fmt, run, sum, tidy, unsqueeze, squeeze, type Shape, type Tensor } from '@tapegrad/tensor';
+import { ShapeError, DTypeError, ValueError, defineOp, fmt, run, sum, tidy, unsqueeze, squeeze, type Shape, type Tensor, type Conv2dAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '@tapegrad/autograd';
 import { checkFloat, checkRank, outSize, pair } from './util.js';
 
 // conv2d: definition and gradient here; CPU kernels (im2col + gemm, forward and both backward
 // passes) in @tapegrad/backend-cpu's kernels/conv.ts, matched by op name.
 
-export interface Conv2dAttrs {
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  groups: number;
-  /** conv2dInputGrad: the input's shape; conv2dWeightGrad: the weight's. */
-  shape?: Shape;
-}
 export interface Conv2dOptions {
   stride?: number | [number, number];
   /** Zero padding on each side, or 'valid' (none) or 'same' (output size = input size; stride 1). */
@@ -87,3 +79,5 @@ export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, opti
   if (input.ndim === 4) return run('conv2d', inputs, attrs);
   return tidy(() => squeeze(run('conv2d', [unsqueeze(input, 0), ...inputs.slice(1)], attrs), 0));
 }
+
+export type { Conv2dAttrs };

@@ -1,20 +1,10 @@
-import { ShapeError, ValueError, defineOp, dispatch, fmt, run, squeeze, tidy, unsqueeze, type Shape, type Tensor } from '@tapegrad/tensor';
+import { ShapeError, ValueError, defineOp, dispatch, fmt, run, squeeze, tidy, unsqueeze, type Shape, type Tensor, type Pool2dAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '@tapegrad/autograd';
 import { checkFloat, checkRank, outSize, pair } from './util.js';
 
 // maxPool2d and avgPool2d: definitions and gradients here; CPU kernels in
 // @tapegrad/backend-cpu's kernels/pool.ts, matched by op name.
 
-export interface Pool2dAttrs {
-  kernelSize: [number, number];
-  stride: [number, number];
-  padding: [number, number];
-  dilation: [number, number];
-  countIncludePad: boolean;
-  divisorOverride: number | null;
-  /** The backward ops: the input's shape. */
-  shape?: Shape;
-}
 export interface MaxPool2dOptions {
   /** Default: kernelSize. */
   stride?: number | [number, number];
@@ -98,3 +88,5 @@ export function avgPool2d(x: Tensor, kernelSize: number | [number, number], opti
   const a = attrs('avgPool2d', x, kernelSize, options);
   return batched(x, (x4) => [run('avgPool2d', [x4], a)])[0]!;
 }
+
+export type { Pool2dAttrs };

@@ -1,30 +1,10 @@
-import { ShapeError, dispatch, fmt, hasKernel, shapesEqual, defineOp, type Tensor } from '@tapegrad/tensor';
+import { ShapeError, dispatch, fmt, hasKernel, shapesEqual, defineOp, type Tensor, type SgdStepAttrs, type AdamStepAttrs } from '@tapegrad/tensor';
 
 // Fused optimizer updates: ops with no outputs that update the parameter and its state in
 // place in one pass (the CPU kernels are in @tapegrad/backend-cpu's kernels/optim.ts). An
 // optimizer uses them where the device has the kernel and every tensor is contiguous, and the
 // composite update (the same arithmetic as separate ops) otherwise.
 
-export interface SgdStepAttrs {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  maximize: boolean;
-  init: boolean;
-}
-export interface AdamStepAttrs {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  decoupled: boolean;
-  amsgrad: boolean;
-  maximize: boolean;
-  step: number;
-}
 
 function sameShapes(op: string) {
   return (inputs: readonly Tensor[]) => {
@@ -47,3 +27,5 @@ export function canFuse(op: string, tensors: readonly Tensor[]): boolean {
 export function fusedStep(op: 'sgdStep' | 'adamStep', tensors: Tensor[], attrs: SgdStepAttrs | AdamStepAttrs): void {
   dispatch(op, tensors, attrs);
 }
+
+export type { SgdStepAttrs, AdamStepAttrs };

@@ -7,3 +7,4 @@ export * from './matmul.js';
 export * from './indexing.js';
 export * from './join.js';
 export * from './softmax.js';
+export * from './nn-attrs.js';

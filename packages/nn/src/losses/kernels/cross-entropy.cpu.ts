@@ -10,6 +10,14 @@ import { classRows, targetOutOfRange, upstreamOffsets, viewOffsets, type View } 
 // and log Σ exp(x - m) (lse split in two so that x - m - log s keeps full precision in float32
 // even for logits of ±1e4), and the total weight of the non-ignored targets.
 // Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
+/** Σ_c w[c], the smoothing term's total weight (C without a weight). */
+function weightSum(w: View | undefined, C: number): number {
+  if (!w) return C;
+  let s = 0;
+  for (let c = 0; c < C; c++) s += w.handle[w.offset + c * w.strides[0]!]!;
+  return s;
+}
+
 function crossEntropyForward([x, t, w]: readonly View[], [out, stats, total]: readonly View[], attrs: ClassLossAttrs): void {
   const { C, step, rows } = classRows(x!);
   const targets = viewOffsets(t!);
@@ -20,11 +28,7 @@ function crossEntropyForward([x, t, w]: readonly View[], [out, stats, total]: re
   const wv = w ? w.handle : undefined;
   const wOff = w ? w.offset : 0;
   const ws = w ? w.strides[0]! : 0;
-  let sumW = C;
-  if (wv) {
-    sumW = 0;
-    for (let c = 0; c < C; c++) sumW += wv[wOff + c * ws]!;
-  }
+  const sumW = weightSum(w, C);
   const per = reduction === 'none' ? out!.handle : undefined;
   let acc = 0;
   let W = 0;
@@ -95,11 +99,7 @@ function crossEntropyBackward([x, t, stats, total, g, w]: readonly View[], [gx]:
   const wv = w ? w.handle : undefined;
   const wOff = w ? w.offset : 0;
   const ws = w ? w.strides[0]! : 0;
-  let sumW = C;
-  if (wv) {
-    sumW = 0;
-    for (let c = 0; c < C; c++) sumW += wv[wOff + c * ws]!;
-  }
+  const sumW = weightSum(w, C);
   const u = eps / C;
   for (let p = 0; p < rows.length; p++) {
     const y = ty[targets[p]!]!;
