@@ -1,145 +1,176 @@
-import { allocArray, registerKernel, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
+import { allocArray, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
-import { gemm } from './matmul.js';
-import { wasmGemm } from '../wasm/runtime.js';
+import { gemm, matmulF32 } from './matmul.js';
+import type { StridedF32 } from '../wasm/runtime.js';
 
 // conv2d and its two backward kernels, all as im2col + gemm (the op definitions and the
-// gradient rule are in @tapegrad/nn's ops/conv.ts; ops are matched by name). Per sample and
-// group, the receptive fields are unrolled into a K×L matrix (K = Cin/groups·kh·kw, L = OH·OW):
-//   forward       out[Cout_g × L]  = W_g[Cout_g × K] · col[K × L]
-//   weight grad   dW_g[Cout_g × K] += G[Cout_g × L] · colᵀ[L × K]
-//   input grad    dcol[K × L]      = W_gᵀ[K × Cout_g] · G[Cout_g × L], then col2im adds it back
-// so every multiply is one gemm call, and a faster gemm speeds up convolution too.
-
+// gradient rule are in @tapegrad/nn's ops/conv.ts; ops are matched by name). For a chunk of S
+// samples and one group, the receptive fields are unrolled into col[K × S·L] (row r = one
+// kernel tap (c, ki, kj) of K = Cin/groups·kh·kw; columns = (sample, output y, output x),
+// L = OH·OW), so each pass is ONE matrix product over the whole chunk:
+//   forward       Y[Cout_g × S·L]  = W_g[Cout_g × K] · col, then scattered into [N, Cout, OH, OW] with the bias
+//   input grad    dcol[K × S·L]    = W_gᵀ · G[Cout_g × S·L], then col2im adds it back into dx
+//   weight grad   dW_gᵀ[K × Cout_g] += col · Gᵀ
+// float32 products run on the WebAssembly SIMD gemm (worker threads when big enough); one wide
+// product per pass instead of one small product per sample is what keeps that kernel busy.
 
 interface Geometry {
+  n: number; groups: number;
   cin: number; h: number; w: number; // one group's input channels and the input's size
   kh: number; kw: number;
   oh: number; ow: number;
   sh: number; sw: number; ph: number; pw: number; dh: number; dw: number;
-}
-
-/**
- * Unroll one sample-group's receptive fields: element (row, l) of the K×L matrix goes to
- * dst[row·rs + l·cs], so cs = 1 gives col and rs = 1, cs = K gives colᵀ. Padding reads zero.
- */
-function im2col(x: TypedArray, xOff: number, g: Geometry, dst: TypedArray, rs: number, cs: number): void {
-  const { cin, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw } = g;
-  for (let c = 0; c < cin; c++) {
-    const plane = xOff + c * h * w;
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++) {
-        const row = (c * kh + ki) * kw + kj;
-        // the output columns whose input column ix = xo·sw − pw + kj·dw falls inside [0, w),
-        // so the copy loop needs no bounds checks
-        const shift = kj * dw - pw;
-        const x0 = Math.min(ow, Math.max(0, Math.ceil(-shift / sw)));
-        const x1 = Math.max(x0, Math.min(ow, Math.floor((w - 1 - shift) / sw) + 1));
-        for (let y = 0; y < oh; y++) {
-          const iy = y * sh - ph + ki * dh;
-          const at = row * rs + y * ow * cs;
-          if (iy < 0 || iy >= h) {
-            for (let xo = 0; xo < ow; xo++) dst[at + xo * cs] = 0;
-            continue;
-          }
-          const src = plane + iy * w + shift;
-          for (let xo = 0; xo < x0; xo++) dst[at + xo * cs] = 0;
-          for (let xo = x0; xo < x1; xo++) dst[at + xo * cs] = x[src + xo * sw]!;
-          for (let xo = x1; xo < ow; xo++) dst[at + xo * cs] = 0;
-        }
-      }
-    }
-  }
-}
-
-/** The inverse scatter of im2col (cs = 1 layout): dx[plane] += every column entry that read it. */
-function col2im(col: TypedArray, g: Geometry, dx: TypedArray, dxOff: number): void {
-  const { cin, h, w, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw } = g;
-  const L = oh * ow;
-  for (let c = 0; c < cin; c++) {
-    const plane = dxOff + c * h * w;
-    for (let ki = 0; ki < kh; ki++) {
-      for (let kj = 0; kj < kw; kj++) {
-        const rowOff = ((c * kh + ki) * kw + kj) * L;
-        let l = 0;
-        for (let y = 0; y < oh; y++) {
-          const iy = y * sh - ph + ki * dh;
-          if (iy < 0 || iy >= h) {
-            l += ow;
-            continue;
-          }
-          const rowBase = plane + iy * w;
-          for (let xo = 0; xo < ow; xo++, l++) {
-            const ix = xo * sw - pw + kj * dw;
-            if (ix >= 0 && ix < w) dx[rowBase + ix] += col[rowOff + l]!;
-          }
-        }
-      }
-    }
-  }
+  K: number; L: number;
 }
 
 function geometry(xShape: Shape, wShape: Shape, outShape: Shape, a: Conv2dAttrs): Geometry {
-  return {
+  const g = {
+    n: xShape[0]!, groups: a.groups,
     cin: xShape[1]! / a.groups, h: xShape[2]!, w: xShape[3]!,
     kh: wShape[2]!, kw: wShape[3]!,
     oh: outShape[2]!, ow: outShape[3]!,
     sh: a.stride[0], sw: a.stride[1], ph: a.padding[0], pw: a.padding[1], dh: a.dilation[0], dw: a.dilation[1],
   };
+  return { ...g, K: g.cin * g.kh * g.kw, L: g.oh * g.ow };
 }
 
-/** Samples unrolled at once: enough to make each product batch large, bounded memory for big batches. */
-const CHUNK = 32;
+/** The output columns [x0, x1) whose input column xo·sw − pw + kj·dw lies inside [0, w). */
+function columnRange(g: Geometry, kj: number): [number, number] {
+  const shift = kj * g.dw - g.pw;
+  const x0 = Math.min(g.ow, Math.max(0, Math.ceil(-shift / g.sw)));
+  const x1 = Math.max(x0, Math.min(g.ow, Math.floor((g.w - 1 - shift) / g.sw) + 1));
+  return [x0, x1];
+}
 
-/**
- * c[cOff..] = a·b (overwriting) for each item, all m×n = (m×k)·(k×n) with a and b packed
- * row-major. The one place conv meets the matrix product.
- */
-function products(items: readonly { a: TypedArray; b: TypedArray; cOff: number }[], c: TypedArray, m: number, n: number, k: number): void {
-  // float32 goes to the WebAssembly SIMD kernel (threads for big batches), which stages a
-  // repeated operand (the weight) once per call
-  if (c instanceof Float32Array && items.every((it) => it.a instanceof Float32Array && it.b instanceof Float32Array)) {
-    const batch = items.map(({ a, b, cOff }) => ({ a: { data: a as Float32Array, offset: 0, rs: k, cs: 1 }, b: { data: b as Float32Array, offset: 0, rs: n, cs: 1 }, cOff }));
-    if (wasmGemm(batch, c, m, n, k)) return;
+/** col[K × S·L] for samples s0 .. s0+S−1 of group gi; padding reads zero. */
+function im2col(x: TypedArray, g: Geometry, gi: number, s0: number, S: number, col: TypedArray): void {
+  const { cin, h, w, kh, kw, oh, ow, sh, sw, ph, dh, L } = g;
+  const SL = S * L;
+  for (let c = 0; c < cin; c++) {
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++) {
+        const [x0, x1] = columnRange(g, kj);
+        const shift = kj * g.dw - g.pw;
+        let at = ((c * kh + ki) * kw + kj) * SL;
+        for (let s = s0; s < s0 + S; s++) {
+          const plane = ((s * g.groups + gi) * cin + c) * h * w;
+          for (let y = 0; y < oh; y++, at += ow) {
+            const iy = y * sh - ph + ki * dh;
+            if (iy < 0 || iy >= h) {
+              col.fill(0, at, at + ow);
+              continue;
+            }
+            const src = plane + iy * w + shift;
+            for (let xo = 0; xo < x0; xo++) col[at + xo] = 0;
+            if (sw === 1) for (let xo = x0; xo < x1; xo++) col[at + xo] = x[src + xo]!;
+            else for (let xo = x0; xo < x1; xo++) col[at + xo] = x[src + xo * sw]!;
+            for (let xo = x1; xo < ow; xo++) col[at + xo] = 0;
+          }
+        }
+      }
+    }
   }
-  for (const { a, b, cOff } of items) {
-    c.fill(0, cOff, cOff + m * n);
-    gemm(a, b, c, cOff, m, n, k);
+}
+
+/** The inverse scatter of im2col: dx += every entry of col[K × S·L] at the input element it read. */
+function col2im(col: TypedArray, g: Geometry, gi: number, s0: number, S: number, dx: TypedArray): void {
+  const { cin, h, w, kh, kw, oh, ow, sh, sw, ph, dh, L } = g;
+  const SL = S * L;
+  for (let c = 0; c < cin; c++) {
+    for (let ki = 0; ki < kh; ki++) {
+      for (let kj = 0; kj < kw; kj++) {
+        const [x0, x1] = columnRange(g, kj);
+        const shift = kj * g.dw - g.pw;
+        let at = ((c * kh + ki) * kw + kj) * SL;
+        for (let s = s0; s < s0 + S; s++) {
+          const plane = ((s * g.groups + gi) * cin + c) * h * w;
+          for (let y = 0; y < oh; y++, at += ow) {
+            const iy = y * sh - ph + ki * dh;
+            if (iy < 0 || iy >= h) continue;
+            const dst = plane + iy * w + shift;
+            if (sw === 1) for (let xo = x0; xo < x1; xo++) dx[dst + xo] += col[at + xo]!;
+            else for (let xo = x0; xo < x1; xo++) dx[dst + xo * sw] += col[at + xo]!;
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Elements one scratch matrix may hold: bounds the memory of a chunk (8 MB of float32). */
+const CHUNK_ELEMENTS = 1 << 21;
+/** Samples per chunk: as many as fit, at least one. */
+const chunkOf = (g: Geometry, coutG: number) => Math.max(1, Math.min(g.n, Math.floor(CHUNK_ELEMENTS / (Math.max(g.K, coutG) * g.L))));
+
+// Two scratch matrices per dtype, kept between calls: a training loop runs the same shapes
+// every step, and reallocating megabytes per call costs more in garbage collection than the
+// kernels' own copies. Kernels run synchronously, so no two calls share them at once.
+const scratch = new Map<string, TypedArray>();
+function buffer(slot: 0 | 1, dtype: DType, length: number): TypedArray {
+  if (length > CHUNK_ELEMENTS) return allocArray(dtype, length); // one huge sample: not kept
+  const key = `${dtype}${slot}`;
+  let b = scratch.get(key);
+  if (!b || b.length < length) scratch.set(key, (b = allocArray(dtype, Math.max(length, 1 << 16))));
+  return b.subarray(0, length);
+}
+
+/** A strided matrix: element (i, j) is data[offset + i·rs + j·cs]. */
+interface Mat { data: TypedArray; offset: number; rs: number; cs: number }
+
+/** c[0 .. m·n) = a·b, row-major, overwritten; a is m×k, b is k×n. */
+function product(a: Mat, b: Mat, c: TypedArray, m: number, n: number, k: number): void {
+  if (c instanceof Float32Array && a.data instanceof Float32Array && b.data instanceof Float32Array) {
+    matmulF32(a as StridedF32, b as StridedF32, c, 0, m, n, k);
+    return;
+  }
+  const packed = (v: Mat, rows: number, cols: number) => {
+    if (v.cs === 1 && v.rs === cols) return v.data.subarray(v.offset, v.offset + rows * cols);
+    const out = allocArray(dtypeOf(c), rows * cols);
+    for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[i * cols + j] = v.data[v.offset + i * v.rs + j * v.cs]!;
+    return out;
+  };
+  c.fill(0, 0, m * n);
+  gemm(packed(a, m, k), packed(b, k, n), c, 0, m, n, k);
+}
+const dtypeOf = (a: TypedArray): DType => (a instanceof Float32Array ? 'float32' : 'float64');
+
+/** G[Cout_g × S·L]: group gi's channels of samples s0 .. s0+S−1 of grad [N, Cout, L], side by side. */
+function gradColumns(gr: TypedArray, g: Geometry, cout: number, coutG: number, gi: number, s0: number, S: number, dst: TypedArray): void {
+  const L = g.L;
+  for (let co = 0; co < coutG; co++) {
+    for (let s = 0; s < S; s++) {
+      const from = ((s0 + s) * cout + gi * coutG + co) * L;
+      dst.set(gr.subarray(from, from + L), (co * S + s) * L);
+    }
   }
 }
 
 // inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
 registerKernel('conv2d', 'cpu', ((inputs, [out], attrs) => {
   const [xv, wv, bv] = inputs;
-  const o = out!;
+  const o = out!.handle;
   const x = dense(xv!);
   const wt = dense(wv!);
-  const [n, cout] = o.shape as [number, number];
-  const g = geometry(xv!.shape, wv!.shape, o.shape, attrs);
-  const groups = attrs.groups;
-  const coutG = cout / groups;
-  const K = g.cin * g.kh * g.kw;
-  const L = g.oh * g.ow;
-  const cols = allocArray(o.dtype, Math.min(n, CHUNK) * K * L);
-  for (let gi = 0; gi < groups; gi++) {
-    const w = wt.subarray(gi * coutG * K, (gi + 1) * coutG * K);
-    for (let s0 = 0; s0 < n; s0 += CHUNK) {
-      const items = [];
-      for (let s = s0; s < Math.min(n, s0 + CHUNK); s++) {
-        const col = cols.subarray((s - s0) * K * L, (s - s0 + 1) * K * L);
-        im2col(x, (s * groups + gi) * g.cin * g.h * g.w, g, col, L, 1);
-        items.push({ a: w, b: col, cOff: (s * cout + gi * coutG) * L });
-      }
-      products(items, o.handle, coutG, L, K);
-    }
-  }
-  if (bv) {
-    const b = dense(bv);
-    for (let s = 0; s < n; s++) {
-      for (let co = 0; co < cout; co++) {
-        const bias = b[co]!;
-        const base = (s * cout + co) * L;
-        for (let l = 0; l < L; l++) o.handle[base + l] += bias;
+  const bias = bv ? dense(bv) : undefined;
+  const g = geometry(xv!.shape, wv!.shape, out!.shape, attrs);
+  const cout = out!.shape[1]!;
+  const coutG = cout / g.groups;
+  const { K, L } = g;
+  const chunk = chunkOf(g, coutG);
+  for (let gi = 0; gi < g.groups; gi++) {
+    for (let s0 = 0; s0 < g.n; s0 += chunk) {
+      const S = Math.min(chunk, g.n - s0);
+      const col = buffer(0, out!.dtype, K * S * L);
+      const y = buffer(1, out!.dtype, coutG * S * L);
+      im2col(x, g, gi, s0, S, col);
+      product({ data: wt, offset: gi * coutG * K, rs: K, cs: 1 }, { data: col, offset: 0, rs: S * L, cs: 1 }, y, coutG, S * L, K);
+      for (let co = 0; co < coutG; co++) {
+        const b = bias ? bias[gi * coutG + co]! : 0;
+        for (let s = 0; s < S; s++) {
+          const from = (co * S + s) * L;
+          const to = ((s0 + s) * cout + gi * coutG + co) * L;
+          for (let l = 0; l < L; l++) o[to + l] = y[from + l]! + b;
+        }
       }
     }
   }
@@ -147,66 +178,51 @@ registerKernel('conv2d', 'cpu', ((inputs, [out], attrs) => {
 
 // inputs: grad of the output [N, Cout, OH, OW], weight; attrs.shape: the input's shape
 registerKernel('conv2dInputGrad', 'cpu', (([gv, wv], [out], attrs) => {
-  const dx = out!;
   const gr = dense(gv!);
   const wt = dense(wv!);
-  const [n, cout] = gv!.shape as [number, number];
-  const g = geometry(dx.shape, wv!.shape, gv!.shape, attrs);
-  const groups = attrs.groups;
-  const coutG = cout / groups;
-  const K = g.cin * g.kh * g.kw;
-  const L = g.oh * g.ow;
-  const dcols = allocArray(dx.dtype, Math.min(n, CHUNK) * K * L);
-  const wT = allocArray(dx.dtype, K * coutG);
-  for (let gi = 0; gi < groups; gi++) {
-    // W_gᵀ, packed
-    for (let co = 0; co < coutG; co++) for (let r = 0; r < K; r++) wT[r * coutG + co] = wt[(gi * coutG + co) * K + r]!;
-    for (let s0 = 0; s0 < n; s0 += CHUNK) {
-      const s1 = Math.min(n, s0 + CHUNK);
-      const items = [];
-      for (let s = s0; s < s1; s++) {
-        items.push({ a: wT, b: gr.subarray((s * cout + gi * coutG) * L, (s * cout + (gi + 1) * coutG) * L), cOff: (s - s0) * K * L });
-      }
-      products(items, dcols, K, L, coutG);
-      for (let s = s0; s < s1; s++) col2im(dcols.subarray((s - s0) * K * L), g, dx.handle, (s * groups + gi) * g.cin * g.h * g.w);
+  const g = geometry(out!.shape, wv!.shape, gv!.shape, attrs);
+  const cout = gv!.shape[1]!;
+  const coutG = cout / g.groups;
+  const { K, L } = g;
+  const chunk = chunkOf(g, coutG);
+  for (let gi = 0; gi < g.groups; gi++) {
+    for (let s0 = 0; s0 < g.n; s0 += chunk) {
+      const S = Math.min(chunk, g.n - s0);
+      const G = buffer(0, out!.dtype, coutG * S * L);
+      const dcol = buffer(1, out!.dtype, K * S * L);
+      gradColumns(gr, g, cout, coutG, gi, s0, S, G);
+      // W_gᵀ read in place: element (r, co) is weight[gi·Cout_g + co, r]
+      product({ data: wt, offset: gi * coutG * K, rs: 1, cs: K }, { data: G, offset: 0, rs: S * L, cs: 1 }, dcol, K, S * L, coutG);
+      col2im(dcol, g, gi, s0, S, out!.handle);
     }
   }
 }) as CpuKernel<Conv2dAttrs>);
 
-// inputs: x, grad of the output; attrs.shape: the weight's shape. One product per group over
-// the whole batch: dW_g = G_g[Cout_g × N·L] · colᵀ[N·L × K], columns of all samples side by side.
+// inputs: x, grad of the output; attrs.shape: the weight's shape. dW_gᵀ = col · Gᵀ, summed over
+// chunks; computed transposed because K ≥ Cout_g is the usual case, and the gemm prefers the
+// longer side as rows.
 registerKernel('conv2dWeightGrad', 'cpu', (([xv, gv], [out], attrs) => {
-  const dw = out!;
   const x = dense(xv!);
   const gr = dense(gv!);
-  const [n, cout] = gv!.shape as [number, number];
-  const g = geometry(xv!.shape, dw.shape, gv!.shape, attrs);
-  const groups = attrs.groups;
-  const coutG = cout / groups;
-  const K = g.cin * g.kh * g.kw;
-  const L = g.oh * g.ow;
-  const colT = allocArray(dw.dtype, n * L * K);
-  const gG = groups === 1 ? undefined : allocArray(dw.dtype, coutG * n * L);
-  for (let gi = 0; gi < groups; gi++) {
-    for (let s = 0; s < n; s++) im2col(x, (s * groups + gi) * g.cin * g.h * g.w, g, colT.subarray(s * L * K), 1, K);
-    // G_g with the batch folded into the columns: [Cout_g × N·L]
-    let a: TypedArray;
-    if (gG) {
-      for (let co = 0; co < coutG; co++) {
-        for (let s = 0; s < n; s++) gG.set(gr.subarray((s * cout + gi * coutG + co) * L, (s * cout + gi * coutG + co + 1) * L), (co * n + s) * L);
-      }
-      a = gG;
-    } else a = batchColumns(gr, n, cout, L, dw.dtype);
-    products([{ a, b: colT, cOff: gi * coutG * K }], dw.handle, coutG, K, n * L);
+  const dw = out!.handle;
+  const g = geometry(xv!.shape, out!.shape, gv!.shape, attrs);
+  const cout = gv!.shape[1]!;
+  const coutG = cout / g.groups;
+  const { K, L } = g;
+  const chunk = chunkOf(g, coutG);
+  const dwT = allocArray(out!.dtype, K * coutG);
+  for (let gi = 0; gi < g.groups; gi++) {
+    for (let s0 = 0; s0 < g.n; s0 += chunk) {
+      const S = Math.min(chunk, g.n - s0);
+      const col = buffer(0, out!.dtype, K * S * L);
+      const G = buffer(1, out!.dtype, coutG * S * L);
+      im2col(x, g, gi, s0, S, col);
+      gradColumns(gr, g, cout, coutG, gi, s0, S, G);
+      // Gᵀ read in place: element ((s, l), co) is G[co, (s, l)]
+      product({ data: col, offset: 0, rs: S * L, cs: 1 }, { data: G, offset: 0, rs: 1, cs: S * L }, dwT, K, coutG, S * L);
+      for (let co = 0; co < coutG; co++) for (let r = 0; r < K; r++) dw[(gi * coutG + co) * K + r] += dwT[r * coutG + co]!;
+    }
   }
 }) as CpuKernel<Conv2dAttrs>);
-
-/** [N, C, L] rearranged to [C, N·L] (one channel's rows of every sample side by side). */
-function batchColumns(src: TypedArray, n: number, c: number, L: number, dtype: Parameters<typeof allocArray>[0]): TypedArray {
-  if (n === 1) return src;
-  const out = allocArray(dtype, n * c * L);
-  for (let s = 0; s < n; s++) for (let ch = 0; ch < c; ch++) out.set(src.subarray((s * c + ch) * L, (s * c + ch + 1) * L), (ch * n + s) * L);
-  return out;
-}
 
 export type { Conv2dAttrs };
