@@ -9,22 +9,30 @@ import { conv2d } from '../src/index.js';
 // agree with the TypeScript path, on one thread and on two.
 afterAll(() => setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 21 }));
 
-function convAndGrads(opts: Parameters<typeof setCpuKernelOptions>[0]): Float32Array[] {
+interface Case { x: number[]; w: number[]; options: Parameters<typeof conv2d>[3] }
+const cases: Record<string, Case> = {
+  'strided, dilated, grouped': { x: [5, 4, 9, 7], w: [6, 2, 3, 2], options: { stride: [2, 1], padding: [1, 1], dilation: [1, 2], groups: 2 } },
+  // 'same' size at stride 1 (the MNIST CNN's layers): im2col and col2im move whole blocks of rows
+  "'same', one input channel": { x: [6, 1, 10, 9], w: [4, 1, 3, 3], options: { padding: 'same' } },
+  "'same', dilated": { x: [3, 5, 8, 8], w: [7, 5, 3, 3], options: { padding: 'same', dilation: 2 } },
+};
+
+function convAndGrads(c: Case, opts: Parameters<typeof setCpuKernelOptions>[0]): Float32Array[] {
   setCpuKernelOptions(opts);
   manualSeed(21);
-  const x = randn([5, 4, 9, 7]).requiresGrad_();
-  const w = randn([6, 2, 3, 2]).requiresGrad_();
-  const b = randn([6]).requiresGrad_();
-  const out = conv2d(x, w, b, { stride: [2, 1], padding: [1, 1], dilation: [1, 2], groups: 2 });
+  const x = randn(c.x).requiresGrad_();
+  const w = randn(c.w).requiresGrad_();
+  const b = randn([c.w[0]!]).requiresGrad_();
+  const out = conv2d(x, w, b, c.options);
   sum(mul(out, randn(out.shape))).backward();
   return [out, x.grad!, w.grad!, b.grad!].map((t: Tensor) => t.dataSync().slice() as Float32Array);
 }
 
 describe('conv2d float32 on the WebAssembly kernels', () => {
-  it('matches the TypeScript path, forward and gradients, 1 and 2 threads', () => {
-    const ts = convAndGrads({ simd: 'off', threads: 1 });
+  it.each(Object.keys(cases))('matches the TypeScript path, forward and gradients, 1 and 2 threads: %s', (name) => {
+    const ts = convAndGrads(cases[name]!, { simd: 'off', threads: 1 });
     for (const opts of [{ simd: 'simd', threads: 1 }, { simd: 'auto', threads: 2, parallelMinFlops: 0 }] as const) {
-      const got = convAndGrads(opts);
+      const got = convAndGrads(cases[name]!, opts);
       got.forEach((g, i) => {
         expect(g.length).toBe(ts[i]!.length);
         for (let j = 0; j < g.length; j++) expect(Math.abs(g[j]! - ts[i]![j]!)).toBeLessThan(1e-4 * (1 + Math.abs(ts[i]![j]!)));

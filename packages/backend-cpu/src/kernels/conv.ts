@@ -34,37 +34,62 @@ function geometry(xShape: Shape, wShape: Shape, outShape: Shape, a: Conv2dAttrs)
   return { ...g, K: g.cin * g.kh * g.kw, L: g.oh * g.ow };
 }
 
-/** The output columns [x0, x1) whose input column xo·sw − pw + kj·dw lies inside [0, w). */
-function columnRange(g: Geometry, kj: number): [number, number] {
-  const shift = kj * g.dw - g.pw;
-  const x0 = Math.min(g.ow, Math.max(0, Math.ceil(-shift / g.sw)));
-  const x1 = Math.max(x0, Math.min(g.ow, Math.floor((g.w - 1 - shift) / g.sw) + 1));
-  return [x0, x1];
+/**
+ * Where kernel tap (ki, kj) reads: output element (y, xo) reads input row y·sh + dy, column
+ * xo·sw + dx, which lies inside the input for output rows [y0, y1) and columns [x0, x1).
+ */
+interface Tap { dy: number; dx: number; y0: number; y1: number; x0: number; x1: number }
+function tapOf(g: Geometry, ki: number, kj: number): Tap {
+  const inside = (off: number, stride: number, size: number, out: number): [number, number] => {
+    const lo = Math.min(out, Math.max(0, Math.ceil(-off / stride)));
+    return [lo, Math.max(lo, Math.min(out, Math.floor((size - 1 - off) / stride) + 1))];
+  };
+  const dy = ki * g.dh - g.ph, dx = kj * g.dw - g.pw;
+  const [y0, y1] = inside(dy, g.sh, g.h, g.oh);
+  const [x0, x1] = inside(dx, g.sw, g.w, g.ow);
+  return { dy, dx, y0, y1, x0, x1 };
 }
+
+/**
+ * Whether an output row of col is as long as the step between the input rows it reads (stride 1
+ * across and OW = sh·W, as with 'same' padding): then a tap's rows [y0, y1) of one sample are
+ * one contiguous run in col and in x, moved as a block, and only the few entries that fell
+ * outside the input's columns need fixing.
+ */
+const rowsContiguous = (g: Geometry) => g.sw === 1 && g.sh * g.w === g.ow;
 
 /** col[K × S·L] for samples s0 .. s0+S−1 of group gi; padding reads zero. */
 function im2col(x: TypedArray, g: Geometry, gi: number, s0: number, S: number, col: TypedArray): void {
-  const { cin, h, w, kh, kw, oh, ow, sh, sw, ph, dh, L } = g;
-  const SL = S * L;
+  const { cin, h, w, kh, kw, ow, sh, sw, L } = g;
+  const blocks = rowsContiguous(g);
   for (let c = 0; c < cin; c++) {
     for (let ki = 0; ki < kh; ki++) {
       for (let kj = 0; kj < kw; kj++) {
-        const [x0, x1] = columnRange(g, kj);
-        const shift = kj * g.dw - g.pw;
-        let at = ((c * kh + ki) * kw + kj) * SL;
-        for (let s = s0; s < s0 + S; s++) {
-          const plane = ((s * g.groups + gi) * cin + c) * h * w;
-          for (let y = 0; y < oh; y++, at += ow) {
-            const iy = y * sh - ph + ki * dh;
-            if (iy < 0 || iy >= h) {
-              col.fill(0, at, at + ow);
-              continue;
+        const { dy, dx, y0, y1, x0, x1 } = tapOf(g, ki, kj);
+        const row = ((c * kh + ki) * kw + kj) * S * L;
+        for (let s = 0; s < S; s++) {
+          const at = row + s * L;
+          const plane = (((s0 + s) * g.groups + gi) * cin + c) * h * w + dy * w + dx;
+          col.fill(0, at, at + y0 * ow);
+          col.fill(0, at + y1 * ow, at + L);
+          if (y0 >= y1) continue;
+          if (blocks) {
+            const from = plane + y0 * sh * w + x0;
+            col.set(x.subarray(from, from + (y1 - 1 - y0) * ow + x1 - x0), at + y0 * ow + x0);
+            if (x0 > 0 || x1 < ow) {
+              for (let y = y0; y < y1; y++) {
+                col.fill(0, at + y * ow, at + y * ow + x0);
+                col.fill(0, at + y * ow + x1, at + (y + 1) * ow);
+              }
             }
-            const src = plane + iy * w + shift;
-            for (let xo = 0; xo < x0; xo++) col[at + xo] = 0;
-            if (sw === 1) for (let xo = x0; xo < x1; xo++) col[at + xo] = x[src + xo]!;
-            else for (let xo = x0; xo < x1; xo++) col[at + xo] = x[src + xo * sw]!;
-            for (let xo = x1; xo < ow; xo++) col[at + xo] = 0;
+            continue;
+          }
+          for (let y = y0; y < y1; y++) {
+            const to = at + y * ow;
+            const src = plane + y * sh * w;
+            for (let xo = 0; xo < x0; xo++) col[to + xo] = 0;
+            for (let xo = x0; xo < x1; xo++) col[to + xo] = x[src + xo * sw]!;
+            for (let xo = x1; xo < ow; xo++) col[to + xo] = 0;
           }
         }
       }
@@ -72,24 +97,39 @@ function im2col(x: TypedArray, g: Geometry, gi: number, s0: number, S: number, c
   }
 }
 
-/** The inverse scatter of im2col: dx += every entry of col[K × S·L] at the input element it read. */
+/**
+ * The inverse scatter of im2col: dx += every entry of col[K × S·L] at the input element it read.
+ * Entries that read padding are zeroed first, so contiguous rows can be added as one block.
+ */
 function col2im(col: TypedArray, g: Geometry, gi: number, s0: number, S: number, dx: TypedArray): void {
-  const { cin, h, w, kh, kw, oh, ow, sh, sw, ph, dh, L } = g;
-  const SL = S * L;
+  const { cin, h, w, kh, kw, ow, sh, sw, L } = g;
+  const blocks = rowsContiguous(g);
   for (let c = 0; c < cin; c++) {
     for (let ki = 0; ki < kh; ki++) {
       for (let kj = 0; kj < kw; kj++) {
-        const [x0, x1] = columnRange(g, kj);
-        const shift = kj * g.dw - g.pw;
-        let at = ((c * kh + ki) * kw + kj) * SL;
-        for (let s = s0; s < s0 + S; s++) {
-          const plane = ((s * g.groups + gi) * cin + c) * h * w;
-          for (let y = 0; y < oh; y++, at += ow) {
-            const iy = y * sh - ph + ki * dh;
-            if (iy < 0 || iy >= h) continue;
-            const dst = plane + iy * w + shift;
-            if (sw === 1) for (let xo = x0; xo < x1; xo++) dx[dst + xo] += col[at + xo]!;
-            else for (let xo = x0; xo < x1; xo++) dx[dst + xo * sw] += col[at + xo]!;
+        const { dy, dx: shift, y0, y1, x0, x1 } = tapOf(g, ki, kj);
+        const row = ((c * kh + ki) * kw + kj) * S * L;
+        for (let s = 0; s < S; s++) {
+          const at = row + s * L;
+          const plane = (((s0 + s) * g.groups + gi) * cin + c) * h * w + dy * w + shift;
+          if (y0 >= y1) continue;
+          if (blocks) {
+            if (x0 > 0 || x1 < ow) {
+              for (let y = y0; y < y1; y++) {
+                col.fill(0, at + y * ow, at + y * ow + x0);
+                col.fill(0, at + y * ow + x1, at + (y + 1) * ow);
+              }
+            }
+            const src = at + y0 * ow + x0;
+            const to = plane + y0 * sh * w + x0;
+            const n = (y1 - 1 - y0) * ow + x1 - x0;
+            for (let i = 0; i < n; i++) dx[to + i] += col[src + i]!;
+            continue;
+          }
+          for (let y = y0; y < y1; y++) {
+            const from = at + y * ow;
+            const to = plane + y * sh * w;
+            for (let xo = x0; xo < x1; xo++) dx[to + xo * sw] += col[from + xo]!;
           }
         }
       }
