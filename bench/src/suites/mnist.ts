@@ -1,18 +1,24 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { data as tgData, manualSeed, nn, optim, tidy, type Tensor } from 'tapegrad';
 import { cpuKernelInfo } from '@tapegrad/backend-cpu';
-import { defineSuite, fmt, speedup, type Cell } from '../harness.js';
+import { defineSuite, speedup, type Cell } from '../harness.js';
 
 // MNIST training, scaled to one epoch: a fixed number of Adam steps at batch 64 on real MNIST
 // images (the same batches for every framework), timed, times 938 steps per epoch. The MLP is
 // 784-128-10; the CNN is examples/mnist's: conv 3x3 (1->8) relu maxpool 2, conv 3x3 (8->16)
 // relu maxpool 2, linear 784->10. Each step: forward, cross-entropy, backward, update, and no
-// loss read-back (the example reads it every 20 steps).
+// loss read-back (the example reads it every 20 steps). PyTorch (when Debian's torch imports)
+// trains the same models with the same batches, read from a raw float32/int32 file.
 const B = 64, STEPS_PER_EPOCH = 938;
 
 export default defineSuite({
   name: 'mnist',
   async run(ctx) {
-    const steps = { mlp: ctx.quick ? 5 : 30, cnn: ctx.quick ? 2 : 8 };
+    // warm-up steps first: the CNN's first ~8 steps run slow (JIT tiers, buffers growing)
+    const steps = { mlp: ctx.quick ? 5 : 30, cnn: ctx.quick ? 2 : 20 };
+    const warmup = { mlp: ctx.quick ? 1 : 5, cnn: ctx.quick ? 1 : 10 };
     const { images, labels } = await tgData.loadMnist({ split: 'train', normalize: true, limit: B * 30 });
     const xs = Array.from({ length: 30 }, (_, i) => images.narrow(0, i * B, B).contiguous());
     const ys = Array.from({ length: 30 }, (_, i) => labels.narrow(0, i * B, B).contiguous());
@@ -34,7 +40,7 @@ export default defineSuite({
         loss.backward();
         opt.step();
       });
-      const t = await ctx.time(step, { warmup: 2, reps: steps[kind], minMs: 0 });
+      const t = await ctx.time(step, { warmup: warmup[kind], reps: steps[kind], minMs: 0 });
       model.dispose();
       return t.median;
     };
@@ -69,11 +75,35 @@ export default defineSuite({
         });
       };
       const slow = backend === 'cpu' && kind === 'cnn';
-      const t = await ctx.time(step, { warmup: slow ? 1 : 2, reps: slow ? 2 : steps[kind], minMs: 0 });
+      const t = await ctx.time(step, { warmup: slow ? 1 : warmup[kind], reps: slow ? 2 : steps[kind], minMs: 0 });
       opt.dispose();
       tf.dispose([tx, ty, ...vars]);
       return t.median;
     };
+
+    const dir = mkdtempSync(join(tmpdir(), 'tapegrad-mnist-'));
+    writeFileSync(join(dir, 'x.f32'), host.x.subarray(0, 30 * B * 784));
+    writeFileSync(join(dir, 'y.i32'), host.y.subarray(0, 30 * B));
+    const pytorch = (kind: 'mlp' | 'cnn') => ctx.torch<number>(`
+import torch.nn as nn
+torch.manual_seed(0)
+B = ${B}
+x = torch.from_file(${JSON.stringify(join(dir, 'x.f32'))}, size=30 * B * 784, dtype=torch.float32).view(30, B, 1, 28, 28)
+y = torch.from_file(${JSON.stringify(join(dir, 'y.i32'))}, size=30 * B, dtype=torch.int32).view(30, B).long()
+model = nn.Sequential(nn.Flatten(), nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)) if '${kind}' == 'mlp' else nn.Sequential(
+    nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+    nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * 49, 10))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+i = 0
+def step():
+    global i
+    loss = nn.functional.cross_entropy(model(x[i % 30]), y[i % 30])
+    i += 1
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+print(json.dumps(bench(step, warmup=${warmup[kind]}, reps=${steps[kind]}, min_s=0)))
+`);
 
     // tfjs's wasm backend has no Conv2DBackpropFilter kernel: that cell stays empty
     const tryTfjs = async (backend: 'cpu' | 'wasm', kind: 'mlp' | 'cnn') => {
@@ -87,18 +117,19 @@ export default defineSuite({
     const missing: string[] = [];
     const rows: Cell[][] = [];
     for (const kind of ['mlp', 'cnn'] as const) {
-      const t = await ours(kind), w = await tryTfjs('wasm', kind), c = await tryTfjs('cpu', kind);
+      const t = await ours(kind), p = pytorch(kind), w = await tryTfjs('wasm', kind), c = await tryTfjs('cpu', kind);
       const epoch = (ms: number | undefined) => (ms === undefined ? undefined : (ms * STEPS_PER_EPOCH) / 1000);
-      rows.push([kind, t, epoch(t), w, epoch(w), c, epoch(c), speedup(t, w), speedup(t, c)]);
+      rows.push([kind, t, epoch(t), p, epoch(p), w, epoch(w), c, epoch(c), speedup(t, p), speedup(t, w), speedup(t, c)]);
     }
+    rmSync(dir, { recursive: true, force: true });
     for (const t of [...xs, ...ys, images, labels]) t.dispose();
     const info = cpuKernelInfo();
     return [{
       title: `MNIST training with Adam at batch ${B}: ms per step and seconds per epoch (${STEPS_PER_EPOCH} steps), lower is better`,
-      columns: ['model', 'tapegrad ms', 'tapegrad s/epoch', 'tfjs wasm ms', 'tfjs wasm s/epoch', 'tfjs cpu ms', 'tfjs cpu s/epoch', 'vs tfjs wasm', 'vs tfjs cpu'],
+      columns: ['model', 'tapegrad ms', 'tapegrad s/epoch', 'PyTorch ms', 'PyTorch s/epoch', 'tfjs wasm ms', 'tfjs wasm s/epoch', 'tfjs cpu ms', 'tfjs cpu s/epoch', 'vs PyTorch', 'vs tfjs wasm', 'vs tfjs cpu'],
       rows,
       notes: [
-        `tapegrad: WebAssembly ${info.simd}, ${info.threads} thread(s); tfjs: ${(await ctx.tfjs('wasm')).description}. Epoch seconds = median step × ${STEPS_PER_EPOCH} (no evaluation, no data loading). ${fmt(steps.mlp, 0)} MLP and ${fmt(steps.cnn, 0)} CNN steps timed.`,
+        `tapegrad: WebAssembly ${info.simd}, ${info.threads} thread(s); tfjs: ${(await ctx.tfjs('wasm')).description}; PyTorch: ${rows.some((r) => r[3] !== undefined) ? 'torch CPU, default threads' : 'not available'}. Epoch seconds = median step × ${STEPS_PER_EPOCH} for every framework (no evaluation, no data loading). ${steps.mlp} MLP and ${steps.cnn} CNN steps timed after ${warmup.mlp} and ${warmup.cnn} untimed ones (tfjs cpu CNN: 2 after 1).`,
         ...missing,
       ],
     }];
