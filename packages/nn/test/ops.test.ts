@@ -68,6 +68,16 @@ describe('pooling', () => {
     expect(gradcheck((x) => maxPool2d(x!, 3, { stride: 2, padding: 1 }), [x])).toBe(true);
     expect(gradcheck((x) => avgPool2d(x!, [2, 3], { stride: [2, 1], padding: 1, countIncludePad: false, ceilMode: true }), [x])).toBe(true);
   });
+  it("takes NaN as the maximum the way torch's CPU kernel does: the window's last NaN", () => {
+    // values and indices printed by torch 1.13's F.max_pool2d(x, 2, return_indices=True), and with stride=1
+    const x = tensor([[[[1, NaN, 3, 2], [NaN, 0, 1, 1]]]], { dtype: 'float32' });
+    const [o, idx] = maxPool2dWithIndices(x, 2); // the 2x2, stride-2 fast path
+    expect(Array.from(o.dataSync())).toEqual([NaN, 3]);
+    expect(Array.from(idx.dataSync())).toEqual([4, 2]);
+    const [o1, idx1] = maxPool2dWithIndices(x, 2, { stride: 1 }); // the general path
+    expect(Array.from(o1.dataSync())).toEqual([NaN, NaN, 3]);
+    expect(Array.from(idx1.dataSync())).toEqual([4, 1, 2]);
+  });
   it('rejects bad kernel sizes and padding', () => {
     const x = rnd([1, 1, 4, 4], 1);
     expect(() => maxPool2d(x, 0)).toThrow(/maxPool2d: kernelSize must be an integer >= 1/);

@@ -5,7 +5,9 @@ import { dense, type CpuKernel } from '../strided.js';
 // gradient rules: @tapegrad/nn's ops/pool.ts). Every (n, c) plane is pooled independently.
 
 
-// outputs: the maxima and, as int32, each one's flat index h·W + w in its input plane (as torch)
+// outputs: the maxima and, as int32, each one's flat index h·W + w in its input plane (as torch).
+// NaN propagates the way torch's CPU kernel takes it (`v > max || isnan(v)`): the window's last
+// NaN in scan order is the maximum.
 registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
   const x = dense(xv!);
   const [n, c, h, w] = xv!.shape as [number, number, number, number];
@@ -34,10 +36,8 @@ registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
             if (v > best || v !== v || at < 0) {
               best = v;
               at = iy * w + jx;
-              if (v !== v) break; // NaN propagates, as torch
             }
           }
-          if (best !== best) break;
         }
         o[k] = best;
         ix[k] = at;
@@ -46,25 +46,33 @@ registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
   }
 }) as CpuKernel<Pool2dAttrs>);
 
-/** The common case (2x2 windows, stride 2, no padding) without bounds checks. */
+/**
+ * The common case (2x2 windows, stride 2, no padding): four loads and three comparisons per
+ * output, and one sum that is NaN exactly when a NaN (or +inf with -inf) is in the window,
+ * which then takes the general rule.
+ */
 function maxPool2x2(x: ArrayLike<number>, o: TypedArray, ix: TypedArray, planes: number, h: number, w: number, oh: number, ow: number): void {
   let k = 0;
   for (let p = 0; p < planes; p++) {
-    const base = p * h * w;
     for (let y = 0; y < oh; y++) {
-      for (let xo = 0; xo < ow; xo++, k++) {
-        const i0 = 2 * y * w + 2 * xo;
-        let at = i0;
-        let best = x[base + i0]!;
-        // NaN propagates, as torch: once best is NaN nothing replaces it
-        let v = x[base + i0 + 1]!;
-        if (best === best && (v > best || v !== v)) (best = v), (at = i0 + 1);
-        v = x[base + i0 + w]!;
-        if (best === best && (v > best || v !== v)) (best = v), (at = i0 + w);
-        v = x[base + i0 + w + 1]!;
-        if (best === best && (v > best || v !== v)) (best = v), (at = i0 + w + 1);
+      const r = 2 * y * w; // the window's top row in its plane
+      const top = p * h * w + r;
+      const bottom = top + w;
+      for (let i = 0; i < 2 * ow; i += 2, k++) {
+        const v0 = x[top + i]!, v1 = x[top + i + 1]!, v2 = x[bottom + i]!, v3 = x[bottom + i + 1]!;
+        let best = v0, at = 0;
+        const sum = v0 + v1 + v2 + v3;
+        if (sum === sum) {
+          if (v1 > best) (best = v1), (at = 1);
+          if (v2 > best) (best = v2), (at = w);
+          if (v3 > best) (best = v3), (at = w + 1);
+        } else {
+          if (v1 > best || v1 !== v1) (best = v1), (at = 1);
+          if (v2 > best || v2 !== v2) (best = v2), (at = w);
+          if (v3 > best || v3 !== v3) (best = v3), (at = w + 1);
+        }
         o[k] = best;
-        ix[k] = at;
+        ix[k] = r + i + at;
       }
     }
   }
