@@ -23,6 +23,7 @@ abstract class Loss<O extends Options> extends Module {
   constructor(readonly options: O) {
     super();
   }
+  /** The loss of `input` against `target`, with the options given at construction. */
   abstract override forward(input: Tensor, target: Tensor): Tensor;
   protected override extraRepr(): string {
     return repr(this.options);
@@ -37,24 +38,29 @@ abstract class WeightedLoss<O extends { weight?: Tensor }> extends Module {
     this.weight = weight && buffer(weight);
     this.options = options;
   }
+  /** The loss of `input` against `target`, with the options and weights given at construction. */
   abstract override forward(input: Tensor, target: Tensor): Tensor;
   protected override extraRepr(): string {
     return repr(this.options);
   }
 }
 
+/** Module form of {@link functional.crossEntropy} (torch.nn.CrossEntropyLoss); `weight` is a buffer. Formulas: the [losses reference](../../../../docs/losses.md). */
 export class CrossEntropyLoss extends WeightedLoss<CrossEntropyOptions> {
   constructor(options: CrossEntropyOptions = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return crossEntropy(input, target, { ...this.options, weight: this.weight }); }
 }
+/** Module form of {@link functional.nllLoss} (torch.nn.NLLLoss); `weight` is a buffer. Formulas: the [losses reference](../../../../docs/losses.md). */
 export class NLLLoss extends WeightedLoss<NLLLossOptions> {
   constructor(options: NLLLossOptions = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return nllLoss(input, target, { ...this.options, weight: this.weight }); }
 }
+/** Module form of {@link functional.binaryCrossEntropy} (torch.nn.BCELoss); `weight` is a buffer. Formulas: the [losses reference](../../../../docs/losses.md). */
 export class BCELoss extends WeightedLoss<BinaryCrossEntropyOptions> {
   constructor(options: BinaryCrossEntropyOptions = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return binaryCrossEntropy(input, target, { ...this.options, weight: this.weight }); }
 }
+/** Module form of {@link functional.binaryCrossEntropyWithLogits} (torch.nn.BCEWithLogitsLoss); `weight` and `posWeight` are buffers. Formulas: the [losses reference](../../../../docs/losses.md). */
 export class BCEWithLogitsLoss extends WeightedLoss<BinaryCrossEntropyWithLogitsOptions> {
   posWeight: Tensor | undefined;
   constructor({ posWeight, ...options }: BinaryCrossEntropyWithLogitsOptions = {}) {
@@ -65,22 +71,27 @@ export class BCEWithLogitsLoss extends WeightedLoss<BinaryCrossEntropyWithLogits
     return binaryCrossEntropyWithLogits(input, target, { ...this.options, weight: this.weight, posWeight: this.posWeight });
   }
 }
+/** Module form of {@link functional.mseLoss} (torch.nn.MSELoss). Formulas: the [losses reference](../../../../docs/losses.md). */
 export class MSELoss extends Loss<RegressionOptions> {
   constructor(options: RegressionOptions = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return mseLoss(input, target, this.options); }
 }
+/** Module form of {@link functional.l1Loss} (torch.nn.L1Loss). Formulas: the [losses reference](../../../../docs/losses.md). */
 export class L1Loss extends Loss<RegressionOptions> {
   constructor(options: RegressionOptions = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return l1Loss(input, target, this.options); }
 }
+/** Module form of {@link functional.smoothL1Loss} (torch.nn.SmoothL1Loss). Formulas: the [losses reference](../../../../docs/losses.md). */
 export class SmoothL1Loss extends Loss<SmoothL1Options> {
   constructor(options: SmoothL1Options = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return smoothL1Loss(input, target, this.options); }
 }
+/** Module form of {@link functional.huberLoss} (torch.nn.HuberLoss). Formulas: the [losses reference](../../../../docs/losses.md). */
 export class HuberLoss extends Loss<HuberOptions> {
   constructor(options: HuberOptions = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return huberLoss(input, target, this.options); }
 }
+/** Module form of {@link functional.klDiv} (torch.nn.KLDivLoss). Formulas: the [losses reference](../../../../docs/losses.md). */
 export class KLDivLoss extends Loss<KLDivOptions> {
   constructor(options: KLDivOptions = {}) { super(options); }
   forward(input: Tensor, target: Tensor): Tensor { return klDiv(input, target, this.options); }

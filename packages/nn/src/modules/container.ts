@@ -14,6 +14,7 @@ export class Sequential extends Module {
   at(i: number): Module | undefined {
     return this.children().at(i);
   }
+  /** Feed `x` through each module in turn. */
   forward(x: Tensor): Tensor {
     for (const m of this.children()) x = m.forward(x);
     return x;

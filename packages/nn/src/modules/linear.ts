@@ -3,11 +3,16 @@ import { linear } from '../ops/linear.js';
 import { kaimingUniform, uniform } from '../init.js';
 import { Module, parameter } from './module.js';
 
+/** Where a layer creates its parameters: dtype (default float32) and device (default: the default device). */
 export interface FactoryOptions {
   dtype?: DType;
   device?: Device;
 }
 
+/**
+ * Check a layer's size argument is a positive integer (else a ValueError naming class and argument).
+ * @internal
+ */
 export function checkSize(cls: string, arg: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new ValueError(`${cls}: ${arg} must be a positive integer; got ${v}`);
   return v;

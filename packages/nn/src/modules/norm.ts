@@ -4,13 +4,19 @@ import { batchNorm, layerNorm } from '../ops/norm.js';
 import { Module, buffer, parameter } from './module.js';
 import { checkSize, type FactoryOptions } from './linear.js';
 
+/** Options of {@link LayerNorm}. */
 export interface LayerNormModuleOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
   eps?: number;
   /** Learn a per-element scale (ones) and shift (zeros). Default true. */
   elementwiseAffine?: boolean;
   /** With elementwiseAffine, learn the shift too. Default true. */
   bias?: boolean;
 }
+/**
+ * Layer normalisation over the trailing `normalizedShape` dims, with a learned elementwise scale
+ * (ones) and shift (zeros) by default (torch.nn.LayerNorm); see {@link layerNorm}.
+ */
 export class LayerNorm extends Module {
   readonly normalizedShape: number[];
   readonly eps: number;
@@ -34,7 +40,9 @@ export class LayerNorm extends Module {
   }
 }
 
+/** Options of {@link BatchNorm1d} and {@link BatchNorm2d}. */
 export interface BatchNormModuleOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
   eps?: number;
   /** Weight of each new batch in the running statistics; null for a cumulative average. Default 0.1. */
   momentum?: number | null;
@@ -66,6 +74,11 @@ abstract class BatchNorm extends Module {
     this.runningVar = track ? buffer(ones([numFeatures], o)) : null;
     this.numBatchesTracked = track ? buffer(zeros([], { dtype: 'int32', device: options.device })) : null;
   }
+  /**
+   * Normalise with the batch's statistics in training mode (updating the running ones), with the
+   * running ones in eval mode (the batch's when `trackRunningStats` is false). Throws a ShapeError
+   * for a wrong rank or channel count.
+   */
   forward(x: Tensor): Tensor {
     const name = this.constructor.name;
     if (!this.ranks.includes(x.ndim)) {

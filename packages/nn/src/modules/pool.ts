@@ -2,6 +2,7 @@ import type { Tensor } from '@tapegrad/tensor';
 import { avgPool2d, maxPool2d, type AvgPool2dOptions, type MaxPool2dOptions } from '../ops/pool.js';
 import { Module } from './module.js';
 
+/** Max pooling over kernelSize windows of [N, C, H, W] or [C, H, W] (torch.nn.MaxPool2d); see {@link maxPool2d}. */
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: number | [number, number], readonly options: MaxPool2dOptions = {}) {
     super();
@@ -13,6 +14,7 @@ export class MaxPool2d extends Module {
     return `kernelSize=${JSON.stringify(this.kernelSize)}`;
   }
 }
+/** Average pooling over kernelSize windows of [N, C, H, W] or [C, H, W] (torch.nn.AvgPool2d); see {@link avgPool2d}. */
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: number | [number, number], readonly options: AvgPool2dOptions = {}) {
     super();

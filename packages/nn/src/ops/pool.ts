@@ -5,19 +5,28 @@ import { checkFloat, checkRank, outSize, pair } from './util.js';
 // maxPool2d and avgPool2d: definitions and gradients here; CPU kernels in
 // @tapegrad/backend-cpu's kernels/pool.ts, matched by op name.
 
+/** Options of {@link maxPool2d} and {@link MaxPool2d}; a number means the same for height and width. */
 export interface MaxPool2dOptions {
   /** Default: kernelSize. */
   stride?: number | [number, number];
+  /** Implicit padding on each side (default 0, at most half the kernel); padded cells never win the max. */
   padding?: number | [number, number];
+  /** Spacing between window elements (default 1). */
   dilation?: number | [number, number];
+  /** Round the output size up rather than down, so a last partial window counts (default false). */
   ceilMode?: boolean;
 }
+/** Options of {@link avgPool2d} and {@link AvgPool2d}; a number means the same for height and width. */
 export interface AvgPool2dOptions {
+  /** Default: kernelSize. */
   stride?: number | [number, number];
+  /** Zero padding on each side (default 0, at most half the kernel). */
   padding?: number | [number, number];
+  /** Round the output size up rather than down, so a last partial window counts (default false). */
   ceilMode?: boolean;
   /** Count the zero padding in the average's divisor (default true, as PyTorch). */
   countIncludePad?: boolean;
+  /** Divide every window's sum by this instead of its size. */
   divisorOverride?: number;
 }
 

@@ -2,12 +2,20 @@ import { add, div, keep, maximum, mul, neg, sqrt, zerosLike, type Tensor } from 
 import { canFuse, fusedStep } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/**
+ * Hyperparameters of {@link Adam} and {@link AdamW}, as torch.optim.Adam's: defaults lr 1e-3,
+ * betas [0.9, 0.999], eps 1e-8, weightDecay 0 (AdamW: 0.01), amsgrad and maximize false. Invalid
+ * values throw a ValueError at construction.
+ */
 export interface AdamOptions {
   lr?: number;
+  /** Decay rates of the running averages of the gradient and its square, each in [0, 1). */
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /** Normalise by the running maximum of the squared-gradient average (AMSGrad). */
   amsgrad?: boolean;
+  /** Ascend rather than descend. */
   maximize?: boolean;
   /** Use the one-pass fused kernel where the device has it and the tensors are contiguous (default true). */
   fused?: boolean;

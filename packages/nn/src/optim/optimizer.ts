@@ -3,10 +3,12 @@ import { noGrad } from '@tapegrad/autograd';
 
 /** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
 export type ParamState = Record<string, Tensor | number>;
+/** A parameter group: its parameters with the hyperparameters they use (defaults filled in). */
 export type ParamGroup<H> = H & { params: Tensor[] };
 /** An optimizer's parameters: a list, or groups of them with their own hyperparameters. */
 export type Params<H> = Tensor[] | (Partial<H> & { params: Tensor[] })[];
 
+/** What Optimizer.stateDict() returns and loadStateDict() takes (torch's optimizer state_dict). */
 export interface OptimizerStateDict<H> {
   /** State by parameter index (the order of the parameters across all groups). */
   state: Record<number, ParamState>;
@@ -115,6 +117,10 @@ export abstract class Optimizer<H extends { lr: number }> {
   }
 }
 
+/**
+ * Throw a ValueError naming the optimizer and hyperparameter unless `ok(v)`.
+ * @internal
+ */
 export function checkHyper(cls: string, name: string, v: number, ok: (v: number) => boolean, what: string): void {
   if (typeof v !== 'number' || !ok(v)) throw new ValueError(`${cls}: ${name} must be ${what}; got ${v}`);
 }

@@ -1,13 +1,22 @@
 import { add, div, keep, mul, neg, sqrt, sub, zerosLike, type Tensor } from '@tapegrad/tensor';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/**
+ * Hyperparameters of {@link RMSprop}, as torch.optim.RMSprop's: defaults lr 1e-2, alpha 0.99,
+ * eps 1e-8, weightDecay 0, momentum 0, centered and maximize false. Negative values throw a
+ * ValueError at construction.
+ */
 export interface RMSpropOptions {
   lr?: number;
+  /** Decay rate of the running average of the squared gradient. */
   alpha?: number;
   eps?: number;
+  /** L2 penalty added to the gradient. */
   weightDecay?: number;
   momentum?: number;
+  /** Normalise by √(E[g²] − E[g]²), the gradient's estimated standard deviation, rather than √E[g²]. */
   centered?: boolean;
+  /** Ascend rather than descend. */
   maximize?: boolean;
 }
 type H = Required<RMSpropOptions>;

@@ -15,9 +15,11 @@ export abstract class LRScheduler {
   }
   /** The rate of group i at epoch t. */
   protected abstract lrAt(t: number, i: number): number;
+  /** Set every group's rate to lrAt(lastEpoch). */
   protected apply(): void {
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = this.lrAt(this.lastEpoch, i)));
   }
+  /** Advance one epoch (OneCycleLR: one batch) and set the new rates; call after optimizer.step(). */
   step(): void {
     this.lastEpoch++;
     this.apply();
@@ -26,9 +28,11 @@ export abstract class LRScheduler {
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
+  /** The epoch count and base rates, for loadStateDict(). */
   stateDict(): { lastEpoch: number; baseLrs: number[] } {
     return { lastEpoch: this.lastEpoch, baseLrs: this.baseLrs.slice() };
   }
+  /** Restore what stateDict() returned and set the rates for that epoch. */
   loadStateDict(s: { lastEpoch: number; baseLrs: number[] }): void {
     this.lastEpoch = s.lastEpoch;
     this.baseLrs.splice(0, this.baseLrs.length, ...s.baseLrs);
@@ -68,7 +72,9 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
+/** Options of {@link OneCycleLR}, as torch.optim.lr_scheduler.OneCycleLR's. */
 export interface OneCycleLROptions {
+  /** The peak rate, or one per parameter group. */
   maxLr: number | number[];
   /** Total steps, or give epochs and stepsPerEpoch. */
   totalSteps?: number;
@@ -76,15 +82,19 @@ export interface OneCycleLROptions {
   stepsPerEpoch?: number;
   /** Fraction of the cycle spent raising the rate (default 0.3). */
   pctStart?: number;
+  /** How the rate moves within a phase (default 'cos'). */
   annealStrategy?: 'cos' | 'linear';
   /** Cycle momentum (or Adam's beta1) inversely to the rate (default true). */
   cycleMomentum?: boolean;
+  /** Momentum at the peak rate (default 0.85). */
   baseMomentum?: number;
+  /** Momentum at the lowest rates (default 0.95). */
   maxMomentum?: number;
   /** Initial rate = maxLr / divFactor (default 25). */
   divFactor?: number;
   /** Final rate = initial rate / finalDivFactor (default 1e4). */
   finalDivFactor?: number;
+  /** Three phases (up to maxLr, symmetrically back to the initial rate, then down to the final one) instead of two (default false). */
   threePhase?: boolean;
 }
 interface Phase {

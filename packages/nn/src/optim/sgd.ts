@@ -2,12 +2,19 @@ import { add, keep, mul, neg, zerosLike, type Tensor } from '@tapegrad/tensor';
 import { canFuse, fusedStep } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/**
+ * Hyperparameters of {@link SGD}, as torch.optim.SGD's: lr defaults to 1e-3 (PyTorch has no
+ * default), the other numbers to 0 and the flags to false. Negative lr, momentum or weightDecay,
+ * and nesterov without momentum > 0 and dampening 0, throw a ValueError at construction.
+ */
 export interface SGDOptions {
   lr?: number;
   momentum?: number;
   dampening?: number;
+  /** L2 penalty added to the gradient. */
   weightDecay?: number;
   nesterov?: boolean;
+  /** Ascend rather than descend. */
   maximize?: boolean;
   /** Use the one-pass fused kernel where the device has it and the tensors are contiguous (default true). */
   fused?: boolean;
