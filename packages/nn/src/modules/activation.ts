@@ -10,6 +10,7 @@ export class ReLU extends Module {
 }
 /** x·Φ(x) elementwise, or its tanh approximation with `approximate = 'tanh'` (torch.nn.GELU); see {@link gelu}. */
 export class GELU extends Module {
+  /** @param approximate - 'none' (the default) for the exact erf form, 'tanh' for the approximation. */
   constructor(readonly approximate: 'none' | 'tanh' = 'none') {
     super();
   }
@@ -31,6 +32,7 @@ export class Sigmoid extends Module {
 }
 /** softmax along `dim` (torch.nn.Softmax; `dim` is required). */
 export class Softmax extends Module {
+  /** @param dim - The dim the outputs sum to 1 along (negative counts from the end). */
   constructor(readonly dim: number) {
     super();
   }
@@ -43,6 +45,7 @@ export class Softmax extends Module {
 }
 /** log(softmax(x)) along `dim`, computed stably (torch.nn.LogSoftmax; `dim` is required). */
 export class LogSoftmax extends Module {
+  /** @param dim - The dim to normalise along (negative counts from the end). */
   constructor(readonly dim: number) {
     super();
   }

@@ -35,7 +35,9 @@ export function isParameter(t: unknown): t is Tensor {
 export type StateDict = Record<string, Tensor>;
 /** The keys Module.loadStateDict() did not match (non-empty only with `strict: false`). */
 export interface LoadResult {
+  /** The module's names that the state dict lacked. */
   missingKeys: string[];
+  /** The state dict's names that the module lacks. */
   unexpectedKeys: string[];
 }
 

@@ -8,10 +8,13 @@ import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } 
  * values throw a ValueError at construction.
  */
 export interface AdamOptions {
+  /** Learning rate. */
   lr?: number;
   /** Decay rates of the running averages of the gradient and its square, each in [0, 1). */
   betas?: [number, number];
+  /** Added to the denominator for numerical stability. */
   eps?: number;
+  /** Adam: an L2 penalty added to the gradient; AdamW: decoupled, the parameter shrinks by lr·weightDecay each step. */
   weightDecay?: number;
   /** Normalise by the running maximum of the squared-gradient average (AMSGrad). */
   amsgrad?: boolean;
@@ -65,6 +68,11 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
 
 /** Adam (Kingma & Ba), with L2 weight decay added to the gradient and optional AMSGrad (torch.optim.Adam). */
 export class Adam extends Optimizer<H> {
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param options - Hyperparameters, the defaults of every group.
+   */
   constructor(params: Params<H>, options: AdamOptions = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, fused: true, ...options });
   }
@@ -78,6 +86,11 @@ export class Adam extends Optimizer<H> {
 
 /** Adam with decoupled weight decay, default 0.01 (Loshchilov & Hutter; torch.optim.AdamW). */
 export class AdamW extends Optimizer<H> {
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param options - Hyperparameters, the defaults of every group (weightDecay 0.01 unless given).
+   */
   constructor(params: Params<H>, options: AdamOptions = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, fused: true, ...options });
   }

@@ -21,9 +21,16 @@ export interface OptimizerStateDict<H> {
  * per parameter, zeroGrad, and a step() that runs each group's update under noGrad, in place.
  */
 export abstract class Optimizer<H extends { lr: number }> {
+  /** The groups, each with its parameters and its hyperparameters (a scheduler changes their lr). */
   readonly paramGroups: ParamGroup<H>[];
+  /** Each parameter's state (momentum buffers, step counts), created at its first update. */
   readonly state = new Map<Tensor, ParamState>();
 
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param defaults - The hyperparameters of a group that does not set its own.
+   */
   constructor(params: Params<H>, readonly defaults: H) {
     const groups = params.length && !isTensor(params[0]) ? (params as (Partial<H> & { params: Tensor[] })[]) : [{ params: params as Tensor[] }];
     if (!groups.length || groups.every((g) => !g.params.length)) throw new ValueError(`${this.constructor.name}: got an empty parameter list`);

@@ -8,8 +8,11 @@ type AnyOptimizer = Optimizer<{ lr: number }>;
  * each step() moves one epoch (or batch, for OneCycleLR) on, as torch.optim.lr_scheduler.
  */
 export abstract class LRScheduler {
+  /** Steps taken so far (epochs, or batches for OneCycleLR). */
   lastEpoch = 0;
+  /** Each group's rate when the scheduler was made (OneCycleLR ignores it: its rates come from maxLr). */
   readonly baseLrs: number[];
+  /** @param optimizer - The optimizer whose groups' lr the schedule sets. */
   constructor(readonly optimizer: AnyOptimizer) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
   }
@@ -42,8 +45,14 @@ export abstract class LRScheduler {
 
 /** Multiply the rate by gamma every stepSize epochs. */
 export class StepLR extends LRScheduler {
+  /** Epochs between decays. */
   readonly stepSize: number;
+  /** The factor applied at each decay. */
   readonly gamma: number;
+  /**
+   * @param optimizer - The optimizer whose rates it sets.
+   * @param options - stepSize, a positive integer (else a ValueError); gamma, default 0.1.
+   */
   constructor(optimizer: AnyOptimizer, options: { stepSize: number; gamma?: number }) {
     super(optimizer);
     if (!Number.isInteger(options.stepSize) || options.stepSize < 1) throw new ValueError(`StepLR: stepSize must be a positive integer; got ${options.stepSize}`);
@@ -58,8 +67,14 @@ export class StepLR extends LRScheduler {
 
 /** Cosine from the base rate down to etaMin over tMax epochs (and back up after, as PyTorch's closed form). */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Epochs from the base rate down to etaMin. */
   readonly tMax: number;
+  /** The lowest rate. */
   readonly etaMin: number;
+  /**
+   * @param optimizer - The optimizer whose rates it sets.
+   * @param options - tMax, positive (else a ValueError); etaMin, default 0.
+   */
   constructor(optimizer: AnyOptimizer, options: { tMax: number; etaMin?: number }) {
     super(optimizer);
     if (!(options.tMax > 0)) throw new ValueError(`CosineAnnealingLR: tMax must be positive; got ${options.tMax}`);
@@ -78,7 +93,9 @@ export interface OneCycleLROptions {
   maxLr: number | number[];
   /** Total steps, or give epochs and stepsPerEpoch. */
   totalSteps?: number;
+  /** With stepsPerEpoch, gives totalSteps = epochs · stepsPerEpoch. */
   epochs?: number;
+  /** With epochs, gives totalSteps = epochs · stepsPerEpoch. */
   stepsPerEpoch?: number;
   /** Fraction of the cycle spent raising the rate (default 0.3). */
   pctStart?: number;
@@ -110,11 +127,16 @@ interface PhaseLrs {
 
 /** The 1cycle policy (Smith & Topin): rate up to maxLr then down far below, stepped once per batch. */
 export class OneCycleLR extends LRScheduler {
+  /** The length of the cycle in steps (batches). */
   readonly totalSteps: number;
   private readonly phases: Phase[];
   private readonly lrs: PhaseLrs[];
   private readonly anneal: (start: number, end: number, pct: number) => number;
   private readonly o: Required<Pick<OneCycleLROptions, 'cycleMomentum' | 'baseMomentum' | 'maxMomentum'>>;
+  /**
+   * @param optimizer - The optimizer whose rates (and, with cycleMomentum, momentum or beta1) it sets.
+   * @param options - maxLr, and totalSteps or epochs with stepsPerEpoch; bad values throw a ValueError.
+   */
   constructor(optimizer: AnyOptimizer, options: OneCycleLROptions) {
     super(optimizer);
     const total = options.totalSteps ?? (options.epochs !== undefined && options.stepsPerEpoch !== undefined ? options.epochs * options.stepsPerEpoch : NaN);
