@@ -23,7 +23,10 @@ function randomOpts(t: Tensor, o: RandomInitOptions) {
   return { generator: o.generator ?? defaultGenerator, dtype: t.dtype, device: t.device };
 }
 
-/** Fan-in and fan-out of a weight: [out, in, ...kernel] gives in·k and out·k (k = kernel size). */
+/**
+ * Fan-in and fan-out of a weight: [out, in, ...kernel] gives in·k and out·k (k = kernel size), as
+ * torch's _calculate_fan_in_and_fan_out. Fewer than 2 dims throws a ValueError.
+ */
 export function calculateFanInAndFanOut(t: Tensor): { fanIn: number; fanOut: number } {
   if (t.ndim < 2) throw new ValueError(`init: fan in and fan out cannot be computed for a tensor with fewer than 2 dims; got shape ${fmt(t.shape)}`);
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
@@ -87,12 +90,15 @@ function kaimingStd(t: Tensor, { a = 0, mode = 'fanIn', nonlinearity = 'leakyRel
   const fan = calculateFanInAndFanOut(t)[mode];
   return calculateGain(nonlinearity, a) / Math.sqrt(fan);
 }
-/** U(−bound, bound) with bound = gain·√(3 / fan) (He et al.; torch's kaiming_uniform_). */
+/**
+ * Fill `t` in place from U(−bound, bound) with bound = gain·√(3 / fan) (He et al.; torch's
+ * kaiming_uniform_); gain and fan come from `options` (default: ReLU's gain, fan-in).
+ */
 export function kaimingUniform(t: Tensor, options: KaimingOptions = {}): Tensor {
   const bound = Math.sqrt(3) * kaimingStd(t, options);
   return uniform(t, -bound, bound, options);
 }
-/** N(0, std²) with std = gain / √fan (torch's kaiming_normal_). */
+/** Fill `t` in place from N(0, std²) with std = gain / √fan (torch's kaiming_normal_); see {@link kaimingUniform}. */
 export function kaimingNormal(t: Tensor, options: KaimingOptions = {}): Tensor {
   return normal(t, 0, kaimingStd(t, options), options);
 }
@@ -102,13 +108,13 @@ export interface XavierOptions extends RandomInitOptions {
   /** Scale factor (default 1); see {@link calculateGain}. */
   gain?: number;
 }
-/** U(−a, a) with a = gain·√(6 / (fanIn + fanOut)) (Glorot & Bengio; torch's xavier_uniform_). */
+/** Fill `t` in place from U(−a, a) with a = gain·√(6 / (fanIn + fanOut)) (Glorot & Bengio; torch's xavier_uniform_). */
 export function xavierUniform(t: Tensor, options: XavierOptions = {}): Tensor {
   const { fanIn, fanOut } = calculateFanInAndFanOut(t);
   const a = (options.gain ?? 1) * Math.sqrt(6 / (fanIn + fanOut));
   return uniform(t, -a, a, options);
 }
-/** N(0, std²) with std = gain·√(2 / (fanIn + fanOut)) (torch's xavier_normal_). */
+/** Fill `t` in place from N(0, std²) with std = gain·√(2 / (fanIn + fanOut)) (torch's xavier_normal_). */
 export function xavierNormal(t: Tensor, options: XavierOptions = {}): Tensor {
   const { fanIn, fanOut } = calculateFanInAndFanOut(t);
   return normal(t, 0, (options.gain ?? 1) * Math.sqrt(2 / (fanIn + fanOut)), options);

@@ -81,7 +81,11 @@ function batched(x: Tensor, f: (x4: Tensor) => Tensor[]): Tensor[] {
   return tidy(() => f(unsqueeze(x, 0)).map((t) => squeeze(t, 0)));
 }
 
-/** Max over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's max_pool2d. */
+/**
+ * Max over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's max_pool2d.
+ * A wrong rank or an empty output throws a ShapeError; a bad kernelSize, stride, padding or
+ * dilation a ValueError.
+ */
 export function maxPool2d(x: Tensor, kernelSize: number | [number, number], options: MaxPool2dOptions = {}): Tensor {
   const [out, indices] = maxPool2dWithIndices(x, kernelSize, options);
   indices.dispose();
@@ -92,7 +96,11 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: number | [number, nu
   const a = attrs('maxPool2d', x, kernelSize, options);
   return batched(x, (x4) => dispatch('maxPool2d', [x4], a)) as [Tensor, Tensor];
 }
-/** Mean over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's avg_pool2d. */
+/**
+ * Mean over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's avg_pool2d.
+ * A wrong rank or an empty output throws a ShapeError; a bad kernelSize, stride, padding or
+ * divisorOverride a ValueError.
+ */
 export function avgPool2d(x: Tensor, kernelSize: number | [number, number], options: AvgPool2dOptions = {}): Tensor {
   const a = attrs('avgPool2d', x, kernelSize, options);
   return batched(x, (x4) => [run('avgPool2d', [x4], a)])[0]!;
