@@ -61,11 +61,11 @@ describe('the API reference', () => {
     expect(validate()).toEqual([]);
   });
 
-  it('documents nn and data as named packages with their exports', () => {
-    for (const name of ['@tapegrad/nn', '@tapegrad/data']) {
+  it('lists each package under its name, with a summary and its exports', () => {
+    for (const { name } of packages) {
       const module = project.getChildByName(name) as DeclarationReflection | undefined;
-      expect(module?.comment?.summary.length, `${name} has a package summary`).toBeGreaterThan(0);
-      expect(module!.children!.length).toBeGreaterThan(10);
+      expect(module?.comment?.summary.length, `${name} has a package summary (@packageDocumentation)`).toBeGreaterThan(0);
+      expect(module!.children!.length, name).toBeGreaterThan(5);
     }
     for (const ns of ['functional', 'init', 'optim']) {
       expect(project.getChildByName(['@tapegrad/nn', ns])?.kind).toBe(ReflectionKind.Namespace);
