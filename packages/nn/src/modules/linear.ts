@@ -12,8 +12,9 @@ export interface FactoryOptions {
 }
 
 /**
- * Check a layer's size argument is a positive integer (else a ValueError naming class and argument).
- * @internal
+ * Return `v` if it is a positive integer, else throw a ValueError naming the layer and argument
+ * (`Linear: inFeatures must be a positive integer; got 0`): how the built-in layers check their
+ * sizes, for your own modules to do the same.
  */
 export function checkSize(cls: string, arg: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new ValueError(`${cls}: ${arg} must be a positive integer; got ${v}`);

@@ -125,8 +125,13 @@ export abstract class Optimizer<H extends { lr: number }> {
 }
 
 /**
- * Throw a ValueError naming the optimizer and hyperparameter unless `ok(v)`.
- * @internal
+ * Throw a ValueError naming the optimizer and hyperparameter unless `ok(v)`: what the built-in
+ * optimizers' `validate` uses, for subclasses of {@link Optimizer} to do the same.
+ * @param cls - The optimizer's name, as the message starts ('SGD').
+ * @param name - The hyperparameter's name ('lr').
+ * @param v - Its value.
+ * @param ok - Whether a value is acceptable.
+ * @param what - What is expected, for the message ('a number >= 0').
  */
 export function checkHyper(cls: string, name: string, v: number, ok: (v: number) => boolean, what: string): void {
   if (typeof v !== 'number' || !ok(v)) throw new ValueError(`${cls}: ${name} must be ${what}; got ${v}`);
