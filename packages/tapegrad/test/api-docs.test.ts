@@ -15,6 +15,7 @@ const config = JSON.parse(readFileSync(join(root, 'typedoc.json'), 'utf8')) as {
   packagesRequiringDocumentation: string[];
   validation: Record<string, boolean>;
 };
+const tsconfig = JSON.parse(readFileSync(join(root, 'tsconfig.typedoc.json'), 'utf8')) as { include: string[] };
 
 // The scoped packages hold the code; the umbrella `tapegrad` only re-exports them.
 const packages = readdirSync(join(root, 'packages'))
@@ -50,6 +51,7 @@ describe('the API reference', () => {
     for (const { dir, name } of packages) {
       expect(config.entryPoints, name).toContain(`packages/${dir}/src/index.ts`);
       expect(config.packagesRequiringDocumentation, name).toContain(name);
+      expect(tsconfig.include, name).toContain(`packages/${dir}/src`);
     }
     expect(config.validation.notDocumented).toBe(true);
     for (const kind of ['Namespace', 'Enum', 'Variable', 'Function', 'Class', 'Interface', 'TypeAlias']) {
