@@ -114,14 +114,19 @@ print(json.dumps(bench(step, warmup=${warmup[kind]}, reps=${steps[kind]}, min_s=
         return undefined;
       }
     };
+    let torchMs: Record<'mlp' | 'cnn', number | undefined>;
+    try {
+      torchMs = { mlp: pytorch('mlp'), cnn: pytorch('cnn') };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const missing: string[] = [];
     const rows: Cell[][] = [];
     for (const kind of ['mlp', 'cnn'] as const) {
-      const t = await ours(kind), p = pytorch(kind), w = await tryTfjs('wasm', kind), c = await tryTfjs('cpu', kind);
+      const t = await ours(kind), p = torchMs[kind], w = await tryTfjs('wasm', kind), c = await tryTfjs('cpu', kind);
       const epoch = (ms: number | undefined) => (ms === undefined ? undefined : (ms * STEPS_PER_EPOCH) / 1000);
       rows.push([kind, t, epoch(t), p, epoch(p), w, epoch(w), c, epoch(c), speedup(t, p), speedup(t, w), speedup(t, c)]);
     }
-    rmSync(dir, { recursive: true, force: true });
     for (const t of [...xs, ...ys, images, labels]) t.dispose();
     const info = cpuKernelInfo();
     return [{
