@@ -31,6 +31,35 @@ describe('conv2d', () => {
     const b = rnd([4], 3);
     expect(gradcheck((x, w, b) => conv2d(x!, w!, b, { stride: [2, 1], padding: [1, 1], dilation: [1, 2], groups: 2 }), [x, w, b])).toBe(true);
   });
+  it('gives every sample of a batch big enough to be split into chunks what it gets alone', () => {
+    // the CPU kernels unroll 2^18 im2col entries at a time: 20 samples of 6x16x16 take two chunks
+    for (const dtype of ['float32', 'float64'] as const) {
+      const [x, w, b] = [rnd([20, 6, 16, 16], 5), rnd([4, 6, 3, 3], 6), rnd([4], 7)].map((t) => t.cast(dtype).detach().requiresGrad_());
+      const out = conv2d(x!, w!, b, { padding: 1 });
+      const seed = rnd(out.shape, 8).detach().cast(dtype);
+      sum(mul(out, seed)).backward();
+      const whole = [out, x!.grad!, w!.grad!, b!.grad!].map((t) => t.dataSync());
+      const perSample = [[], []] as number[][];
+      const [dw, db] = [new Float64Array(w!.size), new Float64Array(4)];
+      for (let i = 0; i < 20; i++) {
+        const xi = x!.detach().narrow(0, i, 1).contiguous().requiresGrad_();
+        const [wi, bi] = [w!.detach().requiresGrad_(), b!.detach().requiresGrad_()];
+        const oi = conv2d(xi, wi, bi, { padding: 1 });
+        sum(mul(oi, seed.narrow(0, i, 1))).backward();
+        perSample[0]!.push(...oi.dataSync());
+        perSample[1]!.push(...xi.grad!.dataSync());
+        wi.grad!.dataSync().forEach((v, j) => (dw[j] += v));
+        bi.grad!.dataSync().forEach((v, j) => (db[j] += v));
+      }
+      const expected = [...perSample, Array.from(dw), Array.from(db)];
+      const tol = dtype === 'float32' ? 1e-4 : 1e-12;
+      whole.forEach((got, k) => {
+        expect(got.length).toBe(expected[k]!.length);
+        const worst = Math.max(...Array.from(got, (v, j) => Math.abs(v - expected[k]![j]!) / (1 + Math.abs(v))));
+        expect(worst, `${dtype}: output, input grad, weight grad, bias grad [${k}]`).toBeLessThanOrEqual(tol);
+      });
+    }
+  });
   it("accepts unbatched input and padding 'same'", () => {
     const x = rnd([2, 5, 5], 4);
     const w = rnd([3, 2, 3, 3], 5);

@@ -139,8 +139,13 @@ function col2im(col: TypedArray, g: Geometry, gi: number, s0: number, S: number,
   }
 }
 
-/** Elements one scratch matrix may hold: bounds the memory of a chunk (8 MB of float32). */
-const CHUNK_ELEMENTS = 1 << 21;
+/**
+ * Elements one scratch matrix may hold (1 MB of float32). Small enough that the im2col matrix a
+ * chunk writes is still in cache when the product copies it, large enough that the product stays
+ * wide: at MNIST's batch of 64 this beat one 8 MB chunk per pass (training step medians 49–96 ms
+ * against 65–112 ms, interleaved runs on a loaded 2-core machine).
+ */
+const CHUNK_ELEMENTS = 1 << 18;
 /** Samples per chunk: as many as fit, at least one. */
 const chunkOf = (g: Geometry, coutG: number) => Math.max(1, Math.min(g.n, Math.floor(CHUNK_ELEMENTS / (Math.max(g.K, coutG) * g.L))));
 
