@@ -142,8 +142,8 @@ function col2im(col: TypedArray, g: Geometry, gi: number, s0: number, S: number,
 /**
  * Elements one scratch matrix may hold (1 MB of float32). Small enough that the im2col matrix a
  * chunk writes is still in cache when the product copies it, large enough that the product stays
- * wide: at MNIST's batch of 64 this beat one 8 MB chunk per pass (training step medians 49–96 ms
- * against 65–112 ms, interleaved runs on a loaded 2-core machine).
+ * wide: at MNIST's batch of 64 this beat one 8 MB chunk per pass in 8 of 10 interleaved pairs of
+ * training-step timings (a quarter off the step at the median; a loaded 2-core machine).
  */
 const CHUNK_ELEMENTS = 1 << 18;
 /** Samples per chunk: as many as fit, at least one. */
