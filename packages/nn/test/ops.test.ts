@@ -36,7 +36,7 @@ describe('conv2d', () => {
     for (const dtype of ['float32', 'float64'] as const) {
       const [x, w, b] = [rnd([20, 6, 16, 16], 5), rnd([4, 6, 3, 3], 6), rnd([4], 7)].map((t) => t.cast(dtype).detach().requiresGrad_());
       const out = conv2d(x!, w!, b, { padding: 1 });
-      const seed = rnd(out.shape, 8).detach().cast(dtype);
+      const seed = rnd([...out.shape], 8).detach().cast(dtype);
       sum(mul(out, seed)).backward();
       const whole = [out, x!.grad!, w!.grad!, b!.grad!].map((t) => t.dataSync());
       const perSample = [[], []] as number[][];
