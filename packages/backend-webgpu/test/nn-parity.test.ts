@@ -130,6 +130,17 @@ gpuDescribe('pooling', () => {
     expect(gpuIdx.dtype).toBe('int32');
     expect(Array.from(await gpuIdx.data())).toEqual(Array.from(cpuIdx.dataSync()));
   });
+  it("maxPool2d takes a window's last NaN, as torch's CPU kernel", async () => {
+    // indices from torch 1.13's F.max_pool2d(x, 2, return_indices=True): [4, 2]; with stride=1: [4, 1, 2]
+    const x = tg.tensor([[[[1, NaN, 3, 2], [NaN, 0, 1, 1]]]]);
+    for (const [options, indices] of [[{}, [4, 2]], [{ stride: 1 }, [4, 1, 2]]] as const) {
+      for (const t of [x, x.to('webgpu')]) {
+        const [values, idx] = nn.maxPool2dWithIndices(t, 2, options);
+        expect(Array.from(await idx.data()), t.device).toEqual(indices);
+        expect(Array.from(await values.data()).map(Number.isNaN), t.device).toEqual(indices.map((i) => i === 1 || i === 4));
+      }
+    }
+  });
   it('avgPool2d with padding, countIncludePad, divisorOverride, ceilMode', async () => {
     const x = tg.randn([2, 2, 7, 6]);
     await gradParity('avgPool2d', (a) => nn.avgPool2d(a!, 3, { stride: 2, padding: 1 }), [x], [0]);

@@ -47,12 +47,9 @@ registerKernel('maxPool2d', 'webgpu', (([x], [out, idx], a) => {
       let jx = ox * sw - pw + kj * dw;
       if (jx < 0 || jx >= W) { continue; }
       let v = in0[${elem(0, plane(0), 'iy', 'jx')}];
-      if (v > best || nan_f32(v) || at < 0) {
-        best = v; at = iy * W + jx;
-        if (nan_f32(v)) { break; } // NaN propagates, as torch
-      }
+      // as torch's CPU kernel: NaN propagates, and a window's last NaN is its maximum
+      if (v > best || nan_f32(v) || at < 0) { best = v; at = iy * W + jx; }
     }
-    if (nan_f32(best)) { break; }
   }
   out0[${elem(1, plane(1), 'oy', 'ox')}] = best;
   out1[${elem(2, plane(2), 'oy', 'ox')}] = at;
