@@ -16,8 +16,10 @@ import { classRows, targetOutOfRange, upstreamOffsets, viewOffsets, type View } 
 
 // The row helpers count classes rather than compare offsets: an expanded input has step 0.
 
-/** The largest of C values from a[i] by `step`; -MAX_VALUE for a row of -inf (see below). */
+/** The largest of C values from a[i] by `step`. */
 function rowMax(a: TypedArray, i: number, step: number, C: number): number {
+  // -MAX_VALUE, not -Infinity, as the start: an all -inf row then gives lse = -inf (loss NaN, as
+  // PyTorch) instead of exp(-inf - -inf) = NaN inside the sum.
   let m = -Number.MAX_VALUE;
   for (let c = 0; c < C; c++, i += step) if (a[i]! > m) m = a[i]!;
   return m;
@@ -69,8 +71,6 @@ function crossEntropyForward([x, t, w]: readonly View[], [out, stats, total]: re
     }
     if (y < 0 || y >= C) targetOutOfRange('crossEntropy', y, C, p, t!.shape, ignoreIndex);
     const base = rows[p]!;
-    // -MAX_VALUE, not -Infinity, as the starting max: an all -inf row then gives lse = -inf
-    // (loss NaN, as PyTorch) instead of exp(-inf - -inf) = NaN inside the sum.
     const m = rowMax(a, base, step, C);
     const s = sumExp(a, base, step, C, m);
     let sx = 0; // Σ w[c]·(x[c] - ref), for the smoothing term; ref removes a common offset
