@@ -1,3 +1,10 @@
+/**
+ * The CPU backend of tapegrad, registered on import as the 'cpu' device: kernels on typed
+ * arrays in TypeScript, with matrix multiplication (which convolution runs on too) in WebAssembly
+ * SIMD on worker threads.
+ * @packageDocumentation
+ * @module @tapegrad/backend-cpu
+ */
 import { allocArray, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
 import type { CpuKernel, CpuView } from './strided.js';
 import './kernels/elementwise.js';
