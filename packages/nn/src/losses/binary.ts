@@ -40,7 +40,8 @@ defineOp({
  * Binary cross-entropy between probabilities `input` and `target` in [0, 1]:
  * -w·(y·log x + (1 - y)·log(1 - x)), each log clamped at -100 as in PyTorch so x = 0 or 1
  * gives a finite loss. input and target must be floating point (else a DTypeError) and of one
- * shape (else a ShapeError). See the [losses reference](../../../../docs/losses.md).
+ * shape (else a ShapeError); an input element outside [0, 1] or NaN is a ValueError, as in
+ * PyTorch (on WebGPU, thrown by the next read). See the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
   const op = 'binaryCrossEntropy';
