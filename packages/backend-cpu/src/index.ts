@@ -1,6 +1,7 @@
 import { addPoolReporter, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
 import type { CpuKernel, CpuView } from './strided.js';
 import { poolAlloc, poolBytes, poolFree } from './pool.js';
+export { setPoolCap as setCpuPoolCap } from './pool.js';
 import './kernels/elementwise.js';
 import './kernels/reduce.js';
 import './kernels/matmul.js';
@@ -22,6 +23,7 @@ export const cpuBackend: Backend<TypedArray, CpuKernel> = {
   readSync: (handle) => handle,
   run: (kernel, inputs, outputs, attrs, op) => kernel(inputs as CpuView[], outputs as CpuView[], attrs, op),
   pooledBytes: poolBytes,
+  elementwiseInPlace: true,
 };
 registerBackend(cpuBackend);
 addPoolReporter(() => ['cpu', poolBytes()]);

@@ -377,13 +377,13 @@ export class Tensor implements Disposable {
   /** Fill with `value`, in place. */
   fill_(value: number): this { return ops.copyInto(this, value); }
   /** this = this + other, in place. */
-  add_(other: ops.TensorLike): this { return ops.inPlace(this, ops.add, other); }
+  add_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'add', other); }
   /** this = this - other, in place. */
-  sub_(other: ops.TensorLike): this { return ops.inPlace(this, ops.sub, other); }
+  sub_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'sub', other); }
   /** this = this * other, in place. */
-  mul_(other: ops.TensorLike): this { return ops.inPlace(this, ops.mul, other); }
+  mul_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'mul', other); }
   /** this = this / other, in place. */
-  div_(other: ops.TensorLike): this { return ops.inPlace(this, ops.div, other); }
+  div_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'div', other); }
 }
 
 function flatArgs(args: number[] | [number[]]): number[] {
