@@ -1,58 +1,94 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
-import { setCpuPoolCap as setPoolCap } from '../src/index.js';
+import { cpuKernelInfo, setCpuKernelOptions, setCpuPoolCap, type CpuKernelOptions } from '../src/index.js';
 
-// The storage pool hands freed arrays to later allocations: these tests check that storage goes
-// back only when no tensor or view refers to it any more, and that reused storage reads as zeros.
+// Freed storage goes to later allocations: float32 storage inside the WebAssembly kernels' shared
+// memory (its own free lists) where there is one, otherwise a pool of typed arrays. These tests
+// check, on both, that storage goes back only when no tensor or view refers to it any more, that
+// reused storage reads as zeros, and that no two live tensors ever share a block.
+
+const initial = cpuKernelInfo();
+afterEach(() => setCpuPoolCap(256 * 2 ** 20));
+afterAll(() => setCpuKernelOptions({ simd: 'auto', sharedMemory: initial.sharedMemory }));
 
 const handle = (t: tg.Tensor) => t.kernelView().handle as tg.TypedArray;
-afterEach(() => setPoolCap(256 * 2 ** 20));
+const inWasmMemory = (t: tg.Tensor) => handle(t).buffer instanceof SharedArrayBuffer;
+/** Identifies a block of storage: a byte address in the shared memory, else the array itself. */
+const block = (t: tg.Tensor): unknown => (inWasmMemory(t) ? handle(t).byteOffset : handle(t));
 
-describe('CPU storage pool', () => {
-  it('reuses the storage of a disposed tensor, zero-filled', () => {
+const modes: [string, CpuKernelOptions, boolean][] = [
+  ['in the WebAssembly shared memory', { simd: 'simd', sharedMemory: true }, true],
+  ['in JavaScript typed arrays (no shared memory)', { simd: 'simd', sharedMemory: false }, false],
+  ['in JavaScript typed arrays (WebAssembly off)', { simd: 'off' }, false],
+];
+
+describe.each(modes)('CPU storage %s', (_, opts, wasm) => {
+  it('lives where expected, and is reused zero-filled once disposed', () => {
+    setCpuKernelOptions(opts);
     const a = tg.arange(0, 1000, 1, { dtype: 'float32' });
-    const h = handle(a);
+    expect(inWasmMemory(a)).toBe(wasm);
+    const where = block(a);
     a.dispose();
     const b = tg.zeros([1000]);
-    expect(handle(b)).toBe(h);
+    expect(block(b)).toBe(where);
     expect(Array.from(b.dataSync()).every((v) => v === 0)).toBe(true);
+    b.dispose();
   });
 
-  it('keeps storage out of the pool while a view of it is alive', () => {
+  it('stays out of reuse while a view of it is alive', () => {
+    setCpuKernelOptions(opts);
     const a = tg.arange(0, 1000, 1, { dtype: 'float32' });
-    const h = handle(a);
+    const where = block(a);
     const v = tg.tidy(() => a.reshape([10, 100]).transpose(0, 1));
     a.dispose();
     const b = tg.zeros([1000]);
-    expect(handle(b)).not.toBe(h);
+    expect(block(b)).not.toBe(where);
     b.fill_(7);
     const values = tg.tidy(() => v.transpose(0, 1).reshape([1000]).dataSync());
     expect(values).toEqual(Float32Array.from({ length: 1000 }, (_, i) => i));
     v.dispose();
-    expect(handle(tg.zeros([1000]))).toBe(h);
+    expect(block(tg.zeros([1000]))).toBe(where);
   });
 
-  it('never hands one array to two live tensors', () => {
-    const live = new Set<tg.TypedArray>();
+  it('never hands one block to two live tensors', () => {
+    setCpuKernelOptions(opts);
     const ts: tg.Tensor[] = [];
-    for (let round = 0; round < 5; round++) {
-      for (let i = 0; i < 8; i++) ts.push(tg.zeros([100 + (i % 3)]));
-      for (let i = 0; i < 4; i++) ts.splice((i * 7 + round) % ts.length, 1)[0]!.dispose();
-      live.clear();
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 8; i++) ts.push(tg.zeros([100 + (i % 3) * 17]).add(round));
+      for (let i = 0; i < 5; i++) ts.splice((i * 7 + round) % ts.length, 1)[0]!.dispose();
+      const seen = new Set<unknown>();
       for (const t of ts) {
-        expect(live.has(handle(t))).toBe(false);
-        live.add(handle(t));
+        expect(seen.has(block(t))).toBe(false);
+        seen.add(block(t));
       }
     }
+    // and every tensor still holds what it was given
+    for (const t of ts) expect(new Set(t.dataSync()).size).toBe(1);
     for (const t of ts) t.dispose();
   });
+});
 
-  it('reports pooled bytes in memory() and holds none with a zero cap', () => {
-    const a = tg.zeros([1000]);
+describe('CPU storage pool', () => {
+  it('reports pooled bytes in memory(); a zero cap turns the typed-array pool off', () => {
+    setCpuKernelOptions({ simd: 'auto', sharedMemory: initial.sharedMemory });
+    tg.zeros([1000], { dtype: 'int32' }).dispose();
+    const before = tg.memory().devices.cpu!.pooledBytes!;
+    expect(before).toBeGreaterThanOrEqual(4000);
+    setCpuPoolCap(0);
+    tg.zeros([1000], { dtype: 'int32' }).dispose();
+    expect(tg.memory().devices.cpu!.pooledBytes).toBeLessThan(before);
+  });
+
+  it('keeps tensors made before the kernel options change valid, and takes them back safely', () => {
+    setCpuKernelOptions({ simd: 'simd', sharedMemory: true });
+    const a = tg.arange(0, 500, 1, { dtype: 'float32' });
+    setCpuKernelOptions({ simd: 'off' }); // the engine and its memory go; a new one starts below
+    setCpuKernelOptions({ simd: 'simd' });
+    const others = Array.from({ length: 4 }, () => tg.full([500], 3));
+    expect(a.dataSync()).toEqual(Float32Array.from({ length: 500 }, (_, i) => i));
     a.dispose();
-    expect(tg.memory().devices.cpu!.pooledBytes).toBeGreaterThanOrEqual(4000);
-    setPoolCap(0);
-    tg.zeros([1000]).dispose();
-    expect(tg.memory().devices.cpu!.pooledBytes).toBe(0);
+    const b = tg.zeros([500]);
+    expect(Array.from(b.dataSync()).every((v) => v === 0)).toBe(true);
+    for (const o of others) expect(Array.from(o.dataSync()).every((v) => v === 3)).toBe(true);
   });
 });

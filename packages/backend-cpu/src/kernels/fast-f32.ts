@@ -1,4 +1,5 @@
 import type { CpuKernel, CpuView } from '../strided.js';
+import { wasmBinary, wasmRelu } from '../wasm/runtime.js';
 
 // Fast paths for the elementwise ops a training step spends its time in, on contiguous float32
 // operands: same shape, a scalar, or a row broadcast over the last dims (a bias). The generic
@@ -32,6 +33,10 @@ const BINARY: Record<string, Loop2> = {
   },
 };
 const COMMUTATIVE = new Set(['add', 'mul']);
+// Where every operand lives in the WebAssembly memory (its storage pool), the SIMD kernels of
+// wasm/elementwise.wat run instead, with identical results.
+const OPCODE: Record<string, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+const WASM_MIN = 64; // below this, calling into WebAssembly costs more than the loop
 
 type Loop1 = (a: Float32Array, o: Float32Array, n: number) => void;
 const UNARY: Record<string, Loop1> = {
@@ -88,10 +93,10 @@ export function fastBinary(name: string, generic: CpuKernel): CpuKernel {
       const o = f32(out, n);
       if (numel(x) === n && isContiguous(x)) {
         const bn = numel(y) === n ? (isContiguous(y) ? n : -1) : broadcastBlock(y, out.shape);
-        if (bn > 0) return loop(f32(x, n), f32(y, bn), o, n, bn);
+        if (bn > 0) return (n >= WASM_MIN && wasmBinary(OPCODE[name]!, x, y, out, n, bn)) || loop(f32(x, n), f32(y, bn), o, n, bn);
       } else if (COMMUTATIVE.has(name) && numel(y) === n && isContiguous(y)) {
         const bn = broadcastBlock(x, out.shape);
-        if (bn > 0) return loop(f32(y, n), f32(x, bn), o, n, bn);
+        if (bn > 0) return (n >= WASM_MIN && wasmBinary(OPCODE[name]!, y, x, out, n, bn)) || loop(f32(y, n), f32(x, bn), o, n, bn);
       }
     }
     generic(inputs, outputs, attrs, op);
@@ -106,6 +111,7 @@ export function fastUnary(name: string, generic: CpuKernel): CpuKernel {
     const x = inputs[0]!, out = outputs[0]!;
     const n = numel(out);
     if (out.dtype === 'float32' && x.dtype === 'float32' && numel(x) === n && isContiguous(x) && isContiguous(out)) {
+      if (name === 'relu' && n >= WASM_MIN && wasmRelu(x, out, n)) return;
       return loop(f32(x, n), f32(out, n), n);
     }
     generic(inputs, outputs, attrs, op);

@@ -1,0 +1,93 @@
+;; float32 elementwise kernels for the CPU backend, on tensors whose storage lives in this memory.
+;;
+;; A JavaScript loop over a Float32Array converts every element to a double and back and cannot
+;; use SIMD; these loops do four elements per instruction. Each result is the float32 operation
+;; itself, which equals JavaScript's double operation rounded to float32 (add, sub, mul and div
+;; are exact in double before that one rounding), so both paths give identical bits.
+;; Pointers are byte addresses of 4-byte-aligned float32 arrays; counts are in elements.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; Zero `bytes` bytes at `ptr` (fresh storage; a typed array's fill is slow on shared memory).
+  (func (export "zero") (param $ptr i32) (param $bytes i32)
+    (memory.fill (local.get $ptr) (i32.const 0) (local.get $bytes)))
+
+  ;; o[r*bn + j] = a[r*bn + j] op b[j] for j < bn, over n elements (n a multiple of bn): bn = n is
+  ;; two same-shaped operands, bn < n a row (a bias) repeated, bn = 1 a scalar.
+  ;; op: 0 add, 1 sub, 2 mul, 3 div. The op branch is the same every time, so it costs little.
+  (func (export "binary") (param $op i32) (param $a i32) (param $b i32) (param $o i32) (param $n i32) (param $bn i32)
+    (local $end i32) (local $row i32) (local $rowEnd i32) (local $vecEnd i32) (local $p i32) (local $q i32)
+    (local $x v128) (local $y v128) (local $r v128) (local $s f32) (local $t f32)
+    (local.set $end (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (if (i32.eq (local.get $bn) (i32.const 1))
+      (then ;; a scalar: one row of n, b splatted
+        (local.set $y (f32x4.splat (f32.load (local.get $b))))
+        (local.set $t (f32.load (local.get $b)))
+        (local.set $b (i32.const 0))
+        (local.set $bn (local.get $n))))
+    (local.set $row (local.get $o))
+    (block $done
+      (loop $rows
+        (br_if $done (i32.ge_u (local.get $row) (local.get $end)))
+        (local.set $rowEnd (i32.add (local.get $row) (i32.shl (local.get $bn) (i32.const 2))))
+        (local.set $vecEnd (i32.sub (local.get $rowEnd) (i32.const 12)))
+        (local.set $p (local.get $a)) ;; walks a (and o, at the same pace)
+        (local.set $q (local.get $b)) ;; walks the row of b (0 for a scalar)
+        (block $vdone
+          (loop $vec
+            (br_if $vdone (i32.ge_s (local.get $row) (local.get $vecEnd)))
+            (local.set $x (v128.load (local.get $p)))
+            (if (local.get $q) (then (local.set $y (v128.load (local.get $q)))))
+            (local.set $r
+              (if (result v128) (i32.eq (local.get $op) (i32.const 0)) (then (f32x4.add (local.get $x) (local.get $y)))
+                (else (if (result v128) (i32.eq (local.get $op) (i32.const 1)) (then (f32x4.sub (local.get $x) (local.get $y)))
+                  (else (if (result v128) (i32.eq (local.get $op) (i32.const 2)) (then (f32x4.mul (local.get $x) (local.get $y)))
+                    (else (f32x4.div (local.get $x) (local.get $y)))))))))
+            (v128.store (local.get $row) (local.get $r))
+            (local.set $p (i32.add (local.get $p) (i32.const 16)))
+            (if (local.get $q) (then (local.set $q (i32.add (local.get $q) (i32.const 16)))))
+            (local.set $row (i32.add (local.get $row) (i32.const 16)))
+            (br $vec)))
+        (block $sdone
+          (loop $tail
+            (br_if $sdone (i32.ge_u (local.get $row) (local.get $rowEnd)))
+            (local.set $s (f32.load (local.get $p)))
+            (if (local.get $q) (then (local.set $t (f32.load (local.get $q)))))
+            (f32.store (local.get $row)
+              (if (result f32) (i32.eq (local.get $op) (i32.const 0)) (then (f32.add (local.get $s) (local.get $t)))
+                (else (if (result f32) (i32.eq (local.get $op) (i32.const 1)) (then (f32.sub (local.get $s) (local.get $t)))
+                  (else (if (result f32) (i32.eq (local.get $op) (i32.const 2)) (then (f32.mul (local.get $s) (local.get $t)))
+                    (else (f32.div (local.get $s) (local.get $t)))))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (if (local.get $q) (then (local.set $q (i32.add (local.get $q) (i32.const 4)))))
+            (local.set $row (i32.add (local.get $row) (i32.const 4)))
+            (br $tail)))
+        (local.set $a (local.get $p))
+        (br $rows))))
+
+  ;; o[i] = a[i] > 0 ? a[i] : 0, NaN kept (as torch.relu). Branch-free: a JavaScript loop
+  ;; mispredicts on every other element of a random sign pattern.
+  (func (export "relu") (param $a i32) (param $o i32) (param $n i32)
+    (local $end i32) (local $vecEnd i32) (local $x v128) (local $s f32)
+    (local.set $end (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $vecEnd (i32.sub (local.get $end) (i32.const 12)))
+    (block $vdone
+      (loop $vec
+        (br_if $vdone (i32.ge_s (local.get $o) (local.get $vecEnd)))
+        (local.set $x (v128.load (local.get $a)))
+        ;; keep x where x > 0 or x is NaN (x != x), else 0
+        (v128.store (local.get $o) (v128.and (local.get $x)
+          (v128.or (f32x4.gt (local.get $x) (v128.const f32x4 0 0 0 0)) (f32x4.ne (local.get $x) (local.get $x)))))
+        (local.set $a (i32.add (local.get $a) (i32.const 16)))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $vec)))
+    (block $sdone
+      (loop $tail
+        (br_if $sdone (i32.ge_u (local.get $o) (local.get $end)))
+        (local.set $s (f32.load (local.get $a)))
+        (f32.store (local.get $o) (select (local.get $s) (f32.const 0)
+          (i32.or (f32.gt (local.get $s) (f32.const 0)) (f32.ne (local.get $s) (local.get $s)))))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br $tail))))
+)
