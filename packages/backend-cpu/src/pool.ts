@@ -5,7 +5,7 @@ import { wasmAlloc, wasmFree, wasmPooledBytes } from './wasm/runtime.js';
 // sizes every step, and a fresh large typed array costs far more than refilling an old one
 // (new Float32Array(100_000) ≈ 100 µs of calloc, page faults and GC bookkeeping; fill(0) ≈ 5 µs).
 // Arrays of at most MIN_BYTES live on V8's heap, where allocation is cheap: those are not kept.
-// float32 storage lives in the WebAssembly kernels' shared memory where there is one (wasmAlloc,
+// float32 and bool storage live in the WebAssembly kernels' shared memory where there is one (wasmAlloc,
 // with its own free lists), so matmul reads and writes it in place; this pool takes the rest.
 
 const MIN_BYTES = 256;
@@ -15,8 +15,8 @@ const free = new Map<string, TypedArray[]>();
 
 /** Zero-filled storage, reusing a freed array of the same dtype and length when there is one. */
 export function poolAlloc(dtype: DType, length: number): TypedArray {
-  if (dtype === 'float32') {
-    const w = wasmAlloc(length);
+  if (dtype === 'float32' || dtype === 'bool') {
+    const w = wasmAlloc(dtype, length);
     if (w) return w;
   }
   const a = free.get(dtype + length)?.pop();
@@ -27,7 +27,7 @@ export function poolAlloc(dtype: DType, length: number): TypedArray {
 
 /** Take back storage nothing references any more (the tensor core calls free once, on the last release). */
 export function poolFree(a: TypedArray, dtype: DType, length: number): void {
-  if (a instanceof Float32Array && wasmFree(a)) return;
+  if (wasmFree(a)) return;
   if (a.byteLength <= MIN_BYTES || a.byteLength !== length * a.BYTES_PER_ELEMENT) return;
   if (pooledBytes + a.byteLength > capBytes) return; // the garbage collector takes it
   const key = dtype + length;

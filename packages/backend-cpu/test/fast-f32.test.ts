@@ -68,7 +68,7 @@ describe('float32 fast paths agree with the generic kernels', () => {
 describe('WebAssembly elementwise kernels agree with the JavaScript loops', () => {
   const initial = cpuKernelInfo();
   afterAll(() => setCpuKernelOptions({ simd: 'auto', sharedMemory: initial.sharedMemory }));
-  const inWasm = (t: tg.Tensor) => t.kernelView().handle instanceof Float32Array && (t.kernelView().handle as Float32Array).buffer instanceof SharedArrayBuffer;
+  const inWasm = (t: tg.Tensor) => (t.kernelView().handle as tg.TypedArray).buffer instanceof SharedArrayBuffer;
   /** Values of f's result computed on operands in the memory, and on plain-array copies of them. */
   function both(make: () => tg.Tensor[], f: (...ts: tg.Tensor[]) => tg.Tensor): [number[], number[]] {
     setCpuKernelOptions({ simd: 'simd', sharedMemory: true });
@@ -77,7 +77,7 @@ describe('WebAssembly elementwise kernels agree with the JavaScript loops', () =
     for (const t of inputs) expect(inWasm(t)).toBe(true);
     const wasm = f(...inputs).dataSync();
     setCpuKernelOptions({ sharedMemory: false });
-    const plain = host.map(({ data, shape }) => tg.fromArray(data, shape, 'float32'));
+    const plain = host.map(({ data, shape }, i) => tg.fromArray(data, shape, inputs[i]!.dtype));
     for (const t of plain) expect(inWasm(t)).toBe(false);
     return [Array.from(wasm), Array.from(f(...plain).dataSync())];
   }
@@ -108,6 +108,21 @@ describe('WebAssembly elementwise kernels agree with the JavaScript loops', () =
       const [wasm, plain] = both(() => [withSpecial(shape)()], (a) => tg.relu(a!));
       expect(wasm).toEqual(plain);
       expect(wasm.some(Number.isNaN)).toBe(true);
+    }
+  });
+  it("gt against a scalar, and where(mask, x, scalar): relu's gradient", () => {
+    for (const n of [64, 67, 9 * 23, 16 * 5 + 15]) {
+      const [gtW, gtP] = both(() => [withSpecial([n])()], (a) => tg.gt(a!, 0));
+      expect(gtW).toEqual(gtP);
+      expect(new Set(gtW)).toEqual(new Set([0, 1]));
+      const [wW, wP] = both(() => [withSpecial([n])().gt(0.3), withSpecial([n])()], (c, x) => tg.where(c!, x!, -2.5));
+      expect(wW).toEqual(wP);
+      // against values written out here
+      setCpuKernelOptions({ simd: 'simd', sharedMemory: true });
+      const x = withSpecial([n])();
+      const xs = Array.from(x.dataSync());
+      expect(Array.from(tg.gt(x, 0).dataSync())).toEqual(xs.map((v) => (v > 0 ? 1 : 0)));
+      expect(Array.from(tg.where(tg.gt(x, 0), x, 0).dataSync())).toEqual(xs.map((v) => (v > 0 ? v : 0)));
     }
   });
   it('reused storage reads as zeros', () => {

@@ -90,4 +90,61 @@
         (local.set $a (i32.add (local.get $a) (i32.const 4)))
         (local.set $o (i32.add (local.get $o) (i32.const 4)))
         (br $tail))))
+
+  ;; o[i] = a[i] > s as a bool byte (1 or 0; NaN compares false), for float32 a and the scalar s at sp.
+  ;; Sixteen at a time: four lane masks narrowed to sixteen bytes.
+  (func (export "gt_scalar") (param $a i32) (param $sp i32) (param $o i32) (param $n i32)
+    (local $end i32) (local $vecEnd i32) (local $s v128)
+    (local.set $s (v128.load32_splat (local.get $sp)))
+    (local.set $end (i32.add (local.get $o) (local.get $n)))
+    (local.set $vecEnd (i32.sub (local.get $end) (i32.const 15)))
+    (block $vdone
+      (loop $vec
+        (br_if $vdone (i32.ge_s (local.get $o) (local.get $vecEnd)))
+        (v128.store (local.get $o) (v128.and (v128.const i8x16 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1)
+          (i8x16.narrow_i16x8_s
+            (i16x8.narrow_i32x4_s (f32x4.gt (v128.load (local.get $a)) (local.get $s))
+                                  (f32x4.gt (v128.load offset=16 (local.get $a)) (local.get $s)))
+            (i16x8.narrow_i32x4_s (f32x4.gt (v128.load offset=32 (local.get $a)) (local.get $s))
+                                  (f32x4.gt (v128.load offset=48 (local.get $a)) (local.get $s))))))
+        (local.set $a (i32.add (local.get $a) (i32.const 64)))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $vec)))
+    (block $sdone
+      (loop $tail
+        (br_if $sdone (i32.ge_u (local.get $o) (local.get $end)))
+        (i32.store8 (local.get $o) (f32.gt (f32.load (local.get $a)) (f32.load (local.get $sp))))
+        (local.set $a (i32.add (local.get $a) (i32.const 4)))
+        (local.set $o (i32.add (local.get $o) (i32.const 1)))
+        (br $tail))))
+
+  ;; o[i] = c[i] ? x[i] : s for bool bytes c, float32 x and the scalar s at sp (relu's gradient).
+  ;; Sixteen at a time: the byte mask widened to four lane masks that select between x and s.
+  (func (export "where_scalar") (param $c i32) (param $x i32) (param $sp i32) (param $o i32) (param $n i32)
+    (local $end i32) (local $vecEnd i32) (local $s v128) (local $m v128) (local $h v128)
+    (local.set $s (v128.load32_splat (local.get $sp)))
+    (local.set $end (i32.add (local.get $c) (local.get $n)))
+    (local.set $vecEnd (i32.sub (local.get $end) (i32.const 15)))
+    (block $vdone
+      (loop $vec
+        (br_if $vdone (i32.ge_s (local.get $c) (local.get $vecEnd)))
+        (local.set $m (i8x16.ne (v128.load (local.get $c)) (v128.const i64x2 0 0)))
+        (local.set $h (i16x8.extend_low_i8x16_s (local.get $m)))
+        (v128.store (local.get $o) (v128.bitselect (v128.load (local.get $x)) (local.get $s) (i32x4.extend_low_i16x8_s (local.get $h))))
+        (v128.store offset=16 (local.get $o) (v128.bitselect (v128.load offset=16 (local.get $x)) (local.get $s) (i32x4.extend_high_i16x8_s (local.get $h))))
+        (local.set $h (i16x8.extend_high_i8x16_s (local.get $m)))
+        (v128.store offset=32 (local.get $o) (v128.bitselect (v128.load offset=32 (local.get $x)) (local.get $s) (i32x4.extend_low_i16x8_s (local.get $h))))
+        (v128.store offset=48 (local.get $o) (v128.bitselect (v128.load offset=48 (local.get $x)) (local.get $s) (i32x4.extend_high_i16x8_s (local.get $h))))
+        (local.set $c (i32.add (local.get $c) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 64)))
+        (local.set $o (i32.add (local.get $o) (i32.const 64)))
+        (br $vec)))
+    (block $sdone
+      (loop $tail
+        (br_if $sdone (i32.ge_u (local.get $c) (local.get $end)))
+        (f32.store (local.get $o) (select (f32.load (local.get $x)) (f32.load (local.get $sp)) (i32.load8_u (local.get $c))))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br $tail))))
 )

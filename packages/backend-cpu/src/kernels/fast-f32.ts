@@ -1,5 +1,5 @@
 import type { CpuKernel, CpuView } from '../strided.js';
-import { wasmBinary, wasmRelu } from '../wasm/runtime.js';
+import { wasmBinary, wasmGtScalar, wasmRelu, wasmWhereScalar } from '../wasm/runtime.js';
 
 // Fast paths for the elementwise ops a training step spends its time in, on contiguous float32
 // operands: same shape, a scalar, or a row broadcast over the last dims (a bias). The generic
@@ -83,6 +83,7 @@ function broadcastBlock(small: CpuView, full: readonly number[]): number {
 
 /** Wrap a generic binary kernel with the float32 contiguous fast path for op `name`, if any. */
 export function fastBinary(name: string, generic: CpuKernel): CpuKernel {
+  if (name === 'gt') return fastGt(generic);
   const loop = BINARY[name];
   if (!loop) return generic;
   return (inputs, outputs, attrs, op) => {
@@ -114,6 +115,35 @@ export function fastUnary(name: string, generic: CpuKernel): CpuKernel {
       if (name === 'relu' && n >= WASM_MIN && wasmRelu(x, out, n)) return;
       return loop(f32(x, n), f32(out, n), n);
     }
+    generic(inputs, outputs, attrs, op);
+  };
+}
+
+// relu's gradient is where(y > 0, g, 0): a comparison with a scalar and a select against one.
+// Their generic loops branch on every element of a random sign pattern; the WebAssembly kernels
+// compare and select sixteen lanes at a time without branches.
+const isScalarF32 = (v: CpuView) => v.dtype === 'float32' && numel(v) === 1;
+
+function fastGt(generic: CpuKernel): CpuKernel {
+  return (inputs, outputs, attrs, op) => {
+    const [x, y] = inputs as [CpuView, CpuView];
+    const out = outputs[0]!;
+    const n = numel(out);
+    if (n >= WASM_MIN && x.dtype === 'float32' && isScalarF32(y) && numel(x) === n && isContiguous(x) && isContiguous(out) && wasmGtScalar(x, y, out, n)) return;
+    generic(inputs, outputs, attrs, op);
+  };
+}
+
+/** Wrap where's generic kernel with the WebAssembly path for where(c, x, scalar) on contiguous float32 x. */
+export function fastWhere(generic: CpuKernel): CpuKernel {
+  return (inputs, outputs, attrs, op) => {
+    const [c, x, y] = inputs as [CpuView, CpuView, CpuView];
+    const out = outputs[0]!;
+    const n = numel(out);
+    if (
+      n >= WASM_MIN && out.dtype === 'float32' && c.dtype === 'bool' && x.dtype === 'float32' && isScalarF32(y) &&
+      numel(c) === n && numel(x) === n && isContiguous(c) && isContiguous(x) && isContiguous(out) && wasmWhereScalar(c, x, y, out, n)
+    ) return;
     generic(inputs, outputs, attrs, op);
   };
 }

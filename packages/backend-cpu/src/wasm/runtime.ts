@@ -1,4 +1,4 @@
-import { ValueError } from '@tapegrad/tensor';
+import { ValueError, type TypedArray } from '@tapegrad/tensor';
 import { elementwise as elementwiseModules, gemm as gemmModules } from './kernels.generated.js';
 import { WORKER_SOURCE } from './worker.js';
 
@@ -52,6 +52,8 @@ interface ElementwiseExports {
   zero(ptr: number, bytes: number): void;
   binary(op: number, a: number, b: number, o: number, n: number, bn: number): void;
   relu(a: number, o: number, n: number): void;
+  gt_scalar(a: number, sp: number, o: number, n: number): void;
+  where_scalar(c: number, x: number, sp: number, o: number, n: number): void;
 }
 
 // The WebAssembly API, typed here: the project's lib settings (ES2022 + Node types) do not
@@ -294,29 +296,30 @@ function freeBlock(e: Engine, ptr: number, bytes: number): void {
 }
 
 /**
- * Zero-filled float32 storage inside the kernels' shared memory, or undefined where there is none
- * (WebAssembly off, no shared memory, too small to be worth it, or the memory is full).
+ * Zero-filled float32 or bool storage inside the kernels' shared memory, or undefined where there
+ * is none (WebAssembly off, no shared memory, or the memory is full).
  */
-export function wasmAlloc(length: number): Float32Array | undefined {
+export function wasmAlloc(dtype: 'float32' | 'bool', length: number): Float32Array | Uint8Array | undefined {
   const e = getEngine();
   if (!e?.shared) return undefined;
+  const bytes = dtype === 'float32' ? length * 4 : length;
   let ptr: number;
   const top = e.top; // memory above it has never been written: still zero
   try {
-    ptr = allocBlock(e, length * 4, STORAGE_MAX_BYTES);
+    ptr = allocBlock(e, bytes, STORAGE_MAX_BYTES);
   } catch {
     return undefined; // the engine could not grow the memory: the JavaScript heap takes it
   }
   if (ptr < 0) return undefined;
-  if (ptr < top) e.elementwise.zero(ptr, length * 4); // a reused block (a typed array's fill is slow on shared memory)
-  return new Float32Array(e.memory.buffer, ptr, length);
+  if (ptr < top) e.elementwise.zero(ptr, bytes); // a reused block (a typed array's fill is slow on shared memory)
+  return dtype === 'float32' ? new Float32Array(e.memory.buffer, ptr, length) : new Uint8Array(e.memory.buffer, ptr, length);
 }
 
 /**
  * Take back storage that wasmAlloc returned; false for any other array. Storage of an engine
  * since shut down (setCpuKernelOptions) is dropped: its memory goes when the last view does.
  */
-export function wasmFree(a: Float32Array): boolean {
+export function wasmFree(a: TypedArray): boolean {
   if (!(a.buffer instanceof SharedArrayBuffer)) return false;
   if (engine?.buffers.has(a.buffer)) freeBlock(engine, a.byteOffset, a.byteLength);
   return true;
@@ -340,7 +343,8 @@ function addresses(e: Engine | undefined, views: readonly { handle: unknown; off
   if (!e?.shared) return undefined;
   const out: number[] = [];
   for (const v of views) {
-    const p = v.handle instanceof Float32Array ? addressOf(e, v.handle, v.offset) : -1;
+    const h = v.handle as TypedArray;
+    const p = e.buffers.has(h.buffer) ? h.byteOffset + h.BYTES_PER_ELEMENT * v.offset : -1;
     if (p < 0) return undefined;
     out.push(p);
   }
@@ -373,6 +377,24 @@ export function wasmRelu(a: StridedView, o: StridedView, n: number): boolean {
   engine!.elementwise.relu(ptrs[0]!, ptrs[1]!, n);
   return true;
 }
+/** o = a > s (bool) over n contiguous float32 elements of a, s the first element of `s`; false when a or o is not in the memory. */
+export function wasmGtScalar(a: StridedView, s: StridedView, o: StridedView, n: number): boolean {
+  const ptrs = addresses(engine, [a, o]);
+  if (!ptrs) return false;
+  engine!.f32[SCALAR] = (s.handle as Float32Array)[s.offset]!;
+  engine!.elementwise.gt_scalar(ptrs[0]!, SCALAR * 4, ptrs[1]!, n);
+  return true;
+}
+
+/** o = c ? x : s over n contiguous elements (c bool, x and o float32, s a scalar); false when c, x or o is not in the memory. */
+export function wasmWhereScalar(c: StridedView, x: StridedView, s: StridedView, o: StridedView, n: number): boolean {
+  const ptrs = addresses(engine, [c, x, o]);
+  if (!ptrs) return false;
+  engine!.f32[SCALAR] = (s.handle as Float32Array)[s.offset]!;
+  engine!.elementwise.where_scalar(ptrs[0]!, ptrs[1]!, SCALAR * 4, ptrs[2]!, n);
+  return true;
+}
+
 /** What the elementwise entry points need of a tensor view: its array and first element. */
 export interface StridedView {
   handle: unknown;
