@@ -134,14 +134,18 @@ function fastGt(generic: CpuKernel): CpuKernel {
   };
 }
 
-/** Wrap where's generic kernel with the WebAssembly path for where(c, x, scalar) on contiguous float32 x. */
+/**
+ * Wrap where's generic kernel with the WebAssembly path for where(c, x, scalar) on contiguous
+ * float32 x. The scalar may have any dtype (where(mask, g, 0) makes the 0 an int32 beside a bool
+ * mask): it is stored to float32 like the generic kernel stores it.
+ */
 export function fastWhere(generic: CpuKernel): CpuKernel {
   return (inputs, outputs, attrs, op) => {
     const [c, x, y] = inputs as [CpuView, CpuView, CpuView];
     const out = outputs[0]!;
     const n = numel(out);
     if (
-      n >= WASM_MIN && out.dtype === 'float32' && c.dtype === 'bool' && x.dtype === 'float32' && isScalarF32(y) &&
+      n >= WASM_MIN && out.dtype === 'float32' && c.dtype === 'bool' && x.dtype === 'float32' && numel(y) === 1 &&
       numel(c) === n && numel(x) === n && isContiguous(c) && isContiguous(x) && isContiguous(out) && wasmWhereScalar(c, x, y, out, n)
     ) return;
     generic(inputs, outputs, attrs, op);

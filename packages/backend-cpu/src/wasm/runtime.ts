@@ -390,7 +390,7 @@ export function wasmGtScalar(a: StridedView, s: StridedView, o: StridedView, n: 
 export function wasmWhereScalar(c: StridedView, x: StridedView, s: StridedView, o: StridedView, n: number): boolean {
   const ptrs = addresses(engine, [c, x, o]);
   if (!ptrs) return false;
-  engine!.f32[SCALAR] = (s.handle as Float32Array)[s.offset]!;
+  engine!.f32[SCALAR] = (s.handle as TypedArray)[s.offset]!;
   engine!.elementwise.where_scalar(ptrs[0]!, ptrs[1]!, SCALAR * 4, ptrs[2]!, n);
   return true;
 }
