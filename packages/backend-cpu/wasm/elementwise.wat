@@ -147,4 +147,59 @@
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (local.set $o (i32.add (local.get $o) (i32.const 4)))
         (br $tail))))
+
+  ;; One SGD step in place (backend-cpu's sgdStep kernel): p -= lr * d, where d is the gradient
+  ;; (negated to maximize), plus weightDecay * p, through the momentum buffer b when there is one.
+  ;; Computed as that kernel does in JavaScript, in double with each stored value rounded to
+  ;; float32, so the results are identical: two elements at a time in f64x2 lanes.
+  ;; flags: 1 maximize, 2 momentum buffer, 4 first step (the buffer takes d), 8 nesterov.
+  ;; keep = 1 - dampening, precomputed by the caller as JavaScript computes it.
+  (func (export "sgd") (param $p i32) (param $g i32) (param $b i32) (param $n i32)
+      (param $lr f64) (param $momentum f64) (param $keep f64) (param $wd f64) (param $flags i32)
+    (local $end i32) (local $d v128) (local $w v128) (local $buf v128)
+    (local $sd f64) (local $sw f64) (local $sbuf f64)
+    (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
+    (block $vdone
+      (loop $vec
+        (br_if $vdone (i32.gt_s (i32.add (local.get $p) (i32.const 8)) (local.get $end)))
+        (local.set $d (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $g))))
+        (if (i32.and (local.get $flags) (i32.const 1)) (then (local.set $d (f64x2.neg (local.get $d)))))
+        (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
+        (if (f64.ne (local.get $wd) (f64.const 0))
+          (then (local.set $d (f64x2.add (local.get $d) (f64x2.mul (f64x2.splat (local.get $wd)) (local.get $w))))))
+        (if (i32.and (local.get $flags) (i32.const 2))
+          (then
+            (local.set $buf (if (result v128) (i32.and (local.get $flags) (i32.const 4))
+              (then (local.get $d))
+              (else (f64x2.add (f64x2.mul (f64x2.splat (local.get $momentum)) (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $b))))
+                               (f64x2.mul (f64x2.splat (local.get $keep)) (local.get $d))))))
+            (v128.store64_lane 0 (local.get $b) (f32x4.demote_f64x2_zero (local.get $buf)))
+            (local.set $d (if (result v128) (i32.and (local.get $flags) (i32.const 8))
+              (then (f64x2.add (local.get $d) (f64x2.mul (f64x2.splat (local.get $momentum)) (local.get $buf))))
+              (else (local.get $buf))))
+            (local.set $b (i32.add (local.get $b) (i32.const 8)))))
+        (v128.store64_lane 0 (local.get $p)
+          (f32x4.demote_f64x2_zero (f64x2.sub (local.get $w) (f64x2.mul (f64x2.splat (local.get $lr)) (local.get $d)))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $g (i32.add (local.get $g) (i32.const 8)))
+        (br $vec)))
+    ;; an odd last element, the same steps on scalars
+    (if (i32.lt_u (local.get $p) (local.get $end))
+      (then
+        (local.set $sd (f64.promote_f32 (f32.load (local.get $g))))
+        (if (i32.and (local.get $flags) (i32.const 1)) (then (local.set $sd (f64.neg (local.get $sd)))))
+        (local.set $sw (f64.promote_f32 (f32.load (local.get $p))))
+        (if (f64.ne (local.get $wd) (f64.const 0))
+          (then (local.set $sd (f64.add (local.get $sd) (f64.mul (local.get $wd) (local.get $sw))))))
+        (if (i32.and (local.get $flags) (i32.const 2))
+          (then
+            (local.set $sbuf (if (result f64) (i32.and (local.get $flags) (i32.const 4))
+              (then (local.get $sd))
+              (else (f64.add (f64.mul (local.get $momentum) (f64.promote_f32 (f32.load (local.get $b))))
+                             (f64.mul (local.get $keep) (local.get $sd))))))
+            (f32.store (local.get $b) (f32.demote_f64 (local.get $sbuf)))
+            (local.set $sd (if (result f64) (i32.and (local.get $flags) (i32.const 8))
+              (then (f64.add (local.get $sd) (f64.mul (local.get $momentum) (local.get $sbuf))))
+              (else (local.get $sbuf))))))
+        (f32.store (local.get $p) (f32.demote_f64 (f64.sub (local.get $sw) (f64.mul (local.get $lr) (local.get $sd))))))))
 )

@@ -54,6 +54,7 @@ interface ElementwiseExports {
   relu(a: number, o: number, n: number): void;
   gt_scalar(a: number, sp: number, o: number, n: number): void;
   where_scalar(c: number, x: number, sp: number, o: number, n: number): void;
+  sgd(p: number, g: number, b: number, n: number, lr: number, momentum: number, keep: number, wd: number, flags: number): void;
 }
 
 // The WebAssembly API, typed here: the project's lib settings (ES2022 + Node types) do not
@@ -392,6 +393,29 @@ export function wasmWhereScalar(c: StridedView, x: StridedView, s: StridedView, 
   if (!ptrs) return false;
   engine!.f32[SCALAR] = (s.handle as TypedArray)[s.offset]!;
   engine!.elementwise.where_scalar(ptrs[0]!, ptrs[1]!, SCALAR * 4, ptrs[2]!, n);
+  return true;
+}
+
+/** The sgdStep kernel's hyperparameters, as wasmSgd takes them. */
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+  init: boolean;
+}
+/**
+ * One SGD step in place over n contiguous float32 elements of param p, gradient g and (when
+ * given) momentum buffer b, with the same results as the sgdStep kernel's JavaScript loop;
+ * false, doing nothing, when some array is not in the memory.
+ */
+export function wasmSgd(p: StridedView, g: StridedView, b: StridedView | undefined, n: number, h: SgdHyper): boolean {
+  const ptrs = addresses(engine, b ? [p, g, b] : [p, g]);
+  if (!ptrs) return false;
+  const flags = (h.maximize ? 1 : 0) | (b ? 2 : 0) | (h.init ? 4 : 0) | (h.nesterov ? 8 : 0);
+  engine!.elementwise.sgd(ptrs[0]!, ptrs[1]!, ptrs[2] ?? 0, n, h.lr, h.momentum, 1 - h.dampening, h.weightDecay, flags);
   return true;
 }
 
