@@ -1,3 +1,10 @@
+/**
+ * Reverse-mode autodiff for tapegrad: the tape that records ops as they run, `backward`,
+ * gradient rules for the core ops, `noGrad`, the custom-op API (`customOp`, `kernelOp`) and
+ * `gradcheck`.
+ * @packageDocumentation
+ * @module @tapegrad/autograd
+ */
 export { registerGradient, hasGradient, noGrad, enableGrad, isGradEnabled, GradNode, type GradientRule, type GradContext } from './tape.js';
 export { gradcheck, GradcheckError, type GradcheckOptions } from './gradcheck.js';
 export { sumToShape } from './grads/util.js';

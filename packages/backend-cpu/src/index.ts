@@ -1,3 +1,11 @@
+/**
+ * The CPU backend of tapegrad, registered on import as the 'cpu' device: kernels on typed
+ * arrays in TypeScript, with matrix multiplication (which convolution runs on too), the common
+ * elementwise ops and the SGD step in WebAssembly SIMD, on storage that lives in the WebAssembly
+ * memory where it can; matrix multiplication on worker threads.
+ * @packageDocumentation
+ * @module @tapegrad/backend-cpu
+ */
 import { addPoolReporter, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
 import type { CpuKernel, CpuView } from './strided.js';
 import { poolAlloc, poolBytes, poolFree } from './pool.js';

@@ -42,7 +42,11 @@ export function poolBytes(): number {
   return pooledBytes + wasmPooledBytes();
 }
 
-/** Drop every pooled array and set the most bytes the pool may hold (0 turns pooling off). */
+/**
+ * Drop every pooled typed array and set the most bytes that pool may hold (0 turns it off;
+ * default 256 MB). Freed storage inside the WebAssembly memory is always kept for reuse, since
+ * a WebAssembly memory cannot shrink.
+ */
 export function setPoolCap(bytes: number): void {
   free.clear();
   pooledBytes = 0;

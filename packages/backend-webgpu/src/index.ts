@@ -2,6 +2,8 @@
  * @tapegrad/backend-webgpu: WGSL compute kernels for tapegrad. `await initWebGPU()` finds an
  * adapter (navigator.gpu in browsers, Dawn's `webgpu` package in Node), opens a device and
  * registers the 'webgpu' device; tensors then move there with `t.to('webgpu')`.
+ * @packageDocumentation
+ * @module @tapegrad/backend-webgpu
  */
 import './kernels/elementwise.js';
 import './kernels/reduce.js';

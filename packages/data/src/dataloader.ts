@@ -1,6 +1,7 @@
 import { Generator, ValueError, defaultGenerator } from '@tapegrad/tensor';
 import { disposeAll, type Collated, type Sample } from './dataset.js';
 
+/** Options of {@link DataLoader}, as torch's DataLoader arguments of the same names. */
 export interface DataLoaderOptions {
   /** Samples per batch. Default 1. */
   batchSize?: number;
@@ -19,8 +20,11 @@ export interface DataLoaderOptions {
  * inferring it through getBatch's Collated<T> sends TypeScript into deep instantiation.
  */
 export interface BatchSource<T> {
+  /** The number of samples. */
   readonly length: number;
+  /** The sample at `index`. */
   get(index: number): T;
+  /** The samples at `indices`, collated into one batch the caller owns. */
   getBatch(indices: ArrayLike<number>): unknown;
 }
 
@@ -38,12 +42,18 @@ export type Batch<T> = Collated<T> & Disposable;
  * the loader produced it.
  */
 export class DataLoader<T = Sample> implements Iterable<Batch<T>> {
+  /** The dataset batches are drawn from. */
   readonly dataset: BatchSource<T>;
+  /** Samples per batch (the last may hold fewer unless dropLast). */
   readonly batchSize: number;
+  /** Whether each epoch draws a new random order. */
   readonly shuffle: boolean;
+  /** Whether a last batch smaller than batchSize is dropped. */
   readonly dropLast: boolean;
+  /** The generator shuffling draws from. */
   readonly generator: Generator;
 
+  /** A batchSize that is not a positive integer, or both seed and generator, throw a ValueError. */
   constructor(dataset: BatchSource<T>, options: DataLoaderOptions = {}) {
     const { batchSize = 1, shuffle = false, dropLast = false, seed } = options;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`DataLoader: batchSize must be a positive integer; got ${batchSize}`);
@@ -78,6 +88,7 @@ export class DataLoader<T = Sample> implements Iterable<Batch<T>> {
     return order;
   }
 
+  /** One epoch: {@link length} batches in {@link order}'s order, each the caller's to dispose. */
   *[Symbol.iterator](): Iterator<Batch<T>> {
     const order = this.order();
     const batches = this.length;

@@ -12,7 +12,9 @@ export type Collated<T> = T extends Tensor | number | boolean ? Tensor : { -read
  * return fresh tensors or views (`t.narrow(...)`), not tensors the dataset keeps.
  */
 export abstract class Dataset<T = Sample> {
+  /** The number of samples (len(dataset)). */
   abstract get length(): number;
+  /** The sample at `index`, in [0, length); a fresh value the caller owns. */
   abstract get(index: number): T;
 
   /**
@@ -72,7 +74,12 @@ export function disposeAll(value: unknown): void {
  * `[t0[i], t1[i], ...]`. The dataset does not own the tensors: dispose them yourself.
  */
 export class TensorDataset<T extends Tensor[] = Tensor[]> extends Dataset<T> {
+  /** The tensors given at construction, in order. */
   readonly tensors: T;
+  /**
+   * @param tensors - One or more tensors of at least one dim, all with the same size of dim 0 (else
+   * a ShapeError; none at all is a ValueError).
+   */
   constructor(...tensors: T) {
     super();
     if (tensors.length === 0) throw new ValueError('TensorDataset: expected at least one tensor');
@@ -84,9 +91,11 @@ export class TensorDataset<T extends Tensor[] = Tensor[]> extends Dataset<T> {
     });
     this.tensors = tensors;
   }
+  /** The size of the tensors' first dim. */
   get length(): number {
     return this.tensors[0]!.shape[0]!;
   }
+  /** Views of row `index` of each tensor (negative counts from the end; out of range throws an IndexError). */
   get(index: number): T {
     if (!Number.isInteger(index) || index < -this.length || index >= this.length) {
       throw new IndexError(`TensorDataset.get: index ${index} is out of range for ${this.length} samples`);

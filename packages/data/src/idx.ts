@@ -4,7 +4,9 @@ import { FormatError } from './errors.js';
 // The IDX format (LeCun's MNIST files): two zero bytes, a type code, the number of dims, then
 // each dim as a big-endian u32, then the values, big-endian, row-major.
 
+/** The element types of the IDX format, by the names of its spec (ubyte is code 0x08, double 0x0E). */
 export type IdxDType = 'ubyte' | 'sbyte' | 'short' | 'int' | 'float' | 'double';
+/** The typed array that holds an IDX file's values, one per {@link IdxDType}. */
 export type IdxArray = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
 interface IdxType {
@@ -25,8 +27,11 @@ const TYPES: Record<IdxDType, IdxType> = {
 const BY_CODE = new Map(Object.entries(TYPES).map(([name, t]) => [t.code, name as IdxDType]));
 const hex = (n: number) => `0x${n.toString(16).padStart(2, '0').toUpperCase()}`;
 
+/** An IDX array as {@link readIdx} returns it and {@link idxToTensor} takes it. */
 export interface IdxData {
+  /** The element type named in the file's header. */
   dtype: IdxDType;
+  /** The dims from the file's header, outermost first. */
   shape: number[];
   /** The values in row-major order, in the platform's byte order. */
   data: IdxArray;

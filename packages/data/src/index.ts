@@ -1,3 +1,9 @@
+/**
+ * Feeding data to a model: map-style datasets and a batching DataLoader (after torch.utils.data),
+ * the IDX format and the MNIST loader, and safetensors files for saving and loading weights.
+ * @packageDocumentation
+ * @module @tapegrad/data
+ */
 export { FormatError } from './errors.js';
 export { readIdx, writeIdx, idxToTensor, type IdxData, type IdxDType, type IdxArray } from './idx.js';
 export { loadMnist, MNIST_MEAN, MNIST_STD, type Mnist, type MnistOptions } from './mnist.js';

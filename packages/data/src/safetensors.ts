@@ -20,6 +20,7 @@ const FILE_DTYPES = {
   U8: { bytes: 1, dtype: 'int32' },
   BOOL: { bytes: 1, dtype: 'bool' },
 } as const satisfies Record<string, { bytes: number; dtype: DType }>;
+/** The dtype names of the safetensors format that tapegrad reads (it writes F64, F32, I32 and BOOL). */
 export type SafetensorsDType = keyof typeof FILE_DTYPES;
 const WRITE_DTYPE: Record<DType, SafetensorsDType> = { float64: 'F64', float32: 'F32', int32: 'I32', bool: 'BOOL' };
 
@@ -27,14 +28,20 @@ const WRITE_DTYPE: Record<DType, SafetensorsDType> = { float64: 'F64', float32: 
 const MAX_HEADER_BYTES = 100_000_000;
 const METADATA = '__metadata__';
 
+/** One tensor's entry in a safetensors header. */
 export interface SafetensorsEntry {
+  /** The tensor's element type in the file. */
   dtype: SafetensorsDType;
+  /** The tensor's shape ([] for a scalar). */
   shape: number[];
   /** [begin, end) in bytes from the start of the data section. */
   dataOffsets: [number, number];
 }
+/** A validated safetensors header, as {@link parseSafetensorsHeader} returns it. */
 export interface SafetensorsHeader {
+  /** Each tensor's entry by name. */
   tensors: Record<string, SafetensorsEntry>;
+  /** The header's __metadata__ string pairs ({} when absent). */
   metadata: Record<string, string>;
   /** Where the data section starts in the file (8 + the header length). */
   dataStart: number;
@@ -114,7 +121,9 @@ function checkMetadata(raw: unknown, fail: (msg: string) => Error): Record<strin
   return { ...(raw as Record<string, string>) };
 }
 
+/** Options of {@link load} and {@link parseSafetensors}. */
 export interface LoadOptions {
+  /** Where the tensors are created (default: the default device). */
   device?: Device;
 }
 
@@ -194,6 +203,7 @@ function littleEndian(raw: Uint8Array, itemBytes = 0): Uint8Array {
   return raw;
 }
 
+/** Options of {@link save} and {@link serializeSafetensors}. */
 export interface SaveOptions {
   /** String key/value pairs stored as the header's __metadata__. */
   metadata?: Record<string, string>;

@@ -1,3 +1,10 @@
+/**
+ * The tensor core of tapegrad: `Tensor`, dtypes, shapes and broadcasting, the ops and their
+ * shape inference, the op/kernel registry with its one `dispatch` path, the `Backend` interface,
+ * random generators and memory scopes (`tidy`, `scope`, `memory`).
+ * @packageDocumentation
+ * @module @tapegrad/tensor
+ */
 export * from './errors.js';
 export * from './dtype.js';
 export * from './shape.js';

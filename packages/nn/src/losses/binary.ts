@@ -3,11 +3,14 @@ import {
 } from '@tapegrad/tensor';
 import { checkReduction, reduce, type Reduction } from './reduction.js';
 
+/** Options of {@link binaryCrossEntropy} and {@link BCELoss}. */
 export interface BinaryCrossEntropyOptions {
   /** A rescaling weight that broadcasts against the input. */
   weight?: Tensor;
+  /** 'mean' (default), 'sum', or 'none' for the unreduced losses. */
   reduction?: Reduction;
 }
+/** Options of {@link binaryCrossEntropyWithLogits} and {@link BCEWithLogitsLoss}. */
 export interface BinaryCrossEntropyWithLogitsOptions extends BinaryCrossEntropyOptions {
   /** A weight on the positive term, broadcast along the last dim (one per class), as torch's pos_weight. */
   posWeight?: Tensor;
@@ -25,7 +28,8 @@ function check(op: string, input: Tensor, target: Tensor, extra: Record<string, 
 /**
  * Binary cross-entropy between probabilities `input` and `target` in [0, 1]:
  * -w·(y·log x + (1 - y)·log(1 - x)), each log clamped at -100 as in PyTorch so x = 0 or 1
- * gives a finite loss.
+ * gives a finite loss. input and target must be floating point (else a DTypeError) and of one
+ * shape (else a ShapeError). See the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
   const op = 'binaryCrossEntropy';
@@ -43,7 +47,7 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, options: Binar
 /**
  * Binary cross-entropy on logits, computed stably as PyTorch does:
  * (1 - y)·x + (1 + (p - 1)·y)·(log(1 + exp(-|x|)) + max(-x, 0)), times weight, with p the
- * posWeight (1 when absent).
+ * posWeight (1 when absent). torch.nn.functional.binary_cross_entropy_with_logits; see the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {}): Tensor {
   const op = 'binaryCrossEntropyWithLogits';

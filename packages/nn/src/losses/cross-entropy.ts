@@ -10,11 +10,13 @@ import {
 import { checkReduction, type Reduction } from './reduction.js';
 import './kernels/cross-entropy.cpu.js';
 
+/** Options of {@link crossEntropy} and {@link CrossEntropyLoss}. */
 export interface CrossEntropyOptions {
   /** A rescaling weight per class, shape (C). */
   weight?: Tensor;
   /** Class-index targets equal to this contribute no loss and no gradient (default -100). */
   ignoreIndex?: number;
+  /** 'mean' (default), 'sum', or 'none' for the unreduced losses. */
   reduction?: Reduction;
   /** Mix the target with the uniform distribution: ε in [0, 1] (default 0). */
   labelSmoothing?: number;
@@ -75,7 +77,8 @@ registerGradient<ClassLossAttrs>('crossEntropy', {
  * probabilities a composite of logSoftmax (so gradients reach the target too).
  *
  * 'mean' over class indices divides by the summed weight of the non-ignored targets (all
- * ignored gives NaN, as PyTorch); over probabilities by the number of positions.
+ * ignored gives NaN, as PyTorch); over probabilities by the number of positions. See the
+ * [losses reference](../../../../docs/losses.md).
  */
 export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const attrs: ClassLossAttrs = {

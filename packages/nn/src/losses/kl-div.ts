@@ -1,6 +1,7 @@
 import { exp, gt, isFloating, log, mul, sub, sum, div, tidy, where, DTypeError, type Tensor } from '@tapegrad/tensor';
 import { checkReduction, reduce } from './reduction.js';
 
+/** Options of {@link klDiv} and {@link KLDivLoss}. */
 export interface KLDivOptions {
   /** 'batchmean' (the mathematically proper KL divergence: sum / batch size), 'mean', 'sum' or 'none'. */
   reduction?: 'none' | 'mean' | 'sum' | 'batchmean';
@@ -11,7 +12,8 @@ export interface KLDivOptions {
 /**
  * Kullback-Leibler divergence with log-probabilities `input`, as torch kl_div: pointwise
  * y·(log y - x), counted as 0 where y = 0; with logTarget, exp(y)·(y - x). PyTorch's default
- * reduction 'mean' divides by every element; 'batchmean' by the batch size (dim 0).
+ * reduction 'mean' divides by every element; 'batchmean' by the batch size (dim 0). See the
+ * [losses reference](../../../../docs/losses.md).
  */
 export function klDiv(input: Tensor, target: Tensor, options: KLDivOptions = {}): Tensor {
   const reduction = checkReduction('klDiv', options.reduction ?? 'mean', ['none', 'mean', 'sum', 'batchmean'] as const);

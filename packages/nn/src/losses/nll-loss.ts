@@ -6,11 +6,13 @@ import {
 import { checkReduction, type Reduction } from './reduction.js';
 import './kernels/nll-loss.cpu.js';
 
+/** Options of {@link nllLoss} and {@link NLLLoss}. */
 export interface NLLLossOptions {
   /** A rescaling weight per class, shape (C). */
   weight?: Tensor;
   /** Targets equal to this contribute no loss and no gradient (default -100). */
   ignoreIndex?: number;
+  /** 'mean' (default), 'sum', or 'none' for the unreduced losses. */
   reduction?: Reduction;
 }
 
@@ -64,7 +66,8 @@ registerGradient<ClassLossAttrs>('nllLoss', {
  * The negative log-likelihood loss over log-probabilities `input` of shape (C), (N, C) or
  * (N, C, d1, ..., dK) and int32 class-index `target` of shape (), (N) or (N, d1, ..., dK),
  * as torch.nn.functional.nll_loss. 'mean' divides by the summed weight of the non-ignored
- * targets, so a batch whose targets are all ignored gives NaN (and a zero gradient).
+ * targets, so a batch whose targets are all ignored gives NaN (and a zero gradient). See the
+ * [losses reference](../../../../docs/losses.md).
  */
 export function nllLoss(input: Tensor, target: Tensor, options: NLLLossOptions = {}): Tensor {
   const attrs: ClassLossAttrs = { reduction: options.reduction ?? 'mean', ignoreIndex: options.ignoreIndex ?? -100, labelSmoothing: 0 };

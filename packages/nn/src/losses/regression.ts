@@ -4,13 +4,17 @@ import { checkReduction, reduce, type Reduction } from './reduction.js';
 // Composite losses: built from tensor ops, so autograd differentiates them (in input and
 // target) with no rule of their own. input and target broadcast together, as in PyTorch.
 
+/** Options of {@link mseLoss} and {@link l1Loss} (and their modules). */
 export interface RegressionOptions {
+  /** 'mean' (default), 'sum', or 'none' for the unreduced losses. */
   reduction?: Reduction;
 }
+/** Options of {@link smoothL1Loss} and {@link SmoothL1Loss}. */
 export interface SmoothL1Options extends RegressionOptions {
   /** Where the loss turns from quadratic to linear (default 1; 0 gives l1Loss). */
   beta?: number;
 }
+/** Options of {@link huberLoss} and {@link HuberLoss}. */
 export interface HuberOptions extends RegressionOptions {
   /** Where the loss turns from quadratic to linear (default 1, must be positive). */
   delta?: number;
@@ -22,21 +26,21 @@ function checkFloat(op: string, input: Tensor, target: Tensor): void {
   }
 }
 
-/** Mean squared error: (input - target)². */
+/** Squared error (input − target)², input and target broadcast (torch mse_loss); see the [losses reference](../../../../docs/losses.md). */
 export function mseLoss(input: Tensor, target: Tensor, options: RegressionOptions = {}): Tensor {
   const reduction = checkReduction('mseLoss', options.reduction ?? 'mean');
   checkFloat('mseLoss', input, target);
   return tidy(() => reduce(square(sub(input, target)), reduction));
 }
 
-/** Mean absolute error: |input - target|. */
+/** Absolute error |input − target|, input and target broadcast (torch l1_loss); see the [losses reference](../../../../docs/losses.md). */
 export function l1Loss(input: Tensor, target: Tensor, options: RegressionOptions = {}): Tensor {
   const reduction = checkReduction('l1Loss', options.reduction ?? 'mean');
   checkFloat('l1Loss', input, target);
   return tidy(() => reduce(abs(sub(input, target)), reduction));
 }
 
-/** 0.5·d²/β where |d| < β, else |d| - 0.5·β (d = input - target), as torch smooth_l1_loss. */
+/** 0.5·d²/β where |d| < β, else |d| - 0.5·β (d = input - target), as torch smooth_l1_loss; see the [losses reference](../../../../docs/losses.md). */
 export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Options = {}): Tensor {
   const reduction = checkReduction('smoothL1Loss', options.reduction ?? 'mean');
   const beta = options.beta ?? 1;
@@ -50,7 +54,7 @@ export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Opt
   });
 }
 
-/** 0.5·d² where |d| < δ, else δ·(|d| - 0.5·δ) (d = input - target), as torch huber_loss. */
+/** 0.5·d² where |d| < δ, else δ·(|d| - 0.5·δ) (d = input - target), as torch huber_loss; see the [losses reference](../../../../docs/losses.md). */
 export function huberLoss(input: Tensor, target: Tensor, options: HuberOptions = {}): Tensor {
   const reduction = checkReduction('huberLoss', options.reduction ?? 'mean');
   const delta = options.delta ?? 1;

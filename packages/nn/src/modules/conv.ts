@@ -7,10 +7,21 @@ import { checkSize, type FactoryOptions } from './linear.js';
 
 /** 2-D convolution with a learned [out, in / groups, kH, kW] kernel and bias, initialised as PyTorch's. */
 export class Conv2d extends Module {
+  /** The learned kernel, shape [outChannels, inChannels / groups, kH, kW]. */
   weight: Tensor;
+  /** The learned bias, shape [outChannels]; null when built with `bias: false`. */
   bias: Tensor | null;
+  /** [kH, kW]. */
   readonly kernelSize: [number, number];
+  /** stride, padding, dilation and groups, passed to {@link conv2d}. */
   readonly options: Conv2dOptions;
+  /**
+   * @param inChannels - Channels of the input, dim 1 (a positive integer, else a ValueError).
+   * @param outChannels - Channels of the output (a positive integer, else a ValueError).
+   * @param kernelSize - The window, [kH, kW] or one number for both.
+   * @param options - stride, padding, dilation and groups (which must divide both channel counts,
+   * else a ValueError) as {@link conv2d}; dtype and device of the parameters; `bias: false` for no bias.
+   */
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
@@ -32,6 +43,7 @@ export class Conv2d extends Module {
     const bound = 1 / Math.sqrt(calculateFanInAndFanOut(this.weight).fanIn);
     this.bias = options.bias === false ? null : parameter(uniform(zeros([outChannels], o), -bound, bound));
   }
+  /** [N, inChannels, H, W] (or [inChannels, H, W]) to [N, outChannels, outH, outW]; see {@link conv2d}. */
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, this.options);
   }

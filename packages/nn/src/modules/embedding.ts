@@ -7,8 +7,16 @@ import { checkSize, type FactoryOptions } from './linear.js';
 
 /** A lookup table of numEmbeddings vectors, initialised from N(0, 1) (the padding row zero). */
 export class Embedding extends Module {
+  /** The learned table, shape [numEmbeddings, embeddingDim]. */
   weight: Tensor;
+  /** The row that stays zero and gets no gradient (made non-negative), if any. */
   readonly paddingIdx: number | undefined;
+  /**
+   * @param numEmbeddings - Rows of the table (a positive integer, else a ValueError).
+   * @param embeddingDim - Size of each vector (a positive integer, else a ValueError).
+   * @param options - dtype and device of the table; `paddingIdx`, a row in [-numEmbeddings,
+   * numEmbeddings) (else a ValueError) that is zeroed and gets no gradient.
+   */
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, options: FactoryOptions & { paddingIdx?: number } = {}) {
     super();
     checkSize('Embedding', 'numEmbeddings', numEmbeddings);
@@ -24,6 +32,7 @@ export class Embedding extends Module {
     this.weight = parameter(normal(zeros([numEmbeddings, embeddingDim], { dtype: options.dtype, device: options.device })));
     if (pad !== undefined) noGrad(() => tidy(() => void this.weight.narrow(0, pad!, 1).fill_(0)));
   }
+  /** int32 indices of any shape to [...indices.shape, embeddingDim]; see {@link embedding}. */
   forward(indices: Tensor): Tensor {
     return embedding(indices, this.weight, { paddingIdx: this.paddingIdx });
   }

@@ -3,11 +3,19 @@ import { linear } from '../ops/linear.js';
 import { kaimingUniform, uniform } from '../init.js';
 import { Module, parameter } from './module.js';
 
+/** Where a layer creates its parameters: dtype (default float32) and device (default: the default device). */
 export interface FactoryOptions {
+  /** The parameters' dtype (default float32). */
   dtype?: DType;
+  /** The parameters' device (default: the default device). */
   device?: Device;
 }
 
+/**
+ * Return `v` if it is a positive integer, else throw a ValueError naming the layer and argument
+ * (`Linear: inFeatures must be a positive integer; got 0`): how the built-in layers check their
+ * sizes, for your own modules to do the same.
+ */
 export function checkSize(cls: string, arg: string, v: number): number {
   if (!Number.isInteger(v) || v < 1) throw new ValueError(`${cls}: ${arg} must be a positive integer; got ${v}`);
   return v;
@@ -18,8 +26,15 @@ export function checkSize(cls: string, arg: string, v: number): number {
  * a = √5, which comes to the same bound).
  */
 export class Linear extends Module {
+  /** The learned weight W, shape [outFeatures, inFeatures]. */
   weight: Tensor;
+  /** The learned bias b, shape [outFeatures]; null when built with `bias: false`. */
   bias: Tensor | null;
+  /**
+   * @param inFeatures - Size of each input's last dim (a positive integer, else a ValueError).
+   * @param outFeatures - Size of each output's last dim (a positive integer, else a ValueError).
+   * @param options - dtype and device of the parameters; `bias: false` for no bias.
+   */
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: FactoryOptions & { bias?: boolean } = {}) {
     super();
     checkSize('Linear', 'inFeatures', inFeatures);
@@ -29,6 +44,7 @@ export class Linear extends Module {
     const bound = 1 / Math.sqrt(inFeatures);
     this.bias = options.bias === false ? null : parameter(uniform(zeros([outFeatures], o), -bound, bound));
   }
+  /** x [..., inFeatures] to [..., outFeatures]; see {@link linear}. */
   forward(x: Tensor): Tensor {
     return linear(x, this.weight, this.bias);
   }

@@ -26,20 +26,31 @@ export function buffer(t: Tensor): Tensor {
   BUFFERS.add(keep(t));
   return t;
 }
+/** Whether `t` is a tensor marked by {@link parameter}. */
 export function isParameter(t: unknown): t is Tensor {
   return isTensor(t) && PARAMETERS.has(t);
 }
 
+/** Tensors by dotted PyTorch-style name ('fc.weight', 'bn.running_mean'), as Module.stateDict() returns them. */
 export type StateDict = Record<string, Tensor>;
+/** The keys Module.loadStateDict() did not match (non-empty only with `strict: false`). */
 export interface LoadResult {
+  /** The module's names that the state dict lacked. */
   missingKeys: string[];
+  /** The state dict's names that the module lacks. */
   unexpectedKeys: string[];
 }
 
+/**
+ * The base class of layers and models (torch.nn.Module). Subclasses assign parameters
+ * (`this.weight = parameter(...)`), buffers (`buffer(...)`) and submodules to fields and
+ * implement `forward`; the module finds them by looking at its own fields, in assignment order.
+ */
 export abstract class Module {
   /** Training mode (dropout active, batch statistics); see train() and eval(). */
   training = true;
 
+  /** The computation: call `m.forward(x)` (there is no `m(x)` in TypeScript). */
   abstract forward(...inputs: any[]): Tensor;
 
   private ownFields(): [string, unknown][] {
@@ -49,6 +60,7 @@ export abstract class Module {
   namedChildren(): [string, Module][] {
     return this.ownFields().filter((e): e is [string, Module] => e[1] instanceof Module);
   }
+  /** Direct submodules. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
@@ -61,6 +73,7 @@ export abstract class Module {
     }
     return out;
   }
+  /** This module and every submodule, depth first. */
   modules(): Module[] {
     return this.namedModules().map(([, m]) => m);
   }
@@ -82,12 +95,15 @@ export abstract class Module {
   namedParameters(prefix = '', recurse = true): [string, Tensor][] {
     return this.namedTensors(PARAMETERS, prefix, recurse);
   }
+  /** Parameters, of submodules too unless `recurse` is false; a shared parameter appears once. */
   parameters(recurse = true): Tensor[] {
     return this.namedParameters('', recurse).map(([, t]) => t);
   }
+  /** Buffers (running statistics and other untrained state) with dotted snake_case names. */
   namedBuffers(prefix = '', recurse = true): [string, Tensor][] {
     return this.namedTensors(BUFFERS, prefix, recurse);
   }
+  /** Buffers, of submodules too unless `recurse` is false. */
   buffers(recurse = true): Tensor[] {
     return this.namedBuffers('', recurse).map(([, t]) => t);
   }
@@ -189,6 +205,7 @@ export abstract class Module {
     for (const t of [...this.parameters(), ...this.buffers()]) t.dispose();
   }
 
+  /** PyTorch-style summary: the class, its constructor arguments and its children, indented. */
   toString(): string {
     const kids = this.namedChildren();
     const head = `${this.constructor.name}(${this.extraRepr()}`;

@@ -4,18 +4,33 @@ import { batchNorm, layerNorm } from '../ops/norm.js';
 import { Module, buffer, parameter } from './module.js';
 import { checkSize, type FactoryOptions } from './linear.js';
 
+/** Options of {@link LayerNorm}. */
 export interface LayerNormModuleOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
   eps?: number;
   /** Learn a per-element scale (ones) and shift (zeros). Default true. */
   elementwiseAffine?: boolean;
   /** With elementwiseAffine, learn the shift too. Default true. */
   bias?: boolean;
 }
+/**
+ * Layer normalisation over the trailing `normalizedShape` dims, with a learned elementwise scale
+ * (ones) and shift (zeros) by default (torch.nn.LayerNorm); see {@link layerNorm}.
+ */
 export class LayerNorm extends Module {
+  /** The trailing dims normalised over. */
   readonly normalizedShape: number[];
+  /** Added to the variance. */
   readonly eps: number;
+  /** The learned scale, shape normalizedShape; null without elementwiseAffine. */
   weight: Tensor | null;
+  /** The learned shift, shape normalizedShape; null without elementwiseAffine or with `bias: false`. */
   bias: Tensor | null;
+  /**
+   * @param normalizedShape - The trailing dims of the input to normalise over, each a positive
+   * integer (else a ValueError); one number for the last dim alone.
+   * @param options - eps, elementwiseAffine, bias, and the parameters' dtype and device.
+   */
   constructor(normalizedShape: number | number[], options: LayerNormModuleOptions = {}) {
     super();
     this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape.slice();
@@ -26,6 +41,7 @@ export class LayerNorm extends Module {
     this.weight = affine ? parameter(ones(this.normalizedShape, o)) : null;
     this.bias = affine && options.bias !== false ? parameter(zeros(this.normalizedShape, o)) : null;
   }
+  /** x normalised over its trailing normalizedShape dims (which must match, else a ShapeError). */
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
   }
@@ -34,7 +50,9 @@ export class LayerNorm extends Module {
   }
 }
 
+/** Options of {@link BatchNorm1d} and {@link BatchNorm2d}. */
 export interface BatchNormModuleOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
   eps?: number;
   /** Weight of each new batch in the running statistics; null for a cumulative average. Default 0.1. */
   momentum?: number | null;
@@ -44,14 +62,26 @@ export interface BatchNormModuleOptions extends FactoryOptions {
   trackRunningStats?: boolean;
 }
 abstract class BatchNorm extends Module {
+  /** Added to the variance. */
   readonly eps: number;
+  /** Weight of each new batch in the running statistics; null for a cumulative average. */
   readonly momentum: number | null;
+  /** The learned per-channel scale, shape [numFeatures]; null without affine. */
   weight: Tensor | null;
+  /** The learned per-channel shift, shape [numFeatures]; null without affine. */
   bias: Tensor | null;
+  /** Running mean per channel, a buffer (stateDict name running_mean); null without trackRunningStats. */
   runningMean: Tensor | null;
+  /** Running unbiased variance per channel, a buffer (running_var); null without trackRunningStats. */
   runningVar: Tensor | null;
+  /** int32 count of training batches seen, a buffer (num_batches_tracked); null without trackRunningStats. */
   numBatchesTracked: Tensor | null;
+  /** The input ranks this layer accepts. */
   protected abstract readonly ranks: readonly number[];
+  /**
+   * @param numFeatures - Channels C, dim 1 of the input (a positive integer, else a ValueError).
+   * @param options - eps, momentum, affine, trackRunningStats, and the parameters' dtype and device.
+   */
   constructor(readonly numFeatures: number, options: BatchNormModuleOptions = {}) {
     super();
     checkSize(this.constructor.name, 'numFeatures', numFeatures);
@@ -66,6 +96,11 @@ abstract class BatchNorm extends Module {
     this.runningVar = track ? buffer(ones([numFeatures], o)) : null;
     this.numBatchesTracked = track ? buffer(zeros([], { dtype: 'int32', device: options.device })) : null;
   }
+  /**
+   * Normalise with the batch's statistics in training mode (updating the running ones), with the
+   * running ones in eval mode (the batch's when `trackRunningStats` is false). Throws a ShapeError
+   * for a wrong rank or channel count.
+   */
   forward(x: Tensor): Tensor {
     const name = this.constructor.name;
     if (!this.ranks.includes(x.ndim)) {

@@ -12,7 +12,10 @@ defineOp({
 defineOp({ name: 'geluBackward', differentiable: false, infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }] });
 registerGradient('gelu', { saveInputs: true, backward: (c, [g]) => [run('geluBackward', [c.inputs[0]!, g!])] });
 
-/** x·Φ(x) (approximate 'none', the default), or PyTorch's tanh approximation. */
+/**
+ * GELU, x·Φ(x) with Φ the standard normal CDF (approximate 'none', the default), or PyTorch's
+ * tanh approximation (torch.nn.functional.gelu). Non-float input throws a DTypeError.
+ */
 export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   const approximate = options.approximate ?? 'none';
   if (approximate === 'none') return run('gelu', [x]);

@@ -5,11 +5,15 @@ import { checkFloat, checkRank, outSize, pair } from './util.js';
 // conv2d: definition and gradient here; CPU kernels (im2col + gemm, forward and both backward
 // passes) in @tapegrad/backend-cpu's kernels/conv.ts, matched by op name.
 
+/** Options of {@link conv2d} and {@link Conv2d}; a number means the same for height and width. */
 export interface Conv2dOptions {
+  /** Default 1. */
   stride?: number | [number, number];
-  /** Zero padding on each side, or 'valid' (none) or 'same' (output size = input size; stride 1). */
+  /** Zero padding on each side (default 0), or 'valid' (none) or 'same' (output size = input size; stride 1). */
   padding?: number | [number, number] | 'valid' | 'same';
+  /** Spacing between kernel elements (default 1). */
   dilation?: number | [number, number];
+  /** Split channels into this many independent groups (default 1); must divide both channel counts. */
   groups?: number;
 }
 
@@ -54,7 +58,9 @@ registerGradient<Conv2dAttrs>('conv2d', {
 
 /**
  * 2-D convolution (cross-correlation, as torch.nn.functional.conv2d) of input [N, C, H, W]
- * (or unbatched [C, H, W]) with weight [outChannels, C / groups, kH, kW] and optional bias.
+ * (or unbatched [C, H, W]) with weight [outChannels, C / groups, kH, kW] and optional bias
+ * [outChannels], giving [N, outChannels, outH, outW]. Wrong ranks, channel counts or an empty
+ * output throw a ShapeError; bad stride, padding, dilation or groups a ValueError.
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
   checkRank('conv2d', 'input', input, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');

@@ -1,5 +1,6 @@
 import { ValueError, defaultGenerator, mul, rand, tidy, type Generator, type Tensor } from '@tapegrad/tensor';
 
+/** Options of {@link dropout}. */
 export interface DropoutOptions {
   /** Probability of zeroing an element (default 0.5). */
   p?: number;

@@ -2,7 +2,8 @@ import { DTypeError, ShapeError, ValueError, fmt, indexSelect, ne, reshape, tidy
 
 /**
  * Rows of weight [numEmbeddings, dim] picked by the int32 indices (any shape), giving
- * [...indices.shape, dim] (torch's embedding). The row at paddingIdx gets no gradient.
+ * [...indices.shape, dim] (torch's embedding). The row at paddingIdx gets no gradient. Indices
+ * that are not int32 throw a DTypeError, a weight that is not 2-d a ShapeError.
  */
 export function embedding(indices: Tensor, weight: Tensor, options: { paddingIdx?: number } = {}): Tensor {
   if (indices.dtype !== 'int32') throw new DTypeError(`embedding: indices must be an int32 tensor; got ${indices.dtype}`);

@@ -1,6 +1,9 @@
 import { ShapeError, add, fmt, matmul, tidy, transpose, type Tensor } from '@tapegrad/tensor';
 
-/** y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out] (torch.nn.functional.linear). */
+/**
+ * y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out], giving [..., out]
+ * (torch.nn.functional.linear). Mismatched shapes throw a ShapeError.
+ */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be [outFeatures, inFeatures]; got ${fmt(weight.shape)}`);
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== weight.shape[1]) {

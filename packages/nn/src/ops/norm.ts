@@ -10,7 +10,11 @@ function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | nul
   return y;
 }
 
-/** Normalise over the trailing dims given by normalizedShape, then scale and shift (torch's layer_norm). */
+/**
+ * Normalise over the trailing dims given by normalizedShape (biased variance, plus eps), then
+ * scale by weight and shift by bias, both of normalizedShape (torch's layer_norm). Mismatched
+ * shapes throw a ShapeError.
+ */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape.slice();
   const tail = x.shape.slice(x.ndim - ns.length);
@@ -30,11 +34,13 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   });
 }
 
+/** Options of {@link batchNorm}. */
 export interface BatchNormOptions {
-  /** Use the batch's statistics (and update the running ones) rather than the running ones. */
+  /** Use the batch's statistics (and update the running ones) rather than the running ones. Default false. */
   training?: boolean;
   /** Weight of the new batch in the running averages (default 0.1). */
   momentum?: number;
+  /** Added to the variance (default 1e-5). */
   eps?: number;
 }
 

@@ -5,19 +5,28 @@ import { checkFloat, checkRank, outSize, pair } from './util.js';
 // maxPool2d and avgPool2d: definitions and gradients here; CPU kernels in
 // @tapegrad/backend-cpu's kernels/pool.ts, matched by op name.
 
+/** Options of {@link maxPool2d} and {@link MaxPool2d}; a number means the same for height and width. */
 export interface MaxPool2dOptions {
   /** Default: kernelSize. */
   stride?: number | [number, number];
+  /** Implicit padding on each side (default 0, at most half the kernel); padded cells never win the max. */
   padding?: number | [number, number];
+  /** Spacing between window elements (default 1). */
   dilation?: number | [number, number];
+  /** Round the output size up rather than down, so a last partial window counts (default false). */
   ceilMode?: boolean;
 }
+/** Options of {@link avgPool2d} and {@link AvgPool2d}; a number means the same for height and width. */
 export interface AvgPool2dOptions {
+  /** Default: kernelSize. */
   stride?: number | [number, number];
+  /** Zero padding on each side (default 0, at most half the kernel). */
   padding?: number | [number, number];
+  /** Round the output size up rather than down, so a last partial window counts (default false). */
   ceilMode?: boolean;
   /** Count the zero padding in the average's divisor (default true, as PyTorch). */
   countIncludePad?: boolean;
+  /** Divide every window's sum by this instead of its size. */
   divisorOverride?: number;
 }
 
@@ -72,7 +81,11 @@ function batched(x: Tensor, f: (x4: Tensor) => Tensor[]): Tensor[] {
   return tidy(() => f(unsqueeze(x, 0)).map((t) => squeeze(t, 0)));
 }
 
-/** Max over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's max_pool2d. */
+/**
+ * Max over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's max_pool2d.
+ * A wrong rank or an empty output throws a ShapeError; a bad kernelSize, stride, padding or
+ * dilation a ValueError.
+ */
 export function maxPool2d(x: Tensor, kernelSize: number | [number, number], options: MaxPool2dOptions = {}): Tensor {
   const [out, indices] = maxPool2dWithIndices(x, kernelSize, options);
   indices.dispose();
@@ -83,7 +96,11 @@ export function maxPool2dWithIndices(x: Tensor, kernelSize: number | [number, nu
   const a = attrs('maxPool2d', x, kernelSize, options);
   return batched(x, (x4) => dispatch('maxPool2d', [x4], a)) as [Tensor, Tensor];
 }
-/** Mean over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's avg_pool2d. */
+/**
+ * Mean over sliding kernelSize windows of [N, C, H, W] (or [C, H, W]), as torch's avg_pool2d.
+ * A wrong rank or an empty output throws a ShapeError; a bad kernelSize, stride, padding or
+ * divisorOverride a ValueError.
+ */
 export function avgPool2d(x: Tensor, kernelSize: number | [number, number], options: AvgPool2dOptions = {}): Tensor {
   const a = attrs('avgPool2d', x, kernelSize, options);
   return batched(x, (x4) => [run('avgPool2d', [x4], a)])[0]!;

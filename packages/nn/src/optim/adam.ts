@@ -2,12 +2,23 @@ import { add, div, keep, maximum, mul, neg, sqrt, zerosLike, type Tensor } from 
 import { canFuse, fusedStep } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/**
+ * Hyperparameters of {@link Adam} and {@link AdamW}, as torch.optim.Adam's: defaults lr 1e-3,
+ * betas [0.9, 0.999], eps 1e-8, weightDecay 0 (AdamW: 0.01), amsgrad and maximize false. Invalid
+ * values throw a ValueError at construction.
+ */
 export interface AdamOptions {
+  /** Learning rate. */
   lr?: number;
+  /** Decay rates of the running averages of the gradient and its square, each in [0, 1). */
   betas?: [number, number];
+  /** Added to the denominator for numerical stability. */
   eps?: number;
+  /** Adam: an L2 penalty added to the gradient; AdamW: decoupled, the parameter shrinks by lr·weightDecay each step. */
   weightDecay?: number;
+  /** Normalise by the running maximum of the squared-gradient average (AMSGrad). */
   amsgrad?: boolean;
+  /** Ascend rather than descend. */
   maximize?: boolean;
   /** Use the one-pass fused kernel where the device has it and the tensors are contiguous (default true). */
   fused?: boolean;
@@ -57,6 +68,11 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
 
 /** Adam (Kingma & Ba), with L2 weight decay added to the gradient and optional AMSGrad (torch.optim.Adam). */
 export class Adam extends Optimizer<H> {
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param options - Hyperparameters, the defaults of every group.
+   */
   constructor(params: Params<H>, options: AdamOptions = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, fused: true, ...options });
   }
@@ -70,6 +86,11 @@ export class Adam extends Optimizer<H> {
 
 /** Adam with decoupled weight decay, default 0.01 (Loshchilov & Hutter; torch.optim.AdamW). */
 export class AdamW extends Optimizer<H> {
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param options - Hyperparameters, the defaults of every group (weightDecay 0.01 unless given).
+   */
   constructor(params: Params<H>, options: AdamOptions = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, fused: true, ...options });
   }

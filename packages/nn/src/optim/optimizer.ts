@@ -3,10 +3,12 @@ import { noGrad } from '@tapegrad/autograd';
 
 /** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
 export type ParamState = Record<string, Tensor | number>;
+/** A parameter group: its parameters with the hyperparameters they use (defaults filled in). */
 export type ParamGroup<H> = H & { params: Tensor[] };
 /** An optimizer's parameters: a list, or groups of them with their own hyperparameters. */
 export type Params<H> = Tensor[] | (Partial<H> & { params: Tensor[] })[];
 
+/** What Optimizer.stateDict() returns and loadStateDict() takes (torch's optimizer state_dict). */
 export interface OptimizerStateDict<H> {
   /** State by parameter index (the order of the parameters across all groups). */
   state: Record<number, ParamState>;
@@ -19,9 +21,16 @@ export interface OptimizerStateDict<H> {
  * per parameter, zeroGrad, and a step() that runs each group's update under noGrad, in place.
  */
 export abstract class Optimizer<H extends { lr: number }> {
+  /** The groups, each with its parameters and its hyperparameters (a scheduler changes their lr). */
   readonly paramGroups: ParamGroup<H>[];
+  /** Each parameter's state (momentum buffers, step counts), created at its first update. */
   readonly state = new Map<Tensor, ParamState>();
 
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param defaults - The hyperparameters of a group that does not set its own.
+   */
   constructor(params: Params<H>, readonly defaults: H) {
     const groups = params.length && !isTensor(params[0]) ? (params as (Partial<H> & { params: Tensor[] })[]) : [{ params: params as Tensor[] }];
     if (!groups.length || groups.every((g) => !g.params.length)) throw new ValueError(`${this.constructor.name}: got an empty parameter list`);
@@ -115,6 +124,15 @@ export abstract class Optimizer<H extends { lr: number }> {
   }
 }
 
+/**
+ * Throw a ValueError naming the optimizer and hyperparameter unless `ok(v)`: what the built-in
+ * optimizers' `validate` uses, for subclasses of {@link Optimizer} to do the same.
+ * @param cls - The optimizer's name, as the message starts ('SGD').
+ * @param name - The hyperparameter's name ('lr').
+ * @param v - Its value.
+ * @param ok - Whether a value is acceptable.
+ * @param what - What is expected, for the message ('a number >= 0').
+ */
 export function checkHyper(cls: string, name: string, v: number, ok: (v: number) => boolean, what: string): void {
   if (typeof v !== 'number' || !ok(v)) throw new ValueError(`${cls}: ${name} must be ${what}; got ${v}`);
 }

@@ -1,19 +1,36 @@
 import { add, div, keep, mul, neg, sqrt, sub, zerosLike, type Tensor } from '@tapegrad/tensor';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/**
+ * Hyperparameters of {@link RMSprop}, as torch.optim.RMSprop's: defaults lr 1e-2, alpha 0.99,
+ * eps 1e-8, weightDecay 0, momentum 0, centered and maximize false. Negative values throw a
+ * ValueError at construction.
+ */
 export interface RMSpropOptions {
+  /** Learning rate. */
   lr?: number;
+  /** Decay rate of the running average of the squared gradient. */
   alpha?: number;
+  /** Added to the denominator for numerical stability. */
   eps?: number;
+  /** L2 penalty added to the gradient. */
   weightDecay?: number;
+  /** Momentum factor applied to the normalised step. */
   momentum?: number;
+  /** Normalise by √(E[g²] − E[g]²), the gradient's estimated standard deviation, rather than √E[g²]. */
   centered?: boolean;
+  /** Ascend rather than descend. */
   maximize?: boolean;
 }
 type H = Required<RMSpropOptions>;
 
 /** RMSprop (Hinton), optionally centered and with momentum (torch.optim.RMSprop). */
 export class RMSprop extends Optimizer<H> {
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param options - Hyperparameters, the defaults of every group.
+   */
   constructor(params: Params<H>, options: RMSpropOptions = {}) {
     super(params, { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...options });
   }

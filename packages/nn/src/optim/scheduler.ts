@@ -8,16 +8,21 @@ type AnyOptimizer = Optimizer<{ lr: number }>;
  * each step() moves one epoch (or batch, for OneCycleLR) on, as torch.optim.lr_scheduler.
  */
 export abstract class LRScheduler {
+  /** Steps taken so far (epochs, or batches for OneCycleLR). */
   lastEpoch = 0;
+  /** Each group's rate when the scheduler was made (OneCycleLR ignores it: its rates come from maxLr). */
   readonly baseLrs: number[];
+  /** @param optimizer - The optimizer whose groups' lr the schedule sets. */
   constructor(readonly optimizer: AnyOptimizer) {
     this.baseLrs = optimizer.paramGroups.map((g) => g.lr);
   }
   /** The rate of group i at epoch t. */
   protected abstract lrAt(t: number, i: number): number;
+  /** Set every group's rate to lrAt(lastEpoch). */
   protected apply(): void {
     this.optimizer.paramGroups.forEach((g, i) => (g.lr = this.lrAt(this.lastEpoch, i)));
   }
+  /** Advance one epoch (OneCycleLR: one batch) and set the new rates; call after optimizer.step(). */
   step(): void {
     this.lastEpoch++;
     this.apply();
@@ -26,9 +31,11 @@ export abstract class LRScheduler {
   getLastLr(): number[] {
     return this.optimizer.paramGroups.map((g) => g.lr);
   }
+  /** The epoch count and base rates, for loadStateDict(). */
   stateDict(): { lastEpoch: number; baseLrs: number[] } {
     return { lastEpoch: this.lastEpoch, baseLrs: this.baseLrs.slice() };
   }
+  /** Restore what stateDict() returned and set the rates for that epoch. */
   loadStateDict(s: { lastEpoch: number; baseLrs: number[] }): void {
     this.lastEpoch = s.lastEpoch;
     this.baseLrs.splice(0, this.baseLrs.length, ...s.baseLrs);
@@ -38,8 +45,14 @@ export abstract class LRScheduler {
 
 /** Multiply the rate by gamma every stepSize epochs. */
 export class StepLR extends LRScheduler {
+  /** Epochs between decays. */
   readonly stepSize: number;
+  /** The factor applied at each decay. */
   readonly gamma: number;
+  /**
+   * @param optimizer - The optimizer whose rates it sets.
+   * @param options - stepSize, a positive integer (else a ValueError); gamma, default 0.1.
+   */
   constructor(optimizer: AnyOptimizer, options: { stepSize: number; gamma?: number }) {
     super(optimizer);
     if (!Number.isInteger(options.stepSize) || options.stepSize < 1) throw new ValueError(`StepLR: stepSize must be a positive integer; got ${options.stepSize}`);
@@ -54,8 +67,14 @@ export class StepLR extends LRScheduler {
 
 /** Cosine from the base rate down to etaMin over tMax epochs (and back up after, as PyTorch's closed form). */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Epochs from the base rate down to etaMin. */
   readonly tMax: number;
+  /** The lowest rate. */
   readonly etaMin: number;
+  /**
+   * @param optimizer - The optimizer whose rates it sets.
+   * @param options - tMax, positive (else a ValueError); etaMin, default 0.
+   */
   constructor(optimizer: AnyOptimizer, options: { tMax: number; etaMin?: number }) {
     super(optimizer);
     if (!(options.tMax > 0)) throw new ValueError(`CosineAnnealingLR: tMax must be positive; got ${options.tMax}`);
@@ -68,23 +87,31 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
+/** Options of {@link OneCycleLR}, as torch.optim.lr_scheduler.OneCycleLR's. */
 export interface OneCycleLROptions {
+  /** The peak rate, or one per parameter group. */
   maxLr: number | number[];
   /** Total steps, or give epochs and stepsPerEpoch. */
   totalSteps?: number;
+  /** With stepsPerEpoch, gives totalSteps = epochs · stepsPerEpoch. */
   epochs?: number;
+  /** With epochs, gives totalSteps = epochs · stepsPerEpoch. */
   stepsPerEpoch?: number;
   /** Fraction of the cycle spent raising the rate (default 0.3). */
   pctStart?: number;
+  /** How the rate moves within a phase (default 'cos'). */
   annealStrategy?: 'cos' | 'linear';
   /** Cycle momentum (or Adam's beta1) inversely to the rate (default true). */
   cycleMomentum?: boolean;
+  /** Momentum at the peak rate (default 0.85). */
   baseMomentum?: number;
+  /** Momentum at the lowest rates (default 0.95). */
   maxMomentum?: number;
   /** Initial rate = maxLr / divFactor (default 25). */
   divFactor?: number;
   /** Final rate = initial rate / finalDivFactor (default 1e4). */
   finalDivFactor?: number;
+  /** Three phases (up to maxLr, symmetrically back to the initial rate, then down to the final one) instead of two (default false). */
   threePhase?: boolean;
 }
 interface Phase {
@@ -100,11 +127,16 @@ interface PhaseLrs {
 
 /** The 1cycle policy (Smith & Topin): rate up to maxLr then down far below, stepped once per batch. */
 export class OneCycleLR extends LRScheduler {
+  /** The length of the cycle in steps (batches). */
   readonly totalSteps: number;
   private readonly phases: Phase[];
   private readonly lrs: PhaseLrs[];
   private readonly anneal: (start: number, end: number, pct: number) => number;
   private readonly o: Required<Pick<OneCycleLROptions, 'cycleMomentum' | 'baseMomentum' | 'maxMomentum'>>;
+  /**
+   * @param optimizer - The optimizer whose rates (and, with cycleMomentum, momentum or beta1) it sets.
+   * @param options - maxLr, and totalSteps or epochs with stepsPerEpoch; bad values throw a ValueError.
+   */
   constructor(optimizer: AnyOptimizer, options: OneCycleLROptions) {
     super(optimizer);
     const total = options.totalSteps ?? (options.epochs !== undefined && options.stepsPerEpoch !== undefined ? options.epochs * options.stepsPerEpoch : NaN);

@@ -2,12 +2,23 @@ import { add, keep, mul, neg, zerosLike, type Tensor } from '@tapegrad/tensor';
 import { canFuse, fusedStep } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
+/**
+ * Hyperparameters of {@link SGD}, as torch.optim.SGD's: lr defaults to 1e-3 (PyTorch has no
+ * default), the other numbers to 0 and the flags to false. Negative lr, momentum or weightDecay,
+ * and nesterov without momentum > 0 and dampening 0, throw a ValueError at construction.
+ */
 export interface SGDOptions {
+  /** Learning rate. */
   lr?: number;
+  /** Momentum factor: the update follows a running sum of gradients decayed by this. */
   momentum?: number;
+  /** How much of each new gradient the momentum buffer leaves out (its weight is 1 − dampening). */
   dampening?: number;
+  /** L2 penalty added to the gradient. */
   weightDecay?: number;
+  /** Nesterov momentum: step along the gradient plus momentum times the buffer. */
   nesterov?: boolean;
+  /** Ascend rather than descend. */
   maximize?: boolean;
   /** Use the one-pass fused kernel where the device has it and the tensors are contiguous (default true). */
   fused?: boolean;
@@ -16,6 +27,11 @@ type H = Required<SGDOptions>;
 
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
 export class SGD extends Optimizer<H> {
+  /**
+   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
+   * @param options - Hyperparameters, the defaults of every group.
+   */
   constructor(params: Params<H>, options: SGDOptions = {}) {
     super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, fused: true, ...options });
   }
