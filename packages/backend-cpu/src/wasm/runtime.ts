@@ -43,7 +43,8 @@ const MAX_THREADS = 16;
 const CTRL_BYTES = 65536;
 // Control block, in Int32 words: [0] job sequence (workers sleep on it), [1] stop, [2] claim
 // word (parts << 8 | next unclaimed block), [3] blocks finished, [4] a worker failed,
-// [5] blocks computed by workers, [16+w] worker w ready, [64...] the job (see gemm_part in wasm/gemm.wat).
+// [5] blocks computed by workers, [16+w] worker w ready, [48] a scalar operand of the elementwise
+// kernels (float32), [64...] the job (see gemm_part in wasm/gemm.wat).
 const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16, JOB = 64;
 
 type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
