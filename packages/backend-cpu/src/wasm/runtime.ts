@@ -56,6 +56,8 @@ interface ElementwiseExports {
   gt_scalar(a: number, sp: number, o: number, n: number): void;
   where_scalar(c: number, x: number, sp: number, o: number, n: number): void;
   sgd(p: number, g: number, b: number, n: number, lr: number, momentum: number, keep: number, wd: number, flags: number): void;
+  adam(p: number, g: number, m: number, v: number, x: number, n: number, beta1: number, keep1: number, beta2: number, keep2: number,
+    stepSize: number, c2: number, eps: number, wd: number, decay: number, flags: number): void;
 }
 
 // The WebAssembly API, typed here: the project's lib settings (ES2022 + Node types) do not
@@ -417,6 +419,36 @@ export function wasmSgd(p: StridedView, g: StridedView, b: StridedView | undefin
   if (!ptrs) return false;
   const flags = (h.maximize ? 1 : 0) | (b ? 2 : 0) | (h.init ? 4 : 0) | (h.nesterov ? 8 : 0);
   engine!.elementwise.sgd(ptrs[0]!, ptrs[1]!, ptrs[2] ?? 0, n, h.lr, h.momentum, 1 - h.dampening, h.weightDecay, flags);
+  return true;
+}
+
+/** The adamStep kernel's hyperparameters, as wasmAdam takes them. */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  amsgrad: boolean;
+  maximize: boolean;
+  step: number;
+}
+/**
+ * One Adam (or AdamW) step in place over n contiguous float32 elements of param p, gradient g,
+ * moments m and v and (amsgrad) their running maximum x, with the same results as the adamStep
+ * kernel's JavaScript loop; false, doing nothing, when some array is not in the memory.
+ */
+export function wasmAdam(p: StridedView, g: StridedView, m: StridedView, v: StridedView, x: StridedView | undefined, n: number, h: AdamHyper): boolean {
+  const ptrs = addresses(engine, x ? [p, g, m, v, x] : [p, g, m, v]);
+  if (!ptrs) return false;
+  const flags = (h.maximize ? 1 : 0) | (h.decoupled ? 2 : 0) | (x ? 4 : 0);
+  // the same expressions as the JavaScript kernel, so each constant rounds the same way
+  const stepSize = h.lr / (1 - h.beta1 ** h.step);
+  const c2 = Math.sqrt(1 - h.beta2 ** h.step);
+  const decay = h.decoupled ? 1 - h.lr * h.weightDecay : 1;
+  const [pp, pg, pm, pv, px] = ptrs as [number, number, number, number, number | undefined];
+  engine!.elementwise.adam(pp, pg, pm, pv, px ?? 0, n, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, stepSize, c2, h.eps, h.weightDecay, decay, flags);
   return true;
 }
 
