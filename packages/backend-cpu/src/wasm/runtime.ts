@@ -339,8 +339,8 @@ function addressOf(e: Engine, data: Float32Array, offset: number): number {
   return e.buffers.has(data.buffer) ? data.byteOffset + 4 * offset : -1;
 }
 
-// A float32 slot in the control block for a scalar operand (numbers become 0-d tensors too small
-// to live in the memory): word 48, unused by the job layout.
+// A float32 slot in the control block for a scalar operand, which may then be any 0-d tensor
+// wherever it lives (another dtype, another engine's memory): word 48, unused by the job layout.
 const SCALAR = 48;
 /** The operand addresses the elementwise WebAssembly kernels need, or undefined when some array is not in the memory. */
 function addresses(e: Engine | undefined, views: readonly { handle: unknown; offset: number }[]): number[] | undefined {
