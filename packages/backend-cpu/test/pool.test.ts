@@ -1,6 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
 import { cpuKernelInfo, setCpuKernelOptions, setCpuPoolCap, type CpuKernelOptions } from '../src/index.js';
+import { setWasmStorageLimit } from '../src/wasm/runtime.js';
 
 // Freed storage goes to later allocations: float32 storage inside the WebAssembly kernels' shared
 // memory (its own free lists) where there is one, otherwise a pool of typed arrays. These tests
@@ -90,5 +91,27 @@ describe('CPU storage pool', () => {
     const b = tg.zeros([500]);
     expect(Array.from(b.dataSync()).every((v) => v === 0)).toBe(true);
     for (const o of others) expect(Array.from(o.dataSync()).every((v) => v === 3)).toBe(true);
+  });
+});
+
+describe('CPU storage in the WebAssembly memory at its limit', () => {
+  afterAll(() => setWasmStorageLimit(2 ** 29));
+  it('cuts larger freed blocks before giving up, then falls back to the JavaScript heap', () => {
+    setCpuKernelOptions({ simd: 'off' });
+    setCpuKernelOptions({ simd: 'simd', sharedMemory: true }); // a fresh engine: storage starts at 64 KB
+    setWasmStorageLimit(65536 + 32768);
+    const a = tg.full([8192], 7); // fills the storage space
+    expect(inWasmMemory(a)).toBe(true);
+    const at = handle(a).byteOffset;
+    a.dispose();
+    const b = tg.zeros([4096]), c = tg.zeros([4096]); // two halves of a's block
+    expect([block(b), block(c)].sort()).toEqual([at, at + 16384]);
+    expect(new Set([...b.dataSync(), ...c.dataSync()])).toEqual(new Set([0]));
+    b.fill_(1);
+    c.fill_(2);
+    const d = tg.zeros([10]); // nothing left in the memory
+    expect(inWasmMemory(d)).toBe(false);
+    expect(new Set(b.dataSync())).toEqual(new Set([1]));
+    expect(new Set(c.dataSync())).toEqual(new Set([2]));
   });
 });

@@ -276,7 +276,11 @@ const MAX_BYTES = 2 ** 31 - 65536; // pointers stay positive int32
 // Tensor storage stops at 512 MB: past it, storage goes to the JavaScript heap, whose growth makes
 // the garbage collector run (the memory's does not), and so run the finalizers that free the
 // storage of tensors a program dropped without dispose().
-const STORAGE_MAX_BYTES = 2 ** 29;
+let storageLimit = 2 ** 29;
+/** @internal for tests: where tensor storage in the memory stops (bytes from address 0). */
+export function setWasmStorageLimit(bytes: number): void {
+  storageLimit = bytes;
+}
 
 function allocBlock(e: Engine, bytes: number, limit = MAX_BYTES): number {
   if (bytes > limit) return -1;
@@ -286,10 +290,20 @@ function allocBlock(e: Engine, bytes: number, limit = MAX_BYTES): number {
     e.freeBytes -= size;
     return ptr;
   }
-  if (e.top + size > limit) return -1;
-  reserve(e, e.top + size);
-  e.top += size;
-  return e.top - size;
+  if (e.top + size <= limit) {
+    reserve(e, e.top + size);
+    e.top += size;
+    return e.top - size;
+  }
+  // At the limit: cut the smallest larger free block (blocks of sizes no longer asked for would
+  // otherwise sit unused while the memory stays full); the rest of it stays free.
+  let best = -1;
+  for (const [s, list] of e.free) if (s > size && list.length && (best < 0 || s < best)) best = s;
+  if (best < 0) return -1;
+  const cut = e.free.get(best)!.pop()!;
+  e.freeBytes -= best;
+  freeBlock(e, cut + size, best - size);
+  return cut;
 }
 function freeBlock(e: Engine, ptr: number, bytes: number): void {
   const size = align(bytes);
@@ -310,7 +324,7 @@ export function wasmAlloc(dtype: 'float32' | 'bool', length: number): Float32Arr
   let ptr: number;
   const top = e.top; // memory above it has never been written: still zero
   try {
-    ptr = allocBlock(e, bytes, STORAGE_MAX_BYTES);
+    ptr = allocBlock(e, bytes, storageLimit);
   } catch {
     return undefined; // the engine could not grow the memory: the JavaScript heap takes it
   }
