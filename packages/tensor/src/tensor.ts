@@ -101,8 +101,9 @@ export class Tensor implements Disposable {
   /** @internal use the creation functions (tensor, zeros, ...) or ops. */
   constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number, dtype: DType, tracked = true) {
     this.storage = storage;
-    this.shape = Object.freeze(shape.slice());
-    this.strides = Object.freeze(strides.slice());
+    // a frozen array (another tensor's shape, as most ops' outputs reuse) can be shared as it is
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+    this.strides = Object.isFrozen(strides) ? strides : Object.freeze(strides.slice());
     this.offset = offset;
     this.dtype = dtype;
     countTensor(storage.backend.name, 1);
