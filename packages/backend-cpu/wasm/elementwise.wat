@@ -206,57 +206,70 @@
   ;; One Adam/AdamW step in place (backend-cpu's adamStep kernel) on param p, gradient g, moments
   ;; m and v and, for amsgrad, the running maximum x; computed as that kernel does in JavaScript (in
   ;; double, each stored value rounded to float32 and read back rounded), so the results are
-  ;; identical: two elements at a time in f64x2 lanes, the odd last one through the same lanes.
+  ;; identical: two elements at a time in f64x2 lanes, an odd last one on scalars.
   ;; flags: 1 maximize, 2 decoupled weight decay (AdamW), 4 amsgrad. The caller precomputes
   ;; 1 - beta1, 1 - beta2, the bias-corrected step size, c2 = sqrt(1 - beta2^t) and decay = 1 - lr*wd.
   (func (export "adam") (param $p i32) (param $g i32) (param $m i32) (param $v i32) (param $x i32) (param $n i32)
       (param $beta1 f64) (param $keep1 f64) (param $beta2 f64) (param $keep2 f64) (param $stepSize f64) (param $c2 f64)
       (param $eps f64) (param $wd f64) (param $decay f64) (param $flags i32)
-    (local $end i32) (local $step i32) (local $d v128) (local $w v128) (local $mi v128) (local $vi v128) (local $den v128)
+    (local $end i32) (local $d v128) (local $w v128) (local $mi v128) (local $vi v128)
+    (local $sd f64) (local $sw f64) (local $smi f64) (local $svi f64)
     (local.set $end (i32.add (local.get $p) (i32.shl (local.get $n) (i32.const 2))))
-    (block $done
-      (loop $pairs
-        (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
-        ;; bytes this round: 8 (two elements), or 4 for an odd last one (its second lane is ignored)
-        (local.set $step (select (i32.const 8) (i32.const 4) (i32.le_u (i32.add (local.get $p) (i32.const 8)) (local.get $end))))
-        (local.set $d (f64x2.promote_low_f32x4 (call $load2 (local.get $g) (local.get $step))))
+    (block $vdone
+      (loop $vec
+        (br_if $vdone (i32.gt_s (i32.add (local.get $p) (i32.const 8)) (local.get $end)))
+        (local.set $d (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $g))))
         (if (i32.and (local.get $flags) (i32.const 1)) (then (local.set $d (f64x2.neg (local.get $d)))))
-        (local.set $w (f64x2.promote_low_f32x4 (call $load2 (local.get $p) (local.get $step))))
+        (local.set $w (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $p))))
         (if (f64.ne (local.get $wd) (f64.const 0))
           (then (if (i32.and (local.get $flags) (i32.const 2))
             (then (local.set $w (f64x2.mul (local.get $w) (f64x2.splat (local.get $decay)))))
             (else (local.set $d (f64x2.add (local.get $d) (f64x2.mul (f64x2.splat (local.get $wd)) (local.get $w))))))))
         ;; the moments, stored and read back rounded to float32
-        (local.set $mi (f64x2.promote_low_f32x4 (f32x4.demote_f64x2_zero
-          (f64x2.add (f64x2.mul (f64x2.splat (local.get $beta1)) (f64x2.promote_low_f32x4 (call $load2 (local.get $m) (local.get $step))))
-                     (f64x2.mul (f64x2.splat (local.get $keep1)) (local.get $d))))))
-        (local.set $vi (f64x2.promote_low_f32x4 (f32x4.demote_f64x2_zero
-          (f64x2.add (f64x2.mul (f64x2.splat (local.get $beta2)) (f64x2.promote_low_f32x4 (call $load2 (local.get $v) (local.get $step))))
-                     (f64x2.mul (f64x2.mul (f64x2.splat (local.get $keep2)) (local.get $d)) (local.get $d))))))
-        (call $store2 (local.get $m) (f32x4.demote_f64x2_zero (local.get $mi)) (local.get $step))
-        (call $store2 (local.get $v) (f32x4.demote_f64x2_zero (local.get $vi)) (local.get $step))
+        (v128.store64_lane 0 (local.get $m) (f32x4.demote_f64x2_zero
+          (f64x2.add (f64x2.mul (f64x2.splat (local.get $beta1)) (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $m))))
+                     (f64x2.mul (f64x2.splat (local.get $keep1)) (local.get $d)))))
+        (v128.store64_lane 0 (local.get $v) (f32x4.demote_f64x2_zero
+          (f64x2.add (f64x2.mul (f64x2.splat (local.get $beta2)) (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $v))))
+                     (f64x2.mul (f64x2.mul (f64x2.splat (local.get $keep2)) (local.get $d)) (local.get $d)))))
+        (local.set $mi (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $m))))
+        (local.set $vi (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $v))))
         (if (i32.and (local.get $flags) (i32.const 4))
           (then
-            (local.set $vi (f64x2.max (f64x2.promote_low_f32x4 (call $load2 (local.get $x) (local.get $step))) (local.get $vi)))
-            (call $store2 (local.get $x) (f32x4.demote_f64x2_zero (local.get $vi)) (local.get $step))
-            (local.set $x (i32.add (local.get $x) (local.get $step)))))
-        (local.set $den (f64x2.add (f64x2.div (f64x2.sqrt (local.get $vi)) (f64x2.splat (local.get $c2))) (f64x2.splat (local.get $eps))))
-        (call $store2 (local.get $p) (f32x4.demote_f64x2_zero
-          (f64x2.sub (local.get $w) (f64x2.div (f64x2.mul (f64x2.splat (local.get $stepSize)) (local.get $mi)) (local.get $den))))
-          (local.get $step))
-        (local.set $p (i32.add (local.get $p) (local.get $step)))
-        (local.set $g (i32.add (local.get $g) (local.get $step)))
-        (local.set $m (i32.add (local.get $m) (local.get $step)))
-        (local.set $v (i32.add (local.get $v) (local.get $step)))
-        (br $pairs))))
-
-  ;; Two float32s (8 bytes) or one (4) into the low lanes of a vector; stores likewise.
-  (func $load2 (param $ptr i32) (param $bytes i32) (result v128)
-    (if (result v128) (i32.eq (local.get $bytes) (i32.const 8))
-      (then (v128.load64_zero (local.get $ptr)))
-      (else (v128.load32_zero (local.get $ptr)))))
-  (func $store2 (param $ptr i32) (param $val v128) (param $bytes i32)
-    (if (i32.eq (local.get $bytes) (i32.const 8))
-      (then (v128.store64_lane 0 (local.get $ptr) (local.get $val)))
-      (else (v128.store32_lane 0 (local.get $ptr) (local.get $val)))))
+            (v128.store64_lane 0 (local.get $x) (f32x4.demote_f64x2_zero
+              (f64x2.max (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $x))) (local.get $vi))))
+            (local.set $vi (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $x))))
+            (local.set $x (i32.add (local.get $x) (i32.const 8)))))
+        (v128.store64_lane 0 (local.get $p) (f32x4.demote_f64x2_zero
+          (f64x2.sub (local.get $w) (f64x2.div (f64x2.mul (f64x2.splat (local.get $stepSize)) (local.get $mi))
+            (f64x2.add (f64x2.div (f64x2.sqrt (local.get $vi)) (f64x2.splat (local.get $c2))) (f64x2.splat (local.get $eps)))))))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))
+        (local.set $g (i32.add (local.get $g) (i32.const 8)))
+        (local.set $m (i32.add (local.get $m) (i32.const 8)))
+        (local.set $v (i32.add (local.get $v) (i32.const 8)))
+        (br $vec)))
+    ;; an odd last element, the same steps on scalars
+    (if (i32.lt_u (local.get $p) (local.get $end))
+      (then
+        (local.set $sd (f64.promote_f32 (f32.load (local.get $g))))
+        (if (i32.and (local.get $flags) (i32.const 1)) (then (local.set $sd (f64.neg (local.get $sd)))))
+        (local.set $sw (f64.promote_f32 (f32.load (local.get $p))))
+        (if (f64.ne (local.get $wd) (f64.const 0))
+          (then (if (i32.and (local.get $flags) (i32.const 2))
+            (then (local.set $sw (f64.mul (local.get $sw) (local.get $decay))))
+            (else (local.set $sd (f64.add (local.get $sd) (f64.mul (local.get $wd) (local.get $sw))))))))
+        (f32.store (local.get $m) (f32.demote_f64
+          (f64.add (f64.mul (local.get $beta1) (f64.promote_f32 (f32.load (local.get $m)))) (f64.mul (local.get $keep1) (local.get $sd)))))
+        (f32.store (local.get $v) (f32.demote_f64
+          (f64.add (f64.mul (local.get $beta2) (f64.promote_f32 (f32.load (local.get $v))))
+                   (f64.mul (f64.mul (local.get $keep2) (local.get $sd)) (local.get $sd)))))
+        (local.set $smi (f64.promote_f32 (f32.load (local.get $m))))
+        (local.set $svi (f64.promote_f32 (f32.load (local.get $v))))
+        (if (i32.and (local.get $flags) (i32.const 4))
+          (then
+            (f32.store (local.get $x) (f32.demote_f64 (f64.max (f64.promote_f32 (f32.load (local.get $x))) (local.get $svi))))
+            (local.set $svi (f64.promote_f32 (f32.load (local.get $x))))))
+        (f32.store (local.get $p) (f32.demote_f64
+          (f64.sub (local.get $sw) (f64.div (f64.mul (local.get $stepSize) (local.get $smi))
+            (f64.add (f64.div (f64.sqrt (local.get $svi)) (local.get $c2)) (local.get $eps)))))))))
 )
