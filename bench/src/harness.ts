@@ -46,9 +46,33 @@ export async function time(fn: () => unknown, opts: TimeOptions = {}): Promise<T
     await fn();
     samples.push(performance.now() - t0);
   }
-  const sorted = [...samples].sort((a, b) => a - b);
-  return { median: sorted[sorted.length >> 1]!, min: sorted[0]!, samples };
+  return { median: median(samples), min: Math.min(...samples), samples };
 }
+
+/**
+ * Time two functions in alternating calls, so that load from other processes on a shared machine
+ * falls on both alike; `ratio` is the median over rounds of (b's time / a's time), the figure to
+ * quote when the claim is "a is k times faster than b".
+ */
+export async function timePair(a: () => unknown, b: () => unknown, opts: TimeOptions = {}): Promise<{ a: Timing; b: Timing; ratio: number }> {
+  const { warmup = 3, reps = 11, minMs = 300 } = opts;
+  for (let i = 0; i < warmup; i++) { await a(); await b(); }
+  const sa: number[] = [], sb: number[] = [], ratios: number[] = [];
+  const start = performance.now();
+  while (sa.length < reps || (performance.now() - start < minMs && sa.length < 10 * reps)) {
+    let t0 = performance.now();
+    await a();
+    const ta = performance.now() - t0;
+    t0 = performance.now();
+    await b();
+    const tb = performance.now() - t0;
+    sa.push(ta); sb.push(tb); ratios.push(tb / ta);
+  }
+  const summary = (s: number[]): Timing => ({ median: median(s), min: Math.min(...s), samples: s });
+  return { a: summary(sa), b: summary(sb), ratio: median(ratios) };
+}
+
+const median = (s: number[]): number => [...s].sort((x, y) => x - y)[s.length >> 1]!;
 
 /**
  * This machine's memory bandwidth now, in GB/s counting bytes read plus bytes written: a 64 MB

@@ -88,6 +88,26 @@ gpuDescribe('losses', () => {
     await expect(nll.data()).rejects.toThrow(/nllLoss: target 7 is out of range for 4 classes \(at target index \[1\]\)/);
   });
 
+  it('binaryCrossEntropy: values and gradients; an input outside [0, 1] fails at the next read with the CPU message', async () => {
+    const p = tg.rand([4, 3]);
+    await gradParity('binaryCrossEntropy', (a, b) => nn.functional.binaryCrossEntropy(a, b, { reduction: 'none' }), [p, tg.rand([4, 3])], [0]);
+    const cases: [string, tg.Tensor][] = [
+      ['above 1', tg.tensor([[0.5, 0.2, 0.1], [0.3, 1.01, 0]])],
+      ['negative, strided view', tg.tensor([[0.5, 0.2, 0.1], [-0.25, 0.4, 1]]).transpose(0, 1)],
+      ['NaN', tg.tensor([0.5, NaN, 0.25])],
+      ['0-d', tg.tensor(3)],
+    ];
+    for (const [what, xc] of cases) {
+      const target = tg.zerosLike(xc);
+      const cpuErr = (() => { try { nn.functional.binaryCrossEntropy(xc, target); } catch (e) { return e as Error; } })();
+      expect(cpuErr, what).toBeInstanceOf(tg.ValueError);
+      const loss = nn.functional.binaryCrossEntropy(xc.to('webgpu'), target.to('webgpu'));
+      await expect(loss.data(), what).rejects.toThrow(cpuErr!.message);
+      // reported once: the next read succeeds
+      expect(await tg.zeros([1]).to('webgpu').data()).toEqual(new Float32Array([0]));
+    }
+  });
+
   it('nllLoss: weights, ignoreIndex, every reduction, (N, C, d) input', async () => {
     const x = tg.logSoftmax(tg.randn([8, 6]), 1);
     const t = tg.tensor([5, 0, 3, 3, -1, 2, 1, 4], { dtype: 'int32' });

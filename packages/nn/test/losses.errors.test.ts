@@ -1,7 +1,7 @@
 import '@tapegrad/backend-cpu';
 import { DTypeError, IndexError, ShapeError, ValueError, randn, tensor, zeros, type Tensor } from '@tapegrad/tensor';
 import { describe, expect, it } from 'vitest';
-import { functional as F, CrossEntropyLoss, NLLLoss } from '../src/index.js';
+import { functional as F, BCELoss, CrossEntropyLoss, NLLLoss } from '../src/index.js';
 
 // Every bad input the losses reject, with a message naming the op, the argument, the value
 // and where it was found.
@@ -133,6 +133,25 @@ describe('errors of the other losses', () => {
   it('binary cross-entropies need the target shape to equal the input shape', () => {
     expect(() => F.binaryCrossEntropy(zeros([3, 4]), zeros([4]))).toThrow('binaryCrossEntropy: target shape [4] must equal input shape [3, 4]');
     expect(() => F.binaryCrossEntropyWithLogits(zeros([3, 4]), zeros([3]))).toThrow(ShapeError);
+  });
+  it('binaryCrossEntropy: input outside [0, 1] (NaN too, as PyTorch) names the value and where', () => {
+    const probs = (data: number[], shape: number[]) => tensor(data, { shape });
+    for (const reduction of ['none', 'mean', 'sum'] as const) {
+      expect(() => F.binaryCrossEntropy(probs([0.5, 1.5, 0.2], [3]), zeros([3]), { reduction })).toThrow(ValueError);
+      expect(() => F.binaryCrossEntropy(probs([0.5, 1.5, 0.2], [3]), zeros([3]), { reduction })).toThrow(
+        'binaryCrossEntropy: all elements of input should be between 0 and 1; got 1.5 at index [1]',
+      );
+    }
+    expect(() => F.binaryCrossEntropy(probs([0, 1, 0.5, -0.25, 2, 0.5], [2, 3]), zeros([2, 3]))).toThrow(/got -0.25 at index \[1, 0\]$/);
+    expect(() => F.binaryCrossEntropy(probs([0.5, NaN], [2]), zeros([2]))).toThrow(/got NaN at index \[1\]$/);
+    expect(() => F.binaryCrossEntropy(probs([Infinity], [1]), zeros([1]))).toThrow(/got Infinity at index \[0\]$/);
+    expect(() => F.binaryCrossEntropy(probs([7], []), zeros([]))).toThrow(/got 7 at index \[\]$/);
+    // a strided view: the index is the view's, not the storage's
+    const t = probs([0.1, 0.2, 0.3, 1.01, 0.5, 0.6], [2, 3]).transpose(0, 1);
+    expect(() => F.binaryCrossEntropy(t, zeros([3, 2]))).toThrow(/got 1.01 at index \[0, 1\]$/);
+    // the ends of [0, 1] are fine: each log is clamped at -100
+    expect(F.binaryCrossEntropy(probs([0, 1], [2]), tensor([1, 0])).itemSync()).toBe(100);
+    expect(() => new BCELoss().forward(probs([0.5, -1], [2]), zeros([2]))).toThrow(/binaryCrossEntropy: all elements of input should be between 0 and 1; got -1/);
   });
   it('integer inputs', () => {
     const i = zeros([3], { dtype: 'int32' });

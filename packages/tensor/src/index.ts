@@ -12,6 +12,7 @@ export * from './backend.js';
 export * from './registry.js';
 export * from './memory.js';
 export * from './random.js';
+export { fastExp } from './fast-exp.js';
 export { Tensor, Storage, installAutograd, autogradHooks, type AutogradHooks, type BackwardOptions, type GradFn, type NestedArray } from './tensor.js';
 export { dispatch, run } from './dispatch.js';
 export * from './creation.js';

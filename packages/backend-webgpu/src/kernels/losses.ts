@@ -1,4 +1,4 @@
-import { IndexError, registerKernel, type Shape, type ClassLossAttrs } from '@tapegrad/tensor';
+import { IndexError, registerKernel, ValueError, type Shape, type ClassLossAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // The fused class-index losses, as the CPU kernels in @tapegrad/nn's losses/kernels (op
@@ -262,3 +262,42 @@ ${MAIN}
     meta, workgroups: Math.ceil(n / WORKGROUP), errors: targetError('nllLoss', shape[cd]!, a.ignoreIndex, t!.shape),
   }];
 }) as WebGPUKernel<ClassLossAttrs>);
+
+// binaryCrossEntropy's input check (the op and its CPU kernel live in @tapegrad/nn's
+// losses/binary.ts): a thread per element reports one outside [0, 1], NaN included, and the next
+// read throws the CPU kernel's ValueError. The CPU names the first bad element in index order;
+// with several, the GPU names whichever thread got there first.
+const f32Of = (bits: number) => new Float32Array(new Int32Array([bits]).buffer)[0]!;
+/** The shortest decimal that reads back as float32 `v` (1.01, not 1.0099999904632568), as the CPU prints it. */
+function float32Text(v: number): string {
+  for (let p = 1; p < 9; p++) if (Math.fround(Number(v.toPrecision(p))) === v) return String(Number(v.toPrecision(p)));
+  return String(v);
+}
+function unravel(i: number, shape: Shape): number[] {
+  const at = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    at[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return at;
+}
+
+// inputs [input]; output [a 0-d int32, written 0]
+registerKernel('binaryCrossEntropyCheck', 'webgpu', (([x], [ok]) => {
+  const n = numelOf(x!.shape);
+  const co = coalesce(x!.shape, [x!.strides]);
+  // [n, slot, ok offset, walk(input)]
+  const meta = [n, 0, ok!.offset, ...walkMeta(co.shape, [{ offset: x!.offset, strides: co.strides[0]! }])];
+  const wgsl = () => `${preamble([x!.dtype], [ok!.dtype], true)}
+${MAIN}
+  let i = wid(w, nw) * WG + l;
+  if (i == 0u) { out0[md[2]] = 0; }
+  if (i >= md[0]) { return; }
+  ${walk(1, '3u', 'i')}
+  let v = in0[o0];
+  if (nan_f32(v) || v < 0.0 || v > 1.0) { report(bitcast<i32>(v), i); }
+}`;
+  const errors = (bits: number, at: number) =>
+    new ValueError(`binaryCrossEntropy: all elements of input should be between 0 and 1; got ${float32Text(f32Of(bits))} at index [${unravel(at, x!.shape).join(', ')}]`);
+  return [{ key: 'binaryCrossEntropyCheck', wgsl, inputs: [x!.handle], outputs: [ok!.handle], meta, workgroups: Math.max(1, Math.ceil(n / WORKGROUP)), errors }];
+}) as WebGPUKernel);
