@@ -1,12 +1,15 @@
 /**
  * The CPU backend of tapegrad, registered on import as the 'cpu' device: kernels on typed
- * arrays in TypeScript, with matrix multiplication (which convolution runs on too) in WebAssembly
- * SIMD on worker threads.
+ * arrays in TypeScript, with matrix multiplication (which convolution runs on too), the common
+ * elementwise ops and the SGD step in WebAssembly SIMD, on storage that lives in the WebAssembly
+ * memory where it can; matrix multiplication on worker threads.
  * @packageDocumentation
  * @module @tapegrad/backend-cpu
  */
-import { allocArray, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
+import { addPoolReporter, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
 import type { CpuKernel, CpuView } from './strided.js';
+import { poolAlloc, poolBytes, poolFree } from './pool.js';
+export { setPoolCap as setCpuPoolCap } from './pool.js';
 import './kernels/elementwise.js';
 import './kernels/reduce.js';
 import './kernels/matmul.js';
@@ -21,14 +24,17 @@ import './kernels/optim.js';
 /** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
 export const cpuBackend: Backend<TypedArray, CpuKernel> = {
   name: 'cpu',
-  alloc: (dtype: DType, length: number) => allocArray(dtype, length),
-  free: () => {},
+  alloc: (dtype: DType, length: number) => poolAlloc(dtype, length),
+  free: (handle, dtype, length) => poolFree(handle, dtype, length),
   write: (handle, data) => handle.set(data),
   read: async (handle) => handle.slice(),
   readSync: (handle) => handle,
   run: (kernel, inputs, outputs, attrs, op) => kernel(inputs as CpuView[], outputs as CpuView[], attrs, op),
+  pooledBytes: poolBytes,
+  elementwiseInPlace: true,
 };
 registerBackend(cpuBackend);
+addPoolReporter(() => ['cpu', poolBytes()]);
 
 export { dense, plan, lineBases, splitDims, broadcastStrides, type CpuKernel, type CpuView } from './strided.js';
 export { gemm, matmulF32 } from './kernels/matmul.js';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
-import '../src/index.js';
+import { afterAll } from 'vitest';
+import { cpuKernelInfo, setCpuKernelOptions } from '../src/index.js';
 
 // The float32 contiguous fast paths (src/kernels/fast-f32.ts) must give exactly what the
 // generic strided kernels give. A transposed-and-back copy of an operand has the same values but
@@ -58,5 +59,78 @@ describe('float32 fast paths agree with the generic kernels', () => {
     const a = tg.tensor([1, 2, 3], { dtype: 'int32' }), b = tg.tensor([4, 5, 6], { dtype: 'int32' });
     expect(Array.from(tg.add(a, b).dataSync())).toEqual([5, 7, 9]);
     expect(tg.add(a, b).dtype).toBe('int32');
+  });
+});
+
+// Where every operand lives in the WebAssembly memory (float32 storage does, when the memory is
+// shared), wasm/elementwise.wat runs instead of the JavaScript loops: same bits, on lengths and
+// rows that are and are not multiples of the 4-lane vectors, with NaN and signed zeros.
+describe('WebAssembly elementwise kernels agree with the JavaScript loops', () => {
+  const initial = cpuKernelInfo();
+  afterAll(() => setCpuKernelOptions({ simd: 'auto', sharedMemory: initial.sharedMemory }));
+  const inWasm = (t: tg.Tensor) => (t.kernelView().handle as tg.TypedArray).buffer instanceof SharedArrayBuffer;
+  /** Values of f's result computed on operands in the memory, and on plain-array copies of them. */
+  function both(make: () => tg.Tensor[], f: (...ts: tg.Tensor[]) => tg.Tensor): [number[], number[]] {
+    setCpuKernelOptions({ simd: 'simd', sharedMemory: true });
+    const inputs = make();
+    const host = inputs.map((t) => ({ data: t.dataSync(), shape: t.shape }));
+    for (const t of inputs) expect(inWasm(t)).toBe(t.dtype === 'float32' || t.dtype === 'bool');
+    const wasm = f(...inputs).dataSync();
+    setCpuKernelOptions({ sharedMemory: false });
+    const plain = host.map(({ data, shape }, i) => tg.fromArray(data, shape, inputs[i]!.dtype));
+    for (const t of plain) expect(inWasm(t)).toBe(false);
+    return [Array.from(wasm), Array.from(f(...plain).dataSync())];
+  }
+  const special = [Number.NaN, 0, -0, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e-40];
+  const withSpecial = (shape: number[]) => () => {
+    const t = tg.randn(shape);
+    const h = t.kernelView().handle as Float32Array;
+    special.forEach((v, i) => (h[(i * 7) % h.length] = v));
+    return t;
+  };
+  const cases: [number[], number[]][] = [
+    [[64], [64]], [[9, 23], [9, 23]], [[9, 23], []], [[9, 23], [23]], [[5, 16], [16]], [[67], []], [[4, 5, 7], [5, 7]], [[13], [9, 13]],
+  ];
+  for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+    it(`${op}`, () => {
+      for (const [sa, sb] of cases) {
+        const [wasm, plain] = both(() => [withSpecial(sa)(), withSpecial(sb)()], (a, b) => tg[op](a!, b!));
+        expect(wasm, `${op} ${sa} ${sb}`).toEqual(plain);
+      }
+    });
+    it(`${op}_ in place`, () => {
+      const [wasm, plain] = both(() => [withSpecial([9, 23])(), withSpecial([23])()], (a, b) => a![`${op}_`](b!));
+      expect(wasm).toEqual(plain);
+    });
+  }
+  it('relu', () => {
+    for (const shape of [[64], [67], [9, 23]]) {
+      const [wasm, plain] = both(() => [withSpecial(shape)()], (a) => tg.relu(a!));
+      expect(wasm).toEqual(plain);
+      expect(wasm.some(Number.isNaN)).toBe(true);
+    }
+  });
+  it("gt against a scalar, and where(mask, x, scalar): relu's gradient", () => {
+    for (const n of [64, 67, 9 * 23, 16 * 5 + 15]) {
+      const [gtW, gtP] = both(() => [withSpecial([n])()], (a) => tg.gt(a!, 0));
+      expect(gtW).toEqual(gtP);
+      expect(new Set(gtW)).toEqual(new Set([0, 1]));
+      const [wW, wP] = both(() => [withSpecial([n])().gt(0.3), withSpecial([n])()], (c, x) => tg.where(c!, x!, -2.5));
+      expect(wW).toEqual(wP);
+      // against values written out here
+      setCpuKernelOptions({ simd: 'simd', sharedMemory: true });
+      const x = withSpecial([n])();
+      const xs = Array.from(x.dataSync());
+      expect(Array.from(tg.gt(x, 0).dataSync())).toEqual(xs.map((v) => (v > 0 ? 1 : 0)));
+      expect(Array.from(tg.where(tg.gt(x, 0), x, 0).dataSync())).toEqual(xs.map((v) => (v > 0 ? v : 0)));
+      // a scalar of another dtype (here the int32 0 beside a bool mask, as relu's gradient makes)
+      const [iW, iP] = both(() => [withSpecial([n])().gt(0), withSpecial([n])(), tg.tensor(3, { dtype: 'int32' })], (c, x, y) => tg.where(c!, x!, y!));
+      expect(iW).toEqual(iP);
+    }
+  });
+  it('reused storage reads as zeros', () => {
+    setCpuKernelOptions({ simd: 'simd', sharedMemory: true });
+    tg.full([300], 5).dispose();
+    expect(new Set(tg.zeros([300]).dataSync())).toEqual(new Set([0]));
   });
 });

@@ -131,6 +131,28 @@ describe('matmul float32 paths agree', () => {
   });
 });
 
+describe('matmul on storage in the WebAssembly memory', () => {
+  it('reads operands and writes C in place, with the same bits as staged copies', async () => {
+    for (const threads of [1, 2]) {
+      setCpuKernelOptions({ simd: 'simd', threads, sharedMemory: true, parallelMinFlops: 0 });
+      if (threads === 2) expect(await cpuWorkersReady()).toBe(2);
+      manualSeed(9);
+      // a transposed view and a slice at an offset: strides and offsets taken as they are
+      const a = randn([70, 45]).transpose(0, 1), b = randn([80, 33]).narrow(0, 10, 70);
+      const inMemory = (t: Tensor) => (t.kernelView().handle as Float32Array).buffer instanceof SharedArrayBuffer;
+      expect(inMemory(a) && inMemory(b)).toBe(true);
+      const c = matmul(a, b);
+      expect(inMemory(c)).toBe(true);
+      // the same values in plain arrays go through the staging path
+      const plainA = a.contiguous().dataSync() as Float32Array, plainB = b.contiguous().dataSync() as Float32Array;
+      const staged = new Float32Array(45 * 33);
+      matmulF32({ data: plainA, offset: 0, rs: 70, cs: 1 }, { data: plainB, offset: 0, rs: 33, cs: 1 }, staged, 0, 45, 33, 70);
+      expect(c.dataSync()).toEqual(staged);
+      expect(maxError(staged, reference(a, b), 70)).toBeLessThan(1e-5);
+    }
+  });
+});
+
 describe('setCpuKernelOptions', () => {
   it('rejects bad values with a message naming the option', () => {
     expect(() => setCpuKernelOptions({ threads: 0 })).toThrow(ValueError);

@@ -32,6 +32,12 @@ export interface Backend<H = unknown, K = unknown> {
   readSync?(handle: H, dtype: DType, length: number): TypedArray;
   /** Run one kernel: read the input views, write the (fresh, contiguous) output views. `op` names the op for error messages. */
   run(kernel: K, inputs: readonly TensorView<H>[], outputs: readonly TensorView<H>[], attrs: unknown, op: string): void;
+  /**
+   * Whether run() may be given, for a binary elementwise op, an output view identical to input 0's
+   * (add_, sub_, mul_, div_ then write in place, with no temporary): true where kernels read each
+   * element before writing that same element.
+   */
+  readonly elementwiseInPlace?: boolean;
   /** Bytes this backend holds in reserve (a buffer pool), for memory(). */
   pooledBytes?(): number;
 }

@@ -101,8 +101,9 @@ export class Tensor implements Disposable {
   /** @internal use the creation functions (tensor, zeros, ...) or ops. */
   constructor(storage: Storage, shape: Shape, strides: readonly number[], offset: number, dtype: DType, tracked = true) {
     this.storage = storage;
-    this.shape = Object.freeze(shape.slice());
-    this.strides = Object.freeze(strides.slice());
+    // a frozen array (another tensor's shape, as most ops' outputs reuse) can be shared as it is
+    this.shape = Object.isFrozen(shape) ? shape : Object.freeze(shape.slice());
+    this.strides = Object.isFrozen(strides) ? strides : Object.freeze(strides.slice());
     this.offset = offset;
     this.dtype = dtype;
     countTensor(storage.backend.name, 1);
@@ -377,13 +378,13 @@ export class Tensor implements Disposable {
   /** Fill with `value`, in place. */
   fill_(value: number): this { return ops.copyInto(this, value); }
   /** this = this + other, in place. */
-  add_(other: ops.TensorLike): this { return ops.inPlace(this, ops.add, other); }
+  add_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'add', other); }
   /** this = this - other, in place. */
-  sub_(other: ops.TensorLike): this { return ops.inPlace(this, ops.sub, other); }
+  sub_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'sub', other); }
   /** this = this * other, in place. */
-  mul_(other: ops.TensorLike): this { return ops.inPlace(this, ops.mul, other); }
+  mul_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'mul', other); }
   /** this = this / other, in place. */
-  div_(other: ops.TensorLike): this { return ops.inPlace(this, ops.div, other); }
+  div_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'div', other); }
 }
 
 function flatArgs(args: number[] | [number[]]): number[] {

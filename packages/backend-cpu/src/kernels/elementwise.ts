@@ -1,6 +1,6 @@
 import { registerKernel, type ClampAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, plan, type CpuKernel, type CpuView } from '../strided.js';
-import { fastBinary, fastUnary } from './fast-f32.js';
+import { fastBinary, fastUnary, fastWhere } from './fast-f32.js';
 
 // One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
 // contiguous operands run as one flat loop and broadcast/strided ones pay per row, not per element.
@@ -92,7 +92,7 @@ const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, { min, max }, op) =
   unaryKernel((x) => (x !== x ? x : x < min ? min : x > max ? max : x))(inputs, outputs, {}, op);
 registerKernel('clamp', 'cpu', clampKernel);
 
-registerKernel('where', 'cpu', (([c, x, y], [out]) => {
+registerKernel('where', 'cpu', fastWhere((([c, x, y], [out]) => {
   const o = out!;
   const strides = [c!, x!, y!].map((v) => broadcastStrides(v, o.shape));
   const p = plan(o.shape, [...strides, o.strides], [c!.offset, x!.offset, y!.offset, o.offset]);
@@ -104,7 +104,7 @@ registerKernel('where', 'cpu', (([c, x, y], [out]) => {
     let io = p.bases[3]![r]!;
     for (let j = 0; j < p.inner; j++, ic += sc, ia += sa, ib += sb, io += so) o.handle[io] = c!.handle[ic] ? x!.handle[ia]! : y!.handle[ib]!;
   }
-}) as CpuKernel);
+}) as CpuKernel));
 
 // 'copy' reads a strided (possibly broadcast) view and writes another view, converting dtype.
 registerKernel('copy', 'cpu', fastUnary('copy', ((inputs, outputs, attrs, op) => {

@@ -1,4 +1,5 @@
 import type { CpuKernel, CpuView } from '../strided.js';
+import { wasmBinary, wasmGtScalar, wasmRelu, wasmWhereScalar } from '../wasm/runtime.js';
 
 // Fast paths for the elementwise ops a training step spends its time in, on contiguous float32
 // operands: same shape, a scalar, or a row broadcast over the last dims (a bias). The generic
@@ -32,6 +33,10 @@ const BINARY: Record<string, Loop2> = {
   },
 };
 const COMMUTATIVE = new Set(['add', 'mul']);
+// Where every operand lives in the WebAssembly memory (its storage pool), the SIMD kernels of
+// wasm/elementwise.wat run instead, with identical results.
+const OPCODE: Record<string, number> = { add: 0, sub: 1, mul: 2, div: 3 };
+const WASM_MIN = 64; // below this, calling into WebAssembly costs more than the loop
 
 type Loop1 = (a: Float32Array, o: Float32Array, n: number) => void;
 const UNARY: Record<string, Loop1> = {
@@ -78,6 +83,7 @@ function broadcastBlock(small: CpuView, full: readonly number[]): number {
 
 /** Wrap a generic binary kernel with the float32 contiguous fast path for op `name`, if any. */
 export function fastBinary(name: string, generic: CpuKernel): CpuKernel {
+  if (name === 'gt') return fastGt(generic);
   const loop = BINARY[name];
   if (!loop) return generic;
   return (inputs, outputs, attrs, op) => {
@@ -88,10 +94,10 @@ export function fastBinary(name: string, generic: CpuKernel): CpuKernel {
       const o = f32(out, n);
       if (numel(x) === n && isContiguous(x)) {
         const bn = numel(y) === n ? (isContiguous(y) ? n : -1) : broadcastBlock(y, out.shape);
-        if (bn > 0) return loop(f32(x, n), f32(y, bn), o, n, bn);
+        if (bn > 0) return (n >= WASM_MIN && wasmBinary(OPCODE[name]!, x, y, out, n, bn)) || loop(f32(x, n), f32(y, bn), o, n, bn);
       } else if (COMMUTATIVE.has(name) && numel(y) === n && isContiguous(y)) {
         const bn = broadcastBlock(x, out.shape);
-        if (bn > 0) return loop(f32(y, n), f32(x, bn), o, n, bn);
+        if (bn > 0) return (n >= WASM_MIN && wasmBinary(OPCODE[name]!, y, x, out, n, bn)) || loop(f32(y, n), f32(x, bn), o, n, bn);
       }
     }
     generic(inputs, outputs, attrs, op);
@@ -106,8 +112,42 @@ export function fastUnary(name: string, generic: CpuKernel): CpuKernel {
     const x = inputs[0]!, out = outputs[0]!;
     const n = numel(out);
     if (out.dtype === 'float32' && x.dtype === 'float32' && numel(x) === n && isContiguous(x) && isContiguous(out)) {
+      if (name === 'relu' && n >= WASM_MIN && wasmRelu(x, out, n)) return;
       return loop(f32(x, n), f32(out, n), n);
     }
+    generic(inputs, outputs, attrs, op);
+  };
+}
+
+// relu's gradient is where(y > 0, g, 0): a comparison with a scalar and a select against one.
+// Their generic loops branch on every element of a random sign pattern; the WebAssembly kernels
+// compare and select sixteen lanes at a time without branches.
+const isScalarF32 = (v: CpuView) => v.dtype === 'float32' && numel(v) === 1;
+
+function fastGt(generic: CpuKernel): CpuKernel {
+  return (inputs, outputs, attrs, op) => {
+    const [x, y] = inputs as [CpuView, CpuView];
+    const out = outputs[0]!;
+    const n = numel(out);
+    if (n >= WASM_MIN && x.dtype === 'float32' && isScalarF32(y) && numel(x) === n && isContiguous(x) && isContiguous(out) && wasmGtScalar(x, y, out, n)) return;
+    generic(inputs, outputs, attrs, op);
+  };
+}
+
+/**
+ * Wrap where's generic kernel with the WebAssembly path for where(c, x, scalar) on contiguous
+ * float32 x. The scalar may have any dtype (where(mask, g, 0) makes the 0 an int32 beside a bool
+ * mask): it is stored to float32 like the generic kernel stores it.
+ */
+export function fastWhere(generic: CpuKernel): CpuKernel {
+  return (inputs, outputs, attrs, op) => {
+    const [c, x, y] = inputs as [CpuView, CpuView, CpuView];
+    const out = outputs[0]!;
+    const n = numel(out);
+    if (
+      n >= WASM_MIN && out.dtype === 'float32' && c.dtype === 'bool' && x.dtype === 'float32' && numel(y) === 1 &&
+      numel(c) === n && numel(x) === n && isContiguous(c) && isContiguous(x) && isContiguous(out) && wasmWhereScalar(c, x, y, out, n)
+    ) return;
     generic(inputs, outputs, attrs, op);
   };
 }

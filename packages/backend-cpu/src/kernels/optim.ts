@@ -1,5 +1,6 @@
 import { registerKernel, type SgdStepAttrs, type AdamStepAttrs } from '@tapegrad/tensor';
 import type { CpuKernel } from '../strided.js';
+import { wasmAdam, wasmSgd } from '../wasm/runtime.js';
 
 // Fused optimizer updates (op definitions: @tapegrad/nn's optim/fused.ts). They have no outputs:
 // each writes the parameter and its state buffers in place, in one pass, where the same update
@@ -11,6 +12,8 @@ registerKernel('sgdStep', 'cpu', (([p, g, b], _out, a) => {
   const P = p!.handle, G = g!.handle, B = b?.handle;
   const [po, go, bo] = [p!.offset, g!.offset, b?.offset ?? 0];
   const n = P.length === 0 ? 0 : p!.shape.reduce((x, y) => x * y, 1);
+  // float32 in the WebAssembly memory: the same arithmetic, two lanes at a time (wasm/elementwise.wat)
+  if (p!.dtype === 'float32' && g!.dtype === 'float32' && (!b || b.dtype === 'float32') && wasmSgd(p!, g!, b, n, a)) return;
   const { lr, momentum, dampening, weightDecay, nesterov, maximize, init } = a;
   for (let i = 0; i < n; i++) {
     let d = maximize ? -G[go + i]! : G[go + i]!;
@@ -30,6 +33,8 @@ registerKernel('adamStep', 'cpu', (([p, g, m, v, vmax], _out, a) => {
   const P = p!.handle, G = g!.handle, M = m!.handle, V = v!.handle, X = vmax?.handle;
   const [po, go, mo, vo, xo] = [p!.offset, g!.offset, m!.offset, v!.offset, vmax?.offset ?? 0];
   const n = p!.shape.reduce((x, y) => x * y, 1);
+  // float32 in the WebAssembly memory: the same arithmetic, two lanes at a time (wasm/elementwise.wat)
+  if ([p, g, m, v, vmax].every((t) => !t || t.dtype === 'float32') && wasmAdam(p!, g!, m!, v!, a.amsgrad ? vmax : undefined, n, a)) return;
   const { lr, beta1, beta2, eps, weightDecay, decoupled, amsgrad, maximize, step } = a;
   const stepSize = lr / (1 - beta1 ** step);
   const c2 = Math.sqrt(1 - beta2 ** step);

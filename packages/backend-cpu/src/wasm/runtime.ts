@@ -1,5 +1,5 @@
-import { ValueError } from '@tapegrad/tensor';
-import { gemm as gemmModules } from './kernels.generated.js';
+import { ValueError, type TypedArray } from '@tapegrad/tensor';
+import { elementwise as elementwiseModules, gemm as gemmModules } from './kernels.generated.js';
 import { WORKER_SOURCE } from './worker.js';
 
 // The WebAssembly side of the CPU backend: which kernel variant runs (relaxed SIMD, plain SIMD128
@@ -43,11 +43,22 @@ const MAX_THREADS = 16;
 const CTRL_BYTES = 65536;
 // Control block, in Int32 words: [0] job sequence (workers sleep on it), [1] stop, [2] claim
 // word (parts << 8 | next unclaimed block), [3] blocks finished, [4] a worker failed,
-// [5] blocks computed by workers, [16+w] worker w ready, [64...] the job (see gemm_part in wasm/gemm.wat).
+// [5] blocks computed by workers, [16+w] worker w ready, [48] a scalar operand of the elementwise
+// kernels (float32), [64...] the job (see gemm_part in wasm/gemm.wat).
 const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16, JOB = 64;
 
 type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
 interface Exports { gemm: GemmFn; gemm_part(job: number, part: number, thread: number): void; scratch_bytes(m: number, n: number, kc: number): number }
+interface ElementwiseExports {
+  zero(ptr: number, bytes: number): void;
+  binary(op: number, a: number, b: number, o: number, n: number, bn: number): void;
+  relu(a: number, o: number, n: number): void;
+  gt_scalar(a: number, sp: number, o: number, n: number): void;
+  where_scalar(c: number, x: number, sp: number, o: number, n: number): void;
+  sgd(p: number, g: number, b: number, n: number, lr: number, momentum: number, keep: number, wd: number, flags: number): void;
+  adam(p: number, g: number, m: number, v: number, x: number, n: number, beta1: number, keep1: number, beta2: number, keep2: number,
+    stepSize: number, c2: number, eps: number, wd: number, decay: number, flags: number): void;
+}
 
 // The WebAssembly API, typed here: the project's lib settings (ES2022 + Node types) do not
 // declare it, and a global declaration would clash with lib.dom in browser builds.
@@ -109,6 +120,7 @@ const options = {
 interface WorkerLike { unref(): void; terminate(): unknown; on(ev: string, fn: (...a: unknown[]) => void): unknown }
 interface Engine {
   exports: Exports;
+  elementwise: ElementwiseExports;
   memory: WasmMemory;
   module: WasmModule;
   shared: boolean;
@@ -117,6 +129,12 @@ interface Engine {
   workers: WorkerLike[];
   broken: boolean;
   seq: number;
+  /** Every buffer object the memory has had (a grow yields a new one): how a handle is known to live here. */
+  buffers: Set<ArrayBufferLike>;
+  /** The allocator: free blocks by size in bytes, and the first byte never handed out. */
+  free: Map<number, number[]>;
+  freeBytes: number;
+  top: number;
 }
 let engine: Engine | undefined;
 
@@ -125,8 +143,10 @@ function createEngine(level: 'relaxed' | 'simd'): Engine {
   const module = new WA!.Module(decode(shared ? gemmModules[`${level}Shared`] : gemmModules[level]));
   const memory = new WA!.Memory({ initial: 16, maximum: 65536, ...(shared ? { shared: true } : {}) });
   const instance = new WA!.Instance(module, { env: { memory } });
+  const elementwise = new WA!.Instance(new WA!.Module(decode(shared ? elementwiseModules.simdShared : elementwiseModules.simd)), { env: { memory } });
   return {
     exports: instance.exports as unknown as Exports,
+    elementwise: elementwise.exports as unknown as ElementwiseExports,
     memory,
     module,
     shared,
@@ -135,6 +155,10 @@ function createEngine(level: 'relaxed' | 'simd'): Engine {
     workers: [],
     broken: false,
     seq: 0,
+    buffers: new Set([memory.buffer]),
+    free: new Map(),
+    freeBytes: 0,
+    top: CTRL_BYTES,
   };
 }
 
@@ -233,12 +257,219 @@ function startWorkers(e: Engine): void {
 /** Grow the memory to hold `bytes`, refreshing the views a grow invalidates. */
 function reserve(e: Engine, bytes: number): void {
   const have = e.memory.buffer.byteLength;
-  if (bytes > have) e.memory.grow(Math.ceil((bytes - have) / 65536));
+  // grow by at least a quarter, so a growing working set does not grow the memory per op
+  if (bytes > have) e.memory.grow(Math.ceil(Math.max(bytes - have, Math.min(have / 4, MAX_BYTES - have)) / 65536));
   if (e.f32.buffer !== e.memory.buffer) {
+    e.buffers.add(e.memory.buffer);
     // a shared memory's old views stay valid but short; an unshared one's are detached
     e.f32 = new Float32Array(e.memory.buffer);
     e.ctrl = new Int32Array(e.memory.buffer, 0, CTRL_BYTES / 4);
   }
+}
+
+// The memory's allocator. Tensor storage lives here when the memory is shared (a shared memory
+// grows in place, so views of it stay valid; an unshared one's grow detaches them), and so do the
+// staging and packing buffers of each call: the kernels then read operands and write results where
+// they are, with no copy in or out. Blocks are 64-byte aligned and kept by size when freed (a
+// training step frees and allocates the same sizes every step); memory is never returned.
+const MAX_BYTES = 2 ** 31 - 65536; // pointers stay positive int32
+// Tensor storage stops at 512 MB: past it, storage goes to the JavaScript heap, whose growth makes
+// the garbage collector run (the memory's does not), and so run the finalizers that free the
+// storage of tensors a program dropped without dispose().
+let storageLimit = 2 ** 29;
+/** @internal for tests: where tensor storage in the memory stops (bytes from address 0). */
+export function setWasmStorageLimit(bytes: number): void {
+  storageLimit = bytes;
+}
+
+function allocBlock(e: Engine, bytes: number, limit = MAX_BYTES): number {
+  if (bytes > limit) return -1;
+  const size = align(bytes);
+  const ptr = e.free.get(size)?.pop();
+  if (ptr !== undefined) {
+    e.freeBytes -= size;
+    return ptr;
+  }
+  if (e.top + size <= limit) {
+    reserve(e, e.top + size);
+    e.top += size;
+    return e.top - size;
+  }
+  // At the limit: cut the smallest larger free block (blocks of sizes no longer asked for would
+  // otherwise sit unused while the memory stays full); the rest of it stays free.
+  let best = -1;
+  for (const [s, list] of e.free) if (s > size && list.length && (best < 0 || s < best)) best = s;
+  if (best < 0) return -1;
+  const cut = e.free.get(best)!.pop()!;
+  e.freeBytes -= best;
+  freeBlock(e, cut + size, best - size);
+  return cut;
+}
+function freeBlock(e: Engine, ptr: number, bytes: number): void {
+  const size = align(bytes);
+  let list = e.free.get(size);
+  if (!list) e.free.set(size, (list = []));
+  list.push(ptr);
+  e.freeBytes += size;
+}
+
+/**
+ * Zero-filled float32 or bool storage inside the kernels' shared memory, or undefined where there
+ * is none (WebAssembly off, no shared memory, or the memory is full).
+ */
+export function wasmAlloc(dtype: 'float32' | 'bool', length: number): Float32Array | Uint8Array | undefined {
+  const e = getEngine();
+  if (!e?.shared) return undefined;
+  const bytes = dtype === 'float32' ? length * 4 : length;
+  let ptr: number;
+  const top = e.top; // memory above it has never been written: still zero
+  try {
+    ptr = allocBlock(e, bytes, storageLimit);
+  } catch {
+    return undefined; // the engine could not grow the memory: the JavaScript heap takes it
+  }
+  if (ptr < 0) return undefined;
+  if (ptr < top) e.elementwise.zero(ptr, bytes); // a reused block (a typed array's fill is slow on shared memory)
+  return dtype === 'float32' ? new Float32Array(e.memory.buffer, ptr, length) : new Uint8Array(e.memory.buffer, ptr, length);
+}
+
+/**
+ * Take back storage that wasmAlloc returned; false for any other array. Storage of an engine
+ * since shut down (setCpuKernelOptions) is dropped: its memory goes when the last view does.
+ */
+export function wasmFree(a: TypedArray): boolean {
+  if (!(a.buffer instanceof SharedArrayBuffer)) return false;
+  if (engine?.buffers.has(a.buffer)) freeBlock(engine, a.byteOffset, a.byteLength);
+  return true;
+}
+
+/** Bytes of freed storage the memory holds for reuse. */
+export function wasmPooledBytes(): number {
+  return engine?.freeBytes ?? 0;
+}
+
+/** The byte address of element `offset` of `data` when it lives in the engine's memory, else -1. */
+function addressOf(e: Engine, data: Float32Array, offset: number): number {
+  return e.buffers.has(data.buffer) ? data.byteOffset + 4 * offset : -1;
+}
+
+// A float32 slot in the control block for a scalar operand, which may then be any 0-d tensor
+// wherever it lives (another dtype, another engine's memory): word 48, unused by the job layout.
+const SCALAR = 48;
+/** The operand addresses the elementwise WebAssembly kernels need, or undefined when some array is not in the memory. */
+function addresses(e: Engine | undefined, views: readonly { handle: unknown; offset: number }[]): number[] | undefined {
+  if (!e?.shared) return undefined;
+  const out: number[] = [];
+  for (const v of views) {
+    const h = v.handle as TypedArray;
+    const p = e.buffers.has(h.buffer) ? h.byteOffset + h.BYTES_PER_ELEMENT * v.offset : -1;
+    if (p < 0) return undefined;
+    out.push(p);
+  }
+  return out;
+}
+
+/**
+ * o = a op b on float32 storage in the memory (op 0 add, 1 sub, 2 mul, 3 div), for n elements of
+ * a and o and a block of bn elements of b repeated (bn = n, a row length, or 1: a scalar, which
+ * may live anywhere). Returns false, doing nothing, when some operand is not in the memory.
+ */
+export function wasmBinary(op: number, a: StridedView, b: StridedView, o: StridedView, n: number, bn: number): boolean {
+  const e = engine;
+  const scalar = bn === 1 && n > 1;
+  const ptrs = addresses(e, scalar ? [a, o] : [a, b, o]);
+  if (!ptrs) return false;
+  let pb: number;
+  if (scalar) {
+    e!.f32[SCALAR] = (b.handle as Float32Array)[b.offset]!;
+    pb = SCALAR * 4;
+  } else pb = ptrs[1]!;
+  e!.elementwise.binary(op, ptrs[0]!, pb, ptrs[ptrs.length - 1]!, n, bn);
+  return true;
+}
+
+/** o = relu(a) over n contiguous float32 elements in the memory; false when either is not there. */
+export function wasmRelu(a: StridedView, o: StridedView, n: number): boolean {
+  const ptrs = addresses(engine, [a, o]);
+  if (!ptrs) return false;
+  engine!.elementwise.relu(ptrs[0]!, ptrs[1]!, n);
+  return true;
+}
+/** o = a > s (bool) over n contiguous float32 elements of a, s the first element of `s`; false when a or o is not in the memory. */
+export function wasmGtScalar(a: StridedView, s: StridedView, o: StridedView, n: number): boolean {
+  const ptrs = addresses(engine, [a, o]);
+  if (!ptrs) return false;
+  engine!.f32[SCALAR] = (s.handle as Float32Array)[s.offset]!;
+  engine!.elementwise.gt_scalar(ptrs[0]!, SCALAR * 4, ptrs[1]!, n);
+  return true;
+}
+
+/** o = c ? x : s over n contiguous elements (c bool, x and o float32, s a scalar); false when c, x or o is not in the memory. */
+export function wasmWhereScalar(c: StridedView, x: StridedView, s: StridedView, o: StridedView, n: number): boolean {
+  const ptrs = addresses(engine, [c, x, o]);
+  if (!ptrs) return false;
+  engine!.f32[SCALAR] = (s.handle as TypedArray)[s.offset]!;
+  engine!.elementwise.where_scalar(ptrs[0]!, ptrs[1]!, SCALAR * 4, ptrs[2]!, n);
+  return true;
+}
+
+/** The sgdStep kernel's hyperparameters, as wasmSgd takes them. */
+export interface SgdHyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  weightDecay: number;
+  nesterov: boolean;
+  maximize: boolean;
+  init: boolean;
+}
+/**
+ * One SGD step in place over n contiguous float32 elements of param p, gradient g and (when
+ * given) momentum buffer b, with the same results as the sgdStep kernel's JavaScript loop;
+ * false, doing nothing, when some array is not in the memory.
+ */
+export function wasmSgd(p: StridedView, g: StridedView, b: StridedView | undefined, n: number, h: SgdHyper): boolean {
+  const ptrs = addresses(engine, b ? [p, g, b] : [p, g]);
+  if (!ptrs) return false;
+  const flags = (h.maximize ? 1 : 0) | (b ? 2 : 0) | (h.init ? 4 : 0) | (h.nesterov ? 8 : 0);
+  engine!.elementwise.sgd(ptrs[0]!, ptrs[1]!, ptrs[2] ?? 0, n, h.lr, h.momentum, 1 - h.dampening, h.weightDecay, flags);
+  return true;
+}
+
+/** The adamStep kernel's hyperparameters, as wasmAdam takes them. */
+export interface AdamHyper {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  decoupled: boolean;
+  amsgrad: boolean;
+  maximize: boolean;
+  step: number;
+}
+/**
+ * One Adam (or AdamW) step in place over n contiguous float32 elements of param p, gradient g,
+ * moments m and v and (amsgrad) their running maximum x, with the same results as the adamStep
+ * kernel's JavaScript loop; false, doing nothing, when some array is not in the memory.
+ */
+export function wasmAdam(p: StridedView, g: StridedView, m: StridedView, v: StridedView, x: StridedView | undefined, n: number, h: AdamHyper): boolean {
+  const ptrs = addresses(engine, x ? [p, g, m, v, x] : [p, g, m, v]);
+  if (!ptrs) return false;
+  const flags = (h.maximize ? 1 : 0) | (h.decoupled ? 2 : 0) | (x ? 4 : 0);
+  // the same expressions as the JavaScript kernel, so each constant rounds the same way
+  const stepSize = h.lr / (1 - h.beta1 ** h.step);
+  const c2 = Math.sqrt(1 - h.beta2 ** h.step);
+  const decay = h.decoupled ? 1 - h.lr * h.weightDecay : 1;
+  const [pp, pg, pm, pv, px] = ptrs as [number, number, number, number, number | undefined];
+  engine!.elementwise.adam(pp, pg, pm, pv, px ?? 0, n, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, stepSize, c2, h.eps, h.weightDecay, decay, flags);
+  return true;
+}
+
+/** What the elementwise entry points need of a tensor view: its array and first element. */
+export interface StridedView {
+  handle: unknown;
+  offset: number;
 }
 
 /** A strided float32 matrix: element (i, j) is data[offset + i*rs + j*cs]. */
@@ -250,7 +481,7 @@ export interface StridedF32 {
 }
 
 /** Copy a rows×cols operand into the memory at byte `ptr`; returns its strides there. */
-function stage(e: Engine, v: StridedF32, rows: number, cols: number, ptr: number): { rs: number; cs: number } {
+function stageOperand(e: Engine, v: StridedF32, rows: number, cols: number, ptr: number): { rs: number; cs: number } {
   const span = (rows - 1) * v.rs + (cols - 1) * v.cs + 1;
   if (span <= 2 * rows * cols + 64) {
     // a contiguous span (any transpose of a contiguous matrix): one fast copy, strides kept
@@ -273,7 +504,8 @@ const align = (n: number) => (n + 63) & ~63;
 
 /**
  * C = A·B for float32 strided operands, written (not accumulated) to c[cOff ...] row-major.
- * A batch shares staging: pass several (a, b, cOff) at once so B is staged once when it repeats.
+ * Operands that live in the memory (wasmAlloc) are read in place and C is written in place when
+ * it lives there; others are staged, once per batch when the same operand repeats.
  * Returns false when no WebAssembly kernel is enabled (the caller runs the TypeScript path).
  */
 export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: number }[], c: Float32Array, m: number, n: number, k: number): boolean {
@@ -289,24 +521,44 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
   const threads = flops >= options.parallelMinFlops && !e.broken ? 1 + e.workers.length : 1;
   const kc = Math.min(k, KC);
   const scratch = align(e.exports.scratch_bytes(m, n, kc));
-  const aPtr = CTRL_BYTES;
-  const bPtr = align(aPtr + 4 * spanOf(batch[0]!.a, m, k));
-  const cPtr = align(bPtr + 4 * spanOf(batch[0]!.b, k, n));
-  const sPtr = align(cPtr + 4 * m * n);
+  const cHere = addressOf(e, c, 0) >= 0;
+  // staging blocks, only for what does not live in the memory
+  const blocks: [number, number][] = [];
+  const block = (bytes: number): number => {
+    const ptr = allocBlock(e, bytes);
+    if (ptr < 0) throw new RangeError('wasm memory full');
+    blocks.push([ptr, bytes]);
+    return ptr;
+  };
   try {
-    reserve(e, sPtr + threads * scratch);
-  } catch {
-    return false; // beyond what one WebAssembly memory can hold (4 GB): the TypeScript path takes it
+    let aStage = -1, bStage = -1, cStage = -1, sPtr: number;
+    try {
+      sPtr = block(threads * scratch);
+      if (batch.some(({ a }) => addressOf(e, a.data, a.offset) < 0)) aStage = block(4 * spanOf(batch[0]!.a, m, k));
+      if (batch.some(({ b }) => addressOf(e, b.data, b.offset) < 0)) bStage = block(4 * spanOf(batch[0]!.b, k, n));
+      if (!cHere) cStage = block(4 * m * n);
+    } catch {
+      return false; // beyond what one WebAssembly memory can hold (2 GB here): the TypeScript path takes it
+    }
+    let lastA: StridedF32 | undefined, lastB: StridedF32 | undefined;
+    let as = { ptr: 0, rs: 0, cs: 0 }, bs = { ptr: 0, rs: 0, cs: 0 };
+    for (const { a, b, cOff } of batch) {
+      if (!lastA || a.data !== lastA.data || a.offset !== lastA.offset) as = place(e, (lastA = a), m, k, aStage);
+      if (!lastB || b.data !== lastB.data || b.offset !== lastB.offset) bs = place(e, (lastB = b), k, n, bStage);
+      const cPtr = cHere ? addressOf(e, c, cOff) : cStage;
+      run(e, threads, as.ptr, as.rs, as.cs, bs.ptr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
+      if (!cHere) c.set(e.f32.subarray(cStage >> 2, (cStage >> 2) + m * n), cOff);
+    }
+    return true;
+  } finally {
+    for (const [ptr, bytes] of blocks) freeBlock(e, ptr, bytes);
   }
-  let lastA: StridedF32 | undefined, lastB: StridedF32 | undefined;
-  let as = { rs: 0, cs: 0 }, bs = { rs: 0, cs: 0 };
-  for (const { a, b, cOff } of batch) {
-    if (!lastA || a.data !== lastA.data || a.offset !== lastA.offset) as = stage(e, (lastA = a), m, k, aPtr);
-    if (!lastB || b.data !== lastB.data || b.offset !== lastB.offset) bs = stage(e, (lastB = b), k, n, bPtr);
-    run(e, threads, aPtr, as.rs, as.cs, bPtr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
-    c.set(e.f32.subarray(cPtr >> 2, (cPtr >> 2) + m * n), cOff);
-  }
-  return true;
+}
+
+/** Where the kernel reads an operand: in place when it lives in the memory, else staged at `stage`. */
+function place(e: Engine, v: StridedF32, rows: number, cols: number, stage: number): { ptr: number; rs: number; cs: number } {
+  const ptr = addressOf(e, v.data, v.offset);
+  return ptr >= 0 ? { ptr, rs: v.rs, cs: v.cs } : { ptr: stage, ...stageOperand(e, v, rows, cols, stage) };
 }
 
 /** Claim unclaimed blocks of the current job and compute them, as thread `me`, until none are left. */

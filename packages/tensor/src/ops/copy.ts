@@ -2,11 +2,12 @@ import { getBackend, type Device } from '../backend.js';
 import { checkDType, type DType } from '../dtype.js';
 import { DeviceError, ShapeError, TapegradError } from '../errors.js';
 import { run } from '../dispatch.js';
-import { getKernel, defineOp } from '../registry.js';
+import { getKernel, getOp, defineOp } from '../registry.js';
 import { broadcastShapes, fmt, shapesEqual } from '../shape.js';
 import { autogradHooks, Tensor } from '../tensor.js';
 import { fromArray } from '../creation.js';
-import { withOperands, type TensorLike } from './operand.js';
+import { isTensor, withOperands, type TensorLike } from './operand.js';
+import { add, div, mul, sub } from './elementwise.js';
 
 // 'copy' is the one data-movement kernel: a strided read into a contiguous output, with a
 // dtype conversion when the output dtype differs. contiguous, clone and cast are all 'copy'.
@@ -79,4 +80,31 @@ export function inPlace<T extends Tensor>(dst: T, f: (a: Tensor, b: TensorLike) 
   } finally {
     r.dispose();
   }
+}
+
+const IN_PLACE = { add, sub, mul, div };
+/**
+ * `dst = op(dst, other)` for add_, sub_, mul_, div_. Where the backend allows it, the kernel
+ * writes straight into dst (no temporary, no copy back): dst must be contiguous (no element
+ * written twice), keep its shape and dtype, not share storage with `other`, and nothing may
+ * need recording. Anything else takes `inPlace`, with the same result.
+ */
+export function binaryInPlace<T extends Tensor>(dst: T, op: keyof typeof IN_PLACE, other: TensorLike): T {
+  dst.assertLive(`${op}_`);
+  const backend = dst.storage.backend;
+  const hooks = autogradHooks();
+  const recording = hooks?.isGradEnabled() && (dst.requiresGrad || (isTensor(other) && other.requiresGrad));
+  if (backend.elementwiseInPlace && !recording && dst.isContiguous()) {
+    const done = withOperands(`${op}_`, [dst, other], ([d, o]) => {
+      o!.assertLive(`${op}_`);
+      if (o!.device !== d!.device || o!.storage === d!.storage) return false;
+      const [spec] = getOp(op).infer!([d!, o!], {});
+      if (spec!.dtype !== d!.dtype || !shapesEqual(spec!.shape, d!.shape)) return false;
+      const view = d!.kernelView();
+      backend.run(getKernel(op, d!.device), [view, o!.kernelView()], [view], {}, `${op}_`);
+      return true;
+    });
+    if (done) return dst;
+  }
+  return inPlace(dst, IN_PLACE[op], other);
 }
