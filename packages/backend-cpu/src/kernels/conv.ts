@@ -1,7 +1,7 @@
 import { allocArray, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { gemm, matmulF32 } from './matmul.js';
-import type { StridedF32 } from '../wasm/runtime.js';
+import { wasmAlloc, type StridedF32 } from '../wasm/runtime.js';
 
 // conv2d and its two backward kernels, all as im2col + gemm (the op definitions and the
 // gradient rule are in @tapegrad/nn's ops/conv.ts; ops are matched by name). For a chunk of S
@@ -151,13 +151,21 @@ const chunkOf = (g: Geometry, coutG: number) => Math.max(1, Math.min(g.n, Math.f
 
 // Two scratch matrices per dtype, kept between calls: a training loop runs the same shapes
 // every step, and reallocating megabytes per call costs more in garbage collection than the
-// kernels' own copies. Kernels run synchronously, so no two calls share them at once.
+// kernels' own copies. Kernels run synchronously, so no two calls share them at once. (A
+// scratch array kept from an engine that setCpuKernelOptions has since replaced is merely
+// staged by the products, like any array outside the memory.)
 const scratch = new Map<string, TypedArray>();
 function buffer(slot: 0 | 1, dtype: DType, length: number): TypedArray {
   if (length > CHUNK_ELEMENTS) return allocArray(dtype, length); // one huge sample: not kept
   const key = `${dtype}${slot}`;
   let b = scratch.get(key);
-  if (!b || b.length < length) scratch.set(key, (b = allocArray(dtype, Math.max(length, 1 << 16))));
+  if (!b || b.length < length) {
+    // float32 scratch lives in the WebAssembly memory where there is one, so the products read
+    // and write it in place instead of staging copies
+    const size = Math.max(length, 1 << 16);
+    b = (dtype === 'float32' ? wasmAlloc('float32', size) : undefined) ?? allocArray(dtype, size);
+    scratch.set(key, b);
+  }
   return b.subarray(0, length);
 }
 
