@@ -1,7 +1,8 @@
 import { allocArray, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { gemm, matmulF32 } from './matmul.js';
-import { wasmAlloc, type StridedF32 } from '../wasm/runtime.js';
+import { wasmAddress, wasmAlloc, wasmKernelModule, type StridedF32 } from '../wasm/runtime.js';
+import { conv as convModules } from '../wasm/kernels.generated.js';
 
 // conv2d and its two backward kernels, all as im2col + gemm (the op definitions and the
 // gradient rule are in @tapegrad/nn's ops/conv.ts; ops are matched by name). For a chunk of S
@@ -13,6 +14,9 @@ import { wasmAlloc, type StridedF32 } from '../wasm/runtime.js';
 //   weight grad   dW_gᵀ[K × Cout_g] += col · Gᵀ
 // float32 products run on the WebAssembly SIMD gemm (worker threads when big enough); one wide
 // product per pass instead of one small product per sample is what keeps that kernel busy.
+// Where every array lives in the WebAssembly memory, the passes around the products (im2col,
+// col2im, the re-layouts) run as wasm/conv.wat's kernels, one call per kernel tap or output
+// channel; the TypeScript functions below are the portable path and give the same bits.
 
 interface Geometry {
   n: number; groups: number;
@@ -57,6 +61,38 @@ function tapOf(g: Geometry, ki: number, kj: number): Tap {
  * outside the input's columns need fixing.
  */
 const rowsContiguous = (g: Geometry) => g.sw === 1 && g.sh * g.w === g.ow;
+
+interface ConvExports {
+  im2col_tap(x: number, col: number, S: number, xs: number, L: number, ow: number, y0: number, y1: number, x0: number, x1: number, rowStep: number, sw: number): void;
+  col2im_tap(x: number, col: number, S: number, xs: number, L: number, ow: number, y0: number, y1: number, x0: number, x1: number, rowStep: number, sw: number): void;
+  rows(src: number, dst: number, n: number, count: number, srcStep: number, dstStep: number, add: number): void;
+}
+/** wasm/conv.wat's kernels when every array lives in the WebAssembly memory, else undefined. */
+function wasmConv(...arrays: TypedArray[]): ConvExports | undefined {
+  if (!arrays.every((a) => a instanceof Float32Array)) return undefined;
+  const k = wasmKernelModule<ConvExports>(convModules);
+  return k && arrays.every((a) => wasmAddress(a) >= 0) ? k : undefined;
+}
+
+/**
+ * im2col (unroll = true) or col2im (false) through the WebAssembly kernels: one call per tap
+ * covers the chunk's samples. Byte addresses; x is the input (or dx), col the scratch matrix.
+ */
+function tapsWasm(k: ConvExports, unroll: boolean, x: TypedArray, g: Geometry, gi: number, s0: number, S: number, col: TypedArray): void {
+  const { cin, h, w, kh, kw, ow, sh, sw, L } = g;
+  const fn = unroll ? k.im2col_tap : k.col2im_tap;
+  const xBase = wasmAddress(x), colBase = wasmAddress(col);
+  for (let ki = 0; ki < kh; ki++) {
+    for (let kj = 0; kj < kw; kj++) {
+      const { dy, dx, y0, y1, x0, x1 } = tapOf(g, ki, kj);
+      for (let c = 0; c < cin; c++) {
+        const plane = (((s0 * g.groups + gi) * cin + c) * h * w + dy * w + dx) * 4;
+        const row = ((c * kh + ki) * kw + kj) * S * L * 4;
+        fn(xBase + plane, colBase + row, S, g.groups * cin * h * w * 4, L, ow, y0, y1, x0, x1, sh * w * 4, sw);
+      }
+    }
+  }
+}
 
 /** col[K × S·L] for samples s0 .. s0+S−1 of group gi; padding reads zero. */
 function im2col(x: TypedArray, g: Geometry, gi: number, s0: number, S: number, col: TypedArray): void {
@@ -190,9 +226,13 @@ function product(a: Mat, b: Mat, c: TypedArray, m: number, n: number, k: number)
 const dtypeOf = (a: TypedArray): DType => (a instanceof Float32Array ? 'float32' : 'float64');
 
 /** G[Cout_g × S·L]: group gi's channels of samples s0 .. s0+S−1 of grad [N, Cout, L], side by side. */
-function gradColumns(gr: TypedArray, g: Geometry, cout: number, coutG: number, gi: number, s0: number, S: number, dst: TypedArray): void {
+function gradColumns(k: ConvExports | undefined, gr: TypedArray, g: Geometry, cout: number, coutG: number, gi: number, s0: number, S: number, dst: TypedArray): void {
   const L = g.L;
   for (let co = 0; co < coutG; co++) {
+    if (k) {
+      k.rows(wasmAddress(gr, (s0 * cout + gi * coutG + co) * L), wasmAddress(dst, co * S * L), L, S, cout * L * 4, L * 4, -0);
+      continue;
+    }
     for (let s = 0; s < S; s++) {
       const from = ((s0 + s) * cout + gi * coutG + co) * L;
       dst.set(gr.subarray(from, from + L), (co * S + s) * L);
@@ -217,8 +257,17 @@ registerKernel('conv2d', 'cpu', ((inputs, [out], attrs) => {
       const S = Math.min(chunk, g.n - s0);
       const col = buffer(0, out!.dtype, K * S * L);
       const y = buffer(1, out!.dtype, coutG * S * L);
-      im2col(x, g, gi, s0, S, col);
+      const k = wasmConv(x, col, y, o);
+      if (k) tapsWasm(k, true, x, g, gi, s0, S, col);
+      else im2col(x, g, gi, s0, S, col);
       product({ data: wt, offset: gi * coutG * K, rs: K, cs: 1 }, { data: col, offset: 0, rs: S * L, cs: 1 }, y, coutG, S * L, K);
+      if (k) {
+        for (let co = 0; co < coutG; co++) {
+          const to = wasmAddress(o, (s0 * cout + gi * coutG + co) * L);
+          k.rows(wasmAddress(y, co * S * L), to, L, S, L * 4, cout * L * 4, bias ? bias[gi * coutG + co]! : 0);
+        }
+        continue;
+      }
       for (let co = 0; co < coutG; co++) {
         const b = bias ? bias[gi * coutG + co]! : 0;
         for (let s = 0; s < S; s++) {
@@ -245,10 +294,12 @@ registerKernel('conv2dInputGrad', 'cpu', (([gv, wv], [out], attrs) => {
       const S = Math.min(chunk, g.n - s0);
       const G = buffer(0, out!.dtype, coutG * S * L);
       const dcol = buffer(1, out!.dtype, K * S * L);
-      gradColumns(gr, g, cout, coutG, gi, s0, S, G);
+      const k = wasmConv(gr, G, dcol, out!.handle);
+      gradColumns(k, gr, g, cout, coutG, gi, s0, S, G);
       // W_gᵀ read in place: element (r, co) is weight[gi·Cout_g + co, r]
       product({ data: wt, offset: gi * coutG * K, rs: 1, cs: K }, { data: G, offset: 0, rs: S * L, cs: 1 }, dcol, K, S * L, coutG);
-      col2im(dcol, g, gi, s0, S, out!.handle);
+      if (k) tapsWasm(k, false, out!.handle, g, gi, s0, S, dcol);
+      else col2im(dcol, g, gi, s0, S, out!.handle);
     }
   }
 }) as CpuKernel<Conv2dAttrs>);
@@ -271,8 +322,10 @@ registerKernel('conv2dWeightGrad', 'cpu', (([xv, gv], [out], attrs) => {
       const S = Math.min(chunk, g.n - s0);
       const col = buffer(0, out!.dtype, K * S * L);
       const G = buffer(1, out!.dtype, coutG * S * L);
-      im2col(x, g, gi, s0, S, col);
-      gradColumns(gr, g, cout, coutG, gi, s0, S, G);
+      const k = wasmConv(x, gr, col, G);
+      if (k) tapsWasm(k, true, x, g, gi, s0, S, col);
+      else im2col(x, g, gi, s0, S, col);
+      gradColumns(k, gr, g, cout, coutG, gi, s0, S, G);
       // Gᵀ read in place: element ((s, l), co) is G[co, (s, l)]
       product({ data: col, offset: 0, rs: S * L, cs: 1 }, { data: G, offset: 0, rs: 1, cs: S * L }, dwT, K, coutG, S * L);
       for (let co = 0; co < coutG; co++) for (let r = 0; r < K; r++) dw[(gi * coutG + co) * K + r] += dwT[r * coutG + co]!;

@@ -617,3 +617,25 @@ function run(e: Engine, threads: number, a: number, ars: number, acs: number, b:
     throw new Error(`matmul: a CPU worker thread failed on its block of a ${m}x${k}x${n} product; worker threads are now disabled`);
   }
 }
+
+// Kernel modules beyond gemm and elementwise (wasm/conv.wat), instantiated on the engine's
+// memory when first asked for, once per engine.
+const extraModules = new WeakMap<Engine, Map<object, unknown>>();
+/**
+ * The exports of a module from kernels.generated.ts, instantiated on the shared memory that
+ * tensor storage lives in; undefined where storage is not there (WebAssembly off, or no shared
+ * memory), so the caller runs its TypeScript path.
+ */
+export function wasmKernelModule<T>(variants: { simdShared: string }): T | undefined {
+  const e = getEngine();
+  if (!e?.shared) return undefined;
+  let mods = extraModules.get(e);
+  if (!mods) extraModules.set(e, (mods = new Map()));
+  let x = mods.get(variants);
+  if (!x) mods.set(variants, (x = new WA!.Instance(new WA!.Module(decode(variants.simdShared)), { env: { memory: e.memory } }).exports));
+  return x as T;
+}
+/** The byte address of element `offset` of `a` when it lives in the engine's memory, else -1. */
+export function wasmAddress(a: TypedArray, offset = 0): number {
+  return engine?.buffers.has(a.buffer) ? a.byteOffset + a.BYTES_PER_ELEMENT * offset : -1;
+}

@@ -1,0 +1,151 @@
+;; float32 data movement around conv2d's matrix products and max-pooling, on arrays in this memory
+;; (the products themselves are gemm.wat's). In TypeScript these loops cost more than the
+;; products: each row of im2col is a short run (one output row) moved element by element or by a
+;; typed-array call whose overhead is larger than the run; here a run is a few v128 moves.
+;; Only copies, float32 adds and comparisons happen here, in the TypeScript kernels' order, so
+;; both paths give identical bits. Pointers are byte addresses; counts are in elements.
+;;
+;; One kernel tap (c, ki, kj) of a chunk of S samples, as kernels/conv.ts's tapOf describes it:
+;; output (y, xo) reads input row y·sh + dy, column xo·sw + dx, inside the input for rows
+;; [y0, y1) and columns [x0, x1). $x is the byte address where output (0, 0) of the chunk's
+;; first sample would read (it may lie before the plane; only addresses inside are touched),
+;; $xs the bytes between samples, $rowStep the bytes between input rows read by consecutive
+;; output rows (sh·W·4), $sw the input column step. $col is the tap's row of col[K × S·L].
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; col[s·L + y·ow + xo] = x(s, y, xo), or 0 where it reads padding.
+  (func (export "im2col_tap") (param $x i32) (param $col i32) (param $S i32) (param $xs i32) (param $L i32) (param $ow i32)
+    (param $y0 i32) (param $y1 i32) (param $x0 i32) (param $x1 i32) (param $rowStep i32) (param $sw i32)
+    (local $s i32) (local $y i32) (local $d i32) (local $src i32) (local $i i32) (local $n i32)
+    (local.set $s (i32.const 0))
+    (block $samplesDone
+      (loop $samples
+        (br_if $samplesDone (i32.ge_u (local.get $s) (local.get $S)))
+        (memory.fill (local.get $col) (i32.const 0) (i32.shl (i32.mul (local.get $y0) (local.get $ow)) (i32.const 2)))
+        (memory.fill (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y1) (local.get $ow)) (i32.const 2)))
+          (i32.const 0) (i32.shl (i32.sub (local.get $L) (i32.mul (local.get $y1) (local.get $ow))) (i32.const 2)))
+        (local.set $y (local.get $y0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_s (local.get $y) (local.get $y1)))
+            (local.set $d (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y) (local.get $ow)) (i32.const 2))))
+            (local.set $src (i32.add (local.get $x) (i32.mul (local.get $y) (local.get $rowStep))))
+            ;; columns reading padding
+            (local.set $i (i32.const 0))
+            (block $lDone (loop $l
+              (br_if $lDone (i32.ge_s (local.get $i) (local.get $x0)))
+              (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l)))
+            (local.set $i (local.get $x1))
+            (block $rDone (loop $r
+              (br_if $rDone (i32.ge_s (local.get $i) (local.get $ow)))
+              (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $r)))
+            (local.set $i (local.get $x0))
+            (if (i32.eq (local.get $sw) (i32.const 1))
+              (then
+                (local.set $n (i32.sub (local.get $x1) (i32.const 3)))
+                (block $vDone (loop $v
+                  (br_if $vDone (i32.ge_s (local.get $i) (local.get $n)))
+                  (v128.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
+                    (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                  (br $v)))
+                (block $tDone (loop $t
+                  (br_if $tDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
+                    (f32.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $t))))
+              (else
+                (block $gDone (loop $g
+                  (br_if $gDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
+                    (f32.load (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $sw)) (i32.const 2)))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $g)))))
+            (local.set $y (i32.add (local.get $y) (i32.const 1)))
+            (br $rows)))
+        (local.set $col (i32.add (local.get $col) (i32.shl (local.get $L) (i32.const 2))))
+        (local.set $x (i32.add (local.get $x) (local.get $xs)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $samples))))
+
+  ;; The inverse scatter (col2im) for one tap: dx(s, y, xo) += col[s·L + y·ow + xo] where it
+  ;; read the input; entries that read padding are skipped. $x addresses dx as im2col_tap's $x does x.
+  (func (export "col2im_tap") (param $x i32) (param $col i32) (param $S i32) (param $xs i32) (param $L i32) (param $ow i32)
+    (param $y0 i32) (param $y1 i32) (param $x0 i32) (param $x1 i32) (param $rowStep i32) (param $sw i32)
+    (local $s i32) (local $y i32) (local $d i32) (local $dst i32) (local $i i32) (local $n i32) (local $p i32)
+    (local.set $s (i32.const 0))
+    (block $samplesDone
+      (loop $samples
+        (br_if $samplesDone (i32.ge_u (local.get $s) (local.get $S)))
+        (local.set $y (local.get $y0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_s (local.get $y) (local.get $y1)))
+            (local.set $d (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y) (local.get $ow)) (i32.const 2))))
+            (local.set $dst (i32.add (local.get $x) (i32.mul (local.get $y) (local.get $rowStep))))
+            (local.set $i (local.get $x0))
+            (if (i32.eq (local.get $sw) (i32.const 1))
+              (then
+                (local.set $n (i32.sub (local.get $x1) (i32.const 3)))
+                (block $vDone (loop $v
+                  (br_if $vDone (i32.ge_s (local.get $i) (local.get $n)))
+                  (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+                  (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p))
+                    (v128.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                  (br $v)))
+                (block $tDone (loop $t
+                  (br_if $tDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+                  (f32.store (local.get $p) (f32.add (f32.load (local.get $p))
+                    (f32.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $t))))
+              (else
+                (block $gDone (loop $g
+                  (br_if $gDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (local.set $p (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $i) (local.get $sw)) (i32.const 2))))
+                  (f32.store (local.get $p) (f32.add (f32.load (local.get $p))
+                    (f32.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $g)))))
+            (local.set $y (i32.add (local.get $y) (i32.const 1)))
+            (br $rows)))
+        (local.set $col (i32.add (local.get $col) (i32.shl (local.get $L) (i32.const 2))))
+        (local.set $x (i32.add (local.get $x) (local.get $xs)))
+        (local.set $s (i32.add (local.get $s) (i32.const 1)))
+        (br $samples))))
+
+  ;; $count rows of $n elements: dst[r·dstStep + j] = src[r·srcStep + j] + $add (steps in bytes).
+  ;; A plain copy passes $add = −0, the one value that leaves every float32 (−0 included) as it is.
+  (func (export "rows") (param $src i32) (param $dst i32) (param $n i32) (param $count i32) (param $srcStep i32) (param $dstStep i32) (param $add f32)
+    (local $r i32) (local $i i32) (local $vEnd i32) (local $b v128)
+    (local.set $b (f32x4.splat (local.get $add)))
+    (local.set $vEnd (i32.sub (local.get $n) (i32.const 3)))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $count)))
+        (local.set $i (i32.const 0))
+        (block $vDone (loop $v
+          (br_if $vDone (i32.ge_s (local.get $i) (local.get $vEnd)))
+          (v128.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+            (f32x4.add (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))) (local.get $b)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $v)))
+        (block $tDone (loop $t
+          (br_if $tDone (i32.ge_s (local.get $i) (local.get $n)))
+          (f32.store (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2)))
+            (f32.add (f32.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))) (local.get $add)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $t)))
+        (local.set $src (i32.add (local.get $src) (local.get $srcStep)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstStep)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $rows))))
+)
