@@ -626,13 +626,14 @@ const extraModules = new WeakMap<Engine, Map<object, unknown>>();
  * tensor storage lives in; undefined where storage is not there (WebAssembly off, or no shared
  * memory), so the caller runs its TypeScript path.
  */
-export function wasmKernelModule<T>(variants: { simdShared: string }): T | undefined {
+export function wasmKernelModule<T>(variants: { relaxedShared: string; simdShared: string }): T | undefined {
   const e = getEngine();
   if (!e?.shared) return undefined;
   let mods = extraModules.get(e);
   if (!mods) extraModules.set(e, (mods = new Map()));
   let x = mods.get(variants);
-  if (!x) mods.set(variants, (x = new WA!.Instance(new WA!.Module(decode(variants.simdShared)), { env: { memory: e.memory } }).exports));
+  const bytes = decode(options.simd === 'relaxed' ? variants.relaxedShared : variants.simdShared);
+  if (!x) mods.set(variants, (x = new WA!.Instance(new WA!.Module(bytes), { env: { memory: e.memory } }).exports));
   return x as T;
 }
 /** The byte address of element `offset` of `a` when it lives in the engine's memory, else -1. */
