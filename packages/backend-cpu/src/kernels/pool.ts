@@ -1,8 +1,34 @@
 import { registerKernel, type Shape, type TypedArray, type Pool2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
+import { wasmAddress, wasmAlloc, wasmKernelModule } from '../wasm/runtime.js';
+import { pool as poolModules } from '../wasm/kernels.generated.js';
 
 // maxPool2d / avgPool2d and their backward kernels over [N, C, H, W] (op definitions and
 // gradient rules: @tapegrad/nn's ops/pool.ts). Every (n, c) plane is pooled independently.
+// Max-pooling over 2x2 windows at stride 2 and its backward run as wasm/pool.wat's kernels where
+// the float32 arrays live in the WebAssembly memory, with the same results.
+
+interface PoolExports {
+  max_pool_2x2(x: number, o: number, ix: number, planes: number, h: number, w: number, oh: number, ow: number): void;
+  max_pool_backward(g: number, ix: number, dx: number, planes: number, hw: number, ohw: number): void;
+}
+/** wasm/pool.wat's kernels when every array lives in the WebAssembly memory, else undefined. */
+function wasmPool(...arrays: TypedArray[]): PoolExports | undefined {
+  if (!arrays.every((a) => a instanceof Float32Array)) return undefined;
+  const k = wasmKernelModule<PoolExports>(poolModules);
+  return k && arrays.every((a) => wasmAddress(a) >= 0) ? k : undefined;
+}
+// int32 tensors (the indices) live on the JavaScript heap: the kernels read and write them
+// through this scratch array in the memory, kept between calls (kernels run synchronously)
+let indexScratch: Int32Array | undefined;
+function wasmIndices(n: number): Int32Array | undefined {
+  if (!indexScratch || indexScratch.length < n || wasmAddress(indexScratch) < 0) {
+    const f = wasmAlloc('float32', Math.max(n, 1 << 14));
+    if (!f) return undefined;
+    indexScratch = new Int32Array(f.buffer, f.byteOffset, f.length);
+  }
+  return indexScratch.subarray(0, n);
+}
 
 
 // outputs: the maxima and, as int32, each one's flat index h·W + w in its input plane (as torch).
@@ -18,7 +44,14 @@ registerKernel('maxPool2d', 'cpu', (([xv], [out, idx], a) => {
   const [dh, dw] = a.dilation;
   const o = out!.handle;
   const ix = idx!.handle;
-  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && dh === 1 && dw === 1) return maxPool2x2(x, o, ix, n * c, h, w, oh, ow);
+  if (kh === 2 && kw === 2 && sh === 2 && sw === 2 && ph === 0 && pw === 0 && dh === 1 && dw === 1) {
+    const k = wasmPool(x, o);
+    const at = k && wasmIndices(n * c * oh * ow);
+    if (!k || !at) return maxPool2x2(x, o, ix, n * c, h, w, oh, ow);
+    k.max_pool_2x2(wasmAddress(x), wasmAddress(o), wasmAddress(at), n * c, h, w, oh, ow);
+    ix.set(at);
+    return;
+  }
   let k = 0;
   for (let p = 0; p < n * c; p++) {
     const base = p * h * w;
@@ -86,6 +119,13 @@ registerKernel('maxPool2dBackward', 'cpu', (([gv, iv], [out]) => {
   const [oh, ow] = gv!.shape.slice(2) as [number, number];
   const planes = out!.shape[0]! * out!.shape[1]!;
   const dx = out!.handle;
+  const k = wasmPool(g, dx);
+  const at = k && wasmIndices(planes * oh * ow);
+  if (k && at) {
+    at.set(ix.subarray(0, planes * oh * ow));
+    k.max_pool_backward(wasmAddress(g), wasmAddress(at), wasmAddress(dx), planes, h * w, oh * ow);
+    return;
+  }
   for (let p = 0; p < planes; p++) {
     const ob = p * oh * ow;
     const ib = p * h * w;

@@ -1,0 +1,101 @@
+;; float32 max-pooling over 2x2 windows at stride 2 (the MNIST CNN's), on arrays in this memory.
+;; Four windows per step: two loads per input row, split into left and right columns by a shuffle,
+;; then three compare-and-selects without branches (a JavaScript loop branches on every
+;; comparison of random data). The rule is kernels/pool.ts's, so the results are the same:
+;; scanning the window top-left, top-right, bottom-left, bottom-right, a value replaces the
+;; maximum when it is greater or NaN (torch's CPU kernel), and the index is its offset h·W + w
+;; in the input plane. Pointers are byte addresses; counts are in elements.
+(module
+  (import "env" "memory" (memory 1 65536 shared))
+
+  ;; o[p, y, xo] = max of x[p, 2y .. 2y+1, 2xo .. 2xo+1]; ix (int32) = where it was.
+  (func (export "max_pool_2x2") (param $x i32) (param $o i32) (param $ix i32) (param $planes i32) (param $h i32) (param $w i32) (param $oh i32) (param $ow i32)
+    (local $p i32) (local $y i32) (local $i i32) (local $top i32) (local $bot i32) (local $r i32) (local $plane i32) (local $vEnd i32)
+    (local $a v128) (local $b v128) (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128)
+    (local $best v128) (local $at v128) (local $m v128) (local $base v128)
+    (local $s0 f32) (local $s1 f32) (local $s2 f32) (local $s3 f32) (local $sb f32) (local $sa i32)
+    (local.set $vEnd (i32.sub (local.get $ow) (i32.const 3)))
+    (block $pDone (loop $pLoop
+      (br_if $pDone (i32.ge_u (local.get $p) (local.get $planes)))
+      (local.set $plane (i32.add (local.get $x) (i32.shl (i32.mul (local.get $p) (i32.mul (local.get $h) (local.get $w))) (i32.const 2))))
+      (local.set $y (i32.const 0))
+      (block $yDone (loop $yLoop
+        (br_if $yDone (i32.ge_s (local.get $y) (local.get $oh)))
+        (local.set $r (i32.mul (i32.shl (local.get $y) (i32.const 1)) (local.get $w)))
+        (local.set $top (i32.add (local.get $plane) (i32.shl (local.get $r) (i32.const 2))))
+        (local.set $bot (i32.add (local.get $top) (i32.shl (local.get $w) (i32.const 2))))
+        (local.set $i (i32.const 0))
+        (block $vDone (loop $v
+          (br_if $vDone (i32.ge_s (local.get $i) (local.get $vEnd)))
+          (local.set $a (v128.load (i32.add (local.get $top) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $b (v128.load offset=16 (i32.add (local.get $top) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $v0 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))
+          (local.set $v1 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b)))
+          (local.set $a (v128.load (i32.add (local.get $bot) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $b (v128.load offset=16 (i32.add (local.get $bot) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $v2 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $a) (local.get $b)))
+          (local.set $v3 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $a) (local.get $b)))
+          ;; indices of the top-left elements: r + 2·(i + lane)
+          (local.set $base (i32x4.add (i32x4.splat (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 1)))) (v128.const i32x4 0 2 4 6)))
+          (local.set $best (local.get $v0))
+          (local.set $at (local.get $base))
+          (local.set $m (v128.or (f32x4.gt (local.get $v1) (local.get $best)) (f32x4.ne (local.get $v1) (local.get $v1))))
+          (local.set $best (v128.bitselect (local.get $v1) (local.get $best) (local.get $m)))
+          (local.set $at (v128.bitselect (i32x4.add (local.get $base) (i32x4.splat (i32.const 1))) (local.get $at) (local.get $m)))
+          (local.set $m (v128.or (f32x4.gt (local.get $v2) (local.get $best)) (f32x4.ne (local.get $v2) (local.get $v2))))
+          (local.set $best (v128.bitselect (local.get $v2) (local.get $best) (local.get $m)))
+          (local.set $at (v128.bitselect (i32x4.add (local.get $base) (i32x4.splat (local.get $w))) (local.get $at) (local.get $m)))
+          (local.set $m (v128.or (f32x4.gt (local.get $v3) (local.get $best)) (f32x4.ne (local.get $v3) (local.get $v3))))
+          (local.set $best (v128.bitselect (local.get $v3) (local.get $best) (local.get $m)))
+          (local.set $at (v128.bitselect (i32x4.add (local.get $base) (i32x4.splat (i32.add (local.get $w) (i32.const 1)))) (local.get $at) (local.get $m)))
+          (v128.store (local.get $o) (local.get $best))
+          (v128.store (local.get $ix) (local.get $at))
+          (local.set $o (i32.add (local.get $o) (i32.const 16)))
+          (local.set $ix (i32.add (local.get $ix) (i32.const 16)))
+          (local.set $i (i32.add (local.get $i) (i32.const 4)))
+          (br $v)))
+        (block $tDone (loop $t
+          (br_if $tDone (i32.ge_s (local.get $i) (local.get $ow)))
+          (local.set $s0 (f32.load (i32.add (local.get $top) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $s1 (f32.load offset=4 (i32.add (local.get $top) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $s2 (f32.load (i32.add (local.get $bot) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $s3 (f32.load offset=4 (i32.add (local.get $bot) (i32.shl (local.get $i) (i32.const 3)))))
+          (local.set $sb (local.get $s0))
+          (local.set $sa (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 1))))
+          (if (i32.or (f32.gt (local.get $s1) (local.get $sb)) (f32.ne (local.get $s1) (local.get $s1)))
+            (then (local.set $sb (local.get $s1)) (local.set $sa (i32.add (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 1))) (i32.const 1)))))
+          (if (i32.or (f32.gt (local.get $s2) (local.get $sb)) (f32.ne (local.get $s2) (local.get $s2)))
+            (then (local.set $sb (local.get $s2)) (local.set $sa (i32.add (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 1))) (local.get $w)))))
+          (if (i32.or (f32.gt (local.get $s3) (local.get $sb)) (f32.ne (local.get $s3) (local.get $s3)))
+            (then (local.set $sb (local.get $s3)) (local.set $sa (i32.add (i32.add (local.get $r) (i32.shl (local.get $i) (i32.const 1))) (i32.add (local.get $w) (i32.const 1))))))
+          (f32.store (local.get $o) (local.get $sb))
+          (i32.store (local.get $ix) (local.get $sa))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (local.set $ix (i32.add (local.get $ix) (i32.const 4)))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $t)))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $yLoop)))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $pLoop))))
+
+  ;; dx[p, ix[p, k]] += g[p, k] for every plane p: each gradient to its window's maximum.
+  (func (export "max_pool_backward") (param $g i32) (param $ix i32) (param $dx i32) (param $planes i32) (param $hw i32) (param $ohw i32)
+    (local $p i32) (local $k i32) (local $q i32)
+    (block $pDone (loop $pLoop
+      (br_if $pDone (i32.ge_u (local.get $p) (local.get $planes)))
+      (local.set $k (i32.const 0))
+      (block $kDone (loop $kLoop
+        (br_if $kDone (i32.ge_s (local.get $k) (local.get $ohw)))
+        (local.set $q (i32.load (local.get $ix)))
+        (if (i32.ge_u (local.get $q) (local.get $hw)) (then unreachable)) ;; never write outside the plane
+        (local.set $q (i32.add (local.get $dx) (i32.shl (local.get $q) (i32.const 2))))
+        (f32.store (local.get $q) (f32.add (f32.load (local.get $q)) (f32.load (local.get $g))))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $ix (i32.add (local.get $ix) (i32.const 4)))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $kLoop)))
+      (local.set $dx (i32.add (local.get $dx) (i32.shl (local.get $hw) (i32.const 2))))
+      (local.set $p (i32.add (local.get $p) (i32.const 1)))
+      (br $pLoop))))
+)
