@@ -9,12 +9,16 @@ import { conv2d } from '../src/index.js';
 // agree with the TypeScript path, on one thread and on two.
 afterAll(() => setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 21 }));
 
-interface Case { x: number[]; w: number[]; options: Parameters<typeof conv2d>[3] }
+interface Case { x: number[]; w: number[]; options: Parameters<typeof conv2d>[3]; bias?: false }
 const cases: Record<string, Case> = {
   'strided, dilated, grouped': { x: [5, 4, 9, 7], w: [6, 2, 3, 2], options: { stride: [2, 1], padding: [1, 1], dilation: [1, 2], groups: 2 } },
   // 'same' size at stride 1 (the MNIST CNN's layers): im2col and col2im move whole blocks of rows
   "'same', one input channel": { x: [6, 1, 10, 9], w: [4, 1, 3, 3], options: { padding: 'same' } },
   "'same', dilated": { x: [3, 5, 8, 8], w: [7, 5, 3, 3], options: { padding: 'same', dilation: 2 } },
+  // 16 or more output channels and taps: the packed gemm with the WebAssembly re-layouts
+  'many channels, strided, odd sizes': { x: [3, 4, 7, 6], w: [17, 4, 3, 3], options: { stride: 2, padding: 1 } },
+  '1x1, one sample': { x: [1, 3, 5, 5], w: [6, 3, 1, 1], options: {} },
+  'no bias, asymmetric padding and stride': { x: [2, 2, 9, 5], w: [5, 2, 2, 3], options: { stride: [1, 3], padding: [1, 2] }, bias: false },
 };
 
 function convAndGrads(c: Case, opts: Parameters<typeof setCpuKernelOptions>[0]): Float32Array[] {
@@ -22,10 +26,10 @@ function convAndGrads(c: Case, opts: Parameters<typeof setCpuKernelOptions>[0]):
   manualSeed(21);
   const x = randn(c.x).requiresGrad_();
   const w = randn(c.w).requiresGrad_();
-  const b = randn([c.w[0]!]).requiresGrad_();
+  const b = c.bias === false ? undefined : randn([c.w[0]!]).requiresGrad_();
   const out = conv2d(x, w, b, c.options);
   sum(mul(out, randn(out.shape))).backward();
-  return [out, x.grad!, w.grad!, b.grad!].map((t: Tensor) => t.dataSync().slice() as Float32Array);
+  return [out, x.grad!, w.grad!, ...(b ? [b.grad!] : [])].map((t: Tensor) => t.dataSync().slice() as Float32Array);
 }
 
 describe('conv2d float32 on the WebAssembly kernels', () => {
