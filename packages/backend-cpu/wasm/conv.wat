@@ -14,52 +14,6 @@
 (module
   (import "env" "memory" (memory 1 65536 shared))
 
-  ;; Whether a tap's rows are one contiguous run in both x and col: stride 1 across and an input
-  ;; row step equal to an output row (OW = sh·W, as with 'same' padding), with some column inside.
-  (func $blocks (param $sw i32) (param $rowStep i32) (param $ow i32) (param $x0 i32) (param $x1 i32) (result i32)
-    (i32.and (i32.and (i32.eq (local.get $sw) (i32.const 1)) (i32.eq (local.get $rowStep) (i32.shl (local.get $ow) (i32.const 2))))
-      (i32.lt_s (local.get $x0) (local.get $x1))))
-  ;; Bytes from output (y0, x0) to (y1 − 1, x1 − 1) inclusive.
-  (func $blockBytes (param $ow i32) (param $y0 i32) (param $y1 i32) (param $x0 i32) (param $x1 i32) (result i32)
-    (i32.shl (i32.add (i32.mul (i32.sub (i32.sub (local.get $y1) (local.get $y0)) (i32.const 1)) (local.get $ow)) (i32.sub (local.get $x1) (local.get $x0))) (i32.const 2)))
-  ;; Zero columns [0, x0) and [x1, ow) of output rows [y0, y1) of one sample's col row.
-  (func $zeroEdges (param $col i32) (param $ow i32) (param $y0 i32) (param $y1 i32) (param $x0 i32) (param $x1 i32)
-    (local $d i32) (local $i i32)
-    (block $done (loop $rows
-      (br_if $done (i32.ge_s (local.get $y0) (local.get $y1)))
-      (local.set $d (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y0) (local.get $ow)) (i32.const 2))))
-      (local.set $i (i32.const 0))
-      (block $lDone (loop $l
-        (br_if $lDone (i32.ge_s (local.get $i) (local.get $x0)))
-        (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $l)))
-      (local.set $i (local.get $x1))
-      (block $rDone (loop $r
-        (br_if $rDone (i32.ge_s (local.get $i) (local.get $ow)))
-        (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $r)))
-      (local.set $y0 (i32.add (local.get $y0) (i32.const 1)))
-      (br $rows))))
-  ;; dst[i] += src[i] for i < n.
-  (func $addRun (param $dst i32) (param $src i32) (param $n i32)
-    (local $end i32) (local $vEnd i32)
-    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
-    (local.set $vEnd (i32.sub (local.get $end) (i32.const 12)))
-    (block $vDone (loop $v
-      (br_if $vDone (i32.ge_s (local.get $dst) (local.get $vEnd)))
-      (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
-      (local.set $src (i32.add (local.get $src) (i32.const 16)))
-      (br $v)))
-    (block $tDone (loop $t
-      (br_if $tDone (i32.ge_s (local.get $dst) (local.get $end)))
-      (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
-      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
-      (local.set $src (i32.add (local.get $src) (i32.const 4)))
-      (br $t))))
-
   ;; col[s·L + y·ow + xo] = x(s, y, xo), or 0 where it reads padding.
   (func (export "im2col_tap") (param $x i32) (param $col i32) (param $S i32) (param $xs i32) (param $L i32) (param $ow i32)
     (param $y0 i32) (param $y1 i32) (param $x0 i32) (param $x1 i32) (param $rowStep i32) (param $sw i32)
@@ -71,59 +25,50 @@
         (memory.fill (local.get $col) (i32.const 0) (i32.shl (i32.mul (local.get $y0) (local.get $ow)) (i32.const 2)))
         (memory.fill (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y1) (local.get $ow)) (i32.const 2)))
           (i32.const 0) (i32.shl (i32.sub (local.get $L) (i32.mul (local.get $y1) (local.get $ow))) (i32.const 2)))
-        (if (i32.and (call $blocks (local.get $sw) (local.get $rowStep) (local.get $ow) (local.get $x0) (local.get $x1)) (i32.lt_s (local.get $y0) (local.get $y1)))
-          (then
-            ;; one copy of the tap's rows, then zero again the entries that read padding columns
-            (memory.copy
-              (i32.add (local.get $col) (i32.shl (i32.add (i32.mul (local.get $y0) (local.get $ow)) (local.get $x0)) (i32.const 2)))
-              (i32.add (i32.add (local.get $x) (i32.mul (local.get $y0) (local.get $rowStep))) (i32.shl (local.get $x0) (i32.const 2)))
-              (call $blockBytes (local.get $ow) (local.get $y0) (local.get $y1) (local.get $x0) (local.get $x1)))
-            (call $zeroEdges (local.get $col) (local.get $ow) (local.get $y0) (local.get $y1) (local.get $x0) (local.get $x1)))
-          (else
-            (local.set $y (local.get $y0))
-            (block $rowsDone
-              (loop $rows
-                (br_if $rowsDone (i32.ge_s (local.get $y) (local.get $y1)))
-                (local.set $d (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y) (local.get $ow)) (i32.const 2))))
-                (local.set $src (i32.add (local.get $x) (i32.mul (local.get $y) (local.get $rowStep))))
-                ;; columns reading padding
-                (local.set $i (i32.const 0))
-                (block $lDone (loop $l
-                  (br_if $lDone (i32.ge_s (local.get $i) (local.get $x0)))
-                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
+        (local.set $y (local.get $y0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_s (local.get $y) (local.get $y1)))
+            (local.set $d (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y) (local.get $ow)) (i32.const 2))))
+            (local.set $src (i32.add (local.get $x) (i32.mul (local.get $y) (local.get $rowStep))))
+            ;; columns reading padding
+            (local.set $i (i32.const 0))
+            (block $lDone (loop $l
+              (br_if $lDone (i32.ge_s (local.get $i) (local.get $x0)))
+              (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $l)))
+            (local.set $i (local.get $x1))
+            (block $rDone (loop $r
+              (br_if $rDone (i32.ge_s (local.get $i) (local.get $ow)))
+              (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br $r)))
+            (local.set $i (local.get $x0))
+            (if (i32.eq (local.get $sw) (i32.const 1))
+              (then
+                (local.set $n (i32.sub (local.get $x1) (i32.const 3)))
+                (block $vDone (loop $v
+                  (br_if $vDone (i32.ge_s (local.get $i) (local.get $n)))
+                  (v128.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
+                    (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                  (br $v)))
+                (block $tDone (loop $t
+                  (br_if $tDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
+                    (f32.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
                   (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                  (br $l)))
-                (local.set $i (local.get $x1))
-                (block $rDone (loop $r
-                  (br_if $rDone (i32.ge_s (local.get $i) (local.get $ow)))
-                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))) (f32.const 0))
+                  (br $t))))
+              (else
+                (block $gDone (loop $g
+                  (br_if $gDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
+                    (f32.load (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $sw)) (i32.const 2)))))
                   (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                  (br $r)))
-                (local.set $i (local.get $x0))
-                (if (i32.eq (local.get $sw) (i32.const 1))
-                  (then
-                    (local.set $n (i32.sub (local.get $x1) (i32.const 3)))
-                    (block $vDone (loop $v
-                      (br_if $vDone (i32.ge_s (local.get $i) (local.get $n)))
-                      (v128.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
-                        (v128.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
-                      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-                      (br $v)))
-                    (block $tDone (loop $t
-                      (br_if $tDone (i32.ge_s (local.get $i) (local.get $x1)))
-                      (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
-                        (f32.load (i32.add (local.get $src) (i32.shl (local.get $i) (i32.const 2)))))
-                      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                      (br $t))))
-                  (else
-                    (block $gDone (loop $g
-                      (br_if $gDone (i32.ge_s (local.get $i) (local.get $x1)))
-                      (f32.store (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2)))
-                        (f32.load (i32.add (local.get $src) (i32.shl (i32.mul (local.get $i) (local.get $sw)) (i32.const 2)))))
-                      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                      (br $g)))))
-                (local.set $y (i32.add (local.get $y) (i32.const 1)))
-                (br $rows)))))
+                  (br $g)))))
+            (local.set $y (i32.add (local.get $y) (i32.const 1)))
+            (br $rows)))
         (local.set $col (i32.add (local.get $col) (i32.shl (local.get $L) (i32.const 2))))
         (local.set $x (i32.add (local.get $x) (local.get $xs)))
         (local.set $s (i32.add (local.get $s) (i32.const 1)))
@@ -138,49 +83,40 @@
     (block $samplesDone
       (loop $samples
         (br_if $samplesDone (i32.ge_u (local.get $s) (local.get $S)))
-        (if (i32.and (call $blocks (local.get $sw) (local.get $rowStep) (local.get $ow) (local.get $x0) (local.get $x1)) (i32.lt_s (local.get $y0) (local.get $y1)))
-          (then
-            ;; zero the entries that read padding columns, then add the tap's rows as one run
-            (call $zeroEdges (local.get $col) (local.get $ow) (local.get $y0) (local.get $y1) (local.get $x0) (local.get $x1))
-            (call $addRun
-              (i32.add (i32.add (local.get $x) (i32.mul (local.get $y0) (local.get $rowStep))) (i32.shl (local.get $x0) (i32.const 2)))
-              (i32.add (local.get $col) (i32.shl (i32.add (i32.mul (local.get $y0) (local.get $ow)) (local.get $x0)) (i32.const 2)))
-              (i32.shr_u (call $blockBytes (local.get $ow) (local.get $y0) (local.get $y1) (local.get $x0) (local.get $x1)) (i32.const 2))))
-          (else
-            (local.set $y (local.get $y0))
-            (block $rowsDone
-              (loop $rows
-                (br_if $rowsDone (i32.ge_s (local.get $y) (local.get $y1)))
-                (local.set $d (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y) (local.get $ow)) (i32.const 2))))
-                (local.set $dst (i32.add (local.get $x) (i32.mul (local.get $y) (local.get $rowStep))))
-                (local.set $i (local.get $x0))
-                (if (i32.eq (local.get $sw) (i32.const 1))
-                  (then
-                    (local.set $n (i32.sub (local.get $x1) (i32.const 3)))
-                    (block $vDone (loop $v
-                      (br_if $vDone (i32.ge_s (local.get $i) (local.get $n)))
-                      (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
-                      (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p))
-                        (v128.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
-                      (local.set $i (i32.add (local.get $i) (i32.const 4)))
-                      (br $v)))
-                    (block $tDone (loop $t
-                      (br_if $tDone (i32.ge_s (local.get $i) (local.get $x1)))
-                      (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
-                      (f32.store (local.get $p) (f32.add (f32.load (local.get $p))
-                        (f32.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
-                      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                      (br $t))))
-                  (else
-                    (block $gDone (loop $g
-                      (br_if $gDone (i32.ge_s (local.get $i) (local.get $x1)))
-                      (local.set $p (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $i) (local.get $sw)) (i32.const 2))))
-                      (f32.store (local.get $p) (f32.add (f32.load (local.get $p))
-                        (f32.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
-                      (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                      (br $g)))))
-                (local.set $y (i32.add (local.get $y) (i32.const 1)))
-                (br $rows)))))
+        (local.set $y (local.get $y0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_s (local.get $y) (local.get $y1)))
+            (local.set $d (i32.add (local.get $col) (i32.shl (i32.mul (local.get $y) (local.get $ow)) (i32.const 2))))
+            (local.set $dst (i32.add (local.get $x) (i32.mul (local.get $y) (local.get $rowStep))))
+            (local.set $i (local.get $x0))
+            (if (i32.eq (local.get $sw) (i32.const 1))
+              (then
+                (local.set $n (i32.sub (local.get $x1) (i32.const 3)))
+                (block $vDone (loop $v
+                  (br_if $vDone (i32.ge_s (local.get $i) (local.get $n)))
+                  (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+                  (v128.store (local.get $p) (f32x4.add (v128.load (local.get $p))
+                    (v128.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                  (br $v)))
+                (block $tDone (loop $t
+                  (br_if $tDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (local.set $p (i32.add (local.get $dst) (i32.shl (local.get $i) (i32.const 2))))
+                  (f32.store (local.get $p) (f32.add (f32.load (local.get $p))
+                    (f32.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $t))))
+              (else
+                (block $gDone (loop $g
+                  (br_if $gDone (i32.ge_s (local.get $i) (local.get $x1)))
+                  (local.set $p (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $i) (local.get $sw)) (i32.const 2))))
+                  (f32.store (local.get $p) (f32.add (f32.load (local.get $p))
+                    (f32.load (i32.add (local.get $d) (i32.shl (local.get $i) (i32.const 2))))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $g)))))
+            (local.set $y (i32.add (local.get $y) (i32.const 1)))
+            (br $rows)))
         (local.set $col (i32.add (local.get $col) (i32.shl (local.get $L) (i32.const 2))))
         (local.set $x (i32.add (local.get $x) (local.get $xs)))
         (local.set $s (i32.add (local.get $s) (i32.const 1)))
