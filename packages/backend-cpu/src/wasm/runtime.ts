@@ -48,7 +48,12 @@ const CTRL_BYTES = 65536;
 const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16, JOB = 64;
 
 type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
-interface Exports { gemm: GemmFn; gemm_part(job: number, part: number, thread: number): void; scratch_bytes(m: number, n: number, kc: number): number }
+interface Exports {
+  gemm: GemmFn;
+  gemm_part(job: number, part: number, thread: number): void;
+  scratch_bytes(m: number, n: number, kc: number): number;
+  dot_sum(slots: number, parts: number, m: number, n: number, c: number, ldc: number): void;
+}
 interface ElementwiseExports {
   zero(ptr: number, bytes: number): void;
   binary(op: number, a: number, b: number, o: number, n: number, bn: number): void;
@@ -500,6 +505,17 @@ export function wasmGemmAvailable(): boolean {
 }
 
 const KC = 512;
+// Dot-product jobs (see gemm.wat): for C of at most maxMN entries and k of at least minK, cut
+// into chunks of at least kd elements of k (at most 255 chunks: the claim word's limit).
+const dotTuning = { maxMN: 4096, minK: 1024, kd: 1024 };
+/** @internal for tests and benchmarks: when the dot-product kernel takes a product (maxMN 0: never); returns the old tuning. */
+export function setDotTuning(t: Partial<typeof dotTuning>): typeof dotTuning {
+  const old = { ...dotTuning };
+  Object.assign(dotTuning, t);
+  return old;
+}
+/** @internal for tests: products the dot-product kernel has computed. */
+export let dotProducts = 0;
 const align = (n: number) => (n + 63) & ~63;
 
 /**
@@ -531,9 +547,13 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
     return ptr;
   };
   try {
-    let aStage = -1, bStage = -1, cStage = -1, sPtr: number;
+    // a small C over a long k, with A's rows and B's columns contiguous in k: dot products
+    const dot = m * n <= dotTuning.maxMN && k >= dotTuning.minK && batch[0]!.a.cs === 1 && batch[0]!.b.rs === 1;
+    const kd = dot ? Math.max(dotTuning.kd, (Math.ceil(k / 255) + 3) & ~3) : 0;
+    let aStage = -1, bStage = -1, cStage = -1, sPtr: number, slots = 0;
     try {
       sPtr = block(threads * scratch);
+      if (dot) slots = block(4 * m * n * Math.ceil(k / kd));
       if (batch.some(({ a }) => addressOf(e, a.data, a.offset) < 0)) aStage = block(4 * spanOf(batch[0]!.a, m, k));
       if (batch.some(({ b }) => addressOf(e, b.data, b.offset) < 0)) bStage = block(4 * spanOf(batch[0]!.b, k, n));
       if (!cHere) cStage = block(4 * m * n);
@@ -546,7 +566,12 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
       if (!lastA || a.data !== lastA.data || a.offset !== lastA.offset) as = place(e, (lastA = a), m, k, aStage);
       if (!lastB || b.data !== lastB.data || b.offset !== lastB.offset) bs = place(e, (lastB = b), k, n, bStage);
       const cPtr = cHere ? addressOf(e, c, cOff) : cStage;
-      run(e, threads, as.ptr, as.rs, as.cs, bs.ptr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
+      if (dot && as.cs === 1 && bs.rs === 1) {
+        const parts = Math.ceil(k / kd);
+        runJob(e, threads, [as.ptr, as.rs, 1, bs.ptr, 1, bs.cs, cPtr, n, m, n, k, kd, slots, 0, 0, parts, 1], m, n, k);
+        e.exports.dot_sum(slots, parts, m, n, cPtr, n);
+        dotProducts++;
+      } else run(e, threads, as.ptr, as.rs, as.cs, bs.ptr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
       if (!cHere) c.set(e.f32.subarray(cStage >> 2, (cStage >> 2) + m * n), cOff);
     }
     return true;
@@ -591,10 +616,19 @@ function run(e: Engine, threads: number, a: number, ars: number, acs: number, b:
   let byRows = n <= m;
   if ((byRows ? rowPanels : colPanels) < want && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
   const parts = Math.min(want, byRows ? rowPanels : colPanels);
+  runJob(e, threads, [a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts, 0], m, n, k);
+}
+
+/**
+ * Post a job (the fields gemm_part reads) and compute its `job[15]` parts: on this thread when
+ * `threads` is 1, else with the workers, each part claimed by whoever comes first.
+ */
+function runJob(e: Engine, threads: number, job: number[], m: number, n: number, k: number): void {
   const ctrl = e.ctrl;
-  ctrl.set([a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts], JOB);
-  if (parts === 1) {
-    e.exports.gemm_part(JOB * 4, 0, 0);
+  const parts = job[15]!;
+  ctrl.set(job, JOB);
+  if (threads === 1 || parts === 1) {
+    for (let p = 0; p < parts; p++) e.exports.gemm_part(JOB * 4, p, 0);
     return;
   }
   Atomics.store(ctrl, FIN, 0);
