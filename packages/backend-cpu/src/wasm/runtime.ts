@@ -538,25 +538,24 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
   const kc = Math.min(k, KC);
   const scratch = align(e.exports.scratch_bytes(m, n, kc));
   const cHere = addressOf(e, c, 0) >= 0;
-  // staging blocks, only for what does not live in the memory
-  const blocks: [number, number][] = [];
-  const block = (bytes: number): number => {
-    const ptr = allocBlock(e, bytes);
-    if (ptr < 0) throw new RangeError('wasm memory full');
-    blocks.push([ptr, bytes]);
-    return ptr;
-  };
+  // scratch, and staging blocks only for what does not live in the memory
+  const blocks: number[] = [];
+  let aOut = false, bOut = false;
+  for (const { a, b } of batch) {
+    aOut ||= addressOf(e, a.data, a.offset) < 0;
+    bOut ||= addressOf(e, b.data, b.offset) < 0;
+  }
   try {
     // a small C over a long k, with A's rows and B's columns contiguous in k: dot products
     const dot = m * n <= dotTuning.maxMN && k >= dotTuning.minK && batch[0]!.a.cs === 1 && batch[0]!.b.rs === 1;
     const kd = dot ? Math.max(dotTuning.kd, (Math.ceil(k / 255) + 3) & ~3) : 0;
     let aStage = -1, bStage = -1, cStage = -1, sPtr: number, slots = 0;
     try {
-      sPtr = block(threads * scratch);
-      if (dot) slots = block(4 * m * n * Math.ceil(k / kd));
-      if (batch.some(({ a }) => addressOf(e, a.data, a.offset) < 0)) aStage = block(4 * spanOf(batch[0]!.a, m, k));
-      if (batch.some(({ b }) => addressOf(e, b.data, b.offset) < 0)) bStage = block(4 * spanOf(batch[0]!.b, k, n));
-      if (!cHere) cStage = block(4 * m * n);
+      sPtr = block(e, blocks, threads * scratch);
+      if (dot) slots = block(e, blocks, 4 * m * n * Math.ceil(k / kd));
+      if (aOut) aStage = block(e, blocks, 4 * spanOf(batch[0]!.a, m, k));
+      if (bOut) bStage = block(e, blocks, 4 * spanOf(batch[0]!.b, k, n));
+      if (!cHere) cStage = block(e, blocks, 4 * m * n);
     } catch {
       return false; // beyond what one WebAssembly memory can hold (2 GB here): the TypeScript path takes it
     }
@@ -576,8 +575,16 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
     }
     return true;
   } finally {
-    for (const [ptr, bytes] of blocks) freeBlock(e, ptr, bytes);
+    for (let i = 0; i < blocks.length; i += 2) freeBlock(e, blocks[i]!, blocks[i + 1]!);
   }
+}
+
+/** A block of `bytes` in the memory, noted in `blocks` (address, size) for the caller to free. */
+function block(e: Engine, blocks: number[], bytes: number): number {
+  const ptr = allocBlock(e, bytes);
+  if (ptr < 0) throw new RangeError('wasm memory full');
+  blocks.push(ptr, bytes);
+  return ptr;
 }
 
 /** Where the kernel reads an operand: in place when it lives in the memory, else staged at `stage`. */
@@ -626,7 +633,7 @@ function run(e: Engine, threads: number, a: number, ars: number, acs: number, b:
 function runJob(e: Engine, threads: number, job: number[], m: number, n: number, k: number): void {
   const ctrl = e.ctrl;
   const parts = job[15]!;
-  ctrl.set(job, JOB);
+  for (let i = 0; i < job.length; i++) ctrl[JOB + i] = job[i]!;
   if (threads === 1 || parts === 1) {
     for (let p = 0; p < parts; p++) e.exports.gemm_part(JOB * 4, p, 0);
     return;
