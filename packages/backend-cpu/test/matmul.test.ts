@@ -12,7 +12,7 @@ setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const initial = cpuKernelInfo();
 afterAll(() => {
-  setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 24, sharedMemory: initial.sharedMemory });
+  setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 23, sharedMemory: initial.sharedMemory });
   terminateCpuWorkers();
 });
 

@@ -16,7 +16,7 @@ export interface CpuKernelOptions {
   simd?: SimdLevel | 'auto';
   /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() (at most 16). */
   threads?: number | 'auto';
-  /** Kernels below this many floating-point operations stay on the calling thread (default 2^24). */
+  /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
   parallelMinFlops?: number;
   /** How long an idle worker spins before it sleeps (waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
@@ -117,10 +117,10 @@ function parseSimd(v: string | undefined): SimdLevel {
 const options = {
   simd: parseSimd(env('TAPEGRAD_CPU_SIMD')),
   threads: parseThreads(env('TAPEGRAD_CPU_THREADS')),
-  // Measured on a shared 2-core machine (docs/performance.md): below ~16 MFLOP a second thread
-  // cost about what it saved or more (waking it, the other core's load): the MLP's 12.8-MFLOP
-  // products took 0.83–1.23x their one-thread time, 2–8 MFLOP products 1.24–1.58x.
-  parallelMinFlops: 1 << 24,
+  // Measured on a shared 2-core machine (docs/performance.md): products of 2–8 MFLOP took
+  // 1.24–1.58x their one-thread time on two threads (waking the worker, the other core's load);
+  // the MLP step ran 8–17% faster with its two 12.8-MFLOP products on two threads.
+  parallelMinFlops: 1 << 23,
   spinMicros: 50,
   sharedMemory: support.shared,
 };
