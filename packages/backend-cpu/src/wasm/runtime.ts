@@ -118,8 +118,8 @@ const options = {
   simd: parseSimd(env('TAPEGRAD_CPU_SIMD')),
   threads: parseThreads(env('TAPEGRAD_CPU_THREADS')),
   // Measured on a shared 2-core machine (docs/performance.md): products of 2–8 MFLOP took
-  // 1.24–1.58x their one-thread time on two threads (waking the worker, the other core's load);
-  // the MLP step ran 8–17% faster with its two 12.8-MFLOP products on two threads.
+  // 0.97–1.58x their one-thread time on two threads, 1.3x in most runs (waking the worker, the
+  // other core's load); the MLP step ran 8–17% faster with its 12.8-MFLOP products on two.
   parallelMinFlops: 1 << 23,
   spinMicros: 50,
   sharedMemory: support.shared,
