@@ -8,6 +8,17 @@ const label = ([m, k, n]: number[]) => (m === k && k === n ? `${m}` : `${m}x${k}
 const gflops = ([m, k, n]: number[], ms: number | undefined) => (ms ? (2 * m! * k! * n!) / (ms * 1e6) : undefined);
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${fmt(a / b, 2)}x` : '—');
 
+// The products of a training step beyond the forward one: [name, m, k, n, A transposed, B transposed].
+// A transposed operand is a view of a [k, m] (or [n, k]) matrix, as the gradient rules pass it.
+const TRAINING: [string, number, number, number, boolean, boolean][] = [
+  ['MLP layer 1 weight grad, Xᵀ·G', 784, 64, 128, true, false],
+  ['MLP layer 2 forward', 64, 128, 10, false, false],
+  ['MLP layer 2 weight grad, Hᵀ·G', 128, 64, 10, true, false],
+  ['MLP layer 2 input grad, G·Wᵀ', 64, 10, 128, false, true],
+  ['CNN conv 1→8 weight grad, col·Gᵀ', 9, 50176, 8, false, true],
+  ['CNN conv 8→16 weight grad, col·Gᵀ', 72, 12544, 16, false, true],
+];
+
 export default defineSuite({
   name: 'matmul',
   async run(ctx) {
@@ -56,6 +67,36 @@ print(json.dumps(out))
           ' tfjs cpu is skipped at 1024 (about 5 s a call).',
       ],
     }];
+
+    // the training step's other products, transposed operands as views
+    const trows: (string | number | undefined)[][] = [];
+    const torchT = ctx.torch<number[]>(`
+out = []
+for m, k, n, ta, tb in ${JSON.stringify(TRAINING.map(([, m, k, n, ta, tb]) => [m, k, n, ta ? 1 : 0, tb ? 1 : 0]))}:
+    a = torch.randn(k, m).t() if ta else torch.randn(m, k)
+    b = torch.randn(n, k).t() if tb else torch.randn(k, n)
+    out.append(2 * m * k * n / (bench(lambda: torch.matmul(a, b), reps=${reps}) * 1e6))
+print(json.dumps(out))
+`);
+    const { tf } = await ctx.tfjs('wasm');
+    for (const [i, [name, m, k, n, ta, tb]] of TRAINING.entries()) {
+      const size = [m, k, n];
+      const a = ta ? randn([k, m]).transpose(0, 1) : randn([m, k]), b = tb ? randn([n, k]).transpose(0, 1) : randn([k, n]);
+      const t = gflops(size, (await ctx.time(() => matmul(a, b).dispose(), { reps })).median);
+      a.dispose();
+      b.dispose();
+      const ta2 = tf.randomNormal(ta ? [k, m] : [m, k]), tb2 = tf.randomNormal(tb ? [n, k] : [k, n]);
+      const w = gflops(size, (await ctx.time(() => tf.matMul(ta2, tb2, ta, tb).dataSync(), { reps })).median);
+      tf.dispose([ta2, tb2]);
+      const p = torchT?.[i];
+      trows.push([`${name} ${m}x${k}x${n}`, t, w, p, ratio(t, w), ratio(t, p)]);
+    }
+    tables.push({
+      title: 'matmul float32 of a training step, GFLOP/s (transposed operands as views)',
+      columns: ['product, m×k×n', 'tapegrad', 'tfjs wasm', 'PyTorch', 'vs tfjs wasm', 'vs PyTorch'],
+      rows: trows,
+      notes: ['The CNN rows are conv2d weight gradients at batch 64 (im2col matrix times the output gradient, transposed): a small result over a long reduction.'],
+    });
 
     if (!ctx.quick) {
       // the same kernel under each setting, to show what SIMD flavour and threads each buy

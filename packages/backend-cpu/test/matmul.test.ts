@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { manualSeed, matmul, randn, ValueError, type Tensor } from '@tapegrad/tensor';
 import { cpuKernelInfo, cpuWorkersReady, matmulF32, setCpuKernelOptions, terminateCpuWorkers, type CpuKernelOptions } from '../src/index.js';
+import { dotProducts, setDotTuning } from '../src/wasm/runtime.js';
 
 // Node 20 ships relaxed SIMD behind a flag; setting it here lets this file test that variant too
 // (the runtime re-validates when 'relaxed' is requested). Node 22+ has it on by default.
@@ -11,7 +12,7 @@ setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const initial = cpuKernelInfo();
 afterAll(() => {
-  setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 21, sharedMemory: initial.sharedMemory });
+  setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 23, sharedMemory: initial.sharedMemory });
   terminateCpuWorkers();
 });
 
@@ -128,6 +129,66 @@ describe('matmul float32 paths agree', () => {
       expect(c[4]).toBeNaN();
       expect(maxError(c.subarray(5), want, 13)).toBeLessThan(1e-5);
     }
+  });
+});
+
+describe('matmul float32: small C over a long k (the dot-product kernel)', () => {
+  // [m, k, n]: convolution weight gradients (9x50176x8 is conv 1→8 over 64 MNIST images), odd
+  // rows and columns around its 2×4 block, k tails around the 4-wide vectors and the 1024-long
+  // chunks, and k past 255 chunks (longer chunks)
+  const shapes: [number, number, number][] = [[9, 50176, 8], [72, 3136, 16], [1, 1024, 1], [3, 1031, 5], [7, 2053, 10], [64, 1025, 64], [2, 262_150, 3]];
+  manualSeed(11);
+  // A row-major and B a transposed view: both contiguous along k, read in place
+  const cases = shapes.map(([m, k, n]) => {
+    const a = randn([m, k]), b = randn([n, k]).transpose(0, 1);
+    return { name: `${m}x${k}x${n}`, a, b, k, want: reference(a, b) };
+  });
+  const dotModes: [string, CpuKernelOptions][] = [
+    ['SIMD128, 1 thread', { simd: 'simd', threads: 1 }],
+    ['SIMD128, 1 thread, unshared memory', { simd: 'simd', threads: 1, sharedMemory: false }],
+    ['relaxed SIMD, 1 thread', { simd: 'relaxed', threads: 1 }],
+    ['relaxed SIMD, 2 threads', { simd: 'relaxed', threads: 2 }],
+  ];
+  const results = async (opts: CpuKernelOptions) => {
+    setCpuKernelOptions({ sharedMemory: initial.sharedMemory, parallelMinFlops: 0, ...opts });
+    if (opts.threads === 2) expect(await cpuWorkersReady()).toBe(2);
+    const before = dotProducts;
+    const out = cases.map(({ a, b }) => matmul(a, b).dataSync().slice());
+    return { out, dot: dotProducts - before };
+  };
+
+  it.each(dotModes)('matches a float64 reference: %s', async (_, opts) => {
+    const { out, dot } = await results(opts);
+    expect(dot).toBe(cases.length);
+    cases.forEach(({ name, k, want }, i) => expect(maxError(out[i]!, want, k), name).toBeLessThan(1e-5));
+  });
+
+  it('gives the same bits on 1 and 2 threads, and agrees with the packed kernel and TypeScript', async () => {
+    const one = await results({ simd: 'relaxed', threads: 1 });
+    const two = await results({ simd: 'relaxed', threads: 2 });
+    expect(two.out).toEqual(one.out);
+    const old = setDotTuning({ maxMN: 0 });
+    try {
+      const packed = await results({ simd: 'relaxed', threads: 1 });
+      expect(packed.dot).toBe(0);
+      const ts = await results({ simd: 'off', threads: 1 });
+      cases.forEach(({ name, k }, i) => {
+        expect(maxError(one.out[i]!, packed.out[i]!, k), name).toBeLessThan(1e-5);
+        // TypeScript sums the k terms one after another, so its rounding error grows about as k
+        // rather than √k: a looser bound for it at k = 50176
+        expect(maxError(one.out[i]!, ts.out[i]!, k), name).toBeLessThan(5e-5);
+      });
+    } finally {
+      setDotTuning(old);
+    }
+  });
+
+  it('leaves operands that are not contiguous along k to the packed kernel', async () => {
+    setCpuKernelOptions({ simd: 'simd', threads: 1, sharedMemory: initial.sharedMemory });
+    const a = randn([3, 2000]), b = randn([2000, 5]); // B's columns are strided
+    const before = dotProducts;
+    expect(maxError(matmul(a, b).dataSync(), reference(a, b), 2000)).toBeLessThan(1e-5);
+    expect(dotProducts).toBe(before);
   });
 });
 

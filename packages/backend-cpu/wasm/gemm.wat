@@ -244,12 +244,140 @@
       (local.set $beta (i32.const 1))
       (br_if $kblock (i32.lt_s (local.tee $pc (i32.add (local.get $pc) (local.get $kc))) (local.get $k)))))
 
+;; ---- Products with a small C and a long reduction (convolution weight gradients, 9×50176×8):
+  ;; packing would copy each operand for a handful of uses per element, so when A's rows and B's
+  ;; columns are contiguous in k (acs = brs = 1) these kernels read them in place as dot products.
+  ;; k is cut into chunks of kd that do not depend on the thread count; each chunk's m×n partial
+  ;; sums go to their own slot and dot_sum adds the slots in order, so results are the same bits
+  ;; whichever thread computed which chunk.
+
+  ;; (l0 + l1) + (l2 + l3)
+  (func $hsum (param $v v128) (result f32)
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+             (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
+
+  ;; hsum(acc) + the scalar products of the last `len` elements at pa and pb (the tail of a chunk).
+  (func $finish (param $acc v128) (param $pa i32) (param $pb i32) (param $len i32) (result f32)
+    (local $s f32)
+    (local.set $s (call $hsum (local.get $acc)))
+    (block $end (loop $l
+      (br_if $end (i32.le_s (local.get $len) (i32.const 0)))
+      (local.set $s (f32.add (local.get $s) (f32.mul (f32.load (local.get $pa)) (f32.load (local.get $pb)))))
+      (local.set $pa (i32.add (local.get $pa) (i32.const 4)))
+      (local.set $pb (i32.add (local.get $pb) (i32.const 4)))
+      (local.set $len (i32.sub (local.get $len) (i32.const 1)))
+      (br $l)))
+    (local.get $s))
+
+  ;; Chunk `part` of a dot-product job (fields as for gemm_part; kc = kd, scratch = the partial
+  ;; slots, m·n floats each): 2 rows of A × 4 columns of B at a time, 8 accumulators. Past the
+  ;; last row or column, the block repeats it (same inputs, same bits, stored twice).
+  (func $dot_part (param $job i32) (param $part i32)
+    (local $a i32) (local $ars i32) (local $b i32) (local $bcs i32) (local $m i32) (local $n i32)
+    (local $k0 i32) (local $len i32) (local $vend i32) (local $out i32) (local $i i32) (local $i1 i32) (local $j i32)
+    (local $a0 i32) (local $a1 i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $o i32)
+    (local $x0 v128) (local $x1 v128) (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
+    (local $c00 v128) (local $c01 v128) (local $c02 v128) (local $c03 v128)
+    (local $c10 v128) (local $c11 v128) (local $c12 v128) (local $c13 v128)
+    (local.set $ars (i32.shl (i32.load offset=4 (local.get $job)) (i32.const 2)))
+    (local.set $bcs (i32.shl (i32.load offset=20 (local.get $job)) (i32.const 2)))
+    (local.set $m (i32.load offset=32 (local.get $job)))
+    (local.set $n (i32.load offset=36 (local.get $job)))
+    (local.set $k0 (i32.mul (local.get $part) (i32.load offset=44 (local.get $job))))
+    (local.set $len (i32.sub (i32.load offset=40 (local.get $job)) (local.get $k0)))
+    (if (i32.gt_s (local.get $len) (i32.load offset=44 (local.get $job))) (then (local.set $len (i32.load offset=44 (local.get $job)))))
+    (local.set $vend (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
+    (local.set $a (i32.add (i32.load (local.get $job)) (i32.shl (local.get $k0) (i32.const 2))))
+    (local.set $b (i32.add (i32.load offset=12 (local.get $job)) (i32.shl (local.get $k0) (i32.const 2))))
+    (local.set $out (i32.add (i32.load offset=48 (local.get $job)) (i32.shl (i32.mul (local.get $part) (i32.mul (local.get $m) (local.get $n))) (i32.const 2))))
+    (loop $il
+      (local.set $i1 (select (i32.add (local.get $i) (i32.const 1)) (local.get $i) (i32.lt_s (i32.add (local.get $i) (i32.const 1)) (local.get $m))))
+      (local.set $a0 (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $ars))))
+      (local.set $a1 (i32.add (local.get $a) (i32.mul (local.get $i1) (local.get $ars))))
+      (local.set $j (i32.const 0))
+      (loop $jl
+        (local.set $b0 (i32.add (local.get $b) (i32.mul (local.get $j) (local.get $bcs))))
+        (local.set $b1 (i32.add (local.get $b) (i32.mul (call $clamp (i32.add (local.get $j) (i32.const 1)) (local.get $n)) (local.get $bcs))))
+        (local.set $b2 (i32.add (local.get $b) (i32.mul (call $clamp (i32.add (local.get $j) (i32.const 2)) (local.get $n)) (local.get $bcs))))
+        (local.set $b3 (i32.add (local.get $b) (i32.mul (call $clamp (i32.add (local.get $j) (i32.const 3)) (local.get $n)) (local.get $bcs))))
+        (local.set $c00 (v128.const i32x4 0 0 0 0)) (local.set $c01 (v128.const i32x4 0 0 0 0))
+        (local.set $c02 (v128.const i32x4 0 0 0 0)) (local.set $c03 (v128.const i32x4 0 0 0 0))
+        (local.set $c10 (v128.const i32x4 0 0 0 0)) (local.set $c11 (v128.const i32x4 0 0 0 0))
+        (local.set $c12 (v128.const i32x4 0 0 0 0)) (local.set $c13 (v128.const i32x4 0 0 0 0))
+        (local.set $o (i32.const 0))
+        (block $vdone (loop $kl
+          (br_if $vdone (i32.ge_u (local.get $o) (local.get $vend)))
+          (local.set $x0 (v128.load (i32.add (local.get $a0) (local.get $o))))
+          (local.set $x1 (v128.load (i32.add (local.get $a1) (local.get $o))))
+          (local.set $y0 (v128.load (i32.add (local.get $b0) (local.get $o))))
+          (local.set $y1 (v128.load (i32.add (local.get $b1) (local.get $o))))
+          (local.set $y2 (v128.load (i32.add (local.get $b2) (local.get $o))))
+          (local.set $y3 (v128.load (i32.add (local.get $b3) (local.get $o))))
+          (local.set $c00 (f32x4.relaxed_madd (local.get $x0) (local.get $y0) (local.get $c00)))
+          (local.set $c01 (f32x4.relaxed_madd (local.get $x0) (local.get $y1) (local.get $c01)))
+          (local.set $c02 (f32x4.relaxed_madd (local.get $x0) (local.get $y2) (local.get $c02)))
+          (local.set $c03 (f32x4.relaxed_madd (local.get $x0) (local.get $y3) (local.get $c03)))
+          (local.set $c10 (f32x4.relaxed_madd (local.get $x1) (local.get $y0) (local.get $c10)))
+          (local.set $c11 (f32x4.relaxed_madd (local.get $x1) (local.get $y1) (local.get $c11)))
+          (local.set $c12 (f32x4.relaxed_madd (local.get $x1) (local.get $y2) (local.get $c12)))
+          (local.set $c13 (f32x4.relaxed_madd (local.get $x1) (local.get $y3) (local.get $c13)))
+          (local.set $o (i32.add (local.get $o) (i32.const 16)))
+          (br $kl)))
+        ;; partial[i][j..j+3], partial[i1][j..j+3]; clamped columns rewrite the last one's value
+        (call $put (local.get $out) (local.get $n) (local.get $i) (local.get $j)
+          (call $finish (local.get $c00) (i32.add (local.get $a0) (local.get $vend)) (i32.add (local.get $b0) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (call $put (local.get $out) (local.get $n) (local.get $i) (i32.add (local.get $j) (i32.const 1))
+          (call $finish (local.get $c01) (i32.add (local.get $a0) (local.get $vend)) (i32.add (local.get $b1) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (call $put (local.get $out) (local.get $n) (local.get $i) (i32.add (local.get $j) (i32.const 2))
+          (call $finish (local.get $c02) (i32.add (local.get $a0) (local.get $vend)) (i32.add (local.get $b2) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (call $put (local.get $out) (local.get $n) (local.get $i) (i32.add (local.get $j) (i32.const 3))
+          (call $finish (local.get $c03) (i32.add (local.get $a0) (local.get $vend)) (i32.add (local.get $b3) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (call $put (local.get $out) (local.get $n) (local.get $i1) (local.get $j)
+          (call $finish (local.get $c10) (i32.add (local.get $a1) (local.get $vend)) (i32.add (local.get $b0) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (call $put (local.get $out) (local.get $n) (local.get $i1) (i32.add (local.get $j) (i32.const 1))
+          (call $finish (local.get $c11) (i32.add (local.get $a1) (local.get $vend)) (i32.add (local.get $b1) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (call $put (local.get $out) (local.get $n) (local.get $i1) (i32.add (local.get $j) (i32.const 2))
+          (call $finish (local.get $c12) (i32.add (local.get $a1) (local.get $vend)) (i32.add (local.get $b2) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (call $put (local.get $out) (local.get $n) (local.get $i1) (i32.add (local.get $j) (i32.const 3))
+          (call $finish (local.get $c13) (i32.add (local.get $a1) (local.get $vend)) (i32.add (local.get $b3) (local.get $vend)) (i32.sub (local.get $len) (i32.shr_u (local.get $vend) (i32.const 2)))))
+        (br_if $jl (i32.lt_s (local.tee $j (i32.add (local.get $j) (i32.const 4))) (local.get $n))))
+      (br_if $il (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 2))) (local.get $m)))))
+
+  ;; min(j, n - 1): a column past the last one repeats it
+  (func $clamp (param $j i32) (param $n i32) (result i32)
+    (select (local.get $j) (i32.sub (local.get $n) (i32.const 1)) (i32.lt_s (local.get $j) (local.get $n))))
+  ;; out[i·n + min(j, n-1)] = v
+  (func $put (param $out i32) (param $n i32) (param $i i32) (param $j i32) (param $v f32)
+    (f32.store (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (call $clamp (local.get $j) (local.get $n))) (i32.const 2)))
+      (local.get $v)))
+
+  ;; C[m×n] (row stride ldc) = the sum of `parts` slots of m·n partial sums at `slots`, in slot order.
+  (func (export "dot_sum") (param $slots i32) (param $parts i32) (param $m i32) (param $n i32) (param $c i32) (param $ldc i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $s f32) (local $at i32) (local $mn i32)
+    (local.set $mn (i32.shl (i32.mul (local.get $m) (local.get $n)) (i32.const 2)))
+    (loop $il
+      (local.set $j (i32.const 0))
+      (loop $jl
+        (local.set $at (i32.add (local.get $slots) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $n)) (local.get $j)) (i32.const 2))))
+        (local.set $s (f32.load (local.get $at)))
+        (local.set $p (i32.const 1))
+        (block $end (loop $pl
+          (br_if $end (i32.ge_s (local.get $p) (local.get $parts)))
+          (local.set $at (i32.add (local.get $at) (local.get $mn)))
+          (local.set $s (f32.add (local.get $s) (f32.load (local.get $at))))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $pl)))
+        (f32.store (i32.add (local.get $c) (i32.shl (i32.add (i32.mul (local.get $i) (local.get $ldc)) (local.get $j)) (i32.const 2))) (local.get $s))
+        (br_if $jl (i32.lt_s (local.tee $j (i32.add (local.get $j) (i32.const 1))) (local.get $n))))
+      (br_if $il (i32.lt_s (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $m)))))
+
   ;; Block `part` of the job described at `job` (i32 fields: a ars acs b brs bcs c ldc m n k kc
-  ;; scratch scratchStride byRows parts), computed by thread `thread` with its own scratch. C is
-  ;; cut into `parts` blocks of whole 4-row (byRows) or 8-column panels, so every thread packs only
-  ;; its own panels; any thread may compute any block.
+  ;; scratch scratchStride byRows parts dot), computed by thread `thread` with its own scratch. C
+  ;; is cut into `parts` blocks of whole 4-row (byRows) or 8-column panels, so every thread packs
+  ;; only its own panels; any thread may compute any block. A dot job (dot = 1) is cut along k.
   (func (export "gemm_part") (param $job i32) (param $part i32) (param $thread i32)
     (local $m i32) (local $n i32) (local $parts i32) (local $panels i32) (local $p0 i32) (local $p1 i32) (local $s i32)
+    (if (i32.load offset=64 (local.get $job)) (then (call $dot_part (local.get $job) (local.get $part)) (return)))
     (local.set $m (i32.load offset=32 (local.get $job)))
     (local.set $n (i32.load offset=36 (local.get $job)))
     (local.set $parts (i32.load offset=60 (local.get $job)))

@@ -44,20 +44,26 @@ export function gemm(a: TypedArray, b: TypedArray, c: TypedArray, cOff: number, 
 
 registerKernel('matmul', 'cpu', (([x, y], [out]) => {
   const o = out!;
-  const r = o.shape.length;
-  const [m, n] = [o.shape[r - 2]!, o.shape[r - 1]!];
-  const k = x!.shape[x!.shape.length - 1]!;
-  const batchShape = o.shape.slice(0, -2);
-  const aBatch = lineBases(batchShape, broadcastStrides({ shape: x!.shape.slice(0, -2), strides: x!.strides.slice(0, -2) }, batchShape), x!.offset);
-  const bBatch = lineBases(batchShape, broadcastStrides({ shape: y!.shape.slice(0, -2), strides: y!.strides.slice(0, -2) }, batchShape), y!.offset);
-  const [ars, acs] = x!.strides.slice(-2) as [number, number];
-  const [brs, bcs] = y!.strides.slice(-2) as [number, number];
+  const r = o.shape.length, xr = x!.shape.length, yr = y!.shape.length;
+  const m = o.shape[r - 2]!, n = o.shape[r - 1]!, k = x!.shape[xr - 1]!;
+  const ars = x!.strides[xr - 2]!, acs = x!.strides[xr - 1]!, brs = y!.strides[yr - 2]!, bcs = y!.strides[yr - 1]!;
+  // Each batch entry's first element in x and y; a plain 2-D product (most calls: the small
+  // products of a training step pay this per call) skips the broadcast bookkeeping.
+  let aBatch: ArrayLike<number> = [x!.offset], bBatch: ArrayLike<number> = [y!.offset];
+  if (r > 2) {
+    const batchShape = o.shape.slice(0, -2);
+    aBatch = lineBases(batchShape, broadcastStrides({ shape: x!.shape.slice(0, -2), strides: x!.strides.slice(0, -2) }, batchShape), x!.offset);
+    bBatch = lineBases(batchShape, broadcastStrides({ shape: y!.shape.slice(0, -2), strides: y!.strides.slice(0, -2) }, batchShape), y!.offset);
+  }
   if (o.dtype === 'float32' && x!.dtype === 'float32' && y!.dtype === 'float32') {
-    const batch = Array.from(aBatch, (base, bi) => ({
-      a: { data: x!.handle as Float32Array, offset: base, rs: ars, cs: acs },
-      b: { data: y!.handle as Float32Array, offset: bBatch[bi]!, rs: brs, cs: bcs },
-      cOff: bi * m * n,
-    }));
+    const batch = [];
+    for (let bi = 0; bi < aBatch.length; bi++) {
+      batch.push({
+        a: { data: x!.handle as Float32Array, offset: aBatch[bi]!, rs: ars, cs: acs },
+        b: { data: y!.handle as Float32Array, offset: bBatch[bi]!, rs: brs, cs: bcs },
+        cOff: bi * m * n,
+      });
+    }
     if (wasmGemm(batch, o.handle as Float32Array, m, n, k)) return;
   }
   const aBuf = allocArray(o.dtype, m * k);

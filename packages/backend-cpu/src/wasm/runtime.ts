@@ -16,7 +16,7 @@ export interface CpuKernelOptions {
   simd?: SimdLevel | 'auto';
   /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() (at most 16). */
   threads?: number | 'auto';
-  /** Kernels below this many floating-point operations stay on the calling thread. */
+  /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
   parallelMinFlops?: number;
   /** How long an idle worker spins before it sleeps (waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
@@ -48,7 +48,12 @@ const CTRL_BYTES = 65536;
 const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16, JOB = 64;
 
 type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
-interface Exports { gemm: GemmFn; gemm_part(job: number, part: number, thread: number): void; scratch_bytes(m: number, n: number, kc: number): number }
+interface Exports {
+  gemm: GemmFn;
+  gemm_part(job: number, part: number, thread: number): void;
+  scratch_bytes(m: number, n: number, kc: number): number;
+  dot_sum(slots: number, parts: number, m: number, n: number, c: number, ldc: number): void;
+}
 interface ElementwiseExports {
   zero(ptr: number, bytes: number): void;
   binary(op: number, a: number, b: number, o: number, n: number, bn: number): void;
@@ -112,7 +117,10 @@ function parseSimd(v: string | undefined): SimdLevel {
 const options = {
   simd: parseSimd(env('TAPEGRAD_CPU_SIMD')),
   threads: parseThreads(env('TAPEGRAD_CPU_THREADS')),
-  parallelMinFlops: 1 << 21,
+  // Measured on a shared 2-core machine (docs/performance.md): products of 2–8 MFLOP took
+  // 0.97–1.58x their one-thread time on two threads, 1.3x in most runs (waking the worker, the
+  // other core's load); the MLP step ran 8–17% faster with its 12.8-MFLOP products on two.
+  parallelMinFlops: 1 << 23,
   spinMicros: 50,
   sharedMemory: support.shared,
 };
@@ -500,6 +508,17 @@ export function wasmGemmAvailable(): boolean {
 }
 
 const KC = 512;
+// Dot-product jobs (see gemm.wat): for C of at most maxMN entries and k of at least minK, cut
+// into chunks of at least kd elements of k (at most 255 chunks: the claim word's limit).
+const dotTuning = { maxMN: 4096, minK: 1024, kd: 1024 };
+/** @internal for tests and benchmarks: when the dot-product kernel takes a product (maxMN 0: never); returns the old tuning. */
+export function setDotTuning(t: Partial<typeof dotTuning>): typeof dotTuning {
+  const old = { ...dotTuning };
+  Object.assign(dotTuning, t);
+  return old;
+}
+/** @internal for tests: products the dot-product kernel has computed. */
+export let dotProducts = 0;
 const align = (n: number) => (n + 63) & ~63;
 
 /**
@@ -522,21 +541,24 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
   const kc = Math.min(k, KC);
   const scratch = align(e.exports.scratch_bytes(m, n, kc));
   const cHere = addressOf(e, c, 0) >= 0;
-  // staging blocks, only for what does not live in the memory
-  const blocks: [number, number][] = [];
-  const block = (bytes: number): number => {
-    const ptr = allocBlock(e, bytes);
-    if (ptr < 0) throw new RangeError('wasm memory full');
-    blocks.push([ptr, bytes]);
-    return ptr;
-  };
+  // scratch, and staging blocks only for what does not live in the memory
+  const blocks: number[] = [];
+  let aOut = false, bOut = false;
+  for (const { a, b } of batch) {
+    aOut ||= addressOf(e, a.data, a.offset) < 0;
+    bOut ||= addressOf(e, b.data, b.offset) < 0;
+  }
   try {
-    let aStage = -1, bStage = -1, cStage = -1, sPtr: number;
+    // a small C over a long k, with A's rows and B's columns contiguous in k: dot products
+    const dot = m * n <= dotTuning.maxMN && k >= dotTuning.minK && batch[0]!.a.cs === 1 && batch[0]!.b.rs === 1;
+    const kd = dot ? Math.max(dotTuning.kd, (Math.ceil(k / 255) + 3) & ~3) : 0;
+    let aStage = -1, bStage = -1, cStage = -1, sPtr: number, slots = 0;
     try {
-      sPtr = block(threads * scratch);
-      if (batch.some(({ a }) => addressOf(e, a.data, a.offset) < 0)) aStage = block(4 * spanOf(batch[0]!.a, m, k));
-      if (batch.some(({ b }) => addressOf(e, b.data, b.offset) < 0)) bStage = block(4 * spanOf(batch[0]!.b, k, n));
-      if (!cHere) cStage = block(4 * m * n);
+      sPtr = block(e, blocks, threads * scratch);
+      if (dot) slots = block(e, blocks, 4 * m * n * Math.ceil(k / kd));
+      if (aOut) aStage = block(e, blocks, 4 * spanOf(batch[0]!.a, m, k));
+      if (bOut) bStage = block(e, blocks, 4 * spanOf(batch[0]!.b, k, n));
+      if (!cHere) cStage = block(e, blocks, 4 * m * n);
     } catch {
       return false; // beyond what one WebAssembly memory can hold (2 GB here): the TypeScript path takes it
     }
@@ -546,13 +568,26 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
       if (!lastA || a.data !== lastA.data || a.offset !== lastA.offset) as = place(e, (lastA = a), m, k, aStage);
       if (!lastB || b.data !== lastB.data || b.offset !== lastB.offset) bs = place(e, (lastB = b), k, n, bStage);
       const cPtr = cHere ? addressOf(e, c, cOff) : cStage;
-      run(e, threads, as.ptr, as.rs, as.cs, bs.ptr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
+      if (dot && as.cs === 1 && bs.rs === 1) {
+        const parts = Math.ceil(k / kd);
+        runJob(e, threads, [as.ptr, as.rs, 1, bs.ptr, 1, bs.cs, cPtr, n, m, n, k, kd, slots, 0, 0, parts, 1], m, n, k);
+        e.exports.dot_sum(slots, parts, m, n, cPtr, n);
+        dotProducts++;
+      } else run(e, threads, as.ptr, as.rs, as.cs, bs.ptr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
       if (!cHere) c.set(e.f32.subarray(cStage >> 2, (cStage >> 2) + m * n), cOff);
     }
     return true;
   } finally {
-    for (const [ptr, bytes] of blocks) freeBlock(e, ptr, bytes);
+    for (let i = 0; i < blocks.length; i += 2) freeBlock(e, blocks[i]!, blocks[i + 1]!);
   }
+}
+
+/** A block of `bytes` in the memory, noted in `blocks` (address, size) for the caller to free. */
+function block(e: Engine, blocks: number[], bytes: number): number {
+  const ptr = allocBlock(e, bytes);
+  if (ptr < 0) throw new RangeError('wasm memory full');
+  blocks.push(ptr, bytes);
+  return ptr;
 }
 
 /** Where the kernel reads an operand: in place when it lives in the memory, else staged at `stage`. */
@@ -591,10 +626,19 @@ function run(e: Engine, threads: number, a: number, ars: number, acs: number, b:
   let byRows = n <= m;
   if ((byRows ? rowPanels : colPanels) < want && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
   const parts = Math.min(want, byRows ? rowPanels : colPanels);
+  runJob(e, threads, [a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts, 0], m, n, k);
+}
+
+/**
+ * Post a job (the fields gemm_part reads) and compute its `job[15]` parts: on this thread when
+ * `threads` is 1, else with the workers, each part claimed by whoever comes first.
+ */
+function runJob(e: Engine, threads: number, job: number[], m: number, n: number, k: number): void {
   const ctrl = e.ctrl;
-  ctrl.set([a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts], JOB);
-  if (parts === 1) {
-    e.exports.gemm_part(JOB * 4, 0, 0);
+  const parts = job[15]!;
+  for (let i = 0; i < job.length; i++) ctrl[JOB + i] = job[i]!;
+  if (threads === 1 || parts === 1) {
+    for (let p = 0; p < parts; p++) e.exports.gemm_part(JOB * 4, p, 0);
     return;
   }
   Atomics.store(ctrl, FIN, 0);
