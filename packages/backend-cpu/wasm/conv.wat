@@ -1,9 +1,10 @@
-;; float32 data movement around conv2d's matrix products and max-pooling, on arrays in this memory
-;; (the products themselves are gemm.wat's). In TypeScript these loops cost more than the
+;; float32 kernels for conv2d on arrays in this memory: the passes around its matrix products
+;; (im2col, col2im, re-layouts), and the products whose reduction is short enough that packing
+;; them for gemm.wat costs more than the arithmetic. In TypeScript these passes cost more than the
 ;; products: each row of im2col is a short run (one output row) moved element by element or by a
 ;; typed-array call whose overhead is larger than the run; here a run is a few v128 moves.
-;; Only copies, float32 adds and comparisons happen here, in the TypeScript kernels' order, so
-;; both paths give identical bits. Pointers are byte addresses; counts are in elements.
+;; The passes only copy and add float32s, in the TypeScript kernels' order, so both paths give the
+;; same bits there. Pointers are byte addresses; counts are in elements.
 ;;
 ;; One kernel tap (c, ki, kj) of a chunk of S samples, as kernels/conv.ts's tapOf describes it:
 ;; output (y, xo) reads input row y·sh + dy, column xo·sw + dx, inside the input for rows
@@ -148,79 +149,6 @@
         (local.set $dst (i32.add (local.get $dst) (local.get $dstStep)))
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $rows))))
-
-  ;; C[i, j] += Σ_t A[i, t]·B[j, t] over t < $len: dot products of long contiguous rows, for
-  ;; conv2d's weight gradient dW_g[co, r] += Σ G[co, ·]·col[r, ·] (a product with a tiny m·n and a
-  ;; reduction over the whole chunk, which the packed gemm spends most of its time packing for).
-  ;; Row strides in bytes. Four rows of B at a time share each load of A's row; in the last group,
-  ;; rows past $n repeat row n−1 and their sums are not stored.
-  (func (export "dot_rows") (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $c i32) (param $ldc i32)
-      (param $m i32) (param $n i32) (param $len i32)
-      (local $i i32) (local $j i32) (local $t i32) (local $vEnd i32) (local $end i32) (local $pa i32) (local $pc i32)
-      (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
-      (local $x v128) (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
-      (local $acc0 v128) (local $acc1 v128) (local $acc2 v128) (local $acc3 v128)
-      (local $xs f32) (local $s0 f32) (local $s1 f32) (local $s2 f32) (local $s3 f32)
-      (local.set $end (i32.shl (local.get $len) (i32.const 2)))
-      (local.set $vEnd (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2)))
-      (block $iDone (loop $iLoop
-        (br_if $iDone (i32.ge_s (local.get $i) (local.get $m)))
-        (local.set $pa (i32.add (local.get $a) (i32.mul (local.get $i) (local.get $lda))))
-        (local.set $pc (i32.add (local.get $c) (i32.mul (local.get $i) (local.get $ldc))))
-        (local.set $j (i32.const 0))
-        (block $jDone (loop $jLoop
-          (br_if $jDone (i32.ge_s (local.get $j) (local.get $n)))
-          (local.set $b0 (i32.add (local.get $b) (i32.mul (local.get $j) (local.get $ldb))))
-          (local.set $b1 (select (i32.add (local.get $b0) (local.get $ldb)) (local.get $b0) (i32.lt_s (i32.add (local.get $j) (i32.const 1)) (local.get $n))))
-          (local.set $b2 (select (i32.add (local.get $b1) (local.get $ldb)) (local.get $b1) (i32.lt_s (i32.add (local.get $j) (i32.const 2)) (local.get $n))))
-          (local.set $b3 (select (i32.add (local.get $b2) (local.get $ldb)) (local.get $b2) (i32.lt_s (i32.add (local.get $j) (i32.const 3)) (local.get $n))))
-          (local.set $acc0 (v128.const i32x4 0 0 0 0))
-          (local.set $acc1 (v128.const i32x4 0 0 0 0))
-          (local.set $acc2 (v128.const i32x4 0 0 0 0))
-          (local.set $acc3 (v128.const i32x4 0 0 0 0))
-          (local.set $t (i32.const 0))
-          (block $vDone (loop $v
-            (br_if $vDone (i32.ge_s (local.get $t) (local.get $vEnd)))
-            (local.set $x (v128.load (i32.add (local.get $pa) (local.get $t))))
-            (local.set $y0 (v128.load (i32.add (local.get $b0) (local.get $t))))
-            (local.set $y1 (v128.load (i32.add (local.get $b1) (local.get $t))))
-            (local.set $y2 (v128.load (i32.add (local.get $b2) (local.get $t))))
-            (local.set $y3 (v128.load (i32.add (local.get $b3) (local.get $t))))
-            (local.set $acc0 (f32x4.relaxed_madd (local.get $x) (local.get $y0) (local.get $acc0)))
-            (local.set $acc1 (f32x4.relaxed_madd (local.get $x) (local.get $y1) (local.get $acc1)))
-            (local.set $acc2 (f32x4.relaxed_madd (local.get $x) (local.get $y2) (local.get $acc2)))
-            (local.set $acc3 (f32x4.relaxed_madd (local.get $x) (local.get $y3) (local.get $acc3)))
-            (local.set $t (i32.add (local.get $t) (i32.const 16)))
-            (br $v)))
-          (local.set $s0 (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc0)) (f32x4.extract_lane 1 (local.get $acc0)))
-            (f32.add (f32x4.extract_lane 2 (local.get $acc0)) (f32x4.extract_lane 3 (local.get $acc0)))))
-          (local.set $s1 (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc1)) (f32x4.extract_lane 1 (local.get $acc1)))
-            (f32.add (f32x4.extract_lane 2 (local.get $acc1)) (f32x4.extract_lane 3 (local.get $acc1)))))
-          (local.set $s2 (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc2)) (f32x4.extract_lane 1 (local.get $acc2)))
-            (f32.add (f32x4.extract_lane 2 (local.get $acc2)) (f32x4.extract_lane 3 (local.get $acc2)))))
-          (local.set $s3 (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc3)) (f32x4.extract_lane 1 (local.get $acc3)))
-            (f32.add (f32x4.extract_lane 2 (local.get $acc3)) (f32x4.extract_lane 3 (local.get $acc3)))))
-          (block $tDone (loop $tail
-            (br_if $tDone (i32.ge_s (local.get $t) (local.get $end)))
-            (local.set $xs (f32.load (i32.add (local.get $pa) (local.get $t))))
-            (local.set $s0 (f32.add (local.get $s0) (f32.mul (local.get $xs) (f32.load (i32.add (local.get $b0) (local.get $t))))))
-            (local.set $s1 (f32.add (local.get $s1) (f32.mul (local.get $xs) (f32.load (i32.add (local.get $b1) (local.get $t))))))
-            (local.set $s2 (f32.add (local.get $s2) (f32.mul (local.get $xs) (f32.load (i32.add (local.get $b2) (local.get $t))))))
-            (local.set $s3 (f32.add (local.get $s3) (f32.mul (local.get $xs) (f32.load (i32.add (local.get $b3) (local.get $t))))))
-            (local.set $t (i32.add (local.get $t) (i32.const 4)))
-            (br $tail)))
-          (f32.store (local.get $pc) (f32.add (f32.load (local.get $pc)) (local.get $s0)))
-          (if (i32.lt_s (i32.add (local.get $j) (i32.const 1)) (local.get $n))
-            (then (f32.store offset=4 (local.get $pc) (f32.add (f32.load offset=4 (local.get $pc)) (local.get $s1)))))
-          (if (i32.lt_s (i32.add (local.get $j) (i32.const 2)) (local.get $n))
-            (then (f32.store offset=8 (local.get $pc) (f32.add (f32.load offset=8 (local.get $pc)) (local.get $s2)))))
-          (if (i32.lt_s (i32.add (local.get $j) (i32.const 3)) (local.get $n))
-            (then (f32.store offset=12 (local.get $pc) (f32.add (f32.load offset=12 (local.get $pc)) (local.get $s3)))))
-          (local.set $pc (i32.add (local.get $pc) (i32.const 16)))
-          (local.set $j (i32.add (local.get $j) (i32.const 4)))
-          (br $jLoop)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $iLoop))))
 
   ;; C = A·B per sample, for products with a short reduction (k = a layer's taps·channels or its
   ;; output channels): C(s)[i, l] = Σ_t A[i, t]·B(s)[t, l] (+ bias[i]), for s < S, i < m, l < L.

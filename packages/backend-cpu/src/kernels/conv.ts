@@ -66,7 +66,6 @@ interface ConvExports {
   im2col_tap(x: number, col: number, S: number, xs: number, L: number, ow: number, y0: number, y1: number, x0: number, x1: number, rowStep: number, sw: number): void;
   col2im_tap(x: number, col: number, S: number, xs: number, L: number, ow: number, y0: number, y1: number, x0: number, x1: number, rowStep: number, sw: number): void;
   rows(src: number, dst: number, n: number, count: number, srcStep: number, dstStep: number, add: number): void;
-  dot_rows(a: number, lda: number, b: number, ldb: number, c: number, ldc: number, m: number, n: number, len: number): void;
   gemm_samples(a: number, ars: number, acs: number, b: number, bss: number, brs: number, c: number, css: number, crs: number,
     m: number, k: number, S: number, L: number, bias: number): void;
 }
@@ -346,16 +345,10 @@ registerKernel('conv2dWeightGrad', 'cpu', (([xv, gv], [out], attrs) => {
       const S = Math.min(chunk, g.n - s0);
       const col = buffer(0, out!.dtype, K * S * L);
       const G = buffer(1, out!.dtype, coutG * S * L);
-      const k = wasmConv(x, gr, col, G, dw);
+      const k = wasmConv(x, gr, col, G);
       if (k) tapsWasm(k, true, x, g, gi, s0, S, col);
       else im2col(x, g, gi, s0, S, col);
       gradColumns(k, gr, g, cout, coutG, gi, s0, S, G);
-      if (k) {
-        // dW_g[co, r] += G[co, ·]·col[r, ·], straight into the gradient: dot products of long
-        // rows, where the gemm would spend its time packing both operands for a tiny m·n
-        k.dot_rows(wasmAddress(G), S * L * 4, wasmAddress(col), S * L * 4, wasmAddress(dw, gi * coutG * K), K * 4, coutG, K, S * L);
-        continue;
-      }
       // Gᵀ read in place: element ((s, l), co) is G[co, (s, l)]
       dwT ??= allocArray(out!.dtype, K * coutG);
       product({ data: col, offset: 0, rs: S * L, cs: 1 }, { data: G, offset: 0, rs: 1, cs: S * L }, dwT, K, coutG, S * L);
