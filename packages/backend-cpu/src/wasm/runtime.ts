@@ -662,7 +662,7 @@ function runJob(e: Engine, threads: number, job: number[], m: number, n: number,
   }
 }
 
-// Kernel modules beyond gemm and elementwise (wasm/conv.wat), instantiated on the engine's
+// Kernel modules beyond gemm and elementwise (wasm/conv.wat, wasm/pool.wat), instantiated on the engine's
 // memory when first asked for, once per engine.
 const extraModules = new WeakMap<Engine, Map<object, unknown>>();
 /**
@@ -676,8 +676,10 @@ export function wasmKernelModule<T>(variants: { relaxedShared: string; simdShare
   let mods = extraModules.get(e);
   if (!mods) extraModules.set(e, (mods = new Map()));
   let x = mods.get(variants);
-  const bytes = decode(options.simd === 'relaxed' ? variants.relaxedShared : variants.simdShared);
-  if (!x) mods.set(variants, (x = new WA!.Instance(new WA!.Module(bytes), { env: { memory: e.memory } }).exports));
+  if (!x) {
+    const bytes = decode(options.simd === 'relaxed' ? variants.relaxedShared : variants.simdShared);
+    mods.set(variants, (x = new WA!.Instance(new WA!.Module(bytes), { env: { memory: e.memory } }).exports));
+  }
   return x as T;
 }
 /** The byte address of element `offset` of `a` when it lives in the engine's memory, else -1. */
