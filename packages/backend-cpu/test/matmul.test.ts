@@ -12,7 +12,7 @@ setFlagsFromString('--experimental-wasm-relaxed-simd');
 
 const initial = cpuKernelInfo();
 afterAll(() => {
-  setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 23, sharedMemory: initial.sharedMemory });
+  setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: initial.parallelMinFlops, sharedMemory: initial.sharedMemory });
   terminateCpuWorkers();
 });
 
@@ -67,7 +67,7 @@ const CASES = SHAPES.flatMap(([m, k, n]) =>
 
 describe.each(modes)('matmul float32: %s', (_, opts) => {
   it('matches a float64 reference on odd, transposed, sliced and batched operands', async () => {
-    setCpuKernelOptions({ sharedMemory: initial.sharedMemory, parallelMinFlops: 1 << 21, ...opts });
+    setCpuKernelOptions({ sharedMemory: initial.sharedMemory, parallelMinFlops: initial.parallelMinFlops, ...opts });
     if (opts.threads === 2) {
       expect(await cpuWorkersReady()).toBe(2);
       // the caller takes whatever blocks a worker has not claimed: make sure the worker did some

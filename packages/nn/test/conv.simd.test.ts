@@ -1,13 +1,14 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import '@tapegrad/autograd';
-import { setCpuKernelOptions } from '@tapegrad/backend-cpu';
+import { cpuKernelInfo, setCpuKernelOptions } from '@tapegrad/backend-cpu';
 import { manualSeed, mul, randn, sum, type Tensor } from '@tapegrad/tensor';
 import { conv2d } from '../src/index.js';
 
 // float32 conv2d runs its im2col products on the CPU backend's WebAssembly SIMD kernel (the
 // PyTorch-value tests run in float64, on the TypeScript path): forward and both gradients must
 // agree with the TypeScript path, on one thread and on two.
-afterAll(() => setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: 1 << 21 }));
+const initial = cpuKernelInfo();
+afterAll(() => setCpuKernelOptions({ simd: 'auto', threads: 'auto', parallelMinFlops: initial.parallelMinFlops }));
 
 interface Case { x: number[]; w: number[]; options: Parameters<typeof conv2d>[3]; bias?: false }
 const cases: Record<string, Case> = {

@@ -35,6 +35,8 @@ export interface CpuKernelInfo {
   relaxedSimdAvailable: boolean;
   simdAvailable: boolean;
   sharedMemory: boolean;
+  /** Products of at least this many flops are split across the worker threads. */
+  parallelMinFlops: number;
   /** Blocks of work worker threads have computed since they started (a diagnostic). */
   workerBlocks: number;
 }
@@ -216,6 +218,7 @@ export function cpuKernelInfo(): CpuKernelInfo {
     relaxedSimdAvailable: support.relaxed,
     simdAvailable: support.simd,
     sharedMemory: e ? e.shared : options.sharedMemory,
+    parallelMinFlops: options.parallelMinFlops,
     workerBlocks: e?.shared ? Atomics.load(e.ctrl, WORKED) : 0,
   };
 }
