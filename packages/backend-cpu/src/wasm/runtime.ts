@@ -1,4 +1,4 @@
-import { ValueError, type TypedArray } from '@tapegrad/tensor';
+import { ValueError, type AdamStepAttrs, type SgdStepAttrs, type TypedArray } from '@tapegrad/tensor';
 import { elementwise as elementwiseModules, gemm as gemmModules } from './kernels.generated.js';
 import { WORKER_SOURCE } from './worker.js';
 
@@ -424,22 +424,12 @@ export function wasmWhereScalar(c: StridedView, x: StridedView, s: StridedView, 
   return true;
 }
 
-/** The sgdStep kernel's hyperparameters, as wasmSgd takes them. */
-export interface SgdHyper {
-  lr: number;
-  momentum: number;
-  dampening: number;
-  weightDecay: number;
-  nesterov: boolean;
-  maximize: boolean;
-  init: boolean;
-}
 /**
  * One SGD step in place over n contiguous float32 elements of param p, gradient g and (when
  * given) momentum buffer b, with the same results as the sgdStep kernel's JavaScript loop;
  * false, doing nothing, when some array is not in the memory.
  */
-export function wasmSgd(p: StridedView, g: StridedView, b: StridedView | undefined, n: number, h: SgdHyper): boolean {
+export function wasmSgd(p: StridedView, g: StridedView, b: StridedView | undefined, n: number, h: SgdStepAttrs): boolean {
   const ptrs = addresses(engine, b ? [p, g, b] : [p, g]);
   if (!ptrs) return false;
   const flags = (h.maximize ? 1 : 0) | (b ? 2 : 0) | (h.init ? 4 : 0) | (h.nesterov ? 8 : 0);
@@ -447,24 +437,12 @@ export function wasmSgd(p: StridedView, g: StridedView, b: StridedView | undefin
   return true;
 }
 
-/** The adamStep kernel's hyperparameters, as wasmAdam takes them. */
-export interface AdamHyper {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-  decoupled: boolean;
-  amsgrad: boolean;
-  maximize: boolean;
-  step: number;
-}
 /**
  * One Adam (or AdamW) step in place over n contiguous float32 elements of param p, gradient g,
  * moments m and v and (amsgrad) their running maximum x, with the same results as the adamStep
  * kernel's JavaScript loop; false, doing nothing, when some array is not in the memory.
  */
-export function wasmAdam(p: StridedView, g: StridedView, m: StridedView, v: StridedView, x: StridedView | undefined, n: number, h: AdamHyper): boolean {
+export function wasmAdam(p: StridedView, g: StridedView, m: StridedView, v: StridedView, x: StridedView | undefined, n: number, h: AdamStepAttrs): boolean {
   const ptrs = addresses(engine, x ? [p, g, m, v, x] : [p, g, m, v]);
   if (!ptrs) return false;
   const flags = (h.maximize ? 1 : 0) | (h.decoupled ? 2 : 0) | (x ? 4 : 0);
