@@ -5,17 +5,30 @@ import { defineSuite, fmt, speedup, timePair } from '../harness.js';
 
 // Forward+backward of mean cross-entropy over float32 logits (N x C, class-index targets): the
 // fused crossEntropy op (one pass per row forward, one backward), the unfused tapegrad chain
-// logSoftmax -> gather -> mean, and TensorFlow.js's tf.losses.softmaxCrossEntropy on its cpu
-// backend (which needs one-hot labels, built outside the timing).
+// logSoftmax -> gather -> mean, TensorFlow.js's tf.losses.softmaxCrossEntropy on its wasm and cpu
+// backends, and (when Debian's PyTorch is there) F.cross_entropy.
 const SIZES: [number, number][] = [[64, 10], [4096, 1000], [512, 32000]];
 
 export default defineSuite({
   name: 'cross-entropy',
   async run(ctx) {
     const sizes = ctx.quick ? SIZES.slice(0, 2) : SIZES;
-    const { tf } = await ctx.tfjs('cpu');
+    // PyTorch's F.cross_entropy on the same shapes, in one Python process for all sizes.
+    const torch = ctx.torch<number[]>(`
+import torch.nn.functional as F
+out = []
+for N, C in ${JSON.stringify(sizes)}:
+    x = torch.randn(N, C, requires_grad=True)
+    t = torch.randint(0, C, (N,))
+    def step():
+        F.cross_entropy(x, t).backward()
+        x.grad = None
+    big = N * C > 1e6
+    out.append(bench(step, warmup=1 if big else 3, reps=5 if big else 11))
+print(json.dumps(out))
+`);
     const rows = [];
-    for (const [N, C] of sizes) {
+    for (const [i, [N, C]] of sizes.entries()) {
       manualSeed(0);
       const x = randn([N, C]).requiresGrad_();
       const target = randint(0, C, [N], { dtype: 'int32' });
@@ -29,19 +42,26 @@ export default defineSuite({
       const pair = await timePair(step(() => F.crossEntropy(x, target)), step(() => neg(mean(gather(F.logSoftmax(x, 1), 1, column)))), opts);
       const fused = pair.a.median, unfused = pair.b.median;
 
-      const logits = tf.tensor2d(x.dataSync() as Float32Array, [N, C]);
-      const onehot = tf.oneHot(tf.tensor1d(target.dataSync() as Int32Array, 'int32'), C);
-      const grad = tf.grad((z) => tf.losses.softmaxCrossEntropy(onehot, z));
-      const tfjs = (await ctx.time(() => tf.tidy(() => void grad(logits).dataSync()), { warmup: 1, reps: 3, minMs: 0 })).median;
-      tf.dispose([logits, onehot]);
+      // TensorFlow.js's softmaxCrossEntropy takes one-hot labels, built outside the timing
+      const peer = async (backend: 'cpu' | 'wasm') => {
+        const { tf } = await ctx.tfjs(backend); // selects tfjs's one global backend
+        const logits = tf.tensor2d(x.dataSync() as Float32Array, [N, C]);
+        const onehot = tf.oneHot(tf.tensor1d(target.dataSync() as Int32Array, 'int32'), C);
+        const grad = tf.grad((z) => tf.losses.softmaxCrossEntropy(onehot, z));
+        const ms = (await ctx.time(() => tf.tidy(() => void grad(logits).dataSync()), { warmup: 1, reps: 3, minMs: 0 })).median;
+        tf.dispose([logits, onehot]);
+        return ms;
+      };
+      const tfCpu = await peer('cpu'), tfWasm = await peer('wasm');
       for (const t of [x, target, column]) t.dispose();
       // forward reads the logits, backward reads them again and writes the gradient
       const gbps = (3 * N * C * 4) / (fused * 1e6);
-      rows.push([`${N}x${C}`, fused, unfused, tfjs, `${fmt(pair.ratio, 2)}x`, speedup(fused, tfjs), gbps, `${fmt((100 * gbps) / ctx.bandwidth, 2)}%`]);
+      const pt = torch?.[i];
+      rows.push([`${N}x${C}`, fused, unfused, tfWasm, tfCpu, pt, `${fmt(pair.ratio, 2)}x`, speedup(fused, tfWasm), speedup(fused, tfCpu), speedup(fused, pt), gbps, `${fmt((100 * gbps) / ctx.bandwidth, 2)}%`]);
     }
     return [{
       title: 'cross-entropy forward+backward, mean, float32 (ms, lower is better)',
-      columns: ['N x C', 'fused', 'unfused chain', 'tfjs cpu', 'fused vs unfused', 'fused vs tfjs', 'fused GB/s', 'of copy bandwidth'],
+      columns: ['N x C', 'fused', 'unfused chain', 'tfjs wasm', 'tfjs cpu', 'PyTorch', 'fused vs unfused', 'vs tfjs wasm', 'vs tfjs cpu', 'vs PyTorch', 'fused GB/s', 'of copy bandwidth'],
       rows,
       notes: [
         `GB/s counts 3·N·C·4 bytes (forward reads the logits, backward reads them and writes the gradient); copy bandwidth this run: ${fmt(ctx.bandwidth)} GB/s.`,
