@@ -1,4 +1,4 @@
-import { fmt, scope, TapegradError, tensor, tidy, zeros, type Tensor } from '@tapegrad/tensor';
+import { fmt, scope, TapegradError, tensor, tidy, unravelIndex as unravel, zeros, type Tensor } from '@tapegrad/tensor';
 import { noGrad, releaseGraph } from './tape.js';
 
 /** Options of gradcheck. */
@@ -14,14 +14,6 @@ export class GradcheckError extends TapegradError {
   override name = 'GradcheckError';
 }
 
-function unravel(i: number, shape: readonly number[]): number[] {
-  const out = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    out[d] = i % shape[d]!;
-    i = Math.floor(i / shape[d]!);
-  }
-  return out;
-}
 
 /**
  * Compare the gradients backward() computes for fn with central finite differences, for every

@@ -82,15 +82,6 @@ export function splitDims(v: { shape: Shape; strides: readonly number[]; offset:
   return { outer, inner };
 }
 
-/** Unravel a flat row-major index into a multi-index, for error messages. */
-export function unravel(i: number, shape: Shape): number[] {
-  const out = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    out[d] = i % shape[d]!;
-    i = Math.floor(i / shape[d]!);
-  }
-  return out;
-}
 
 /** The view's elements in row-major order: a subarray when it is contiguous, else a packed copy. */
 export function dense(v: CpuView): TypedArray {

@@ -23,6 +23,15 @@ export function contiguousStrides(shape: Shape): number[] {
 export function fmt(shape: Shape): string {
   return `[${shape.join(', ')}]`;
 }
+/** The multi-index of flat row-major position `i` in `shape` (for error messages: "at index [1, 2]"). */
+export function unravelIndex(i: number, shape: readonly number[]): number[] {
+  const at = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    at[d] = i % shape[d]!;
+    i = Math.floor(i / shape[d]!);
+  }
+  return at;
+}
 /** Whether two shapes are identical. */
 export function shapesEqual(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);

@@ -1,5 +1,5 @@
-import { IndexError, registerKernel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
-import { lineBases, unravel, type CpuKernel } from '../strided.js';
+import { IndexError, registerKernel, unravelIndex as unravel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
+import { lineBases, type CpuKernel } from '../strided.js';
 
 function checked(op: string, v: number, size: number, at: number, shape: Shape, dim: number): number {
   if (v < 0 || v >= size) {

@@ -1,4 +1,4 @@
-import { IndexError, registerKernel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
+import { IndexError, registerKernel, unravelIndex as unravel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
 import { coalesce, computeType, numelOf, preamble, store, walk, walkMeta, WORKGROUP, type GpuView, type WebGPUKernel } from '../program.js';
 
 // One thread per output element, so every kernel is deterministic (WGSL has no float atomics:
@@ -9,14 +9,6 @@ import { coalesce, computeType, numelOf, preamble, store, walk, walkMeta, WORKGR
 // throws the IndexError the CPU kernel would have thrown. Outputs computed meanwhile read
 // element 0 where the index was bad.
 
-function unravel(i: number, shape: Shape): number[] {
-  const out = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    out[d] = i % shape[d]!;
-    i = Math.floor(i / shape[d]!);
-  }
-  return out;
-}
 const outOfRange = (op: string, dim: number, size: number, shape: Shape) => (v: number, at: number) =>
   new IndexError(`${op}: index ${v} is out of range for dim ${dim} of size ${size} (at index [${unravel(at, shape).join(', ')}])`);
 

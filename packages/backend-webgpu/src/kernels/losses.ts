@@ -1,4 +1,4 @@
-import { IndexError, registerKernel, ValueError, type Shape, type ClassLossAttrs } from '@tapegrad/tensor';
+import { classTargetError, probabilityInputError, registerKernel, type Shape, type ClassLossAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // The fused class-index losses, as the CPU kernels in @tapegrad/nn's losses/kernels (op
@@ -28,18 +28,8 @@ function positionWalk(positions: Shape, operands: { offset: number; strides: rea
 /** The upstream gradient per position: one value for every position unless reduction is 'none'. */
 const upstream = (g: GpuView, positions: Shape) => ({ offset: g.offset, strides: g.shape.length ? g.strides : positions.map(() => 0) });
 
-function targetError(op: string, C: number, ignoreIndex: number, targetShape: Shape) {
-  return (y: number, p: number) => {
-    const at = new Array<number>(targetShape.length);
-    for (let d = targetShape.length - 1; d >= 0; d--) {
-      at[d] = p % targetShape[d]!;
-      p = Math.floor(p / targetShape[d]!);
-    }
-    return new IndexError(
-      `${op}: target ${y} is out of range for ${C} classes (at target index [${at.join(', ')}]); expected a class in [0, ${C}) or ignoreIndex (${ignoreIndex})`,
-    );
-  };
-}
+const targetError = (op: string, C: number, ignoreIndex: number, targetShape: Shape) => (y: number, p: number) =>
+  classTargetError(op, y, C, p, targetShape, ignoreIndex);
 /** WGSL `wt(c)`: the class weight from binding `in{k}` (offset md[o], stride md[o+1]), or 1. */
 const weightFn = (w: GpuView | undefined, k: number, o: number) =>
   `fn wt(c: u32) -> f32 { ${w ? `return in${k}[md[${o}u] + c * md[${o + 1}u]];` : 'return 1.0;'} }`;
@@ -268,19 +258,6 @@ ${MAIN}
 // read throws the CPU kernel's ValueError. The CPU names the first bad element in index order;
 // with several, the GPU names whichever thread got there first.
 const f32Of = (bits: number) => new Float32Array(new Int32Array([bits]).buffer)[0]!;
-/** The shortest decimal that reads back as float32 `v` (1.01, not 1.0099999904632568), as the CPU prints it. */
-function float32Text(v: number): string {
-  for (let p = 1; p < 9; p++) if (Math.fround(Number(v.toPrecision(p))) === v) return String(Number(v.toPrecision(p)));
-  return String(v);
-}
-function unravel(i: number, shape: Shape): number[] {
-  const at = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    at[d] = i % shape[d]!;
-    i = Math.floor(i / shape[d]!);
-  }
-  return at;
-}
 
 // inputs [input]; output [a 0-d int32, written 0]
 registerKernel('binaryCrossEntropyCheck', 'webgpu', (([x], [ok]) => {
@@ -297,7 +274,6 @@ ${MAIN}
   let v = in0[o0];
   if (nan_f32(v) || v < 0.0 || v > 1.0) { report(bitcast<i32>(v), i); }
 }`;
-  const errors = (bits: number, at: number) =>
-    new ValueError(`binaryCrossEntropy: all elements of input should be between 0 and 1; got ${float32Text(f32Of(bits))} at index [${unravel(at, x!.shape).join(', ')}]`);
+  const errors = (bits: number, at: number) => probabilityInputError(f32Of(bits), true, at, x!.shape);
   return [{ key: 'binaryCrossEntropyCheck', wgsl, inputs: [x!.handle], outputs: [ok!.handle], meta, workgroups: Math.max(1, Math.ceil(n / WORKGROUP)), errors }];
 }) as WebGPUKernel);

@@ -1,4 +1,5 @@
-import type { Shape } from '../shape.js';
+import { IndexError, ValueError } from '../errors.js';
+import { unravelIndex, type Shape } from '../shape.js';
 
 // The attrs of the ops @tapegrad/nn defines (conv, pooling, losses, fused optimizer steps). They
 // live here, in the package every backend and nn share, so the op's definition and each
@@ -62,4 +63,25 @@ export interface AdamStepAttrs {
   maximize: boolean;
   /** The step number, from 1. */
   step: number;
+}
+
+// The errors of nn's loss kernels, built here so that the CPU kernels (in nn) and the WebGPU
+// kernels (which report them at the next read) word them the same.
+
+/** nllLoss / crossEntropy: a class-index target outside [0, C) that is not ignoreIndex, at flat target position `p`. */
+export function classTargetError(op: string, y: number, C: number, p: number, targetShape: Shape, ignoreIndex: number): IndexError {
+  return new IndexError(
+    `${op}: target ${y} is out of range for ${C} classes (at target index [${unravelIndex(p, targetShape).join(', ')}]); expected a class in [0, ${C}) or ignoreIndex (${ignoreIndex})`,
+  );
+}
+
+/** binaryCrossEntropy: input element `v` (at flat position `i`) outside [0, 1], as PyTorch words it. */
+export function probabilityInputError(v: number, float32: boolean, i: number, shape: Shape): ValueError {
+  return new ValueError(`binaryCrossEntropy: all elements of input should be between 0 and 1; got ${float32 ? float32Text(v) : v} at index [${unravelIndex(i, shape).join(', ')}]`);
+}
+
+/** The shortest decimal that reads back as float32 `v` (1.01, not 1.0099999904632568). */
+function float32Text(v: number): string {
+  for (let p = 1; p < 9; p++) if (Math.fround(Number(v.toPrecision(p))) === v) return String(Number(v.toPrecision(p)));
+  return String(v);
 }

@@ -1,4 +1,4 @@
-import { IndexError, type Shape, type TensorView, type TypedArray } from '@tapegrad/tensor';
+import { classTargetError, type Shape, type TensorView, type TypedArray } from '@tapegrad/tensor';
 
 export type View = TensorView<TypedArray>;
 
@@ -52,12 +52,5 @@ export function upstreamOffsets(g: View, positions: number): Int32Array {
 
 /** Throw PyTorch's out-of-bounds error, naming the op, the value and where it was found. */
 export function targetOutOfRange(op: string, y: number, C: number, p: number, targetShape: Shape, ignoreIndex: number): never {
-  const at: number[] = new Array<number>(targetShape.length);
-  for (let d = targetShape.length - 1; d >= 0; d--) {
-    at[d] = p % targetShape[d]!;
-    p = Math.floor(p / targetShape[d]!);
-  }
-  throw new IndexError(
-    `${op}: target ${y} is out of range for ${C} classes (at target index [${at.join(', ')}]); expected a class in [0, ${C}) or ignoreIndex (${ignoreIndex})`,
-  );
+  throw classTargetError(op, y, C, p, targetShape, ignoreIndex);
 }
