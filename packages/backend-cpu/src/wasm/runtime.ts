@@ -359,10 +359,6 @@ export function wasmPooledBytes(): number {
   return engine?.freeBytes ?? 0;
 }
 
-/** The byte address of element `offset` of `data` when it lives in the engine's memory, else -1. */
-function addressOf(e: Engine, data: Float32Array, offset: number): number {
-  return e.buffers.has(data.buffer) ? data.byteOffset + 4 * offset : -1;
-}
 
 // A float32 slot in the control block for a scalar operand, which may then be any 0-d tensor
 // wherever it lives (another dtype, another engine's memory): word 48, unused by the job layout.
@@ -372,8 +368,7 @@ function addresses(e: Engine | undefined, views: readonly { handle: unknown; off
   if (!e?.shared) return undefined;
   const out: number[] = [];
   for (const v of views) {
-    const h = v.handle as TypedArray;
-    const p = e.buffers.has(h.buffer) ? h.byteOffset + h.BYTES_PER_ELEMENT * v.offset : -1;
+    const p = wasmAddress(v.handle as TypedArray, v.offset);
     if (p < 0) return undefined;
     out.push(p);
   }
@@ -521,13 +516,13 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
   const threads = flops >= options.parallelMinFlops && !e.broken ? 1 + e.workers.length : 1;
   const kc = Math.min(k, KC);
   const scratch = align(e.exports.scratch_bytes(m, n, kc));
-  const cHere = addressOf(e, c, 0) >= 0;
+  const cHere = wasmAddress(c, 0) >= 0;
   // scratch, and staging blocks only for what does not live in the memory
   const blocks: number[] = [];
   let aOut = false, bOut = false;
   for (const { a, b } of batch) {
-    aOut ||= addressOf(e, a.data, a.offset) < 0;
-    bOut ||= addressOf(e, b.data, b.offset) < 0;
+    aOut ||= wasmAddress(a.data, a.offset) < 0;
+    bOut ||= wasmAddress(b.data, b.offset) < 0;
   }
   try {
     // a small C over a long k, with A's rows and B's columns contiguous in k: dot products
@@ -548,7 +543,7 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
     for (const { a, b, cOff } of batch) {
       if (!lastA || a.data !== lastA.data || a.offset !== lastA.offset) as = place(e, (lastA = a), m, k, aStage);
       if (!lastB || b.data !== lastB.data || b.offset !== lastB.offset) bs = place(e, (lastB = b), k, n, bStage);
-      const cPtr = cHere ? addressOf(e, c, cOff) : cStage;
+      const cPtr = cHere ? wasmAddress(c, cOff) : cStage;
       if (dot && as.cs === 1 && bs.rs === 1) {
         const parts = Math.ceil(k / kd);
         runJob(e, threads, [as.ptr, as.rs, 1, bs.ptr, 1, bs.cs, cPtr, n, m, n, k, kd, slots, 0, 0, parts, 1], m, n, k);
@@ -573,7 +568,7 @@ function block(e: Engine, blocks: number[], bytes: number): number {
 
 /** Where the kernel reads an operand: in place when it lives in the memory, else staged at `stage`. */
 function place(e: Engine, v: StridedF32, rows: number, cols: number, stage: number): { ptr: number; rs: number; cs: number } {
-  const ptr = addressOf(e, v.data, v.offset);
+  const ptr = wasmAddress(v.data, v.offset);
   return ptr >= 0 ? { ptr, rs: v.rs, cs: v.cs } : { ptr: stage, ...stageOperand(e, v, rows, cols, stage) };
 }
 
