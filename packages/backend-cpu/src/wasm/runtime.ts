@@ -18,7 +18,7 @@ export interface CpuKernelOptions {
   threads?: number | 'auto';
   /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
   parallelMinFlops?: number;
-  /** How long an idle worker spins before it sleeps (waking a sleeping one costs 30–80 µs). */
+  /** How long an idle worker spins before it sleeps (default 1000; waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
   /**
    * Use a shared WebAssembly memory (needed for worker threads). Default: whether the page or
@@ -123,7 +123,11 @@ const options = {
   // 0.97–1.58x their one-thread time on two threads, 1.3x in most runs (waking the worker, the
   // other core's load); the MLP step ran 8–17% faster with its 12.8-MFLOP products on two.
   parallelMinFlops: 1 << 23,
-  spinMicros: 50,
+  // A training step's big products come 0.2–0.5 ms apart: a worker that sleeps between them
+  // wakes too late to take its block and the caller does both (the MLP step's two 12.8-MFLOP
+  // products took 320–360 µs each at p50 with 50 µs, 200–220 µs with 1 ms). OpenMP spins
+  // similarly long (GOMP_SPINCOUNT) for the same reason.
+  spinMicros: 1000,
   sharedMemory: support.shared,
 };
 
