@@ -99,3 +99,13 @@ export function dense(v: CpuView): TypedArray {
   for (let i = 0; i < n; i++) out[i] = v.handle[pos[i]!]!;
   return out;
 }
+
+/** Whether the view's elements are one dense row-major run from its offset (size-1 dims ignored). */
+export function isContiguous(v: { shape: Shape; strides: readonly number[] }): boolean {
+  let expected = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
+    expected *= v.shape[d]!;
+  }
+  return true;
+}

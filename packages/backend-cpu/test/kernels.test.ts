@@ -66,6 +66,33 @@ describe('sum over dims whose innermost ones are contiguous (the bias gradient)'
   });
 });
 
+describe('sum over the leading dims of a dense tensor (a Linear bias gradient)', () => {
+  // column sums row by row add in the same order as one line at a time: the same bits as a
+  // float64 loop down each column, rounded once to the dtype
+  const cases: [string, () => tg.Tensor, number][] = [
+    ['[0] of [64, 128]', () => tg.randn([64, 128]), 1],
+    ['[0, 1] of [4, 5, 6]', () => tg.randn([4, 5, 6]), 2],
+    ['[0] at an offset', () => tg.randn([9, 7]).narrow(0, 3, 5), 1],
+    ['[0] with a size-1 kept dim', () => tg.randn([6, 1, 4]), 1],
+    ['[0] of float64', () => tg.randn([33, 10], { dtype: 'float64' }), 1],
+    ['[0] of int32', () => tg.randint(-50, 50, [12, 5]), 1],
+  ];
+  it.each(cases)('%s', (_, make, lead) => {
+    const x = make();
+    const dims = Array.from({ length: lead }, (_, i) => i);
+    const rows = x.shape.slice(0, lead).reduce((p, d) => p * d, 1), cols = x.size / rows;
+    const flat = Array.from(x.contiguous().dataSync());
+    const ref = Array.from({ length: cols }, (_, j) => {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += flat[r * cols + j]!;
+      return s;
+    });
+    const want = Array.from(tg.tensor(ref, { dtype: x.dtype === 'int32' ? 'int32' : x.dtype }).dataSync());
+    expect(Array.from(x.sum(dims).dataSync())).toEqual(want);
+    expect(x.sum(dims).shape).toEqual(x.shape.slice(lead));
+  });
+});
+
 describe('kernels on strided inputs match reference loops', () => {
   const cases: [string, () => tg.Tensor][] = [
     ['contiguous', () => tg.randn([3, 4, 5])],

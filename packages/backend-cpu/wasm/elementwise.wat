@@ -148,6 +148,61 @@
         (local.set $o (i32.add (local.get $o) (i32.const 4)))
         (br $tail))))
 
+  ;; o[j] = Σ_r a[r*cols + j] for float32 a of rows x cols (a sum over leading dims, like a
+  ;; Linear bias's gradient): each column summed in double in row order and rounded once, the
+  ;; JavaScript kernel's order of adds, so the bits are the same. Eight columns at a time in four
+  ;; f64x2 accumulators, walking down the rows; the last few columns one by one.
+  (func (export "sum_rows") (param $a i32) (param $o i32) (param $rows i32) (param $cols i32)
+    (local $j i32) (local $p i32) (local $r i32) (local $stride i32) (local $x v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s f64)
+    (local.set $stride (i32.shl (local.get $cols) (i32.const 2)))
+    (block $cdone
+      (loop $col8
+        (br_if $cdone (i32.gt_u (i32.add (local.get $j) (i32.const 8)) (local.get $cols)))
+        (local.set $s0 (v128.const i64x2 0 0))
+        (local.set $s1 (v128.const i64x2 0 0))
+        (local.set $s2 (v128.const i64x2 0 0))
+        (local.set $s3 (v128.const i64x2 0 0))
+        (local.set $p (i32.add (local.get $a) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $r (i32.const 0))
+        (block $rdone
+          (loop $row
+            (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+            (local.set $x (v128.load (local.get $p)))
+            (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $x))))
+            (local.set $s1 (f64x2.add (local.get $s1) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x)))))
+            (local.set $x (v128.load offset=16 (local.get $p)))
+            (local.set $s2 (f64x2.add (local.get $s2) (f64x2.promote_low_f32x4 (local.get $x))))
+            (local.set $s3 (f64x2.add (local.get $s3) (f64x2.promote_low_f32x4
+              (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $x) (local.get $x)))))
+            (local.set $p (i32.add (local.get $p) (local.get $stride)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $row)))
+        (local.set $p (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))))
+        (v128.store (local.get $p) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (local.get $s0)) (f32x4.demote_f64x2_zero (local.get $s1))))
+        (v128.store offset=16 (local.get $p) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero (local.get $s2)) (f32x4.demote_f64x2_zero (local.get $s3))))
+        (local.set $j (i32.add (local.get $j) (i32.const 8)))
+        (br $col8)))
+    (block $tdone
+      (loop $tail
+        (br_if $tdone (i32.ge_u (local.get $j) (local.get $cols)))
+        (local.set $s (f64.const 0))
+        (local.set $p (i32.add (local.get $a) (i32.shl (local.get $j) (i32.const 2))))
+        (local.set $r (i32.const 0))
+        (block $rdone
+          (loop $row
+            (br_if $rdone (i32.ge_u (local.get $r) (local.get $rows)))
+            (local.set $s (f64.add (local.get $s) (f64.promote_f32 (f32.load (local.get $p)))))
+            (local.set $p (i32.add (local.get $p) (local.get $stride)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $row)))
+        (f32.store (i32.add (local.get $o) (i32.shl (local.get $j) (i32.const 2))) (f32.demote_f64 (local.get $s)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $tail))))
+
   ;; One SGD step in place (backend-cpu's sgdStep kernel): p -= lr * d, where d is the gradient
   ;; (negated to maximize), plus weightDecay * p, through the momentum buffer b when there is one.
   ;; Computed as that kernel does in JavaScript, in double with each stored value rounded to

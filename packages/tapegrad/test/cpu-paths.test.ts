@@ -51,3 +51,23 @@ describe('CPU paths train an MLP alike', () => {
     });
   }
 });
+
+describe('sum over leading dims (a bias gradient) on each CPU path', () => {
+  // wasm/elementwise.wat's sum_rows on storage in the memory, the JavaScript column sums on
+  // plain arrays: both add each column in double in row order, so they give the same bits
+  const sums = (sharedMemory: boolean, shape: number[], lead: number) => {
+    setCpuKernelOptions({ simd: 'simd', sharedMemory });
+    tg.manualSeed(9);
+    const x = tg.randn(shape).mul(100);
+    expect((x.kernelView().handle as Float32Array).buffer instanceof SharedArrayBuffer).toBe(sharedMemory);
+    return Array.from(x.sum(Array.from({ length: lead }, (_, i) => i)).dataSync());
+  };
+  for (const [shape, lead] of [[[64, 128], 1], [[3, 5, 13], 1], [[4, 3, 19], 2], [[1, 7], 1], [[0, 9], 1], [[200, 8], 1]] as [number[], number][]) {
+    it(`[${shape}] over ${lead} leading dim(s)`, () => {
+      const wasm = sums(true, shape, lead), js = sums(false, shape, lead);
+      expect(wasm).toEqual(js);
+      expect(wasm.length).toBe(shape.slice(lead).reduce((p, d) => p * d, 1));
+      if (shape[0]! > 0) expect(wasm.some((v) => v !== 0)).toBe(true);
+    });
+  }
+});

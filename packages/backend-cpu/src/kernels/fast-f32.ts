@@ -1,4 +1,4 @@
-import type { CpuKernel, CpuView } from '../strided.js';
+import { isContiguous, type CpuKernel, type CpuView } from '../strided.js';
 import { wasmBinary, wasmGtScalar, wasmRelu, wasmWhereScalar } from '../wasm/runtime.js';
 
 // Fast paths for the elementwise ops a training step spends its time in, on contiguous float32
@@ -55,14 +55,6 @@ const UNARY: Record<string, Loop1> = {
   copy: (a, o, n) => o.set(a.subarray(0, n)),
 };
 
-function isContiguous(v: CpuView): boolean {
-  let expected = 1;
-  for (let d = v.shape.length - 1; d >= 0; d--) {
-    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
-    expected *= v.shape[d]!;
-  }
-  return true;
-}
 const numel = (v: CpuView) => v.shape.reduce((p, d) => p * d, 1);
 const f32 = (v: CpuView, n: number) => (v.handle as Float32Array).subarray(v.offset, v.offset + n);
 

@@ -1,5 +1,6 @@
 import { registerKernel, type ReduceAttrs } from '@tapegrad/tensor';
-import { splitDims, type CpuKernel } from '../strided.js';
+import { isContiguous, splitDims, type CpuKernel } from '../strided.js';
+import { wasmSumRows } from '../wasm/runtime.js';
 
 // Each output element reduces one "line" of the input: the reduced dims at fixed kept indices.
 // Accumulation is in float64 (JS numbers) whatever the dtype, so float32 sums stay accurate.
@@ -27,6 +28,12 @@ const sumLines = reduceKernel((a, base, inner) => {
 registerKernel('sum', 'cpu', ((inputs, outputs, attrs, op) => {
   const x = inputs[0]!;
   const { dims } = attrs;
+  if (dims.length > 0 && dims.length < x.shape.length && dims.every((d, i) => d === i) && isContiguous(x)) {
+    const out = outputs[0]!;
+    const rows = x.shape.slice(0, dims.length).reduce((p, d) => p * d, 1), cols = x.shape.slice(dims.length).reduce((p, d) => p * d, 1);
+    if (x.dtype === 'float32' && out.dtype === 'float32' && wasmSumRows(x, out, rows, cols)) return;
+    return sumLeading(x.handle, x.offset, out.handle, rows, cols);
+  }
   let cut = x.shape.length, run = 1;
   while (cut > 0 && dims.includes(cut - 1) && (x.shape[cut - 1] === 1 || x.strides[cut - 1] === run)) run *= x.shape[--cut]!;
   if (run < 8) return sumLines(inputs, outputs, attrs, op);
@@ -43,6 +50,18 @@ registerKernel('sum', 'cpu', ((inputs, outputs, attrs, op) => {
     o[i] = s0 + s1 + (s2 + s3);
   }
 }) as CpuKernel<ReduceAttrs>);
+/**
+ * sum over the leading dims of a dense tensor, like a Linear bias's gradient over the batch:
+ * whole rows added into float64 column sums, which walks memory once in order (a line at a time
+ * would stride across every row) and adds in the same order, so the bits are the same. float32
+ * in the WebAssembly memory takes wasm/elementwise.wat's sum_rows, the same sums in SIMD.
+ */
+function sumLeading(a: ArrayLike<number>, base: number, o: { [i: number]: number }, rows: number, cols: number): void {
+  const acc = new Float64Array(cols);
+  for (let r = 0, p = base; r < rows; r++, p += cols) for (let j = 0; j < cols; j++) acc[j] += a[p + j]!;
+  for (let j = 0; j < cols; j++) o[j] = acc[j]!;
+}
+
 registerKernel('max', 'cpu', reduceKernel((a, base, inner) => {
   let m = -Infinity;
   for (let j = 0; j < inner.length; j++) {

@@ -60,6 +60,7 @@ interface ElementwiseExports {
   zero(ptr: number, bytes: number): void;
   binary(op: number, a: number, b: number, o: number, n: number, bn: number): void;
   relu(a: number, o: number, n: number): void;
+  sum_rows(a: number, o: number, rows: number, cols: number): void;
   gt_scalar(a: number, sp: number, o: number, n: number): void;
   where_scalar(c: number, x: number, sp: number, o: number, n: number): void;
   sgd(p: number, g: number, b: number, n: number, lr: number, momentum: number, keep: number, wd: number, flags: number): void;
@@ -403,6 +404,13 @@ export function wasmRelu(a: StridedView, o: StridedView, n: number): boolean {
   const ptrs = addresses(engine, [a, o]);
   if (!ptrs) return false;
   engine!.elementwise.relu(ptrs[0]!, ptrs[1]!, n);
+  return true;
+}
+/** o[j] = Σ_r a[r·cols + j] for contiguous float32 a (rows × cols) and o in the memory; false when either is not there. */
+export function wasmSumRows(a: StridedView, o: StridedView, rows: number, cols: number): boolean {
+  const ptrs = addresses(engine, [a, o]);
+  if (!ptrs) return false;
+  engine!.elementwise.sum_rows(ptrs[0]!, ptrs[1]!, rows, cols);
   return true;
 }
 /** o = a > s (bool) over n contiguous float32 elements of a, s the first element of `s`; false when a or o is not in the memory. */
