@@ -63,6 +63,11 @@ cases.push(
   ['matmul vector-matrix', tg.matmul, () => [rnd([3]), rnd([3, 2])]],
   ['matmul batched broadcast', tg.matmul, () => [rnd([2, 1, 2, 3]), rnd([3, 3, 2])]],
   ['matmul transposed operands', (a, b) => a.T.matmul(b.T), () => [rnd([3, 2]), rnd([4, 3])]],
+  // a transposed operand takes the (dCᵀ·A)ᵀ form of its gradient (grads/matmul.ts)
+  ['matmul, only the second transposed (linear)', (x, w) => x.matmul(w.transpose(0, 1)), () => [rnd([3, 4]), rnd([2, 4])]],
+  ['matmul, only the first transposed', (a, b) => a.transpose(0, 1).matmul(b), () => [rnd([4, 3]), rnd([4, 2])]],
+  ['matmul batched, both transposed', (a, b) => a.transpose(1, 2).matmul(b.transpose(1, 2)), () => [rnd([2, 3, 2]), rnd([2, 4, 3])]],
+  ['matmul transposed, broadcast over a batch', (a, w) => a.matmul(w.transpose(0, 1)), () => [rnd([2, 3, 4]), rnd([5, 4])]],
   ['gather', (x) => x.gather(1, idx([[0, 2, 2], [1, 0, 1]])), () => [rnd([2, 3])]],
   ['scatterAdd', (x, s) => x.scatterAdd(0, idx([[1, 0], [1, 1]]), s), () => [rnd([2, 2]), rnd([2, 2])]],
   ['scatterAdd src larger than index', (x, s) => x.scatterAdd(1, idx([[2], [0]]), s), () => [rnd([2, 3]), rnd([2, 2])]],
