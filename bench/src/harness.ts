@@ -72,6 +72,29 @@ export async function timePair(a: () => unknown, b: () => unknown, opts: TimeOpt
   return { a: summary(sa), b: summary(sb), ratio: median(ratios) };
 }
 
+export interface EpochTiming {
+  /** Wall time of all the calls, ms: what one epoch pays, warm-up (JIT, caches, pools) included. */
+  totalMs: number;
+  /** Median ms per call over the second half: the steady state. */
+  median: number;
+}
+
+/**
+ * Call fn `steps` times from a fresh start, as one epoch of training does, timing each call.
+ * Per-call medians after a short warm-up miss what a JIT-compiled runtime pays until its
+ * optimizing compiler has seen the whole step (hundreds of steps for tapegrad under V8), and
+ * what PyTorch does not; an epoch's total counts it for every framework alike.
+ */
+export async function epoch(fn: () => unknown, steps: number): Promise<EpochTiming> {
+  const samples: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    await fn();
+    samples.push(performance.now() - t0);
+  }
+  return { totalMs: samples.reduce((a, b) => a + b, 0), median: median(samples.slice(steps >> 1)) };
+}
+
 const median = (s: number[]): number => [...s].sort((x, y) => x - y)[s.length >> 1]!;
 
 /**
@@ -113,7 +136,8 @@ let torchOk: boolean | undefined;
 /**
  * Run a Python script with Debian's PyTorch and parse the JSON it prints last, or undefined when
  * `/usr/bin/python3 -c 'import torch'` fails (the PyTorch rows are optional). The script gets a
- * helper `bench(fn, warmup=3, reps=11)` returning the median milliseconds of fn().
+ * helper `bench(fn, warmup=3, reps=11)` returning the median milliseconds of fn(), and
+ * `epoch(fn, steps)` returning {"totalMs", "median"} as {@link epoch} does.
  */
 export function torch<T = unknown>(script: string, env: Record<string, string> = {}): T | undefined {
   const python = '/usr/bin/python3';
@@ -126,6 +150,11 @@ def bench(fn, warmup=3, reps=11, min_s=0.3):
     while len(ts) < reps or (time.perf_counter() - start < min_s and len(ts) < 10 * reps):
         t0 = time.perf_counter(); fn(); ts.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(ts)
+def epoch(fn, steps):
+    ts = []
+    for _ in range(steps):
+        t0 = time.perf_counter(); fn(); ts.append((time.perf_counter() - t0) * 1e3)
+    return {"totalMs": sum(ts), "median": statistics.median(ts[steps // 2:])}
 `;
   const dir = mkdtempSync(join(tmpdir(), 'tapegrad-bench-'));
   const file = join(dir, 'bench.py');
@@ -145,6 +174,7 @@ export interface Context {
   /** From `pnpm bench -- --quick`: fewer sizes and repetitions, for a smoke test. */
   quick: boolean;
   time: typeof time;
+  epoch: typeof epoch;
   torch: typeof torch;
   /** TensorFlow.js with the given backend active (loaded once, shared by suites). */
   tfjs(backend: 'cpu' | 'wasm'): Promise<TfjsHandle>;

@@ -4,7 +4,7 @@
 import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { setFlagsFromString } from 'node:v8';
-import { copyBandwidth, fmt, printTable, time, torch, type Context, type Suite, type TfjsHandle } from './harness.js';
+import { copyBandwidth, epoch, fmt, printTable, time, torch, type Context, type Suite, type TfjsHandle } from './harness.js';
 
 // Node 20 ships relaxed SIMD behind a flag (on by default from Node 22): turn it on before any
 // WebAssembly compiles, so tapegrad measures its best kernel. The library itself only feature-tests.
@@ -41,7 +41,7 @@ async function tfjs(backend: 'cpu' | 'wasm'): Promise<TfjsHandle> {
   return { tf, description: tfjsInfo.get(backend)! };
 }
 
-const ctx: Context = { bandwidth: await copyBandwidth(), quick, time, torch, tfjs };
+const ctx: Context = { bandwidth: await copyBandwidth(), quick, time, epoch, torch, tfjs };
 
 const info = cpuKernelInfo();
 console.log(`# tapegrad benchmarks ${new Date().toISOString()}`);
