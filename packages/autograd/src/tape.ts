@@ -129,6 +129,11 @@ export class GradNode implements GradFn {
   }
 }
 
+/** Another tensor object on t's storage, tracked by the open scope like any op's output. */
+function share(t: Tensor): Tensor {
+  return new Tensor(t.storage.retain(), t.shape, t.strides, t.offset, t.dtype);
+}
+
 /** A second reference to t's storage that no scope disposes: saved tensors outlive tidy(). */
 function alias(t: Tensor): Tensor {
   return new Tensor(t.storage.retain(), t.shape, t.strides, t.offset, t.dtype, false);
@@ -203,6 +208,9 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
     const rootNode = root.gradFn as GradNode | null;
     if (!rootNode) return accumulateLeaf(root, seed);
     const pending = new Map<GradNode, (Tensor | undefined)[]>();
+    // every pending grad is its own Tensor object, so that freeing a spent one (below) never
+    // frees a grad another node still waits for: a rule may pass one tensor to several inputs
+    const placed = new Set<Tensor>();
     pending.set(rootNode, Object.assign([], { [root.outputIndex]: seed }));
     for (const node of topoOrder(rootNode)) {
       const gs = pending.get(node);
@@ -213,6 +221,13 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
       if (inGrads.length !== node.edges.length) {
         throw new TapegradError(`backward: the gradient rule of '${node.op}' returned ${inGrads.length} gradients for ${node.edges.length} inputs`);
       }
+      // Spent output grads are freed now rather than when the scope closes: their storage goes
+      // back to the pool while the pass goes on, and a view a rule passes on is left the only
+      // holder of its storage, which a leaf then takes without a copy. (Never the caller's grad.)
+      for (const t of outGrads) {
+        placed.delete(t);
+        if (t !== grad && !inGrads.includes(t)) t.dispose();
+      }
       node.edges.forEach((edge, i) => {
         let g = inGrads[i];
         if (!edge || !g) return;
@@ -221,9 +236,15 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
         }
         if (g.dtype !== node.inputDTypes[i]) g = cast(g, node.inputDTypes[i]!);
         if ('leaf' in edge) return accumulateLeaf(edge.leaf, g);
+        if (placed.has(g)) g = share(g);
+        placed.add(g);
         const slot = pending.get(edge.node) ?? [];
         const prev = slot[edge.index];
-        slot[edge.index] = prev ? add(prev, g) : g;
+        if (prev) {
+          placed.add((slot[edge.index] = add(prev, g)));
+          if (prev !== grad) prev.dispose();
+          if (g !== grad) g.dispose();
+        } else slot[edge.index] = g;
         pending.set(edge.node, slot);
       });
       if (!retainGraph) node.release();

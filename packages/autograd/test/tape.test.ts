@@ -32,6 +32,30 @@ describe('the tape', () => {
     x.mul(2).backward(tg.tensor([1, 10, 100]));
     expect(vals(x.grad)).toEqual([2, 20, 200]);
   });
+  it('leaves the caller\'s gradient usable, also where a rule passes it straight through', () => {
+    const x = tg.tensor([1, 2, 3], { requiresGrad: true });
+    const g = tg.tensor([1, 10, 100]);
+    x.add(x.mul(2)).add(1).backward(g); // add's rule hands g on to both inputs unchanged
+    expect(vals(x.grad)).toEqual([3, 30, 300]);
+    expect(g.isDisposed).toBe(false);
+    expect(vals(g)).toEqual([1, 10, 100]);
+  });
+  it('one grad passed to several inputs stays alive until the last of them is done', () => {
+    const x = tg.tensor([1, 2], { requiresGrad: true });
+    const a = x.exp(), b = x.mul(3);
+    a.add(b).add(a.mul(b)).sum().backward(); // d/dx = e^x + 3 + 3x·e^x + 3e^x
+    const want = [1, 2].map((v) => Math.exp(v) + 3 + 3 * v * Math.exp(v) + 3 * Math.exp(v));
+    vals(x.grad).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 4));
+  });
+  it('a transposed matmul operand (linear\'s weight) gets a contiguous grad in its own layout', () => {
+    const w = tg.tensor([[1, 2, 3], [4, 5, 6]], { requiresGrad: true }); // [out 2, in 3]
+    const x = tg.tensor([[1, 0, 2], [0, 1, 1]]);
+    const g = tg.tensor([[1, 2], [3, 4]]);
+    x.matmul(w.transpose(0, 1)).backward(g); // dW = gᵀ·x
+    expect(w.grad!.isContiguous()).toBe(true);
+    expect(w.grad!.storage).not.toBe(g.storage);
+    expect(vals(w.grad)).toEqual([1, 3, 5, 2, 4, 8]);
+  });
   it('retainGraph lets backward run twice', () => {
     const x = tg.tensor([1, 2], { requiresGrad: true });
     const y = x.exp().sum();

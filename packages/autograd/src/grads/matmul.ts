@@ -14,6 +14,12 @@ const transposed = (t: Tensor) => {
   const r = t.ndim, rows = t.shape[r - 2]!, cols = t.shape[r - 1]!;
   return rows > 1 && cols > 1 && t.strides[r - 2] === 1 && t.strides[r - 1] === rows;
 };
+/** pᵀ as a view that holds p's storage alone (p is released), so a leaf can keep it as it is. */
+const transposedAlone = (p: Tensor) => {
+  const v = transpose(p, -1, -2);
+  p.dispose();
+  return v;
+};
 
 registerGradient('matmul', {
   saveInputs: true,
@@ -21,8 +27,8 @@ registerGradient('matmul', {
     const [a, b] = c.inputs as [NonNullable<(typeof c.inputs)[0]>, NonNullable<(typeof c.inputs)[1]>];
     const gt = () => transpose(g!, -1, -2);
     return [
-      c.needsGrad[0] ? sumToShape(transposed(a) ? transpose(matmul(b, gt()), -1, -2) : matmul(g!, transpose(b, -1, -2)), c.inputShapes[0]!) : null,
-      c.needsGrad[1] ? sumToShape(transposed(b) ? transpose(matmul(gt(), a), -1, -2) : matmul(transpose(a, -1, -2), g!), c.inputShapes[1]!) : null,
+      c.needsGrad[0] ? sumToShape(transposed(a) ? transposedAlone(matmul(b, gt())) : matmul(g!, transpose(b, -1, -2)), c.inputShapes[0]!) : null,
+      c.needsGrad[1] ? sumToShape(transposed(b) ? transposedAlone(matmul(gt(), a)) : matmul(transpose(a, -1, -2), g!), c.inputShapes[1]!) : null,
     ];
   },
 });
