@@ -18,7 +18,7 @@ export interface CpuKernelOptions {
   threads?: number | 'auto';
   /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
   parallelMinFlops?: number;
-  /** How long an idle worker spins before it sleeps (default 1000; waking a sleeping one costs 30–80 µs). */
+  /** How long an idle worker spins before it sleeps (default 300; waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
   /**
    * Use a shared WebAssembly memory (needed for worker threads). Default: whether the page or
@@ -126,9 +126,11 @@ const options = {
   parallelMinFlops: 1 << 23,
   // A training step's big products come 0.2–0.5 ms apart: a worker that sleeps between them
   // wakes too late to take its block and the caller does both (the MLP step's two 12.8-MFLOP
-  // products took 320–360 µs each at p50 with 50 µs, 200–220 µs with 1 ms). OpenMP spins
-  // similarly long (GOMP_SPINCOUNT) for the same reason.
-  spinMicros: 1000,
+  // products took 320–360 µs each at p50 with a 50 µs spin, 200–220 µs with 1 ms). But a
+  // spinning worker holds a core that V8's compiler and GC threads want while a program warms
+  // up: on 2 cores, 8 alternating runs of two MNIST epochs each gave medians of 1.75 s / 1.14 s
+  // (first / second epoch) with 300 µs, 1.81 s / 1.32 s with 1 ms (docs/performance.md).
+  spinMicros: 300,
   sharedMemory: support.shared,
 };
 
