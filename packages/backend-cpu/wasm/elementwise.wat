@@ -12,6 +12,11 @@
   (func (export "zero") (param $ptr i32) (param $bytes i32)
     (memory.fill (local.get $ptr) (i32.const 0) (local.get $bytes)))
 
+  ;; Copy `bytes` bytes from `src` to `dst` (rows of a gather: TypedArray.set between views of a
+  ;; shared buffer copies element by element).
+  (func (export "copy") (param $dst i32) (param $src i32) (param $bytes i32)
+    (memory.copy (local.get $dst) (local.get $src) (local.get $bytes)))
+
   ;; o[r*bn + j] = a[r*bn + j] op b[j] for j < bn, over n elements (n a multiple of bn): bn = n is
   ;; two same-shaped operands, bn < n a row (a bias) repeated, bn = 1 a scalar.
   ;; op: 0 add, 1 sub, 2 mul, 3 div. The op branch is the same every time, so it costs little.

@@ -71,3 +71,25 @@ describe('sum over leading dims (a bias gradient) on each CPU path', () => {
     });
   }
 });
+
+describe('indexSelect of whole rows (DataLoader batches) on each CPU path', () => {
+  // rows in the WebAssembly memory are copied by its memory.copy, others by TypedArray.set
+  const pick = (sharedMemory: boolean, dtype: 'float32' | 'int32' | 'bool') => {
+    setCpuKernelOptions({ simd: 'simd', sharedMemory });
+    tg.manualSeed(4);
+    const x = tg.randn([50, 3, 5]).mul(10).cast(dtype);
+    const rows = [49, 0, 7, 7, 23];
+    const got = x.indexSelect(0, tg.tensor(rows, { dtype: 'int32' }));
+    const all = Array.from(x.dataSync());
+    const want = rows.flatMap((r) => all.slice(r * 15, (r + 1) * 15));
+    return { got: Array.from(got.dataSync()), want };
+  };
+  for (const dtype of ['float32', 'int32', 'bool'] as const) {
+    it(`${dtype}: the same rows in both layouts`, () => {
+      const wasm = pick(true, dtype), js = pick(false, dtype);
+      expect(wasm.got).toEqual(wasm.want);
+      expect(js.got).toEqual(js.want);
+      expect(wasm.got).toEqual(js.got);
+    });
+  }
+});

@@ -1,5 +1,6 @@
 import { IndexError, registerKernel, unravelIndex as unravel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
-import { lineBases, type CpuKernel } from '../strided.js';
+import { isContiguous, lineBases, type CpuKernel } from '../strided.js';
+import { wasmCopy } from '../wasm/runtime.js';
 
 function checked(op: string, v: number, size: number, at: number, shape: Shape, dim: number): number {
   if (v < 0 || v >= size) {
@@ -53,7 +54,7 @@ registerKernel('indexSelect', 'cpu', (([x, index], [out], { dim }) => {
       for (const r of rows) {
         const from = x!.offset + (b * size + r) * inner;
         if (inner === 1) o.handle[at] = x!.handle[from]!;
-        else o.handle.set(x!.handle.subarray(from, from + inner), at);
+        else if (!(o.dtype === x!.dtype && wasmCopy(o.handle, at, x!.handle, from, inner))) o.handle.set(x!.handle.subarray(from, from + inner), at);
         at += inner;
       }
     }
@@ -75,11 +76,3 @@ registerKernel('oneHot', 'cpu', (([index], [out], { numClasses }) => {
   }
 }) as CpuKernel<OneHotAttrs>);
 
-function isContiguous(v: { shape: Shape; strides: readonly number[] }): boolean {
-  let expected = 1;
-  for (let d = v.shape.length - 1; d >= 0; d--) {
-    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
-    expected *= v.shape[d]!;
-  }
-  return true;
-}

@@ -58,6 +58,7 @@ interface Exports {
 }
 interface ElementwiseExports {
   zero(ptr: number, bytes: number): void;
+  copy(dst: number, src: number, bytes: number): void;
   binary(op: number, a: number, b: number, o: number, n: number, bn: number): void;
   relu(a: number, o: number, n: number): void;
   sum_rows(a: number, o: number, rows: number, cols: number): void;
@@ -401,6 +402,13 @@ export function wasmBinary(op: number, a: StridedView, b: StridedView, o: Stride
   return true;
 }
 
+/** dst[dstOff ...] = src[srcOff ...] for n elements of one dtype, both in the memory; false when either is not there. */
+export function wasmCopy(dst: TypedArray, dstOff: number, src: TypedArray, srcOff: number, n: number): boolean {
+  const d = wasmAddress(dst, dstOff), s = wasmAddress(src, srcOff);
+  if (d < 0 || s < 0 || dst.BYTES_PER_ELEMENT !== src.BYTES_PER_ELEMENT) return false;
+  engine!.elementwise.copy(d, s, n * dst.BYTES_PER_ELEMENT);
+  return true;
+}
 /** o = relu(a) over n contiguous float32 elements in the memory; false when either is not there. */
 export function wasmRelu(a: StridedView, o: StridedView, n: number): boolean {
   const ptrs = addresses(engine, [a, o]);
