@@ -36,6 +36,10 @@ export interface Mnist {
  * a ValueError; files that are not MNIST's IDX images and labels a FormatError.
  */
 export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
+  // loadMnist('test') would otherwise read String.prototype.split as the split
+  if (typeof options !== 'object' || options === null) {
+    throw new ValueError(`loadMnist: options must be an object such as { split: 'train' }; got ${typeof options === 'string' ? `'${options}'` : String(options)}`);
+  }
   const { split = 'train', normalize = false, limit, flatten = false, device } = options;
   if (split !== 'train' && split !== 'test') throw new ValueError(`loadMnist: split must be 'train' or 'test'; got ${String(split)}`);
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {

