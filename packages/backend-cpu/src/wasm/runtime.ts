@@ -127,10 +127,10 @@ const options = {
   parallelMinFlops: 1 << 23,
   // A training step's big products come 0.2–0.5 ms apart: a worker that sleeps between them
   // wakes too late to take its block and the caller does both (the MLP step's two 12.8-MFLOP
-  // products took 320–360 µs each at p50 with a 50 µs spin, 200–220 µs with 1 ms). But a
-  // spinning worker holds a core that V8's compiler and GC threads want while a program warms
-  // up: on 2 cores, 8 alternating runs of two MNIST epochs each gave medians of 1.75 s / 1.14 s
-  // (first / second epoch) with 300 µs, 1.81 s / 1.32 s with 1 ms (docs/performance.md).
+  // products took 320–360 µs each at p50 with a 50 µs spin, 200–220 µs with 1 ms). A spinning
+  // worker also holds a core that V8's compiler and GC threads want while a program warms up.
+  // Between 300 µs and 1 ms, alternating runs of whole MNIST epochs on 2 cores did not separate
+  // (each came out ahead in one series of runs; docs/performance.md): 300 µs burns less.
   spinMicros: 300,
   sharedMemory: support.shared,
 };
