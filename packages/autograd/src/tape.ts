@@ -203,13 +203,14 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
     throw new ShapeError(`backward: grad has shape ${fmt(grad.shape)} but the tensor has shape ${fmt(root.shape)}`);
   }
   noGrad(() => {
-    using _s = scope();
+    using s = scope();
     const seed = grad ?? onesLike(root);
     const rootNode = root.gradFn as GradNode | null;
     if (!rootNode) return accumulateLeaf(root, seed);
     const pending = new Map<GradNode, (Tensor | undefined)[]>();
-    // every pending grad is its own Tensor object, so that freeing a spent one (below) never
-    // frees a grad another node still waits for: a rule may pass one tensor to several inputs
+    // every pending grad is its own Tensor object, created by this pass, so that freeing a spent
+    // one (below) never frees a grad another node still waits for (a rule may pass one tensor
+    // to several inputs) nor a tensor someone else holds
     const placed = new Set<Tensor>();
     pending.set(rootNode, Object.assign([], { [root.outputIndex]: seed }));
     for (const node of topoOrder(rootNode)) {
@@ -223,10 +224,11 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
       }
       // Spent output grads are freed now rather than when the scope closes: their storage goes
       // back to the pool while the pass goes on, and a view a rule passes on is left the only
-      // holder of its storage, which a leaf then takes without a copy. (Never the caller's grad.)
+      // holder of its storage, which a leaf then takes without a copy. Only grads this pass
+      // created: never the caller's grad, a tensor the node saved, or one a rule captured.
       for (const t of outGrads) {
         placed.delete(t);
-        if (t !== grad && !inGrads.includes(t)) t.dispose();
+        if (s.tracks(t) && !inGrads.includes(t)) t.dispose();
       }
       node.edges.forEach((edge, i) => {
         let g = inGrads[i];
@@ -236,14 +238,16 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
         }
         if (g.dtype !== node.inputDTypes[i]) g = cast(g, node.inputDTypes[i]!);
         if ('leaf' in edge) return accumulateLeaf(edge.leaf, g);
-        if (placed.has(g)) g = share(g);
+        // a grad this pass did not create (a tensor the rule saved or captured) gets an object
+        // of its own too: the node's release below frees what it saved
+        if (placed.has(g) || !s.tracks(g)) g = share(g);
         placed.add(g);
         const slot = pending.get(edge.node) ?? [];
         const prev = slot[edge.index];
         if (prev) {
           placed.add((slot[edge.index] = add(prev, g)));
-          if (prev !== grad) prev.dispose();
-          if (g !== grad) g.dispose();
+          if (s.tracks(prev)) prev.dispose();
+          if (s.tracks(g)) g.dispose();
         } else slot[edge.index] = g;
         pending.set(edge.node, slot);
       });

@@ -39,6 +39,40 @@ describe('customOp (composite)', () => {
     expect(gradcheck(cube, [f64([[0.5, -1.2], [2, 0.3]])])).toBe(true);
   });
 
+  it('a backward may return a tensor it saved or captured: backward frees neither', () => {
+    // backward frees spent grads early, but only those it created (tape.ts)
+    const scaleByTwo = customOp({
+      name: uniq('scaleByTwo'),
+      forward: (_ctx, x: Tensor) => x.mul(2),
+      backward: (_ctx, g) => [g!.mul(2)],
+    });
+    const dotSaved = customOp({
+      name: uniq('dotSaved'),
+      forward(ctx, x: Tensor, w: Tensor) {
+        ctx.saveForBackward(w);
+        return x.mul(w).sum();
+      },
+      backward: (ctx) => [ctx.savedTensors[0]!, null], // d/dx Σ x·w = w, for an upstream of 1
+    });
+    const ones = tensor([1, 1], { dtype: 'float64' });
+    const sumConst = customOp({
+      name: uniq('sumConst'),
+      forward: (_ctx, x: Tensor) => x.sum(),
+      backward: () => [ones], // d/dx Σ x, for an upstream of 1
+    });
+    const x = f64([1, 3]);
+    const w = tensor([5, 7], { dtype: 'float64' });
+    const y = dotSaved(scaleByTwo(x), w);
+    y.backward(undefined, { retainGraph: true });
+    y.backward(); // the saved w reached scaleByTwo's rule as its grad, and is still alive
+    expect(values(x.grad!)).toEqual([20, 28]);
+    const x2 = f64([4, 5]);
+    sumConst(scaleByTwo(x2)).backward();
+    expect(values(x2.grad!)).toEqual([2, 2]);
+    expect(ones.isDisposed).toBe(false);
+    expect(values(ones)).toEqual([1, 1]);
+  });
+
   it('records nothing under noGrad or when no input requires grad', () => {
     const x = f64([1, 2]);
     expect(noGrad(() => cube(x)).requiresGrad).toBe(false);

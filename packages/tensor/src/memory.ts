@@ -79,6 +79,8 @@ function collect(value: unknown, out: Set<Tensor>, seen = new Set<unknown>()): v
 export interface Scope extends Disposable {
   /** Keep a tensor (or the tensors in an array/object) alive past the scope. */
   keep<T>(value: T): T;
+  /** Whether the scope will dispose `t` when it closes: created while it was innermost, or handed up by a closed inner scope, and not kept. */
+  tracks(t: Tensor): boolean;
 }
 
 /** Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with `using` (works across `await`) or by calling `[Symbol.dispose]()`. */
@@ -104,6 +106,7 @@ export function scope(): Scope {
       collect(value, kept);
       return value;
     },
+    tracks: (t) => open && tracked.has(t) && !kept.has(t),
     [Symbol.dispose]: () => close(kept),
   };
 }
