@@ -16,6 +16,7 @@ import './kernels/matmul.js';
 import './kernels/indexing.js';
 import './kernels/join.js';
 import './kernels/softmax.js';
+import './kernels/cross-entropy.js';
 import './kernels/conv.js';
 import './kernels/pool.js';
 import './kernels/activation.js';

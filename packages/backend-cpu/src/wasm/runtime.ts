@@ -660,8 +660,8 @@ function runJob(e: Engine, threads: number, job: number[], m: number, n: number,
   }
 }
 
-// Kernel modules beyond gemm and elementwise (wasm/conv.wat, wasm/pool.wat), instantiated on the engine's
-// memory when first asked for, once per engine.
+// Kernel modules beyond gemm and elementwise (wasm/conv.wat, wasm/pool.wat, wasm/loss.wat), instantiated on
+// the engine's memory when first asked for, once per engine. They may import Math.exp as env.exp.
 const extraModules = new WeakMap<Engine, Map<object, unknown>>();
 /**
  * The exports of a module from kernels.generated.ts, instantiated on the shared memory that
@@ -676,7 +676,7 @@ export function wasmKernelModule<T>(variants: { relaxedShared: string; simdShare
   let x = mods.get(variants);
   if (!x) {
     const bytes = decode(options.simd === 'relaxed' ? variants.relaxedShared : variants.simdShared);
-    mods.set(variants, (x = new WA!.Instance(new WA!.Module(bytes), { env: { memory: e.memory } }).exports));
+    mods.set(variants, (x = new WA!.Instance(new WA!.Module(bytes), { env: { memory: e.memory, exp: Math.exp } }).exports));
   }
   return x as T;
 }

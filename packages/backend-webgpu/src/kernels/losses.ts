@@ -1,8 +1,9 @@
 import { classTargetError, probabilityInputError, registerKernel, type Shape, type ClassLossAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
-// The fused class-index losses, as the CPU kernels in @tapegrad/nn's losses/kernels (op
-// definitions: losses/cross-entropy.ts and nll-loss.ts). Input (C), (N, C) or (N, C, d...): one
+// The fused class-index losses, as the CPU kernels (@tapegrad/nn's losses/kernels, and
+// crossEntropy's in @tapegrad/backend-cpu's kernels/cross-entropy.ts; op definitions: nn's
+// losses/cross-entropy.ts and nll-loss.ts). Input (C), (N, C) or (N, C, d...): one
 // row of C classes per target position, classes along dim 1 (dim 0 for 1-d input).
 //
 // crossEntropy is two dispatches: a workgroup per row finds the row max and Σ exp(x - max)

@@ -8,7 +8,6 @@ import {
   type ClassLossAttrs,
 } from './class-targets.js';
 import { checkReduction, type Reduction } from './reduction.js';
-import './kernels/cross-entropy.cpu.js';
 
 /** Options of {@link crossEntropy} and {@link CrossEntropyLoss}. */
 export interface CrossEntropyOptions {
@@ -28,7 +27,8 @@ function checkAttrs(op: string, attrs: ClassLossAttrs): void {
   checkLabelSmoothing(op, attrs.labelSmoothing);
 }
 
-// The fused forward for class-index targets (kernels/cross-entropy.cpu.ts). Outputs:
+// The fused forward for class-index targets (CPU kernels: @tapegrad/backend-cpu's
+// kernels/cross-entropy.ts, with wasm/loss.wat). Outputs:
 // [loss, stats, totalWeight]: stats holds, per target position, the row max and the log of
 // the sum of exp(x - max), which is all the backward needs to recompute softmax.
 defineOp<ClassLossAttrs>({

@@ -1,0 +1,224 @@
+import { classTargetError, fastExp, registerKernel, type ClassLossAttrs } from '@tapegrad/tensor';
+import { isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
+import { wasmAddress, wasmAlloc, wasmFree, wasmKernelModule } from '../wasm/runtime.js';
+import { loss as lossModules } from '../wasm/kernels.generated.js';
+
+// The fused cross-entropy for class-index targets (definition and gradient: @tapegrad/nn's
+// losses/cross-entropy.ts). For each target position (one row of C logits):
+//   loss = (1-ε)·w[y]·(lse - x[y]) + (ε/C)·Σ_c w[c]·(lse - x[c]),   lse = log Σ_c exp(x[c])
+// in two passes over the row, which stays in cache: the max m, then Σ exp(x - m). Nothing of size
+// N·C is written: the forward saves, per position, m and log Σ exp(x - m) (lse split in two so
+// that x - m - log s keeps full precision in float32 even for logits of ±1e4), and the total
+// weight of the non-ignored targets.
+//
+// The O(N·C) passes (the row statistics, the gradient's exponentials) run as wasm/loss.wat's
+// kernels when the logits are contiguous float32 rows in the WebAssembly memory, else as the
+// loops below; both compute in double with the same operations, so they give the same bits.
+// Everything per position (targets, weights, smoothing, reductions) is one loop in TypeScript.
+// exp bounds these passes: float32 logits use fastExp (accurate to float32, ~3x faster than
+// Math.exp in V8); float64 ones, whose results need more, keep Math.exp.
+// Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
+
+interface LossExports {
+  ce_stats(x: number, rows: number, C: number, frac: number, out: number): void;
+  ce_grad(x: number, rows: number, C: number, frac: number, params: number, o: number): void;
+}
+
+/** How the kernels walk the logits: C classes `step` apart from each position's `rows[p]`. */
+interface Rows {
+  C: number;
+  step: number;
+  rows: Int32Array;
+}
+function classRows(x: CpuView): Rows {
+  const cd = x.shape.length === 1 ? 0 : 1;
+  const keep = (_: number, i: number) => i !== cd;
+  return { C: x.shape[cd]!, step: x.strides[cd]!, rows: lineBases(x.shape.filter(keep), x.strides.filter(keep), x.offset) };
+}
+
+/** wasm/loss.wat's kernels and its 2^(j/32) table, when x (and o) are contiguous float32 rows in the memory. */
+function wasmLoss(x: CpuView, o?: CpuView): { k: LossExports; frac: number } | undefined {
+  if (!(x.handle instanceof Float32Array) || x.shape.length > 2 || !isContiguous(x) || wasmAddress(x.handle) < 0) return undefined;
+  if (o && (!isContiguous(o) || wasmAddress(o.handle) < 0)) return undefined;
+  const k = wasmKernelModule<LossExports>(lossModules);
+  if (!k) return undefined;
+  let frac = fracTables.get(k);
+  if (frac === undefined) {
+    const f = wasmAlloc('float32', 64);
+    if (!f) return undefined;
+    // the table fastExp reads, computed the same way: so the kernels' exp is fastExp's, bit for bit
+    const t = new Float64Array(f.buffer, f.byteOffset, 32);
+    for (let j = 0; j < 32; j++) t[j] = 2 ** (j / 32);
+    fracTables.set(k, (frac = wasmAddress(f)));
+  }
+  return { k, frac };
+}
+// per engine (an engine's module instance), never freed: 256 bytes
+const fracTables = new WeakMap<LossExports, number>();
+/** @internal for tests: how many row passes ran in WebAssembly. */
+export const lossWasmPasses = { count: 0 };
+
+/** Doubles for the kernels to read or write: in the memory when `inMemory`, else on the heap. */
+function doubles(n: number, inMemory: boolean): { a: Float64Array; free(): void } {
+  const f = inMemory && n > 0 ? wasmAlloc('float32', 2 * n) : undefined;
+  if (!f) return { a: new Float64Array(n), free() {} };
+  return { a: new Float64Array(f.buffer, f.byteOffset, n), free: () => void wasmFree(f) };
+}
+
+/** (m, s) per position: the row's max (from -MAX_VALUE, so an all -inf row gives s = 0 and lse = -inf) and Σ exp(x - m). */
+function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
+  const { C, step, rows } = r;
+  const w = rows.length > 0 ? wasmLoss(x) : undefined;
+  const out = doubles(2 * rows.length, !!w);
+  if (w) {
+    w.k.ce_stats(wasmAddress(x.handle, x.offset), rows.length, C, w.frac, wasmAddress(out.a));
+    lossWasmPasses.count++;
+    return out;
+  }
+  const a = x.handle;
+  const exp = a instanceof Float64Array ? Math.exp : fastExp;
+  for (let p = 0; p < rows.length; p++) {
+    let m = -Number.MAX_VALUE;
+    for (let c = 0, i = rows[p]!; c < C; c++, i += step) if (a[i]! > m) m = a[i]!;
+    let s = 0;
+    for (let c = 0, i = rows[p]!; c < C; c++, i += step) s += exp(a[i]! - m);
+    out.a[2 * p] = m;
+    out.a[2 * p + 1] = s;
+  }
+  return out;
+}
+
+/** o = exp(x - shift)·k - b over each position's row, (shift, k, b, skip) per position in `params`; skipped rows are not written. */
+function expAffineRows(x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
+  const w = wasmLoss(x, o);
+  if (w && wasmAddress(params) >= 0) {
+    w.k.ce_grad(wasmAddress(x.handle, x.offset), r.rows.length, r.C, w.frac, wasmAddress(params), wasmAddress(o.handle, o.offset));
+    lossWasmPasses.count++;
+    return;
+  }
+  const { C, step, rows } = r;
+  const a = x.handle, oh = o.handle, outStep = outRows.step;
+  const exp = oh instanceof Float64Array ? Math.exp : fastExp;
+  for (let p = 0; p < rows.length; p++) {
+    if (params[4 * p + 3]) continue;
+    const shift = params[4 * p]!, k = params[4 * p + 1]!, b = params[4 * p + 2]!;
+    for (let c = 0, i = rows[p]!, j = outRows.rows[p]!; c < C; c++, i += step, j += outStep) oh[j] = exp(a[i]! - shift) * k - b;
+  }
+}
+
+/** Σ_c w[c], the smoothing term's total weight (C without a weight). */
+function weightSum(w: CpuView | undefined, C: number): number {
+  if (!w) return C;
+  let s = 0;
+  for (let c = 0; c < C; c++) s += w.handle[w.offset + c * w.strides[0]!]!;
+  return s;
+}
+
+/** Offsets of a view's elements in row-major order. */
+const offsetsOf = (v: CpuView): Int32Array => lineBases(v.shape, v.strides, v.offset);
+
+const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, total], attrs) => {
+  const r = classRows(x!);
+  const { C, step } = r;
+  const targets = offsetsOf(t!);
+  const { reduction, ignoreIndex, labelSmoothing: eps } = attrs;
+  const a = x!.handle;
+  const ty = t!.handle;
+  const st = stats!.handle;
+  const wv = w ? w.handle : undefined;
+  const wOff = w ? w.offset : 0;
+  const ws = w ? w.strides[0]! : 0;
+  const sumW = weightSum(w, C);
+  const per = reduction === 'none' ? out!.handle : undefined;
+  const ms = rowStats(x!, r);
+  try {
+    let acc = 0;
+    let W = 0;
+    for (let p = 0; p < r.rows.length; p++) {
+      const y = ty[targets[p]!]!;
+      if (y === ignoreIndex) {
+        if (per) per[p] = 0;
+        st[2 * p] = 0;
+        st[2 * p + 1] = 0;
+        continue;
+      }
+      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex);
+      const base = r.rows[p]!;
+      const m = ms.a[2 * p]!;
+      let sx = 0; // Σ w[c]·(x[c] - ref), for the smoothing term; ref removes a common offset
+      const ref = a[base]!;
+      if (eps > 0) for (let c = 0, i = base; c < C; c++, i += step) sx += (wv ? wv[wOff + c * ws]! : 1) * (a[i]! - ref);
+      const logS = Math.log(ms.a[2 * p + 1]!);
+      const wy = wv ? wv[wOff + y * ws]! : 1;
+      let l = wy * (m - a[base + y * step]! + logS);
+      if (eps > 0) l = (1 - eps) * l + (eps / C) * (sumW * (m - ref + logS) - sx);
+      st[2 * p] = m;
+      st[2 * p + 1] = logS;
+      W += wy;
+      if (per) per[p] = l;
+      else acc += l;
+    }
+    total!.handle[0] = W;
+    // all targets ignored (or an empty batch) under 'mean' is 0/0 = NaN, as in PyTorch
+    if (!per) out!.handle[0] = reduction === 'mean' ? acc / W : acc;
+  } finally {
+    ms.free();
+  }
+};
+
+// d loss / d x[c] = (softmax[c]·((1-ε)·w[y] + (ε/C)·Σw) - (1-ε)·w[y]·[c = y] - (ε/C)·w[c]) · scale,
+// scale = upstream / totalWeight ('mean'), upstream ('sum') or upstream[p] ('none'); softmax
+// recomputed from the saved max and log-sum. Ignored positions get 0.
+// Inputs [input, target, stats, totalWeight, upstream, weight?]; output [gradInput] (contiguous,
+// zero-filled).
+const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g, w], [gx], attrs) => {
+  const r = classRows(x!);
+  const outRows = classRows(gx!);
+  const { C } = r;
+  const P = r.rows.length;
+  const targets = offsetsOf(t!);
+  const { reduction, ignoreIndex, labelSmoothing: eps } = attrs;
+  const ty = t!.handle;
+  const st = stats!.handle;
+  const o = gx!.handle;
+  const up = g!.shape.length === 0 ? undefined : offsetsOf(g!);
+  const W = reduction === 'mean' ? total!.handle[total!.offset]! : 1;
+  const wv = w ? w.handle : undefined;
+  const wOff = w ? w.offset : 0;
+  const ws = w ? w.strides[0]! : 0;
+  const sumW = weightSum(w, C);
+  const u = eps / C;
+  const params = doubles(4 * P, !!wasmLoss(x!, gx!));
+  try {
+    const scales = new Float64Array(P);
+    for (let p = 0; p < P; p++) {
+      const y = ty[targets[p]!]!;
+      if (y === ignoreIndex) {
+        params.a[4 * p + 3] = 1; // the output starts zero-filled
+        continue;
+      }
+      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex);
+      const scale = (scales[p] = g!.handle[up ? up[p]! : g!.offset]! / W);
+      const wy = wv ? wv[wOff + y * ws]! : 1;
+      params.a[4 * p] = st[2 * p]! + st[2 * p + 1]!;
+      params.a[4 * p + 1] = ((1 - eps) * wy + u * sumW) * scale;
+      params.a[4 * p + 2] = wv ? 0 : u * scale;
+      params.a[4 * p + 3] = 0;
+    }
+    expAffineRows(x!, r, gx!, outRows, params.a);
+    const outStep = outRows.step;
+    for (let p = 0; p < P; p++) {
+      if (params.a[4 * p + 3]) continue;
+      const y = ty[targets[p]!]!;
+      const scale = scales[p]!;
+      const ob = outRows.rows[p]!;
+      if (wv) for (let c = 0; c < C; c++) o[ob + c * outStep]! -= u * wv[wOff + c * ws]! * scale;
+      o[ob + y * outStep]! -= (1 - eps) * (wv ? wv[wOff + y * ws]! : 1) * scale;
+    }
+  } finally {
+    params.free();
+  }
+};
+
+registerKernel('crossEntropy', 'cpu', crossEntropyForward);
+registerKernel('crossEntropyBackward', 'cpu', crossEntropyBackward);

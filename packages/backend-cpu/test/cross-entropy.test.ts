@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import * as tg from '@tapegrad/tensor';
+import { getKernel, type ClassLossAttrs, type DType, type TypedArray } from '@tapegrad/tensor';
+import '../src/index.js';
+import type { CpuKernel, CpuView } from '../src/index.js';
+import { lossWasmPasses } from '../src/kernels/cross-entropy.js';
+import { wasmAlloc } from '../src/wasm/runtime.js';
+
+// The fused cross-entropy's two paths: wasm/loss.wat's row passes on float32 logits in the
+// WebAssembly memory, the TypeScript loops on arrays elsewhere. Both promise the same bits, so
+// the kernels run here on the same values in both places and every output is compared exactly.
+// (Its values against PyTorch: @tapegrad/nn's losses tests, which run on the default path.)
+const forward = getKernel('crossEntropy', 'cpu') as CpuKernel<ClassLossAttrs>;
+const backward = getKernel('crossEntropyBackward', 'cpu') as CpuKernel<ClassLossAttrs>;
+
+function view(dtype: DType, values: ArrayLike<number>, shape: number[], inMemory: boolean, strides?: number[]): CpuView {
+  let handle: TypedArray;
+  if (dtype === 'int32') handle = Int32Array.from(values);
+  else if (dtype === 'float64') handle = Float64Array.from(values);
+  else {
+    handle = (inMemory ? wasmAlloc('float32', Math.max(values.length, 1)) : new Float32Array(Math.max(values.length, 1))) as Float32Array;
+    handle.set(values);
+  }
+  const st = strides ?? shape.map((_, i) => shape.slice(i + 1).reduce((p, d) => p * d, 1));
+  return { handle, dtype, shape, strides: st, offset: 0 };
+}
+const zeros = (dtype: DType, shape: number[], inMemory: boolean) => view(dtype, new Array(shape.reduce((p, d) => p * d, 1)).fill(0), shape, inMemory);
+
+interface Case {
+  name: string;
+  logits: number[];
+  shape: number[];
+  targets: number[];
+  attrs: ClassLossAttrs;
+  weight?: number[];
+  upstream?: number[];
+  strides?: number[];
+}
+
+/** Forward then backward on one path; every output as plain numbers. */
+function run(c: Case, inMemory: boolean, dtype: DType = 'float32'): number[][] {
+  const x = view(dtype, c.logits, c.shape, inMemory, c.strides);
+  const t = view('int32', c.targets, [c.targets.length], false);
+  const w = c.weight ? view(dtype, c.weight, [c.weight.length], inMemory) : undefined;
+  const P = c.targets.length;
+  const lossShape = c.attrs.reduction === 'none' ? [P] : [];
+  const [out, stats, total] = [zeros(dtype, lossShape, inMemory), zeros(dtype, [P, 2], inMemory), zeros(dtype, [], inMemory)];
+  forward(w ? [x, t, w] : [x, t], [out, stats, total], c.attrs, 'crossEntropy');
+  const g = view(dtype, c.upstream ?? [0.75], c.attrs.reduction === 'none' ? [P] : [], inMemory);
+  const gx = zeros(dtype, c.shape, inMemory);
+  backward(w ? [x, t, stats, total, g, w] : [x, t, stats, total, g], [gx], c.attrs, 'crossEntropyBackward');
+  const n = (v: CpuView) => Array.from(v.handle.subarray(0, Math.max(1, v.shape.reduce((p, d) => p * d, 1))));
+  return [n(out), n(stats), n(total), n(gx)];
+}
+
+tg.manualSeed(11);
+const randn = (n: number, scale: number) => Array.from(tg.randn([n]).dataSync(), (v) => v * scale);
+const randint = (n: number, C: number) => Array.from(tg.randint(0, C, [n]).dataSync());
+const attrs = (reduction: ClassLossAttrs['reduction'], labelSmoothing = 0, ignoreIndex = -100): ClassLossAttrs => ({ reduction, labelSmoothing, ignoreIndex });
+
+const wide = randn(33 * 1000, 50);
+wide[5] = -Infinity;
+for (let c = 0; c < 1000; c++) wide[2000 + c] = c === 7 ? 1e4 : -1e4; // row 2: one huge logit
+const wideTargets = randint(33, 1000);
+wideTargets[4] = -100;
+wideTargets[9] = -100;
+
+const cases: Case[] = [
+  { name: 'an MNIST batch: 64x10, mean', logits: randn(640, 3), shape: [64, 10], targets: randint(64, 10), attrs: attrs('mean') },
+  { name: '33x1000 with ignored targets, class weights, smoothing, none', logits: wide, shape: [33, 1000], targets: wideTargets, attrs: attrs('none', 0.1), weight: randn(1000, 1).map(Math.abs), upstream: randn(33, 2) },
+  { name: 'one position (a 1-d input), sum, smoothing', logits: randn(9, 4), shape: [9], targets: [3], attrs: attrs('sum', 0.2) },
+  // an all -inf row (loss inf), a NaN row, and exp arguments below -708 (Math.exp's range)
+  { name: 'non-finite rows and exp below -708', logits: [-Infinity, -Infinity, -Infinity, 1, NaN, 2, 0, -720, -730], shape: [3, 3], targets: [0, 2, 1], attrs: attrs('mean'), upstream: [3e38] },
+  { name: 'all targets ignored, mean (0/0)', logits: randn(12, 1), shape: [4, 3], targets: [7, 7, 7, 7], attrs: attrs('mean', 0, 7) },
+  { name: 'no positions', logits: [], shape: [0, 5], targets: [], attrs: attrs('sum') },
+];
+
+describe('crossEntropy kernels: WebAssembly row passes and TypeScript loops give the same bits', () => {
+  for (const c of cases) {
+    it(c.name, () => {
+      const before = lossWasmPasses.count;
+      const wasm = run(c, true);
+      const passes = lossWasmPasses.count - before;
+      const js = run(c, false);
+      expect(lossWasmPasses.count - before).toBe(passes); // arrays on the heap: no WebAssembly
+      expect(passes).toBe(c.targets.length ? 2 : 0);
+      expect(wasm).toEqual(js);
+      expect(wasm[3]!.some((v) => v !== 0) || c.targets.length === 0 || c.attrs.ignoreIndex === 7).toBe(true);
+    });
+  }
+
+  it('strided logits and float64 take the TypeScript loops, with the same values', () => {
+    const c = cases[0]!;
+    // the same logits as a transposed view of their (10, 64) transpose
+    const tr: number[] = [];
+    for (let k = 0; k < 10; k++) for (let n = 0; n < 64; n++) tr.push(c.logits[n * 10 + k]!);
+    const before = lossWasmPasses.count;
+    const strided = run({ ...c, logits: tr, strides: [1, 64] }, true);
+    expect(lossWasmPasses.count).toBe(before);
+    const dense = run(c, true);
+    expect(strided.slice(0, 3)).toEqual(dense.slice(0, 3));
+    const f64 = run(c, true, 'float64');
+    expect(lossWasmPasses.count).toBe(before + 2);
+    f64.forEach((a, i) => a.forEach((v, j) => expect(Math.abs(v - dense[i]![j]!)).toBeLessThan(1e-5)));
+  });
+
+  it('an out-of-range target is an error on the WebAssembly path too', () => {
+    const c: Case = { name: '', logits: randn(20, 1), shape: [4, 5], targets: [0, 5, 1, 2], attrs: attrs('mean') };
+    expect(() => run(c, true)).toThrow(/crossEntropy.*5.*\[0, 5\)|crossEntropy.*out of bounds/);
+  });
+});
