@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gradcheck } from '@tapegrad/autograd';
-import { ShapeError, DTypeError, ValueError, mul, ones, sum, tensor, Generator, type Tensor } from '@tapegrad/tensor';
+import { ShapeError, DTypeError, ValueError, add, matmul, mul, ones, sum, tensor, transpose, Generator, type Tensor } from '@tapegrad/tensor';
 import { avgPool2d, batchNorm, conv2d, dropout, embedding, gelu, layerNorm, linear, maxPool2d, maxPool2dWithIndices } from '../src/index.js';
 import { expectClose, f64, i32, ref, rnd, type Encoded } from './helpers.js';
 
@@ -173,6 +173,32 @@ describe('embedding, linear, gelu, dropout', () => {
     expectClose(w.grad!, c.grads.weight);
     expectClose(b.grad!, c.grads.bias);
     expect(() => linear(x, rnd([5, 3], 1))).toThrow(/linear: input \[2, 3, 4\] must end in inFeatures = 3/);
+    expect(() => linear(x, w.cast('float32'), b)).toThrow(DTypeError);
+    expect(() => linear(x, w, b.cast('float32'))).toThrow(/linear: input, weight and bias must have one dtype/);
+  });
+  it('linear is one op on the CPU and passes gradcheck (2-d and 3-d input, with and without bias)', () => {
+    const [x, w, b] = [rnd([5, 4], 1), rnd([3, 4], 2), rnd([3], 3)];
+    expect(linear(x, w, b).gradFn?.op).toBe('linear');
+    expect(gradcheck((x, w, b) => linear(x!, w!, b), [x, w, b])).toBe(true);
+    expect(gradcheck((x, w) => linear(x!, w!), [rnd([2, 3, 4], 4), w])).toBe(true);
+    // an input that needs no gradient (a batch of data): only W and b get one
+    const data = rnd([6, 4], 5).detach();
+    expect(gradcheck((w, b) => linear(data, w!, b), [w, b])).toBe(true);
+  });
+  it('linear gives the bits of the composite x·Wᵀ + b on float32, forward and backward', () => {
+    const leaf = (t: Tensor) => t.cast('float32').detach().requiresGrad_();
+    const [x, w, b] = [leaf(rnd([64, 37], 6)), leaf(rnd([24, 37], 7)), leaf(rnd([24], 8))];
+    const seed = rnd([64, 24], 9).cast('float32').detach();
+    const fused = linear(x, w, b);
+    sum(mul(fused, seed)).backward();
+    const grads = [x, w, b].map((t) => Array.from(t.grad!.dataSync()));
+    for (const t of [x, w, b]) t.grad = null;
+    const composite = add(matmul(x, transpose(w, 0, 1)), b);
+    expect(composite.gradFn?.op).toBe('add');
+    sum(mul(composite, seed)).backward();
+    expect(Array.from(fused.dataSync())).toEqual(Array.from(composite.dataSync()));
+    expect([x, w, b].map((t) => Array.from(t.grad!.dataSync()))).toEqual(grads);
+    expect(w.grad!.isContiguous()).toBe(true);
   });
   it('gelu matches PyTorch (exact and tanh) and passes gradcheck', () => {
     const c = ref.misc.gelu;

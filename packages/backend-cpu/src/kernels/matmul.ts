@@ -1,4 +1,4 @@
-import { allocArray, registerKernel, type TypedArray } from '@tapegrad/tensor';
+import { allocArray, getKernel, registerKernel, type TypedArray } from '@tapegrad/tensor';
 import { broadcastStrides, lineBases, type CpuKernel } from '../strided.js';
 import { wasmGemm, type StridedF32 } from '../wasm/runtime.js';
 
@@ -42,7 +42,7 @@ export function gemm(a: TypedArray, b: TypedArray, c: TypedArray, cOff: number, 
   }
 }
 
-registerKernel('matmul', 'cpu', (([x, y], [out]) => {
+const matmulKernel: CpuKernel = ([x, y], [out]) => {
   const o = out!;
   const r = o.shape.length, xr = x!.shape.length, yr = y!.shape.length;
   const m = o.shape[r - 2]!, n = o.shape[r - 1]!, k = x!.shape[xr - 1]!;
@@ -74,6 +74,15 @@ registerKernel('matmul', 'cpu', (([x, y], [out]) => {
     const b = pack(y!.handle, bBatch[bi]!, brs, bcs, k, n, bBuf);
     gemm(a, b, o.handle, bi * m * n, m, n, k);
   }
+};
+registerKernel('matmul', 'cpu', matmulKernel);
+
+// linear, y = x·Wᵀ + b (definition and gradient: @tapegrad/nn's ops/linear.ts): the product reads
+// W through a transposed view, then the add kernel adds the bias to each row in place. These are
+// the kernels and roundings of the composite matmul(x, Wᵀ) + b, so the results are the same bits.
+registerKernel('linear', 'cpu', (([x, w, b], [out], _attrs, op) => {
+  matmulKernel([x!, { ...w!, shape: [w!.shape[1]!, w!.shape[0]!], strides: [w!.strides[1]!, w!.strides[0]!] }], [out!], {}, op);
+  if (b) (getKernel('add', 'cpu') as CpuKernel)([out!, b], [out!], {}, 'add');
 }) as CpuKernel);
 
 /**

@@ -1,4 +1,37 @@
-import { ShapeError, add, fmt, matmul, tidy, transpose, type Tensor } from '@tapegrad/tensor';
+import { registerGradient } from '@tapegrad/autograd';
+import { DTypeError, ShapeError, add, defineOp, fmt, hasKernel, matmul, reshape, run, sum, tidy, transpose, type Tensor } from '@tapegrad/tensor';
+
+// linear: y = x·Wᵀ + b. Where the device has a `linear` kernel (the CPU: @tapegrad/backend-cpu's
+// kernels/matmul.ts) it is one op, with one gradient rule, as PyTorch's addmm: an MLP step then
+// dispatches and records a third fewer ops (no transposed views of W, no separate bias add),
+// which is much of a small model's step. Elsewhere it is the composite matmul(x, Wᵀ) + b, whose
+// gradients come from those ops' rules. Both compute the same products and roundings.
+
+defineOp({
+  name: 'linear',
+  infer: ([x, w, b]) => {
+    if (w!.dtype !== x!.dtype || (b && b.dtype !== x!.dtype)) {
+      throw new DTypeError(`linear: input, weight and bias must have one dtype; got ${x!.dtype}, ${w!.dtype}${b ? `, ${b.dtype}` : ''}`);
+    }
+    return [{ shape: [...x!.shape.slice(0, -1), w!.shape[0]!], dtype: x!.dtype }];
+  },
+});
+
+// dX = G·W, dW = Gᵀ·X and db = Σ G over the rows, with the leading dims of x and G as rows. W's
+// gradient comes out contiguous in W's own layout, so the leaf keeps it as it is.
+registerGradient('linear', {
+  saveInputs: [0, 1],
+  backward: (c, [g]) => {
+    const [x, w] = [c.inputs[0]!, c.inputs[1]!];
+    const rows = (t: Tensor) => (t.ndim === 2 ? t : reshape(t, [-1, t.shape[t.ndim - 1]!]));
+    const grads = [
+      c.needsGrad[0] ? matmul(g!, w) : null,
+      c.needsGrad[1] ? matmul(transpose(rows(g!), 0, 1), rows(x)) : null,
+    ];
+    if (c.needsGrad.length > 2) grads.push(c.needsGrad[2] ? sum(rows(g!), [0]) : null);
+    return grads;
+  },
+});
 
 /**
  * y = x·Wᵀ + b for x [..., in], weight [out, in], bias [out], giving [..., out]
@@ -12,6 +45,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new ShapeError(`linear: bias must have shape [${weight.shape[0]}]; got ${fmt(bias.shape)}`);
   }
+  if (weight.dtype !== x.dtype || (bias && bias.dtype !== x.dtype)) {
+    throw new DTypeError(`linear: input, weight and bias must have one dtype (as in PyTorch); got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`);
+  }
+  if (hasKernel('linear', x.device)) return run('linear', bias ? [x, weight, bias] : [x, weight]);
   // the transpose is a view: the matmul kernel reads it strided, so nothing is copied
   return tidy(() => {
     const y = matmul(x, transpose(weight, 0, 1));
