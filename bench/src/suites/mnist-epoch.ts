@@ -12,7 +12,7 @@ import { defineSuite, fmt, type Cell } from '../harness.js';
 // the loss read every 20 steps (what the example prints). Timed from the first batch to the last
 // update; loading the files and building the model are outside.
 //
-// The MLP trains two epochs per framework in each of three rounds, tapegrad and PyTorch taking
+// The MLP trains two epochs per framework in each of five rounds, tapegrad and PyTorch taking
 // turns, each in a fresh process: the first epoch pays any warm-up (V8 compiles tapegrad's step
 // over its first few hundred calls), the second is the steady state, and a ratio is taken inside
 // each round (load from other processes on this shared machine drifts over a minute), its median
@@ -38,7 +38,7 @@ export default defineSuite({
   name: 'mnist-epoch',
   async run(ctx) {
     const limit = ctx.quick ? B * 50 : 0;
-    const rounds = ctx.quick ? 1 : 3;
+    const rounds = ctx.quick ? 1 : 5;
     const { images, labels } = await tgData.loadMnist({ split: 'train', normalize: true, limit: limit || undefined });
     const n = images.shape[0]!;
     const host = { x: images.dataSync() as Float32Array, y: labels.dataSync() as Int32Array };
