@@ -96,6 +96,28 @@
         (local.set $o (i32.add (local.get $o) (i32.const 4)))
         (br $tail))))
 
+  ;; relu's gradient: o = g where y > 0, else 0 (NaN y gives 0), four lanes at a time.
+  (func (export "relu_backward") (param $g i32) (param $y i32) (param $o i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $o) (i32.shl (local.get $n) (i32.const 2))))
+    (block $vdone
+      (loop $vec
+        (br_if $vdone (i32.gt_u (i32.add (local.get $o) (i32.const 16)) (local.get $end)))
+        (v128.store (local.get $o)
+          (v128.and (v128.load (local.get $g)) (f32x4.gt (v128.load (local.get $y)) (v128.const f32x4 0 0 0 0))))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $vec)))
+    (block $sdone
+      (loop $tail
+        (br_if $sdone (i32.ge_u (local.get $o) (local.get $end)))
+        (f32.store (local.get $o) (select (f32.load (local.get $g)) (f32.const 0) (f32.gt (f32.load (local.get $y)) (f32.const 0))))
+        (local.set $g (i32.add (local.get $g) (i32.const 4)))
+        (local.set $y (i32.add (local.get $y) (i32.const 4)))
+        (local.set $o (i32.add (local.get $o) (i32.const 4)))
+        (br $tail))))
+
   ;; o[i] = a[i] > s as a bool byte (1 or 0; NaN compares false), for float32 a and the scalar s at sp.
   ;; Sixteen at a time: four lane masks narrowed to sixteen bytes.
   (func (export "gt_scalar") (param $a i32) (param $sp i32) (param $o i32) (param $n i32)

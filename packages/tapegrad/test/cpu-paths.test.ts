@@ -93,3 +93,40 @@ describe('indexSelect of whole rows (DataLoader batches) on each CPU path', () =
     });
   }
 });
+
+describe("relu's gradient (reluBackward) on each CPU path", () => {
+  // wasm/elementwise.wat's relu_backward masks four lanes at a time; the TypeScript loop picks
+  // per element. Both give g where y > 0 and +0 elsewhere, NaN y included.
+  const grad = (sharedMemory: boolean, n: number) => {
+    setCpuKernelOptions({ simd: 'simd', sharedMemory });
+    tg.manualSeed(12);
+    const x = tg.randn([n]).requiresGrad_();
+    const g = tg.randn([n]);
+    const y = tg.relu(x);
+    y.backward(g);
+    return { dx: Array.from(x.grad!.dataSync()), x: Array.from(x.dataSync()), g: Array.from(g.dataSync()) };
+  };
+  for (const n of [3, 64, 67, 8192]) {
+    it(`${n} elements`, () => {
+      const wasm = grad(true, n), js = grad(false, n);
+      expect(wasm.dx).toEqual(js.dx);
+      expect(wasm.dx).toEqual(wasm.x.map((v, i) => (v > 0 ? wasm.g[i]! : 0)));
+      expect(wasm.dx.some((v) => v !== 0) && wasm.dx.some((v) => v === 0)).toBe(true);
+    });
+  }
+  it('NaN and signed zeros', () => {
+    for (const sharedMemory of [true, false]) {
+      setCpuKernelOptions({ simd: 'simd', sharedMemory });
+      const y = tg.tensor(Float32Array.from({ length: 70 }, (_, i) => [NaN, -0, 0, 1, -1, 2][i % 6]!));
+      const g = tg.tensor(Float32Array.from({ length: 70 }, (_, i) => [5, NaN, -0, -0, 3, NaN][i % 6]!));
+      const dx = Array.from(tg.dispatch('reluBackward', [g, y])[0]!.dataSync());
+      expect(dx).toEqual(Array.from({ length: 70 }, (_, i) => [0, 0, 0, -0, 0, NaN][i % 6]!));
+    }
+  });
+  it('is one op with one mask, not recorded', () => {
+    const x = tg.randn([4, 5]).requiresGrad_();
+    const y = x.relu();
+    expect(y.gradFn?.op).toBe('relu');
+    expect(() => tg.dispatch('reluBackward', [tg.ones([4]), tg.ones([5])])).toThrow(/reluBackward: gradient \[4\] and relu output \[5\] must have one shape/);
+  });
+});

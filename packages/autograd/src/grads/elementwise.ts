@@ -1,5 +1,5 @@
 import {
-  div, eq, ge, gt, le, log, lt, mul, neg, pow, sign, sub, where, zerosLike, type ClampAttrs, type Tensor,
+  div, eq, ge, gt, le, log, lt, mul, neg, pow, run, sign, sub, where, zerosLike, type ClampAttrs, type Tensor,
 } from '@tapegrad/tensor';
 import { registerGradient, type GradContext } from '../tape.js';
 import { sumToShape } from './util.js';
@@ -49,7 +49,7 @@ unary('log', 'input', (x, g) => div(g, x));
 unary('sqrt', 'output', (y, g) => div(g, mul(y, 2)));
 unary('tanh', 'output', (y, g) => mul(g, sub(1, mul(y, y))));
 unary('sigmoid', 'output', (y, g) => mul(g, mul(y, sub(1, y))));
-unary('relu', 'output', (y, g) => where(gt(y, 0), g, 0));
+unary('relu', 'output', (y, g) => run('reluBackward', [g, y]));
 unary('square', 'input', (x, g) => mul(g, mul(x, 2)));
 unary('sign', 'input', (x) => zerosLike(x));
 unary('clamp', 'input', (x, g, { min, max }: ClampAttrs) => where(mul(ge(x, min), le(x, max)), g, 0));

@@ -1,6 +1,6 @@
 import { registerKernel, type ClampAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, plan, type CpuKernel, type CpuView } from '../strided.js';
-import { fastBinary, fastUnary, fastWhere } from './fast-f32.js';
+import { fastBinary, fastReluBackward, fastUnary, fastWhere } from './fast-f32.js';
 
 // One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
 // contiguous operands run as one flat loop and broadcast/strided ones pay per row, not per element.
@@ -91,6 +91,8 @@ registerKernel('pow', 'cpu', ((inputs, outputs, attrs, op) => {
 const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, { min, max }, op) =>
   unaryKernel((x) => (x !== x ? x : x < min ? min : x > max ? max : x))(inputs, outputs, {}, op);
 registerKernel('clamp', 'cpu', clampKernel);
+// relu's gradient: g where y = relu(x) > 0, else 0 (a NaN y gives 0, as where(y > 0, g, 0) did)
+registerKernel('reluBackward', 'cpu', fastReluBackward(binaryKernel((g, y) => (y > 0 ? g : 0))));
 
 registerKernel('where', 'cpu', fastWhere((([c, x, y], [out]) => {
   const o = out!;

@@ -1,5 +1,5 @@
 import { isContiguous, type CpuKernel, type CpuView } from '../strided.js';
-import { wasmBinary, wasmGtScalar, wasmRelu, wasmWhereScalar } from '../wasm/runtime.js';
+import { wasmBinary, wasmGtScalar, wasmRelu, wasmReluBackward, wasmWhereScalar } from '../wasm/runtime.js';
 
 // Fast paths for the elementwise ops a training step spends its time in, on contiguous float32
 // operands: same shape, a scalar, or a row broadcast over the last dims (a bias). The generic
@@ -111,9 +111,24 @@ export function fastUnary(name: string, generic: CpuKernel): CpuKernel {
   };
 }
 
-// relu's gradient is where(y > 0, g, 0): a comparison with a scalar and a select against one.
-// Their generic loops branch on every element of a random sign pattern; the WebAssembly kernels
-// compare and select sixteen lanes at a time without branches.
+/**
+ * Wrap reluBackward's generic kernel with the WebAssembly path for contiguous float32 operands:
+ * the generic loop branches on every element of a random sign pattern, the kernel masks four
+ * lanes at a time without branches.
+ */
+export function fastReluBackward(generic: CpuKernel): CpuKernel {
+  return (inputs, outputs, attrs, op) => {
+    const [g, y] = inputs as [CpuView, CpuView];
+    const out = outputs[0]!;
+    const n = numel(out);
+    if (n >= WASM_MIN && [g, y, out].every((v) => v.dtype === 'float32' && isContiguous(v)) && wasmReluBackward(g, y, out, n)) return;
+    generic(inputs, outputs, attrs, op);
+  };
+}
+
+// A comparison with a scalar and a select against one (clamp's gradient, masks in user code):
+// their generic loops branch on every element; the WebAssembly kernels compare and select
+// sixteen lanes at a time without branches.
 const isScalarF32 = (v: CpuView) => v.dtype === 'float32' && numel(v) === 1;
 
 function fastGt(generic: CpuKernel): CpuKernel {

@@ -61,6 +61,7 @@ interface ElementwiseExports {
   copy(dst: number, src: number, bytes: number): void;
   binary(op: number, a: number, b: number, o: number, n: number, bn: number): void;
   relu(a: number, o: number, n: number): void;
+  relu_backward(g: number, y: number, o: number, n: number): void;
   sum_rows(a: number, o: number, rows: number, cols: number): void;
   gt_scalar(a: number, sp: number, o: number, n: number): void;
   where_scalar(c: number, x: number, sp: number, o: number, n: number): void;
@@ -414,6 +415,13 @@ export function wasmRelu(a: StridedView, o: StridedView, n: number): boolean {
   const ptrs = addresses(engine, [a, o]);
   if (!ptrs) return false;
   engine!.elementwise.relu(ptrs[0]!, ptrs[1]!, n);
+  return true;
+}
+/** o = g where y > 0 else 0 over n contiguous float32 elements in the memory; false when one is not there. */
+export function wasmReluBackward(g: StridedView, y: StridedView, o: StridedView, n: number): boolean {
+  const ptrs = addresses(engine, [g, y, o]);
+  if (!ptrs) return false;
+  engine!.elementwise.relu_backward(ptrs[0]!, ptrs[1]!, ptrs[2]!, n);
   return true;
 }
 /** o[j] = Σ_r a[r·cols + j] for contiguous float32 a (rows × cols) and o in the memory; false when either is not there. */

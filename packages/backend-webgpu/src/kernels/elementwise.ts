@@ -132,6 +132,8 @@ for (const [name, f] of Object.entries(COMPARE)) {
   }) as WebGPUKernel);
 }
 registerKernel('where', 'webgpu', arith(WHERE, 'where'));
+// relu's gradient: g where y > 0, else 0 (a NaN y gives 0)
+registerKernel('reluBackward', 'webgpu', arith({ expr: 'select(C(0), a, b > C(0) && !is_nan(b))' }, 'reluBackward'));
 
 registerKernel('clamp', 'webgpu', (([x], [out], { min, max }) => {
   const c = computeType(out!.dtype);

@@ -50,6 +50,19 @@ for (const name of COMPARE_OPS) {
   defineOp({ name, differentiable: false, infer: ([a, b]) => [{ shape: broadcastShapes(name, a!.shape, b!.shape), dtype: 'bool' }] });
 }
 
+// relu's gradient, g where y = relu(x) > 0 and 0 elsewhere (torch's threshold_backward), as one op:
+// where(gt(y, 0), g, 0) would dispatch two ops, a bool mask and two scalar tensors every step.
+defineOp({
+  name: 'reluBackward',
+  differentiable: false,
+  infer: ([g, y]) => {
+    if (g!.shape.length !== y!.shape.length || g!.shape.some((d, i) => d !== y!.shape[i])) {
+      throw new ValueError(`reluBackward: gradient [${g!.shape.join(', ')}] and relu output [${y!.shape.join(', ')}] must have one shape`);
+    }
+    return [{ shape: g!.shape, dtype: g!.dtype }];
+  },
+});
+
 /** Attrs of clamp (infinite where a bound is omitted). */
 export interface ClampAttrs {
   min: number;
