@@ -95,7 +95,11 @@ export async function epoch(fn: () => unknown, steps: number): Promise<EpochTimi
   return { totalMs: samples.reduce((a, b) => a + b, 0), median: median(samples.slice(steps >> 1)) };
 }
 
-const median = (s: number[]): number => [...s].sort((x, y) => x - y)[s.length >> 1]!;
+export const median = (s: number[]): number => [...s].sort((x, y) => x - y)[s.length >> 1]!;
+
+/** Ratios taken inside rounds: their median, and with several rounds their range ("0.85x (0.80–0.88)"), or '—' for none. */
+export const roundRatios = (rs: number[]): string =>
+  rs.length ? `${fmt(median(rs), 2)}x` + (rs.length > 1 ? ` (${fmt(Math.min(...rs), 2)}–${fmt(Math.max(...rs), 2)})` : '') : '—';
 
 /**
  * This machine's memory bandwidth now, in GB/s counting bytes read plus bytes written: a 64 MB

@@ -1,6 +1,6 @@
 import { cpuKernelInfo } from '@tapegrad/backend-cpu';
 import { manualSeed, nn, optim, randint, randn, tidy, zeros, type Tensor } from 'tapegrad';
-import { defineSuite, fmt, speedup } from '../harness.js';
+import { defineSuite, fmt, median, roundRatios, speedup } from '../harness.js';
 
 // One training step of an MNIST-shaped MLP, 784-128-10 at batch 64, as the issue's workload:
 // forward (matmul, bias, relu, matmul, bias, softmax cross-entropy), backward, an SGD update with
@@ -91,13 +91,12 @@ print(json.dumps(epoch(step, ${steps})))
     }
     const wasm = await tfjsStep('wasm');
     const cpu = await tfjsStep('cpu');
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-    const medRun = (rs: Run[]): Run => ({ totalMs: med(rs.map((r) => r.totalMs)), median: med(rs.map((r) => r.median)) });
+    const medRun = (rs: Run[]): Run => ({ totalMs: median(rs.map((r) => r.totalMs)), median: median(rs.map((r) => r.median)) });
     const ourRun = medRun(oursRuns);
     const torchOk = torchRuns.filter((t): t is Run => t !== undefined);
     const perRound = (k: keyof Run) => {
       const rs = oursRuns.map((o, i) => (torchRuns[i] ? torchRuns[i]![k] / o[k] : undefined)).filter((v): v is number => v !== undefined);
-      return rs.length ? `${fmt(med(rs), 2)}x` + (rs.length > 1 ? ` (${fmt(Math.min(...rs), 2)}–${fmt(Math.max(...rs), 2)})` : '') : '—';
+      return roundRatios(rs);
     };
     const info = cpuKernelInfo();
     const flops = 3 * 2 * B * (IN * HID + HID * OUT); // forward + two backward matmuls each

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { data as tgData, nn } from 'tapegrad';
 import { cpuKernelInfo } from '@tapegrad/backend-cpu';
-import { defineSuite, fmt, type Cell } from '../harness.js';
+import { defineSuite, fmt, median, roundRatios, type Cell } from '../harness.js';
 
 // Whole MNIST epochs, as the issue states its targets: 60,000 training images at batch 64 (938
 // steps), shuffled, each framework with its own data pipeline, SGD with momentum 0.9 (lr 0.01),
@@ -32,7 +32,6 @@ export function makeModel(kind: 'mlp' | 'cnn'): nn.Module {
         new nn.Conv2d(8, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(16 * 49, 10));
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 export default defineSuite({
   name: 'mnist-epoch',
@@ -127,7 +126,7 @@ print(json.dumps(seconds))
     // per round, theirs / ours for epoch e: above 1, tapegrad took less time
     const ratio = (kind: 'mlp' | 'cnn', theirs: (number[] | undefined)[], e: number): string => {
       const rs = runs[kind].ours.map((o, i) => (theirs[i]?.[e] === undefined ? undefined : theirs[i]![e]! / o[e]!)).filter((x): x is number => x !== undefined);
-      return rs.length ? `${fmt(median(rs), 2)}x` + (rs.length > 1 ? ` (${fmt(Math.min(...rs), 2)}–${fmt(Math.max(...rs), 2)})` : '') : '—';
+      return roundRatios(rs);
     };
     const cell = (xs: (number[] | undefined)[], e: number): Cell => {
       const v = xs.map((s) => s?.[e]).filter((x): x is number => x !== undefined);

@@ -14,7 +14,6 @@ export class GradcheckError extends TapegradError {
   override name = 'GradcheckError';
 }
 
-
 /**
  * Compare the gradients backward() computes for fn with central finite differences, for every
  * element of every input that requires grad and every element of every output. Inputs must

@@ -82,7 +82,6 @@ export function splitDims(v: { shape: Shape; strides: readonly number[]; offset:
   return { outer, inner };
 }
 
-
 /** The view's elements in row-major order: a subarray when it is contiguous, else a packed copy. */
 export function dense(v: CpuView): TypedArray {
   let n = 1;

@@ -26,12 +26,15 @@ const cases: Record<string, Case> = {
 
 function convAndGrads(c: Case, opts: Parameters<typeof setCpuKernelOptions>[0]): Float32Array[] {
   setCpuKernelOptions(opts);
+  const calls = cpuKernelInfo().wasmKernelCalls;
   manualSeed(21);
   const x = randn(c.x).requiresGrad_();
   const w = randn(c.w).requiresGrad_();
   const b = c.bias === false ? undefined : randn([c.w[0]!]).requiresGrad_();
   const out = conv2d(x, w, b, c.options);
   sum(mul(out, randn(out.shape))).backward();
+  // wasm/conv.wat ran its passes exactly when WebAssembly is on: the comparison below is between two paths
+  expect(cpuKernelInfo().wasmKernelCalls > calls).toBe(opts.simd !== 'off');
   return [out, x.grad!, w.grad!, ...(b ? [b.grad!] : [])].map((t: Tensor) => t.dataSync().slice() as Float32Array);
 }
 

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import '@tapegrad/autograd';
-import { setCpuKernelOptions } from '@tapegrad/backend-cpu';
+import { cpuKernelInfo, setCpuKernelOptions } from '@tapegrad/backend-cpu';
 import { manualSeed, mul, randn, sum, tensor } from '@tapegrad/tensor';
 import { maxPool2dWithIndices } from '../src/index.js';
 
@@ -16,8 +16,11 @@ function poolAndGrad(shape: number[], special: boolean, simd: 'off' | 'simd'): n
   // rounded values tie often; NaN and ±inf test the scan rule
   if (special) data = data.map((v, i) => (i % 7 === 3 ? NaN : i % 11 === 5 ? Infinity : i % 13 === 2 ? -Infinity : Math.round(v)));
   const x = tensor(data, { dtype: 'float32' }).reshape(shape).requiresGrad_();
+  const calls = cpuKernelInfo().wasmKernelCalls;
   const [o, idx] = maxPool2dWithIndices(x, 2);
   sum(mul(o, randn(o.shape))).backward();
+  // wasm/pool.wat ran forward and backward exactly when WebAssembly is on
+  expect(cpuKernelInfo().wasmKernelCalls - calls).toBe(simd === 'off' ? 0 : 2);
   return [o, idx, x.grad!].map((t) => Array.from(t.dataSync()));
 }
 

@@ -123,10 +123,7 @@ describe("relu's gradient (reluBackward) on each CPU path", () => {
       expect(dx).toEqual(Array.from({ length: 70 }, (_, i) => [0, 0, 0, -0, 0, NaN][i % 6]!));
     }
   });
-  it('is one op with one mask, not recorded', () => {
-    const x = tg.randn([4, 5]).requiresGrad_();
-    const y = x.relu();
-    expect(y.gradFn?.op).toBe('relu');
-    expect(() => tg.dispatch('reluBackward', [tg.ones([4]), tg.ones([5])])).toThrow(/reluBackward: gradient \[4\] and relu output \[5\] must have one shape/);
+  it('names both shapes when they differ', () => {
+    expect(() => tg.dispatch('reluBackward', [tg.ones([4]), tg.ones([5])])).toThrow(new tg.ShapeError('reluBackward: gradient [4] and relu output [5] must have one shape'));
   });
 });

@@ -1,7 +1,7 @@
 import { allocArray, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { gemm, matmulF32 } from './matmul.js';
-import { wasmAddress, wasmAlloc, wasmKernelModule, type StridedF32 } from '../wasm/runtime.js';
+import { wasmAddress, wasmAlloc, wasmKernelsFor, type StridedF32 } from '../wasm/runtime.js';
 import { conv as convModules } from '../wasm/kernels.generated.js';
 
 // conv2d and its two backward kernels, all as im2col + gemm (the op definitions and the
@@ -75,11 +75,7 @@ interface ConvExports {
     m: number, k: number, S: number, L: number, bias: number): void;
 }
 /** wasm/conv.wat's kernels when every array lives in the WebAssembly memory, else undefined. */
-function wasmConv(...arrays: TypedArray[]): ConvExports | undefined {
-  if (!arrays.every((a) => a instanceof Float32Array)) return undefined;
-  const k = wasmKernelModule<ConvExports>(convModules);
-  return k && arrays.every((a) => wasmAddress(a) >= 0) ? k : undefined;
-}
+const wasmConv = (...arrays: TypedArray[]) => wasmKernelsFor<ConvExports>(convModules, arrays);
 
 /**
  * im2col (unroll = true) or col2im (false) through the WebAssembly kernels: one call per tap

@@ -1,6 +1,6 @@
 import { classTargetError, fastExp, registerKernel, type ClassLossAttrs } from '@tapegrad/tensor';
 import { isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
-import { wasmAddress, wasmAlloc, wasmFree, wasmKernelModule } from '../wasm/runtime.js';
+import { wasmAddress, wasmAlloc, wasmFree, wasmKernelsFor } from '../wasm/runtime.js';
 import { loss as lossModules } from '../wasm/kernels.generated.js';
 
 // The fused cross-entropy for class-index targets (definition and gradient: @tapegrad/nn's
@@ -36,11 +36,11 @@ function classRows(x: CpuView): Rows {
   return { C: x.shape[cd]!, step: x.strides[cd]!, rows: lineBases(x.shape.filter(keep), x.strides.filter(keep), x.offset) };
 }
 
+type WasmLoss = { k: LossExports; frac: number };
 /** wasm/loss.wat's kernels and its 2^(j/32) table, when x (and o) are contiguous float32 rows in the memory. */
-function wasmLoss(x: CpuView, o?: CpuView): { k: LossExports; frac: number } | undefined {
-  if (!(x.handle instanceof Float32Array) || x.shape.length > 2 || !isContiguous(x) || wasmAddress(x.handle) < 0) return undefined;
-  if (o && (!isContiguous(o) || wasmAddress(o.handle) < 0)) return undefined;
-  const k = wasmKernelModule<LossExports>(lossModules);
+function wasmLoss(x: CpuView, o?: CpuView): WasmLoss | undefined {
+  if (x.shape.length > 2 || !isContiguous(x) || (o && !isContiguous(o))) return undefined;
+  const k = wasmKernelsFor<LossExports>(lossModules, o ? [x.handle, o.handle] : [x.handle]);
   if (!k) return undefined;
   let frac = fracTables.get(k);
   if (frac === undefined) {
@@ -55,8 +55,6 @@ function wasmLoss(x: CpuView, o?: CpuView): { k: LossExports; frac: number } | u
 }
 // per engine (an engine's module instance), never freed: 256 bytes
 const fracTables = new WeakMap<LossExports, number>();
-/** @internal for tests: how many row passes ran in WebAssembly. */
-export const lossWasmPasses = { count: 0 };
 
 /** Doubles for the kernels to read or write: in the memory when `inMemory`, else on the heap. */
 function doubles(n: number, inMemory: boolean): { a: Float64Array; free(): void } {
@@ -72,7 +70,6 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
   const out = doubles(2 * rows.length, !!w);
   if (w) {
     w.k.ce_stats(wasmAddress(x.handle, x.offset), rows.length, C, w.frac, wasmAddress(out.a));
-    lossWasmPasses.count++;
     return out;
   }
   const a = x.handle;
@@ -88,12 +85,13 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
   return out;
 }
 
-/** o = exp(x - shift)·k - b over each position's row, (shift, k, b, skip) per position in `params`; skipped rows are not written. */
-function expAffineRows(x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
-  const w = wasmLoss(x, o);
+/**
+ * o = exp(x - shift)·k - b over each position's row, (shift, k, b, skip) per position in `params`;
+ * skipped rows are not written. `w`: the WebAssembly kernels, when x and o can take them.
+ */
+function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
   if (w && wasmAddress(params) >= 0) {
     w.k.ce_grad(wasmAddress(x.handle, x.offset), r.rows.length, r.C, w.frac, wasmAddress(params), wasmAddress(o.handle, o.offset));
-    lossWasmPasses.count++;
     return;
   }
   const { C, step, rows } = r;
@@ -188,7 +186,8 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
   const ws = w ? w.strides[0]! : 0;
   const sumW = weightSum(w, C);
   const u = eps / C;
-  const params = doubles(4 * P, !!wasmLoss(x!, gx!));
+  const kernels = P > 0 ? wasmLoss(x!, gx!) : undefined;
+  const params = doubles(4 * P, !!kernels);
   try {
     const scales = new Float64Array(P);
     for (let p = 0; p < P; p++) {
@@ -205,7 +204,7 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
       params.a[4 * p + 2] = wv ? 0 : u * scale;
       params.a[4 * p + 3] = 0;
     }
-    expAffineRows(x!, r, gx!, outRows, params.a);
+    expAffineRows(kernels, x!, r, gx!, outRows, params.a);
     const outStep = outRows.step;
     for (let p = 0; p < P; p++) {
       if (params.a[4 * p + 3]) continue;

@@ -121,7 +121,10 @@ export function fastReluBackward(generic: CpuKernel): CpuKernel {
     const [g, y] = inputs as [CpuView, CpuView];
     const out = outputs[0]!;
     const n = numel(out);
-    if (n >= WASM_MIN && [g, y, out].every((v) => v.dtype === 'float32' && isContiguous(v)) && wasmReluBackward(g, y, out, n)) return;
+    if (
+      n >= WASM_MIN && g.dtype === 'float32' && y.dtype === 'float32' && out.dtype === 'float32' &&
+      isContiguous(g) && isContiguous(y) && isContiguous(out) && wasmReluBackward(g, y, out, n)
+    ) return;
     generic(inputs, outputs, attrs, op);
   };
 }

@@ -75,4 +75,3 @@ registerKernel('oneHot', 'cpu', (([index], [out], { numClasses }) => {
     out!.handle[i * numClasses + v] = 1;
   }
 }) as CpuKernel<OneHotAttrs>);
-

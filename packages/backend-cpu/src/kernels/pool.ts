@@ -1,6 +1,6 @@
 import { registerKernel, type Shape, type TypedArray, type Pool2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
-import { wasmAddress, wasmAlloc, wasmKernelModule } from '../wasm/runtime.js';
+import { wasmAddress, wasmAlloc, wasmKernelsFor } from '../wasm/runtime.js';
 import { pool as poolModules } from '../wasm/kernels.generated.js';
 
 // maxPool2d / avgPool2d and their backward kernels over [N, C, H, W] (op definitions and
@@ -13,11 +13,7 @@ interface PoolExports {
   max_pool_backward(g: number, ix: number, dx: number, planes: number, hw: number, ohw: number): void;
 }
 /** wasm/pool.wat's kernels when every array lives in the WebAssembly memory, else undefined. */
-function wasmPool(...arrays: TypedArray[]): PoolExports | undefined {
-  if (!arrays.every((a) => a instanceof Float32Array)) return undefined;
-  const k = wasmKernelModule<PoolExports>(poolModules);
-  return k && arrays.every((a) => wasmAddress(a) >= 0) ? k : undefined;
-}
+const wasmPool = (...arrays: TypedArray[]) => wasmKernelsFor<PoolExports>(poolModules, arrays);
 // int32 tensors (the indices) live on the JavaScript heap: the kernels read and write them
 // through this scratch array in the memory, kept between calls (kernels run synchronously)
 let indexScratch: Int32Array | undefined;

@@ -39,6 +39,8 @@ export interface CpuKernelInfo {
   parallelMinFlops: number;
   /** Blocks of work worker threads have computed since they started (a diagnostic). */
   workerBlocks: number;
+  /** Kernel calls of conv2d, max-pooling and cross-entropy that were handed their WebAssembly kernels (a diagnostic). */
+  wasmKernelCalls: number;
 }
 
 const MAX_THREADS = 16;
@@ -229,6 +231,7 @@ export function cpuKernelInfo(): CpuKernelInfo {
     sharedMemory: e ? e.shared : options.sharedMemory,
     parallelMinFlops: options.parallelMinFlops,
     workerBlocks: e?.shared ? Atomics.load(e.ctrl, WORKED) : 0,
+    wasmKernelCalls,
   };
 }
 
@@ -367,7 +370,6 @@ export function wasmFree(a: TypedArray): boolean {
 export function wasmPooledBytes(): number {
   return engine?.freeBytes ?? 0;
 }
-
 
 // A float32 slot in the control block for a scalar operand, which may then be any 0-d tensor
 // wherever it lives (another dtype, another engine's memory): word 48, unused by the job layout.
@@ -687,6 +689,18 @@ export function wasmKernelModule<T>(variants: { relaxedShared: string; simdShare
     mods.set(variants, (x = new WA!.Instance(new WA!.Module(bytes), { env: { memory: e.memory, exp: Math.exp } }).exports));
   }
   return x as T;
+}
+let wasmKernelCalls = 0;
+/**
+ * A module's exports (wasmKernelModule) for a kernel call whose arrays are all float32 storage in
+ * the memory, else undefined (the caller runs its TypeScript path); counted in cpuKernelInfo().
+ */
+export function wasmKernelsFor<T>(variants: { relaxedShared: string; simdShared: string }, arrays: readonly TypedArray[]): T | undefined {
+  if (!arrays.every((a) => a instanceof Float32Array)) return undefined;
+  const k = wasmKernelModule<T>(variants);
+  if (!k || !arrays.every((a) => wasmAddress(a) >= 0)) return undefined;
+  wasmKernelCalls++;
+  return k;
 }
 /** The byte address of element `offset` of `a` when it lives in the engine's memory, else -1. */
 export function wasmAddress(a: TypedArray, offset = 0): number {

@@ -5,14 +5,20 @@ import { DTypeError, ShapeError, add, defineOp, fmt, hasKernel, matmul, reshape,
 // kernels/matmul.ts) it is one op, with one gradient rule, as PyTorch's addmm: an MLP step then
 // dispatches and records a third fewer ops (no transposed views of W, no separate bias add),
 // which is much of a small model's step. Elsewhere it is the composite matmul(x, Wᵀ) + b, whose
-// gradients come from those ops' rules. Both compute the same products and roundings.
+// gradients come from those ops' rules. Both give the same forward bits, and the same gradient
+// bits for a 2-d input (for more dims the fused rule sums dW over all rows in one product).
+
+/** One dtype for input, weight and bias, as PyTorch requires (the composite would promote). */
+function checkDTypes(x: Tensor, w: Tensor, b: Tensor | null | undefined): void {
+  if (w.dtype !== x.dtype || (b && b.dtype !== x.dtype)) {
+    throw new DTypeError(`linear: input, weight and bias must have one dtype (as in PyTorch); got ${x.dtype}, ${w.dtype}${b ? `, ${b.dtype}` : ''}`);
+  }
+}
 
 defineOp({
   name: 'linear',
   infer: ([x, w, b]) => {
-    if (w!.dtype !== x!.dtype || (b && b.dtype !== x!.dtype)) {
-      throw new DTypeError(`linear: input, weight and bias must have one dtype; got ${x!.dtype}, ${w!.dtype}${b ? `, ${b.dtype}` : ''}`);
-    }
+    checkDTypes(x!, w!, b);
     return [{ shape: [...x!.shape.slice(0, -1), w!.shape[0]!], dtype: x!.dtype }];
   },
 });
@@ -45,9 +51,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
     throw new ShapeError(`linear: bias must have shape [${weight.shape[0]}]; got ${fmt(bias.shape)}`);
   }
-  if (weight.dtype !== x.dtype || (bias && bias.dtype !== x.dtype)) {
-    throw new DTypeError(`linear: input, weight and bias must have one dtype (as in PyTorch); got ${x.dtype}, ${weight.dtype}${bias ? `, ${bias.dtype}` : ''}`);
-  }
+  checkDTypes(x, weight, bias);
   if (hasKernel('linear', x.device)) return run('linear', bias ? [x, weight, bias] : [x, weight]);
   // the transpose is a view: the matmul kernel reads it strided, so nothing is copied
   return tidy(() => {

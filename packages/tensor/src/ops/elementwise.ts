@@ -1,8 +1,8 @@
 import { isFloating, resultType, type DType } from '../dtype.js';
-import { DTypeError, ValueError } from '../errors.js';
+import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
-import { broadcastShapes } from '../shape.js';
+import { broadcastShapes, fmt, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { withOperands, type TensorLike } from './operand.js';
 
@@ -56,9 +56,7 @@ defineOp({
   name: 'reluBackward',
   differentiable: false,
   infer: ([g, y]) => {
-    if (g!.shape.length !== y!.shape.length || g!.shape.some((d, i) => d !== y!.shape[i])) {
-      throw new ValueError(`reluBackward: gradient [${g!.shape.join(', ')}] and relu output [${y!.shape.join(', ')}] must have one shape`);
-    }
+    if (!shapesEqual(g!.shape, y!.shape)) throw new ShapeError(`reluBackward: gradient ${fmt(g!.shape)} and relu output ${fmt(y!.shape)} must have one shape`);
     return [{ shape: g!.shape, dtype: g!.dtype }];
   },
 });

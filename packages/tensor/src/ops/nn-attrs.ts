@@ -65,8 +65,8 @@ export interface AdamStepAttrs {
   step: number;
 }
 
-// The errors of nn's loss kernels, built here so that the CPU kernels (in nn) and the WebGPU
-// kernels (which report them at the next read) word them the same.
+// The errors of nn's loss kernels, built here so that the CPU kernels (in nn, and crossEntropy's
+// in backend-cpu) and the WebGPU kernels (which report them at the next read) word them the same.
 
 /** nllLoss / crossEntropy: a class-index target outside [0, C) that is not ignoreIndex, at flat target position `p`. */
 export function classTargetError(op: string, y: number, C: number, p: number, targetShape: Shape, ignoreIndex: number): IndexError {
