@@ -56,13 +56,16 @@ export function memory(): MemoryInfo {
 // disposed when it closes, unless it was returned or kept.
 const scopes: Set<Tensor>[] = [];
 
-/** @internal */
-export function track(t: Tensor): void {
-  scopes[scopes.length - 1]?.add(t);
+/** @internal hand a new tensor to the innermost scope; false when no scope is open */
+export function track(t: Tensor): boolean {
+  const s = scopes[scopes.length - 1];
+  s?.add(t);
+  return s !== undefined;
 }
 /** Exempt a tensor from disposal by the open scopes (it stays alive until disposed by hand). */
 export function keep<T extends Tensor>(t: T): T {
   for (const s of scopes) s.delete(t);
+  t.guard();
   return t;
 }
 
@@ -96,8 +99,9 @@ export function scope(): Scope {
     scopes.pop();
     const parent = scopes[scopes.length - 1];
     for (const t of tracked) {
-      if (keepers.has(t)) parent?.add(t);
-      else t.dispose();
+      if (!keepers.has(t)) t.dispose();
+      else if (parent) parent.add(t);
+      else t.guard();
     }
   };
   const kept = new Set<Tensor>();

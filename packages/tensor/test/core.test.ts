@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 
@@ -176,5 +178,41 @@ describe('memory', () => {
     }
     expect(kept!.isDisposed).toBe(true);
     expect(tg.memory().tensors).toBe(before);
+  });
+  it("the finalizer frees the storage of a tensor collected undisposed, once no scope holds it", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const bytes = () => tg.memory().devices.test?.bytes ?? 0;
+    const collected = async () => {
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 0)); // finalizers run in a later task
+      }
+      return bytes();
+    };
+    const base = await collected();
+    // made and dropped outside any scope; returned from the outermost tidy; kept inside one
+    (() => void tg.zeros([100]))();
+    (() => void tg.tidy(() => tg.zeros([100])))();
+    (() => void tg.tidy(() => void tg.keep(tg.zeros([100]))))();
+    expect(bytes()).toBe(base + 1200);
+    expect(await collected()).toBe(base);
+    // returned from an inner tidy: the outer scope holds it until it closes
+    let outerHeld = 0;
+    tg.tidy(() => {
+      (() => void tg.tidy(() => tg.zeros([100])))();
+      outerHeld = bytes() - base;
+    });
+    expect(outerHeld).toBe(400);
+    expect(await collected()).toBe(base);
+    // unreachable but held by an open scope: the scope, not the collector, frees it
+    const s = tg.scope();
+    (() => void tg.zeros([100]))();
+    expect(await collected()).toBe(base + 400);
+    s[Symbol.dispose]();
+    expect(bytes()).toBe(base);
+    // disposed and then collected: released once, not twice
+    (() => tg.keep(tg.zeros([100])).dispose())();
+    expect(await collected()).toBe(base);
   });
 });
