@@ -7,7 +7,7 @@
  * @module @tapegrad/backend-cpu
  */
 import { addPoolReporter, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
-import type { CpuKernel, CpuView } from './strided.js';
+import { fillsOutputs, type CpuKernel, type CpuView } from './strided.js';
 import { poolAlloc, poolBytes, poolFree } from './pool.js';
 export { setPoolCap as setCpuPoolCap } from './pool.js';
 import './kernels/elementwise.js';
@@ -25,19 +25,20 @@ import './kernels/optim.js';
 /** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
 export const cpuBackend: Backend<TypedArray, CpuKernel> = {
   name: 'cpu',
-  alloc: (dtype: DType, length: number) => poolAlloc(dtype, length),
+  alloc: (dtype: DType, length: number, zero?: boolean) => poolAlloc(dtype, length, zero),
   free: (handle, dtype, length) => poolFree(handle, dtype, length),
   write: (handle, data) => handle.set(data),
   read: async (handle) => handle.slice(),
   readSync: (handle) => handle,
   run: (kernel, inputs, outputs, attrs, op) => kernel(inputs as CpuView[], outputs as CpuView[], attrs, op),
+  fillsOutputs,
   pooledBytes: poolBytes,
   elementwiseInPlace: true,
 };
 registerBackend(cpuBackend);
 addPoolReporter(() => ['cpu', poolBytes()]);
 
-export { dense, plan, lineBases, splitDims, broadcastStrides, type CpuKernel, type CpuView } from './strided.js';
+export { dense, plan, lineBases, splitDims, broadcastStrides, fills, type CpuKernel, type CpuView } from './strided.js';
 export { gemm, matmulF32 } from './kernels/matmul.js';
 export {
   setCpuKernelOptions,

@@ -13,16 +13,16 @@ let capBytes = 256 * 2 ** 20;
 let pooledBytes = 0;
 const free = new Map<string, TypedArray[]>();
 
-/** Zero-filled storage, reusing a freed array of the same dtype and length when there is one. */
-export function poolAlloc(dtype: DType, length: number): TypedArray {
+/** Storage, reusing a freed array of the same dtype and length when there is one: zero-filled unless `zero` is false. */
+export function poolAlloc(dtype: DType, length: number, zero = true): TypedArray {
   if (dtype === 'float32' || dtype === 'bool') {
-    const w = wasmAlloc(dtype, length);
+    const w = wasmAlloc(dtype, length, zero);
     if (w) return w;
   }
   const a = free.get(dtype + length)?.pop();
   if (!a) return allocArray(dtype, length);
   pooledBytes -= a.byteLength;
-  return a.fill(0);
+  return zero ? a.fill(0) : a;
 }
 
 /** Take back storage nothing references any more (the tensor core calls free once, on the last release). */

@@ -5,6 +5,19 @@ export type CpuView = TensorView<TypedArray>;
 /** A CPU kernel: read the input views, write the (contiguous, preallocated) outputs. */
 export type CpuKernel<A = any> = (inputs: readonly CpuView[], outputs: readonly CpuView[], attrs: A, op: string) => void;
 
+const filling = new WeakSet<CpuKernel>();
+/**
+ * Mark a kernel that writes every element of its outputs on every path: dispatch then hands it
+ * outputs that are not zero-filled (what a reused block last held). Kernels that accumulate into
+ * their outputs, or leave some elements as they are, must not be marked.
+ */
+export function fills<K extends CpuKernel>(kernel: K): K {
+  filling.add(kernel);
+  return kernel;
+}
+/** Whether a kernel was marked with {@link fills}. */
+export const fillsOutputs = (kernel: CpuKernel): boolean => filling.has(kernel);
+
 /** The strides that read `v` as if it had the (broadcast) shape `shape`: 0 along broadcast dims. */
 export function broadcastStrides(v: { shape: Shape; strides: readonly number[] }, shape: Shape): number[] {
   const lead = shape.length - v.shape.length;

@@ -20,8 +20,11 @@ export interface TensorView<H = unknown> {
  */
 export interface Backend<H = unknown, K = unknown> {
   readonly name: Device;
-  /** Zero-filled storage for `length` elements. */
-  alloc(dtype: DType, length: number): H;
+  /**
+   * Storage for `length` elements: zero-filled, or left as it is when `zero` is false (the caller
+   * writes every element before anything reads one).
+   */
+  alloc(dtype: DType, length: number, zero?: boolean): H;
   /** Release storage that alloc returned. */
   free(handle: H, dtype: DType, length: number): void;
   /** Copy host data into storage. */
@@ -32,6 +35,11 @@ export interface Backend<H = unknown, K = unknown> {
   readSync?(handle: H, dtype: DType, length: number): TypedArray;
   /** Run one kernel: read the input views, write the (fresh, contiguous) output views. `op` names the op for error messages. */
   run(kernel: K, inputs: readonly TensorView<H>[], outputs: readonly TensorView<H>[], attrs: unknown, op: string): void;
+  /**
+   * Whether `kernel` writes every element of its outputs, so that dispatch need not zero-fill
+   * them first (absent: every kernel's outputs are zero-filled; a kernel may rely on it).
+   */
+  fillsOutputs?(kernel: K): boolean;
   /**
    * Whether run() may be given, for a binary elementwise op, an output view identical to input 0's
    * (add_, sub_, mul_, div_ then write in place, with no temporary): true where kernels read each

@@ -27,7 +27,9 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
     if (device === undefined) throw new TapegradError(`${name}: an op needs at least one tensor input`);
     const backend = getBackend(device);
     const kernel = getKernel(name, device);
-    outputs = specs.map((s) => new Tensor(Storage.alloc(device, s.dtype, numel(s.shape)), s.shape, contiguousStrides(s.shape), 0, s.dtype));
+    // a kernel that writes all of its outputs gets them unfilled: zero-filling costs a pass over memory
+    const zero = !backend.fillsOutputs?.(kernel);
+    outputs = specs.map((s) => new Tensor(Storage.alloc(device, s.dtype, numel(s.shape), zero), s.shape, contiguousStrides(s.shape), 0, s.dtype));
     try {
       backend.run(kernel, inputs.map((t) => t.kernelView()), outputs.map((t) => t.kernelView()), attrs, name);
     } catch (e) {

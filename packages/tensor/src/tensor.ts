@@ -17,10 +17,10 @@ export class Storage {
   ) {
     countBytes(backend.name, length * bytesPerElement(dtype));
   }
-  /** Allocate zero-filled storage on `device`. */
-  static alloc(device: Device, dtype: DType, length: number): Storage {
+  /** Allocate storage on `device`: zero-filled unless `zero` is false (the caller writes every element). */
+  static alloc(device: Device, dtype: DType, length: number, zero = true): Storage {
     const backend = getBackend(device);
-    return new Storage(backend, backend.alloc(dtype, length), dtype, length);
+    return new Storage(backend, backend.alloc(dtype, length, zero), dtype, length);
   }
   /** How many tensors share this storage. */
   get refCount(): number {

@@ -1,5 +1,5 @@
 import { registerKernel, type ClampAttrs } from '@tapegrad/tensor';
-import { broadcastStrides, plan, type CpuKernel, type CpuView } from '../strided.js';
+import { broadcastStrides, fills, plan, type CpuKernel, type CpuView } from '../strided.js';
 import { fastBinary, fastReluBackward, fastUnary, fastWhere } from './fast-f32.js';
 
 // One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
@@ -76,11 +76,12 @@ const BINARY: Record<string, Fn2> = {
   gt: (a, b) => +(a > b),
   ge: (a, b) => +(a >= b),
 };
-for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'cpu', fastUnary(name, unaryKernel(f)));
-for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'cpu', fastBinary(name, binaryKernel(f)));
+// Every kernel in this file writes each element of its output once (a plan covers all of it).
+for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'cpu', fills(fastUnary(name, unaryKernel(f))));
+for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'cpu', fills(fastBinary(name, binaryKernel(f))));
 
 // pow on ints stays an int, but a negative int exponent would give a fraction: torch errors.
-registerKernel('pow', 'cpu', ((inputs, outputs, attrs, op) => {
+registerKernel('pow', 'cpu', fills((inputs, outputs, attrs, op) => {
   if (outputs[0]!.dtype === 'int32') {
     const b = inputs[1]!;
     for (const v of b.handle) if (v < 0) throw new RangeError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);
@@ -90,11 +91,11 @@ registerKernel('pow', 'cpu', ((inputs, outputs, attrs, op) => {
 
 const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, { min, max }, op) =>
   unaryKernel((x) => (x !== x ? x : x < min ? min : x > max ? max : x))(inputs, outputs, {}, op);
-registerKernel('clamp', 'cpu', clampKernel);
+registerKernel('clamp', 'cpu', fills(clampKernel));
 // relu's gradient: g where y = relu(x) > 0, else 0 (a NaN y gives 0, as where(y > 0, g, 0) did)
-registerKernel('reluBackward', 'cpu', fastReluBackward(binaryKernel((g, y) => (y > 0 ? g : 0))));
+registerKernel('reluBackward', 'cpu', fills(fastReluBackward(binaryKernel((g, y) => (y > 0 ? g : 0)))));
 
-registerKernel('where', 'cpu', fastWhere((([c, x, y], [out]) => {
+registerKernel('where', 'cpu', fills(fastWhere((([c, x, y], [out]) => {
   const o = out!;
   const strides = [c!, x!, y!].map((v) => broadcastStrides(v, o.shape));
   const p = plan(o.shape, [...strides, o.strides], [c!.offset, x!.offset, y!.offset, o.offset]);
@@ -106,10 +107,10 @@ registerKernel('where', 'cpu', fastWhere((([c, x, y], [out]) => {
     let io = p.bases[3]![r]!;
     for (let j = 0; j < p.inner; j++, ic += sc, ia += sa, ib += sb, io += so) o.handle[io] = c!.handle[ic] ? x!.handle[ia]! : y!.handle[ib]!;
   }
-}) as CpuKernel));
+}) as CpuKernel)));
 
 // 'copy' reads a strided (possibly broadcast) view and writes another view, converting dtype.
-registerKernel('copy', 'cpu', fastUnary('copy', ((inputs, outputs, attrs, op) => {
+registerKernel('copy', 'cpu', fills(fastUnary('copy', ((inputs, outputs, attrs, op) => {
   const cast = outputCast(outputs[0]!);
   unaryKernel(cast ?? ((x) => x))(inputs, outputs, attrs, op);
-}) as CpuKernel));
+}) as CpuKernel)));

@@ -1,5 +1,5 @@
 import { IndexError, registerKernel, unravelIndex as unravel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
-import { isContiguous, lineBases, type CpuKernel } from '../strided.js';
+import { fills, isContiguous, lineBases, type CpuKernel } from '../strided.js';
 import { wasmCopy } from '../wasm/runtime.js';
 
 function checked(op: string, v: number, size: number, at: number, shape: Shape, dim: number): number {
@@ -35,7 +35,7 @@ registerKernel('scatterAdd', 'cpu', (([x, index, src], [out], { dim }) => {
   }
 }) as CpuKernel<DimAttrs>);
 
-registerKernel('indexSelect', 'cpu', (([x, index], [out], { dim }) => {
+registerKernel('indexSelect', 'cpu', fills(([x, index], [out], { dim }) => {
   const o = out!;
   if (x!.shape.length === 0) {
     checked('indexSelect', index!.handle[index!.offset]!, 1, 0, index!.shape, 0);

@@ -1,5 +1,5 @@
 import { allocArray, getKernel, registerKernel, type TypedArray } from '@tapegrad/tensor';
-import { broadcastStrides, lineBases, type CpuKernel } from '../strided.js';
+import { broadcastStrides, fills, lineBases, type CpuKernel } from '../strided.js';
 import { wasmGemm, type StridedF32 } from '../wasm/runtime.js';
 
 // Batched C = A·B for strided operands. float32 goes to the WebAssembly SIMD kernels
@@ -66,6 +66,7 @@ const matmulKernel: CpuKernel = ([x, y], [out]) => {
     }
     if (wasmGemm(batch, o.handle as Float32Array, m, n, k)) return;
   }
+  o.handle.fill(0); // the portable gemm accumulates
   const aBuf = allocArray(o.dtype, m * k);
   const bBuf = allocArray(o.dtype, k * n);
   for (let bi = 0; bi < aBatch.length; bi++) {
@@ -75,15 +76,15 @@ const matmulKernel: CpuKernel = ([x, y], [out]) => {
     gemm(a, b, o.handle, bi * m * n, m, n, k);
   }
 };
-registerKernel('matmul', 'cpu', matmulKernel);
+registerKernel('matmul', 'cpu', fills(matmulKernel));
 
 // linear, y = x·Wᵀ + b (definition and gradient: @tapegrad/nn's ops/linear.ts): the product reads
 // W through a transposed view, then the add kernel adds the bias to each row in place. These are
 // the kernels and roundings of the composite matmul(x, Wᵀ) + b, so the results are the same bits.
-registerKernel('linear', 'cpu', (([x, w, b], [out], _attrs, op) => {
+registerKernel('linear', 'cpu', fills((([x, w, b], [out], _attrs, op) => {
   matmulKernel([x!, { ...w!, shape: [w!.shape[1]!, w!.shape[0]!], strides: [w!.strides[1]!, w!.strides[0]!] }], [out!], {}, op);
   if (b) (getKernel('add', 'cpu') as CpuKernel)([out!, b], [out!], {}, 'add');
-}) as CpuKernel);
+}) as CpuKernel));
 
 /**
  * C[m×n] = A·B written row-major at c[cOff ...] for strided float32 matrices: the entry point for

@@ -337,10 +337,10 @@ function freeBlock(e: Engine, ptr: number, bytes: number): void {
 }
 
 /**
- * Zero-filled float32 or bool storage inside the kernels' shared memory, or undefined where there
- * is none (WebAssembly off, no shared memory, or the memory is full).
+ * float32 or bool storage inside the kernels' shared memory, zero-filled unless `zero` is false,
+ * or undefined where there is none (WebAssembly off, no shared memory, or the memory is full).
  */
-export function wasmAlloc(dtype: 'float32' | 'bool', length: number): Float32Array | Uint8Array | undefined {
+export function wasmAlloc(dtype: 'float32' | 'bool', length: number, zero = true): Float32Array | Uint8Array | undefined {
   const e = getEngine();
   if (!e?.shared) return undefined;
   const bytes = dtype === 'float32' ? length * 4 : length;
@@ -352,7 +352,7 @@ export function wasmAlloc(dtype: 'float32' | 'bool', length: number): Float32Arr
     return undefined; // the engine could not grow the memory: the JavaScript heap takes it
   }
   if (ptr < 0) return undefined;
-  if (ptr < top) e.elementwise.zero(ptr, bytes); // a reused block (a typed array's fill is slow on shared memory)
+  if (ptr < top && zero) e.elementwise.zero(ptr, bytes); // a reused block (a typed array's fill is slow on shared memory)
   return dtype === 'float32' ? new Float32Array(e.memory.buffer, ptr, length) : new Uint8Array(e.memory.buffer, ptr, length);
 }
 
