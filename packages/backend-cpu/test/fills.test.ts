@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
-import { cpuKernelInfo, setCpuKernelOptions, type CpuKernel } from '../src/index.js';
+import { cpuKernelInfo, setCpuKernelOptions, type CpuKernel, type CpuView } from '../src/index.js';
 
 // Kernels marked with fills() get outputs that are not zero-filled: whatever a reused block last
 // held. Each case runs an op with its output handed a freed block that held NaN, then one that
@@ -67,7 +67,8 @@ describe.each([
     const kernel = tg.getKernel('linear', 'cpu') as CpuKernel;
     const run = (value: number) => {
       const out = tg.full([64, 96], value);
-      kernel([x.kernelView(), w.kernelView(), bias.narrow(0, 0, 96).kernelView()], [out.kernelView()], {}, 'linear');
+      const view = (t: tg.Tensor) => t.kernelView() as CpuView;
+      kernel([view(x), view(w), view(bias.narrow(0, 0, 96))], [view(out)], {}, 'linear');
       return Array.from(out.dataSync());
     };
     const fromNaN = run(Number.NaN);
