@@ -68,6 +68,12 @@ export function lineBases(shape: Shape, strides: readonly number[], offset: numb
   for (const d of shape) n *= d;
   const out = new Int32Array(n);
   const rank = shape.length;
+  if (rank <= 1) {
+    // index vectors and the rows of 2-D operands, most calls: no index bookkeeping
+    const s = rank === 1 ? strides[0]! : 0;
+    for (let i = 0; i < n; i++) out[i] = offset + i * s;
+    return out;
+  }
   const idx = new Array<number>(rank).fill(0);
   let cur = offset;
   for (let i = 0; i < n; i++) {

@@ -99,7 +99,12 @@ export class DataLoader<T = Sample> implements Iterable<Batch<T>> {
   }
 }
 
+// One function for every batch, set by assignment: a closure per batch, or defineProperty, made
+// each batch's hidden class differ from the last and cost ~10 µs a batch in V8.
+function disposeBatch(this: object): void {
+  disposeAll(this);
+}
 function disposable(batch: object): Disposable {
-  if (!(Symbol.dispose in batch)) Object.defineProperty(batch, Symbol.dispose, { value: () => disposeAll(batch) });
+  if (!(Symbol.dispose in batch)) (batch as { [Symbol.dispose]?: () => void })[Symbol.dispose] = disposeBatch;
   return batch as Disposable;
 }

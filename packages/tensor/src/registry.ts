@@ -32,7 +32,8 @@ export interface OpDef<A = any> {
 }
 
 const ops = new Map<string, OpDef>();
-const kernels = new Map<string, unknown>();
+// per device, per op: looked up on every dispatch, so without building a key string
+const kernels = new Map<Device, Map<string, unknown>>();
 
 /** Register an op definition; a name may be defined once. */
 export function defineOp<A = any>(def: OpDef<NoInfer<A>>): OpDef<A> {
@@ -56,15 +57,17 @@ export function listOps(): string[] {
 
 /** Register the kernel of `op` on `device`, in the form that device's backend runs. */
 export function registerKernel(op: string, device: Device, kernel: unknown): void {
-  kernels.set(`${device}/${op}`, kernel);
+  let byOp = kernels.get(device);
+  if (!byOp) kernels.set(device, (byOp = new Map()));
+  byOp.set(op, kernel);
 }
 /** The kernel of `op` on `device`, or an error naming both. */
 export function getKernel(op: string, device: Device): unknown {
-  const k = kernels.get(`${device}/${op}`);
+  const k = kernels.get(device)?.get(op);
   if (k === undefined) throw new TapegradError(`${op}: no kernel for this op on backend '${device}'`);
   return k;
 }
 /** Whether `op` has a kernel on `device`. */
 export function hasKernel(op: string, device: Device): boolean {
-  return kernels.has(`${device}/${op}`);
+  return kernels.get(device)?.has(op) ?? false;
 }

@@ -9,15 +9,19 @@ export function numel(shape: Shape): number {
   for (const d of shape) n *= d;
   return n;
 }
-/** Row-major strides of a contiguous tensor of this shape. */
-export function contiguousStrides(shape: Shape): number[] {
-  const strides = new Array<number>(shape.length);
+/**
+ * Row-major strides of a contiguous tensor of this shape, frozen as a tensor's strides are (so a
+ * new tensor takes the array as it is). Built packed, not with new Array(n), so that strides
+ * arrays have one hidden class in V8 whichever op made them.
+ */
+export function contiguousStrides(shape: Shape): readonly number[] {
+  const strides = shape.map(() => 1);
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) {
     strides[i] = s;
     s *= shape[i]!;
   }
-  return strides;
+  return Object.freeze(strides);
 }
 /** A shape as error messages print it: `[2, 3]`. */
 export function fmt(shape: Shape): string {
@@ -34,13 +38,21 @@ export function unravelIndex(i: number, shape: readonly number[]): number[] {
 }
 /** Whether two shapes are identical. */
 export function shapesEqual(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
-/** Broadcast shapes with NumPy/PyTorch rules, naming the op when they do not fit. */
-export function broadcastShapes(op: string, ...shapes: Shape[]): number[] {
-  const rank = Math.max(0, ...shapes.map((s) => s.length));
-  const out = new Array<number>(rank).fill(1);
+/**
+ * Broadcast shapes with NumPy/PyTorch rules, naming the op when they do not fit. Two equal shapes
+ * (most elementwise calls) give the first back as it is, so an output can share its frozen array.
+ */
+export function broadcastShapes(op: string, ...shapes: Shape[]): Shape {
+  if (shapes.length === 2 && shapesEqual(shapes[0]!, shapes[1]!)) return shapes[0]!;
+  let rank = 0;
+  for (const s of shapes) rank = Math.max(rank, s.length);
+  const out: number[] = [];
+  for (let i = 0; i < rank; i++) out.push(1);
   for (const s of shapes) {
     for (let i = 0; i < s.length; i++) {
       const j = rank - s.length + i;

@@ -1,6 +1,6 @@
 import { IndexError, registerKernel, unravelIndex as unravel, type DimAttrs, type OneHotAttrs, type Shape } from '@tapegrad/tensor';
 import { fills, isContiguous, lineBases, type CpuKernel } from '../strided.js';
-import { wasmCopy } from '../wasm/runtime.js';
+import { wasmCopyRows } from '../wasm/runtime.js';
 
 function checked(op: string, v: number, size: number, at: number, shape: Shape, dim: number): number {
   if (v < 0 || v >= size) {
@@ -50,12 +50,13 @@ registerKernel('indexSelect', 'cpu', fills(([x, index], [out], { dim }) => {
     const inner = x!.shape.slice(dim + 1).reduce((a, b) => a * b, 1);
     const outer = x!.shape.slice(0, dim).reduce((a, b) => a * b, 1);
     let at = 0;
-    for (let b = 0; b < outer; b++) {
-      for (const r of rows) {
-        const from = x!.offset + (b * size + r) * inner;
-        if (inner === 1) o.handle[at] = x!.handle[from]!;
-        else if (!(o.dtype === x!.dtype && wasmCopy(o.handle, at, x!.handle, from, inner))) o.handle.set(x!.handle.subarray(from, from + inner), at);
-        at += inner;
+    for (let b = 0; b < outer; b++, at += rows.length * inner) {
+      const base = x!.offset + b * size * inner;
+      if (inner > 1 && o.dtype === x!.dtype && wasmCopyRows(o.handle, at, x!.handle, base, rows, inner)) continue;
+      for (let i = 0; i < rows.length; i++) {
+        const from = base + rows[i]! * inner;
+        if (inner === 1) o.handle[at + i] = x!.handle[from]!;
+        else o.handle.set(x!.handle.subarray(from, from + inner), at + i * inner);
       }
     }
     return;

@@ -405,11 +405,17 @@ export function wasmBinary(op: number, a: StridedView, b: StridedView, o: Stride
   return true;
 }
 
-/** dst[dstOff ...] = src[srcOff ...] for n elements of one dtype, both in the memory; false when either is not there. */
-export function wasmCopy(dst: TypedArray, dstOff: number, src: TypedArray, srcOff: number, n: number): boolean {
-  const d = wasmAddress(dst, dstOff), s = wasmAddress(src, srcOff);
+/**
+ * Gather rows of n elements: dst[dstOff + i·n ...] = src[base + rows[i]·n ...], one dtype, both
+ * in the memory (a typed array's set between views of a shared buffer goes element by element);
+ * false when either is not there.
+ */
+export function wasmCopyRows(dst: TypedArray, dstOff: number, src: TypedArray, base: number, rows: ArrayLike<number>, n: number): boolean {
+  const d = wasmAddress(dst, dstOff), s = wasmAddress(src, base);
   if (d < 0 || s < 0 || dst.BYTES_PER_ELEMENT !== src.BYTES_PER_ELEMENT) return false;
-  engine!.elementwise.copy(d, s, n * dst.BYTES_PER_ELEMENT);
+  const bytes = n * dst.BYTES_PER_ELEMENT;
+  const copy = engine!.elementwise.copy;
+  for (let i = 0; i < rows.length; i++) copy(d + i * bytes, s + rows[i]! * bytes, bytes);
   return true;
 }
 /** o = relu(a) over n contiguous float32 elements in the memory; false when either is not there. */
@@ -704,5 +710,7 @@ export function wasmKernelsFor<T>(variants: { relaxedShared: string; simdShared:
 }
 /** The byte address of element `offset` of `a` when it lives in the engine's memory, else -1. */
 export function wasmAddress(a: TypedArray, offset = 0): number {
-  return engine?.buffers.has(a.buffer) ? a.byteOffset + a.BYTES_PER_ELEMENT * offset : -1;
+  const b = a.buffer;
+  // most storage lives on the memory's current buffer; older buffer objects (from before a grow) are in the set
+  return engine && (b === engine.f32.buffer || engine.buffers.has(b)) ? a.byteOffset + a.BYTES_PER_ELEMENT * offset : -1;
 }

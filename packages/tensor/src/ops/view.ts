@@ -10,11 +10,11 @@ import { tidy } from '../memory.js';
 // offset, so no backend needs a kernel for them.
 
 /** Strides that let `x` be read as `shape` without copying, or undefined (torch's computeStride). */
-function viewStrides(x: Tensor, shape: Shape): number[] | undefined {
+function viewStrides(x: Tensor, shape: Shape): readonly number[] | undefined {
   if (x.size === 0) return contiguousStrides(shape);
   const oldShape = x.shape;
   const oldStrides = x.strides;
-  const newStrides = new Array<number>(shape.length);
+  const newStrides = shape.map(() => 1); // packed, as every strides array (contiguousStrides)
   let viewD = shape.length - 1;
   let chunkBase = oldStrides[oldStrides.length - 1] ?? 1;
   let tensorNumel = 1;
