@@ -74,17 +74,9 @@ export class DataLoader<T = Sample> implements Iterable<Batch<T>> {
   /** The sample indices of one epoch, in the order they are batched (draws from the generator when shuffling). */
   order(): Int32Array {
     const n = this.dataset.length;
+    if (this.shuffle) return this.generator.permutation(n);
     const order = new Int32Array(n);
     for (let i = 0; i < n; i++) order[i] = i;
-    if (this.shuffle) {
-      // Fisher-Yates
-      for (let i = n - 1; i > 0; i--) {
-        const j = this.generator.int(0, i + 1);
-        const t = order[i]!;
-        order[i] = order[j]!;
-        order[j] = t;
-      }
-    }
     return order;
   }
 

@@ -47,6 +47,45 @@ export class Generator {
   int(low: number, high: number): number {
     return low + Math.floor(this.next() * (high - low));
   }
+  /**
+   * A random order of 0 … n-1 (torch.randperm): Fisher-Yates from the end, each swap drawing
+   * int(0, i + 1). The draws are written out here with the state in locals, the same numbers as
+   * that loop gives but without two calls per element: a DataLoader shuffles 60,000 indices at the
+   * start of every epoch, and calling int() took 6–9 ms of a cold first epoch.
+   */
+  permutation(n: number): Int32Array {
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = i;
+    const s = this.s;
+    let s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
+    for (let i = n - 1; i > 0; i--) {
+      const hi = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+      let t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+      const lo = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+      const j = Math.floor(((hi * 2 ** 21 + (lo >>> 11)) / 2 ** 53) * (i + 1));
+      const v = out[i]!;
+      out[i] = out[j]!;
+      out[j] = v;
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+    return out;
+  }
 }
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;

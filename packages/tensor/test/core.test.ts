@@ -135,6 +135,20 @@ describe('random numbers', () => {
     expect(mean(Array.from(n, (v) => v * v))).toBeCloseTo(1, 1);
     expect(new Set(k)).toEqual(new Set([-2, -1, 0, 1, 2]));
   });
+  it('permutation(n) is Fisher-Yates drawing int(0, i + 1), and leaves the generator where that loop does', () => {
+    for (const n of [0, 1, 2, 7, 1000]) {
+      const g = new tg.Generator(3), h = new tg.Generator(3);
+      const want = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = h.int(0, i + 1);
+        [want[i], want[j]] = [want[j]!, want[i]!];
+      }
+      const got = g.permutation(n);
+      expect(Array.from(got), `n=${n}`).toEqual(want);
+      expect(g.nextUint32()).toBe(h.nextUint32());
+    }
+    expect([...new tg.Generator(9).permutation(500)].sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i));
+  });
 });
 
 describe('memory', () => {
