@@ -86,33 +86,39 @@ export interface Scope extends Disposable {
   tracks(t: Tensor): boolean;
 }
 
-/** Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with `using` (works across `await`) or by calling `[Symbol.dispose]()`. */
-export function scope(): Scope {
-  const tracked = new Set<Tensor>();
-  scopes.push(tracked);
-  let open = true;
-  const close = (keepers: Set<Tensor>) => {
-    if (!open) return;
-    open = false;
-    const i = scopes.lastIndexOf(tracked);
+// A class rather than an object of closures: a training step opens several scopes (tidy, backward, each batch).
+class OpenScope implements Scope {
+  private readonly tracked = new Set<Tensor>();
+  private readonly kept = new Set<Tensor>();
+  private open = true;
+  constructor() {
+    scopes.push(this.tracked);
+  }
+  keep<T>(value: T): T {
+    collect(value, this.kept);
+    return value;
+  }
+  tracks(t: Tensor): boolean {
+    return this.open && this.tracked.has(t) && !this.kept.has(t);
+  }
+  [Symbol.dispose](): void {
+    if (!this.open) return;
+    this.open = false;
+    const i = scopes.lastIndexOf(this.tracked);
     if (i !== scopes.length - 1) throw new TapegradError('scope: scopes must close in the reverse order they were opened');
     scopes.pop();
     const parent = scopes[scopes.length - 1];
-    for (const t of tracked) {
-      if (!keepers.has(t)) t.dispose();
+    for (const t of this.tracked) {
+      if (!this.kept.has(t)) t.dispose();
       else if (parent) parent.add(t);
       else t.guard();
     }
-  };
-  const kept = new Set<Tensor>();
-  return {
-    keep<T>(value: T): T {
-      collect(value, kept);
-      return value;
-    },
-    tracks: (t) => open && tracked.has(t) && !kept.has(t),
-    [Symbol.dispose]: () => close(kept),
-  };
+  }
+}
+
+/** Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with `using` (works across `await`) or by calling `[Symbol.dispose]()`. */
+export function scope(): Scope {
+  return new OpenScope();
 }
 
 /**

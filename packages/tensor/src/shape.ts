@@ -85,8 +85,8 @@ export function normalizeDims(op: string, dims: number | readonly number[] | und
 
 /** Validate a shape argument (an array of non-negative integers) for `op`, or throw a ShapeError. */
 export function checkShape(op: string, shape: unknown): number[] {
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new ShapeError(`${op}: shape must be an array of non-negative integers; got ${JSON.stringify(shape)}`);
-  }
-  return shape.slice();
+  const ok = Array.isArray(shape) && shape.every(isDim);
+  if (!ok) throw new ShapeError(`${op}: shape must be an array of non-negative integers; got ${JSON.stringify(shape)}`);
+  return (shape as number[]).slice();
 }
+const isDim = (d: unknown): boolean => Number.isInteger(d) && (d as number) >= 0;

@@ -1,4 +1,4 @@
-import { resultType } from '../dtype.js';
+import { promoteTypes } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
@@ -12,14 +12,15 @@ import { unsqueeze, squeeze } from './view.js';
 defineOp({
   name: 'matmul',
   infer: ([a, b]) => {
-    if (a!.ndim < 2 || b!.ndim < 2) throw new ShapeError(`matmul: the primitive needs rank >= 2; got ${fmt(a!.shape)} and ${fmt(b!.shape)}`);
-    const [m, k] = a!.shape.slice(-2) as [number, number];
-    const [k2, n] = b!.shape.slice(-2) as [number, number];
+    const ra = a!.ndim, rb = b!.ndim;
+    if (ra < 2 || rb < 2) throw new ShapeError(`matmul: the primitive needs rank >= 2; got ${fmt(a!.shape)} and ${fmt(b!.shape)}`);
+    const m = a!.shape[ra - 2]!, k = a!.shape[ra - 1]!, k2 = b!.shape[rb - 2]!, n = b!.shape[rb - 1]!;
     if (k !== k2) {
       throw new ShapeError(`matmul: shapes ${fmt(a!.shape)} and ${fmt(b!.shape)} cannot be multiplied (${m}x${k} and ${k2}x${n}: inner dims ${k} and ${k2} differ)`);
     }
-    const dtype = resultType([a!, b!].map((t) => ({ dtype: t.dtype, zeroDim: false })));
+    const dtype = promoteTypes(a!.dtype, b!.dtype);
     if (dtype === 'bool') throw new DTypeError('matmul: not defined for bool tensors');
+    if (ra === 2 && rb === 2) return [{ shape: [m, n], dtype }];
     const batch = broadcastShapes('matmul', a!.shape.slice(0, -2), b!.shape.slice(0, -2));
     return [{ shape: [...batch, m, n], dtype }];
   },
