@@ -18,7 +18,7 @@ export interface CpuKernelOptions {
   threads?: number | 'auto';
   /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
   parallelMinFlops?: number;
-  /** How long an idle worker spins before it sleeps (default 300; waking a sleeping one costs 30–80 µs). */
+  /** How long an idle worker spins before it sleeps (default 50; waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
   /**
    * Use a shared WebAssembly memory (needed for worker threads). Default: whether the page or
@@ -128,13 +128,13 @@ const options = {
   // 0.97–1.58x their one-thread time on two threads, 1.3x in most runs (waking the worker, the
   // other core's load); the MLP step ran 8–17% faster with its 12.8-MFLOP products on two.
   parallelMinFlops: 1 << 23,
-  // A training step's big products come 0.2–0.5 ms apart: a worker that sleeps between them
-  // wakes too late to take its block and the caller does both (the MLP step's two 12.8-MFLOP
-  // products took 320–360 µs each at p50 with a 50 µs spin, 200–220 µs with 1 ms). A spinning
-  // worker also holds a core that V8's compiler and GC threads want while a program warms up.
-  // Between 300 µs and 1 ms, alternating runs of whole MNIST epochs on 2 cores did not separate
-  // (each came out ahead in one series of runs; docs/performance.md): 300 µs burns less.
-  spinMicros: 300,
+  // A training step's big products come 0.2–0.5 ms apart, so a worker that sleeps between them
+  // is woken for each (30–80 µs), but a spinning worker holds a core that V8's compiler and GC
+  // threads want, on a 2-core machine above all while a program warms up. Whole MNIST MLP
+  // epochs, alternating fresh processes (docs/performance.md): a first epoch took 0.94–0.96 s
+  // with a 50 µs spin against 0.99–1.08 s with 300 µs in five of five rounds, 1.09–1.54 s with
+  // 1 ms; second epochs and the CNN's epoch were equal or slightly faster with 50 µs.
+  spinMicros: 50,
   sharedMemory: support.shared,
 };
 
