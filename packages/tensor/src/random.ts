@@ -59,22 +59,19 @@ export class Generator {
     const s = this.s;
     let s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
     for (let i = n - 1; i > 0; i--) {
-      const hi = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-      let t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = rotl(s3, 11);
-      const lo = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-      t = s1 << 9;
-      s2 ^= s0;
-      s3 ^= s1;
-      s1 ^= s2;
-      s0 ^= s3;
-      s2 ^= t;
-      s3 = rotl(s3, 11);
+      // next(): two nextUint32() draws, high then low
+      let hi = 0, lo = 0;
+      for (let d = 0; d < 2; d++) {
+        lo = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+        if (d === 0) hi = lo;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 11);
+      }
       const j = Math.floor(((hi * 2 ** 21 + (lo >>> 11)) / 2 ** 53) * (i + 1));
       const v = out[i]!;
       out[i] = out[j]!;
