@@ -72,7 +72,7 @@ export function autogradHooks(): AutogradHooks | undefined {
 // is released when they are collected. dispose()/tidy are the real mechanism. A tensor joins it
 // only once no scope holds it (made outside every scope, kept, or returned from the outermost):
 // a scope's strong reference means it cannot be collected before the scope disposes it, and
-// registering each of a training step's temporaries cost 6% of an MNIST epoch (mostly in GC).
+// registering each of a training step's temporaries cost about 6% of an MNIST epoch.
 const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
 
 /** Nested arrays of numbers or booleans, as tensor() takes and toArray() returns. */
