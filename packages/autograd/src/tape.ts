@@ -178,10 +178,14 @@ export function releaseGraph(root: Tensor): void {
   if (node) for (const n of topoOrder(node)) n.release();
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor): void {
+/**
+ * Add `g` to `leaf.grad`. The grad takes g's storage without a copy only where nothing else can
+ * ever see it: g made by this pass (`mine`), contiguous, and the only reference to its storage;
+ * otherwise it copies, so an in-place update of one grad never touches another tensor.
+ */
+function accumulateLeaf(leaf: Tensor, g: Tensor, mine: boolean): void {
   if (leaf.isDisposed) return;
-  // a grad must own contiguous storage of its own, so in-place updates of one grad never touch another
-  const own = keep(!g.isContiguous() || g.storage.refCount > 1 ? g.clone() : alias(g));
+  const own = keep(mine && g.isContiguous() && g.storage.refCount === 1 ? alias(g) : g.clone());
   if (leaf.grad) {
     const sum = keep(add(leaf.grad, own));
     leaf.grad.dispose();
@@ -204,15 +208,17 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
   }
   noGrad(() => {
     using s = scope();
-    const seed = grad ?? onesLike(root);
     const rootNode = root.gradFn as GradNode | null;
-    if (!rootNode) return accumulateLeaf(root, seed);
+    if (!rootNode) return accumulateLeaf(root, grad ?? onesLike(root), grad === undefined);
+    // Ownership, the one rule that keeps this pass from freeing what it does not own: every
+    // pending gradient is a Tensor object the pass made for its slot (share() of what a rule
+    // returned, or a sum), held by that slot alone, so disposing it drops exactly one storage
+    // reference. What a rule returns is disposed only when the pass made it (s.tracks), after
+    // every slot and leaf has taken its own reference. A rule may return one tensor for several
+    // inputs, its own output gradient, a view, a saved or a captured tensor: none of them is
+    // ever freed while another object still uses it.
     const pending = new Map<GradNode, (Tensor | undefined)[]>();
-    // every pending grad is its own Tensor object, created by this pass, so that freeing a spent
-    // one (below) never frees a grad another node still waits for (a rule may pass one tensor
-    // to several inputs) nor a tensor someone else holds
-    const placed = new Set<Tensor>();
-    pending.set(rootNode, Object.assign([], { [root.outputIndex]: seed }));
+    pending.set(rootNode, Object.assign([], { [root.outputIndex]: grad ? share(grad) : onesLike(root) }));
     for (const node of topoOrder(rootNode)) {
       const gs = pending.get(node);
       if (!gs) continue;
@@ -222,35 +228,28 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
       if (inGrads.length !== node.edges.length) {
         throw new TapegradError(`backward: the gradient rule of '${node.op}' returned ${inGrads.length} gradients for ${node.edges.length} inputs`);
       }
-      // Spent output grads are freed now rather than when the scope closes: their storage goes
-      // back to the pool while the pass goes on, and a view a rule passes on is left the only
-      // holder of its storage, which a leaf then takes without a copy. Only grads this pass
-      // created: never the caller's grad, a tensor the node saved, or one a rule captured.
-      for (const t of outGrads) {
-        placed.delete(t);
-        if (s.tracks(t) && !inGrads.includes(t)) t.dispose();
-      }
+      // Spent output grads the rule did not pass on are freed before the edges take theirs: their
+      // storage goes back to the pool, and a view the rule made of one (a transposed weight
+      // gradient) is then the only holder of its storage, which a leaf keeps without a copy.
+      for (const t of outGrads) if (!inGrads.includes(t)) t.dispose();
+      const made: Tensor[] = [];
       node.edges.forEach((edge, i) => {
         let g = inGrads[i];
         if (!edge || !g) return;
         if (!shapesEqual(g.shape, node.inputShapes[i]!)) {
           throw new ShapeError(`backward: the gradient rule of '${node.op}' returned a gradient of shape ${fmt(g.shape)} for input ${i} of shape ${fmt(node.inputShapes[i]!)}`);
         }
-        if (g.dtype !== node.inputDTypes[i]) g = cast(g, node.inputDTypes[i]!);
-        if ('leaf' in edge) return accumulateLeaf(edge.leaf, g);
-        // a grad this pass did not create (a tensor the rule saved or captured) gets an object
-        // of its own too: the node's release below frees what it saved
-        if (placed.has(g) || !s.tracks(g)) g = share(g);
-        placed.add(g);
+        if (g.dtype !== node.inputDTypes[i]) made.push((g = cast(g, node.inputDTypes[i]!)));
+        if ('leaf' in edge) return accumulateLeaf(edge.leaf, g, s.tracks(g));
         const slot = pending.get(edge.node) ?? [];
         const prev = slot[edge.index];
-        if (prev) {
-          placed.add((slot[edge.index] = add(prev, g)));
-          if (s.tracks(prev)) prev.dispose();
-          if (s.tracks(g)) g.dispose();
-        } else slot[edge.index] = g;
+        slot[edge.index] = prev ? add(prev, g) : share(g);
+        prev?.dispose();
         pending.set(edge.node, slot);
       });
+      for (const t of outGrads) t.dispose();
+      for (const t of inGrads) if (t && s.tracks(t)) t.dispose();
+      for (const t of made) t.dispose();
       if (!retainGraph) node.release();
     }
   });

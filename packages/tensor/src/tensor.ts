@@ -28,11 +28,14 @@ export class Storage {
   }
   /** Add a reference (a new tensor sharing this storage). */
   retain(): this {
+    // a reference to freed storage would share the block with its next owner: wrong values, silently
+    if (this.refs <= 0) throw new TapegradError('internal error: a tensor took a reference to storage that was already freed (use after free); please report this');
     this.refs++;
     return this;
   }
   /** Drop a reference; the last one frees the memory. */
   release(): void {
+    if (this.refs <= 0) throw new TapegradError('internal error: storage released more times than it was referenced (double free); please report this');
     if (--this.refs === 0) {
       countBytes(this.backend.name, -this.length * bytesPerElement(this.dtype));
       this.backend.free(this.handle, this.dtype, this.length);
