@@ -88,7 +88,7 @@ export class GradNode implements GradFn {
   readonly inputDTypes: DType[];
   readonly outputShapes: Shape[];
   readonly outputDTypes: DType[];
-  private saved: { inputs: (Tensor | undefined)[]; outputs: Tensor[] } | undefined;
+  private saved: { inputs: (Tensor | undefined)[]; outputs: Tensor[]; inputVersions: number[]; outputVersions: number[] } | undefined;
 
   constructor(
     readonly op: string,
@@ -104,9 +104,13 @@ export class GradNode implements GradFn {
     this.outputShapes = outputs.map((t) => t.shape);
     this.outputDTypes = outputs.map((t) => t.dtype);
     const si = typeof rule?.saveInputs === 'function' ? rule.saveInputs(attrs, inputs) : rule?.saveInputs;
+    const savedInputs = inputs.map((t, i) => (si === true || (Array.isArray(si) && si.includes(i)) ? alias(t) : undefined));
+    const savedOutputs = rule?.saveOutputs ? outputs.map(alias) : [];
     this.saved = {
-      inputs: inputs.map((t, i) => (si === true || (Array.isArray(si) && si.includes(i)) ? alias(t) : undefined)),
-      outputs: rule?.saveOutputs ? outputs.map(alias) : [],
+      inputs: savedInputs,
+      outputs: savedOutputs,
+      inputVersions: savedInputs.map((t) => t?.version ?? 0),
+      outputVersions: savedOutputs.map((t) => t.version),
     };
   }
   /** @internal */
@@ -118,7 +122,26 @@ export class GradNode implements GradFn {
     }
     if (!this.rule) throw new TapegradError(`backward: op '${this.op}' has no gradient rule registered (registerGradient)`);
     const { inputShapes, inputDTypes, needsGrad, op, attrs } = this;
-    return this.rule.backward({ op, attrs, inputs: this.saved.inputs, outputs: this.saved.outputs, inputShapes, inputDTypes, needsGrad }, grads);
+    const inputs = this.checked(this.saved.inputs, this.saved.inputVersions, 'input');
+    const outputs = this.checked(this.saved.outputs, this.saved.outputVersions, 'output');
+    return this.rule.backward({ op, attrs, inputs, outputs, inputShapes, inputDTypes, needsGrad }, grads);
+  }
+  /**
+   * The saved tensors as the rule sees them: one written in place since it was saved throws when
+   * the rule reads it. Checked on read, not up front, because a rule reads only what the
+   * gradients it computes need (mul's gradient for a needs only b), as torch saves only those.
+   */
+  private checked<T extends Tensor | undefined>(saved: T[], versions: readonly number[], kind: string): readonly T[] {
+    if (saved.every((t, i) => t === undefined || t.version === versions[i])) return saved;
+    const view = saved.slice();
+    saved.forEach((t, i) => {
+      if (t === undefined || t.version === versions[i]) return;
+      const message =
+        `backward: ${kind} ${i} of '${this.op}' (${t.dtype} ${fmt(t.shape)}), saved for its gradient, was modified by an in-place operation: ` +
+        `it is at version ${t.version}; expected version ${versions[i]}. Use the out-of-place form of the in-place op (y = y.mul(2), not y.mul_(2)), or apply it to a clone`;
+      Object.defineProperty(view, i, { get: () => { throw new TapegradError(message); } });
+    });
+    return view;
   }
   /** Free what the rule saved. */
   release(): void {

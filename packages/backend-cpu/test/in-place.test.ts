@@ -44,14 +44,15 @@ describe('binary ops in place', () => {
     expect(Array.from(b.dataSync())).toEqual([1, 4, 9, 16]);
   });
 
-  it('keeps the destination dtype (int32 += float casts back, as copy_)', () => {
+  it('refuses a result the destination dtype cannot hold (int32 += float), as torch', () => {
     const a = tg.tensor([1, 2, 3], { dtype: 'int32' });
-    a.add_(tg.tensor([0.5, 0.5, 0.5]));
-    expect(a.dtype).toBe('int32');
+    expect(() => a.add_(tg.tensor([0.5, 0.5, 0.5]))).toThrow(/add_: the result type float32 cannot be written in place into a int32 tensor/);
     expect(Array.from(a.dataSync())).toEqual([1, 2, 3]);
+    a.add_(tg.tensor([1, 1, 1], { dtype: 'int32' }));
+    expect(Array.from(a.dataSync())).toEqual([2, 3, 4]);
   });
 
   it('rejects an other that would change the destination shape', () => {
-    expect(() => tg.zeros([3]).add_(tg.zeros([2, 3]))).toThrow(/copy_: source shape \[2, 3\] cannot be broadcast to destination shape \[3\]/);
+    expect(() => tg.zeros([3]).add_(tg.zeros([2, 3]))).toThrow(/add_: the result's shape \[2, 3\] \(broadcast of \[3\] and \[2, 3\]\) does not match the shape \[3\]/);
   });
 });

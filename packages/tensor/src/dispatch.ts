@@ -2,7 +2,7 @@ import { getBackend } from './backend.js';
 import { DeviceError, TapegradError } from './errors.js';
 import { getKernel, getOp } from './registry.js';
 import { autogradHooks, Storage, Tensor } from './tensor.js';
-import { contiguousStrides, numel } from './shape.js';
+import { contiguousStrides, fmt, numel } from './shape.js';
 
 /**
  * The one path every op takes: validate and infer (or compute the view), check devices, pick
@@ -21,12 +21,14 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
   if (op.view) {
     const input = inputs[0]!;
     const v = op.view(input, attrs);
+    input.storage.viewed = true;
     outputs = [new Tensor(input.storage.retain(), v.shape, v.strides, v.offset, input.dtype)];
   } else {
     const specs = op.infer!(inputs, attrs);
     if (device === undefined) throw new TapegradError(`${name}: an op needs at least one tensor input`);
     const backend = getBackend(device);
     const kernel = getKernel(name, device);
+    if (op.mutates) for (const i of op.mutates) if (inputs[i]) checkWritable(name, inputs[i]!);
     // a kernel that writes all of its outputs gets them unfilled: zero-filling costs a pass over memory
     const zero = !backend.fillsOutputs?.(kernel);
     outputs = specs.map((s) => new Tensor(Storage.alloc(device, s.dtype, numel(s.shape), zero), s.shape, contiguousStrides(s.shape), 0, s.dtype));
@@ -36,12 +38,25 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
       for (const o of outputs) o.dispose();
       throw e;
     }
+    if (op.mutates) for (const i of op.mutates) if (inputs[i]) inputs[i]!.storage.version++;
   }
   const hooks = autogradHooks();
   if (hooks && op.differentiable !== false && hooks.isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     hooks.record(name, inputs, outputs, attrs);
   }
   return outputs;
+}
+
+/**
+ * Refuse an in-place write that would corrupt the graph: a leaf that requires grad, written while
+ * grad mode is on (it is where gradients accumulate; torch raises the same). Optimizers and
+ * initialisers write under noGrad.
+ */
+export function checkWritable(op: string, t: Tensor): void {
+  t.assertLive(op);
+  if (t.requiresGrad && t.isLeaf && autogradHooks()?.isGradEnabled()) {
+    throw new TapegradError(`${op}: a leaf tensor that requires grad (shape ${fmt(t.shape)}) cannot be modified in place while grad mode is on; do it under noGrad(), or on a clone`);
+  }
 }
 
 /** dispatch for single-output ops. */

@@ -29,6 +29,11 @@ export interface OpDef<A = any> {
   readonly view?: (input: Tensor, attrs: A) => ViewSpec;
   /** Whether outputs can carry gradient (default true; comparisons and argmax say false). */
   readonly differentiable?: boolean;
+  /**
+   * Inputs the kernel writes in place (an optimizer step writes its parameter and state), by
+   * index: dispatch bumps their version and refuses a leaf that requires grad outside noGrad.
+   */
+  readonly mutates?: readonly number[];
 }
 
 const ops = new Map<string, OpDef>();

@@ -9,6 +9,13 @@ import { formatTensor } from './format.js';
 /** A reference-counted block of backend memory; views share one. */
 export class Storage {
   private refs = 1;
+  /**
+   * Bumped by every in-place write (torch's version counter, which views share): a tensor saved
+   * for backward remembers it, and backward refuses a saved tensor written since.
+   */
+  version = 0;
+  /** Whether a view op (reshape, transpose, slice, ...) has made a second tensor over this storage. */
+  viewed = false;
   constructor(
     readonly backend: Backend,
     readonly handle: unknown,
@@ -144,6 +151,10 @@ export class Tensor implements Disposable {
   /** Alias of size, as torch.numel. */
   numel(): number {
     return numel(this.shape);
+  }
+  /** How many in-place writes this tensor's storage has had (torch's `_version`; views share it). */
+  get version(): number {
+    return this.storage.version;
   }
   get isDisposed(): boolean {
     return this.disposedFlag;

@@ -17,8 +17,9 @@ function sameShapes(op: string) {
     return [];
   };
 }
-defineOp<SgdStepAttrs>({ name: 'sgdStep', differentiable: false, infer: sameShapes('sgdStep') });
-defineOp<AdamStepAttrs>({ name: 'adamStep', differentiable: false, infer: sameShapes('adamStep') });
+// inputs: parameter, gradient, then the state the step writes (momentum buffer; Adam's moments and max)
+defineOp<SgdStepAttrs>({ name: 'sgdStep', differentiable: false, mutates: [0, 2], infer: sameShapes('sgdStep') });
+defineOp<AdamStepAttrs>({ name: 'adamStep', differentiable: false, mutates: [0, 2, 3, 4], infer: sameShapes('adamStep') });
 
 /** Whether the fused op can run on these tensors. */
 export function canFuse(op: string, tensors: readonly Tensor[]): boolean {

@@ -1,13 +1,13 @@
 import { getBackend, type Device } from '../backend.js';
-import { checkDType, type DType } from '../dtype.js';
-import { DeviceError, ShapeError, TapegradError } from '../errors.js';
-import { run } from '../dispatch.js';
+import { checkDType, isFloating, type DType } from '../dtype.js';
+import { DeviceError, DTypeError, ShapeError, TapegradError } from '../errors.js';
+import { checkWritable, run } from '../dispatch.js';
 import { getKernel, getOp, defineOp } from '../registry.js';
 import { broadcastShapes, fmt, shapesEqual } from '../shape.js';
 import { autogradHooks, Tensor } from '../tensor.js';
-import { fromArray } from '../creation.js';
+import { fromArray, zeros } from '../creation.js';
 import { isTensor, withOperands, type TensorLike } from './operand.js';
-import { add, div, mul, sub } from './elementwise.js';
+import { add, div, mul, sub, where } from './elementwise.js';
 
 // 'copy' is the one data-movement kernel: a strided read into a contiguous output, with a
 // dtype conversion when the output dtype differs. contiguous, clone and cast are all 'copy'.
@@ -50,61 +50,124 @@ export async function toAsync(x: Tensor, device: Device): Promise<Tensor> {
   return out;
 }
 
+/** Write `s` (broadcast to dst's shape, converted to its dtype) into dst's storage; no checks, no recording. */
+function write(op: string, d: Tensor, s: Tensor): void {
+  const lead = d.ndim - s.ndim;
+  const strides = d.shape.map((n, i) => (i < lead || s.shape[i - lead] !== n ? 0 : s.strides[i - lead]!));
+  const srcView = { ...s.kernelView(), shape: d.shape, strides };
+  getBackend(d.device).run(getKernel('copy', d.device), [srcView], [d.kernelView()], { dtype: d.dtype }, op);
+  d.storage.version++;
+}
+
 /**
- * Write `src` (broadcast to dst's shape, converted to dst's dtype) into dst's storage, in place.
- * Not recorded by autograd: it is for optimizers, initialisers and gradient rules.
+ * An in-place op in grad mode on tensors that need a gradient: computed out of place by `value`
+ * (recorded like any op), written into dst's storage, and dst takes the result's place in the
+ * graph, as torch rebases a tensor's grad_fn. Tensors that saved dst's old value see its version
+ * change and backward refuses them. Refused where autograd could not keep the graph true: on a
+ * leaf that requires grad, and on storage a view shares (the other views' history would go stale).
+ */
+function recordInPlace<T extends Tensor>(op: string, dst: T, value: () => Tensor): T {
+  checkWritable(op, dst);
+  if (dst.storage.viewed) {
+    throw new TapegradError(
+      `${op}: cannot record an in-place op on a tensor (shape ${fmt(dst.shape)}) whose storage a view shares (reshape, transpose, slice, ...): the other views' gradients would be wrong; use the out-of-place form, or build the tensor with cat/stack`,
+    );
+  }
+  let v = value();
+  if (v.dtype !== dst.dtype) {
+    const c = cast(v, dst.dtype);
+    v.dispose();
+    v = c;
+  }
+  write(op, dst, v);
+  dst.gradFn = v.gradFn;
+  dst.outputIndex = v.outputIndex;
+  dst.requiresGrad = v.requiresGrad;
+  v.dispose();
+  return dst;
+}
+
+/** Whether an in-place write of dst from `others` must be recorded by autograd. */
+function recording(dst: Tensor, others: readonly TensorLike[]): boolean {
+  return (autogradHooks()?.isGradEnabled() ?? false) && (dst.requiresGrad || others.some((o) => isTensor(o) && o.requiresGrad));
+}
+
+/**
+ * Write `src` (broadcast to dst's shape, converted to dst's dtype) into dst's storage, in place
+ * (`copy_`, `fill_`, `zero_`). In grad mode, with tensors that need a gradient, it is recorded:
+ * dst's old value gets a zero gradient and src the gradient of dst.
  */
 export function copyInto<T extends Tensor>(dst: T, src: TensorLike): T {
   dst.assertLive('copy_');
-  const hooks = autogradHooks();
-  if (hooks?.isGradEnabled() && dst.requiresGrad && dst.isLeaf) {
-    throw new TapegradError('copy_: a leaf tensor that requires grad cannot be modified in place outside noGrad()');
-  }
   withOperands('copy_', [dst, src], ([d, s]) => {
     if (s!.device !== d!.device) throw new DeviceError(`copy_: source is on '${s!.device}' and destination on '${d!.device}'`);
     if (!shapesEqual(broadcastShapes('copy_', d!.shape, s!.shape), d!.shape)) {
       throw new ShapeError(`copy_: source shape ${fmt(s!.shape)} cannot be broadcast to destination shape ${fmt(d!.shape)}`);
     }
-    const lead = d!.ndim - s!.ndim;
-    const strides = d!.shape.map((n, i) => (i < lead || s!.shape[i - lead] !== n ? 0 : s!.strides[i - lead]!));
-    const srcView = { ...s!.kernelView(), shape: d!.shape, strides };
-    getBackend(d!.device).run(getKernel('copy', d!.device), [srcView], [d!.kernelView()], { dtype: d!.dtype }, 'copy_');
+    if (recording(d!, [s!])) {
+      // where(false, dst, src): src's value, a zero gradient for dst's old value
+      recordInPlace('copy_', d!, () => {
+        const keepOld = zeros(d!.shape, { dtype: 'bool', device: d!.device });
+        try {
+          return where(keepOld, d!, s!);
+        } finally {
+          keepOld.dispose();
+        }
+      });
+    } else {
+      checkWritable('copy_', d!);
+      write('copy_', d!, s!);
+    }
   });
   return dst;
-}
-/** `dst = f(dst, other)` in place, e.g. inPlace(p, sub, update). */
-export function inPlace<T extends Tensor>(dst: T, f: (a: Tensor, b: TensorLike) => Tensor, other: TensorLike): T {
-  const r = f(dst, other);
-  try {
-    return copyInto(dst, r);
-  } finally {
-    r.dispose();
-  }
 }
 
 const IN_PLACE = { add, sub, mul, div };
 /**
- * `dst = op(dst, other)` for add_, sub_, mul_, div_. Where the backend allows it, the kernel
- * writes straight into dst (no temporary, no copy back): dst must be contiguous (no element
- * written twice), keep its shape and dtype, not share storage with `other`, and nothing may
- * need recording. Anything else takes `inPlace`, with the same result.
+ * `dst = op(dst, other)` for add_, sub_, mul_, div_. As torch, the result must keep dst's shape
+ * (no broadcasting dst up) and be castable to dst's dtype (no float into an int tensor). Where
+ * the backend allows it and nothing is recorded, the kernel writes straight into dst (no
+ * temporary): dst must be contiguous (no element written twice) and not share storage with
+ * `other`. Otherwise the result is computed out of place and written back.
  */
 export function binaryInPlace<T extends Tensor>(dst: T, op: keyof typeof IN_PLACE, other: TensorLike): T {
-  dst.assertLive(`${op}_`);
-  const backend = dst.storage.backend;
-  const hooks = autogradHooks();
-  const recording = hooks?.isGradEnabled() && (dst.requiresGrad || (isTensor(other) && other.requiresGrad));
-  if (backend.elementwiseInPlace && !recording && dst.isContiguous()) {
-    const done = withOperands(`${op}_`, [dst, other], ([d, o]) => {
-      o!.assertLive(`${op}_`);
-      if (o!.device !== d!.device || o!.storage === d!.storage) return false;
-      const [spec] = getOp(op).infer!([d!, o!], {});
-      if (spec!.dtype !== d!.dtype || !shapesEqual(spec!.shape, d!.shape)) return false;
+  const name = `${op}_`;
+  dst.assertLive(name);
+  return withOperands(name, [dst, other], ([d, o]) => {
+    o!.assertLive(name);
+    const [spec] = getOp(op).infer!([d!, o!], {});
+    if (!shapesEqual(spec!.shape, d!.shape)) {
+      throw new ShapeError(`${name}: the result's shape ${fmt(spec!.shape)} (broadcast of ${fmt(d!.shape)} and ${fmt(o!.shape)}) does not match the shape ${fmt(d!.shape)} of the tensor written in place`);
+    }
+    if (!canCast(spec!.dtype, d!.dtype)) {
+      throw new DTypeError(`${name}: the result type ${spec!.dtype} cannot be written in place into a ${d!.dtype} tensor`);
+    }
+    if (recording(d!, [o!])) {
+      // mul and div need dst's old value for other's gradient: give them a copy that stays as it was
+      const keepsSelf = (op === 'mul' || op === 'div') && o!.requiresGrad;
+      return recordInPlace(name, dst, () => IN_PLACE[op](keepsSelf ? clone(d!) : d!, o!));
+    }
+    checkWritable(name, d!);
+    const backend = d!.storage.backend;
+    if (backend.elementwiseInPlace && d!.isContiguous() && spec!.dtype === d!.dtype && o!.device === d!.device && o!.storage !== d!.storage) {
       const view = d!.kernelView();
-      backend.run(getKernel(op, d!.device), [view, o!.kernelView()], [view], {}, `${op}_`);
-      return true;
-    });
-    if (done) return dst;
-  }
-  return inPlace(dst, IN_PLACE[op], other);
+      backend.run(getKernel(op, d!.device), [view, o!.kernelView()], [view], {}, name);
+      d!.storage.version++;
+      return dst;
+    }
+    const r = IN_PLACE[op](d!, o!);
+    try {
+      write(name, d!, r);
+    } finally {
+      r.dispose();
+    }
+    return dst;
+  });
+}
+
+/** Whether torch lets a result of dtype `from` be written into a tensor of dtype `to`. */
+function canCast(from: DType, to: DType): boolean {
+  if (isFloating(from)) return isFloating(to);
+  if (from !== 'bool') return to !== 'bool';
+  return true;
 }
