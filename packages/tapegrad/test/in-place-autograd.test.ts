@@ -101,7 +101,7 @@ describe('backward refuses saved tensors written in place since', () => {
   it("a tensor a custom op saved (ctx.saveForBackward)", () => {
     const cube = tg.customOp({
       name: 'test_inplace_cube',
-      forward: (ctx, x) => {
+      forward: (ctx, x: tg.Tensor) => {
         ctx.saveForBackward(x);
         return x.mul(x).mul(x);
       },
