@@ -171,3 +171,17 @@ describe('step refuses what it used to skip or broadcast, before any parameter c
     expect([Array.from(a.dataSync()), Array.from(b.dataSync())]).toEqual([[0.5, 1.5], [3, 4]]);
   });
 });
+
+describe('loadStateDict', () => {
+  it("loads the optimizer's own state dict without losing its state", () => {
+    const w = parameter(tensor([1, 2]));
+    const opt = new optim.SGD([w], { lr: 0.1, momentum: 0.5 });
+    w.grad = tensor([1, 1]);
+    opt.step(); // momentum buffer [1, 1]; w = [0.9, 1.9]
+    opt.loadStateDict(opt.stateDict());
+    opt.step(); // buffer 0.5 * [1, 1] + [1, 1] = [1.5, 1.5]; w -= 0.15
+    const [w0, w1] = w.dataSync();
+    expect([w0, w1].map((v) => v!.toFixed(5))).toEqual(['0.75000', '1.75000']);
+    expect(Array.from((opt.state.get(w)!.momentumBuffer as Tensor).dataSync())).toEqual([1.5, 1.5]);
+  });
+});

@@ -142,14 +142,16 @@ export abstract class Optimizer<H extends { lr: number }> {
         }
       }
     }
-    for (const s of this.state.values()) for (const v of Object.values(s)) if (isTensor(v)) v.dispose();
-    this.state.clear();
-    for (const [k, s] of Object.entries(sd.state)) {
+    // copies first: the state dict may hold this optimizer's own state (opt.loadStateDict(opt.stateDict()))
+    const loaded = Object.entries(sd.state).map(([k, s]) => {
       const p = byIndex.get(Number(k))!;
       const copy: ParamState = {};
       for (const [key, v] of Object.entries(s)) copy[key] = isTensor(v) ? keep(tidy(() => noGrad(() => v.detach().to(p.device).cast(p.dtype).clone()))) : v;
-      this.state.set(p, copy);
-    }
+      return [p, copy] as const;
+    });
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (isTensor(v)) v.dispose();
+    this.state.clear();
+    for (const [p, copy] of loaded) this.state.set(p, copy);
     sd.paramGroups.forEach((g, i) => {
       const { params: _, ...hyper } = g;
       Object.assign(this.paramGroups[i]!, structuredClone(hyper));
