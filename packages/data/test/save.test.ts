@@ -1,9 +1,9 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, truncateSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import '@tapegrad/backend-cpu';
 import { tensor } from '@tapegrad/tensor';
 import { FormatError, load, save } from '../src/index.js';
@@ -14,7 +14,9 @@ import { FormatError, load, save } from '../src/index.js';
 const pkg = fileURLToPath(new URL('..', import.meta.url));
 const child = fileURLToPath(new URL('./fixtures/save-child.ts', import.meta.url));
 const node = [process.execPath, '--conditions=@tapegrad/source', '--import', 'tsx', child];
-const folder = () => mkdtempSync(join(tmpdir(), 'tapegrad-save-'));
+const folders: string[] = [];
+const folder = () => folders[folders.push(mkdtempSync(join(tmpdir(), 'tapegrad-save-'))) - 1]!;
+afterAll(() => folders.forEach((f) => rmSync(f, { recursive: true, force: true })));
 
 describe('save replaces a checkpoint atomically', () => {
   it.skipIf(process.platform === 'win32')('a save whose write fails midway (file too large for ulimit -f, as on a full disk) leaves the old file byte-identical and no temporary file', async () => {
