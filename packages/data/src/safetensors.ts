@@ -258,11 +258,41 @@ function bytesOf(dtype: DType): number {
   return allocArray(dtype, 0).BYTES_PER_ELEMENT;
 }
 
-/** Write `tensors` (a state dict) to a safetensors file. Node only. */
+/**
+ * Write `tensors` (a state dict) to a safetensors file, atomically: the bytes go to a temporary
+ * file beside the target (`<name>.tmp-<pid>-<random>`), are flushed to disk, and then replace the
+ * target by a rename, so a crash or a full disk leaves either the previous file or the complete
+ * new one, never a torn file. On failure the temporary file is removed and the error names the
+ * path. A process killed mid-save may leave its temporary file behind (safe to delete). A
+ * symbolic link is followed: the file it points to is replaced. Node only.
+ */
 export async function save(tensors: Record<string, Tensor>, path: string, options: SaveOptions = {}): Promise<void> {
   const bytes = await serializeSafetensors(tensors, options);
-  const { writeFile } = await import('node:fs/promises');
-  await writeFile(path, bytes);
+  const fs = await import('node:fs/promises');
+  const { basename, dirname, join } = await import('node:path');
+  const target = await fs.realpath(path).catch(() => path);
+  const tmp = join(dirname(target), `${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+  // the new file keeps the permissions of the one it replaces, as writing over it did
+  const mode = await fs.stat(target).then((st) => st.mode & 0o7777, () => 0o666);
+  let created = false;
+  try {
+    const file = await fs.open(tmp, 'wx', mode);
+    created = true;
+    try {
+      await file.writeFile(bytes);
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await fs.rename(tmp, target);
+  } catch (e) {
+    if (created) await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw new TapegradError(`save: could not write '${path}' (${(e as Error).message}); the previous file, if any, is unchanged`, { cause: e });
+  }
+  // make the rename itself durable; some platforms (Windows) cannot open a folder to flush it
+  const folder = await fs.open(dirname(target), 'r').catch(() => undefined);
+  await folder?.sync().catch(() => undefined);
+  await folder?.close();
 }
 
 /** Read the tensors of a safetensors file (see parseSafetensors). Node only. */

@@ -91,6 +91,12 @@ describe('Module', () => {
     expect(m.weight.isDisposed).toBe(false);
     expect(m.to('cpu')).toBe(m);
   });
+  it('to() an unknown device throws, naming it, and moves nothing', () => {
+    const m = new Linear(2, 2);
+    const w = m.weight;
+    expect(() => m.to('tpu')).toThrow("device 'tpu' is not available");
+    expect([m.weight, w.device, w.isDisposed]).toEqual([w, 'cpu', false]);
+  });
   it('stateDict round-trips into a fresh model', () => {
     manualSeed(1);
     const a = new Sequential(new Linear(4, 3), new BatchNorm1d(3));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValueError, memory, mul, pow, sum, tanh, tensor, tidy, zeros, type Tensor } from '@tapegrad/tensor';
+import { DTypeError, ShapeError, TapegradError, ValueError, memory, mul, pow, sum, tanh, tensor, tidy, zeros, type Tensor } from '@tapegrad/tensor';
 import { Linear, optim, parameter } from '../src/index.js';
 import { expectClose, f64, ref } from './helpers.js';
 
@@ -124,5 +124,64 @@ describe('schedulers and clipGradNorm against PyTorch', () => {
     a.grad = tensor([-7, 2]);
     expect(optim.clipGradNorm([a], 1, Infinity).itemSync()).toBeCloseTo(7, 5);
     expect(a.grad.dataSync()[0]).toBeCloseTo(-1, 5);
+  });
+});
+
+describe('step refuses what it used to skip or broadcast, before any parameter changes (issue 15, bug 3)', () => {
+  const OPTIMIZERS: [string, Record<string, unknown>][] = [
+    ['SGD', { momentum: 0.9 }],
+    ['SGD', { momentum: 0.9, fused: false }],
+    ['Adam', {}],
+    ['AdamW', { fused: false }],
+    ['RMSprop', {}],
+  ];
+  // parameter 0 is fine; parameter 1 (shape [2]) is broken by `spoil`
+  const CASES: [string, (b: Tensor) => void, new (...a: never[]) => Error, string][] = [
+    ['a disposed parameter', (b) => b.dispose(), TapegradError, 'parameter 1 (shape [2]) was disposed; an optimizer needs its parameters alive (make it for the model\'s current parameters)'],
+    ['a gradient of another shape', (b) => (b.grad = tensor([1])), ShapeError, "parameter 1 (shape [2]): its gradient has shape [1]; expected the parameter's shape"],
+    ['a float64 gradient of a float32 parameter', (b) => (b.grad = tensor([1, 1], { dtype: 'float64' })), DTypeError, 'parameter 1 (shape [2]): its gradient is float64, but the parameter is float32'],
+    ['a gradient disposed but still set', (b) => (b.grad = tensor([1, 1])).dispose(), TapegradError, 'parameter 1 (shape [2]): its gradient was disposed but is still set; set `p.grad = null` to skip the parameter'],
+  ];
+  for (const [name, options] of OPTIMIZERS) for (const [what, spoil, type, message] of CASES) {
+    it(`${name} ${JSON.stringify(options)}: ${what}`, () => {
+      const a = parameter(tensor([1, 2]));
+      const b = parameter(tensor([3, 4]));
+      const opt = make(name, [a, b], { lr: 0.1, ...options });
+      a.grad = tensor([1, 1]);
+      b.grad = tensor([1, 1]);
+      spoil(b);
+      expect(() => opt.step()).toThrow(type);
+      expect(() => opt.step()).toThrow(`${name}.step: ${message}`);
+      expect(Array.from(a.dataSync())).toEqual([1, 2]);
+      expect(opt.state.size).toBe(0);
+    });
+  }
+  it('numbers parameters across groups, as stateDict does', () => {
+    const [a, b, c] = [parameter(zeros([1])), parameter(zeros([3])), parameter(zeros([2, 2]))];
+    const opt = new optim.SGD([{ params: [a, b] }, { params: [c], lr: 0.5 }]);
+    c.dispose();
+    expect(() => opt.step()).toThrow('SGD.step: parameter 2 (shape [2, 2]) was disposed');
+  });
+  it('a parameter without a gradient is skipped, as in PyTorch', () => {
+    const a = parameter(tensor([1, 2]));
+    const b = parameter(tensor([3, 4]));
+    const opt = new optim.SGD([a, b], { lr: 0.5 });
+    a.grad = tensor([1, 1]);
+    opt.step();
+    expect([Array.from(a.dataSync()), Array.from(b.dataSync())]).toEqual([[0.5, 1.5], [3, 4]]);
+  });
+});
+
+describe('loadStateDict', () => {
+  it("loads the optimizer's own state dict without losing its state", () => {
+    const w = parameter(tensor([1, 2]));
+    const opt = new optim.SGD([w], { lr: 0.1, momentum: 0.5 });
+    w.grad = tensor([1, 1]);
+    opt.step(); // momentum buffer [1, 1]; w = [0.9, 1.9]
+    opt.loadStateDict(opt.stateDict());
+    opt.step(); // buffer 0.5 * [1, 1] + [1, 1] = [1.5, 1.5]; w -= 0.15
+    const [w0, w1] = w.dataSync();
+    expect([w0, w1].map((v) => v!.toFixed(5))).toEqual(['0.75000', '1.75000']);
+    expect(Array.from((opt.state.get(w)!.momentumBuffer as Tensor).dataSync())).toEqual([1.5, 1.5]);
   });
 });

@@ -2,7 +2,7 @@ import { getBackend, type Backend, type Device, type TensorView } from './backen
 import { bytesPerElement, isFloating, type DType, type TypedArray } from './dtype.js';
 import { DeviceError, DTypeError, TapegradError, ValueError } from './errors.js';
 import { countBytes, countTensor, track } from './memory.js';
-import { contiguousStrides, fmt, numel, type Shape } from './shape.js';
+import { contiguousStrides, fmt, numel, shapesEqual, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
 import { formatTensor } from './format.js';
 
@@ -181,6 +181,44 @@ export class Tensor implements Disposable {
   /** @internal */
   assertLive(op: string): void {
     if (this.disposedFlag) throw new TapegradError(`${op}: tensor of shape ${fmt(this.shape)} was disposed`);
+  }
+
+  /**
+   * @internal Throw unless {@link Tensor.adoptStorage} can move this tensor: a live leaf that is
+   * its storage's whole row-major layout (not a view into it). `what` names it for the message
+   * ("Module.to: parameter 'fc.weight'").
+   */
+  assertMovable(what: string): void {
+    const it = `${what} (shape ${fmt(this.shape)})`;
+    if (this.disposedFlag) throw new TapegradError(`${it} was disposed`);
+    if (this.gradFn) throw new TapegradError(`${it} is the output of '${this.gradFn.op}', not a leaf: only leaf tensors (parameters, buffers) move in place`);
+    if (this.offset !== 0 || !this.isContiguous() || this.storage.length !== this.size) {
+      throw new TapegradError(`${it} is a view (offset ${this.offset}, strides ${fmt(this.strides)} into ${this.storage.length} elements): only a tensor that spans its whole storage moves in place; give it its own storage with clone() first`);
+    }
+  }
+  /**
+   * @internal Move this tensor to another device under the same object, by taking the storage of
+   * `copy` (the same values there, as `to`/`toAsync` make it; disposed here) in place of its own.
+   * Module.to moves parameters this way so that optimizers holding them keep working, as PyTorch
+   * keeps parameter identity by swapping `param.data`. Tensors that shared the old storage
+   * (views taken before, a recorded graph's saved tensors) keep it, and no longer alias this one.
+   */
+  adoptStorage(copy: Tensor): void {
+    this.assertMovable('adoptStorage: tensor');
+    if (copy.isDisposed || !shapesEqual(copy.shape, this.shape) || copy.dtype !== this.dtype || copy.offset !== 0 || !copy.isContiguous() || copy.storage.refCount !== 1) {
+      throw new TapegradError('internal error: adoptStorage needs a live contiguous copy of the same shape and dtype that owns its storage');
+    }
+    const old = this.storage;
+    this.storage = copy.storage.retain();
+    copy.dispose();
+    countTensor(old.backend.name, -1);
+    countTensor(this.storage.backend.name, 1);
+    if (this.guarded) {
+      // the registration holds the storage to release: it must be the one this tensor now owns
+      finalizer.unregister(this);
+      finalizer.register(this, this.storage, this);
+    }
+    old.release();
   }
 
   /** Release this tensor's storage reference (idempotent). */

@@ -230,3 +230,59 @@ describe('memory', () => {
     expect(await collected()).toBe(base);
   });
 });
+
+describe('adoptStorage: a tensor moves to another device under the same object (as Module.to moves parameters)', () => {
+  tg.registerBackend({ ...test, name: 'test2' });
+  tg.registerKernel('copy', 'test2', 'copy');
+  const counts = (device: string) => tg.memory().devices[device] ?? { tensors: 0, bytes: 0 };
+
+  it('moves the data and the per-device counts; a view taken before keeps the old storage', () => {
+    const [before, before2] = [counts('test'), counts('test2')];
+    const t = tg.tensor([1, 2, 3, 4]).requiresGrad_();
+    const v = t.reshape(2, 2);
+    t.adoptStorage(t.to('test2'));
+    expect([t.device, t.requiresGrad, t.isLeaf, Array.from(t.dataSync())]).toEqual(['test2', true, true, [1, 2, 3, 4]]);
+    // t is counted on test2 now; its old storage stays on test, held by the view
+    expect(counts('test')).toEqual({ tensors: before.tensors + 1, bytes: before.bytes + 16 });
+    expect(counts('test2')).toEqual({ tensors: before2.tensors + 1, bytes: before2.bytes + 16 });
+    t.fill_(9);
+    expect([v.device, v.arraySync()]).toEqual(['test', [[1, 2], [3, 4]]]);
+    v.dispose();
+    expect(counts('test')).toEqual(before);
+    t.dispose();
+    expect(counts('test2')).toEqual(before2);
+  });
+
+  it('refuses a disposed tensor, a non-leaf and a view, naming what was asked', () => {
+    const gone = tg.tensor([1, 2]);
+    gone.dispose();
+    expect(() => gone.assertMovable("Module.to: parameter 'w'")).toThrow("Module.to: parameter 'w' (shape [2]) was disposed");
+    const made = tg.tensor([1, 2]);
+    made.gradFn = { op: 'mul' };
+    expect(() => made.adoptStorage(made.to('test2'))).toThrow("adoptStorage: tensor (shape [2]) is the output of 'mul', not a leaf: only leaf tensors (parameters, buffers) move in place");
+    const x = tg.arange(0, 6, 1, { dtype: 'float32' }).reshape(2, 3);
+    for (const view of [x.T, x.slice(1, 1), tg.tensor([1]).expand(3)]) {
+      expect(() => view.adoptStorage(view.to('test2'))).toThrow(/^adoptStorage: tensor \(shape \[\d(, \d)?\]\) is a view \(offset \d, strides \[.*\] into \d elements\): only a tensor that spans its whole storage moves in place; give it its own storage with clone\(\) first$/);
+      expect(view.device).toBe('test');
+    }
+  });
+
+  it('the finalizer releases the storage a moved tensor owns now, when it is collected undisposed', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const collected = async () => {
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 0)); // finalizers run in a later task
+      }
+      return [counts('test').bytes, counts('test2').bytes];
+    };
+    const [base, base2] = await collected();
+    (() => {
+      const t = tg.zeros([100]);
+      t.adoptStorage(t.to('test2'));
+    })();
+    expect([counts('test').bytes, counts('test2').bytes]).toEqual([base, base2! + 400]);
+    expect(await collected()).toEqual([base, base2]);
+  });
+});

@@ -1,4 +1,4 @@
-import { ShapeError, TapegradError, fmt, isTensor, keep, shapesEqual, type Device, type Tensor } from '@tapegrad/tensor';
+import { DeviceError, ShapeError, TapegradError, fmt, getBackend, isTensor, keep, shapesEqual, tidy, type Device, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
 
 // A Module finds its parameters, buffers and submodules by looking at its own fields, as
@@ -135,18 +135,59 @@ export abstract class Module {
     }
   }
 
-  /** Move parameters and buffers to another device, in place (returns this). */
+  /**
+   * Move parameters, buffers and their gradients to another device, in place (returns this), as
+   * torch's `module.to(device)`. The tensors stay the same objects (their data moves under them,
+   * as PyTorch keeps parameter identity), so an optimizer made before still holds the model's
+   * parameters. Off a device that cannot be read synchronously (WebGPU) use {@link Module.toAsync}.
+   * Throws, moving nothing, if a parameter or buffer to move was disposed, is not a leaf, or is a
+   * view of another tensor's storage.
+   */
   to(device: Device): this {
-    for (const m of this.modules()) {
-      for (const [k, v] of m.ownFields()) {
-        if (!isTensor(v) || v.device === device || !(PARAMETERS.has(v) || BUFFERS.has(v))) continue;
-        const moved = noGrad(() => v.detach().to(device));
-        if (PARAMETERS.has(v)) parameter(moved, v.requiresGrad);
-        else buffer(moved);
-        (m as unknown as Record<string, unknown>)[k] = moved;
-        v.dispose();
+    const moving = this.tensorsOff(device);
+    const slow = moving.find(([t]) => !getBackend(t.device).readSync);
+    if (slow) throw new DeviceError(`Module.to: moving off '${slow[0].device}' needs an asynchronous read; use \`await model.toAsync('${device}')\``);
+    // the copies are made before anything moves, so a failure (an unknown device) changes nothing
+    const copies = tidy(() => noGrad(() => moving.map(([t]) => t.to(device))));
+    return this.adopt(moving, copies);
+  }
+  /** {@link Module.to} from any device (WebGPU to CPU too), reading asynchronously: `await model.toAsync('cpu')`. */
+  async toAsync(device: Device): Promise<this> {
+    const moving = this.tensorsOff(device);
+    const settled = await Promise.allSettled(moving.map(([t]) => t.toAsync(device)));
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) {
+      for (const r of settled) if (r.status === 'fulfilled') r.value.dispose();
+      throw failed.reason;
+    }
+    return this.adopt(moving, settled.map((r) => (r as PromiseFulfilledResult<Tensor>).value));
+  }
+  // The distinct parameters and buffers not on `device`, each checked that it can move, and the
+  // gradients not there, each with the tensor it belongs to.
+  private tensorsOff(device: Device): [Tensor, Tensor | null][] {
+    getBackend(device);
+    const out = new Map<Tensor, Tensor | null>();
+    for (const [kind, named] of [['parameter', this.namedParameters()], ['buffer', this.namedBuffers()]] as const) {
+      for (const [name, t] of named) {
+        if (t.device !== device) {
+          t.assertMovable(`Module.to: ${kind} '${name}'`);
+          out.set(t, null);
+        }
+        if (t.grad && t.grad.device !== device) {
+          t.grad.assertLive(`Module.to: the gradient of ${kind} '${name}'`);
+          out.set(t.grad, t);
+        }
       }
     }
+    return [...out];
+  }
+  // A parameter or buffer takes its copy's storage; a gradient (which may be a view) is replaced by its copy.
+  private adopt(moving: [Tensor, Tensor | null][], copies: Tensor[]): this {
+    moving.forEach(([t, owner], i) => {
+      if (!owner) return t.adoptStorage(copies[i]!);
+      t.dispose();
+      owner.grad = keep(copies[i]!);
+    });
     return this;
   }
 

@@ -1,4 +1,4 @@
-import { ValueError, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
+import { DTypeError, DeviceError, ShapeError, TapegradError, ValueError, getBackend, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
 
 /** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
@@ -53,18 +53,51 @@ export abstract class Optimizer<H extends { lr: number }> {
   /** Update one parameter in place (called under noGrad and tidy; keep() new state buffers). */
   protected abstract update(p: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): void;
 
-  /** One optimization step over every parameter that has a gradient. */
+  /**
+   * One optimization step over every parameter that has a gradient. Everything is checked before
+   * any parameter changes: a disposed parameter, or a gradient on another device or of another
+   * shape or dtype than its parameter, throws, naming the parameter by its index across the
+   * groups (as {@link Optimizer.stateDict} numbers them). State left on another device by
+   * `model.to()` moves to its parameter's device.
+   */
   step(): void {
+    const work = this.stepWork();
     noGrad(() => {
-      for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          if (!p.grad) continue;
-          let state = this.state.get(p);
-          if (!state) this.state.set(p, (state = {}));
-          tidy(() => this.update(p, p.grad!, group, state!));
-        }
+      for (const [p, group, state] of work) {
+        this.state.set(p, state);
+        tidy(() => this.update(p, p.grad!, group, state));
       }
     });
+  }
+  // The parameters step() updates, with their groups and state, once all of them are checked.
+  private stepWork(): [Tensor, ParamGroup<H>, ParamState][] {
+    const work: [Tensor, ParamGroup<H>, ParamState][] = [];
+    let index = 0;
+    for (const group of this.paramGroups) {
+      for (const p of group.params) {
+        const what = `${this.constructor.name}.step: parameter ${index++} (shape ${fmt(p.shape)})`;
+        if (p.isDisposed) throw new TapegradError(`${what} was disposed; an optimizer needs its parameters alive (make it for the model's current parameters)`);
+        const g = p.grad;
+        if (!g) continue;
+        if (g.isDisposed) throw new TapegradError(`${what}: its gradient was disposed but is still set; set \`p.grad = null\` to skip the parameter`);
+        if (g.device !== p.device) throw new DeviceError(`${what}: its gradient is on '${g.device}', but the parameter is on '${p.device}'`);
+        if (!shapesEqual(g.shape, p.shape)) throw new ShapeError(`${what}: its gradient has shape ${fmt(g.shape)}; expected the parameter's shape`);
+        if (g.dtype !== p.dtype) throw new DTypeError(`${what}: its gradient is ${g.dtype}, but the parameter is ${p.dtype}`);
+        const state = this.state.get(p) ?? {};
+        for (const [key, v] of Object.entries(state)) {
+          if (!isTensor(v) || v.device === p.device) continue;
+          if (!getBackend(v.device).readSync) {
+            throw new DeviceError(`${what}: its state '${key}' is on '${v.device}', but the parameter is now on '${p.device}', and moving the state off '${v.device}' needs an asynchronous read; make the optimizer after moving the model`);
+          }
+        }
+        work.push([p, group, state]);
+      }
+    }
+    // every check passed: the state follows its parameter, under the same tensor objects
+    noGrad(() => {
+      for (const [p, , state] of work) for (const v of Object.values(state)) if (isTensor(v) && v.device !== p.device) v.adoptStorage(v.to(p.device));
+    });
+    return work;
   }
   /** Drop (dispose) the gradients of every parameter, as PyTorch's zero_grad(set_to_none=True). */
   zeroGrad(): void {
@@ -109,14 +142,16 @@ export abstract class Optimizer<H extends { lr: number }> {
         }
       }
     }
-    for (const s of this.state.values()) for (const v of Object.values(s)) if (isTensor(v)) v.dispose();
-    this.state.clear();
-    for (const [k, s] of Object.entries(sd.state)) {
+    // copies first: the state dict may hold this optimizer's own state (opt.loadStateDict(opt.stateDict()))
+    const loaded = Object.entries(sd.state).map(([k, s]) => {
       const p = byIndex.get(Number(k))!;
       const copy: ParamState = {};
       for (const [key, v] of Object.entries(s)) copy[key] = isTensor(v) ? keep(tidy(() => noGrad(() => v.detach().to(p.device).cast(p.dtype).clone()))) : v;
-      this.state.set(p, copy);
-    }
+      return [p, copy] as const;
+    });
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (isTensor(v)) v.dispose();
+    this.state.clear();
+    for (const [p, copy] of loaded) this.state.set(p, copy);
     sd.paramGroups.forEach((g, i) => {
       const { params: _, ...hyper } = g;
       Object.assign(this.paramGroups[i]!, structuredClone(hyper));
