@@ -1,5 +1,5 @@
 import {
-  add, cast, fmt, installAutograd, isFloating, keep, onesLike, scope, shapesEqual, Tensor, TapegradError, ShapeError, zeros,
+  add, cast, DeviceError, fmt, installAutograd, isFloating, keep, onesLike, scope, shapesEqual, Tensor, TapegradError, ShapeError, zeros,
   type BackwardOptions, type DType, type GradFn, type Shape,
 } from '@tapegrad/tensor';
 
@@ -208,6 +208,11 @@ export function releaseGraph(root: Tensor): void {
  */
 function accumulateLeaf(leaf: Tensor, g: Tensor, mine: boolean): void {
   if (leaf.isDisposed) return;
+  if (g.device !== leaf.device) {
+    throw new DeviceError(
+      `backward: the gradient of a leaf of shape ${fmt(leaf.shape)} is on '${g.device}', but the leaf is on '${leaf.device}' (moved, e.g. by Module.to, after this graph was recorded); run the forward again after moving`,
+    );
+  }
   const own = keep(mine && g.isContiguous() && g.storage.refCount === 1 ? alias(g) : g.clone());
   if (leaf.grad) {
     const sum = keep(add(leaf.grad, own));

@@ -191,3 +191,16 @@ gpuDescribe('optimizer state after model.to()', () => {
     expect(Array.from(p.dataSync())).toEqual([1, 2]);
   });
 });
+
+gpuDescribe('a move and the graph recorded before it', () => {
+  it('keeps the version counter, and backward through the old graph says the leaf moved', () => {
+    const model = makeModel();
+    const lin = model.children()[0] as tg.nn.Linear;
+    tg.noGrad(() => lin.weight.mul_(1));
+    const v = lin.weight.version;
+    const loss = model.forward(tg.ones([1, 2])).sum(); // recorded on the CPU
+    model.to('webgpu');
+    expect(lin.weight.version).toBe(v);
+    expect(() => loss.backward()).toThrow(/backward: the gradient of a leaf of shape \[\d+(, \d+)?\] is on 'cpu', but the leaf is on 'webgpu'/);
+  });
+});

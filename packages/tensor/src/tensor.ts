@@ -211,6 +211,7 @@ export class Tensor implements Disposable {
     const old = this.storage;
     this.storage = copy.storage.retain();
     copy.dispose();
+    this.storage.version = old.version; // the same tensor, moved: torch keeps _version across .to()
     countTensor(old.backend.name, -1);
     countTensor(this.storage.backend.name, 1);
     if (this.guarded) {
