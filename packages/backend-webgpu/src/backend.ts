@@ -32,6 +32,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   private readonly pool = new Map<number, GPUBuffer[]>();
   private pendingFree: GpuHandle[] = [];
+  /** The poison pattern, as long as the largest buffer poisoned so far. */
+  private poisonHost = new Uint32Array(0);
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -114,7 +116,6 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     if (this.poisonHost.byteLength < b.size) this.poisonHost = new Uint32Array(b.size / 4).fill(POISON_WORD);
     this.device.queue.writeBuffer(b, 0, this.poisonHost.buffer, 0, b.size);
   }
-  private poisonHost = new Uint32Array(0);
   private toPool(b: GPUBuffer): void {
     // only submitted work may still use b: a stale read of it now sees poison
     if (poisonMode()) this.poison(b);

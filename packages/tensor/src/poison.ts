@@ -3,9 +3,9 @@ import { ValueError } from './errors.js';
 
 // Poison mode makes a whole class of bug visible: storage read before it is written (a kernel
 // that declares it fills its outputs but leaves elements out, or reads them first) and storage
-// read after it was freed (a stale view whose block the pool gave to another tensor). Without
-// it such reads see whatever the block last held, often plausible numbers; with it they see
-// NaN, or an int32 or bool value no kernel writes.
+// read after it was freed (a view that outlived its storage, while the block waits in a pool).
+// Without it such reads see whatever the block last held, often plausible numbers; with it they
+// see NaN, or an int32 or bool value no kernel writes.
 
 /**
  * The 32-bit word poison mode fills storage with, repeated: NaN read as float32, and NaN read as

@@ -338,7 +338,8 @@ function freeBlock(e: Engine, ptr: number, bytes: number): void {
 
 /**
  * float32 or bool storage inside the kernels' shared memory, zero-filled unless `zero` is false
- * (then, in poison mode, filled with the poison pattern), or undefined where there is none (WebAssembly off, no shared memory, or the memory is full).
+ * (then, in poison mode, filled with the poison pattern), or undefined where there is none
+ * (WebAssembly off, no shared memory, or the memory is full).
  */
 export function wasmAlloc(dtype: 'float32' | 'bool', length: number, zero = true): Float32Array | Uint8Array | undefined {
   const e = getEngine();
