@@ -1,4 +1,4 @@
-import { allocArray, type DType, type TypedArray } from '@tapegrad/tensor';
+import { allocArray, poisonArray, poisonMode, type DType, type TypedArray } from '@tapegrad/tensor';
 import { wasmAlloc, wasmFree, wasmPooledBytes } from './wasm/runtime.js';
 
 // Freed storage is kept for reuse, keyed by dtype and length: a training step allocates the same
@@ -13,20 +13,28 @@ let capBytes = 256 * 2 ** 20;
 let pooledBytes = 0;
 const free = new Map<string, TypedArray[]>();
 
-/** Storage, reusing a freed array of the same dtype and length when there is one: zero-filled unless `zero` is false. */
+/**
+ * Storage, reusing a freed array of the same dtype and length when there is one: zero-filled
+ * unless `zero` is false (then, in poison mode, filled with the poison pattern).
+ */
 export function poolAlloc(dtype: DType, length: number, zero = true): TypedArray {
   if (dtype === 'float32' || dtype === 'bool') {
     const w = wasmAlloc(dtype, length, zero);
     if (w) return w;
   }
-  const a = free.get(dtype + length)?.pop();
-  if (!a) return allocArray(dtype, length);
-  pooledBytes -= a.byteLength;
-  return zero ? a.fill(0) : a;
+  const reused = free.get(dtype + length)?.pop();
+  if (reused) pooledBytes -= reused.byteLength;
+  const a = reused ?? allocArray(dtype, length);
+  // a fresh array is zero-filled already; in poison mode, what the caller must overwrite is poison
+  if (zero && reused) a.fill(0);
+  else if (!zero && poisonMode()) poisonArray(a);
+  return a;
 }
 
 /** Take back storage nothing references any more (the tensor core calls free once, on the last release). */
 export function poolFree(a: TypedArray, dtype: DType, length: number): void {
+  // a view that outlived its storage (a use after free) then reads poison, not its old values
+  if (poisonMode()) poisonArray(a);
   if (wasmFree(a)) return;
   if (a.byteLength <= MIN_BYTES || a.byteLength !== length * a.BYTES_PER_ELEMENT) return;
   if (pooledBytes + a.byteLength > capBytes) return; // the garbage collector takes it

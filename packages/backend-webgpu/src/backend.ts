@@ -1,4 +1,4 @@
-import { allocArray, DeviceError, DTypeError, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
+import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
 import type { Program, WebGPUKernel } from './program.js';
 
 // The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
@@ -32,6 +32,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   private readonly pool = new Map<number, GPUBuffer[]>();
   private pendingFree: GpuHandle[] = [];
+  /** The poison pattern, as long as the largest buffer poisoned so far. */
+  private poisonHost = new Uint32Array(0);
   private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
@@ -98,7 +100,10 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     const size = Math.min(sizeClass(bytes), limit - (limit % 4));
     const reuse = this.pool.get(size)?.pop();
     const h = new GpuHandle(reuse ?? this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST }));
-    h.dirty = reuse !== undefined; // new buffers are zero-initialised by WebGPU
+    // new buffers are zero-initialised by WebGPU; in poison mode every buffer holds poison, so a
+    // kernel that leaves part of its output unwritten shows it (pooled ones were poisoned when freed)
+    if (!reuse && poisonMode()) this.poison(h.buffer);
+    h.dirty = reuse !== undefined || poisonMode();
     return h;
   }
   free(handle: GpuHandle): void {
@@ -106,7 +111,14 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     if (this.encoder) this.pendingFree.push(handle);
     else this.toPool(handle.buffer);
   }
+  /** Fill a buffer with the poison pattern: queued after the work submitted so far, before what is encoded next. */
+  private poison(b: GPUBuffer): void {
+    if (this.poisonHost.byteLength < b.size) this.poisonHost = new Uint32Array(b.size / 4).fill(POISON_WORD);
+    this.device.queue.writeBuffer(b, 0, this.poisonHost.buffer, 0, b.size);
+  }
   private toPool(b: GPUBuffer): void {
+    // only submitted work may still use b: a stale read of it now sees poison
+    if (poisonMode()) this.poison(b);
     let list = this.pool.get(b.size);
     if (!list) this.pool.set(b.size, (list = []));
     list.push(b);

@@ -11,6 +11,7 @@ export * from './shape.js';
 export * from './backend.js';
 export * from './registry.js';
 export * from './memory.js';
+export * from './poison.js';
 export * from './random.js';
 export { fastExp } from './fast-exp.js';
 export { Tensor, Storage, installAutograd, autogradHooks, type AutogradHooks, type BackwardOptions, type GradFn, type NestedArray } from './tensor.js';

@@ -1,4 +1,4 @@
-import { allocArray, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
+import { allocArray, poisonArray, poisonMode, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { gemm, matmulF32 } from './matmul.js';
 import { wasmAddress, wasmAlloc, wasmKernelsFor, type StridedF32 } from '../wasm/runtime.js';
@@ -202,7 +202,9 @@ function buffer(slot: 0 | 1, dtype: DType, length: number): TypedArray {
   // the engine is outside the new memory, and is replaced where the new one can hold it
   const inMemory = dtype === 'float32' && (!b || b.length < length || wasmAddress(b) < 0) ? wasmAlloc('float32', size) : undefined;
   if (inMemory || !b || b.length < length) scratch.set(key, (b = inMemory ?? allocArray(dtype, size)));
-  return b.subarray(0, length);
+  const out = b.subarray(0, length);
+  if (poisonMode()) poisonArray(out); // what a pass reads before writing it, or from an earlier call, shows
+  return out;
 }
 
 /**

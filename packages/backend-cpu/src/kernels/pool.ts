@@ -1,4 +1,4 @@
-import { registerKernel, type Shape, type TypedArray, type Pool2dAttrs } from '@tapegrad/tensor';
+import { poisonArray, poisonMode, registerKernel, type Shape, type TypedArray, type Pool2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { wasmAddress, wasmAlloc, wasmKernelsFor } from '../wasm/runtime.js';
 import { pool as poolModules } from '../wasm/kernels.generated.js';
@@ -23,7 +23,9 @@ function wasmIndices(n: number): Int32Array | undefined {
     if (!f) return undefined;
     indexScratch = new Int32Array(f.buffer, f.byteOffset, f.length);
   }
-  return indexScratch.subarray(0, n);
+  const at = indexScratch.subarray(0, n);
+  if (poisonMode()) poisonArray(at); // what a kernel reads before writing it, or from an earlier call, shows
+  return at;
 }
 
 

@@ -1,4 +1,4 @@
-import { ValueError, type AdamStepAttrs, type SgdStepAttrs, type TypedArray } from '@tapegrad/tensor';
+import { poisonBytes, poisonMode, ValueError, type AdamStepAttrs, type SgdStepAttrs, type TypedArray } from '@tapegrad/tensor';
 import { elementwise as elementwiseModules, gemm as gemmModules } from './kernels.generated.js';
 import { WORKER_SOURCE } from './worker.js';
 
@@ -337,8 +337,9 @@ function freeBlock(e: Engine, ptr: number, bytes: number): void {
 }
 
 /**
- * float32 or bool storage inside the kernels' shared memory, zero-filled unless `zero` is false,
- * or undefined where there is none (WebAssembly off, no shared memory, or the memory is full).
+ * float32 or bool storage inside the kernels' shared memory, zero-filled unless `zero` is false
+ * (then, in poison mode, filled with the poison pattern), or undefined where there is none
+ * (WebAssembly off, no shared memory, or the memory is full).
  */
 export function wasmAlloc(dtype: 'float32' | 'bool', length: number, zero = true): Float32Array | Uint8Array | undefined {
   const e = getEngine();
@@ -352,7 +353,9 @@ export function wasmAlloc(dtype: 'float32' | 'bool', length: number, zero = true
     return undefined; // the engine could not grow the memory: the JavaScript heap takes it
   }
   if (ptr < 0) return undefined;
-  if (ptr < top && zero) e.elementwise.zero(ptr, bytes); // a reused block (a typed array's fill is slow on shared memory)
+  if (zero) {
+    if (ptr < top) e.elementwise.zero(ptr, bytes); // a reused block (a typed array's fill is slow on shared memory)
+  } else if (poisonMode()) poisonBytes(e.memory.buffer, ptr, bytes);
   return dtype === 'float32' ? new Float32Array(e.memory.buffer, ptr, length) : new Uint8Array(e.memory.buffer, ptr, length);
 }
 
@@ -601,6 +604,7 @@ function block(e: Engine, blocks: number[], bytes: number): number {
   const ptr = allocBlock(e, bytes);
   if (ptr < 0) throw new RangeError('wasm memory full');
   blocks.push(ptr, bytes);
+  if (poisonMode()) poisonBytes(e.memory.buffer, ptr, bytes); // what the kernel reads before writing it shows
   return ptr;
 }
 
