@@ -76,7 +76,12 @@ export function autogradHooks(): AutogradHooks | undefined {
 // only once no scope holds it (made outside every scope, kept, or returned from the outermost):
 // a scope's strong reference means it cannot be collected before the scope disposes it, and
 // registering each of a training step's temporaries cost about 6% of an MNIST epoch.
-const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+// Each registration holds the storage of one tensor (views register their own), so a collection
+// uncounts exactly one tensor and drops exactly one storage reference, as dispose() does.
+const finalizer = new FinalizationRegistry<Storage>((s) => {
+  countTensor(s.backend.name, -1);
+  s.release();
+});
 
 /** Nested arrays of numbers or booleans, as tensor() takes and toArray() returns. */
 export type NestedArray = number | boolean | NestedArray[];
