@@ -178,6 +178,45 @@ const pkg = fileURLToPath(new URL('..', import.meta.url));
 function runNode(args: string[]) {
   return spawnSync(process.execPath, ['--conditions=@tapegrad/source', '--import', 'tsx', ...args], { cwd: pkg, encoding: 'utf8', timeout: 30_000 });
 }
+const runScript = (script: string) => runNode(['--input-type=module', '-e', `import * as tg from 'tapegrad';\n${script}`]);
+
+describe('tidy(async fn)', () => {
+  it('throws its error, and the body that goes on after its await does not end the process with an unhandled rejection', () => {
+    const r = runScript(`
+      let message;
+      try {
+        tg.tidy(async () => { const x = tg.rand([3]); await null; x.sum(); });
+      } catch (e) { message = e.message; }
+      await new Promise((r) => setTimeout(r, 20)); // the body has resumed and thrown by now
+      console.log(message);
+      console.log('still running, live tensors:', tg.memory().tensors);`);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(
+      'tidy: fn returned a Promise; tidy cannot span an await, use `await withScope(async () => ...)` instead\nstill running, live tensors: 0\n',
+    );
+  });
+  it('the tensors its body makes after the throw belong to the scope around the tidy', async () => {
+    const before = live();
+    let late: tg.Tensor | undefined;
+    let heldByOuter = false;
+    await tg.withScope(async () => {
+      const outer = tg.scope();
+      expect(() => tg.tidy(async () => {
+        await turn();
+        late = tg.rand([2]);
+        heldByOuter = outer.tracks(late);
+      })).toThrow(/tidy cannot span an await/);
+      await turn();
+      await turn();
+      outer[Symbol.dispose]();
+    });
+    expect(heldByOuter).toBe(true);
+    expect(late!.isDisposed).toBe(true);
+    expect(live()).toBe(before);
+  });
+});
+
 describe('scopes without AsyncLocalStorage (browsers): one chain for the program', () => {
   it('sequential async scopes work; interleaved ones fail with a clear error and leave no scope open', () => {
     const r = runNode(['test/fixtures/scopes-without-als.ts']);

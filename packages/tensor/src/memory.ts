@@ -173,10 +173,17 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
   } catch (e) {
-    s[Symbol.dispose]();
-    throw e;
+    try {
+      s[Symbol.dispose]();
+    } finally {
+      throw e; // fn's own error explains an inner scope it left open
+    }
   }
-  if (result instanceof Promise) {
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    // The body goes on after its first await, finds its tensors disposed and rejects: that is this
+    // error's consequence, not news, and must not end the process as an unhandled rejection. The
+    // tensors it makes from then on belong to the scope around the tidy, or to none (the finalizer).
+    (result as PromiseLike<unknown>).then(undefined, () => {});
     s[Symbol.dispose]();
     throw new TapegradError('tidy: fn returned a Promise; tidy cannot span an await, use `await withScope(async () => ...)` instead');
   }
