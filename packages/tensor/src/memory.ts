@@ -53,7 +53,7 @@ export function memory(): MemoryInfo {
 }
 
 // Scopes. Each async flow has its own chain of open scopes, held in an AsyncLocalStorage where
-// the runtime has one (Node, Deno, Bun): the store is the flow's innermost scope, each scope links
+// the runtime has one (Node 20.16 and later): the store is the flow's innermost scope, each scope links
 // to the one innermost when it opened, and awaits carry the store to their continuations, so two
 // loops that each hold a scope across an await no longer share one stack. `using s = scope()`
 // must enter its scope with enterWith (no callback to run it in), and an async function runs in
@@ -156,7 +156,12 @@ class OpenScope implements Scope {
   }
 }
 
-/** Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with `using` (works across `await`) or by calling `[Symbol.dispose]()`. */
+/**
+ * Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with
+ * `using` (works across `await`) or by calling `[Symbol.dispose]()`; closed while a scope opened
+ * after it is still open, it closes all the same and then throws. For an async task that runs at
+ * the same time as other tensor code, use {@link withScope}.
+ */
 export function scope(): Scope {
   const s = new OpenScope();
   enter(s);
@@ -196,7 +201,7 @@ export function tidy<T>(fn: () => T): T {
  * Run `fn` (usually async) in a scope of its own, and dispose every tensor created in it, before
  * and after each await, once its promise settles, except those it resolves to (nested in arrays,
  * Maps or plain objects): the async form of {@link tidy}. Where the runtime has
- * AsyncLocalStorage (Node, Deno, Bun), the scope belongs to `fn`'s async flow alone: tasks run
+ * AsyncLocalStorage (Node 20.16 and later), the scope belongs to `fn`'s async flow alone: tasks run
  * at the same time (`Promise.all`, a loop started without `await`) each keep their own tensors,
  * and code outside `fn` never has its tensors taken by this scope.
  */
