@@ -6,22 +6,26 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 
 const gc = (() => {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
 })();
+/** Collect garbage and let the finalizers run; returns the CPU's live bytes. */
+async function collect(): Promise<number> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  return tg.memory().devices.cpu?.bytes ?? 0;
+}
+// Earlier tests' garbage is finalized first, so the exact counts below cannot drop when a read
+// gives the event loop a turn.
+beforeEach(collect);
 /** Whether a tensor made now, outside every scope the test opened, is left to the finalizer (no stale scope holds it). */
 async function noScopeHolds(): Promise<boolean> {
-  const collect = async () => {
-    for (let i = 0; i < 4; i++) {
-      gc();
-      await new Promise((r) => setTimeout(r, 0));
-    }
-    return tg.memory().devices.cpu?.bytes ?? 0;
-  };
   const base = await collect();
   (() => void tg.zeros([1000]))();
   return (await collect()) === base;
