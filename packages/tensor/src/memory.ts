@@ -91,7 +91,7 @@ export function track(t: Tensor): boolean {
   s?.tracked.add(t);
   return s !== undefined;
 }
-/** Exempt a tensor from disposal by the open scopes (it stays alive until disposed by hand). */
+/** Exempt a tensor from disposal by the open scopes of the running async flow (it stays alive until disposed by hand). */
 export function keep<T extends Tensor>(t: T): T {
   for (let s = innermost(); s; s = s.parent) s.tracked.delete(t);
   t.guard();
