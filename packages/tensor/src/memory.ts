@@ -52,19 +52,48 @@ export function memory(): MemoryInfo {
   return { tensors, bytes, devices };
 }
 
-// Scopes: every tensor created while a scope is open is tracked by the innermost one and
-// disposed when it closes, unless it was returned or kept.
-const scopes: Set<Tensor>[] = [];
+// Scopes. Each async flow has its own chain of open scopes, held in an AsyncLocalStorage where
+// the runtime has one (Node 20.16 and later): the store is the flow's innermost scope, each scope links
+// to the one innermost when it opened, and awaits carry the store to their continuations, so two
+// loops that each hold a scope across an await no longer share one stack. `using s = scope()`
+// must enter its scope with enterWith (no callback to run it in), and an async function runs in
+// its caller's context until its first await: the caller's code after the call sees that scope
+// until it closes (docs/tensors-devices-memory.md says so; `withScope` runs its function in a
+// context of its own, so it has no such leak). Without AsyncLocalStorage (browsers) the program is
+// one flow. A closed scope stays in the chains that still reach it and is skipped; closing out
+// of order therefore cannot leave a stale scope behind.
+interface AsyncLocalStorage<S> {
+  getStore(): S | undefined;
+  enterWith(store: S | undefined): void;
+  run<R>(store: S, fn: () => R): R;
+}
+type AsyncHooks = { AsyncLocalStorage: new <S>() => AsyncLocalStorage<S> };
+const asyncHooks = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:async_hooks') as
+  | AsyncHooks
+  | undefined;
+const flows = asyncHooks && new asyncHooks.AsyncLocalStorage<OpenScope>();
+let only: OpenScope | undefined; // the innermost scope of the one flow there is without AsyncLocalStorage
+function enter(s: OpenScope | undefined): void {
+  if (flows) flows.enterWith(s);
+  else only = s;
+}
+
+/** The innermost open scope of the running flow. */
+function innermost(): OpenScope | undefined {
+  let s = flows ? flows.getStore() : only;
+  while (s && !s.open) s = s.parent;
+  return s;
+}
 
 /** @internal hand a new tensor to the innermost scope; false when no scope is open */
 export function track(t: Tensor): boolean {
-  const s = scopes[scopes.length - 1];
-  s?.add(t);
+  const s = innermost();
+  s?.tracked.add(t);
   return s !== undefined;
 }
-/** Exempt a tensor from disposal by the open scopes (it stays alive until disposed by hand). */
+/** Exempt a tensor from disposal by the open scopes of the running async flow (it stays alive until disposed by hand). */
 export function keep<T extends Tensor>(t: T): T {
-  for (const s of scopes) s.delete(t);
+  for (let s = innermost(); s; s = s.parent) s.tracked.delete(t);
   t.guard();
   return t;
 }
@@ -88,12 +117,13 @@ export interface Scope extends Disposable {
 
 // A class rather than an object of closures: a training step opens several scopes (tidy, backward, each batch).
 class OpenScope implements Scope {
-  private readonly tracked = new Set<Tensor>();
+  /** @internal */
+  readonly tracked = new Set<Tensor>();
   private readonly kept = new Set<Tensor>();
-  private open = true;
-  constructor() {
-    scopes.push(this.tracked);
-  }
+  /** @internal */
+  open = true;
+  /** @internal the scope that was innermost in this flow when this one opened */
+  readonly parent = innermost();
   keep<T>(value: T): T {
     collect(value, this.kept);
     return value;
@@ -103,27 +133,44 @@ class OpenScope implements Scope {
   }
   [Symbol.dispose](): void {
     if (!this.open) return;
+    const inOrder = innermost() === this;
     this.open = false;
-    const i = scopes.lastIndexOf(this.tracked);
-    if (i !== scopes.length - 1) throw new TapegradError('scope: scopes must close in the reverse order they were opened');
-    scopes.pop();
-    const parent = scopes[scopes.length - 1];
+    let parent = this.parent;
+    while (parent && !parent.open) parent = parent.parent;
     for (const t of this.tracked) {
       if (!this.kept.has(t)) t.dispose();
-      else if (parent) parent.add(t);
+      else if (parent) parent.tracked.add(t);
       else t.guard();
     }
+    this.tracked.clear();
+    this.kept.clear();
+    // closed all the same: the inner scope still open stays innermost and skips this one when it closes
+    if (!inOrder) {
+      throw new TapegradError(
+        'scope: a scope closed while a scope opened after it in the same flow is still open; it closed all the same. ' +
+          'Close scopes in the reverse order they were opened; async tasks that run at the same time (Promise.all, ' +
+          'a call not awaited at once) must each run in `withScope(async (s) => ...)`',
+      );
+    }
+    enter(parent);
   }
 }
 
-/** Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with `using` (works across `await`) or by calling `[Symbol.dispose]()`. */
+/**
+ * Open a scope: every tensor created until it closes is disposed then, unless kept. Close it with
+ * `using` (works across `await`) or by calling `[Symbol.dispose]()`; closed while a scope opened
+ * after it is still open, it closes all the same and then throws. For an async task that runs at
+ * the same time as other tensor code, use {@link withScope}.
+ */
 export function scope(): Scope {
-  return new OpenScope();
+  const s = new OpenScope();
+  enter(s);
+  return s;
 }
 
 /**
  * Run `fn`, then dispose every tensor it created except those it returns (nested in arrays,
- * Maps or plain objects). `fn` must be synchronous: for async code use `using s = scope()`.
+ * Maps or plain objects). `fn` must be synchronous: for async code use {@link withScope}.
  */
 export function tidy<T>(fn: () => T): T {
   const s = scope();
@@ -131,14 +178,44 @@ export function tidy<T>(fn: () => T): T {
   try {
     result = fn();
   } catch (e) {
-    s[Symbol.dispose]();
-    throw e;
+    try {
+      s[Symbol.dispose]();
+    } finally {
+      throw e; // fn's own error explains an inner scope it left open
+    }
   }
-  if (result instanceof Promise) {
+  if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+    // The body goes on after its first await, finds its tensors disposed and rejects: that is this
+    // error's consequence, not news, and must not end the process as an unhandled rejection. The
+    // tensors it makes from then on belong to the scope around the tidy, or to none (the finalizer).
+    (result as PromiseLike<unknown>).then(undefined, () => {});
     s[Symbol.dispose]();
-    throw new TapegradError('tidy: fn returned a Promise; tidy cannot span an await, use `using s = scope()` instead');
+    throw new TapegradError('tidy: fn returned a Promise; tidy cannot span an await, use `await withScope(async () => ...)` instead');
   }
   s.keep(result);
   s[Symbol.dispose]();
   return result;
+}
+
+/**
+ * Run `fn` (usually async) in a scope of its own, and dispose every tensor created in it, before
+ * and after each await, once its promise settles, except those it resolves to (nested in arrays,
+ * Maps or plain objects): the async form of {@link tidy}. Where the runtime has
+ * AsyncLocalStorage (Node 20.16 and later), the scope belongs to `fn`'s async flow alone: tasks run
+ * at the same time (`Promise.all`, a loop started without `await`) each keep their own tensors,
+ * and code outside `fn` never has its tensors taken by this scope.
+ */
+export function withScope<T>(fn: () => T | PromiseLike<T>): Promise<T> {
+  const s = new OpenScope();
+  const body = async (): Promise<T> => {
+    try {
+      return s.keep(await fn());
+    } finally {
+      s[Symbol.dispose]();
+    }
+  };
+  // run, not enterWith: the scope is the store of fn's context only, never its caller's
+  if (flows) return flows.run(s, body);
+  enter(s);
+  return body();
 }

@@ -1,7 +1,7 @@
 import { getBackend, type Backend, type Device, type TensorView } from './backend.js';
 import { bytesPerElement, isFloating, type DType, type TypedArray } from './dtype.js';
 import { DeviceError, DTypeError, TapegradError, ValueError } from './errors.js';
-import { countBytes, countTensor, track } from './memory.js';
+import { countBytes, countTensor, memory, track } from './memory.js';
 import { contiguousStrides, fmt, numel, shapesEqual, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
 import { formatTensor } from './format.js';
@@ -83,7 +83,29 @@ export function autogradHooks(): AutogradHooks | undefined {
 // only once no scope holds it (made outside every scope, kept, or returned from the outermost):
 // a scope's strong reference means it cannot be collected before the scope disposes it, and
 // registering each of a training step's temporaries cost about 6% of an MNIST epoch.
-const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+// Each registration holds the storage of one tensor (views register their own), so a collection
+// uncounts exactly one tensor and drops exactly one storage reference, as dispose() does.
+const finalizer = new FinalizationRegistry<Storage>((s) => {
+  countTensor(s.backend.name, -1);
+  s.release();
+});
+// Tensors registered with the finalizer and not disposed, alive or collected since: what was left
+// to the collector. A loop that never disposes adds to it every step, and the collector frees late:
+// it sees the small JS objects, not the storage, and runs finalizers only in a task of their own.
+let leftToCollector = 0;
+const WARN_AT = 10_000;
+let warned = false;
+// A read on the CPU resolves as a microtask, so a loop that awaits nothing else never lets the
+// event loop run the finalizers of what the collector found: after each TURN_EVERY more tensors
+// left to the collector, a read gives the event loop one turn (about a millisecond in Node).
+const TURN_EVERY = 1000;
+let turnMark = 0;
+function finalizerTurn(): Promise<void> | undefined {
+  turnMark = Math.min(turnMark, leftToCollector);
+  if (leftToCollector < turnMark + TURN_EVERY) return undefined;
+  turnMark = leftToCollector;
+  return new Promise((r) => setTimeout(r, 0));
+}
 
 /** Nested arrays of numbers or booleans, as tensor() takes and toArray() returns. */
 export type NestedArray = number | boolean | NestedArray[];
@@ -129,6 +151,17 @@ export class Tensor implements Disposable {
     if (this.guarded || this.disposedFlag) return;
     this.guarded = true;
     finalizer.register(this, this.storage, this);
+    if (++leftToCollector >= WARN_AT && !warned) {
+      warned = true;
+      console.warn(
+        `tapegrad: ${leftToCollector} tensors were left to the garbage collector: made outside every tidy() and scope, or saved ` +
+          `by autograd for a backward() that never ran, and never disposed (${memory().tensors} tensors are alive now, says ` +
+          'memory().tensors). The collector frees them late, after their memory piles up; GPU memory, or a loop that never ' +
+          'yields to the event loop, may run out first. Run each step in tidy(() => ...) or `await withScope(async () => ...)` ' +
+          '(or open `using s = scope()` in the loop body), dispose() the tensors you are done with, and compute what needs no ' +
+          'gradient under noGrad(). (This warning is shown once.)',
+      );
+    }
   }
 
   /** @internal a fresh contiguous tensor on `device`. */
@@ -226,7 +259,10 @@ export class Tensor implements Disposable {
   dispose(): void {
     if (this.disposedFlag) return;
     this.disposedFlag = true;
-    if (this.guarded) finalizer.unregister(this);
+    if (this.guarded) {
+      finalizer.unregister(this);
+      leftToCollector--;
+    }
     countTensor(this.storage.backend.name, -1);
     this.storage.release();
     if (this.grad) {
@@ -243,11 +279,15 @@ export class Tensor implements Disposable {
   /** The elements in row-major order, as a new typed array. */
   async data(): Promise<TypedArray> {
     const c = this.contiguousRaw();
+    let out: TypedArray;
     try {
-      return await c.storage.backend.read(c.storage.handle, c.dtype, c.storage.length).then((a) => a.slice(c.offset, c.offset + this.size));
+      out = await c.storage.backend.read(c.storage.handle, c.dtype, c.storage.length).then((a) => a.slice(c.offset, c.offset + this.size));
     } finally {
       if (c !== this) c.dispose();
     }
+    const turn = finalizerTurn();
+    if (turn) await turn;
+    return out;
   }
   /** The elements, synchronously: CPU only. */
   dataSync(): TypedArray {

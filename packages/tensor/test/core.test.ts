@@ -3,6 +3,18 @@ import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 
+const gc = (() => {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+})();
+/** Collect garbage and give the finalizers their turn (they run in a later task). */
+async function collectGarbage(): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
 // The core's own machinery, checked with a minimal in-test backend (typed arrays and the one
 // 'copy' kernel), so this package's tests depend on no real backend.
 const test: tg.Backend<tg.TypedArray, unknown> = {
@@ -194,14 +206,9 @@ describe('memory', () => {
     expect(tg.memory().tensors).toBe(before);
   });
   it("the finalizer frees the storage of a tensor collected undisposed, once no scope holds it", async () => {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const bytes = () => tg.memory().devices.test?.bytes ?? 0;
     const collected = async () => {
-      for (let i = 0; i < 4; i++) {
-        gc();
-        await new Promise((r) => setTimeout(r, 0)); // finalizers run in a later task
-      }
+      await collectGarbage();
       return bytes();
     };
     const base = await collected();
@@ -228,6 +235,27 @@ describe('memory', () => {
     // disposed and then collected: released once, not twice
     (() => tg.keep(tg.zeros([100])).dispose())();
     expect(await collected()).toBe(base);
+  });
+  it('the finalizer uncounts each tensor it frees, views included, so memory() is exact after a collection', async () => {
+    const live = () => ({ ...(tg.memory().devices.test ?? { tensors: 0, bytes: 0 }) });
+    await collectGarbage();
+    const base = live();
+    // one storage under three tensors (a base and two views), none disposed; a fourth tensor disposed by hand
+    (() => {
+      const t = tg.zeros([6]);
+      void [t.reshape(2, 3), t.unsqueeze(0), tg.keep(tg.tidy(() => t.reshape(3, 2)))];
+      tg.zeros([2]).dispose();
+    })();
+    expect(live()).toEqual({ tensors: base.tensors + 4, bytes: base.bytes + 24 });
+    await collectGarbage();
+    expect(live()).toEqual(base);
+    // a view collected while its base lives: one tensor uncounted, the storage kept
+    const kept = tg.zeros([4]);
+    (() => void kept.reshape(2, 2))();
+    await collectGarbage();
+    expect(live()).toEqual({ tensors: base.tensors + 1, bytes: base.bytes + 16 });
+    kept.dispose();
+    expect(live()).toEqual(base);
   });
 });
 
