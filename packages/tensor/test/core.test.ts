@@ -230,3 +230,22 @@ describe('memory', () => {
     expect(await collected()).toBe(base);
   });
 });
+
+describe('warnings', () => {
+  it('are delivered once per message, to the handler set, and by default as Node process warnings', async () => {
+    const seen: string[] = [];
+    const previous = tg.setWarningHandler((m) => seen.push(m));
+    try {
+      tg.warn('core test: first');
+      tg.warn('core test: second');
+      tg.warn('core test: first');
+    } finally {
+      expect(tg.setWarningHandler(previous)).not.toBe(previous);
+    }
+    expect(seen).toEqual(['core test: first', 'core test: second']);
+    const emitted = new Promise<Error>((resolve) => process.once('warning', resolve));
+    tg.warn('core test: to the process');
+    const w = await emitted;
+    expect([w.name, w.message]).toEqual(['TapegradWarning', 'core test: to the process']);
+  });
+});
