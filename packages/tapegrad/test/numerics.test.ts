@@ -99,3 +99,24 @@ describe('int32 values out of range are errors, not wrapped (torch: "value canno
     expect(Array.from(tg.tensor([2147483647, -2147483648, -0.5, 1.9], { dtype: 'float64' }).cast('int32').dataSync())).toEqual([2147483647, -2147483648, 0, 1]);
   });
 });
+
+describe('integer sums (torch sums ints and bools into int64; tapegrad into int32)', () => {
+  it('a sum int32 cannot hold is an error naming the exact sum', () => {
+    // torch: tensor(6442450941)
+    throws(() => i32([2147483647, 2147483647, 2147483647]).sum(), tg.ValueError,
+      'sum: the sum 6442450941 does not fit in int32, the dtype tapegrad sums integers and bools into (PyTorch uses int64, which tapegrad lacks); cast the input to float64 (exact to 2^53) or float32 first');
+    throws(() => i32([1, 2 ** 30, 2, 2 ** 30], [2, 2]).sum(0), tg.ValueError, /^sum: the sum 2147483648 at output index \[1\] does not fit in int32/);
+    throws(() => i32([-(2 ** 31), -1], [2, 1]).sum(0, true), tg.ValueError, /^sum: the sum -2147483649 at output index \[0, 0\]/);
+    // the leading-dims path (a bias gradient's) checks too
+    throws(() => i32([2 ** 30, 2 ** 30, 2 ** 30, 2 ** 30], [2, 2]).sum(0), tg.ValueError, /^sum: the sum 2147483648 at output index \[0\]/);
+  });
+  it('sums that fit are exact, however their partial sums wander', () => {
+    expect(i32([2147483647, 1, -5]).sum().itemSync()).toBe(2147483643);
+    expect(i32([2147483647, 2147483647, -2147483648, -2147483648]).sum().itemSync()).toBe(-2);
+    expect(tg.ones([1000], { dtype: 'bool' }).sum().itemSync()).toBe(1000);
+    expect(i32([1, 2]).cast('float64').mul(2147483647).sum().itemSync()).toBe(6442450941);
+  });
+  it('argmax of more elements than int32 indexes is an error; PyTorch indexes in int64', () => {
+    throws(() => tg.ones([1]).expand([2 ** 31 + 1]).argmax(), tg.ValueError, 'argmax: an index into 2147483649 elements does not fit in int32, the dtype of its result (PyTorch\'s is int64, which tapegrad lacks)');
+  });
+});
