@@ -1,5 +1,5 @@
 import '@tapegrad/backend-cpu';
-import { DTypeError, IndexError, ShapeError, ValueError, randn, tensor, zeros, type Tensor } from '@tapegrad/tensor';
+import { DTypeError, IndexError, ShapeError, ValueError, randn, setWarningHandler, tensor, zeros, type Tensor } from '@tapegrad/tensor';
 import { describe, expect, it } from 'vitest';
 import { functional as F, BCELoss, CrossEntropyLoss, NLLLoss } from '../src/index.js';
 
@@ -159,5 +159,50 @@ describe('errors of the other losses', () => {
     expect(() => F.l1Loss(zeros([3]), i)).toThrow('l1Loss: target must be floating point; got int32');
     expect(() => F.binaryCrossEntropyWithLogits(zeros([3]), zeros([3]), { posWeight: i })).toThrow('binaryCrossEntropyWithLogits: posWeight must be floating point; got int32');
     expect(() => F.klDiv(i, zeros([3]))).toThrow('klDiv: input must be floating point; got int32');
+  });
+});
+
+// Pointwise losses broadcast input against target as PyTorch does, and warn as it does when
+// their shapes differ: a [N, 1] prediction against an [N] target is an [N, N] loss, silently.
+describe('losses whose target broadcasts against the input', () => {
+  const captured = (fn: () => unknown): string[] => {
+    const messages: string[] = [];
+    const previous = setWarningHandler((m) => messages.push(m));
+    try {
+      fn();
+    } finally {
+      setWarningHandler(previous);
+    }
+    return messages;
+  };
+  const pointwise = [
+    ['mseLoss', F.mseLoss], ['l1Loss', F.l1Loss], ['smoothL1Loss', F.smoothL1Loss], ['huberLoss', F.huberLoss], ['klDiv', F.klDiv],
+  ] as const;
+  it('warn once per shapes with PyTorch\'s message ("Using a target size ... different to the input size"), and compute its result', () => {
+    pointwise.forEach(([op, loss], k) => {
+      // shapes no other test uses, so no earlier call has spent the warning
+      const input = tensor([[0.5], [1.5], [-1], [2]]).expand(4, 1).add(k), target = tensor([0.25, 1, 0, 3]);
+      expect(captured(() => loss(input, target))).toEqual([
+        `${op}: using a target size [4] that is different to the input size [4, 1]; this will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.`,
+      ]);
+      expect(captured(() => loss(input, target))).toEqual([]);
+      expect(loss(input, target, { reduction: 'none' }).shape).toEqual([4, 4]);
+    });
+    // torch: F.mse_loss(torch.tensor([[0.5], [1.5], [-1], [2]]), torch.tensor([0.25, 1, 0, 3])) is 2.796875
+    expect(F.mseLoss(tensor([[0.5], [1.5], [-1], [2]]), tensor([0.25, 1, 0, 3])).itemSync()).toBe(2.796875);
+    expect(captured(() => F.smoothL1Loss(zeros([5, 1]), zeros([5]), { beta: 0 }))).toHaveLength(1); // l1Loss inside: one warning
+  });
+  it('same shapes do not warn; shapes that cannot broadcast are an error naming the loss', () => {
+    for (const [, loss] of pointwise) expect(captured(() => loss(zeros([6, 2]), zeros([6, 2])))).toEqual([]);
+    expect(() => F.mseLoss(zeros([4]), zeros([3]))).toThrow(new ShapeError('mseLoss: shapes [4] and [3] cannot be broadcast (dim -1: 4 vs 3)'));
+  });
+  it('BCE weights broadcast to the input, never enlarge it (torch: "output with shape [4] doesn\'t match the broadcast shape [4, 4]")', () => {
+    const p = tensor([0.2, 0.4, 0.6, 0.8]);
+    expect(() => F.binaryCrossEntropy(p, p, { weight: zeros([4, 1]) })).toThrow(
+      new ShapeError("binaryCrossEntropy: weight of shape [4, 1] must broadcast to the input's shape [4]; together they broadcast to [4, 4]"),
+    );
+    expect(() => F.binaryCrossEntropyWithLogits(p, p, { posWeight: zeros([4, 1]) })).toThrow(/^binaryCrossEntropyWithLogits: posWeight of shape \[4, 1\] must broadcast/);
+    expect(() => F.binaryCrossEntropyWithLogits(p, p, { weight: zeros([2, 4]) })).toThrow(/^binaryCrossEntropyWithLogits: weight of shape \[2, 4\]/);
+    expect(F.binaryCrossEntropyWithLogits(zeros([4, 3]), zeros([4, 3]), { posWeight: tensor([1, 2, 3]) }).shape).toEqual([]);
   });
 });

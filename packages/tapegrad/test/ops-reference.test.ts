@@ -47,6 +47,8 @@ const calls: Record<string, (...xs: T[]) => T> = {
   matmul_2d: tg.matmul, matmul_vv: tg.matmul, matmul_mv: tg.matmul, matmul_vm: tg.matmul, matmul_batched: tg.matmul,
   matmul_bcast: tg.matmul, matmul_bm: tg.matmul, matmul_vb: tg.matmul, matmul_int: tg.matmul,
   matmul_t: (a, b) => a!.T.matmul(b!),
+  mul_int_wrap: tg.mul, square_int_wrap: tg.square, pow_int_wrap: tg.pow, matmul_int_wrap: tg.matmul,
+  sum_int_back_in_range: (x) => x.sum(),
   gather: (x, i) => x!.gather(1, i!),
   gather_dim0: (x, i) => x!.gather(0, i!),
   scatter_add: (x, i, s) => x!.scatterAdd(1, i!, s!),

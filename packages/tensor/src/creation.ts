@@ -1,7 +1,7 @@
 import { getBackend, getDefaultDevice, type Device } from './backend.js';
-import { allocArray, checkDType, dtypeOfArray, isFloating, type DType, type TypedArray } from './dtype.js';
+import { allocArray, checkDType, dtypeOfArray, int32Value, isFloating, type DType, type TypedArray } from './dtype.js';
 import { DTypeError, ShapeError, ValueError } from './errors.js';
-import { checkShape, fmt, numel, type Shape } from './shape.js';
+import { checkShape, fmt, numel, unravelIndex, type Shape } from './shape.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { Tensor, type NestedArray } from './tensor.js';
 
@@ -29,66 +29,124 @@ function dtypeOption(op: string, options: CreateOptions, fallback: DType): DType
   return options.dtype === undefined ? fallback : checkDType(op, 'dtype', options.dtype);
 }
 
-function inferNested(op: string, data: NestedArray, shape: number[] = [], depth = 0): number[] {
-  if (Array.isArray(data)) {
-    if (depth === shape.length) shape.push(data.length);
-    else if (shape[depth] !== data.length) throw new ShapeError(`${op}: ragged nested array: expected length ${shape[depth]} at depth ${depth}, got ${data.length}`);
-    for (const d of data) inferNested(op, d, shape, depth + 1);
-  } else if (depth !== shape.length) {
-    throw new ShapeError(`${op}: ragged nested array: a number at depth ${depth} where arrays of length ${shape[depth]} were expected`);
+/** Typed arrays tensor() reads: the storage arrays, other integer arrays, and int64 as BigInt64Array. */
+export type HostArray = TypedArray | Int8Array | Int16Array | Uint16Array | Uint32Array | Uint8ClampedArray | BigInt64Array | BigUint64Array;
+
+const isSequence = (v: unknown): v is ArrayLike<unknown> => Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+const at = (path: readonly number[]) => (path.length ? ` at index [${path.join(', ')}]` : '');
+function describe(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'bigint') return `the bigint ${v}n (pass int64 data as a BigInt64Array)`;
+  if ((v as { __isTensor?: boolean }).__isTensor) return 'a Tensor (combine tensors with stack or cat)';
+  if (isSequence(v)) return `a sequence of length ${v.length}`;
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * The elements of nested arrays (typed arrays may be nested too), in row-major order, checked
+ * on the way as torch.tensor checks them: the shape is read off the first element at each depth,
+ * and every other sequence must match it; every leaf must be a number or a boolean. Holes,
+ * undefined, null, strings or objects would otherwise become NaN or 0 without a word.
+ */
+function flattenNested(op: string, data: unknown): { shape: number[]; values: (number | boolean)[] } {
+  const shape: number[] = [];
+  for (let d = data; isSequence(d); d = d[0]) {
+    shape.push(d.length);
+    if (d.length === 0) break;
   }
-  return shape;
+  const values: (number | boolean)[] = [];
+  const path: number[] = [];
+  const visit = (v: unknown, depth: number): void => {
+    if (depth < shape.length) {
+      if (!isSequence(v) || v.length !== shape[depth]) {
+        const got = isSequence(v) ? `length ${v.length}` : describe(v);
+        throw new ShapeError(`${op}: ragged nested array: expected a sequence of length ${shape[depth]}${at(path)} (the first elements give shape ${fmt(shape)}), got ${got}`);
+      }
+      for (let i = 0; i < v.length; i++) {
+        path.push(i);
+        visit(v[i], depth + 1);
+        path.pop();
+      }
+    } else if (typeof v === 'number' || typeof v === 'boolean') {
+      values.push(v);
+    } else if (isSequence(v)) {
+      throw new ShapeError(`${op}: ragged nested array: expected a number${at(path)} (the first elements give shape ${fmt(shape)}), got ${describe(v)}`);
+    } else {
+      throw new DTypeError(`${op}: element${at(path)} is ${describe(v)}; expected a number or a boolean`);
+    }
+  };
+  visit(data, 0);
+  return { shape, values };
+}
+
+// What a typed array holds unless a dtype is given: its own storage dtype, int32 for the other
+// integer arrays (integers stay integers, as in torch.from_numpy), float32 otherwise.
+function hostDType(a: HostArray): DType {
+  const own = dtypeOfArray(a);
+  if (own) return own;
+  return a instanceof Int8Array || a instanceof Int16Array || a instanceof Uint16Array || a instanceof Uint32Array || a instanceof Uint8ClampedArray || a instanceof BigInt64Array || a instanceof BigUint64Array
+    ? 'int32'
+    : 'float32';
 }
 
 /**
  * A tensor from nested arrays, a typed array, a number or a boolean. Unless `dtype` is given,
- * booleans give bool, a typed array keeps its type, and numbers give float32: JavaScript cannot
- * tell `1` from `1.0`, so unlike torch.tensor integer-valued lists are not int (pass
- * `dtype: 'int32'`). BigInt64Array input (int64) is converted to int32 with a range check.
+ * booleans give bool, numbers give float32 (JavaScript cannot tell `1` from `1.0`, so unlike
+ * torch.tensor integer-valued lists are not int: pass `dtype: 'int32'`), and a typed array keeps
+ * its dtype: Float32Array, Float64Array and Int32Array their own, Uint8Array bool (0 or 1 only),
+ * the other integer arrays (Int8Array to Uint32Array, BigInt64Array for int64) int32.
+ *
+ * Every element is checked, as torch.tensor checks it: an element that is not a number or a
+ * boolean (undefined, null, a string, an object, a hole) is a DTypeError, a ragged nesting a
+ * ShapeError, and a value that int32 cannot hold (out of range, NaN, an infinity) a ValueError,
+ * each naming the element's index. A fraction stored as int32 truncates toward zero.
  */
-export function tensor(data: NestedArray | TypedArray | BigInt64Array | readonly number[], options: CreateOptions & { shape?: Shape } = {}): Tensor {
-  if (data instanceof BigInt64Array) return fromBigInt(data, options);
-  let flat: ArrayLike<number | boolean>;
+export function tensor(data: NestedArray | HostArray | readonly number[], options: CreateOptions & { shape?: Shape } = {}): Tensor {
+  let values: ArrayLike<number | boolean | bigint>;
   let shape: number[];
   let dtype: DType;
   if (ArrayBuffer.isView(data)) {
-    flat = data as TypedArray;
-    shape = options.shape ? checkShape('tensor', options.shape) : [flat.length];
-    dtype = options.dtype ?? dtypeOfArray(flat) ?? 'float32';
+    values = data as HostArray;
+    shape = [values.length];
+    dtype = options.dtype ?? hostDType(data as HostArray);
   } else {
-    shape = inferNested('tensor', data as NestedArray);
-    flat = Array.isArray(data) ? ((data as unknown[]).flat(Infinity) as (number | boolean)[]) : [data as number];
-    const allBool = flat.length > 0 && Array.prototype.every.call(flat, (v: unknown) => typeof v === 'boolean');
-    dtype = options.dtype ?? (allBool ? 'bool' : 'float32');
-    if (options.shape) shape = checkShape('tensor', options.shape);
+    ({ shape, values } = flattenNested('tensor', data));
+    dtype = options.dtype ?? (values.length > 0 && (values as unknown[]).every((v) => typeof v === 'boolean') ? 'bool' : 'float32');
   }
+  const dataShape = shape;
+  const where = (i: number) => at(dataShape.length ? unravelIndex(i, dataShape) : []);
+  if (options.shape) shape = checkShape('tensor', options.shape);
   checkDType('tensor', 'dtype', dtype);
-  if (numel(shape) !== flat.length) throw new ShapeError(`tensor: shape ${fmt(shape)} needs ${numel(shape)} elements; got ${flat.length}`);
-  const arr = allocArray(dtype, flat.length);
-  for (let i = 0; i < flat.length; i++) {
-    const v = Number(flat[i]);
-    arr[i] = dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
+  if (numel(shape) !== values.length) throw new ShapeError(`tensor: shape ${fmt(shape)} needs ${numel(shape)} elements; got ${values.length}`);
+  const arr = allocArray(dtype, values.length);
+  // a Uint8Array read as bool must hold bools: 128 or 255 are bytes (pixels), and would become true
+  const bytesAsBool = data instanceof Uint8Array && options.dtype === undefined;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (dtype === 'bool') {
+      if (bytesAsBool && v !== 0 && v !== 1) {
+        throw new ValueError(`tensor: a Uint8Array is read as bool (0 or 1), but element${where(i)} is ${v}; pass dtype: 'int32' or 'float32' for byte data`);
+      }
+      arr[i] = Number(v) !== 0 ? 1 : 0; // NaN is true, as in torch
+    } else if (dtype === 'int32') {
+      arr[i] = int32Value('tensor', typeof v === 'boolean' ? +v : v, where(i));
+    } else {
+      arr[i] = Number(v);
+    }
   }
   return fromArray(arr, shape, dtype, options);
 }
 
-function fromBigInt(data: BigInt64Array, options: CreateOptions & { shape?: Shape }): Tensor {
-  const dtype = options.dtype ?? 'int32';
-  const arr = allocArray(dtype, data.length);
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (dtype === 'int32' && (v > 2147483647n || v < -2147483648n)) {
-      throw new ValueError(`tensor: int64 value ${v} at index ${i} does not fit in int32`);
-    }
-    arr[i] = Number(v);
-  }
-  return fromArray(arr, options.shape ? checkShape('tensor', options.shape) : [data.length], dtype, options);
-}
-
-/** A tensor of `shape` filled with `value` (float32 unless `dtype`, or bool for a boolean). */
+/**
+ * A tensor of `shape` filled with `value` (float32 unless `dtype`, or bool for a boolean). An
+ * int32 fill outside int32's range (or NaN) is a ValueError, as in PyTorch.
+ */
 export function full(shape: Shape, value: number | boolean, options: CreateOptions = {}): Tensor {
   shape = checkShape('full', shape);
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new DTypeError(`full: value must be a number or a boolean; got ${describe(value)}`);
   const dtype = dtypeOption('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
+  if (dtype === 'int32') int32Value('full', +value);
   const arr = allocArray(dtype, numel(shape));
   if (value !== 0 && value !== false) arr.fill(dtype === 'bool' ? 1 : Number(value));
   return fromArray(arr, shape, dtype, options);
@@ -117,13 +175,18 @@ export function fullLike(t: Tensor, value: number, options: CreateOptions = {}):
   return full(t.shape, value, likeOptions(t, options));
 }
 
-/** Values from start to end (exclusive) by step; int32 when all are integers, as torch.arange. */
+/**
+ * Values from start to end (exclusive) by step; int32 when all are integers, as torch.arange
+ * (whose int64 tapegrad lacks: a value beyond int32's range is a ValueError, not a wrapped one).
+ */
 export function arange(start: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
   if (end === undefined) [start, end] = [0, start];
   if (step === 0 || !Number.isFinite(step)) throw new ValueError(`arange: step must be a finite non-zero number; got ${step}`);
   if ((end - start) / step < 0) throw new ValueError(`arange: the range [${start}, ${end}) cannot be walked with step ${step}`);
   const n = Math.max(0, Math.ceil((end - start) / step));
   const dtype = dtypeOption('arange', options, [start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
+  // the values are monotonic: the ends are the extremes
+  if (dtype === 'int32' && n > 0) for (const v of [start, start + (n - 1) * step]) int32Value('arange', v);
   const arr = allocArray(dtype, n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
   return fromArray(arr, [n], dtype, options);
@@ -162,6 +225,7 @@ export function randint(low: number, high: number, shape: Shape, options: Random
     throw new ValueError(`randint: expected integers low < high; got low=${low}, high=${high}`);
   }
   const dtype = dtypeOption('randint', options, 'int32');
+  if (dtype === 'int32') for (const v of [low, high - 1]) int32Value('randint', v);
   const g = options.generator ?? defaultGenerator;
   const arr = allocArray(dtype, numel(shape));
   for (let i = 0; i < arr.length; i++) arr[i] = g.int(low, high);

@@ -1,4 +1,4 @@
-import { DTypeError } from './errors.js';
+import { DTypeError, ValueError } from './errors.js';
 
 /** Element types. `float64` exists for gradcheck and is CPU-only. */
 export type DType = 'float32' | 'float64' | 'int32' | 'bool';
@@ -28,6 +28,23 @@ export function dtypeOfArray(a: ArrayLike<unknown>): DType | undefined {
   if (a instanceof Int32Array) return 'int32';
   if (a instanceof Uint8Array) return 'bool';
   return undefined;
+}
+/** Whether `v` lies in int32's range (NaN does not), the check PyTorch makes before storing a value in an int32 tensor. */
+export function fitsInt32(v: number): boolean {
+  return v >= -2147483648 && v <= 2147483647;
+}
+/**
+ * `v`, checked for storage in an int32 tensor (the store truncates a fraction toward zero, as
+ * PyTorch does). A value outside int32's range, NaN or an infinity is a ValueError naming `op`
+ * and where the value was (`at`): PyTorch's "value cannot be converted to type int32 without
+ * overflow", where a typed array would silently wrap it.
+ */
+export function int32Value(op: string, v: number | bigint, at = ''): number {
+  const n = Number(v);
+  if (typeof v === 'bigint' ? v < -2147483648n || v > 2147483647n : !fitsInt32(n)) {
+    throw new ValueError(`${op}: value ${v}${at} cannot be converted to int32 without overflow (int32 holds -2147483648 to 2147483647; tapegrad has no int64: float64 holds integers exactly up to 2^53)`);
+  }
+  return n;
 }
 /** Return `dtype` if it is a dtype; otherwise throw a DTypeError naming `op` and `arg`. */
 export function checkDType(op: string, arg: string, dtype: unknown): DType {

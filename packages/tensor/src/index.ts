@@ -6,6 +6,7 @@
  * @module @tapegrad/tensor
  */
 export * from './errors.js';
+export * from './warnings.js';
 export * from './dtype.js';
 export * from './shape.js';
 export * from './backend.js';

@@ -79,7 +79,7 @@ describe('tensors and views', () => {
     expect(tg.tensor(new Int32Array([1, 2])).dtype).toBe('int32');
     expect(tg.tensor([true, false]).dtype).toBe('bool');
     expect(Array.from(tg.tensor(new BigInt64Array([3n, -4n])).dataSync())).toEqual([3, -4]);
-    expect(() => tg.tensor(new BigInt64Array([2n ** 40n]))).toThrow(/int64 value 1099511627776 at index 0 does not fit in int32/);
+    expect(() => tg.tensor(new BigInt64Array([2n ** 40n]))).toThrow(/^tensor: value 1099511627776 at index \[0\] cannot be converted to int32 without overflow/);
   });
   it('views share storage and contiguous() copies only when needed', () => {
     const t = tg.arange(0, 6, 1, { dtype: 'float32' }).reshape(2, 3);
@@ -312,5 +312,24 @@ describe('adoptStorage: a tensor moves to another device under the same object (
     })();
     expect([counts('test').bytes, counts('test2').bytes]).toEqual([base, base2! + 400]);
     expect(await collected()).toEqual([base, base2]);
+  });
+});
+
+describe('warnings', () => {
+  it('are delivered once per message, to the handler set, and by default as Node process warnings', async () => {
+    const seen: string[] = [];
+    const previous = tg.setWarningHandler((m) => seen.push(m));
+    try {
+      tg.warn('core test: first');
+      tg.warn('core test: second');
+      tg.warn('core test: first');
+    } finally {
+      expect(tg.setWarningHandler(previous)).not.toBe(previous);
+    }
+    expect(seen).toEqual(['core test: first', 'core test: second']);
+    const emitted = new Promise<Error>((resolve) => process.once('warning', resolve));
+    tg.warn('core test: to the process');
+    const w = await emitted;
+    expect([w.name, w.message]).toEqual(['TapegradWarning', 'core test: to the process']);
   });
 });

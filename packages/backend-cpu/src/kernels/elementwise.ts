@@ -1,4 +1,4 @@
-import { registerKernel, type ClampAttrs } from '@tapegrad/tensor';
+import { fitsInt32, getKernel, registerKernel, unravelIndex, ValueError, type ClampAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, fills, plan, type CpuKernel, type CpuView } from '../strided.js';
 import { fastBinary, fastReluBackward, fastUnary, fastWhere } from './fast-f32.js';
 
@@ -80,11 +80,27 @@ const BINARY: Record<string, Fn2> = {
 for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'cpu', fills(fastUnary(name, unaryKernel(f))));
 for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'cpu', fills(fastBinary(name, binaryKernel(f))));
 
+// int32 arithmetic wraps modulo 2^32, as PyTorch's (and WGSL's) does. add and sub are exact in
+// a double before the store wraps them; a product can pass 2^53 and lose its low bits first, so
+// int32 mul, square and pow multiply with Math.imul, which wraps as int32 hardware does.
+function ipow(a: number, e: number): number {
+  let r = 1;
+  for (; e > 0; e >>>= 1, a = Math.imul(a, a)) if (e & 1) r = Math.imul(r, a);
+  return r;
+}
+const INT32: Record<string, Fn1 | Fn2> = { mul: Math.imul, square: (x: number) => Math.imul(x, x) };
+for (const [name, f] of Object.entries(INT32)) {
+  const float = getKernel(name, 'cpu') as CpuKernel;
+  const int = (f.length === 1 ? unaryKernel(f as Fn1) : binaryKernel(f as Fn2)) as CpuKernel;
+  registerKernel(name, 'cpu', fills(((inputs, outputs, attrs, op) => (outputs[0]!.dtype === 'int32' ? int : float)(inputs, outputs, attrs, op)) as CpuKernel));
+}
+
 // pow on ints stays an int, but a negative int exponent would give a fraction: torch errors.
 registerKernel('pow', 'cpu', fills((inputs, outputs, attrs, op) => {
   if (outputs[0]!.dtype === 'int32') {
     const b = inputs[1]!;
     for (const v of b.handle) if (v < 0) throw new RangeError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);
+    return binaryKernel(ipow)(inputs, outputs, attrs, op);
   }
   binaryKernel(BINARY.pow!)(inputs, outputs, attrs, op);
 }) as CpuKernel);
@@ -110,7 +126,22 @@ registerKernel('where', 'cpu', fills(fastWhere((([c, x, y], [out]) => {
 }) as CpuKernel)));
 
 // 'copy' reads a strided (possibly broadcast) view and writes another view, converting dtype.
+// A float out of int32's range (NaN, infinities) has no int32 value: PyTorch leaves the cast
+// undefined (x86 gives INT_MIN), a typed array would wrap it; here it is an error, as PyTorch's
+// creation functions make it. The index counts the output's elements in row-major order, the
+// order the plan visits them.
 registerKernel('copy', 'cpu', fills(fastUnary('copy', ((inputs, outputs, attrs, op) => {
-  const cast = outputCast(outputs[0]!);
-  unaryKernel(cast ?? ((x) => x))(inputs, outputs, attrs, op);
+  const out = outputs[0]!, x = inputs[0]!;
+  if (out.dtype === 'int32' && (x.dtype === 'float32' || x.dtype === 'float64')) {
+    let i = 0;
+    return unaryKernel((v) => {
+      if (!fitsInt32(v)) {
+        const at = out.shape.length ? ` at index [${unravelIndex(i, out.shape).join(', ')}]` : '';
+        throw new ValueError(`${op === 'copy' ? 'cast' : op}: value ${v}${at} cannot be converted to int32 without overflow (int32 holds -2147483648 to 2147483647; clamp it first)`);
+      }
+      i++;
+      return v;
+    })(inputs, outputs, attrs, op);
+  }
+  unaryKernel(outputCast(out) ?? ((v) => v))(inputs, outputs, attrs, op);
 }) as CpuKernel)));

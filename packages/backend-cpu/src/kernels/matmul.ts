@@ -42,6 +42,20 @@ export function gemm(a: TypedArray, b: TypedArray, c: TypedArray, cOff: number, 
   }
 }
 
+/**
+ * gemm for int32: products and sums wrap modulo 2^32 (Math.imul), as PyTorch's int32 matmul
+ * does; in a double a product past 2^53 would lose its low bits before the store wrapped it.
+ */
+function gemmInt32(a: TypedArray, b: TypedArray, c: TypedArray, cOff: number, m: number, n: number, k: number): void {
+  for (let i = 0; i < m; i++) {
+    const c0 = cOff + i * n;
+    for (let p = 0; p < k; p++) {
+      const av = a[i * k + p]!, bo = p * n;
+      for (let j = 0; j < n; j++) c[c0 + j] = c[c0 + j]! + Math.imul(av, b[bo + j]!);
+    }
+  }
+}
+
 const matmulKernel: CpuKernel = ([x, y], [out]) => {
   const o = out!;
   const r = o.shape.length, xr = x!.shape.length, yr = y!.shape.length;
@@ -73,7 +87,7 @@ const matmulKernel: CpuKernel = ([x, y], [out]) => {
     // operands of another dtype are packed into the output's, so the product accumulates there
     const a = pack(x!.handle, aBatch[bi]!, ars, acs, m, k, aBuf);
     const b = pack(y!.handle, bBatch[bi]!, brs, bcs, k, n, bBuf);
-    gemm(a, b, o.handle, bi * m * n, m, n, k);
+    (o.dtype === 'int32' ? gemmInt32 : gemm)(a, b, o.handle, bi * m * n, m, n, k);
   }
 };
 registerKernel('matmul', 'cpu', fills(matmulKernel));

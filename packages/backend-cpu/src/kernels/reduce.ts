@@ -1,103 +1,210 @@
-import { registerKernel, type ReduceAttrs } from '@tapegrad/tensor';
-import { isContiguous, splitDims, type CpuKernel } from '../strided.js';
+import { fitsInt32, registerKernel, unravelIndex, ValueError, type ReduceAttrs, type Shape } from '@tapegrad/tensor';
+import { isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
 import { wasmSumRows } from '../wasm/runtime.js';
 
 // Each output element reduces one "line" of the input: the reduced dims at fixed kept indices.
 // Accumulation is in float64 (JS numbers) whatever the dtype, so float32 sums stay accurate.
+//
+// A line is walked in place, in row-major order, as runs along its innermost reduced dim: no
+// offset per element is ever built, so a strided, transposed or broadcast view costs no more
+// memory than its output. A reduced dim of stride 0 (an expanded view) holds one element
+// repeated: it is not walked at all. max and min ignore the repeats, argmax and argmin find
+// the first occurrence (index 0 along that dim), and sum multiplies by their count, one
+// correctly rounded product where adding the element n times would round n times (at least
+// as accurate, and the same bits wherever those additions were exact, as they are for
+// n < 2^29 float32 elements).
 
-function reduceKernel(visit: (a: ArrayLike<number>, base: number, inner: Int32Array) => number): CpuKernel<ReduceAttrs> {
-  return ([x], [out], { dims }) => {
-    const { outer, inner } = splitDims(x!, dims);
-    const a = x!.handle;
-    const o = out!.handle;
-    for (let i = 0; i < outer.length; i++) o[i] = visit(a, outer[i]!, inner);
+interface Lines {
+  /** Offset of each line's first element, one per output element in row-major order. */
+  starts: Int32Array;
+  /** The innermost walked dim: its length, stride and step in the line's flat index. */
+  n: number;
+  stride: number;
+  step: number;
+  /** The other walked dims, outermost first: sizes, strides and flat-index steps. */
+  shape: number[];
+  strides: number[];
+  steps: number[];
+  /** Elements walked per line (0 when a reduced dim has size 0) and copies of each (the broadcast dims' sizes). */
+  count: number;
+  repeat: number;
+}
+
+function lines(x: { shape: Shape; strides: readonly number[]; offset: number }, dims: readonly number[]): Lines {
+  const keep = x.shape.map((_, d) => d).filter((d) => !dims.includes(d));
+  const starts = lineBases(keep.map((d) => x.shape[d]!), keep.map((d) => x.strides[d]!), x.offset);
+  // innermost first: size-1 dims vanish, broadcast dims become repeats, and a dim that continues
+  // the next inner one in memory and in the flat index merges with it
+  const walked: { size: number; stride: number; step: number }[] = [];
+  let repeat = 1, step = 1, count = 1;
+  for (let k = dims.length - 1; k >= 0; k--) {
+    const size = x.shape[dims[k]!]!, stride = x.strides[dims[k]!]!;
+    count *= size;
+    if (size !== 1 && stride === 0) repeat *= size;
+    else if (size !== 1) {
+      const inner = walked[walked.length - 1];
+      if (inner && inner.stride * inner.size === stride && inner.step * inner.size === step) inner.size *= size;
+      else walked.push({ size, stride, step });
+    }
+    step *= size;
+  }
+  if (count === 0) repeat = 0;
+  const innermost = walked.shift() ?? { size: 1, stride: 0, step: 0 };
+  walked.reverse();
+  return {
+    starts,
+    n: innermost.size,
+    stride: innermost.stride,
+    step: innermost.step,
+    shape: walked.map((w) => w.size),
+    strides: walked.map((w) => w.stride),
+    steps: walked.map((w) => w.step),
+    count: count === 0 ? 0 : count / repeat,
+    repeat,
   };
 }
 
-const sumLines = reduceKernel((a, base, inner) => {
-  let s = 0;
-  for (let j = 0; j < inner.length; j++) s += a[base + inner[j]!]!;
-  return s;
-});
-/**
- * sum where the innermost reduced dims are one contiguous run in memory, like a bias gradient's
- * sum over [0, 2, 3] of [N, C, H, W]: each line is a few runs of H·W elements, summed by a
- * plain loop instead of one offset-table lookup per element, into four float64 partial sums
- * (one sum's chain of dependent adds would bound the loop by the add's latency).
- */
-registerKernel('sum', 'cpu', ((inputs, outputs, attrs, op) => {
-  const x = inputs[0]!;
-  const { dims } = attrs;
-  if (dims.length > 0 && dims.length < x.shape.length && dims.every((d, i) => d === i) && isContiguous(x)) {
-    const out = outputs[0]!;
-    const rows = x.shape.slice(0, dims.length).reduce((p, d) => p * d, 1), cols = x.shape.slice(dims.length).reduce((p, d) => p * d, 1);
-    if (x.dtype === 'float32' && out.dtype === 'float32' && wasmSumRows(x, out, rows, cols)) return;
-    return sumLeading(x.handle, x.offset, out.handle, rows, cols);
+/** Walks the runs of one line after another: `for (w.start(base); w.more; w.next())`, each run at `p` with flat index `j`. */
+class Runs {
+  p = 0;
+  j = 0;
+  more = false;
+  private readonly idx: Int32Array;
+  private readonly empty: boolean;
+  private readonly shape: readonly number[];
+  private readonly strides: readonly number[];
+  private readonly steps: readonly number[];
+  constructor(l: Lines) {
+    this.idx = new Int32Array(l.shape.length);
+    this.empty = l.count === 0;
+    ({ shape: this.shape, strides: this.strides, steps: this.steps } = l);
   }
-  let cut = x.shape.length, run = 1;
-  while (cut > 0 && dims.includes(cut - 1) && (x.shape[cut - 1] === 1 || x.strides[cut - 1] === run)) run *= x.shape[--cut]!;
-  if (run < 8) return sumLines(inputs, outputs, attrs, op);
-  const { outer, inner } = splitDims({ shape: x.shape.slice(0, cut), strides: x.strides.slice(0, cut), offset: x.offset }, dims.filter((d) => d < cut));
-  const a = x.handle, o = outputs[0]!.handle;
-  for (let i = 0; i < outer.length; i++) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (let j = 0; j < inner.length; j++) {
-      let p = outer[i]! + inner[j]!;
-      const end = p + run;
-      for (; p + 4 <= end; p += 4) (s0 += a[p]!), (s1 += a[p + 1]!), (s2 += a[p + 2]!), (s3 += a[p + 3]!);
-      for (; p < end; p++) s0 += a[p]!;
+  start(base: number): void {
+    this.p = base;
+    this.j = 0;
+    this.more = !this.empty;
+    if (this.idx.length > 0) this.idx.fill(0);
+  }
+  next(): void {
+    const { shape, strides, steps, idx } = this;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d]! < shape[d]!) {
+        this.p += strides[d]!;
+        this.j += steps[d]!;
+        return;
+      }
+      this.p -= strides[d]! * (shape[d]! - 1);
+      this.j -= steps[d]! * (shape[d]! - 1);
+      idx[d] = 0;
     }
-    o[i] = s0 + s1 + (s2 + s3);
+    this.more = false;
   }
-}) as CpuKernel<ReduceAttrs>);
-/**
- * sum over the leading dims of a dense tensor, like a Linear bias's gradient over the batch:
- * whole rows added into float64 column sums, which walks memory once in order (a line at a time
- * would stride across every row) and adds in the same order, so the bits are the same. float32
- * in the WebAssembly memory takes wasm/elementwise.wat's sum_rows, the same sums in SIMD.
- */
-function sumLeading(a: ArrayLike<number>, base: number, o: { [i: number]: number }, rows: number, cols: number): void {
-  const acc = new Float64Array(cols);
-  for (let r = 0, p = base; r < rows; r++, p += cols) for (let j = 0; j < cols; j++) acc[j] += a[p + j]!;
-  for (let j = 0; j < cols; j++) o[j] = acc[j]!;
 }
 
-registerKernel('max', 'cpu', reduceKernel((a, base, inner) => {
-  let m = -Infinity;
-  for (let j = 0; j < inner.length; j++) {
-    const v = a[base + inner[j]!]!;
-    if (v > m || v !== v) m = v;
-    if (m !== m) break; // NaN propagates
+// int sums go to int32, where PyTorch's go to int64: a sum int32 cannot hold is an error rather
+// than a wrapped value (the float64 accumulator holds it exactly up to 2^53).
+function checkedSum(v: number, i: number, out: CpuView): number {
+  if (out.dtype === 'int32' && !fitsInt32(v)) {
+    const at = out.shape.length ? ` at output index [${unravelIndex(i, out.shape).join(', ')}]` : '';
+    throw new ValueError(
+      `sum: the sum ${v}${at} does not fit in int32, the dtype tapegrad sums integers and bools into (PyTorch uses int64, which tapegrad lacks); cast the input to float64 (exact to 2^53) or float32 first`,
+    );
   }
-  return m;
-}));
-registerKernel('min', 'cpu', reduceKernel((a, base, inner) => {
-  let m = Infinity;
-  for (let j = 0; j < inner.length; j++) {
-    const v = a[base + inner[j]!]!;
-    if (v < m || v !== v) m = v;
-    if (m !== m) break;
+  return v;
+}
+
+/**
+ * sum where the reduced dims lead and the tensor is dense, like a Linear bias's gradient over
+ * the batch: whole rows added into float64 column sums, which walks memory once in order (a line
+ * at a time would stride across every row) and adds in the same order, so the bits are the same.
+ * float32 in the WebAssembly memory takes wasm/elementwise.wat's sum_rows, the same sums in SIMD.
+ */
+function sumLeading(x: CpuView, out: CpuView, rows: number, cols: number): void {
+  if (x.dtype === 'float32' && out.dtype === 'float32' && wasmSumRows(x, out, rows, cols)) return;
+  const a = x.handle, o = out.handle;
+  const acc = new Float64Array(cols);
+  for (let r = 0, p = x.offset; r < rows; r++, p += cols) for (let j = 0; j < cols; j++) acc[j] += a[p + j]!;
+  for (let j = 0; j < cols; j++) o[j] = checkedSum(acc[j]!, j, out);
+}
+
+// A line whose innermost run is contiguous and at least 8 long sums into four float64 partial
+// sums (one sum's chain of dependent adds would bound the loop by the add's latency).
+registerKernel('sum', 'cpu', (([x], [out], { dims }) => {
+  if (dims.length > 0 && dims.length < x!.shape.length && dims.every((d, i) => d === i) && isContiguous(x!)) {
+    return sumLeading(x!, out!, numel(x!.shape.slice(0, dims.length)), numel(x!.shape.slice(dims.length)));
   }
-  return m;
-}));
-// argmax/argmin reduce exactly one dim; ties give the first index and NaN counts as extreme.
-registerKernel('argmax', 'cpu', reduceKernel((a, base, inner) => {
-  let best = 0;
-  let m = -Infinity;
-  for (let j = 0; j < inner.length; j++) {
-    const v = a[base + inner[j]!]!;
-    if (v !== v) return j;
-    if (v > m || j === 0) (m = v), (best = j);
+  const l = lines(x!, dims);
+  const a = x!.handle, o = out!.handle;
+  const { n, stride, repeat } = l;
+  const w = new Runs(l);
+  for (let i = 0; i < l.starts.length; i++) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (w.start(l.starts[i]!); w.more; w.next()) {
+      let p = w.p;
+      if (stride === 1 && n >= 8) {
+        const end = p + n;
+        for (; p + 4 <= end; p += 4) (s0 += a[p]!), (s1 += a[p + 1]!), (s2 += a[p + 2]!), (s3 += a[p + 3]!);
+        for (; p < end; p++) s0 += a[p]!;
+      } else {
+        for (let k = 0; k < n; k++, p += stride) s0 += a[p]!;
+      }
+    }
+    const s = s0 + s1 + (s2 + s3);
+    o[i] = checkedSum(repeat === 1 ? s : s * repeat, i, out!);
   }
-  return best;
-}));
-registerKernel('argmin', 'cpu', reduceKernel((a, base, inner) => {
-  let best = 0;
-  let m = Infinity;
-  for (let j = 0; j < inner.length; j++) {
-    const v = a[base + inner[j]!]!;
-    if (v !== v) return j;
-    if (v < m || j === 0) (m = v), (best = j);
-  }
-  return best;
-}));
+}) as CpuKernel<ReduceAttrs>);
+
+const numel = (shape: Shape) => shape.reduce((p, d) => p * d, 1);
+
+// max/min: NaN wins and ends the line (it propagates, as in torch).
+function extremeKernel(larger: boolean): CpuKernel<ReduceAttrs> {
+  return ([x], [out], { dims }) => {
+    const l = lines(x!, dims);
+    const a = x!.handle, o = out!.handle;
+    const { n, stride } = l;
+    const w = new Runs(l);
+    for (let i = 0; i < l.starts.length; i++) {
+      let m = larger ? -Infinity : Infinity;
+      line: for (w.start(l.starts[i]!); w.more; w.next()) {
+        for (let k = 0, p = w.p; k < n; k++, p += stride) {
+          const v = a[p]!;
+          if (v !== v) {
+            m = v;
+            break line;
+          }
+          if (larger ? v > m : v < m) m = v;
+        }
+      }
+      o[i] = m;
+    }
+  };
+}
+registerKernel('max', 'cpu', extremeKernel(true));
+registerKernel('min', 'cpu', extremeKernel(false));
+
+// argmax/argmin: the index in the line's row-major order over the reduced dims (the flattened
+// index when every dim is reduced); ties give the first index and NaN counts as extreme.
+function argKernel(larger: boolean): CpuKernel<ReduceAttrs> {
+  return ([x], [out], { dims }) => {
+    const l = lines(x!, dims);
+    const a = x!.handle, o = out!.handle;
+    const { n, stride, step } = l;
+    const w = new Runs(l);
+    for (let i = 0; i < l.starts.length; i++) {
+      let best = -1, m = 0;
+      line: for (w.start(l.starts[i]!); w.more; w.next()) {
+        for (let k = 0, p = w.p, j = w.j; k < n; k++, p += stride, j += step) {
+          const v = a[p]!;
+          if (v !== v) {
+            best = j;
+            break line;
+          }
+          if (best < 0 || (larger ? v > m : v < m)) (m = v), (best = j);
+        }
+      }
+      o[i] = Math.max(best, 0);
+    }
+  };
+}
+registerKernel('argmax', 'cpu', argKernel(true));
+registerKernel('argmin', 'cpu', argKernel(false));

@@ -1,4 +1,4 @@
-import { promoteTypes, registerKernel, ValueError, type BinaryOp, type ClampAttrs, type CompareOp, type DType, type UnaryOp } from '@tapegrad/tensor';
+import { promoteTypes, registerKernel, unravelIndex, ValueError, type BinaryOp, type TapegradError, type ClampAttrs, type CompareOp, type DType, type UnaryOp } from '@tapegrad/tensor';
 import {
   broadcastStrides, coalesce, computeType, DTYPE_CODE, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP,
   type GpuView, type Program, type WebGPUKernel,
@@ -14,6 +14,8 @@ interface MapOp {
   helpers?: (c: 'f32' | 'i32') => string;
   /** Whether the helpers report bad data (and so need the error buffer), given the compute type. */
   checks?: (c: 'f32' | 'i32') => boolean;
+  /** The error a report becomes at the next read (the value reported and the element's index). */
+  error?: (value: number, at: number) => TapegradError;
 }
 
 const UNARY: Record<UnaryOp, MapOp> = {
@@ -57,7 +59,7 @@ const BINARY: Record<BinaryOp, MapOp> = {
   sub: { expr: 'a - b' },
   mul: { expr: 'a * b' },
   div: { expr: 'a / b' },
-  pow: { expr: 'pow_(a, b, i)', helpers: (c) => (c === 'f32' ? POW_F32 : POW_I32), checks: (c) => c === 'i32' },
+  pow: { expr: 'pow_(a, b, i)', helpers: (c) => (c === 'f32' ? POW_F32 : POW_I32), checks: (c) => c === 'i32', error: (v) => new ValueError(`pow: integers to negative integer powers are not allowed (exponent ${v})`) },
   // NaN propagates, as torch.maximum/minimum
   maximum: { expr: 'select(select(b, a, a > b), a + b, is_nan(a) || is_nan(b))' },
   minimum: { expr: 'select(select(b, a, a < b), a + b, is_nan(a) || is_nan(b))' },
@@ -116,9 +118,8 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   out0[o${k}] = ${predicate ? `select(0u, 1u, ${f.expr})` : `st(${f.expr}, md[${2 + k}])`};
 }`;
   const key = `map:${name}:${c}`;
-  return { key, wgsl, inputs: inputs.map((v) => v.handle), outputs: [out.handle], meta, workgroups: Math.ceil(n / WORKGROUP), errors: checks ? powError : undefined };
+  return { key, wgsl, inputs: inputs.map((v) => v.handle), outputs: [out.handle], meta, workgroups: Math.ceil(n / WORKGROUP), errors: checks ? f.error : undefined };
 }
-const powError = (v: number) => new ValueError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);
 
 /** Arithmetic runs in the output's type; comparisons in the inputs' promoted type; copies in the input's. */
 const arith = (f: MapOp, name: string): WebGPUKernel => (inputs, [out]) => [mapProgram(name, f, computeType(out!.dtype), false, inputs, out!)];
@@ -142,8 +143,26 @@ registerKernel('clamp', 'webgpu', (([x], [out], { min, max }) => {
   return [mapProgram('clamp', CLAMP, c, false, [x!], out!, [bound(min), bound(max)])];
 }) as WebGPUKernel<ClampAttrs>);
 
-/** The copy kernel: a strided (possibly broadcast) read into a view, converting dtype. */
-export function copyProgram(x: GpuView, out: GpuView): Program {
-  return mapProgram('copy', COPY, computeType(x.dtype), false, [x], out);
+// float32 to int32: a value out of int32's range (NaN, infinities) is reported, as the CPU
+// kernel throws for it, rather than saturated; the bound 2147483648 is exact in f32.
+const TO_INT32 = `fn to_int(a: f32, i: u32) -> f32 {
+  if (!(a >= -2147483648.0 && a < 2147483648.0)) { report(bitcast<i32>(a), i); return 0.0; }
+  return a;
+}`;
+const f32OfBits = (bits: number): number => new Float32Array(new Int32Array([bits]).buffer)[0]!;
+
+/** The copy kernel: a strided (possibly broadcast) read into a view, converting dtype; `op` names it in errors. */
+export function copyProgram(x: GpuView, out: GpuView, op = 'copy'): Program {
+  if (x.dtype !== 'float32' || out.dtype !== 'int32') return mapProgram('copy', COPY, computeType(x.dtype), false, [x], out);
+  const toInt: MapOp = {
+    expr: 'to_int(a, i)',
+    helpers: () => TO_INT32,
+    checks: () => true,
+    error: (bits, at) => {
+      const where = out.shape.length ? ` at index [${unravelIndex(at, out.shape).join(', ')}]` : '';
+      return new ValueError(`${op === 'copy' ? 'cast' : op}: value ${f32OfBits(bits)}${where} cannot be converted to int32 without overflow (int32 holds -2147483648 to 2147483647; clamp it first)`);
+    },
+  };
+  return mapProgram('copyToInt32', toInt, 'f32', false, [x], out);
 }
-registerKernel('copy', 'webgpu', (([x], [out]) => [copyProgram(x!, out!)]) as WebGPUKernel<{ dtype: DType }>);
+registerKernel('copy', 'webgpu', (([x], [out], _attrs, op) => [copyProgram(x!, out!, op)]) as WebGPUKernel<{ dtype: DType }>);

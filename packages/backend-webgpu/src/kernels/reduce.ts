@@ -1,16 +1,21 @@
-import { registerKernel, type ReduceAttrs } from '@tapegrad/tensor';
-import { coalesce, computeType, numelOf, preamble, store, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
+import { registerKernel, unravelIndex, ValueError, type ReduceAttrs } from '@tapegrad/tensor';
+import { coalesce, computeType, f32Bits, numelOf, preamble, store, walk, walkMeta, wgslType, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // Each output element reduces one line of the input (the reduced dims at fixed kept indices).
 // Long lines get a workgroup each: threads stride over the line, then a tree in workgroup
 // memory combines their partial results. Short lines get a thread each, looping serially.
 // argmax/argmin carry (value, index) pairs; ties keep the first index and NaN counts as extreme.
+//
+// A reduced dim of stride 0 (an expanded view) is not walked by sum, max and min: max and min
+// ignore its copies, sum multiplies by their count (md[4]). Integer sums accumulate exactly in
+// 64 bits, as (low word, carries) pairs: PyTorch sums integers into int64, tapegrad into int32,
+// so a sum int32 cannot hold is reported (the next read throws, as on the CPU), not wrapped.
 
 const SHORT = 32;
 
 interface Reducer {
   /** WGSL: the identity value in compute type `c`. */
-  init: (c: 'f32' | 'i32') => string;
+  init: (c: string) => string;
   /** WGSL body of `fn comb(x: C, y: C) -> C` (for arg reductions: `fn better(v, i, u, j) -> bool`). */
   comb: string;
   arg?: boolean;
@@ -25,20 +30,51 @@ const REDUCERS: Record<string, Reducer> = {
   argmax: { init: ZERO, arg: true, comb: 'v > u' },
   argmin: { init: ZERO, arg: true, comb: 'v < u' },
 };
+// (lo, hi) stands for lo + hi·2^32, lo a wrapping i32: adding y.x overflowed iff the sum moved
+// the wrong way, which is one carry up or down.
+const WIDE_SUM: Reducer = {
+  init: () => 'C(0, 0)',
+  comb: `let s = x.x + y.x;
+  var h = x.y + y.y;
+  if (y.x > 0 && s < x.x) { h += 1; } else if (y.x < 0 && s > x.x) { h -= 1; }
+  return C(s, h);`,
+};
+// The line's sum times the broadcast count (md[4]) by doubling; all partial results share the
+// sign of the line's sum and only grow, so one that leaves int32 means the total does.
+const WIDE_FINISH = `fn fin(a: C, row: u32) -> i32 {
+  var r = C(0, 0); var b = a; var k = md[4];
+  loop {
+    if ((k & 1u) == 1u) { r = comb(r, b); if (r.y != 0) { break; } }
+    k = k >> 1u;
+    if (k == 0u) { break; }
+    b = comb(b, b);
+    if (b.y != 0) { r = b; break; }
+  }
+  if (r.y != 0) { report(0, row); return 0; }
+  return r.x;
+}`;
 
-function reduceProgram(name: string, r: Reducer, x: GpuView, out: GpuView, dims: readonly number[]): Program {
+function reduceProgram(name: string, x: GpuView, out: GpuView, dims: readonly number[]): Program {
+  const wide = name === 'sum' && out.dtype === 'int32';
+  const r = wide ? WIDE_SUM : REDUCERS[name]!;
+  // arg reductions walk broadcast dims too: their index counts them
+  const walked = r.arg ? dims : dims.filter((d) => x.strides[d] !== 0 || x.shape[d] === 1);
+  let repeat = 1;
+  for (const d of dims) if (!walked.includes(d)) repeat *= x.shape[d]!;
   const keptDims = x.shape.map((_, i) => i).filter((i) => !dims.includes(i));
   const kept = coalesce(keptDims.map((d) => x.shape[d]!), [keptDims.map((d) => x.strides[d]!)]);
-  const red = coalesce(dims.map((d) => x.shape[d]!), [dims.map((d) => x.strides[d]!)]);
+  const red = coalesce(walked.map((d) => x.shape[d]!), [walked.map((d) => x.strides[d]!)]);
   const rows = numelOf(out.shape);
-  const n = numelOf(dims.map((d) => x.shape[d]!));
+  const n = repeat === 0 ? 0 : numelOf(walked.map((d) => x.shape[d]!)); // an empty broadcast dim empties the line
   const short = n <= SHORT;
   const keptWalk = walkMeta(kept.shape, [{ offset: x.offset, strides: kept.strides[0]! }]);
-  // [rows, slot, line length, where the line's walk starts, the kept dims' walk, the line's walk]
-  const meta = [rows, 0, n, 4 + keptWalk.length, ...keptWalk, ...walkMeta(red.shape, [{ offset: 0, strides: red.strides[0]! }])];
   // the output type's compute type for sum (ints and bools sum to int32), else the input's
   const c = computeType(name === 'sum' ? out.dtype : x.dtype);
-  const result = r.arg ? 'i32(bi)' : store('acc', c, out.dtype);
+  // a count past 2^32 - 1 times a non-zero int sum overflows all the same
+  const count = c === 'f32' ? f32Bits(repeat) : Math.min(repeat, 2 ** 32 - 1);
+  // [rows, slot, line length, where the line's walk starts, broadcast count, the kept dims' walk, the line's walk]
+  const meta = [rows, 0, n, 5 + keptWalk.length, count, ...keptWalk, ...walkMeta(red.shape, [{ offset: 0, strides: red.strides[0]! }])];
+  const result = r.arg ? 'i32(bi)' : wide ? 'fin(acc, row)' : name === 'sum' ? store('acc * bitcast<f32>(md[4])', c, out.dtype) : store('acc', c, out.dtype);
   const combine = r.arg
     ? `fn better(v: C, i: u32, u: C, j: u32) -> bool {
   if (j == NONE) { return true; } if (i == NONE) { return false; }
@@ -49,12 +85,14 @@ function reduceProgram(name: string, r: Reducer, x: GpuView, out: GpuView, dims:
 }`
     : `fn comb(x: C, y: C) -> C { ${r.comb} }`;
   // visit element j of the line: fold it into (acc, bi)
-  const visit = `{ ${walk(1, 'md[3]', 'j', 'q')} let v = C(in0[base + q0]); ${r.arg ? 'if (better(v, j, acc, bi)) { acc = v; bi = j; }' : 'acc = comb(acc, v);'} }`;
-  const head = `${preamble([x.dtype], [out.dtype])}
-alias C = ${c};
+  const visit = `{ ${walk(1, 'md[3]', 'j', 'q')} let v = lift(in0[base + q0]); ${r.arg ? 'if (better(v, j, acc, bi)) { acc = v; bi = j; }' : 'acc = comb(acc, v);'} }`;
+  const head = `${preamble([x.dtype], [out.dtype], wide)}
+alias C = ${wide ? 'vec2<i32>' : c};
 const NONE: u32 = 0xffffffffu;
-fn is_nan(x: C) -> bool { return nan_${c}(x); }
-${combine}`;
+fn lift(x: ${wgslType(x.dtype)}) -> C { return ${wide ? 'C(i32(x), 0)' : 'C(x)'}; }
+${wide ? '' : `fn is_nan(x: C) -> bool { return nan_${c}(x); }`}
+${combine}
+${wide ? WIDE_FINISH : ''}`;
   const key = `reduce:${name}:${x.dtype}:${out.dtype}:${short}`;
   const wgsl = short
     ? () => `${head}
@@ -62,7 +100,7 @@ ${combine}`;
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let row = wid(w, nw) * WG + l;
   if (row >= md[0]) { return; }
-  ${walk(1, '4u', 'row')}
+  ${walk(1, '5u', 'row')}
   let base = o0;
   var acc = ${r.init(c)}; var bi = NONE;
   for (var j = 0u; j < md[2]; j++) ${visit}
@@ -75,7 +113,7 @@ var<workgroup> si: array<u32, WG>;
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let row = wid(w, nw);
   if (row >= md[0]) { return; }
-  ${walk(1, '4u', 'row')}
+  ${walk(1, '5u', 'row')}
   let base = o0;
   var acc = ${r.init(c)}; var bi = NONE;
   for (var j = l; j < md[2]; j += WG) ${visit}
@@ -89,9 +127,17 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   }
   if (l == 0u) { let acc = sv[0]; let bi = si[0]; out0[row] = ${result}; }
 }`;
-  return { key, wgsl, inputs: [x.handle], outputs: [out.handle], meta, workgroups: short ? Math.ceil(rows / WORKGROUP) : rows };
+  const errors = wide
+    ? (_: number, at: number) => {
+        const where = out.shape.length ? ` at output index [${unravelIndex(at, out.shape).join(', ')}]` : '';
+        return new ValueError(
+          `sum: the sum${where} does not fit in int32, the dtype tapegrad sums integers and bools into (PyTorch uses int64, which tapegrad lacks); cast the input to float64 (exact to 2^53) or float32 first`,
+        );
+      }
+    : undefined;
+  return { key, wgsl, inputs: [x.handle], outputs: [out.handle], meta, workgroups: short ? Math.ceil(rows / WORKGROUP) : rows, errors };
 }
 
-for (const [name, r] of Object.entries(REDUCERS)) {
-  registerKernel(name, 'webgpu', (([x], [out], { dims }) => [reduceProgram(name, r, x!, out!, dims)]) as WebGPUKernel<ReduceAttrs>);
+for (const name of Object.keys(REDUCERS)) {
+  registerKernel(name, 'webgpu', (([x], [out], { dims }) => [reduceProgram(name, x!, out!, dims)]) as WebGPUKernel<ReduceAttrs>);
 }

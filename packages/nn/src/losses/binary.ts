@@ -1,5 +1,5 @@
 import {
-  abs, add, clamp, defineOp, exp, isFloating, log, mul, neg, relu, run, sub, tidy, DTypeError, ShapeError, fmt, shapesEqual, type Tensor,
+  abs, add, broadcastShapes, clamp, defineOp, exp, isFloating, log, mul, neg, relu, run, sub, tidy, DTypeError, ShapeError, fmt, shapesEqual, type Tensor,
 } from '@tapegrad/tensor';
 import { checkReduction, reduce, type Reduction } from './reduction.js';
 import './kernels/binary-cross-entropy.cpu.js';
@@ -23,6 +23,12 @@ function check(op: string, input: Tensor, target: Tensor, extra: Record<string, 
   }
   if (!shapesEqual(input.shape, target.shape)) {
     throw new ShapeError(`${op}: target shape ${fmt(target.shape)} must equal input shape ${fmt(input.shape)}`);
+  }
+  // weights broadcast to the input's shape, never enlarge it (PyTorch: "output with shape ... doesn't match the broadcast shape")
+  for (const [arg, t] of Object.entries(extra)) {
+    if (t && !shapesEqual(broadcastShapes(op, input.shape, t.shape), input.shape)) {
+      throw new ShapeError(`${op}: ${arg} of shape ${fmt(t.shape)} must broadcast to the input's shape ${fmt(input.shape)}; together they broadcast to ${fmt(broadcastShapes(op, input.shape, t.shape))}`);
+    }
   }
 }
 

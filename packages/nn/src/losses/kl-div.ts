@@ -1,5 +1,5 @@
 import { exp, gt, isFloating, log, mul, sub, sum, div, tidy, where, DTypeError, type Tensor } from '@tapegrad/tensor';
-import { checkReduction, reduce } from './reduction.js';
+import { checkReduction, reduce, warnSizeMismatch } from './reduction.js';
 
 /** Options of {@link klDiv} and {@link KLDivLoss}. */
 export interface KLDivOptions {
@@ -20,6 +20,8 @@ export function klDiv(input: Tensor, target: Tensor, options: KLDivOptions = {})
   for (const [arg, t] of [['input', input], ['target', target]] as const) {
     if (!isFloating(t.dtype)) throw new DTypeError(`klDiv: ${arg} must be floating point; got ${t.dtype}`);
   }
+  // PyTorch broadcasts here without a word; it is the regression losses' trap all the same
+  warnSizeMismatch('klDiv', input, target);
   return tidy(() => {
     let pointwise: Tensor;
     if (options.logTarget) {

@@ -1,4 +1,4 @@
-import { sum, mean, ValueError, type Reduction, type Tensor } from '@tapegrad/tensor';
+import { broadcastShapes, fmt, mean, shapesEqual, sum, warn, ValueError, type Reduction, type Tensor } from '@tapegrad/tensor';
 
 /** How a loss reduces its per-element values, as in PyTorch. */
 export type { Reduction };
@@ -13,4 +13,17 @@ export function checkReduction<R extends string = Reduction>(op: string, reducti
 export function reduce(loss: Tensor, reduction: Reduction): Tensor {
   if (reduction === 'none') return loss;
   return reduction === 'sum' ? sum(loss) : mean(loss);
+}
+
+/**
+ * PyTorch's warning for pointwise losses whose target broadcasts against the input: the loss is
+ * computed (as PyTorch does), but an [N, 1] input with an [N] target gives N·N terms.
+ */
+export function warnSizeMismatch(op: string, input: Tensor, target: Tensor): void {
+  if (shapesEqual(input.shape, target.shape)) return;
+  broadcastShapes(op, input.shape, target.shape); // shapes that cannot broadcast are an error naming the loss
+  warn(
+    `${op}: using a target size ${fmt(target.shape)} that is different to the input size ${fmt(input.shape)}; ` +
+      'this will likely lead to incorrect results due to broadcasting. Please ensure they have the same size.',
+  );
 }

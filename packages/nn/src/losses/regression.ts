@@ -1,8 +1,10 @@
 import { abs, isFloating, lt, mul, square, sub, tidy, where, DTypeError, ValueError, type Tensor } from '@tapegrad/tensor';
-import { checkReduction, reduce, type Reduction } from './reduction.js';
+import { checkReduction, reduce, warnSizeMismatch, type Reduction } from './reduction.js';
 
 // Composite losses: built from tensor ops, so autograd differentiates them (in input and
-// target) with no rule of their own. input and target broadcast together, as in PyTorch.
+// target) with no rule of their own. input and target broadcast together, as in PyTorch, which
+// warns when their shapes differ (a [N, 1] prediction against an [N] target silently becomes
+// an [N, N] loss); so does checkFloat.
 
 /** Options of {@link mseLoss} and {@link l1Loss} (and their modules). */
 export interface RegressionOptions {
@@ -24,6 +26,7 @@ function checkFloat(op: string, input: Tensor, target: Tensor): void {
   for (const [arg, t] of [['input', input], ['target', target]] as const) {
     if (!isFloating(t.dtype)) throw new DTypeError(`${op}: ${arg} must be floating point; got ${t.dtype}`);
   }
+  warnSizeMismatch(op, input, target);
 }
 
 /** Squared error (input − target)², input and target broadcast (torch mse_loss); see the [losses reference](../../../../docs/losses.md). */
@@ -46,7 +49,7 @@ export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Opt
   const beta = options.beta ?? 1;
   if (typeof beta !== 'number' || !(beta >= 0)) throw new ValueError(`smoothL1Loss: beta must be a non-negative number; got ${String(beta)}`);
   checkFloat('smoothL1Loss', input, target);
-  if (beta === 0) return l1Loss(input, target, { reduction });
+  if (beta === 0) return tidy(() => reduce(abs(sub(input, target)), reduction)); // l1Loss, without its second warning
   return tidy(() => {
     const d = sub(input, target);
     const a = abs(d);

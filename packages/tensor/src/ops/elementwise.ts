@@ -1,4 +1,4 @@
-import { isFloating, resultType, type DType } from '../dtype.js';
+import { int32Value, isFloating, resultType, type DType } from '../dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
@@ -72,7 +72,10 @@ defineOp<ClampAttrs>({
     if (x!.dtype === 'bool') throw new DTypeError('clamp: not defined for bool tensors');
     if (Number.isNaN(min) || Number.isNaN(max)) throw new ValueError('clamp: min and max must not be NaN');
     const fractional = [min, max].some((v) => Number.isFinite(v) && !Number.isInteger(v));
-    return [{ shape: x!.shape, dtype: fractional && !isFloating(x!.dtype) ? 'float32' : x!.dtype }];
+    const dtype = fractional && !isFloating(x!.dtype) ? 'float32' : x!.dtype;
+    // an int32 bound beyond int32's range would wrap into the result (PyTorch raises too)
+    if (dtype === 'int32') for (const v of [min, max]) if (Number.isFinite(v)) int32Value('clamp', v, ` (a bound of the int32 input)`);
+    return [{ shape: x!.shape, dtype }];
   },
 });
 

@@ -1,6 +1,6 @@
 import { getDefaultDevice } from '../backend.js';
-import { scalarDType, type DType } from '../dtype.js';
-import { TapegradError } from '../errors.js';
+import { fitsInt32, scalarDType, type DType } from '../dtype.js';
+import { TapegradError, ValueError } from '../errors.js';
 import { full } from '../creation.js';
 import { Tensor } from '../tensor.js';
 
@@ -25,7 +25,15 @@ export function operands(op: string, xs: readonly TensorLike[]): { tensors: Tens
     if (typeof x !== 'number' && typeof x !== 'boolean') {
       throw new TapegradError(`${op}: expected a Tensor or a number; got ${x === null ? 'null' : typeof x}`);
     }
-    const t = full([], x, { dtype: typeof x === 'boolean' && !like ? 'bool' : scalarDType(x, likeDType), device: like?.device ?? getDefaultDevice() });
+    let dtype = typeof x === 'boolean' && !like ? 'bool' : scalarDType(x, likeDType);
+    if (dtype === 'int32' && !fitsInt32(x as number)) {
+      // PyTorch wraps such a scalar into int32 (1 + 2**32 == 1); true division alone computes in floating point
+      if (op !== 'div') {
+        throw new ValueError(`${op}: the scalar ${x} cannot be converted to int32 (an integer's dtype next to an int32 or bool tensor) without overflow; cast the tensor to float32 or float64 first`);
+      }
+      dtype = 'float32';
+    }
+    const t = full([], x, { dtype, device: like?.device ?? getDefaultDevice() });
     temps.push(t);
     return t;
   });

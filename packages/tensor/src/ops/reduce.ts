@@ -5,7 +5,6 @@ import { defineOp } from '../registry.js';
 import { fmt, normalizeDim, normalizeDims, numel, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { div, exp, log, sub, add, where, eq } from './elementwise.js';
-import { contiguous } from './copy.js';
 import { tidy } from '../memory.js';
 
 /** Reductions take sorted, normalised dims; an empty list reduces nothing. */
@@ -42,6 +41,10 @@ for (const name of REDUCE_OPS) {
         }
         if (x!.size === 0 && dims.length === 0 && x!.ndim > 0) throw new ValueError(`${name}: cannot reduce an empty tensor`);
       }
+      const count = numel(dims.map((d) => x!.shape[d]!));
+      if ((name === 'argmax' || name === 'argmin') && count > 2 ** 31) {
+        throw new ValueError(`${name}: an index into ${count} elements does not fit in int32, the dtype of its result (PyTorch's is int64, which tapegrad lacks)`);
+      }
       return [{ shape: reducedShape(x!.shape, dims, keepdim), dtype: reduceType(name, x!.dtype) }];
     },
   });
@@ -74,16 +77,11 @@ export function max(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 export function min(x: Tensor, dim?: Dims, keepdim = false): Tensor {
   return reduce('min', x, dim, keepdim);
 }
+// Reducing several dims, the kernels give the index in row-major order over them: over every
+// dim, that is torch.argmax's index into the flattened tensor, found without flattening a copy.
 function argReduce(name: 'argmax' | 'argmin', x: Tensor, dim: number | undefined, keepdim: boolean): Tensor {
-  if (dim === undefined) {
-    // torch.argmax without dim indexes the flattened tensor
-    return tidy(() => {
-      const flat = run('reshape', [contiguous(x)], { shape: [x.size] });
-      const r = run(name, [flat], { dims: [0], keepdim: false });
-      return keepdim ? run('reshape', [r], { shape: x.shape.map(() => 1) }) : r;
-    });
-  }
-  return run(name, [x], { dims: [normalizeDim(name, dim, x.ndim)], keepdim });
+  const dims = dim === undefined ? x.shape.map((_, d) => d) : [normalizeDim(name, dim, x.ndim)];
+  return run(name, [x], { dims, keepdim });
 }
 /** Index of the largest value along `dim` (of the flattened tensor when omitted); first on ties. */
 export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
