@@ -1,4 +1,4 @@
-import { ValueError, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
+import { ValueError, checkDeviceErrors, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
 
 /** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
@@ -53,8 +53,15 @@ export abstract class Optimizer<H extends { lr: number }> {
   /** Update one parameter in place (called under noGrad and tidy; keep() new state buffers). */
   protected abstract update(p: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): void;
 
-  /** One optimization step over every parameter that has a gradient. */
+  /**
+   * One optimization step over every parameter that has a gradient. Throws, before changing
+   * anything, the error a device found while computing a parameter or its gradient (on WebGPU, a
+   * class target or an index out of range is found after the op has returned: the step after
+   * that is known throws it).
+   */
   step(): void {
+    // a GPU finds bad input (a class target out of range) after the op returns: refuse gradients already known to be bad
+    checkDeviceErrors(this.paramGroups.flatMap((g) => g.params.flatMap((p) => (p.grad ? [p, p.grad] : []))));
     noGrad(() => {
       for (const group of this.paramGroups) {
         for (const p of group.params) {
