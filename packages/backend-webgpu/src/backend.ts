@@ -230,6 +230,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     enc.clearBuffer(this.err, 0, bytes);
     return () => {
       const read = Promise.race([staging.mapAsync(MAP_READ), this.lostPromise]).then(() => new Uint32Array(staging.getMappedRange().slice(0)));
+      read.catch(() => {}); // handled below, once the checks before it have settled
       this.checked = this.checked
         .then(async () => {
           let failed: Failure[];
