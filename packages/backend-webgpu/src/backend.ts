@@ -1,5 +1,6 @@
 import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
 import type { Program, WebGPUKernel } from './program.js';
+import { isFailure, Taints, type Failure, type Taint } from './taint.js';
 
 // The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
 const MAP_READ = 0x1;
@@ -11,11 +12,18 @@ const STORAGE = 0x80;
 export class GpuHandle {
   /** Handed out by the pool without being zeroed yet: zeroed lazily if read before written. */
   dirty = false;
+  /**
+   * The checking dispatches (an index lookup...) this buffer's values were computed from: a new
+   * handle per allocation, so a pooled buffer handed out again starts clean.
+   */
+  taint: Taint | undefined;
   constructor(readonly buffer: GPUBuffer) {}
 }
 
 /** After this many dispatches the batch is submitted even without a read. */
 const BATCH = 128;
+/** Bytes of one checking dispatch's record in the error buffer: found, the bad value, where, padding. */
+const RECORD = 16;
 const META_BYTES = 1 << 17;
 
 /**
@@ -42,9 +50,13 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   private readonly metaHost = new Uint32Array(META_BYTES / 4);
   private metaUsed = 0;
   private readonly metaAlign: number;
+  /** A record per checking dispatch of the batch being encoded; copied out and cleared as the batch ends. */
   private readonly err: GPUBuffer;
-  private readonly errorSites = new Map<number, NonNullable<Program['errors']>>();
-  private nextSlot = 1;
+  /** This batch's checking dispatches, in record order. */
+  private unchecked: { seq: number; errors: NonNullable<Program['errors']> }[] = [];
+  private readonly taints = new Taints();
+  /** Settles once every check submitted so far has come back (never rejects). */
+  private checked: Promise<void> = Promise.resolve();
   private lostInfo: { reason: string; message: string } | undefined;
   private readonly lostPromise: Promise<never>;
   private gpuError: string | undefined;
@@ -59,7 +71,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     this.limits = { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize };
     this.metaAlign = device.limits.minStorageBufferOffsetAlignment;
     this.meta = device.createBuffer({ size: META_BYTES, usage: STORAGE | COPY_DST });
-    this.err = device.createBuffer({ size: 16, usage: STORAGE | COPY_SRC | COPY_DST });
+    this.err = device.createBuffer({ size: BATCH * RECORD, usage: STORAGE | COPY_SRC | COPY_DST });
     this.lostPromise = device.lost.then((info) => {
       this.lostInfo = { reason: info.reason, message: info.message };
       throw this.lostError();
@@ -147,23 +159,27 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
 
   async read(handle: GpuHandle, dtype: DType, length: number): Promise<TypedArray> {
     this.check();
+    const taint = handle.taint;
+    this.throwFailure(taint);
     if (length === 0 || handle.dirty) {
-      this.flush();
-      await this.errorsAndSync();
+      await this.sync();
+      this.throwFailure(taint, true);
       return allocArray(dtype, length);
     }
     const bytes = length * 4;
     const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
     this.endPass();
     this.encoderNow().copyBufferToBuffer(handle.buffer, 0, staging, 0, bytes);
-    const errCheck = this.errorCheck();
     this.flush();
+    const checked = this.checked;
     try {
       await this.alive(staging.mapAsync(MAP_READ));
       const raw = staging.getMappedRange().slice(0);
       staging.unmap();
-      await errCheck?.();
+      // every check submitted with this read: a step() after it knows what they found
+      await this.alive(checked);
       this.throwGpuError();
+      this.throwFailure(taint, true);
       if (dtype === 'bool') return Uint8Array.from(new Uint32Array(raw));
       return dtype === 'int32' ? new Int32Array(raw) : new Float32Array(raw);
     } finally {
@@ -171,17 +187,13 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     }
   }
 
-  /** Wait for the queue (and report errors found by kernels so far). */
+  /** Wait for the queue and for the checks of every dispatch so far (and report a failed GPU command). */
   async sync(): Promise<void> {
     this.check();
     this.flush();
-    await this.errorsAndSync();
-  }
-  private async errorsAndSync(): Promise<void> {
-    const errCheck = this.errorCheck();
-    this.flush();
-    if (errCheck) await errCheck();
-    else await this.alive(this.device.queue.onSubmittedWorkDone());
+    const checked = this.checked;
+    await this.alive(this.device.queue.onSubmittedWorkDone());
+    await this.alive(checked);
     this.throwGpuError();
   }
   private throwGpuError(): void {
@@ -191,27 +203,60 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
       throw new DeviceError(`webgpu: ${m}`);
     }
   }
-  /** Encode a copy of the error flag; the returned function awaits it and throws what it reports. */
-  private errorCheck(): (() => Promise<void>) | undefined {
-    if (this.errorSites.size === 0) return undefined;
-    const upTo = this.nextSlot;
-    const staging = this.device.createBuffer({ size: 16, usage: MAP_READ | COPY_DST });
-    this.endPass();
-    this.encoderNow().copyBufferToBuffer(this.err, 0, staging, 0, 16);
-    return async () => {
-      try {
-        await this.alive(staging.mapAsync(MAP_READ));
-        const [flag, slot, value, at] = new Uint32Array(staging.getMappedRange().slice(0));
-        staging.unmap();
-        const site = this.errorSites.get(slot!);
-        for (const s of this.errorSites.keys()) if (s < upTo) this.errorSites.delete(s);
-        if (flag) {
-          this.device.queue.writeBuffer(this.err, 0, new Uint32Array(4));
-          if (site) throw site(value! | 0, at!);
-        }
-      } finally {
-        staging.destroy();
-      }
+  /**
+   * Throw the error of the checking dispatch these values were computed from, if it found bad
+   * input. `settled`: every check they depend on has come back, so none may still be open.
+   */
+  private throwFailure(taint: Taint | undefined, settled = false): void {
+    const state = this.taints.state(taint);
+    if (state === undefined) return;
+    if (isFailure(state)) throw state.error();
+    if (settled) throw new DeviceError('webgpu: internal error: values were read before the checks of their kernels came back; please report this');
+  }
+
+  /**
+   * Throw the error a checking dispatch found if any of these buffers was computed from its
+   * output, and submit the batch so that the checks not yet made start now: an optimizer calls it
+   * before each step, so bad gradients found by then never reach the parameters, and a step
+   * after the next read (or once the device has caught up) throws for one that was.
+   */
+  checkErrors(handles: readonly GpuHandle[]): void {
+    this.check();
+    if (this.unchecked.length) this.flush();
+    for (const h of handles) {
+      h.taint = this.taints.state(h.taint);
+      this.throwFailure(h.taint);
+    }
+  }
+
+  /**
+   * Copy this batch's error records out and clear them, at the end of the batch; the returned
+   * function, called once the batch is submitted, reads them back and settles their dispatches.
+   */
+  private encodeCheck(enc: GPUCommandEncoder): () => void {
+    const sites = this.unchecked;
+    this.unchecked = [];
+    const bytes = sites.length * RECORD;
+    const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
+    enc.copyBufferToBuffer(this.err, 0, staging, 0, bytes);
+    enc.clearBuffer(this.err, 0, bytes);
+    return () => {
+      const read = Promise.race([staging.mapAsync(MAP_READ), this.lostPromise]).then(() => new Uint32Array(staging.getMappedRange().slice(0)));
+      read.catch(() => {}); // handled below, once the checks before it have settled
+      this.checked = this.checked
+        .then(async () => {
+          let failed: Failure[];
+          try {
+            const words = await read;
+            failed = sites.flatMap(({ seq, errors }, i) => (words[4 * i] ? [{ seq, error: () => errors(words[4 * i + 1]! | 0, words[4 * i + 2]!) }] : []));
+          } catch (e) {
+            // unread, the records vouch for nothing: what these dispatches computed fails with why
+            const error = e instanceof DeviceError ? e : new DeviceError(`webgpu: the kernels' input checks could not be read back (${String(e)})`);
+            failed = sites.map(({ seq }) => ({ seq, error: () => error }));
+          }
+          this.taints.settle(sites[sites.length - 1]!.seq + 1, failed);
+        })
+        .finally(() => staging.destroy());
     };
   }
   /**
@@ -242,9 +287,14 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   }
 
   private encode(p: Program): void {
-    if (p.workgroups === 0) return;
     const metaBytes = Math.max(p.meta.length, 2) * 4;
     if (this.metaUsed + metaBytes > META_BYTES || this.dispatches >= BATCH) this.flush();
+    // Outputs carry the taint of everything they are computed from: the inputs, what an output
+    // written in place held before, and this dispatch's own check.
+    const seq = p.errors && p.workgroups > 0 ? this.taints.issue() : undefined;
+    const taint = this.taints.merge([...p.inputs.map((h) => h.taint), ...p.outputs.map((h) => h.taint), seq === undefined ? undefined : [seq, seq]]);
+    for (const h of p.outputs) h.taint = taint;
+    if (p.workgroups === 0) return;
     const enc = this.encoderNow();
     // A buffer bound both as input and as output would be a validation error (and a race): read a copy.
     let temps: GpuHandle[] | undefined;
@@ -264,11 +314,14 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     });
     for (const h of p.outputs) h.dirty = false;
 
-    let slot = 0;
-    if (p.errors) this.errorSites.set((slot = this.nextSlot++), p.errors);
+    let record = 0;
+    if (seq !== undefined) {
+      record = this.unchecked.length;
+      this.unchecked.push({ seq, errors: p.errors! });
+    }
     const metaOffset = this.metaUsed;
     this.metaHost.set(p.meta, metaOffset / 4); // (a Uint32Array stores v >>> 0)
-    this.metaHost[metaOffset / 4 + 1] = slot;
+    this.metaHost[metaOffset / 4 + 1] = record;
     this.metaUsed += Math.ceil(metaBytes / this.metaAlign) * this.metaAlign;
 
     const { pipeline, layout } = this.pipeline(p);
@@ -299,8 +352,10 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
+    const readCheck = this.unchecked.length ? this.encodeCheck(this.encoder) : undefined;
     if (this.metaUsed) this.device.queue.writeBuffer(this.meta, 0, this.metaHost.buffer, 0, this.metaUsed);
     this.device.queue.submit([this.encoder.finish()]);
+    readCheck?.();
     this.encoder = undefined;
     this.metaUsed = 0;
     this.dispatches = 0;

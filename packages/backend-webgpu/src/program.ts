@@ -10,7 +10,7 @@ export type GpuView = TensorView<GpuHandle>;
  *
  * Every shader is `preamble(...)` plus a body. The preamble declares, in binding order, the
  * inputs `in0..` (read-only), the outputs `out0..`, `meta: array<u32>` (shapes, strides,
- * offsets and scalars; `md[0]` is the number of work items, `md[1]` the error slot) and,
+ * offsets and scalars; `md[0]` is the number of work items, `md[1]` the dispatch's error record) and,
  * for kernels that check data, `err`. A kernel writes every element of its outputs: the
  * backend relies on that to skip zero-filling fresh buffers.
  */
@@ -24,7 +24,11 @@ export interface Program {
   meta: number[];
   /** Total workgroups; the backend folds them into a 2-D grid, and `wid()` unfolds them. */
   workgroups: number;
-  /** For kernels that can find bad data (an index out of range): builds the error thrown at the next read. */
+  /**
+   * For kernels that can find bad data (an index out of range): builds the error (from the bad
+   * value and where it was found) that every read of the outputs, and of what is computed from
+   * them, throws.
+   */
   errors?: (value: number, at: number) => TapegradError;
 }
 
@@ -65,10 +69,11 @@ export function preamble(inputs: readonly (DType | 'u32')[], outputs: readonly (
   outputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read_write> out${i}: array<${ty(d)}>;`));
   lines.push(`@group(0) @binding(${b++}) var<storage, read> md: array<u32>;`);
   if (errors) {
-    lines.push(`@group(0) @binding(${b++}) var<storage, read_write> err: array<atomic<u32>, 4>;`);
-    // the first thread to find bad data records the kernel's slot, the value and where
+    lines.push(`@group(0) @binding(${b++}) var<storage, read_write> err: array<atomic<u32>>;`);
+    // the first thread to find bad data records the value and where, in this dispatch's record
     lines.push(`fn report(value: i32, at: u32) {
-  if (atomicExchange(&err[0], 1u) == 0u) { atomicStore(&err[1], md[1]); atomicStore(&err[2], bitcast<u32>(value)); atomicStore(&err[3], at); }
+  let r = md[1] * 4u;
+  if (atomicExchange(&err[r], 1u) == 0u) { atomicStore(&err[r + 1u], bitcast<u32>(value)); atomicStore(&err[r + 2u], at); }
 }`);
   }
   lines.push(`const WG: u32 = ${WORKGROUP}u;

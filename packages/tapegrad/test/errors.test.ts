@@ -80,6 +80,11 @@ describe('out-of-range dims and indices', () => {
     throws(() => tg.oneHot(i32([0, 5]), 3), tg.IndexError, /^oneHot: class 5 is out of range for 3 classes \(at index \[1\]\)/);
     throws(() => tg.zeros([3]).scatterAdd(0, i32([7]), tg.ones([1])), tg.IndexError, /^scatterAdd: index 7 is out of range/);
   });
+  it('an integer to a negative integer power (a ValueError, as on WebGPU); only the exponent view is checked', () => {
+    throws(() => i32([2, 3]).pow(i32([1, -1])), tg.ValueError, /^pow: integers to negative integer powers are not allowed \(exponent -1\)/);
+    // the exponent is a view of [-1, 2, 3]: the -1 outside it is not an exponent
+    expect(i32([2, 3]).pow(i32([-1, 2, 3]).narrow(0, 1, 2)).arraySync()).toEqual([4, 27]);
+  });
 });
 
 describe('devices', () => {

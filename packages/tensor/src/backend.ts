@@ -48,6 +48,31 @@ export interface Backend<H = unknown, K = unknown> {
   readonly elementwiseInPlace?: boolean;
   /** Bytes this backend holds in reserve (a buffer pool), for memory(). */
   pooledBytes?(): number;
+  /**
+   * Throw the error a kernel found in its input (an index out of range) if any of these handles
+   * holds values computed from that kernel's output. For backends whose kernels report bad input
+   * after run() returns (WebGPU); such a backend also starts checking work not yet checked, so
+   * that a later call can throw. Optimizers call it, through `checkDeviceErrors`, before a step.
+   */
+  checkErrors?(handles: readonly H[]): void;
+}
+
+/**
+ * Throw the error a device found while computing any of these tensors (a GPU kernel that met an
+ * index out of range finds it after the op has returned; the CPU throws at the op), and start
+ * checking what the device has not checked yet. Optimizers call it before each step, so that a
+ * step never applies gradients already known to be bad.
+ */
+export function checkDeviceErrors(tensors: readonly { readonly storage: { readonly backend: Backend; readonly handle: unknown }; readonly isDisposed: boolean }[]): void {
+  const byBackend = new Map<Backend, unknown[]>();
+  for (const t of tensors) {
+    const b = t.storage.backend;
+    if (!b.checkErrors || t.isDisposed) continue;
+    let handles = byBackend.get(b);
+    if (!handles) byBackend.set(b, (handles = []));
+    handles.push(t.storage.handle);
+  }
+  for (const [b, handles] of byBackend) b.checkErrors!(handles);
 }
 
 const backends = new Map<string, Backend>();

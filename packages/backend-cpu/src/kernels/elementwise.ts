@@ -1,5 +1,5 @@
 import { fitsInt32, getKernel, registerKernel, unravelIndex, ValueError, type ClampAttrs } from '@tapegrad/tensor';
-import { broadcastStrides, fills, plan, type CpuKernel, type CpuView } from '../strided.js';
+import { broadcastStrides, dense, fills, plan, type CpuKernel, type CpuView } from '../strided.js';
 import { fastBinary, fastReluBackward, fastUnary, fastWhere } from './fast-f32.js';
 
 // One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
@@ -98,8 +98,7 @@ for (const [name, f] of Object.entries(INT32)) {
 // pow on ints stays an int, but a negative int exponent would give a fraction: torch errors.
 registerKernel('pow', 'cpu', fills((inputs, outputs, attrs, op) => {
   if (outputs[0]!.dtype === 'int32') {
-    const b = inputs[1]!;
-    for (const v of b.handle) if (v < 0) throw new RangeError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);
+    for (const v of dense(inputs[1]!)) if (v < 0) throw new ValueError(`pow: integers to negative integer powers are not allowed (exponent ${v})`);
     return binaryKernel(ipow)(inputs, outputs, attrs, op);
   }
   binaryKernel(BINARY.pow!)(inputs, outputs, attrs, op);

@@ -5,9 +5,9 @@ import { coalesce, computeType, numelOf, preamble, store, walk, walkMeta, WORKGR
 // scatterAdd's thread loops over the index entries that may land on its element, in order).
 //
 // Index values are data, so a bad one is found on the GPU, where nothing can throw: the first
-// thread to find one records it in the error buffer, and the next read (`await t.data()`)
-// throws the IndexError the CPU kernel would have thrown. Outputs computed meanwhile read
-// element 0 where the index was bad.
+// thread to find one records it in the dispatch's error record, and every read of the output,
+// and of what is computed from it, throws the IndexError the CPU kernel would have thrown (the
+// output holds element 0 where the index was bad, but never reads as values).
 
 const outOfRange = (op: string, dim: number, size: number, shape: Shape) => (v: number, at: number) =>
   new IndexError(`${op}: index ${v} is out of range for dim ${dim} of size ${size} (at index [${unravel(at, shape).join(', ')}])`);

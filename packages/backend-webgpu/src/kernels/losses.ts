@@ -10,8 +10,8 @@ import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta,
 // through workgroup memory and saves them as the stats output (max, log Σ), then one workgroup
 // turns the stats into per-position losses, a thread per row, and tree-sums them with the
 // target weights: a fixed order, so the result is deterministic. The backward recomputes
-// softmax from the stats, a workgroup per row. A bad target is found on the GPU: the next read
-// throws the CPU's IndexError (see the README).
+// softmax from the stats, a workgroup per row. A bad target is found on the GPU: every read of
+// the loss, its gradient and what is computed from them throws the CPU's IndexError (see the README).
 
 const REDUCTION = { none: 0, sum: 1, mean: 2 };
 
@@ -255,9 +255,10 @@ ${MAIN}
 }) as WebGPUKernel<ClassLossAttrs>);
 
 // binaryCrossEntropy's input check (the op and its CPU kernel live in @tapegrad/nn's
-// losses/binary.ts): a thread per element reports one outside [0, 1], NaN included, and the next
-// read throws the CPU kernel's ValueError. The CPU names the first bad element in index order;
-// with several, the GPU names whichever thread got there first.
+// losses/binary.ts): a thread per element reports one outside [0, 1], NaN included, and every
+// read of the loss (computed from the check's output) throws the CPU kernel's ValueError. The
+// CPU names the first bad element in index order; with several, the GPU names whichever thread
+// got there first.
 const f32Of = (bits: number) => new Float32Array(new Int32Array([bits]).buffer)[0]!;
 
 // inputs [input]; output [a 0-d int32, written 0]

@@ -34,8 +34,10 @@ function check(op: string, input: Tensor, target: Tensor, extra: Record<string, 
 
 // PyTorch refuses inputs outside [0, 1] (NaN included) rather than return NaN. The check is an op
 // with a kernel per backend, so that it stays eager and never reads values back: the CPU kernel
-// throws at once; the WebGPU kernel records the first bad element and the next read throws the
-// same error, as for the class losses' targets (DESIGN.md: reads are the only sync points).
+// throws at once; the WebGPU kernel records the first bad element, as for the class losses'
+// targets (DESIGN.md: reads are the only sync points). The loss is computed from the check's
+// output (a 0-d zero it is subtracted from), so on WebGPU every read of the loss, and of what is
+// computed from it, throws the same error.
 defineOp({
   name: 'binaryCrossEntropyCheck',
   infer: () => [{ shape: [], dtype: 'int32' }],
@@ -47,17 +49,17 @@ defineOp({
  * -w·(y·log x + (1 - y)·log(1 - x)), each log clamped at -100 as in PyTorch so x = 0 or 1
  * gives a finite loss. input and target must be floating point (else a DTypeError) and of one
  * shape (else a ShapeError); an input element outside [0, 1] or NaN is a ValueError, as in
- * PyTorch (on WebGPU, thrown by the next read). See the [losses reference](../../../../docs/losses.md).
+ * PyTorch (on WebGPU, thrown by every read of the loss). See the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
   const op = 'binaryCrossEntropy';
   const reduction = checkReduction(op, options.reduction ?? 'mean');
   check(op, input, target, { weight: options.weight });
   return tidy(() => {
-    run('binaryCrossEntropyCheck', [input]);
+    const checked = run('binaryCrossEntropyCheck', [input]);
     const logX = clamp(log(input), -100);
     const log1mX = clamp(log(sub(1, input)), -100);
-    let loss = neg(add(mul(target, logX), mul(sub(1, target), log1mX)));
+    let loss = sub(checked, add(mul(target, logX), mul(sub(1, target), log1mX)));
     if (options.weight) loss = mul(loss, options.weight);
     return reduce(loss, reduction);
   });

@@ -1,4 +1,4 @@
-import { DTypeError, DeviceError, ShapeError, TapegradError, ValueError, getBackend, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
+import { DTypeError, DeviceError, ShapeError, TapegradError, ValueError, checkDeviceErrors, getBackend, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
 
 /** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
@@ -58,7 +58,9 @@ export abstract class Optimizer<H extends { lr: number }> {
    * any parameter changes: a disposed parameter, or a gradient on another device or of another
    * shape or dtype than its parameter, throws, naming the parameter by its index across the
    * groups (as {@link Optimizer.stateDict} numbers them). State left on another device by
-   * `model.to()` moves to its parameter's device.
+   * `model.to()` moves to its parameter's device. An error a device found while computing a parameter
+   * or its gradient (on WebGPU, a class target or an index out of range is found after the op has
+   * returned) throws too, once it is known.
    */
   step(): void {
     const work = this.stepWork();
@@ -93,6 +95,8 @@ export abstract class Optimizer<H extends { lr: number }> {
         work.push([p, group, state]);
       }
     }
+    // a GPU finds bad input (a class target out of range) after the op returns: refuse tensors already known to be bad
+    checkDeviceErrors(work.flatMap(([p]) => [p, p.grad!]));
     // every check passed: the state follows its parameter, under the same tensor objects
     noGrad(() => {
       for (const [p, , state] of work) for (const v of Object.values(state)) if (isTensor(v) && v.device !== p.device) v.adoptStorage(v.to(p.device));

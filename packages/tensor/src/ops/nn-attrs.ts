@@ -66,7 +66,7 @@ export interface AdamStepAttrs {
 }
 
 // The errors of nn's loss kernels, built here so that the CPU kernels (in nn, and crossEntropy's
-// in backend-cpu) and the WebGPU kernels (which report them at the next read) word them the same.
+// in backend-cpu) and the WebGPU kernels (whose outputs throw them at every read) word them the same.
 
 /** nllLoss / crossEntropy: a class-index target outside [0, C) that is not ignoreIndex, at flat target position `p`. */
 export function classTargetError(op: string, y: number, C: number, p: number, targetShape: Shape, ignoreIndex: number): IndexError {
