@@ -74,7 +74,7 @@ describe('int32 values out of range are errors, not wrapped (torch: "value canno
     throws(() => tg.arange(2 ** 31 - 2, 2 ** 31 + 1), tg.ValueError, `arange: value 2147483648${INT32_HINT}`);
     expect(Array.from(tg.arange(2 ** 31 - 2, 2 ** 31 + 1, 1, { dtype: 'float64' }).dataSync())).toEqual([2147483646, 2147483647, 2147483648]);
     throws(() => tg.randint(0, 2 ** 32, [2]), tg.ValueError, `randint: value 4294967295${INT32_HINT}`);
-    throws(() => tg.zeros([2], { dtype: 'int32' }).fill_(NaN), tg.ValueError, /^copy_: value NaN at index \[0\] cannot be converted to int32 without overflow/);
+    throws(() => tg.zeros([2], { dtype: 'int32' }).fill_(NaN), tg.ValueError, /^fill_: value NaN at index \[0\] cannot be converted to int32 without overflow/);
     expect(Array.from(tg.zeros([2], { dtype: 'int32' }).fill_(-(2 ** 31)).dataSync())).toEqual([-2147483648, -2147483648]);
     expect(Array.from(tg.zeros([2], { dtype: 'int32' }).fill_(1.5).dataSync())).toEqual([1, 1]);
     throws(() => i32([1]).clamp(-(2 ** 40), -(2 ** 35)), tg.ValueError, `clamp: value -1099511627776 (a bound of the int32 input)${INT32_HINT}`);
@@ -85,7 +85,7 @@ describe('int32 values out of range are errors, not wrapped (torch: "value canno
     throws(() => x.add(2 ** 32 + 1), tg.ValueError, message('add', 2 ** 32 + 1));
     throws(() => x.lt(2 ** 31), tg.ValueError, message('lt', 2 ** 31)); // torch: [False, False]
     throws(() => tg.where(x.gt(1), x, 2 ** 31), tg.ValueError, message('where', 2 ** 31));
-    throws(() => x.fill_(2 ** 31), tg.ValueError, message('copy_', 2 ** 31));
+    throws(() => x.fill_(2 ** 31), tg.ValueError, message('fill_', 2 ** 31));
     throws(() => tg.tensor([true]).mul(-(2 ** 31) - 1), tg.ValueError, /^mul: the scalar -2147483649 cannot be converted to int32/);
     // torch: [4.6566e-10, 1.0000e+00]
     expect(Array.from(x.div(2 ** 31).dataSync())).toEqual([Math.fround(1 / 2 ** 31), Math.fround(2147483647 / 2 ** 31)]);

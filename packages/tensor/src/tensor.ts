@@ -477,9 +477,9 @@ export class Tensor implements Disposable {
   /** Copy `src` (broadcast, converted) into this tensor, in place. */
   copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }
   /** Fill with 0, in place. */
-  zero_(): this { return ops.copyInto(this, 0); }
+  zero_(): this { return ops.copyInto(this, 0, 'zero_'); }
   /** Fill with `value`, in place. */
-  fill_(value: number): this { return ops.copyInto(this, value); }
+  fill_(value: number): this { return ops.copyInto(this, value, 'fill_'); }
   /** this = this + other, in place. */
   add_(other: ops.TensorLike): this { return ops.binaryInPlace(this, 'add', other); }
   /** this = this - other, in place. */

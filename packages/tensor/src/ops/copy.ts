@@ -97,16 +97,16 @@ function recording(dst: Tensor, others: readonly TensorLike[]): boolean {
  * (`copy_`, `fill_`, `zero_`). In grad mode, with tensors that need a gradient, it is recorded:
  * dst's old value gets a zero gradient and src the gradient of dst.
  */
-export function copyInto<T extends Tensor>(dst: T, src: TensorLike): T {
-  dst.assertLive('copy_');
-  withOperands('copy_', [dst, src], ([d, s]) => {
-    if (s!.device !== d!.device) throw new DeviceError(`copy_: source is on '${s!.device}' and destination on '${d!.device}'`);
-    if (!shapesEqual(broadcastShapes('copy_', d!.shape, s!.shape), d!.shape)) {
-      throw new ShapeError(`copy_: source shape ${fmt(s!.shape)} cannot be broadcast to destination shape ${fmt(d!.shape)}`);
+export function copyInto<T extends Tensor>(dst: T, src: TensorLike, op: 'copy_' | 'fill_' | 'zero_' = 'copy_'): T {
+  dst.assertLive(op);
+  withOperands(op, [dst, src], ([d, s]) => {
+    if (s!.device !== d!.device) throw new DeviceError(`${op}: source is on '${s!.device}' and destination on '${d!.device}'`);
+    if (!shapesEqual(broadcastShapes(op, d!.shape, s!.shape), d!.shape)) {
+      throw new ShapeError(`${op}: source shape ${fmt(s!.shape)} cannot be broadcast to destination shape ${fmt(d!.shape)}`);
     }
     if (recording(d!, [s!])) {
       // where(false, dst, src): src's value, a zero gradient for dst's old value
-      recordInPlace('copy_', d!, () => {
+      recordInPlace(op, d!, () => {
         const keepOld = zeros(d!.shape, { dtype: 'bool', device: d!.device });
         try {
           return where(keepOld, d!, s!);
@@ -115,8 +115,8 @@ export function copyInto<T extends Tensor>(dst: T, src: TensorLike): T {
         }
       });
     } else {
-      checkWritable('copy_', d!);
-      write('copy_', d!, s!);
+      checkWritable(op, d!);
+      write(op, d!, s!);
     }
   });
   return dst;
