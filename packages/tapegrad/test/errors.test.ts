@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
+import { throws } from './helpers.js';
 
 // Each kind of bad input gives a TapegradError whose message names the op, the argument,
 // the shapes and what was expected.
@@ -17,17 +18,6 @@ tg.registerBackend({
   },
 });
 
-function throws(fn: () => unknown, type: new (...a: never[]) => Error, message: RegExp): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, 'expected an error').toBeInstanceOf(type);
-  expect(error).toBeInstanceOf(tg.TapegradError);
-  expect((error as Error).message).toMatch(message);
-}
 
 describe('shape mismatches', () => {
   it('broadcasting names the op and both shapes', () => {

@@ -23,3 +23,17 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     if (Math.abs(a - e) > atol + rtol * Math.abs(e)) expect.fail(`${what}[${i}]: got ${a}, expected ${e}`);
   }
 }
+
+/** Expect `fn` to throw a `type` (a TapegradError) whose message equals `message` or matches it. */
+export function throws(fn: () => unknown, type: new (...a: never[]) => Error, message: string | RegExp): void {
+  let error: unknown;
+  try {
+    fn();
+  } catch (e) {
+    error = e;
+  }
+  expect(error, 'expected an error').toBeInstanceOf(type);
+  expect(error).toBeInstanceOf(tg.TapegradError);
+  if (typeof message === 'string') expect((error as Error).message).toBe(message);
+  else expect((error as Error).message).toMatch(message);
+}

@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
+import { throws } from './helpers.js';
 
 // Values a JavaScript array or an int32 tensor cannot hold are errors, never NaN, 0 or a
 // wrapped number (issue 15, bug 7). Each case names what PyTorch (1.13, /usr/bin/python3) does
 // with the same input: where it raises, so does tapegrad; where it widens to int64, which
 // tapegrad lacks, tapegrad raises rather than wrap.
 
-function throws(fn: () => unknown, type: new (...a: never[]) => Error, message: string | RegExp): void {
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, 'expected an error').toBeInstanceOf(type);
-  if (typeof message === 'string') expect((error as Error).message).toBe(message);
-  else expect((error as Error).message).toMatch(message);
-}
 const i32 = (data: number[], shape?: number[]) => tg.tensor(data, { dtype: 'int32', shape });
 const INT32_HINT = ' cannot be converted to int32 without overflow (int32 holds -2147483648 to 2147483647; tapegrad has no int64: float64 holds integers exactly up to 2^53)';
 
