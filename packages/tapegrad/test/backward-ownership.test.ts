@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { nn } from '../src/index.js';
@@ -32,6 +34,29 @@ describe('backward owns exactly what it frees (issue 15, bug 1)', () => {
     expect(first.reduce((a, v) => a + Math.abs(v), 0)).toBeCloseTo(800.99762, 3);
     for (let step = 1; step < 6; step++) {
       expect(Array.from(vaeLikeStep(h, mu, lv, dec)), `step ${step}`).toEqual(Array.from(first));
+    }
+  });
+
+  it("without any scope, with the garbage collector freeing each step's tensors in between", async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    tg.manualSeed(0);
+    const h = tg.rand([8, 16]);
+    const mu = new nn.Linear(16, 16), lv = new nn.Linear(16, 16), dec = new nn.Linear(16, 16);
+    const params = [mu, lv, dec].flatMap((m) => m.parameters());
+    let first: number[] | undefined;
+    for (let step = 0; step < 6; step++) {
+      for (const p of params) {
+        p.grad?.dispose();
+        p.grad = null;
+      }
+      const m = mu.forward(h), l = lv.forward(h);
+      dec.forward(m.add(l)).sum().add(l.sub(m.square()).sum()).backward();
+      const g = Array.from(mu.weight.grad!.dataSync());
+      if (first) expect(g, `step ${step}`).toEqual(first);
+      else first = g;
+      gc();
+      await new Promise((r) => setTimeout(r, 0)); // the finalizers run in a task of their own
     }
   });
 
