@@ -4,7 +4,7 @@ import { DeviceError, DTypeError, TapegradError, ValueError } from './errors.js'
 import { countBytes, countTensor, memory, track } from './memory.js';
 import { contiguousStrides, fmt, numel, shapesEqual, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
-import { formatTensor } from './format.js';
+import { formatTensor, inspectCustom } from './format.js';
 
 /** A reference-counted block of backend memory; views share one. */
 export class Storage {
@@ -324,6 +324,10 @@ export class Tensor implements Disposable {
     if (this.disposedFlag) return `tensor(<disposed>, shape=${fmt(this.shape)})`;
     const values = this.storage.backend.readSync ? this.dataSync() : undefined;
     return formatTensor(this, values);
+  }
+  /** What console.log(t) and util.inspect(t) print in Node: the values, as {@link Tensor.toString}. */
+  [inspectCustom](): string {
+    return this.toString();
   }
 
   private contiguousRaw(): Tensor {
