@@ -59,6 +59,14 @@ describe('activations against PyTorch (kinks, very negative and very large input
   for (const c of ref.activations) {
     it(c.name, () => check(c.name, c, (x) => ACTIVATIONS[c.name]!().call(x), {}, 1e-12));
   }
+  it("SiLU in float32 (the CPU's own loops for contiguous float32) against PyTorch's float64 values", () => {
+    const c = ref.activations.find((a: { name: string }) => a.name === 'SiLU()');
+    const x = f64(c.input).cast('float32').requiresGrad_();
+    const y = F.silu(x);
+    expectClose(y, c.out, 'float32 output', 1e-6);
+    y.mul(f64(c.seed).cast('float32')).sum().backward();
+    expectClose(x.grad!, c.grads.input, 'float32 gradient', 1e-6);
+  });
   it('the functional forms are the modules', () => {
     const x = tensor([-2, -0.5, 0, 1.5, 4]);
     const same = (a: Tensor, b: Tensor) => expect(Array.from(a.dataSync())).toEqual(Array.from(b.dataSync()));
