@@ -34,4 +34,7 @@ it('every op with a CPU kernel has a WebGPU kernel, or is listed (with why) in N
     'maxPool2d', 'maxPool2dBackward', 'avgPool2d', 'avgPool2dBackward', 'gelu', 'geluBackward', 'sgdStep', 'adamStep']) {
     expect(webgpu, op).toContain(op);
   }
+  // issue 16 (nn helper): the activations' kernels and convTranspose2d
+  for (const name of ['silu', 'leakyRelu', 'elu', 'softplus', 'mish', 'hardswish']) for (const op of [name, `${name}Backward`]) expect(webgpu, op).toContain(op);
+  expect(webgpu).toContain('convTranspose2d');
 });

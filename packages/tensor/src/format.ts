@@ -1,6 +1,13 @@
 import type { TypedArray } from './dtype.js';
 import type { Tensor } from './tensor.js';
 
+/**
+ * Node's `util.inspect.custom`, which console.log and util.inspect call: a method under this key
+ * decides what they print. Reached through Symbol.for, so browsers (which lack node:util) load
+ * the package unchanged.
+ */
+export const inspectCustom: unique symbol = Symbol.for('nodejs.util.inspect.custom') as never;
+
 // torch's _tensor_str: integral floats print as `1.`, others with 4 decimals, scientific
 // notation when the magnitudes span too much; long dims are summarised with `...`.
 const EDGE = 3;

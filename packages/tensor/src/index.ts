@@ -15,6 +15,8 @@ export * from './memory.js';
 export * from './poison.js';
 export * from './random.js';
 export { fastExp } from './fast-exp.js';
+// issue 16 (nn helpers): console.log prints values
+export { inspectCustom } from './format.js';
 export { Tensor, Storage, installAutograd, autogradHooks, type AutogradHooks, type BackwardOptions, type GradFn, type NestedArray } from './tensor.js';
 export { dispatch, run } from './dispatch.js';
 export * from './creation.js';

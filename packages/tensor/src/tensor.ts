@@ -4,7 +4,7 @@ import { DeviceError, DTypeError, TapegradError, ValueError } from './errors.js'
 import { countBytes, countTensor, memory, track } from './memory.js';
 import { contiguousStrides, fmt, numel, shapesEqual, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
-import { formatTensor } from './format.js';
+import { formatTensor, inspectCustom } from './format.js';
 
 /** A reference-counted block of backend memory; views share one. */
 export class Storage {
@@ -301,11 +301,11 @@ export class Tensor implements Disposable {
     if (c !== this) c.dispose();
     return out;
   }
-  /** Nested arrays like the tensor's shape (a number for a 0-d tensor); bools as booleans. */
+  /** Nested arrays like the tensor's shape (a number for a 0-d tensor); bools as booleans (torch's `tolist()`). */
   async toArray(): Promise<NestedArray> {
     return nest(await this.data(), this.shape, this.dtype);
   }
-  /** The nested-array form, synchronously: CPU only. */
+  /** The nested-array form, synchronously: CPU only (torch's `tolist()`). */
   arraySync(): NestedArray {
     return nest(this.dataSync(), this.shape, this.dtype);
   }
@@ -314,7 +314,7 @@ export class Tensor implements Disposable {
     if (this.size !== 1) throw new ValueError(`item: only one-element tensors can be converted to a number; got shape ${fmt(this.shape)}`);
     return (await this.data())[0]!;
   }
-  /** The value of a one-element tensor, synchronously: CPU only. */
+  /** The value of a one-element tensor, synchronously: CPU only (torch's `item()`). */
   itemSync(): number {
     if (this.size !== 1) throw new ValueError(`item: only one-element tensors can be converted to a number; got shape ${fmt(this.shape)}`);
     return this.dataSync()[0]!;
@@ -324,6 +324,10 @@ export class Tensor implements Disposable {
     if (this.disposedFlag) return `tensor(<disposed>, shape=${fmt(this.shape)})`;
     const values = this.storage.backend.readSync ? this.dataSync() : undefined;
     return formatTensor(this, values);
+  }
+  /** What console.log(t) and util.inspect(t) print in Node: the values, as {@link Tensor.toString}. */
+  [inspectCustom](): string {
+    return this.toString();
   }
 
   private contiguousRaw(): Tensor {

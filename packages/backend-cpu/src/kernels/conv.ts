@@ -1,4 +1,4 @@
-import { allocArray, poisonArray, poisonMode, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
+import { allocArray, getKernel, poisonArray, poisonMode, registerKernel, type DType, type Shape, type TypedArray, type Conv2dAttrs } from '@tapegrad/tensor';
 import { dense, type CpuKernel } from '../strided.js';
 import { gemm, matmulF32 } from './matmul.js';
 import { wasmAddress, wasmAlloc, wasmKernelsFor, type StridedF32 } from '../wasm/runtime.js';
@@ -350,3 +350,9 @@ registerKernel('conv2dWeightGrad', 'cpu', (([xv, gv], [out], attrs) => {
 }) as CpuKernel<Conv2dAttrs>);
 
 export type { Conv2dAttrs };
+
+// convTranspose2d (issue 16; definition and gradient: @tapegrad/nn's ops/conv.ts) is conv2d's
+// input gradient, x in the role of the output's gradient: the same kernel, whose attrs.shape is
+// then the transposed convolution's output shape.
+registerKernel('convTranspose2d', 'cpu', ((inputs, outputs, attrs, op) =>
+  (getKernel('conv2dInputGrad', 'cpu') as CpuKernel<Conv2dAttrs>)(inputs, outputs, attrs, op)) as CpuKernel<Conv2dAttrs>);

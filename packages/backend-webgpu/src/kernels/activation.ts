@@ -1,5 +1,5 @@
-import { registerKernel } from '@tapegrad/tensor';
-import type { WebGPUKernel } from '../program.js';
+import { registerKernel, type ActivationAttrs } from '@tapegrad/tensor';
+import { f32Bits, type WebGPUKernel } from '../program.js';
 import { mapProgram } from './elementwise.js';
 
 // gelu (exact, with erf) and its backward, as the CPU kernels (op definitions: @tapegrad/nn's
@@ -17,3 +17,43 @@ const GELU_BACKWARD = { expr: 'b * (0.5 * (1.0 + erf_(a * 0.7071067811865476)) +
 
 registerKernel('gelu', 'webgpu', (([x], [out]) => [mapProgram('gelu', GELU, 'f32', false, [x!], out!)]) as WebGPUKernel);
 registerKernel('geluBackward', 'webgpu', (([x, g], [out]) => [mapProgram('geluBackward', GELU_BACKWARD, 'f32', false, [x!, g!], out!)]) as WebGPUKernel);
+
+// ---- issue 16: silu, leakyRelu, elu, softplus, mish, hardswish and their backward ops ----------
+// As the CPU kernels (op definitions: @tapegrad/nn's ops/activation.ts), in f32: `a` is x, `b`
+// the output's gradient, s0 and s1 the op's attrs. WGSL has neither log1p nor expm1: Kahan's
+// forms below keep their relative precision near 0, where log(1 + x) and exp(x) − 1 lose it.
+const HELPERS = () => `fn sig(x: f32) -> f32 {
+  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+  let e = exp(x);
+  return e / (1.0 + e);
+}
+fn log1p_(x: f32) -> f32 {
+  let u = 1.0 + x;
+  if (u == 1.0) { return x; }
+  return log(u) * x / (u - 1.0);
+}
+fn expm1_(x: f32) -> f32 {
+  let u = exp(x);
+  if (u == 1.0) { return x; }
+  if (u - 1.0 == -1.0) { return -1.0; }
+  return (u - 1.0) * x / log(u);
+}
+fn mish_tanh(x: f32) -> f32 {
+  if (x > 20.0) { return tanh(clamp(x, -15.0, 15.0)); }
+  return tanh(clamp(log1p_(exp(x)), -15.0, 15.0));
+}`;
+const ACTIVATIONS: Record<string, { params: (a: ActivationAttrs) => number[]; f: string; df: string }> = {
+  silu: { params: () => [], f: 'a * sig(a)', df: 'b * sig(a) * (1.0 + a * (1.0 - sig(a)))' },
+  leakyRelu: { params: (a) => [a.negativeSlope!], f: 'select(a * s0, a, a > 0.0)', df: 'select(b * s0, b, a > 0.0)' },
+  elu: { params: (a) => [a.alpha!], f: 'select(s0 * expm1_(a), a, a > 0.0)', df: 'select(b * s0 * exp(a), b, a > 0.0)' },
+  softplus: { params: (a) => [a.beta!, a.threshold!], f: 'select(log1p_(exp(a * s0)) / s0, a, a * s0 > s1)', df: 'select(b * sig(a * s0), b, a * s0 > s1)' },
+  mish: { params: () => [], f: 'a * mish_tanh(a)', df: 'b * (mish_tanh(a) + a * sig(a) * (1.0 - mish_tanh(a) * mish_tanh(a)))' },
+  // a NaN x gives the gradient g, as the CPU's branches do
+  hardswish: { params: () => [], f: 'a * clamp(a + 3.0, 0.0, 6.0) / 6.0', df: 'select(select(b, b * (a / 3.0 + 0.5), a < 3.0), 0.0, a < -3.0)' },
+};
+for (const [name, { params, f, df }] of Object.entries(ACTIVATIONS)) {
+  const scalars = (a: ActivationAttrs) => params(a).map(f32Bits);
+  registerKernel(name, 'webgpu', (([x], [out], a) => [mapProgram(name, { expr: f, helpers: HELPERS }, 'f32', false, [x!], out!, scalars(a))]) as WebGPUKernel<ActivationAttrs>);
+  registerKernel(`${name}Backward`, 'webgpu', (([x, g], [out], a) =>
+    [mapProgram(`${name}Backward`, { expr: df, helpers: HELPERS }, 'f32', false, [x!, g!], out!, scalars(a))]) as WebGPUKernel<ActivationAttrs>);
+}

@@ -1,4 +1,4 @@
-import { registerKernel, type Shape, type Conv2dAttrs } from '@tapegrad/tensor';
+import { getKernel, registerKernel, type Shape, type Conv2dAttrs } from '@tapegrad/tensor';
 import { numelOf, preamble, WORKGROUP, type GpuView, type WebGPUKernel } from '../program.js';
 
 // conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
@@ -96,3 +96,9 @@ registerKernel('conv2dWeightGrad', 'webgpu', (([x, g], [dw], a) => {
 }`;
   return [{ key: 'conv2dWeightGrad', wgsl, inputs: [x!.handle, g!.handle], outputs: [dw!.handle], meta: meta(n, x!.shape, dw!.shape, g!.shape, a, [x!, g!, dw!]), workgroups: n }];
 }) as WebGPUKernel<Conv2dAttrs>);
+
+// convTranspose2d (issue 16; definition and gradient: @tapegrad/nn's ops/conv.ts) is conv2d's
+// input gradient, x in the role of the output's gradient: the same kernel and pipeline, whose
+// attrs.shape is then the transposed convolution's output shape.
+registerKernel('convTranspose2d', 'webgpu', ((inputs, outputs, attrs, op) =>
+  (getKernel('conv2dInputGrad', 'webgpu') as WebGPUKernel<Conv2dAttrs>)(inputs, outputs, attrs, op)) as WebGPUKernel<Conv2dAttrs>);

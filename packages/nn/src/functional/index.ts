@@ -1,5 +1,9 @@
 // nn.functional: the function forms of the activations and losses.
 export { softmax, logSoftmax } from '@tapegrad/tensor';
+// issue 16: every activation has its function form here, the core's elementwise ones included
+export { relu, sigmoid, tanh } from '@tapegrad/tensor';
+/** One-hot int32 vectors (torch.nn.functional.one_hot; numClasses -1, the default, is max(index) + 1). */
+export { oneHot } from '@tapegrad/tensor';
 export { crossEntropy, type CrossEntropyOptions } from '../losses/cross-entropy.js';
 export { nllLoss, type NLLLossOptions } from '../losses/nll-loss.js';
 export {

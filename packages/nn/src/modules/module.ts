@@ -1,5 +1,6 @@
-import { DeviceError, ShapeError, TapegradError, fmt, getBackend, isTensor, keep, shapesEqual, tidy, type Device, type Tensor } from '@tapegrad/tensor';
+import { DeviceError, ShapeError, TapegradError, fmt, getBackend, inspectCustom, isTensor, keep, shapesEqual, tidy, type Device, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
+import { ENTRIES, type Entry } from './entries.js';
 
 // A Module finds its parameters, buffers and submodules by looking at its own fields, as
 // PyTorch's __setattr__ registers them: `this.weight = parameter(...)`, `this.runningMean =
@@ -31,6 +32,43 @@ export function isParameter(t: unknown): t is Tensor {
   return isTensor(t) && PARAMETERS.has(t);
 }
 
+const isRegistered = (v: unknown): v is Tensor => isTensor(v) && (PARAMETERS.has(v) || BUFFERS.has(v));
+
+// A module, parameter or buffer found in a plain container, with the path it was found at.
+type Held = [path: string, value: Module | Tensor];
+function containerKind(v: unknown): string | undefined {
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Map) return 'a Map';
+  if (v instanceof Set) return 'a Set';
+  if (typeof v !== 'object' || v === null || isTensor(v)) return undefined;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null ? 'a plain object' : undefined;
+}
+function findHeld(v: object, path: string, out: Held[], seen: Set<object>): void {
+  if (seen.has(v)) return;
+  seen.add(v);
+  const items: [string, unknown][] = Array.isArray(v) ? v.map((x, i) => [`${path}[${i}]`, x])
+    : v instanceof Map ? [...v].map(([k, x]) => [`${path}.get(${JSON.stringify(k) ?? String(k)})`, x])
+      : v instanceof Set ? [...v].map((x) => [`${path} (a Set)`, x])
+        : Object.entries(v).map(([k, x]) => [/^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, x]);
+  for (const [p, x] of items) {
+    if (typeof x !== 'object' || x === null) continue;
+    if (x instanceof Module || isRegistered(x)) out.push([p, x]);
+    else if (containerKind(x)) findHeld(x, p, out, seen);
+  }
+}
+function unregisteredMessage(m: Module, lost: Held[]): string {
+  const what = ([p, x]: Held) => `${p} is ${x instanceof Module ? `a ${x.constructor.name}` : PARAMETERS.has(x) ? 'a parameter' : 'a buffer'}`;
+  const field = lost[0]![0].split(/[[. ]/)[0]!;
+  const kind = containerKind((m as unknown as Record<string, unknown>)[field]) ?? 'a container';
+  const more = lost.length > 3 ? `, and ${lost.length - 3} more` : '';
+  const kinds = [...new Set(lost.map(([, x]) => (x instanceof Module ? 'modules' : PARAMETERS.has(x) ? 'parameters' : 'buffers')))].join(' and ');
+  return `${m.constructor.name}: field '${field}' holds ${kinds} in ${kind} (${lost.slice(0, 3).map(what).join(', ')}${more}), ` +
+    'which a Module does not look into: they would be missing from parameters(), stateDict() and to(). ' +
+    'Hold modules in a ModuleList (for an array) or a ModuleDict (for an object), parameters in a ParameterList or a ParameterDict, ' +
+    'and each buffer in a field of its own; keep references to modules registered elsewhere in a #private field or a getter.';
+}
+
 /** Tensors by dotted PyTorch-style name ('fc.weight', 'bn.running_mean'), as Module.stateDict() returns them. */
 export type StateDict = Record<string, Tensor>;
 /** The keys Module.loadStateDict() did not match (non-empty only with `strict: false`). */
@@ -50,26 +88,65 @@ export abstract class Module {
   /** Training mode (dropout active, batch statistics); see train() and eval(). */
   training = true;
 
-  /** The computation: call `m.forward(x)` (there is no `m(x)` in TypeScript). */
+  /**
+   * The computation, which subclasses implement. Run a module with {@link Module.call}
+   * (`model.call(x)`, PyTorch's `model(x)`), or call `forward` itself: the two are the same.
+   */
   abstract forward(...inputs: any[]): Tensor;
 
-  private ownFields(): [string, unknown][] {
-    return Object.entries(this).filter(([k]) => k !== 'training');
+  /**
+   * Run the module on its inputs: `model.call(x)` is PyTorch's `model(x)` (a TypeScript class
+   * instance cannot be called like a function; docs/ARCHITECTURE.md says why tapegrad does not
+   * fake it). Typed as this module's own `forward`: same arguments, same result.
+   */
+  call(...inputs: Parameters<this['forward']>): ReturnType<this['forward']> {
+    return this.forward(...inputs) as ReturnType<this['forward']>;
   }
-  /** Direct submodules with their field names. */
+
+  /** @internal What this module may register; containers override it (see entries.ts). */
+  [ENTRIES](): Entry[] {
+    return Object.entries(this).filter(([k]) => k !== 'training').map(([k, v]) => [k, torchName(k), v]);
+  }
+  // The entries that are registered: submodules, parameters and buffers. A plain array, object,
+  // Map or Set is not looked into, as PyTorch does not look into a list: what it holds would be
+  // silently missing from parameters() and stateDict(), so holding a module, parameter or buffer
+  // there is an error, unless this module registers that one anyway (a list of references).
+  private registered(): [string, string, Module | Tensor][] {
+    const out: [string, string, Module | Tensor][] = [];
+    const held: Held[] = [];
+    for (const [field, name, v] of this[ENTRIES]()) {
+      if (v instanceof Module || isRegistered(v)) out.push([field, name, v]);
+      else if (containerKind(v)) findHeld(v as object, field, held, new Set());
+    }
+    if (held.length) {
+      const owned = new Set<unknown>();
+      for (const [, , v] of out) {
+        if (!(v instanceof Module)) owned.add(v);
+        else for (const m of v.modules()) [m, ...m.parameters(false), ...m.buffers(false)].forEach((x) => owned.add(x));
+      }
+      const lost = held.filter(([, x]) => !owned.has(x));
+      if (lost.length) throw new TapegradError(unregisteredMessage(this, lost));
+    }
+    return out;
+  }
+  /** Direct submodules with their field names (a ModuleList's indices, a ModuleDict's keys). */
   namedChildren(): [string, Module][] {
-    return this.ownFields().filter((e): e is [string, Module] => e[1] instanceof Module);
+    return this.registered().filter((e): e is [string, string, Module] => e[2] instanceof Module).map(([field, , m]) => [field, m]);
   }
   /** Direct submodules. */
   children(): Module[] {
     return this.namedChildren().map(([, m]) => m);
   }
-  /** This module and every submodule, depth first, named by dotted path ('' for this one). */
+  /**
+   * This module and every submodule, depth first, named by dotted path ('' for this one).
+   * Throws a TapegradError if a field holds modules, parameters or buffers in a plain array,
+   * object, Map or Set, where they would not be registered: use {@link ModuleList},
+   * {@link ModuleDict}, {@link ParameterList} or {@link ParameterDict}.
+   */
   namedModules(prefix = ''): [string, Module][] {
     const out: [string, Module][] = [[prefix, this]];
-    for (const [field, m] of this.namedChildren()) {
-      const name = torchName(field);
-      out.push(...m.namedModules(prefix ? `${prefix}.${name}` : name));
+    for (const [, name, m] of this.registered()) {
+      if (m instanceof Module) out.push(...m.namedModules(prefix ? `${prefix}.${name}` : name));
     }
     return out;
   }
@@ -82,10 +159,10 @@ export abstract class Module {
     const seen = new Set<Tensor>();
     const mods: [string, Module][] = recurse ? this.namedModules(prefix) : [[prefix, this]];
     for (const [path, m] of mods) {
-      for (const [k, v] of m.ownFields()) {
+      for (const [, name, v] of m.registered()) {
         if (isTensor(v) && kind.has(v) && !seen.has(v)) {
           seen.add(v);
-          out.push([path ? `${path}.${torchName(k)}` : torchName(k), v]);
+          out.push([path ? `${path}.${name}` : name, v]);
         }
       }
     }
@@ -198,8 +275,8 @@ export abstract class Module {
   stateDict(): StateDict {
     const out: StateDict = {};
     for (const [path, m] of this.namedModules()) {
-      for (const [k, v] of m.ownFields()) {
-        if (isTensor(v) && (PARAMETERS.has(v) || BUFFERS.has(v))) out[path ? `${path}.${torchName(k)}` : torchName(k)] = v;
+      for (const [, name, v] of m.registered()) {
+        if (isTensor(v)) out[path ? `${path}.${name}` : name] = v;
       }
     }
     return out;
@@ -253,6 +330,10 @@ export abstract class Module {
     if (!kids.length) return `${head})`;
     const body = kids.map(([n, m]) => `  (${n}): ${m.toString().replace(/\n/g, '\n  ')}`).join('\n');
     return `${head}\n${body}\n)`;
+  }
+  /** What console.log(model) and util.inspect(model) print in Node: {@link Module.toString}'s summary. */
+  [inspectCustom](): string {
+    return this.toString();
   }
   /** The constructor arguments shown by toString(). */
   protected extraRepr(): string {

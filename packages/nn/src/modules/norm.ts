@@ -1,6 +1,6 @@
-import { ShapeError, ones, zeros, type Tensor } from '@tapegrad/tensor';
+import { ShapeError, ValueError, ones, zeros, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
-import { batchNorm, layerNorm } from '../ops/norm.js';
+import { batchNorm, groupNorm, layerNorm } from '../ops/norm.js';
 import { Module, buffer, parameter } from './module.js';
 import { checkSize, type FactoryOptions } from './linear.js';
 
@@ -126,4 +126,53 @@ export class BatchNorm1d extends BatchNorm {
 /** Batch normalisation over [N, C, H, W] per channel C. */
 export class BatchNorm2d extends BatchNorm {
   protected readonly ranks = [4];
+}
+
+// ---- issue 16 ---------------------------------------------------------------------------------
+/** Options of {@link GroupNorm}. */
+export interface GroupNormModuleOptions extends FactoryOptions {
+  /** Added to the variance (default 1e-5). */
+  eps?: number;
+  /** Learn a per-channel scale (ones) and shift (zeros). Default true. */
+  affine?: boolean;
+}
+/**
+ * Group normalisation of [N, C, ...] (torch.nn.GroupNorm): channels in numGroups groups, each
+ * normalised per sample over its channels and positions, with a learned per-channel scale and
+ * shift; see {@link groupNorm}. Unlike BatchNorm it does not depend on the batch, so it trains
+ * the same at batch size 1 and has no running statistics.
+ */
+export class GroupNorm extends Module {
+  /** Added to the variance. */
+  readonly eps: number;
+  /** The learned per-channel scale, shape [numChannels]; null without affine. */
+  weight: Tensor | null;
+  /** The learned per-channel shift, shape [numChannels]; null without affine. */
+  bias: Tensor | null;
+  /**
+   * @param numGroups - Groups to split the channels into; must divide numChannels (else a ValueError).
+   * @param numChannels - Channels C, dim 1 of the input (a positive integer, else a ValueError).
+   * @param options - eps, affine, and the parameters' dtype and device.
+   */
+  constructor(readonly numGroups: number, readonly numChannels: number, options: GroupNormModuleOptions = {}) {
+    super();
+    checkSize('GroupNorm', 'numGroups', numGroups);
+    checkSize('GroupNorm', 'numChannels', numChannels);
+    if (numChannels % numGroups) throw new ValueError(`GroupNorm: numGroups=${numGroups} must divide numChannels=${numChannels}`);
+    this.eps = options.eps ?? 1e-5;
+    const o = { dtype: options.dtype, device: options.device };
+    const affine = options.affine ?? true;
+    this.weight = affine ? parameter(ones([numChannels], o)) : null;
+    this.bias = affine ? parameter(zeros([numChannels], o)) : null;
+  }
+  /** x [N, numChannels, ...] normalised per group (a wrong channel count throws a ShapeError). */
+  forward(x: Tensor): Tensor {
+    if (x.ndim < 2 || x.shape[1] !== this.numChannels) {
+      throw new ShapeError(`GroupNorm: expected an input [N, ${this.numChannels}, ...]; got shape [${x.shape.join(', ')}]`);
+    }
+    return groupNorm(x, this.numGroups, this.weight, this.bias, this.eps);
+  }
+  protected override extraRepr(): string {
+    return `${this.numGroups}, ${this.numChannels}, eps=${this.eps}, affine=${this.weight !== null}`;
+  }
 }

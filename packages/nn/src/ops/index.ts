@@ -5,3 +5,6 @@ export * from './linear.js';
 export * from './dropout.js';
 export * from './embedding.js';
 export * from './norm.js';
+// issue 16
+export * from './distance.js';
+export * from './upsample.js';

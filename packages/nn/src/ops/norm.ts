@@ -1,4 +1,7 @@
-import { ShapeError, ValueError, add, div, fmt, mean, mul, reshape, sqrt, square, sub, tidy, type Tensor } from '@tapegrad/tensor';
+import {
+  ShapeError, ValueError, abs, add, clamp, div, fmt, gt, max, mean, mul, normalizeDim, pow, reshape, sqrt, square, sub, sum, tidy, where, type Tensor,
+} from '@tapegrad/tensor';
+import { checkFloat } from './util.js';
 import { noGrad } from '@tapegrad/autograd';
 
 // layerNorm and batchNorm are composites of core ops: their gradients come from the core rules,
@@ -78,5 +81,66 @@ export function batchNorm(
       v = reshape(runningVar!, shape);
     }
     return affine(div(sub(x, m), sqrt(add(v, eps))), weight, bias, shape);
+  });
+}
+
+// ---- issue 16: groupNorm and normalize ---------------------------------------------------------
+
+/**
+ * Group normalisation (torch.nn.functional.group_norm): the C channels of [N, C, ...] split into
+ * numGroups groups, each sample's group normalised over its channels and positions (biased
+ * variance, plus eps), then scaled by weight and shifted by bias, both [C]. A composite of core
+ * ops, as layerNorm. Mismatched shapes throw a ShapeError; a bad numGroups a ValueError.
+ */
+export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  if (x.ndim < 2) throw new ShapeError(`groupNorm: input must be [N, C, ...]; got ${fmt(x.shape)}`);
+  const c = x.shape[1]!;
+  if (!Number.isInteger(numGroups) || numGroups < 1 || c % numGroups !== 0) {
+    throw new ValueError(`groupNorm: numGroups must be a positive integer dividing the ${c} channels of input ${fmt(x.shape)}; got ${numGroups}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`groupNorm: ${name} must have shape [${c}] for input ${fmt(x.shape)}; got ${fmt(t.shape)}`);
+  }
+  return tidy(() => {
+    const grouped = reshape(x, [x.shape[0]!, numGroups, -1]);
+    const centred = sub(grouped, mean(grouped, -1, true));
+    const y = reshape(div(centred, sqrt(add(mean(square(centred), -1, true), eps))), x.shape);
+    return affine(y, weight, bias, x.shape.map((d, i) => (i === 1 ? d : 1)));
+  });
+}
+
+/** Options of {@link normalize}. */
+export interface NormalizeOptions {
+  /** The norm's exponent (default 2); any positive number, or Infinity for the largest |x|. */
+  p?: number;
+  /** The dim normalised along (default 1; negative counts from the end). */
+  dim?: number;
+  /** The smallest norm divided by (default 1e-12), so a zero vector stays zero. */
+  eps?: number;
+}
+/**
+ * x / max(‖x‖_p, eps) along `dim` (torch.nn.functional.normalize): unit vectors, with zero
+ * vectors left at zero. The gradient is PyTorch's too: none flows through the norm where it was
+ * clamped to eps. Non-float input throws a DTypeError; a bad p or dim a ValueError or IndexError.
+ */
+export function normalize(x: Tensor, options: NormalizeOptions = {}): Tensor {
+  const { p = 2, eps = 1e-12 } = options;
+  const dim = normalizeDim('normalize', options.dim ?? 1, x.ndim);
+  checkFloat('normalize', 'input', x);
+  if (typeof p !== 'number' || !(p > 0)) throw new ValueError(`normalize: p must be a positive number (or Infinity); got ${String(p)}`);
+  if (typeof eps !== 'number' || !(eps >= 0)) throw new ValueError(`normalize: eps must be a non-negative number; got ${String(eps)}`);
+  return tidy(() => div(x, clamp(vectorNorm(x, p, dim), eps)));
+}
+
+/** ‖x‖_p along dim, keepdim, with a gradient of zero (as PyTorch's norm) rather than NaN where the norm is 0. */
+function vectorNorm(x: Tensor, p: number, dim: number): Tensor {
+  return tidy(() => {
+    if (p === Infinity) return max(abs(x), dim, true);
+    if (p === 1) return sum(abs(x), dim, true);
+    const s = sum(p === 2 ? square(x) : pow(abs(x), p), dim, true);
+    // (Σ|x|^p)^(1/p) has an infinite derivative at 0: take it at 1 there, where the mask zeroes it
+    const positive = gt(s, 0);
+    const root = (t: Tensor) => (p === 2 ? sqrt(t) : pow(t, 1 / p));
+    return where(positive, root(where(positive, s, 1)), 0);
   });
 }

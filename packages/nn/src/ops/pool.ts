@@ -1,4 +1,4 @@
-import { ShapeError, ValueError, defineOp, dispatch, fmt, run, squeeze, tidy, unsqueeze, type Shape, type Tensor, type Pool2dAttrs } from '@tapegrad/tensor';
+import { ShapeError, ValueError, defineOp, dispatch, fmt, matmul, run, squeeze, tensor, tidy, transpose, unsqueeze, type Shape, type Tensor, type Pool2dAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '@tapegrad/autograd';
 import { checkFloat, checkRank, outSize, pair } from './util.js';
 
@@ -107,3 +107,41 @@ export function avgPool2d(x: Tensor, kernelSize: number | [number, number], opti
 }
 
 export type { Pool2dAttrs };
+
+// ---- issue 16: adaptiveAvgPool2d ---------------------------------------------------------------
+
+/** An adaptive pooling's output size: [outH, outW] (null keeps the input's size), or one number for both. */
+export type AdaptiveSize = number | null | readonly [number | null, number | null];
+
+/**
+ * The start and end of each of `out` bins over `size` elements, as PyTorch's adaptive pooling
+ * places them: bin i is [floor(i·size/out), ceil((i+1)·size/out)), so bins tile the input and
+ * overlap by one element where the sizes do not divide.
+ */
+function bins(size: number, out: number): [number, number][] {
+  return Array.from({ length: out }, (_, i) => [Math.floor((i * size) / out), Math.ceil(((i + 1) * size) / out)]);
+}
+
+/**
+ * Average pooling to a fixed output size whatever the input's (torch's adaptive_avg_pool2d):
+ * [N, C, H, W] (or [C, H, W]) to [N, C, outH, outW], bin boundaries as PyTorch's. Where the
+ * sizes divide it is {@link avgPool2d}; otherwise two small matrix products with the bins'
+ * averaging weights (Pₕ · x · Pᵥᵀ). A wrong rank throws a ShapeError; a bad size a ValueError.
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveSize): Tensor {
+  checkRank('adaptiveAvgPool2d', 'input', x, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
+  checkFloat('adaptiveAvgPool2d', 'input', x);
+  const [h, w] = x.shape.slice(-2) as [number, number];
+  const given = Array.isArray(outputSize) ? outputSize : [outputSize, outputSize];
+  if (given.length !== 2) throw new ValueError(`adaptiveAvgPool2d: outputSize must be a number or [outH, outW]; got ${JSON.stringify(outputSize)}`);
+  const size = given.map((s, i) => s ?? [h, w][i]!) as [number, number];
+  if (!size.every((s) => Number.isInteger(s) && s >= 1)) throw new ValueError(`adaptiveAvgPool2d: outputSize must hold positive integers (or null); got ${JSON.stringify(outputSize)}`);
+  if (h === 0 || w === 0) throw new ShapeError(`adaptiveAvgPool2d: input ${fmt(x.shape)} has an empty spatial dim`);
+  if (h % size[0] === 0 && w % size[1] === 0) return avgPool2d(x, [h / size[0], w / size[1]]);
+  const weights = (n: number, out: number) => {
+    const m = new Float64Array(out * n);
+    bins(n, out).forEach(([s, e], i) => m.fill(1 / (e - s), i * n + s, i * n + e));
+    return tensor(m, { shape: [out, n], dtype: x.dtype, device: x.device });
+  };
+  return tidy(() => matmul(matmul(weights(h, size[0]), x), transpose(weights(w, size[1]), 0, 1)));
+}

@@ -1,4 +1,5 @@
-import { DTypeError, IndexError, ShapeError, ValueError } from '../errors.js';
+import { DeviceError, DTypeError, IndexError, ShapeError, ValueError } from '../errors.js';
+import { getBackend } from '../backend.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
 import { fmt, normalizeDim } from '../shape.js';
@@ -87,6 +88,9 @@ export function oneHot(index: Tensor, numClasses = -1): Tensor {
   checkIndex('oneHot', index);
   if (numClasses === -1) {
     if (index.size === 0) throw new ValueError('oneHot: cannot infer numClasses from an empty tensor; pass it');
+    if (!getBackend(index.device).readSync) {
+      throw new DeviceError(`oneHot: numClasses -1 (the default) reads the indices for max(index) + 1, which '${index.device}' cannot do synchronously; pass numClasses`);
+    }
     numClasses = Math.max(...index.dataSync()) + 1;
   }
   if (!Number.isInteger(numClasses) || numClasses < 1) throw new IndexError(`oneHot: numClasses must be a positive integer; got ${numClasses}`);

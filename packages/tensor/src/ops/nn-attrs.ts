@@ -11,7 +11,7 @@ export interface Conv2dAttrs {
   padding: [number, number];
   dilation: [number, number];
   groups: number;
-  /** conv2dInputGrad: the input's shape; conv2dWeightGrad: the weight's. */
+  /** conv2dInputGrad: the input's shape; conv2dWeightGrad: the weight's; convTranspose2d: the output's. */
   shape?: Shape;
 }
 
@@ -63,6 +63,18 @@ export interface AdamStepAttrs {
   maximize: boolean;
   /** The step number, from 1. */
   step: number;
+}
+
+// issue 16 (nn helper): the pointwise activations with kernels of their own.
+/**
+ * silu, leakyRelu, elu, softplus, mish, hardswish and their backward ops; an op reads only its
+ * own (leakyRelu: negativeSlope; elu: alpha; softplus: beta and threshold).
+ */
+export interface ActivationAttrs {
+  negativeSlope?: number;
+  alpha?: number;
+  beta?: number;
+  threshold?: number;
 }
 
 // The errors of nn's loss kernels, built here so that the CPU kernels (in nn, and crossEntropy's
