@@ -8,3 +8,4 @@ export * from './indexing.js';
 export * from './join.js';
 export * from './softmax.js';
 export * from './nn-attrs.js';
+export * from './remap.js';
