@@ -17,6 +17,7 @@ import './kernels/losses.js';
 import './kernels/pool.js';
 import './kernels/conv.js';
 import './kernels/remap.js';
+import './kernels/multinomial.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';
