@@ -48,7 +48,7 @@ registerKernel('remap', 'cpu', fills(([x], [out], { maps, value }) => {
 
 // remapBackward along one dim: each input position sums g at the output positions that read it
 // (found by running the map forward once per output index, kept as lists per input position),
-// in increasing order, a run over the dims after `dim` at a time.
+// in increasing order.
 registerKernel('remapBackward', 'cpu', fills(([g], [out], { map, shape }) => {
   const d = map.dim;
   const n = shape[d]!;
@@ -69,17 +69,14 @@ registerKernel('remapBackward', 'cpu', fills(([g], [out], { map, shape }) => {
   const o = out!.handle;
   let k = 0;
   for (const base of outer) {
-    for (let j = 0; j < n; j++, k += run) {
-      const [a, e] = [start[j]!, start[j + 1]!];
-      if (a === e) {
-        o.fill(0, k, k + run);
-        continue;
-      }
-      let from = base + readers[a]! * sd;
-      for (let t = 0; t < run; t++) o[k + t] = src[from + inner[t]!]!;
-      for (let q = a + 1; q < e; q++) {
-        from = base + readers[q]! * sd;
-        for (let t = 0; t < run; t++) o[k + t] += src[from + inner[t]!]!;
+    for (let j = 0; j < n; j++) {
+      const a = start[j]!;
+      const e = start[j + 1]!;
+      for (let t = 0; t < run; t++) {
+        const at = base + inner[t]!;
+        let acc = 0;
+        for (let q = a; q < e; q++) acc += src[at + readers[q]! * sd]!;
+        o[k++] = acc;
       }
     }
   }
