@@ -16,6 +16,8 @@ import './kernels/optim.js';
 import './kernels/losses.js';
 import './kernels/pool.js';
 import './kernels/conv.js';
+import './kernels/remap.js';
+import './kernels/multinomial.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';

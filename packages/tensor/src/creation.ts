@@ -243,3 +243,57 @@ export function randnLike(t: Tensor, options: RandomOptions = {}): Tensor {
 export function randintLike(t: Tensor, low: number, high: number, options: RandomOptions = {}): Tensor {
   return randint(low, high, t.shape, { device: t.device, ...options });
 }
+
+// ---- linspace, logspace, randperm (issue 16) ------------------------------------------------
+
+/**
+ * `steps` numbers from start to end, evenly spaced, computed as torch's kernel computes them: in
+ * the dtype's precision (int32: ends truncated, a float64 step), the first half counted up from
+ * start and the second half down from end, so both ends are exact.
+ */
+function evenly(op: string, start: number, end: number, steps: number, dtype: DType): number[] {
+  if (!Number.isInteger(steps) || steps < 0) throw new ValueError(`${op}: steps must be a non-negative integer; got ${steps}`);
+  const f = dtype === 'float32' ? Math.fround : dtype === 'int32' ? Math.trunc : (v: number) => v;
+  const [s, e] = [f(start), f(end)];
+  if (steps === 1) return [s];
+  const step = dtype === 'int32' ? (e - s) / (steps - 1) : f(f(e - s) / (steps - 1));
+  const half = Math.floor(steps / 2);
+  const fs = dtype === 'int32' ? (v: number) => v : f;
+  return Array.from({ length: steps }, (_, i) => (i < half ? fs(s + fs(step * i)) : fs(e - fs(step * (steps - 1 - i)))));
+}
+function spacedDType(op: string, options: CreateOptions): DType {
+  const dtype = dtypeOption(op, options, 'float32');
+  if (dtype === 'bool') throw new DTypeError(`${op}: dtype must be a number type; got bool`);
+  return dtype;
+}
+/** `steps` values evenly spaced from start to end inclusive (torch.linspace); float32 unless a dtype is given (int32 truncates). */
+export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
+  const dtype = spacedDType('linspace', options);
+  const values = evenly('linspace', start, end, steps, dtype);
+  const arr = allocArray(dtype, steps);
+  values.forEach((v, i) => (arr[i] = dtype === 'int32' ? int32Value('linspace', Math.trunc(v)) : v));
+  return fromArray(arr, [steps], dtype, options);
+}
+/**
+ * `steps` values from base^start to base^end, their exponents evenly spaced (torch.logspace);
+ * base 10 by default, float32 unless a dtype is given.
+ */
+export function logspace(start: number, end: number, steps: number, base = 10, options: CreateOptions = {}): Tensor {
+  const dtype = spacedDType('logspace', options);
+  const exponents = evenly('logspace', start, end, steps, dtype);
+  const arr = allocArray(dtype, steps);
+  exponents.forEach((x, i) => (arr[i] = dtype === 'int32' ? int32Value('logspace', Math.trunc(base ** x)) : base ** x));
+  return fromArray(arr, [steps], dtype, options);
+}
+/**
+ * A random order of 0 … n-1, int32 unless a dtype is given (torch.randperm), drawn from the
+ * generator's `permutation`, the shuffle the DataLoader uses.
+ */
+export function randperm(n: number, options: RandomOptions = {}): Tensor {
+  if (!Number.isInteger(n) || n < 0) throw new ValueError(`randperm: n must be a non-negative integer; got ${n}`);
+  const dtype = dtypeOption('randperm', options, 'int32');
+  if (dtype === 'bool') throw new DTypeError('randperm: dtype must be a number type; got bool');
+  if (dtype === 'float32' && n > 2 ** 24) throw new ValueError(`randperm: n = ${n} is past 2^24, the last integer float32 holds exactly; use int32 or float64`);
+  const order = (options.generator ?? defaultGenerator).permutation(n);
+  return fromArray(dtype === 'int32' ? order : allocArray(dtype, n).map((_, i) => order[i]!), [n], dtype, options);
+}

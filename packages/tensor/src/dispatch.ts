@@ -1,6 +1,6 @@
 import { getBackend } from './backend.js';
 import { DeviceError, TapegradError } from './errors.js';
-import { getKernel, getOp } from './registry.js';
+import { getKernel, getOp, type ViewSpec } from './registry.js';
 import { autogradHooks, Storage, Tensor } from './tensor.js';
 import { contiguousStrides, fmt, numel } from './shape.js';
 
@@ -22,7 +22,7 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
     const input = inputs[0]!;
     const v = op.view(input, attrs);
     input.storage.viewed = true;
-    outputs = [new Tensor(input.storage.retain(), v.shape, v.strides, v.offset, input.dtype)];
+    outputs = (Array.isArray(v) ? v : [v as ViewSpec]).map((s) => new Tensor(input.storage.retain(), s.shape, s.strides, s.offset, input.dtype));
   } else {
     const specs = op.infer!(inputs, attrs);
     if (device === undefined) throw new TapegradError(`${name}: an op needs at least one tensor input`);

@@ -25,8 +25,11 @@ export interface OpDef<A = any> {
   readonly name: string;
   /** Validate inputs and attrs; return the outputs' shapes and dtypes. */
   readonly infer?: (inputs: readonly Tensor[], attrs: A) => OutputSpec[];
-  /** A view op shares its single input's storage and needs no kernel. */
-  readonly view?: (input: Tensor, attrs: A) => ViewSpec;
+  /**
+   * A view op shares its single input's storage and needs no kernel: one ViewSpec per output (an
+   * array for ops with several outputs, as split and unbind).
+   */
+  readonly view?: (input: Tensor, attrs: A) => ViewSpec | readonly ViewSpec[];
   /** Whether outputs can carry gradient (default true; comparisons and argmax say false). */
   readonly differentiable?: boolean;
   /**

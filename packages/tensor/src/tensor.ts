@@ -477,6 +477,29 @@ export class Tensor implements Disposable {
   unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
   /** The method form of the function `flatten`. */
   flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
+  // issue 16, shape ops: indexing views, masked selection, copies that rearrange, sampling
+  /** The method form of the function `select`: `x.select(0, i)` is torch's `x[i]` (a view). */
+  select(dim: number, index: number): Tensor { return ops.select(this, dim, index); }
+  /** The method form of the function `index`: `x.index(i, j)` is torch's `x[i, j]` (a view). */
+  index(...indices: number[]): Tensor { return ops.index(this, ...indices); }
+  /** The method form of the function `split`. */
+  split(splitSize: number | readonly number[], dim = 0): Tensor[] { return ops.split(this, splitSize, dim); }
+  /** The method form of the function `chunk`. */
+  chunk(chunks: number, dim = 0): Tensor[] { return ops.chunk(this, chunks, dim); }
+  /** The method form of the function `unbind`. */
+  unbind(dim = 0): Tensor[] { return ops.unbind(this, dim); }
+  /** The method form of the function `maskedSelect` (CPU; `maskedSelectAsync` works on every device). */
+  maskedSelect(mask: Tensor): Tensor { return ops.maskedSelect(this, mask); }
+  /** The method form of the function `repeat`; the repeats may be given as arguments or one array. */
+  repeat(...repeats: number[] | [number[]]): Tensor { return ops.repeat(this, flatArgs(repeats)); }
+  /** The method form of the function `tile`; the reps may be given as arguments or one array. */
+  tile(...reps: number[] | [number[]]): Tensor { return ops.tile(this, flatArgs(reps)); }
+  /** The method form of the function `flip`; the dims may be given as arguments or one array. */
+  flip(...dims: number[] | [number[]]): Tensor { return ops.flip(this, flatArgs(dims)); }
+  /** The method form of the function `roll`. */
+  roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor { return ops.roll(this, shifts, dims); }
+  /** The method form of the function `multinomial`. */
+  multinomial(numSamples: number, options?: ops.MultinomialOptions): Tensor { return ops.multinomial(this, numSamples, options); }
   // in place (for optimizers and initialisers; not recorded by autograd)
   /** Copy `src` (broadcast, converted) into this tensor, in place. */
   copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }

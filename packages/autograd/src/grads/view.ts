@@ -1,4 +1,4 @@
-import { copyInto, reshape, run, zeros, type SliceAttrs } from '@tapegrad/tensor';
+import { cat, copyInto, reshape, run, stack, zeros, type DimAttrs, type SelectAttrs, type SliceAttrs, type SplitAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '../tape.js';
 import { sumToShape } from './util.js';
 
@@ -22,3 +22,17 @@ registerGradient<SliceAttrs>('slice', {
     return [out];
   },
 });
+// select: like slice, zero outside the selected slice (torch's select_backward)
+registerGradient<SelectAttrs>('select', {
+  backward: (c, [g]) => {
+    const out = zeros(c.inputShapes[0]!, { dtype: g!.dtype, device: g!.device });
+    const window = run('select', [out], c.attrs);
+    copyInto(window, g!);
+    window.dispose();
+    return [out];
+  },
+});
+// split and unbind: the pieces' gradients (zeros for unused pieces) joined back in one pass,
+// not a zero-filled input per piece as slice's rule would make
+registerGradient<SplitAttrs>('split', { backward: (c, gs) => [cat(gs, c.attrs.dim)] });
+registerGradient<DimAttrs>('unbind', { backward: (c, gs) => [stack(gs, c.attrs.dim)] });

@@ -8,3 +8,6 @@ export * from './indexing.js';
 export * from './join.js';
 export * from './softmax.js';
 export * from './nn-attrs.js';
+// issue 16, shape ops: flip/roll/pad/repeat/tile, multinomial
+export * from './remap.js';
+export * from './multinomial.js';

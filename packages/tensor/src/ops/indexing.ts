@@ -2,8 +2,13 @@ import { DeviceError, DTypeError, IndexError, ShapeError, ValueError } from '../
 import { getBackend } from '../backend.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
-import { fmt, normalizeDim } from '../shape.js';
+import { broadcastShapes, fmt, normalizeDim, shapesEqual, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
+import type { TypedArray } from '../dtype.js';
+import { fromArray } from '../creation.js';
+import { tidy } from '../memory.js';
+import { contiguous } from './copy.js';
+import { expand, reshape } from './view.js';
 
 // Index values are checked by the kernels (they depend on the data): an index outside
 // [0, size) raises IndexError naming the op, the value and where it was found (as torch).
@@ -95,4 +100,60 @@ export function oneHot(index: Tensor, numClasses = -1): Tensor {
   }
   if (!Number.isInteger(numClasses) || numClasses < 1) throw new IndexError(`oneHot: numClasses must be a positive integer; got ${numClasses}`);
   return run('oneHot', [index], { numClasses });
+}
+
+// ---- maskedSelect (issue 16) -----------------------------------------------------------------
+// The output's length is the number of true elements of the mask: a value, not a shape, so it
+// must be read before the output exists. On the CPU that read is immediate; elsewhere it waits
+// for the device, so the form that works everywhere is async, and the synchronous one says so.
+
+/** The broadcast shape of maskedSelect's operands, after checking them. */
+function maskedShape(op: string, x: Tensor, mask: Tensor): Shape {
+  x.assertLive(op);
+  mask.assertLive(op);
+  if (mask.dtype !== 'bool') throw new DTypeError(`${op}: mask must be a bool tensor; got ${mask.dtype}`);
+  if (mask.device !== x.device) throw new DeviceError(`${op}: x is on '${x.device}' and mask on '${mask.device}'; expected one device`);
+  return broadcastShapes(op, x.shape, mask.shape);
+}
+/** mask, broadcast to `shape`, as a contiguous tensor whose elements can be read in order. */
+function maskIn(mask: Tensor, shape: Shape): Tensor {
+  return shapesEqual(mask.shape, shape) && mask.isContiguous() ? mask : tidy(() => contiguous(expand(mask, shape)));
+}
+/** The elements of x (broadcast) where the mask's values are true: an indexSelect of their positions. */
+function selectWhere(x: Tensor, shape: Shape, values: TypedArray): Tensor {
+  let count = 0;
+  for (let i = 0; i < values.length; i++) if (values[i]) count++;
+  const positions = new Int32Array(count);
+  for (let i = 0, k = 0; i < values.length; i++) if (values[i]) positions[k++] = i;
+  return tidy(() => indexSelect(reshape(expand(x, shape), [-1]), 0, fromArray(positions, [count], 'int32', { device: x.device })));
+}
+
+/**
+ * The elements of `x` where `mask` (bool, broadcast against x) is true, as a 1-d tensor in
+ * row-major order (torch.masked_select); the gradient flows back to those elements. The result's
+ * length depends on the mask's values, so this reads them: on the CPU at once; on a device that
+ * cannot be read synchronously (WebGPU) it is a DeviceError naming {@link maskedSelectAsync},
+ * which works everywhere.
+ */
+export function maskedSelect(x: Tensor, mask: Tensor): Tensor {
+  const shape = maskedShape('maskedSelect', x, mask);
+  if (!mask.storage.backend.readSync) {
+    throw new DeviceError(`maskedSelect: the result's length is the number of true elements of the mask, which cannot be read synchronously on '${mask.device}'; use \`await maskedSelectAsync(x, mask)\``);
+  }
+  const m = maskIn(mask, shape);
+  const values = m.dataSync();
+  if (m !== mask) m.dispose();
+  return selectWhere(x, shape, values);
+}
+/** {@link maskedSelect} on any device: waits for the mask's values, then selects on x's device. */
+export async function maskedSelectAsync(x: Tensor, mask: Tensor): Promise<Tensor> {
+  const shape = maskedShape('maskedSelectAsync', x, mask);
+  const m = maskIn(mask, shape);
+  let values: TypedArray;
+  try {
+    values = await m.data();
+  } finally {
+    if (m !== mask) m.dispose();
+  }
+  return selectWhere(x, shape, values);
 }

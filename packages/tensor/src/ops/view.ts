@@ -1,10 +1,11 @@
 import { IndexError, ShapeError, ValueError } from '../errors.js';
-import { run } from '../dispatch.js';
+import { dispatch, run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
 import { contiguousStrides, fmt, normalizeDim, numel, shapesEqual, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { contiguous } from './copy.js';
 import { tidy } from '../memory.js';
+import type { DimAttrs } from './indexing.js';
 
 // View ops share their input's storage: each definition computes the new shape, strides and
 // offset, so no backend needs a kernel for them.
@@ -184,4 +185,108 @@ export function flatten(x: Tensor, startDim = 0, endDim = -1): Tensor {
   if (s > e) throw new ValueError(`flatten: startDim ${startDim} comes after endDim ${endDim}`);
   const shape = [...x.shape.slice(0, s), numel(x.shape.slice(s, e + 1)), ...x.shape.slice(e + 1)];
   return reshape(x, shape);
+}
+
+// ---- select, index, split, chunk, unbind (issue 16): views that pick along one dim ----------
+
+/** Attrs of select, normalised (dim and index non-negative, in range). */
+export interface SelectAttrs {
+  dim: number;
+  index: number;
+}
+defineOp<SelectAttrs>({
+  name: 'select',
+  view: (x, { dim, index }) => ({
+    shape: x.shape.filter((_, d) => d !== dim),
+    strides: x.strides.filter((_, d) => d !== dim),
+    offset: x.offset + index * x.strides[dim]!,
+  }),
+});
+/** The slice at `index` along `dim`, with that dim removed (a view; torch.select, `x[i]` for dim 0). Negative indices count from the end. */
+export function select(x: Tensor, dim: number, index: number): Tensor {
+  if (x.ndim === 0) throw new IndexError('select: cannot select from a 0-d tensor');
+  const d = normalizeDim('select', dim, x.ndim);
+  const n = x.shape[d]!;
+  if (!Number.isInteger(index) || index < -n || index >= n) {
+    throw new IndexError(`select: index ${index} is out of range for dim ${d} of size ${n} (shape ${fmt(x.shape)})`);
+  }
+  return run('select', [x], { dim: d, index: index < 0 ? index + n : index });
+}
+/**
+ * `x[i]`, `x[i][j]`, ...: one integer index per leading dim, each removing its dim (a view made
+ * of {@link select}s along dim 0). Negative indices count from the end; for ranges use
+ * `slice`/`narrow`, for a tensor of indices `indexSelect`.
+ */
+export function index(x: Tensor, ...indices: number[]): Tensor {
+  if (indices.length > x.ndim) throw new IndexError(`index: ${indices.length} indices for a tensor of rank ${x.ndim} (shape ${fmt(x.shape)})`);
+  if (indices.length === 0) return run('reshape', [x], { shape: x.shape });
+  return tidy(() => indices.reduce((t, i) => select(t, 0, i), x));
+}
+
+/** Attrs of split, normalised: the size of each piece along dim (they sum to its size). */
+export interface SplitAttrs {
+  dim: number;
+  sizes: number[];
+}
+defineOp<SplitAttrs>({
+  name: 'split',
+  view: (x, { dim, sizes }) => {
+    let start = 0;
+    return sizes.map((n) => {
+      const shape = x.shape.slice();
+      shape[dim] = n;
+      const offset = x.offset + start * x.strides[dim]!;
+      start += n;
+      return { shape, strides: x.strides, offset };
+    });
+  },
+});
+/**
+ * Views of consecutive pieces along `dim` (torch.split): pieces of `splitSize` (the last one
+ * smaller if the size does not divide), or of the given sizes, which must sum to the dim's size.
+ */
+export function split(x: Tensor, splitSize: number | readonly number[], dim = 0): Tensor[] {
+  if (x.ndim === 0) throw new ShapeError('split: cannot split a 0-d tensor');
+  const d = normalizeDim('split', dim, x.ndim);
+  const n = x.shape[d]!;
+  let sizes: number[];
+  if (typeof splitSize === 'number') {
+    if (!Number.isInteger(splitSize) || splitSize < 0 || (splitSize === 0 && n !== 0)) {
+      throw new ValueError(`split: splitSize must be a positive integer (0 only for a dim of size 0); got ${splitSize} for dim ${d} of size ${n}`);
+    }
+    const count = splitSize === 0 ? 1 : Math.max(1, Math.ceil(n / splitSize));
+    sizes = Array.from({ length: count }, (_, i) => Math.min(splitSize, n - i * splitSize));
+  } else {
+    sizes = splitSize.slice();
+    if (sizes.some((s) => !Number.isInteger(s) || s < 0)) throw new ValueError(`split: sizes must be non-negative integers; got ${fmt(sizes)}`);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total !== n) throw new ShapeError(`split: sizes ${fmt(sizes)} sum to ${total}, but dim ${d} has size ${n} (shape ${fmt(x.shape)})`);
+  }
+  return dispatch('split', [x], { dim: d, sizes });
+}
+/**
+ * `chunks` views along `dim` of ceil(size / chunks) elements each, the last smaller; fewer than
+ * `chunks` when the size does not allow them all (torch.chunk).
+ */
+export function chunk(x: Tensor, chunks: number, dim = 0): Tensor[] {
+  if (!Number.isInteger(chunks) || chunks <= 0) throw new ValueError(`chunk: chunks must be a positive integer; got ${chunks}`);
+  if (x.ndim === 0) throw new ShapeError('chunk: cannot chunk a 0-d tensor');
+  const d = normalizeDim('chunk', dim, x.ndim);
+  const n = x.shape[d]!;
+  // a dim of size 0 gives `chunks` empty pieces, as torch.chunk
+  return n === 0 ? split(x, new Array<number>(chunks).fill(0), d) : split(x, Math.ceil(n / chunks), d);
+}
+
+defineOp<DimAttrs>({
+  name: 'unbind',
+  view: (x, { dim }) => {
+    const shape = x.shape.filter((_, d) => d !== dim);
+    const strides = x.strides.filter((_, d) => d !== dim);
+    return Array.from({ length: x.shape[dim]! }, (_, i) => ({ shape, strides, offset: x.offset + i * x.strides[dim]! }));
+  },
+});
+/** Every slice along `dim`, each without that dim (views; torch.unbind). */
+export function unbind(x: Tensor, dim = 0): Tensor[] {
+  if (x.ndim === 0) throw new IndexError('unbind: cannot unbind a 0-d tensor');
+  return dispatch('unbind', [x], { dim: normalizeDim('unbind', dim, x.ndim) });
 }
