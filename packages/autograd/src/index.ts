@@ -15,6 +15,8 @@ import './grads/matmul.js';
 import './grads/indexing.js';
 import './grads/join.js';
 import './grads/softmax.js';
+// issue 16
+import './grads/scan.js';
 export {
   customOp, kernelOp, FunctionCtx,
   type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslParam, type WgslProgram,

@@ -21,6 +21,8 @@ import './kernels/conv.js';
 import './kernels/pool.js';
 import './kernels/activation.js';
 import './kernels/optim.js';
+// issue 16: scans
+import './kernels/scan.js';
 
 /** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
 export const cpuBackend: Backend<TypedArray, CpuKernel> = {

@@ -16,6 +16,8 @@ import './kernels/optim.js';
 import './kernels/losses.js';
 import './kernels/pool.js';
 import './kernels/conv.js';
+// issue 16: scans
+import './kernels/scan.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';

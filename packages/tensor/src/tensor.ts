@@ -473,6 +473,13 @@ export class Tensor implements Disposable {
   unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
   /** The method form of the function `flatten`. */
   flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
+  // issue 16: scans and products (definitions in ops/)
+  /** The method form of the function `cumsum`. */
+  cumsum(dim: number): Tensor { return ops.cumsum(this, dim); }
+  /** The method form of the function `cumprod`. */
+  cumprod(dim: number): Tensor { return ops.cumprod(this, dim); }
+  /** The method form of the function `prod`. */
+  prod(dim?: number, keepdim = false): Tensor { return ops.prod(this, dim, keepdim); }
   // in place (for optimizers and initialisers; not recorded by autograd)
   /** Copy `src` (broadcast, converted) into this tensor, in place. */
   copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }

@@ -8,3 +8,5 @@ export * from './indexing.js';
 export * from './join.js';
 export * from './softmax.js';
 export * from './nn-attrs.js';
+// issue 16: scans
+export * from './scan.js';

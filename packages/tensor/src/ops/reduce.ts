@@ -13,7 +13,7 @@ export interface ReduceAttrs {
   keepdim: boolean;
 }
 /** Names of the reduction ops. */
-export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin'] as const;
+export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin', 'prod'] as const;
 
 /** The shape left after reducing `dims` of `shape`. */
 export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boolean): number[] {
@@ -26,7 +26,7 @@ export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boo
 }
 
 function reduceType(name: string, dtype: DType): DType {
-  if (name === 'sum') return isFloating(dtype) ? dtype : 'int32';
+  if (name === 'sum' || name === 'prod') return isFloating(dtype) ? dtype : 'int32';
   if (name === 'argmax' || name === 'argmin') return 'int32';
   return dtype;
 }
@@ -35,7 +35,7 @@ for (const name of REDUCE_OPS) {
     name,
     differentiable: name !== 'argmax' && name !== 'argmin',
     infer: ([x], { dims, keepdim }) => {
-      if (name !== 'sum') {
+      if (name !== 'sum' && name !== 'prod') {
         for (const d of dims) {
           if (x!.shape[d] === 0) throw new ValueError(`${name}: cannot reduce over dim ${d} of size 0 (shape ${fmt(x!.shape)}); the op has no identity`);
         }
@@ -103,4 +103,15 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
     const r = add(log(sum(exp(sub(x, shift)), dims, true)), shift);
     return keepdim ? r : run('reshape', [r], { shape: reducedShape(x.shape, dims, false) });
   });
+}
+
+// ---- issue 16: products ---------------------------------------------------------------------
+
+/**
+ * Product over `dim` (of every element when omitted), torch.prod. Ints and bools multiply into
+ * int32 (PyTorch's int64): a product int32 cannot hold is an error. The gradient is exact with
+ * zeros in the input, as torch's (the products of the other elements, never a division).
+ */
+export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return reduce('prod', x, dim, keepdim);
 }
