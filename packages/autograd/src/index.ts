@@ -17,6 +17,7 @@ import './grads/join.js';
 import './grads/softmax.js';
 // issue 16
 import './grads/scan.js';
+import './grads/sort.js';
 export {
   customOp, kernelOp, FunctionCtx,
   type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslParam, type WgslProgram,

@@ -21,8 +21,9 @@ import './kernels/conv.js';
 import './kernels/pool.js';
 import './kernels/activation.js';
 import './kernels/optim.js';
-// issue 16: scans
+// issue 16: scans and sorting
 import './kernels/scan.js';
+import './kernels/sort.js';
 
 /** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
 export const cpuBackend: Backend<TypedArray, CpuKernel> = {

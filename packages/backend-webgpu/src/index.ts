@@ -16,8 +16,9 @@ import './kernels/optim.js';
 import './kernels/losses.js';
 import './kernels/pool.js';
 import './kernels/conv.js';
-// issue 16: scans
+// issue 16: scans and sorting
 import './kernels/scan.js';
+import './kernels/sort.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';

@@ -473,13 +473,23 @@ export class Tensor implements Disposable {
   unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
   /** The method form of the function `flatten`. */
   flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
-  // issue 16: scans and products (definitions in ops/)
+  // issue 16: scans, products, sorting (definitions in ops/)
   /** The method form of the function `cumsum`. */
   cumsum(dim: number): Tensor { return ops.cumsum(this, dim); }
   /** The method form of the function `cumprod`. */
   cumprod(dim: number): Tensor { return ops.cumprod(this, dim); }
   /** The method form of the function `prod`. */
   prod(dim?: number, keepdim = false): Tensor { return ops.prod(this, dim, keepdim); }
+  /** The method form of the function `maxWithIndices` (torch's `x.max(dim)`). */
+  maxWithIndices(dim: number, keepdim = false): ops.ValuesIndices { return ops.maxWithIndices(this, dim, keepdim); }
+  /** The method form of the function `minWithIndices` (torch's `x.min(dim)`). */
+  minWithIndices(dim: number, keepdim = false): ops.ValuesIndices { return ops.minWithIndices(this, dim, keepdim); }
+  /** The method form of the function `sort`. */
+  sort(dim = -1, descending = false): ops.ValuesIndices { return ops.sort(this, dim, descending); }
+  /** The method form of the function `argsort`. */
+  argsort(dim = -1, descending = false): Tensor { return ops.argsort(this, dim, descending); }
+  /** The method form of the function `topk`. */
+  topk(k: number, dim = -1, largest = true, sorted = true): ops.ValuesIndices { return ops.topk(this, k, dim, largest, sorted); }
   // in place (for optimizers and initialisers; not recorded by autograd)
   /** Copy `src` (broadcast, converted) into this tensor, in place. */
   copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }

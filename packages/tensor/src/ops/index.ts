@@ -8,5 +8,6 @@ export * from './indexing.js';
 export * from './join.js';
 export * from './softmax.js';
 export * from './nn-attrs.js';
-// issue 16: scans
+// issue 16: scans, sorting
 export * from './scan.js';
+export * from './sort.js';

@@ -1,11 +1,14 @@
 import { isFloating, type DType } from '../dtype.js';
-import { DTypeError, ValueError } from '../errors.js';
+import { DTypeError, IndexError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
 import { fmt, normalizeDim, normalizeDims, numel, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { div, exp, log, sub, add, where, eq } from './elementwise.js';
 import { tidy } from '../memory.js';
+import { gather } from './indexing.js';
+import { reshape, squeeze } from './view.js';
+import { zeros } from '../creation.js';
 
 /** Reductions take sorted, normalised dims; an empty list reduces nothing. */
 export interface ReduceAttrs {
@@ -105,7 +108,7 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
   });
 }
 
-// ---- issue 16: products ---------------------------------------------------------------------
+// ---- issue 16: products, max/min with indices -------------------------------------------------
 
 /**
  * Product over `dim` (of every element when omitted), torch.prod. Ints and bools multiply into
@@ -114,4 +117,33 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
  */
 export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
   return reduce('prod', x, dim, keepdim);
+}
+
+/** Values and their int32 indices, as torch's `(values, indices)` named tuples (sort, topk, max with a dim). */
+export interface ValuesIndices {
+  values: Tensor;
+  indices: Tensor;
+}
+function extremeWithIndices(name: 'maxWithIndices' | 'minWithIndices', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
+  const d = normalizeDim(name, dim, x.ndim);
+  if (x.ndim === 0) return { values: reshape(x, []), indices: zeros([], { dtype: 'int32', device: x.device }) };
+  if (x.shape[d] === 0) throw new IndexError(`${name}: cannot reduce over dim ${dim} of size 0 (shape ${fmt(x.shape)}); the op has no identity`);
+  return tidy(() => {
+    const indices = argReduce(name === 'maxWithIndices' ? 'argmax' : 'argmin', x, d, true);
+    // the value at the index, so the gradient goes to that element alone, as torch.max(x, dim)'s
+    const values = gather(x, d, indices);
+    return keepdim ? { values, indices } : { values: squeeze(values, d), indices: squeeze(indices, d) };
+  });
+}
+/**
+ * torch.max(x, dim): the largest values along `dim` and their int32 indices (the first on ties;
+ * NaN counts as largest). The gradient goes to the element at the index, as torch's; `max(x, dim)`
+ * gives the values alone, like torch.amax, with the gradient shared among ties.
+ */
+export function maxWithIndices(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return extremeWithIndices('maxWithIndices', x, dim, keepdim);
+}
+/** torch.min(x, dim): the smallest values along `dim` and their int32 indices; see {@link maxWithIndices}. */
+export function minWithIndices(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return extremeWithIndices('minWithIndices', x, dim, keepdim);
 }
