@@ -473,13 +473,19 @@ export class Tensor implements Disposable {
   unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
   /** The method form of the function `flatten`. */
   flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
-  // issue 16: scans, products, sorting (definitions in ops/)
+  // issue 16: scans, products, statistics, sorting (definitions in ops/)
   /** The method form of the function `cumsum`. */
   cumsum(dim: number): Tensor { return ops.cumsum(this, dim); }
   /** The method form of the function `cumprod`. */
   cumprod(dim: number): Tensor { return ops.cumprod(this, dim); }
   /** The method form of the function `prod`. */
   prod(dim?: number, keepdim = false): Tensor { return ops.prod(this, dim, keepdim); }
+  /** The method form of the function `var` (torch's `x.var(dim, correction=..., keepdim=...)`). */
+  var(dim?: number | number[], options?: ops.VarOptions): Tensor { return ops.var(this, dim, options); }
+  /** The method form of the function `std`. */
+  std(dim?: number | number[], options?: ops.VarOptions): Tensor { return ops.std(this, dim, options); }
+  /** The method form of the function `norm`. */
+  norm(p = 2, dim?: number | number[], keepdim = false): Tensor { return ops.norm(this, p, dim, keepdim); }
   /** The method form of the function `maxWithIndices` (torch's `x.max(dim)`). */
   maxWithIndices(dim: number, keepdim = false): ops.ValuesIndices { return ops.maxWithIndices(this, dim, keepdim); }
   /** The method form of the function `minWithIndices` (torch's `x.min(dim)`). */
