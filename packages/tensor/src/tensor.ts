@@ -473,7 +473,7 @@ export class Tensor implements Disposable {
   unsqueeze(dim: number): Tensor { return ops.unsqueeze(this, dim); }
   /** The method form of the function `flatten`. */
   flatten(startDim = 0, endDim = -1): Tensor { return ops.flatten(this, startDim, endDim); }
-  // issue 16: scans, products, statistics, sorting (definitions in ops/)
+  // issue 16: scans, products, statistics, sorting, batched products (definitions in ops/)
   /** The method form of the function `cumsum`. */
   cumsum(dim: number): Tensor { return ops.cumsum(this, dim); }
   /** The method form of the function `cumprod`. */
@@ -496,6 +496,14 @@ export class Tensor implements Disposable {
   argsort(dim = -1, descending = false): Tensor { return ops.argsort(this, dim, descending); }
   /** The method form of the function `topk`. */
   topk(k: number, dim = -1, largest = true, sorted = true): ops.ValuesIndices { return ops.topk(this, k, dim, largest, sorted); }
+  /** The method form of the function `bmm`. */
+  bmm(other: Tensor): Tensor { return ops.bmm(this, other); }
+  /** The method form of the function `baddbmm` (this tensor is `input`). */
+  baddbmm(batch1: Tensor, batch2: Tensor, options?: ops.BaddbmmOptions): Tensor { return ops.baddbmm(this, batch1, batch2, options); }
+  /** The method form of the function `outer`. */
+  outer(other: Tensor): Tensor { return ops.outer(this, other); }
+  /** The method form of the function `diagonal`. */
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor { return ops.diagonal(this, offset, dim1, dim2); }
   // in place (for optimizers and initialisers; not recorded by autograd)
   /** Copy `src` (broadcast, converted) into this tensor, in place. */
   copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }

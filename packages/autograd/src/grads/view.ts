@@ -1,4 +1,4 @@
-import { copyInto, reshape, run, zeros, type SliceAttrs } from '@tapegrad/tensor';
+import { copyInto, reshape, run, zeros, type DiagonalAttrs, type SliceAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '../tape.js';
 import { sumToShape } from './util.js';
 
@@ -17,6 +17,16 @@ registerGradient<SliceAttrs>('slice', {
   backward: (c, [g]) => {
     const out = zeros(c.inputShapes[0]!, { dtype: g!.dtype, device: g!.device });
     const window = run('slice', [out], c.attrs);
+    copyInto(window, g!);
+    window.dispose();
+    return [out];
+  },
+});
+// diagonal (issue 16): zero off the diagonal, g on it
+registerGradient<DiagonalAttrs>('diagonal', {
+  backward: (c, [g]) => {
+    const out = zeros(c.inputShapes[0]!, { dtype: g!.dtype, device: g!.device });
+    const window = run('diagonal', [out], c.attrs);
     copyInto(window, g!);
     window.dispose();
     return [out];

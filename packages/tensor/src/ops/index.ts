@@ -8,6 +8,7 @@ export * from './indexing.js';
 export * from './join.js';
 export * from './softmax.js';
 export * from './nn-attrs.js';
-// issue 16: scans, sorting
+// issue 16: scans, sorting, einsum
 export * from './scan.js';
 export * from './sort.js';
+export * from './einsum.js';
