@@ -55,7 +55,6 @@ export function einsum(equation: string, ...operands: Tensor[]): Tensor {
   if (terms.length !== operands.length) {
     fail(equation, `${terms.length} operand term${terms.length === 1 ? '' : 's'} but ${operands.length} tensor${operands.length === 1 ? '' : 's'} given`);
   }
-  if (operands.length === 0) fail(equation, 'at least one operand is needed');
 
   // labels per operand, the ellipsis expanded into right-aligned '.k' labels
   const parsed = terms.map((term) => tokens(equation, term));

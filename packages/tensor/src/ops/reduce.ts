@@ -1,5 +1,5 @@
 import { isFloating, type DType } from '../dtype.js';
-import { DTypeError, IndexError, ValueError } from '../errors.js';
+import { DTypeError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
 import { fmt, normalizeDim, normalizeDims, numel, type Shape } from '../shape.js';
@@ -203,7 +203,7 @@ export interface ValuesIndices {
 function extremeWithIndices(name: 'maxWithIndices' | 'minWithIndices', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
   const d = normalizeDim(name, dim, x.ndim);
   if (x.ndim === 0) return { values: reshape(x, []), indices: zeros([], { dtype: 'int32', device: x.device }) };
-  if (x.shape[d] === 0) throw new IndexError(`${name}: cannot reduce over dim ${dim} of size 0 (shape ${fmt(x.shape)}); the op has no identity`);
+  if (x.shape[d] === 0) throw new ValueError(`${name}: cannot reduce over dim ${dim} of size 0 (shape ${fmt(x.shape)}); the op has no identity`);
   return tidy(() => {
     const indices = argReduce(name === 'maxWithIndices' ? 'argmax' : 'argmin', x, d, true);
     // the value at the index, so the gradient goes to that element alone, as torch.max(x, dim)'s
