@@ -16,6 +16,9 @@ import './grads/indexing.js';
 import './grads/join.js';
 import './grads/softmax.js';
 import './grads/remap.js';
+// issue 16
+import './grads/scan.js';
+import './grads/sort.js';
 export {
   customOp, kernelOp, FunctionCtx,
   type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslParam, type WgslProgram,

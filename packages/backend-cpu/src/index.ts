@@ -23,6 +23,9 @@ import './kernels/activation.js';
 import './kernels/optim.js';
 import './kernels/remap.js';
 import './kernels/multinomial.js';
+// issue 16: scans and sorting
+import './kernels/scan.js';
+import './kernels/sort.js';
 
 /** The CPU backend: storage is a typed array; a kernel is a function over typed arrays. */
 export const cpuBackend: Backend<TypedArray, CpuKernel> = {

@@ -45,6 +45,11 @@ const cases: [string, () => tg.Tensor][] = [
   ['matmul, float64 (the TypeScript gemm)', () => tg.matmul(x64, y64)],
   ['indexSelect of rows', () => x.indexSelect(0, rows)],
   ['indexSelect of a strided view', () => x.transpose(0, 1).indexSelect(1, rows)],
+  // issue 16: scans, prod, sort
+  ['cumsum', () => tg.cumsum(x, 1)],
+  ['cumprod of a transposed view', () => tg.cumprod(x.transpose(0, 1), 0)],
+  ['prod over a dim, a broadcast one', () => tg.prod(x.unsqueeze(1).expand(64, 3, 128), 1)],
+  ['sort (its values; both outputs are written in one loop)', () => tg.sort(x, 0, true).values],
 ];
 
 describe.each([

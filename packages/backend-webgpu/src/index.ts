@@ -18,6 +18,9 @@ import './kernels/pool.js';
 import './kernels/conv.js';
 import './kernels/remap.js';
 import './kernels/multinomial.js';
+// issue 16: scans and sorting
+import './kernels/scan.js';
+import './kernels/sort.js';
 
 export { initWebGPU, type InitWebGPUOptions } from './device.js';
 export { WebGPUBackend, GpuHandle } from './backend.js';

@@ -500,6 +500,37 @@ export class Tensor implements Disposable {
   roll(shifts: number | readonly number[], dims?: number | readonly number[]): Tensor { return ops.roll(this, shifts, dims); }
   /** The method form of the function `multinomial`. */
   multinomial(numSamples: number, options?: ops.MultinomialOptions): Tensor { return ops.multinomial(this, numSamples, options); }
+  // issue 16: scans, products, statistics, sorting, batched products (definitions in ops/)
+  /** The method form of the function `cumsum`. */
+  cumsum(dim: number): Tensor { return ops.cumsum(this, dim); }
+  /** The method form of the function `cumprod`. */
+  cumprod(dim: number): Tensor { return ops.cumprod(this, dim); }
+  /** The method form of the function `prod`. */
+  prod(dim?: number, keepdim = false): Tensor { return ops.prod(this, dim, keepdim); }
+  /** The method form of the function `var` (torch's `x.var(dim, correction=..., keepdim=...)`). */
+  var(dim?: number | number[], options?: ops.VarOptions): Tensor { return ops.var(this, dim, options); }
+  /** The method form of the function `std`. */
+  std(dim?: number | number[], options?: ops.VarOptions): Tensor { return ops.std(this, dim, options); }
+  /** The method form of the function `norm`. */
+  norm(p = 2, dim?: number | number[], keepdim = false): Tensor { return ops.norm(this, p, dim, keepdim); }
+  /** The method form of the function `maxWithIndices` (torch's `x.max(dim)`). */
+  maxWithIndices(dim: number, keepdim = false): ops.ValuesIndices { return ops.maxWithIndices(this, dim, keepdim); }
+  /** The method form of the function `minWithIndices` (torch's `x.min(dim)`). */
+  minWithIndices(dim: number, keepdim = false): ops.ValuesIndices { return ops.minWithIndices(this, dim, keepdim); }
+  /** The method form of the function `sort`. */
+  sort(dim = -1, descending = false): ops.ValuesIndices { return ops.sort(this, dim, descending); }
+  /** The method form of the function `argsort`. */
+  argsort(dim = -1, descending = false): Tensor { return ops.argsort(this, dim, descending); }
+  /** The method form of the function `topk`. */
+  topk(k: number, dim = -1, largest = true, sorted = true): ops.ValuesIndices { return ops.topk(this, k, dim, largest, sorted); }
+  /** The method form of the function `bmm`. */
+  bmm(other: Tensor): Tensor { return ops.bmm(this, other); }
+  /** The method form of the function `baddbmm` (this tensor is `input`). */
+  baddbmm(batch1: Tensor, batch2: Tensor, options?: ops.BaddbmmOptions): Tensor { return ops.baddbmm(this, batch1, batch2, options); }
+  /** The method form of the function `outer`. */
+  outer(other: Tensor): Tensor { return ops.outer(this, other); }
+  /** The method form of the function `diagonal`. */
+  diagonal(offset = 0, dim1 = 0, dim2 = 1): Tensor { return ops.diagonal(this, offset, dim1, dim2); }
   // in place (for optimizers and initialisers; not recorded by autograd)
   /** Copy `src` (broadcast, converted) into this tensor, in place. */
   copy_(src: ops.TensorLike): this { return ops.copyInto(this, src); }

@@ -1,4 +1,4 @@
-import { cat, copyInto, reshape, run, stack, zeros, type DimAttrs, type SelectAttrs, type SliceAttrs, type SplitAttrs } from '@tapegrad/tensor';
+import { cat, copyInto, reshape, run, stack, zeros, type DiagonalAttrs, type DimAttrs, type SelectAttrs, type SliceAttrs, type SplitAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '../tape.js';
 import { sumToShape } from './util.js';
 
@@ -27,6 +27,16 @@ registerGradient<SelectAttrs>('select', {
   backward: (c, [g]) => {
     const out = zeros(c.inputShapes[0]!, { dtype: g!.dtype, device: g!.device });
     const window = run('select', [out], c.attrs);
+    copyInto(window, g!);
+    window.dispose();
+    return [out];
+  },
+});
+// diagonal (issue 16): zero off the diagonal, g on it
+registerGradient<DiagonalAttrs>('diagonal', {
+  backward: (c, [g]) => {
+    const out = zeros(c.inputShapes[0]!, { dtype: g!.dtype, device: g!.device });
+    const window = run('diagonal', [out], c.attrs);
     copyInto(window, g!);
     window.dispose();
     return [out];

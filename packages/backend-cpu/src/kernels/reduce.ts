@@ -1,5 +1,5 @@
 import { fitsInt32, registerKernel, unravelIndex, ValueError, type ReduceAttrs, type Shape } from '@tapegrad/tensor';
-import { isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
+import { fills, isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
 import { wasmSumRows } from '../wasm/runtime.js';
 
 // Each output element reduces one "line" of the input: the reduced dims at fixed kept indices.
@@ -30,7 +30,7 @@ interface Lines {
   repeat: number;
 }
 
-function lines(x: { shape: Shape; strides: readonly number[]; offset: number }, dims: readonly number[]): Lines {
+function lines(x: { shape: Shape; strides: readonly number[]; offset: number }, dims: readonly number[], walkBroadcast = false): Lines {
   const keep = x.shape.map((_, d) => d).filter((d) => !dims.includes(d));
   const starts = lineBases(keep.map((d) => x.shape[d]!), keep.map((d) => x.strides[d]!), x.offset);
   // innermost first: size-1 dims vanish, broadcast dims become repeats, and a dim that continues
@@ -40,7 +40,7 @@ function lines(x: { shape: Shape; strides: readonly number[]; offset: number }, 
   for (let k = dims.length - 1; k >= 0; k--) {
     const size = x.shape[dims[k]!]!, stride = x.strides[dims[k]!]!;
     count *= size;
-    if (size !== 1 && stride === 0) repeat *= size;
+    if (size !== 1 && stride === 0 && !walkBroadcast) repeat *= size;
     else if (size !== 1) {
       const inner = walked[walked.length - 1];
       if (inner && inner.stride * inner.size === stride && inner.step * inner.size === step) inner.size *= size;
@@ -208,3 +208,26 @@ function argKernel(larger: boolean): CpuKernel<ReduceAttrs> {
 }
 registerKernel('argmax', 'cpu', argKernel(true));
 registerKernel('argmin', 'cpu', argKernel(false));
+
+// prod walks a broadcast dim like any other, multiplying each copy in: the same roundings as
+// over the view's contiguous copy, where a power would round differently. An int product is
+// checked once, at the end: with no zero among the factors its magnitude only grows, so if it
+// fits every partial product fitted and was exact in float64; with a zero it is 0.
+registerKernel('prod', 'cpu', fills(([x], [out], { dims }) => {
+  const l = lines(x!, dims, true);
+  const a = x!.handle, o = out!.handle;
+  const { n, stride } = l;
+  const w = new Runs(l);
+  const int = out!.dtype === 'int32';
+  for (let i = 0; i < l.starts.length; i++) {
+    let p = 1;
+    for (w.start(l.starts[i]!); w.more; w.next()) for (let k = 0, q = w.p; k < n; k++, q += stride) p *= a[q]!;
+    if (int && !fitsInt32(p)) {
+      const at = out!.shape.length ? ` at output index [${unravelIndex(i, out!.shape).join(', ')}]` : '';
+      throw new ValueError(
+        `prod: the product ${p}${at} does not fit in int32, the dtype tapegrad multiplies integers and bools into (PyTorch uses int64, which tapegrad lacks); cast the input to float64 (exact to 2^53) or float32 first`,
+      );
+    }
+    o[i] = p;
+  }
+}) as CpuKernel<ReduceAttrs>);

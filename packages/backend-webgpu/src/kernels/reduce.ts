@@ -13,7 +13,7 @@ import { coalesce, computeType, f32Bits, numelOf, preamble, store, walk, walkMet
 
 const SHORT = 32;
 
-interface Reducer {
+export interface Reducer {
   /** WGSL: the identity value in compute type `c`. */
   init: (c: string) => string;
   /** WGSL body of `fn comb(x: C, y: C) -> C` (for arg reductions: `fn better(v, i, u, j) -> bool`). */
@@ -29,16 +29,35 @@ const REDUCERS: Record<string, Reducer> = {
   min: { init: POS_INF, comb: 'if (is_nan(x)) { return x; } if (is_nan(y)) { return y; } return min(x, y);' },
   argmax: { init: ZERO, arg: true, comb: 'v > u' },
   argmin: { init: ZERO, arg: true, comb: 'v < u' },
+  prod: { init: () => 'C(1)', comb: 'return x * y;' },
 };
 // (lo, hi) stands for lo + hi·2^32, lo a wrapping i32: adding y.x overflowed iff the sum moved
 // the wrong way, which is one carry up or down.
-const WIDE_SUM: Reducer = {
+export const WIDE_SUM: Reducer = {
   init: () => 'C(0, 0)',
   comb: `let s = x.x + y.x;
   var h = x.y + y.y;
   if (y.x > 0 && s < x.x) { h += 1; } else if (y.x < 0 && s > x.x) { h -= 1; }
   return C(s, h);`,
 };
+// An int product as (p, big): p the product if it fits in int32, big = 1 if its magnitude does
+// not (then p is 0). Associative and exact: a zero factor makes the product 0 whatever came
+// before; otherwise magnitudes only grow, so big stays, and two small factors overflow iff the
+// wrapped product divided by one is not the other (or a -1 times int32's minimum).
+export const WIDE_PROD: Reducer = {
+  init: () => 'C(1, 0)',
+  comb: `if ((x.x == 0 && x.y == 0) || (y.x == 0 && y.y == 0)) { return C(0, 0); }
+  if (x.y != 0 || y.y != 0) { return C(0, 1); }
+  let p = x.x * y.x;
+  let lowest = i32(-2147483647 - 1);
+  if (p / y.x != x.x || (x.x == -1 && y.x == lowest) || (y.x == -1 && x.x == lowest)) { return C(0, 1); }
+  return C(p, 0);`,
+};
+/** WGSL: the int32 a wide sum or product stands for; one int32 cannot hold is reported at `at`. */
+export const WIDE_STORE = `fn wide(a: C, at: u32) -> i32 {
+  if (a.y != 0) { report(0, at); return 0; }
+  return a.x;
+}`;
 // The line's sum times the broadcast count (md[4]) by doubling; all partial results share the
 // sign of the line's sum and only grow, so one that leaves int32 means the total does.
 const WIDE_FINISH = `fn fin(a: C, row: u32) -> i32 {
@@ -55,10 +74,11 @@ const WIDE_FINISH = `fn fin(a: C, row: u32) -> i32 {
 }`;
 
 function reduceProgram(name: string, x: GpuView, out: GpuView, dims: readonly number[]): Program {
-  const wide = name === 'sum' && out.dtype === 'int32';
-  const r = wide ? WIDE_SUM : REDUCERS[name]!;
-  // arg reductions walk broadcast dims too: their index counts them
-  const walked = r.arg ? dims : dims.filter((d) => x.strides[d] !== 0 || x.shape[d] === 1);
+  const wide = (name === 'sum' || name === 'prod') && out.dtype === 'int32';
+  const r = wide ? (name === 'sum' ? WIDE_SUM : WIDE_PROD) : REDUCERS[name]!;
+  // arg reductions walk broadcast dims too (their index counts them), and prod (each copy is
+  // multiplied in, as over a contiguous copy)
+  const walked = r.arg || name === 'prod' ? dims : dims.filter((d) => x.strides[d] !== 0 || x.shape[d] === 1);
   let repeat = 1;
   for (const d of dims) if (!walked.includes(d)) repeat *= x.shape[d]!;
   const keptDims = x.shape.map((_, i) => i).filter((i) => !dims.includes(i));
@@ -74,7 +94,7 @@ function reduceProgram(name: string, x: GpuView, out: GpuView, dims: readonly nu
   const count = c === 'f32' ? f32Bits(repeat) : Math.min(repeat, 2 ** 32 - 1);
   // [rows, slot, line length, where the line's walk starts, broadcast count, the kept dims' walk, the line's walk]
   const meta = [rows, 0, n, 5 + keptWalk.length, count, ...keptWalk, ...walkMeta(red.shape, [{ offset: 0, strides: red.strides[0]! }])];
-  const result = r.arg ? 'i32(bi)' : wide ? 'fin(acc, row)' : name === 'sum' ? store('acc * bitcast<f32>(md[4])', c, out.dtype) : store('acc', c, out.dtype);
+  const result = r.arg ? 'i32(bi)' : wide ? (name === 'sum' ? 'fin(acc, row)' : 'wide(acc, row)') : name === 'sum' ? store('acc * bitcast<f32>(md[4])', c, out.dtype) : store('acc', c, out.dtype);
   const combine = r.arg
     ? `fn better(v: C, i: u32, u: C, j: u32) -> bool {
   if (j == NONE) { return true; } if (i == NONE) { return false; }
@@ -92,7 +112,7 @@ const NONE: u32 = 0xffffffffu;
 fn lift(x: ${wgslType(x.dtype)}) -> C { return ${wide ? 'C(i32(x), 0)' : 'C(x)'}; }
 ${wide ? '' : `fn is_nan(x: C) -> bool { return nan_${c}(x); }`}
 ${combine}
-${wide ? WIDE_FINISH : ''}`;
+${wide ? (name === 'sum' ? WIDE_FINISH : WIDE_STORE) : ''}`;
   const key = `reduce:${name}:${x.dtype}:${out.dtype}:${short}`;
   const wgsl = short
     ? () => `${head}
@@ -127,11 +147,12 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   }
   if (l == 0u) { let acc = sv[0]; let bi = si[0]; out0[row] = ${result}; }
 }`;
+  const [what, verb] = name === 'sum' ? ['sum', 'sums'] : ['product', 'multiplies'];
   const errors = wide
     ? (_: number, at: number) => {
         const where = out.shape.length ? ` at output index [${unravelIndex(at, out.shape).join(', ')}]` : '';
         return new ValueError(
-          `sum: the sum${where} does not fit in int32, the dtype tapegrad sums integers and bools into (PyTorch uses int64, which tapegrad lacks); cast the input to float64 (exact to 2^53) or float32 first`,
+          `${name}: the ${what}${where} does not fit in int32, the dtype tapegrad ${verb} integers and bools into (PyTorch uses int64, which tapegrad lacks); cast the input to float64 (exact to 2^53) or float32 first`,
         );
       }
     : undefined;

@@ -11,3 +11,7 @@ export * from './nn-attrs.js';
 // issue 16, shape ops: flip/roll/pad/repeat/tile, multinomial
 export * from './remap.js';
 export * from './multinomial.js';
+// issue 16: scans, sorting, einsum
+export * from './scan.js';
+export * from './sort.js';
+export * from './einsum.js';

@@ -4,8 +4,11 @@ import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
 import { fmt, normalizeDim, normalizeDims, numel, type Shape } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { div, exp, log, sub, add, where, eq } from './elementwise.js';
+import { div, exp, log, sub, add, where, eq, abs, mul, ne, pow, sqrt } from './elementwise.js';
 import { tidy } from '../memory.js';
+import { gather } from './indexing.js';
+import { reshape, squeeze } from './view.js';
+import { zeros } from '../creation.js';
 
 /** Reductions take sorted, normalised dims; an empty list reduces nothing. */
 export interface ReduceAttrs {
@@ -13,7 +16,7 @@ export interface ReduceAttrs {
   keepdim: boolean;
 }
 /** Names of the reduction ops. */
-export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin'] as const;
+export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin', 'prod'] as const;
 
 /** The shape left after reducing `dims` of `shape`. */
 export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boolean): number[] {
@@ -26,7 +29,7 @@ export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boo
 }
 
 function reduceType(name: string, dtype: DType): DType {
-  if (name === 'sum') return isFloating(dtype) ? dtype : 'int32';
+  if (name === 'sum' || name === 'prod') return isFloating(dtype) ? dtype : 'int32';
   if (name === 'argmax' || name === 'argmin') return 'int32';
   return dtype;
 }
@@ -35,7 +38,7 @@ for (const name of REDUCE_OPS) {
     name,
     differentiable: name !== 'argmax' && name !== 'argmin',
     infer: ([x], { dims, keepdim }) => {
-      if (name !== 'sum') {
+      if (name !== 'sum' && name !== 'prod') {
         for (const d of dims) {
           if (x!.shape[d] === 0) throw new ValueError(`${name}: cannot reduce over dim ${d} of size 0 (shape ${fmt(x!.shape)}); the op has no identity`);
         }
@@ -103,4 +106,120 @@ export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
     const r = add(log(sum(exp(sub(x, shift)), dims, true)), shift);
     return keepdim ? r : run('reshape', [r], { shape: reducedShape(x.shape, dims, false) });
   });
+}
+
+// ---- issue 16: products, statistics, norms, max/min with indices ----------------------------
+
+/**
+ * Product over `dim` (of every element when omitted), torch.prod. Ints and bools multiply into
+ * int32 (PyTorch's int64): a product int32 cannot hold is an error. The gradient is exact with
+ * zeros in the input, as torch's (the products of the other elements, never a division).
+ */
+export function prod(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return reduce('prod', x, dim, keepdim);
+}
+
+/** Options of {@link var} and {@link std}, as torch.var's keywords. */
+export interface VarOptions {
+  /**
+   * The divisor is the count minus this (at least 0): 1, the default, is Bessel's correction
+   * (the unbiased estimate); 0 the population variance.
+   */
+  correction?: number;
+  /** The older spelling of `correction`: true is 1, false is 0. Give one of the two. */
+  unbiased?: boolean;
+  /** Keep the reduced dims with size 1. */
+  keepdim?: boolean;
+}
+function varianceOf(op: 'var' | 'std', x: Tensor, dim: Dims, options: VarOptions): Tensor {
+  if (!isFloating(x.dtype)) throw new DTypeError(`${op}: input must be floating point; got ${x.dtype} (cast it first)`);
+  const { unbiased, keepdim = false } = options;
+  if (unbiased !== undefined && options.correction !== undefined) throw new ValueError(`${op}: give correction or unbiased, not both`);
+  const correction = options.correction ?? (unbiased === false ? 0 : 1);
+  if (!Number.isFinite(correction) || correction < 0) throw new ValueError(`${op}: correction must be a finite number >= 0; got ${correction}`);
+  const dims = normalizeDims(op, dim, x.ndim);
+  const count = numel(dims.map((d) => x.shape[d]!));
+  return tidy(() => {
+    const centred = sub(x, mean(x, dims, true));
+    // count <= correction divides by 0: inf, or NaN for 0/0, as torch
+    return div(sum(mul(centred, centred), dims, keepdim), Math.max(count - correction, 0));
+  });
+}
+/**
+ * Variance over `dim` (all dims when omitted), torch.var: the mean squared deviation from the
+ * mean, divided by the count minus `correction` (default 1). Floating point only. Exported as
+ * `var` (`tg.var(x)`, `x.var()`); `var` is a reserved word, so it cannot be imported by name.
+ */
+function variance(x: Tensor, dim?: Dims, options: VarOptions = {}): Tensor {
+  return varianceOf('var', x, dim, options);
+}
+export { variance as var };
+
+/** sqrt with gradient 0 where its input is 0 (torch's std and 2-norm backward), not inf · 0 = NaN. */
+function sqrtZeroGrad(v: Tensor): Tensor {
+  const nz = ne(v, 0);
+  return where(nz, sqrt(where(nz, v, 1)), 0);
+}
+/**
+ * Standard deviation over `dim` (all dims when omitted), torch.std: the square root of
+ * {@link var} with the same options. Its gradient is 0 where it is 0 (a constant slice), as torch's.
+ */
+export function std(x: Tensor, dim?: Dims, options: VarOptions = {}): Tensor {
+  return tidy(() => sqrtZeroGrad(varianceOf('std', x, dim, options)));
+}
+
+/**
+ * The vector p-norm over `dim` (all dims when omitted), torch.norm / torch.linalg.vector_norm:
+ * (Σ |x|^p)^(1/p) for any p, with p = Infinity the largest |x|, -Infinity the smallest, and 0 the
+ * count of non-zero elements. Floating point only. Gradients follow torch's: 0 where the 2-norm
+ * is 0, 0 at elements that are 0, shared evenly among tied extremes for ±Infinity.
+ */
+export function norm(x: Tensor, p = 2, dim?: Dims, keepdim = false): Tensor {
+  if (!isFloating(x.dtype)) throw new DTypeError(`norm: input must be floating point; got ${x.dtype} (cast it first)`);
+  if (typeof p !== 'number' || Number.isNaN(p)) throw new ValueError(`norm: p must be a number (Infinity and -Infinity included); got ${String(p)}`);
+  const dims = normalizeDims('norm', dim, x.ndim);
+  if (Math.abs(p) === Infinity && dims.some((d) => x.shape[d] === 0)) {
+    throw new ValueError(`norm: the ${p}-norm of an empty slice is undefined (no identity); shape ${fmt(x.shape)}, dims ${fmt(dims)}`);
+  }
+  return tidy(() => {
+    if (p === 2) return sqrtZeroGrad(sum(mul(x, x), dims, keepdim));
+    if (p === 1) return sum(abs(x), dims, keepdim);
+    if (p === Infinity) return max(abs(x), dims, keepdim);
+    if (p === -Infinity) return min(abs(x), dims, keepdim);
+    // a count with zero gradient that still depends on x (torch's norm(x, 0) requires grad)
+    if (p === 0) return sum(where(ne(x, 0), 1, mul(x, 0)), dims, keepdim);
+    // |x|^p at x = 0 is a constant (0, or inf for p < 0): no p·0^(p-1) = inf in the gradient
+    const a = abs(x);
+    const nz = ne(a, 0);
+    return pow(sum(where(nz, pow(where(nz, a, 1), p), p > 0 ? 0 : Infinity), dims, keepdim), 1 / p);
+  });
+}
+
+/** Values and their int32 indices, as torch's `(values, indices)` named tuples (sort, topk, max with a dim). */
+export interface ValuesIndices {
+  values: Tensor;
+  indices: Tensor;
+}
+function extremeWithIndices(name: 'maxWithIndices' | 'minWithIndices', x: Tensor, dim: number, keepdim: boolean): ValuesIndices {
+  const d = normalizeDim(name, dim, x.ndim);
+  if (x.ndim === 0) return { values: reshape(x, []), indices: zeros([], { dtype: 'int32', device: x.device }) };
+  if (x.shape[d] === 0) throw new ValueError(`${name}: cannot reduce over dim ${dim} of size 0 (shape ${fmt(x.shape)}); the op has no identity`);
+  return tidy(() => {
+    const indices = argReduce(name === 'maxWithIndices' ? 'argmax' : 'argmin', x, d, true);
+    // the value at the index, so the gradient goes to that element alone, as torch.max(x, dim)'s
+    const values = gather(x, d, indices);
+    return keepdim ? { values, indices } : { values: squeeze(values, d), indices: squeeze(indices, d) };
+  });
+}
+/**
+ * torch.max(x, dim): the largest values along `dim` and their int32 indices (the first on ties;
+ * NaN counts as largest). The gradient goes to the element at the index, as torch's; `max(x, dim)`
+ * gives the values alone, like torch.amax, with the gradient shared among ties.
+ */
+export function maxWithIndices(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return extremeWithIndices('maxWithIndices', x, dim, keepdim);
+}
+/** torch.min(x, dim): the smallest values along `dim` and their int32 indices; see {@link maxWithIndices}. */
+export function minWithIndices(x: Tensor, dim: number, keepdim = false): ValuesIndices {
+  return extremeWithIndices('minWithIndices', x, dim, keepdim);
 }

@@ -290,3 +290,39 @@ export function unbind(x: Tensor, dim = 0): Tensor[] {
   if (x.ndim === 0) throw new IndexError('unbind: cannot unbind a 0-d tensor');
   return dispatch('unbind', [x], { dim: normalizeDim('unbind', dim, x.ndim) });
 }
+
+// ---- issue 16: diagonals (einsum's repeated labels) --------------------------------------------
+
+/** Attrs of diagonal, normalised (dim1 !== dim2). */
+export interface DiagonalAttrs {
+  offset: number;
+  dim1: number;
+  dim2: number;
+}
+defineOp<DiagonalAttrs>({
+  name: 'diagonal',
+  view: (x, { offset, dim1, dim2 }) => {
+    const n1 = x.shape[dim1]!, n2 = x.shape[dim2]!;
+    const length = Math.max(0, offset >= 0 ? Math.min(n1, n2 - offset) : Math.min(n1 + offset, n2));
+    const keep = x.shape.map((_, d) => d).filter((d) => d !== dim1 && d !== dim2);
+    const start = length === 0 ? 0 : offset >= 0 ? offset * x.strides[dim2]! : -offset * x.strides[dim1]!;
+    return {
+      shape: [...keep.map((d) => x.shape[d]!), length],
+      strides: [...keep.map((d) => x.strides[d]!), x.strides[dim1]! + x.strides[dim2]!],
+      offset: x.offset + start,
+    };
+  },
+});
+/**
+ * The diagonal of the matrices in dims `dim1` and `dim2` (a view), torch.diagonal: those dims are
+ * removed and the diagonal, of elements [i, i + offset], becomes the last dim. offset > 0 is above
+ * the main diagonal, < 0 below.
+ */
+export function diagonal(x: Tensor, offset = 0, dim1 = 0, dim2 = 1): Tensor {
+  if (x.ndim < 2) throw new ShapeError(`diagonal: input must have at least 2 dims; got shape ${fmt(x.shape)}`);
+  const a = normalizeDim('diagonal', dim1, x.ndim, 'dim1');
+  const b = normalizeDim('diagonal', dim2, x.ndim, 'dim2');
+  if (a === b) throw new ValueError(`diagonal: dim1 and dim2 must differ; both are ${a} (shape ${fmt(x.shape)})`);
+  if (!Number.isInteger(offset)) throw new ValueError(`diagonal: offset must be an integer; got ${offset}`);
+  return run('diagonal', [x], { offset, dim1: a, dim2: b });
+}
