@@ -4,16 +4,21 @@ import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
 import { broadcastShapes, fmt, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
-import { withOperands, type TensorLike } from './operand.js';
+import { tidy } from '../memory.js';
+import { isTensor, withOperands, type TensorLike } from './operand.js';
 
 /**
  * Elementwise op families. Each name here is one op: its definition is generated from the
  * table, its kernels live in each backend's elementwise file, its gradient in autograd's
  * grads/elementwise.ts.
  */
-export const UNARY_OPS = ['neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'sign', 'square'] as const;
+export const UNARY_OPS = [
+  'neg', 'abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'relu', 'sign', 'square',
+  // issue 16: math, rounding and tests
+  'sin', 'cos', 'erf', 'log1p', 'expm1', 'floor', 'ceil', 'round', 'isnan', 'isfinite',
+] as const;
 /** Names of the binary elementwise ops (they broadcast). */
-export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum'] as const;
+export const BINARY_OPS = ['add', 'sub', 'mul', 'div', 'pow', 'maximum', 'minimum', 'atan2'] as const;
 /** Names of the comparison ops (they broadcast and return bool). */
 export const COMPARE_OPS = ['eq', 'ne', 'lt', 'le', 'gt', 'ge'] as const;
 /** A unary elementwise op name. */
@@ -24,14 +29,19 @@ export type BinaryOp = (typeof BINARY_OPS)[number];
 export type CompareOp = (typeof COMPARE_OPS)[number];
 
 // Ops whose result is floating even for integer input, as in PyTorch (int -> float32).
-const FLOAT_RESULT = new Set<string>(['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'div']);
+const FLOAT_RESULT = new Set<string>(['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'div', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'atan2']);
+// Unary ops PyTorch defines for bool tensors (the others raise); tests of a value give bool.
+const BOOL_INPUT = new Set<string>(['abs', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'isnan', 'isfinite']);
+const PREDICATE = new Set<string>(['isnan', 'isfinite']);
 
 for (const name of UNARY_OPS) {
   defineOp({
     name,
+    differentiable: !PREDICATE.has(name),
     infer: ([x]) => {
-      if (x!.dtype === 'bool' && name !== 'abs') throw new DTypeError(`${name}: not defined for bool tensors`);
-      return [{ shape: x!.shape, dtype: FLOAT_RESULT.has(name) && !isFloating(x!.dtype) ? 'float32' : x!.dtype }];
+      if (x!.dtype === 'bool' && !BOOL_INPUT.has(name)) throw new DTypeError(`${name}: not defined for bool tensors`);
+      const dtype = PREDICATE.has(name) ? 'bool' : FLOAT_RESULT.has(name) && !isFloating(x!.dtype) ? 'float32' : x!.dtype;
+      return [{ shape: x!.shape, dtype }];
     },
   });
 }
@@ -136,6 +146,45 @@ export const le = binary('le');
 export const gt = binary('gt');
 /** a >= b, as bool, elementwise, broadcasting a and b (numbers act as scalars). */
 export const ge = binary('ge');
+
+// issue 16: math, rounding and tests
+/** Sine (radians), elementwise; integer and bool inputs give float32. */
+export const sin = unary('sin');
+/** Cosine (radians), elementwise; integer and bool inputs give float32. */
+export const cos = unary('cos');
+/** The error function 2/√π ∫₀ˣ e^(−t²) dt, elementwise; integer and bool inputs give float32. */
+export const erf = unary('erf');
+/** log(1 + x), accurate for small x, elementwise; integer and bool inputs give float32. */
+export const log1p = unary('log1p');
+/** e^x − 1, accurate for small x, elementwise; integer and bool inputs give float32. */
+export const expm1 = unary('expm1');
+/** The largest integer not above x (an int32 tensor is returned as a copy); zero gradient. */
+export const floor = unary('floor');
+/** The smallest integer not below x (an int32 tensor is returned as a copy); zero gradient. */
+export const ceil = unary('ceil');
+/** Whether each element is NaN, as a bool tensor (false for integers and bools). */
+export const isnan = unary('isnan');
+/** Whether each element is finite (not NaN or ±Infinity), as a bool tensor (true for integers and bools). */
+export const isfinite = unary('isfinite');
+/**
+ * The angle of the point (b, a) from the positive x axis, atan(a / b) in the right quadrant, in
+ * (−π, π] (torch.atan2(input, other) with input = a = y, other = b = x), broadcasting a and b.
+ */
+export const atan2 = binary('atan2');
+
+/**
+ * Round to the nearest integer, halves to even as torch.round (0.5 → 0, 1.5 → 2, −2.5 → −2); an
+ * int32 tensor is returned as a copy; zero gradient. With `decimals`, round to that many decimal
+ * places (negative: to tens, hundreds...) as torch does, x·10^d rounded, then divided by 10^d,
+ * in x's dtype.
+ */
+export function round(x: Tensor, decimals = 0): Tensor {
+  if (decimals === 0) return run('round', [x]);
+  if (!Number.isInteger(decimals)) throw new ValueError(`round: decimals must be an integer; got ${decimals}`);
+  if (!isTensor(x) || !isFloating(x.dtype)) throw new DTypeError(`round: decimals needs a floating-point input (as in torch); got ${isTensor(x) ? x.dtype : typeof x}`);
+  const p = 10 ** Math.abs(decimals);
+  return tidy(() => (decimals > 0 ? div(run('round', [mul(x, p)]), p) : mul(run('round', [div(x, p)]), p)));
+}
 
 /** Limit values to [min, max]; either bound may be omitted. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
