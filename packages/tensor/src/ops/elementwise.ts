@@ -191,7 +191,17 @@ export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   if (min === undefined && max === undefined) throw new ValueError('clamp: at least one of min and max must be given');
   return run('clamp', [x], { min: min ?? -Infinity, max: max ?? Infinity });
 }
-/** Elements of `a` where `condition` holds, else of `b` (broadcast together). */
+/**
+ * Elements of `a` where `condition` holds, else of `b` (broadcast together). Either branch may
+ * be a number (`where(c, 0, 1)`, `x.where(c, -Infinity)`), typed as torch types a Python scalar
+ * beside the other branch: float32 for a fraction, int32 for an integer, bool for a boolean,
+ * and the other branch's dtype where that is of the same kind or wider.
+ */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
-  return withOperands('where', [condition, a, b], (ts) => run('where', ts));
+  // a number takes its dtype from the other branch, not from the bool condition (an integer
+  // beside a float tensor is a float, not an int32 that 3e9 would overflow); with no tensor
+  // branch, from the condition, whose bool is the narrowest kind
+  if (!isTensor(condition)) throw new DTypeError(`where: condition must be a bool tensor; got ${condition === null ? 'null' : typeof condition}`);
+  const like = isTensor(a) ? a : isTensor(b) ? b : condition;
+  return withOperands('where', [like, a, b], ([, x, y]) => run('where', [condition, x!, y!]));
 }
