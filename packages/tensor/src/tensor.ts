@@ -425,7 +425,7 @@ export class Tensor implements Disposable {
   clamp(min?: number, max?: number): Tensor { return ops.clamp(this, min, max); }
   /** This tensor where `condition` holds, else `other` (the function `where`). */
   where(condition: Tensor, other: ops.TensorLike): Tensor { return ops.where(condition, this, other); }
-  // issue 16: math, rounding and tests
+  // issue 16: math, rounding, tests, masking, triangles
   /** The method form of the function `sin`. */
   sin(): Tensor { return ops.sin(this); }
   /** The method form of the function `cos`. */
@@ -448,6 +448,14 @@ export class Tensor implements Disposable {
   isfinite(): Tensor { return ops.isfinite(this); }
   /** atan2(this, other): this is y, other is x (the function `atan2`). */
   atan2(other: ops.TensorLike): Tensor { return ops.atan2(this, other); }
+  /** The method form of the function `maskedFill`. */
+  maskedFill(mask: Tensor, value: ops.TensorLike): Tensor { return ops.maskedFill(this, mask, value); }
+  /** Write `value` where `mask` is true, in place (the mask broadcasts to this tensor's shape). */
+  maskedFill_(mask: Tensor, value: ops.TensorLike): this { return ops.maskedFillInPlace(this, mask, value); }
+  /** The method form of the function `tril`. */
+  tril(diagonal = 0): Tensor { return ops.tril(this, diagonal); }
+  /** The method form of the function `triu`. */
+  triu(diagonal = 0): Tensor { return ops.triu(this, diagonal); }
   /** The method form of the function `sum`. */
   sum(dim?: number | number[], keepdim = false): Tensor { return ops.sum(this, dim, keepdim); }
   /** The method form of the function `mean`. */

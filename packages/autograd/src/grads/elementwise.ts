@@ -1,5 +1,6 @@
 import {
   add, cos, div, eq, exp, ge, gt, le, log, lt, mul, neg, pow, run, sign, sin, square, sub, where, zerosLike, type ClampAttrs, type Tensor,
+  type TriangleAttrs,
 } from '@tapegrad/tensor';
 import { registerGradient, type GradContext } from '../tape.js';
 import { sumToShape } from './util.js';
@@ -63,6 +64,9 @@ unary('log1p', 'input', (x, g) => div(g, add(x, 1)));
 unary('expm1', 'output', (y, g) => mul(g, add(y, 1)));
 // piecewise constant: zero gradients, as torch
 for (const op of ['floor', 'ceil', 'round']) registerGradient(op, { backward: (_, [g]) => [zerosLike(g!)] });
+for (const op of ['tril', 'triu']) {
+  registerGradient<TriangleAttrs>(op, { backward: (c, [g]) => [run(op, [g!], { diagonal: c.attrs.diagonal })] });
+}
 unary('clamp', 'input', (x, g, { min, max }: ClampAttrs) => where(mul(ge(x, min), le(x, max)), g, 0));
 
 registerGradient('where', {

@@ -1,5 +1,5 @@
-import { fitsInt32, getKernel, registerKernel, unravelIndex, ValueError, type ClampAttrs } from '@tapegrad/tensor';
-import { broadcastStrides, dense, fills, plan, type CpuKernel, type CpuView } from '../strided.js';
+import { fitsInt32, getKernel, registerKernel, unravelIndex, ValueError, type ClampAttrs, type TriangleAttrs } from '@tapegrad/tensor';
+import { broadcastStrides, dense, fills, lineBases, plan, type CpuKernel, type CpuView } from '../strided.js';
 import { fastBinary, fastReluBackward, fastUnary, fastWhere } from './fast-f32.js';
 import { erf } from './erf.js';
 
@@ -127,6 +127,29 @@ const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, { min, max }, op) =
 registerKernel('clamp', 'cpu', fills(clampKernel));
 // relu's gradient: g where y = relu(x) > 0, else 0 (a NaN y gives 0, as where(y > 0, g, 0) did)
 registerKernel('reluBackward', 'cpu', fills(fastReluBackward(binaryKernel((g, y) => (y > 0 ? g : 0)))));
+
+// tril/triu: each matrix in the last two dims keeps the elements with column − row ≤ diagonal
+// (tril) or ≥ diagonal (triu): in row r, the columns below r + diagonal + 1 (tril) or from
+// r + diagonal on (triu). Rows are walked one by one, so no element needs its row worked out.
+function triangleKernel(upper: boolean): CpuKernel<TriangleAttrs> {
+  return ([x], [out], { diagonal }) => {
+    const o = out!, a = x!.handle, h = o.handle;
+    const cols = o.shape[o.shape.length - 1]!, rows = o.shape[o.shape.length - 2]!;
+    const strides = broadcastStrides(x!, o.shape);
+    const sc = strides[strides.length - 1]!;
+    const starts = lineBases(o.shape.slice(0, -1), strides.slice(0, -1), x!.offset);
+    for (let line = 0; line < starts.length; line++) {
+      const edge = Math.max(0, Math.min(cols, (line % rows) + diagonal + (upper ? 0 : 1)));
+      const [from, to] = upper ? [edge, cols] : [0, edge];
+      const base = o.offset + line * cols;
+      h.fill(0, base, base + from);
+      for (let c = from, p = starts[line]! + from * sc; c < to; c++, p += sc) h[base + c] = a[p]!;
+      h.fill(0, base + to, base + cols);
+    }
+  };
+}
+registerKernel('tril', 'cpu', fills(triangleKernel(false)));
+registerKernel('triu', 'cpu', fills(triangleKernel(true)));
 
 registerKernel('where', 'cpu', fills(fastWhere((([c, x, y], [out]) => {
   const o = out!;

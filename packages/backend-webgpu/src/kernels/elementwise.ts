@@ -1,4 +1,4 @@
-import { promoteTypes, registerKernel, unravelIndex, ValueError, type BinaryOp, type TapegradError, type ClampAttrs, type CompareOp, type DType, type UnaryOp } from '@tapegrad/tensor';
+import { promoteTypes, registerKernel, unravelIndex, ValueError, type BinaryOp, type TapegradError, type ClampAttrs, type CompareOp, type DType, type TriangleAttrs, type UnaryOp } from '@tapegrad/tensor';
 import {
   broadcastStrides, coalesce, computeType, DTYPE_CODE, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP,
   type GpuView, type Program, type WebGPUKernel,
@@ -162,6 +162,29 @@ for (const [name, f] of Object.entries(COMPARE)) {
   }) as WebGPUKernel);
 }
 registerKernel('where', 'webgpu', arith(WHERE, 'where'));
+// tril/triu: the output is contiguous, so thread i's element is at row (i / cols) % rows and
+// column i % cols of its matrix. cols, rows and the diagonal are mapProgram's scalar words
+// (md[4..6] for one input), read as integers rather than as the compute type.
+const triangle = (keep: string): MapOp => ({
+  expr: 'select(C(0), a, keep_(i))',
+  helpers: () => `fn keep_(i: u32) -> bool {
+  let d = i32(i % md[4]) - i32((i / md[4]) % md[5]);
+  return d ${keep} bitcast<i32>(md[6]);
+}`,
+});
+for (const [name, keep] of [['tril', '<='], ['triu', '>=']] as const) {
+  const f = triangle(keep);
+  registerKernel(name, 'webgpu', (([x], [out], { diagonal }) => {
+    const s = out!.shape;
+    const cols = s[s.length - 1]!, rows = s[s.length - 2]!;
+    // beyond ±(rows + cols) every element is kept or none is: clamped, the diagonal fits in i32
+    const d = Math.max(-(rows + cols), Math.min(rows + cols, diagonal));
+    return [mapProgram(name, f, computeType(out!.dtype), false, [x!], out!, [cols, rows, d >>> 0])];
+  }) as WebGPUKernel<TriangleAttrs>);
+}
+// relu's gradient: g where y > 0, else 0 (a NaN y gives 0)
+registerKernel('reluBackward', 'webgpu', arith({ expr: 'select(C(0), a, b > C(0) && !is_nan(b))' }, 'reluBackward'));
+
 registerKernel('clamp', 'webgpu', (([x], [out], { min, max }) => {
   const c = computeType(out!.dtype);
   // integer outputs clamp with integer bounds (an infinite bound is the end of the int32 range)

@@ -1,10 +1,11 @@
 import { int32Value, isFloating, resultType, type DType } from '../dtype.js';
-import { DTypeError, ShapeError, ValueError } from '../errors.js';
+import { DTypeError, ShapeError, TapegradError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
 import { broadcastShapes, fmt, shapesEqual } from '../shape.js';
 import type { Tensor } from '../tensor.js';
 import { tidy } from '../memory.js';
+import { full } from '../creation.js';
 import { isTensor, withOperands, type TensorLike } from './operand.js';
 
 /**
@@ -184,6 +185,70 @@ export function round(x: Tensor, decimals = 0): Tensor {
   if (!isTensor(x) || !isFloating(x.dtype)) throw new DTypeError(`round: decimals needs a floating-point input (as in torch); got ${isTensor(x) ? x.dtype : typeof x}`);
   const p = 10 ** Math.abs(decimals);
   return tidy(() => (decimals > 0 ? div(run('round', [mul(x, p)]), p) : mul(run('round', [div(x, p)]), p)));
+}
+
+/** Attrs of tril and triu: which diagonal bounds the triangle (0 the main one, positive above it). */
+export interface TriangleAttrs {
+  diagonal: number;
+}
+for (const name of ['tril', 'triu']) {
+  defineOp<TriangleAttrs>({
+    name,
+    infer: ([x], { diagonal }) => {
+      if (x!.ndim < 2) throw new ShapeError(`${name}: input must have at least 2 dims (the matrices are its last two); got shape ${fmt(x!.shape)}`);
+      if (!Number.isInteger(diagonal)) throw new ValueError(`${name}: diagonal must be an integer; got ${diagonal}`);
+      return [{ shape: x!.shape, dtype: x!.dtype }];
+    },
+  });
+}
+/**
+ * The lower triangle of each matrix in the last two dims (torch.tril): elements whose column
+ * minus row is at most `diagonal` are kept, the others are 0 (false for bool).
+ */
+export function tril(x: Tensor, diagonal = 0): Tensor {
+  return run('tril', [x], { diagonal });
+}
+/**
+ * The upper triangle of each matrix in the last two dims (torch.triu): elements whose column
+ * minus row is at least `diagonal` are kept, the others are 0 (false for bool).
+ */
+export function triu(x: Tensor, diagonal = 0): Tensor {
+  return run('triu', [x], { diagonal });
+}
+
+/**
+ * @internal maskedFill's and maskedFill_'s checks of mask and value, and the value as a 0-d
+ * tensor of x's dtype (`made` when it was made here, for the caller to dispose).
+ */
+export function fillValue(op: string, x: Tensor, mask: Tensor, value: TensorLike): { v: Tensor; made: boolean } {
+  if (!isTensor(x)) throw new TapegradError(`${op}: input must be a Tensor; got ${typeof x}`);
+  if (!isTensor(mask) || mask.dtype !== 'bool') {
+    throw new DTypeError(`${op}: mask must be a bool tensor; got ${isTensor(mask) ? mask.dtype : typeof mask}${isTensor(mask) ? ' (compare, or cast it with .cast(\'bool\'))' : ''}`);
+  }
+  if (isTensor(value)) {
+    if (value.ndim !== 0) throw new ShapeError(`${op}: value must be a number or a 0-d tensor; got a tensor of shape ${fmt(value.shape)}`);
+    return value.dtype === x.dtype ? { v: value, made: false } : { v: run('copy', [value], { dtype: x.dtype }), made: true };
+  }
+  if (typeof value !== 'number' && typeof value !== 'boolean') throw new TapegradError(`${op}: value must be a number, a boolean or a 0-d tensor; got ${value === null ? 'null' : typeof value}`);
+  // the value takes x's dtype, as torch casts it: a fraction truncates into int32, anything non-zero is true
+  const n = +value;
+  if (x.dtype === 'int32') int32Value(op, n, ' (the fill value of an int32 tensor)');
+  return { v: full([], x.dtype === 'bool' ? n !== 0 : n, { dtype: x.dtype, device: x.device }), made: true };
+}
+/**
+ * `value` where `mask` is true, x elsewhere (torch.masked_fill): `mask` is a bool tensor that
+ * broadcasts with x, `value` a number or a 0-d tensor, converted to x's dtype, which the result
+ * keeps. The gradient reaches x where the mask is false (and a value tensor where it is true).
+ * `x.maskedFill_(mask, value)` writes into x.
+ */
+export function maskedFill(x: Tensor, mask: Tensor, value: TensorLike): Tensor {
+  const { v, made } = fillValue('maskedFill', x, mask, value);
+  try {
+    broadcastShapes('maskedFill', x.shape, mask.shape);
+    return where(mask, v, x);
+  } finally {
+    if (made) v.dispose();
+  }
 }
 
 /** Limit values to [min, max]; either bound may be omitted. */
