@@ -1,6 +1,6 @@
 // WebGPU against the CPU for issue 16's ops beyond the table rows parity.test.ts sweeps (every
 // UNARY_OPS/BINARY_OPS row, sin..isfinite and atan2 included, over dtypes and layouts): special
-// values and halfway cases, where with numbers, maskedFill(_) and tril/triu, on random
+// values and halfway cases, where with numbers, maskedFill(_), tril/triu and any/all, on random
 // inputs of several shapes and layouts. Exact but for the float32 math (1e-6 + 1e-5·|x|).
 import { beforeEach, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
@@ -80,6 +80,24 @@ gpuDescribe('tril and triu', () => {
           }
         }
       }
+    }
+  });
+});
+
+gpuDescribe('any and all', () => {
+  const CASES: [number[], number | number[] | undefined][] = [[[6], undefined], [[3, 5], 1], [[3, 5], 0], [[4, 3, 70], -1], [[4, 3, 70], [0, 2]], [[2, 300], 1], [[2, 0, 3], 1], [[], undefined]];
+  it('over dims, keepdim, layouts and dtypes, NaN counting as true', async () => {
+    for (const op of ['any', 'all'] as const) {
+      for (const [shape, dim] of CASES) {
+        for (const dtype of ['float32', 'int32', 'bool'] as tg.DType[]) {
+          // mostly zeros (any) or mostly ones (all), so lines of either answer occur
+          const make = (s: number[]) => tg.rand(s).lt(op === 'any' ? 0.05 : 0.95).cast(dtype);
+          for (const { label, t } of layouts(shape, make)) {
+            for (const keepdim of [false, true]) await parity(`${op} ${dtype} ${label} dim=${JSON.stringify(dim)} keepdim=${keepdim}`, (x) => tg[op](x, dim, keepdim), [t]);
+          }
+        }
+      }
+      await parity(`${op} NaN`, (x) => tg[op](x, 1), [tg.tensor([[0, NaN, 0], [1, NaN, 1], [0, 0, 0]])]);
     }
   });
 });

@@ -4,10 +4,10 @@ import * as tg from '../src/index.js';
 import { caseNames, checkCase } from './fixture-i16.js';
 import { throws } from './helpers.js';
 
-// Issue 16's masking ops: where with numbers, maskedFill / maskedFill_, tril, triu. Values and
-// gradients against PyTorch (fixtures/gen_i16-elementwise.py), gradients against finite
-// differences, in-place semantics, bad input. WebGPU's versions: backend-webgpu's
-// parity-i16.test.ts.
+// Issue 16's masking and reduction ops: where with numbers, maskedFill / maskedFill_, tril,
+// triu, any, all. Values and gradients against PyTorch (fixtures/gen_i16-elementwise.py),
+// gradients against finite differences, in-place semantics, bad input. WebGPU's versions:
+// backend-webgpu's parity-i16.test.ts.
 
 const b = (data: boolean[] | boolean[][]) => tg.tensor(data as boolean[]);
 const calls: Record<string, (...xs: tg.Tensor[]) => tg.Tensor> = {
@@ -48,11 +48,25 @@ for (const op of ['tril', 'triu'] as const) {
     [`${op}_transposed`]: (x: tg.Tensor) => x.transpose(-1, -2)[op](),
   });
 }
-describe('masking against PyTorch', () => {
-  const names = caseNames(['where', 'masked_fill', 'tril', 'triu']);
+for (const op of ['any', 'all'] as const) {
+  Object.assign(calls, {
+    [op]: (x: tg.Tensor) => tg[op](x),
+    [`${op}_dim0`]: (x: tg.Tensor) => x[op](0),
+    [`${op}_dim1_keep`]: (x: tg.Tensor) => x[op](1, true),
+    [`${op}_neg_dim`]: (x: tg.Tensor) => tg[op](x, -1),
+    [`${op}_bool`]: (x: tg.Tensor) => x[op](1),
+    [`${op}_int`]: (x: tg.Tensor) => x[op](),
+    [`${op}_empty`]: (x: tg.Tensor) => x[op](),
+    [`${op}_empty_dim`]: (x: tg.Tensor) => x[op](1),
+    [`${op}_0d`]: (x: tg.Tensor) => x[op](),
+  });
+}
+
+describe('masking and any/all against PyTorch', () => {
+  const names = caseNames(['where', 'masked_fill', 'tril', 'triu', 'any', 'all']);
   it('covers every case of theirs in the fixture', () => {
     expect(names.filter((k) => !calls[k])).toEqual([]);
-    expect(names.length).toBeGreaterThan(35);
+    expect(names.length).toBeGreaterThan(50);
   });
   for (const name of names) it(name, () => checkCase(name, calls[name]!));
 });
@@ -78,6 +92,11 @@ describe('gradcheck', () => {
       });
     });
   }
+  it('any and all are not differentiable', () => {
+    const x = tg.tensor([1, 0]).requiresGrad_();
+    expect(x.any().requiresGrad).toBe(false);
+    expect(x.all(0).gradFn).toBeNull();
+  });
 });
 
 describe('maskedFill_ (in place)', () => {
@@ -184,5 +203,9 @@ describe('bad input', () => {
     throws(() => tg.ones([3]).tril(), tg.ShapeError, /^tril: input must have at least 2 dims \(the matrices are its last two\); got shape \[3\]/);
     throws(() => tg.triu(tg.ones([])), tg.ShapeError, /^triu: input must have at least 2 dims/);
     throws(() => tg.ones([2, 2]).triu(0.5), tg.ValueError, /^triu: diagonal must be an integer; got 0.5/);
+  });
+  it('any and all name a dim out of range', () => {
+    throws(() => tg.ones([2, 3]).any(2), tg.IndexError, /^any: dim 2 is out of range for a tensor of rank 2/);
+    throws(() => tg.all(tg.ones([2]), [0, 0]), tg.ValueError, /^all: dim \[0, 0\] names a dim more than once/);
   });
 });

@@ -425,7 +425,7 @@ export class Tensor implements Disposable {
   clamp(min?: number, max?: number): Tensor { return ops.clamp(this, min, max); }
   /** This tensor where `condition` holds, else `other` (the function `where`). */
   where(condition: Tensor, other: ops.TensorLike): Tensor { return ops.where(condition, this, other); }
-  // issue 16: math, rounding, tests, masking, triangles
+  // issue 16: math, rounding, tests, masking, triangles, any/all
   /** The method form of the function `sin`. */
   sin(): Tensor { return ops.sin(this); }
   /** The method form of the function `cos`. */
@@ -456,6 +456,10 @@ export class Tensor implements Disposable {
   tril(diagonal = 0): Tensor { return ops.tril(this, diagonal); }
   /** The method form of the function `triu`. */
   triu(diagonal = 0): Tensor { return ops.triu(this, diagonal); }
+  /** The method form of the function `any`. */
+  any(dim?: number | number[], keepdim = false): Tensor { return ops.any(this, dim, keepdim); }
+  /** The method form of the function `all`. */
+  all(dim?: number | number[], keepdim = false): Tensor { return ops.all(this, dim, keepdim); }
   /** The method form of the function `sum`. */
   sum(dim?: number | number[], keepdim = false): Tensor { return ops.sum(this, dim, keepdim); }
   /** The method form of the function `mean`. */

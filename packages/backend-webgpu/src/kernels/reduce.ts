@@ -29,6 +29,9 @@ const REDUCERS: Record<string, Reducer> = {
   min: { init: POS_INF, comb: 'if (is_nan(x)) { return x; } if (is_nan(y)) { return y; } return min(x, y);' },
   argmax: { init: ZERO, arg: true, comb: 'v > u' },
   argmin: { init: ZERO, arg: true, comb: 'v < u' },
+  // issue 16: truth as 0 or 1 (a value is true when non-zero, NaN included); repeats change nothing
+  any: { init: ZERO, comb: 'return select(C(0), C(1), x != C(0) || y != C(0) || is_nan(x) || is_nan(y));' },
+  all: { init: () => 'C(1)', comb: 'return select(C(0), C(1), (x != C(0) || is_nan(x)) && (y != C(0) || is_nan(y)));' },
 };
 // (lo, hi) stands for lo + hi·2^32, lo a wrapping i32: adding y.x overflowed iff the sum moved
 // the wrong way, which is one carry up or down.
