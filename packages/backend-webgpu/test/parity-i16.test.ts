@@ -22,6 +22,11 @@ gpuDescribe('math ops at special values', () => {
       await parity(`${op} special`, (x) => tg[op](x), [tg.tensor(SPECIAL)]);
     }
   });
+  it('bool inputs of the floating ops and the tests', async () => {
+    for (const op of ['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'isnan', 'isfinite'] as const) {
+      for (const { label, t } of layouts([3, 5], values('bool'))) await parity(`${op} bool ${label}`, (x) => tg[op](x), [t]);
+    }
+  });
   it('round: halves to even, then with decimals (a composite)', async () => {
     await parity('round halves', (x) => x.round(), [tg.arange(-20, 21).cast('float32').mul(0.5).add(0.25).sub(0.25)]);
     for (const { label, t } of layouts([5, 7], (s) => tg.randn(s).mul(100))) {

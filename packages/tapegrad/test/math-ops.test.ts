@@ -28,9 +28,11 @@ for (const op of ['sin', 'cos', 'erf', 'log1p', 'expm1', 'floor', 'ceil', 'round
   calls[op] = (x) => (tg[op] as (x: tg.Tensor) => tg.Tensor)(x);
   for (const variant of ['f32', 'f64', 'int', 'bool']) calls[`${op}_${variant}`] = (x) => (x[op] as () => tg.Tensor).call(x);
 }
+// bool inputs of the floating unary ops from before issue 16 (they used to be refused)
+for (const op of ['exp', 'log', 'sqrt', 'tanh', 'sigmoid'] as const) calls[`${op}_bool`] = (x) => x[op]();
 
 describe('math ops against PyTorch', () => {
-  const names = caseNames(['sin', 'cos', 'erf', 'log1p', 'expm1', 'floor', 'ceil', 'round', 'isnan', 'isfinite', 'atan2']);
+  const names = caseNames(['sin', 'cos', 'erf', 'log1p', 'expm1', 'floor', 'ceil', 'round', 'isnan', 'isfinite', 'atan2', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid']);
   it('covers every case of theirs in the fixture', () => {
     expect(names.filter((k) => !calls[k])).toEqual([]);
     expect(names.length).toBeGreaterThan(40);

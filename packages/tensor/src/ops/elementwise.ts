@@ -31,8 +31,9 @@ export type CompareOp = (typeof COMPARE_OPS)[number];
 
 // Ops whose result is floating even for integer input, as in PyTorch (int -> float32).
 const FLOAT_RESULT = new Set<string>(['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'div', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'atan2']);
-// Unary ops PyTorch defines for bool tensors (the others raise); tests of a value give bool.
-const BOOL_INPUT = new Set<string>(['abs', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'isnan', 'isfinite']);
+// Unary ops tapegrad defines for bool tensors (the floating ones as PyTorch does, via float32;
+// abs, which PyTorch refuses, from before); tests of a value give bool.
+const BOOL_INPUT = new Set<string>(['abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'isnan', 'isfinite']);
 const PREDICATE = new Set<string>(['isnan', 'isfinite']);
 
 for (const name of UNARY_OPS) {
