@@ -31,9 +31,10 @@ export type CompareOp = (typeof COMPARE_OPS)[number];
 
 // Ops whose result is floating even for integer input, as in PyTorch (int -> float32).
 const FLOAT_RESULT = new Set<string>(['exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'div', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'atan2']);
-// Unary ops tapegrad defines for bool tensors (the floating ones as PyTorch does, via float32;
-// abs, which PyTorch refuses, from before); tests of a value give bool.
+// Unary ops defined for bool tensors: the floating ones and the tests, as in PyTorch (abs, which
+// PyTorch refuses, was accepted before and stays). The others raise, as PyTorch's do.
 const BOOL_INPUT = new Set<string>(['abs', 'exp', 'log', 'sqrt', 'tanh', 'sigmoid', 'sin', 'cos', 'erf', 'log1p', 'expm1', 'isnan', 'isfinite']);
+// Tests of a value: bool results, no gradient.
 const PREDICATE = new Set<string>(['isnan', 'isfinite']);
 
 for (const name of UNARY_OPS) {
