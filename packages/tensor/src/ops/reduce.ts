@@ -36,7 +36,7 @@ function reduceType(name: string, dtype: DType): DType {
 for (const name of REDUCE_OPS) {
   defineOp<ReduceAttrs>({
     name,
-    differentiable: name === 'sum' || name === 'max' || name === 'min',
+    differentiable: name !== 'argmax' && name !== 'argmin' && name !== 'any' && name !== 'all',
     infer: ([x], { dims, keepdim }) => {
       if (!HAS_IDENTITY.has(name)) {
         for (const d of dims) {
