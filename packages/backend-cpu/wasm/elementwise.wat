@@ -145,17 +145,19 @@
         (local.set $o (i32.add (local.get $o) (i32.const 1)))
         (br $tail))))
 
-  ;; o[i] = c[i] ? x[i] : s for bool bytes c, float32 x and the scalar s at sp (relu's gradient).
-  ;; Sixteen at a time: the byte mask widened to four lane masks that select between x and s.
-  (func (export "where_scalar") (param $c i32) (param $x i32) (param $sp i32) (param $o i32) (param $n i32)
-    (local $end i32) (local $vecEnd i32) (local $s v128) (local $m v128) (local $h v128)
+  ;; o[i] = c[i] ? x[i] : s for bool bytes c, float32 x and the scalar s at sp (relu's gradient);
+  ;; with $flip = 1, o[i] = c[i] ? s : x[i] (maskedFill). Sixteen at a time: the byte mask widened
+  ;; to four lane masks that select between x and s.
+  (func (export "where_scalar") (param $c i32) (param $x i32) (param $sp i32) (param $o i32) (param $n i32) (param $flip i32)
+    (local $end i32) (local $vecEnd i32) (local $s v128) (local $m v128) (local $h v128) (local $f v128)
     (local.set $s (v128.load32_splat (local.get $sp)))
+    (local.set $f (i8x16.splat (i32.sub (i32.const 0) (local.get $flip))))
     (local.set $end (i32.add (local.get $c) (local.get $n)))
     (local.set $vecEnd (i32.sub (local.get $end) (i32.const 15)))
     (block $vdone
       (loop $vec
         (br_if $vdone (i32.ge_s (local.get $c) (local.get $vecEnd)))
-        (local.set $m (i8x16.ne (v128.load (local.get $c)) (v128.const i64x2 0 0)))
+        (local.set $m (v128.xor (i8x16.ne (v128.load (local.get $c)) (v128.const i64x2 0 0)) (local.get $f)))
         (local.set $h (i16x8.extend_low_i8x16_s (local.get $m)))
         (v128.store (local.get $o) (v128.bitselect (v128.load (local.get $x)) (local.get $s) (i32x4.extend_low_i16x8_s (local.get $h))))
         (v128.store offset=16 (local.get $o) (v128.bitselect (v128.load offset=16 (local.get $x)) (local.get $s) (i32x4.extend_high_i16x8_s (local.get $h))))
@@ -169,7 +171,8 @@
     (block $sdone
       (loop $tail
         (br_if $sdone (i32.ge_u (local.get $c) (local.get $end)))
-        (f32.store (local.get $o) (select (f32.load (local.get $x)) (f32.load (local.get $sp)) (i32.load8_u (local.get $c))))
+        (f32.store (local.get $o) (select (f32.load (local.get $x)) (f32.load (local.get $sp))
+          (i32.xor (i32.ne (i32.load8_u (local.get $c)) (i32.const 0)) (local.get $flip))))
         (local.set $c (i32.add (local.get $c) (i32.const 1)))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (local.set $o (i32.add (local.get $o) (i32.const 4)))

@@ -41,9 +41,10 @@ export interface Backend<H = unknown, K = unknown> {
    */
   fillsOutputs?(kernel: K): boolean;
   /**
-   * Whether run() may be given, for a binary elementwise op, an output view identical to input 0's
-   * (add_, sub_, mul_, div_ then write in place, with no temporary): true where kernels read each
-   * element before writing that same element.
+   * Whether run() may be given, for an elementwise op, an output view identical to one input's
+   * (add_, sub_, mul_, div_ then write in place through input 0, maskedFill_ through where's
+   * input 2, with no temporary): true where kernels read each element before writing that same
+   * element.
    */
   readonly elementwiseInPlace?: boolean;
   /** Bytes this backend holds in reserve (a buffer pool), for memory(). */

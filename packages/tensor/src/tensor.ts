@@ -429,6 +429,41 @@ export class Tensor implements Disposable {
   clamp(min?: number, max?: number): Tensor { return ops.clamp(this, min, max); }
   /** This tensor where `condition` holds, else `other` (the function `where`). */
   where(condition: Tensor, other: ops.TensorLike): Tensor { return ops.where(condition, this, other); }
+  // issue 16: math, rounding, tests, masking, triangles, any/all
+  /** The method form of the function `sin`. */
+  sin(): Tensor { return ops.sin(this); }
+  /** The method form of the function `cos`. */
+  cos(): Tensor { return ops.cos(this); }
+  /** The method form of the function `erf`. */
+  erf(): Tensor { return ops.erf(this); }
+  /** The method form of the function `log1p`. */
+  log1p(): Tensor { return ops.log1p(this); }
+  /** The method form of the function `expm1`. */
+  expm1(): Tensor { return ops.expm1(this); }
+  /** The method form of the function `floor`. */
+  floor(): Tensor { return ops.floor(this); }
+  /** The method form of the function `ceil`. */
+  ceil(): Tensor { return ops.ceil(this); }
+  /** The method form of the function `round`. */
+  round(decimals = 0): Tensor { return ops.round(this, decimals); }
+  /** The method form of the function `isnan`. */
+  isnan(): Tensor { return ops.isnan(this); }
+  /** The method form of the function `isfinite`. */
+  isfinite(): Tensor { return ops.isfinite(this); }
+  /** atan2(this, other): this is y, other is x (the function `atan2`). */
+  atan2(other: ops.TensorLike): Tensor { return ops.atan2(this, other); }
+  /** The method form of the function `maskedFill`. */
+  maskedFill(mask: Tensor, value: ops.TensorLike): Tensor { return ops.maskedFill(this, mask, value); }
+  /** Write `value` where `mask` is true, in place (the mask broadcasts to this tensor's shape). */
+  maskedFill_(mask: Tensor, value: ops.TensorLike): this { return ops.maskedFillInPlace(this, mask, value); }
+  /** The method form of the function `tril`. */
+  tril(diagonal = 0): Tensor { return ops.tril(this, diagonal); }
+  /** The method form of the function `triu`. */
+  triu(diagonal = 0): Tensor { return ops.triu(this, diagonal); }
+  /** The method form of the function `any`. */
+  any(dim?: number | number[], keepdim = false): Tensor { return ops.any(this, dim, keepdim); }
+  /** The method form of the function `all`. */
+  all(dim?: number | number[], keepdim = false): Tensor { return ops.all(this, dim, keepdim); }
   /** The method form of the function `sum`. */
   sum(dim?: number | number[], keepdim = false): Tensor { return ops.sum(this, dim, keepdim); }
   /** The method form of the function `mean`. */

@@ -1,5 +1,6 @@
 import {
-  div, eq, ge, gt, le, log, lt, mul, neg, pow, run, sign, sub, where, zerosLike, type ClampAttrs, type Tensor,
+  add, cos, div, eq, exp, ge, gt, le, log, lt, mul, neg, pow, run, sign, sin, square, sub, where, zerosLike, type ClampAttrs, type Tensor,
+  type TriangleAttrs,
 } from '@tapegrad/tensor';
 import { registerGradient, type GradContext } from '../tape.js';
 import { sumToShape } from './util.js';
@@ -34,6 +35,9 @@ const maxSplit = tieSplit(gt);
 const minSplit = tieSplit(lt);
 binary('maximum', true, (c, g) => maxSplit(c, g, A(c), B(c)), (c, g) => maxSplit(c, g, B(c), A(c)));
 binary('minimum', true, (c, g) => minSplit(c, g, A(c), B(c)), (c, g) => minSplit(c, g, B(c), A(c)));
+// issue 16: d/da atan2(a, b) = b / (a² + b²), d/db = −a / (a² + b²), as torch
+const atan2Scale = (c: GradContext, g: Tensor) => div(g, add(square(A(c)), square(B(c))));
+binary('atan2', true, (c, g) => mul(atan2Scale(c, g), B(c)), (c, g) => neg(mul(atan2Scale(c, g), A(c))));
 
 function unary(op: string, save: 'input' | 'output', dx: (x: Tensor, g: Tensor, attrs: any) => Tensor): void {
   registerGradient(op, {
@@ -52,6 +56,17 @@ unary('sigmoid', 'output', (y, g) => mul(g, mul(y, sub(1, y))));
 unary('relu', 'output', (y, g) => run('reluBackward', [g, y]));
 unary('square', 'input', (x, g) => mul(g, mul(x, 2)));
 unary('sign', 'input', (x) => zerosLike(x));
+// issue 16
+unary('sin', 'input', (x, g) => mul(g, cos(x)));
+unary('cos', 'input', (x, g) => neg(mul(g, sin(x))));
+unary('erf', 'input', (x, g) => mul(g, mul(exp(neg(square(x))), 2 / Math.sqrt(Math.PI))));
+unary('log1p', 'input', (x, g) => div(g, add(x, 1)));
+unary('expm1', 'output', (y, g) => mul(g, add(y, 1)));
+// piecewise constant: zero gradients, as torch
+for (const op of ['floor', 'ceil', 'round']) registerGradient(op, { backward: (_, [g]) => [zerosLike(g!)] });
+for (const op of ['tril', 'triu']) {
+  registerGradient<TriangleAttrs>(op, { backward: (c, [g]) => [run(op, [g!], { diagonal: c.attrs.diagonal })] });
+}
 unary('clamp', 'input', (x, g, { min, max }: ClampAttrs) => where(mul(ge(x, min), le(x, max)), g, 0));
 
 registerGradient('where', {

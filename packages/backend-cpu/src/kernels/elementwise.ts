@@ -1,6 +1,7 @@
-import { fitsInt32, getKernel, registerKernel, unravelIndex, ValueError, type ClampAttrs } from '@tapegrad/tensor';
-import { broadcastStrides, dense, fills, plan, type CpuKernel, type CpuView } from '../strided.js';
+import { fitsInt32, getKernel, registerKernel, unravelIndex, ValueError, type ClampAttrs, type TriangleAttrs } from '@tapegrad/tensor';
+import { broadcastStrides, dense, fills, lineBases, plan, type CpuKernel, type CpuView } from '../strided.js';
 import { fastBinary, fastReluBackward, fastUnary, fastWhere } from './fast-f32.js';
+import { erf } from './erf.js';
 
 // One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
 // contiguous operands run as one flat loop and broadcast/strided ones pay per row, not per element.
@@ -47,6 +48,11 @@ export function binaryKernel(f: Fn2): CpuKernel {
 }
 
 const sigmoid = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+// halves to even, as torch.round (Math.round takes halves up); r − x is exact within 0.5 of x
+const roundHalfEven = (x: number) => {
+  const r = Math.round(x);
+  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+};
 // integer division truncates toward zero only for int outputs; div always returns float here
 const UNARY: Record<string, Fn1> = {
   neg: (x) => -x,
@@ -59,6 +65,17 @@ const UNARY: Record<string, Fn1> = {
   relu: (x) => (x > 0 ? x : x !== x ? x : 0),
   sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x),
   square: (x) => x * x,
+  // issue 16: float32 results are the float64 values rounded (these functions are within an ulp in float64)
+  sin: Math.sin,
+  cos: Math.cos,
+  erf,
+  log1p: Math.log1p,
+  expm1: Math.expm1,
+  floor: Math.floor,
+  ceil: Math.ceil,
+  round: roundHalfEven,
+  isnan: (x) => +(x !== x),
+  isfinite: (x) => +Number.isFinite(x),
 };
 const BINARY: Record<string, Fn2> = {
   add: (a, b) => a + b,
@@ -69,6 +86,7 @@ const BINARY: Record<string, Fn2> = {
   // NaN propagates, as torch.maximum/minimum
   maximum: (a, b) => (a !== a || b !== b ? NaN : a > b ? a : b),
   minimum: (a, b) => (a !== a || b !== b ? NaN : a < b ? a : b),
+  atan2: Math.atan2,
   eq: (a, b) => +(a === b),
   ne: (a, b) => +(a !== b),
   lt: (a, b) => +(a < b),
@@ -109,6 +127,29 @@ const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, { min, max }, op) =
 registerKernel('clamp', 'cpu', fills(clampKernel));
 // relu's gradient: g where y = relu(x) > 0, else 0 (a NaN y gives 0, as where(y > 0, g, 0) did)
 registerKernel('reluBackward', 'cpu', fills(fastReluBackward(binaryKernel((g, y) => (y > 0 ? g : 0)))));
+
+// tril/triu: each matrix in the last two dims keeps the elements with column − row ≤ diagonal
+// (tril) or ≥ diagonal (triu): in row r, the columns below r + diagonal + 1 (tril) or from
+// r + diagonal on (triu). Rows are walked one by one, so no element needs its row worked out.
+function triangleKernel(upper: boolean): CpuKernel<TriangleAttrs> {
+  return ([x], [out], { diagonal }) => {
+    const o = out!, a = x!.handle, h = o.handle;
+    const cols = o.shape[o.shape.length - 1]!, rows = o.shape[o.shape.length - 2]!;
+    const strides = broadcastStrides(x!, o.shape);
+    const sc = strides[strides.length - 1]!;
+    const starts = lineBases(o.shape.slice(0, -1), strides.slice(0, -1), x!.offset);
+    for (let line = 0; line < starts.length; line++) {
+      const edge = Math.max(0, Math.min(cols, (line % rows) + diagonal + (upper ? 0 : 1)));
+      const [from, to] = upper ? [edge, cols] : [0, edge];
+      const base = o.offset + line * cols;
+      h.fill(0, base, base + from);
+      for (let c = from, p = starts[line]! + from * sc; c < to; c++, p += sc) h[base + c] = a[p]!;
+      h.fill(0, base + to, base + cols);
+    }
+  };
+}
+registerKernel('tril', 'cpu', fills(triangleKernel(false)));
+registerKernel('triu', 'cpu', fills(triangleKernel(true)));
 
 registerKernel('where', 'cpu', fills(fastWhere((([c, x, y], [out]) => {
   const o = out!;

@@ -145,19 +145,21 @@ function fastGt(generic: CpuKernel): CpuKernel {
 }
 
 /**
- * Wrap where's generic kernel with the WebAssembly path for where(c, x, scalar) on contiguous
- * float32 x. The scalar may have any dtype (where(mask, g, 0) makes the 0 an int32 beside a bool
- * mask): it is stored to float32 like the generic kernel stores it.
+ * Wrap where's generic kernel with the WebAssembly path for where(c, x, scalar) and where(c,
+ * scalar, x) (maskedFill) on contiguous float32 x. The scalar may have any dtype (where(mask, g,
+ * 0) makes the 0 an int32 beside a bool mask): it is stored to float32 like the generic kernel
+ * stores it.
  */
 export function fastWhere(generic: CpuKernel): CpuKernel {
   return (inputs, outputs, attrs, op) => {
-    const [c, x, y] = inputs as [CpuView, CpuView, CpuView];
+    const [c, a, b] = inputs as [CpuView, CpuView, CpuView];
     const out = outputs[0]!;
     const n = numel(out);
-    if (
-      n >= WASM_MIN && out.dtype === 'float32' && c.dtype === 'bool' && x.dtype === 'float32' && numel(y) === 1 &&
-      numel(c) === n && numel(x) === n && isContiguous(c) && isContiguous(x) && isContiguous(out) && wasmWhereScalar(c, x, y, out, n)
-    ) return;
+    if (n >= WASM_MIN && out.dtype === 'float32' && c.dtype === 'bool' && numel(c) === n && isContiguous(c) && isContiguous(out)) {
+      const flip = numel(a) === 1;
+      const [x, s] = flip ? [b, a] : [a, b];
+      if (x.dtype === 'float32' && numel(s) === 1 && numel(x) === n && isContiguous(x) && wasmWhereScalar(c, x, s, out, n, flip)) return;
+    }
     generic(inputs, outputs, attrs, op);
   };
 }

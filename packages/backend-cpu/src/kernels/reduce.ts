@@ -182,6 +182,31 @@ function extremeKernel(larger: boolean): CpuKernel<ReduceAttrs> {
 registerKernel('max', 'cpu', extremeKernel(true));
 registerKernel('min', 'cpu', extremeKernel(false));
 
+// issue 16: any/all: whether some (every) element of the line is non-zero, NaN included; the
+// first one that decides it ends the line. Over an empty line: false (true).
+function truthKernel(some: boolean): CpuKernel<ReduceAttrs> {
+  return ([x], [out], { dims }) => {
+    const l = lines(x!, dims);
+    const a = x!.handle, o = out!.handle;
+    const { n, stride } = l;
+    const w = new Runs(l);
+    for (let i = 0; i < l.starts.length; i++) {
+      let r = !some;
+      line: for (w.start(l.starts[i]!); w.more; w.next()) {
+        for (let k = 0, p = w.p; k < n; k++, p += stride) {
+          if ((a[p] !== 0) === some) {
+            r = some;
+            break line;
+          }
+        }
+      }
+      o[i] = +r;
+    }
+  };
+}
+registerKernel('any', 'cpu', truthKernel(true));
+registerKernel('all', 'cpu', truthKernel(false));
+
 // argmax/argmin: the index in the line's row-major order over the reduced dims (the flattened
 // index when every dim is reduced); ties give the first index and NaN counts as extreme.
 function argKernel(larger: boolean): CpuKernel<ReduceAttrs> {

@@ -66,7 +66,7 @@ interface ElementwiseExports {
   relu_backward(g: number, y: number, o: number, n: number): void;
   sum_rows(a: number, o: number, rows: number, cols: number): void;
   gt_scalar(a: number, sp: number, o: number, n: number): void;
-  where_scalar(c: number, x: number, sp: number, o: number, n: number): void;
+  where_scalar(c: number, x: number, sp: number, o: number, n: number, flip: number): void;
   sgd(p: number, g: number, b: number, n: number, lr: number, momentum: number, keep: number, wd: number, flags: number): void;
   adam(p: number, g: number, m: number, v: number, x: number, n: number, beta1: number, keep1: number, beta2: number, keep2: number,
     stepSize: number, c2: number, eps: number, wd: number, decay: number, flags: number): void;
@@ -451,12 +451,15 @@ export function wasmGtScalar(a: StridedView, s: StridedView, o: StridedView, n: 
   return true;
 }
 
-/** o = c ? x : s over n contiguous elements (c bool, x and o float32, s a scalar); false when c, x or o is not in the memory. */
-export function wasmWhereScalar(c: StridedView, x: StridedView, s: StridedView, o: StridedView, n: number): boolean {
+/**
+ * o = c ? x : s (or, `flip`ped, c ? s : x) over n contiguous elements (c bool, x and o float32, s a
+ * scalar); false when c, x or o is not in the memory.
+ */
+export function wasmWhereScalar(c: StridedView, x: StridedView, s: StridedView, o: StridedView, n: number, flip = false): boolean {
   const ptrs = addresses(engine, [c, x, o]);
   if (!ptrs) return false;
   engine!.f32[SCALAR] = (s.handle as TypedArray)[s.offset]!;
-  engine!.elementwise.where_scalar(ptrs[0]!, ptrs[1]!, SCALAR * 4, ptrs[2]!, n);
+  engine!.elementwise.where_scalar(ptrs[0]!, ptrs[1]!, SCALAR * 4, ptrs[2]!, n, +flip);
   return true;
 }
 

@@ -1,8 +1,9 @@
-import { promoteTypes, registerKernel, unravelIndex, ValueError, type BinaryOp, type TapegradError, type ClampAttrs, type CompareOp, type DType, type UnaryOp } from '@tapegrad/tensor';
+import { promoteTypes, registerKernel, unravelIndex, ValueError, type BinaryOp, type TapegradError, type ClampAttrs, type CompareOp, type DType, type TriangleAttrs, type UnaryOp } from '@tapegrad/tensor';
 import {
   broadcastStrides, coalesce, computeType, DTYPE_CODE, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP,
   type GpuView, type Program, type WebGPUKernel,
 } from '../program.js';
+import { F32_MATH } from './f32-math.js';
 
 // Every elementwise op is one WGSL expression in this file's tables, over the inputs `a`, `b`,
 // `c` already converted to the compute type `C`; `mapProgram` wraps it in a shader that walks
@@ -16,7 +17,15 @@ interface MapOp {
   checks?: (c: 'f32' | 'i32') => boolean;
   /** The error a report becomes at the next read (the value reported and the element's index). */
   error?: (value: number, at: number) => TapegradError;
+  /** A test of the input's value (isnan): a WGSL bool, computed in the input's type. */
+  predicate?: boolean;
 }
+
+// floor, ceil and round of an integer are the integer itself (WGSL's are for floats only)
+const integral = (name: string, builtin: string): MapOp => ({
+  expr: `${name}_(a)`,
+  helpers: (c) => `fn ${name}_(x: ${c}) -> ${c} { return ${c === 'f32' ? `${builtin}(x)` : 'x'}; }`,
+});
 
 const UNARY: Record<UnaryOp, MapOp> = {
   neg: { expr: '-a' },
@@ -30,6 +39,22 @@ const UNARY: Record<UnaryOp, MapOp> = {
   relu: { expr: 'select(C(0), a, a > C(0) || is_nan(a))' },
   sign: { expr: 'select(select(a, C(-1), a < C(0)), C(1), a > C(0))' },
   square: { expr: 'a * a' },
+  // issue 16 (sin..expm1 compute in f32 only: their results are float32 for every input)
+  sin: { expr: 'sin_cos(a, false)', helpers: () => F32_MATH.sin },
+  cos: { expr: 'sin_cos(a, true)', helpers: () => F32_MATH.cos },
+  erf: { expr: 'erf_(a)', helpers: () => F32_MATH.erf },
+  log1p: { expr: 'log1p_(a)', helpers: () => F32_MATH.log1p },
+  expm1: { expr: 'expm1_(a)', helpers: () => F32_MATH.expm1 },
+  floor: integral('floor', 'floor'),
+  ceil: integral('ceil', 'ceil'),
+  // WGSL's round takes halves to even, as torch.round
+  round: integral('round', 'round'),
+  isnan: { expr: 'is_nan(a)', predicate: true },
+  isfinite: {
+    expr: 'finite_(a)',
+    predicate: true,
+    helpers: (c) => `fn finite_(x: ${c}) -> bool { return ${c === 'f32' ? '(bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u' : 'true'}; }`,
+  },
 };
 
 const POW_F32 = `fn pow_(a: f32, b: f32, i: u32) -> f32 {
@@ -63,6 +88,7 @@ const BINARY: Record<BinaryOp, MapOp> = {
   // NaN propagates, as torch.maximum/minimum
   maximum: { expr: 'select(select(b, a, a > b), a + b, is_nan(a) || is_nan(b))' },
   minimum: { expr: 'select(select(b, a, a < b), a + b, is_nan(a) || is_nan(b))' },
+  atan2: { expr: 'atan2_(a, b)', helpers: () => F32_MATH.atan2 },
 };
 // IEEE semantics spelled out: NaN compares unequal to everything, whatever the compiler assumes
 const COMPARE: Record<CompareOp, MapOp> = {
@@ -124,7 +150,10 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
 /** Arithmetic runs in the output's type; comparisons in the inputs' promoted type; copies in the input's. */
 const arith = (f: MapOp, name: string): WebGPUKernel => (inputs, [out]) => [mapProgram(name, f, computeType(out!.dtype), false, inputs, out!)];
 
-for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'webgpu', arith(f, name));
+/** Predicates run in the input's type and yield bool. */
+const test = (f: MapOp, name: string): WebGPUKernel => ([x], [out]) => [mapProgram(name, f, computeType(x!.dtype), true, [x!], out!)];
+
+for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'webgpu', f.predicate ? test(f, name) : arith(f, name));
 for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'webgpu', arith(f, name));
 for (const [name, f] of Object.entries(COMPARE)) {
   registerKernel(name, 'webgpu', ((inputs, [out]) => {
@@ -133,6 +162,26 @@ for (const [name, f] of Object.entries(COMPARE)) {
   }) as WebGPUKernel);
 }
 registerKernel('where', 'webgpu', arith(WHERE, 'where'));
+// tril/triu: the output is contiguous, so thread i's element is at row (i / cols) % rows and
+// column i % cols of its matrix. cols, rows and the diagonal are mapProgram's scalar words
+// (md[4..6] for one input), read as integers rather than as the compute type.
+const triangle = (keep: string): MapOp => ({
+  expr: 'select(C(0), a, keep_(i))',
+  helpers: () => `fn keep_(i: u32) -> bool {
+  let d = i32(i % md[4]) - i32((i / md[4]) % md[5]);
+  return d ${keep} bitcast<i32>(md[6]);
+}`,
+});
+for (const [name, keep] of [['tril', '<='], ['triu', '>=']] as const) {
+  const f = triangle(keep);
+  registerKernel(name, 'webgpu', (([x], [out], { diagonal }) => {
+    const s = out!.shape;
+    const cols = s[s.length - 1]!, rows = s[s.length - 2]!;
+    // beyond ±(rows + cols) every element is kept or none is: clamped, the diagonal fits in i32
+    const d = Math.max(-(rows + cols), Math.min(rows + cols, diagonal));
+    return [mapProgram(name, f, computeType(out!.dtype), false, [x!], out!, [cols, rows, d >>> 0])];
+  }) as WebGPUKernel<TriangleAttrs>);
+}
 // relu's gradient: g where y > 0, else 0 (a NaN y gives 0)
 registerKernel('reluBackward', 'webgpu', arith({ expr: 'select(C(0), a, b > C(0) && !is_nan(b))' }, 'reluBackward'));
 

@@ -30,6 +30,9 @@ const REDUCERS: Record<string, Reducer> = {
   argmax: { init: ZERO, arg: true, comb: 'v > u' },
   argmin: { init: ZERO, arg: true, comb: 'v < u' },
   prod: { init: () => 'C(1)', comb: 'return x * y;' },
+  // issue 16: truth as 0 or 1 (a value is true when non-zero, NaN included); repeats change nothing
+  any: { init: ZERO, comb: 'return select(C(0), C(1), x != C(0) || y != C(0) || is_nan(x) || is_nan(y));' },
+  all: { init: () => 'C(1)', comb: 'return select(C(0), C(1), (x != C(0) || is_nan(x)) && (y != C(0) || is_nan(y)));' },
 };
 // (lo, hi) stands for lo + hi·2^32, lo a wrapping i32: adding y.x overflowed iff the sum moved
 // the wrong way, which is one carry up or down.

@@ -7,7 +7,7 @@ import { broadcastShapes, fmt, shapesEqual } from '../shape.js';
 import { autogradHooks, Tensor } from '../tensor.js';
 import { fromArray, zeros } from '../creation.js';
 import { isTensor, withOperands, type TensorLike } from './operand.js';
-import { add, div, mul, sub, where } from './elementwise.js';
+import { add, div, fillValue, mul, sub, where } from './elementwise.js';
 
 // 'copy' is the one data-movement kernel: a strided read into a contiguous output, with a
 // dtype conversion when the output dtype differs. contiguous, clone and cast are all 'copy'.
@@ -163,6 +163,43 @@ export function binaryInPlace<T extends Tensor>(dst: T, op: keyof typeof IN_PLAC
     }
     return dst;
   });
+}
+
+// issue 16: maskedFill_
+/**
+ * `value` written into dst where `mask` is true (`maskedFill_`, torch.masked_fill_): the mask
+ * must broadcast to dst's shape; the value is a number or a 0-d tensor, converted to dst's
+ * dtype. Recorded, or refused, as the other in-place ops. Where nothing is recorded and the
+ * backend allows it, the where kernel reads and writes dst's own storage (no temporary).
+ */
+export function maskedFillInPlace<T extends Tensor>(dst: T, mask: Tensor, value: TensorLike): T {
+  const name = 'maskedFill_';
+  dst.assertLive(name);
+  const { v, made } = fillValue(name, dst, mask, value);
+  try {
+    if (mask.device !== dst.device) throw new DeviceError(`${name}: mask is on '${mask.device}' and the tensor written in place on '${dst.device}'`);
+    if (!shapesEqual(broadcastShapes(name, dst.shape, mask.shape), dst.shape)) {
+      throw new ShapeError(`${name}: mask shape ${fmt(mask.shape)} cannot be broadcast to the shape ${fmt(dst.shape)} of the tensor written in place`);
+    }
+    if (recording(dst, [v])) return recordInPlace(name, dst, () => where(mask, v, dst));
+    checkWritable(name, dst);
+    const backend = dst.storage.backend;
+    if (backend.elementwiseInPlace && dst.isContiguous() && v.device === dst.device && mask.storage !== dst.storage) {
+      const view = dst.kernelView();
+      backend.run(getKernel('where', dst.device), [mask.kernelView(), v.kernelView(), view], [view], {}, name);
+      dst.storage.version++;
+      return dst;
+    }
+    const r = where(mask, v, dst);
+    try {
+      write(name, dst, r);
+    } finally {
+      r.dispose();
+    }
+    return dst;
+  } finally {
+    if (made) v.dispose();
+  }
 }
 
 /** Whether torch lets a result of dtype `from` be written into a tensor of dtype `to`. */

@@ -16,7 +16,9 @@ export interface ReduceAttrs {
   keepdim: boolean;
 }
 /** Names of the reduction ops. */
-export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin', 'prod'] as const;
+export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin', 'prod', 'any', 'all'] as const;
+// reductions with an identity, defined over empty dims too (sum 0, prod 1, any false, all true)
+const HAS_IDENTITY = new Set<string>(['sum', 'prod', 'any', 'all']);
 
 /** The shape left after reducing `dims` of `shape`. */
 export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boolean): number[] {
@@ -30,15 +32,16 @@ export function reducedShape(shape: Shape, dims: readonly number[], keepdim: boo
 
 function reduceType(name: string, dtype: DType): DType {
   if (name === 'sum' || name === 'prod') return isFloating(dtype) ? dtype : 'int32';
+  if (name === 'any' || name === 'all') return 'bool';
   if (name === 'argmax' || name === 'argmin') return 'int32';
   return dtype;
 }
 for (const name of REDUCE_OPS) {
   defineOp<ReduceAttrs>({
     name,
-    differentiable: name !== 'argmax' && name !== 'argmin',
+    differentiable: name !== 'argmax' && name !== 'argmin' && name !== 'any' && name !== 'all',
     infer: ([x], { dims, keepdim }) => {
-      if (name !== 'sum' && name !== 'prod') {
+      if (!HAS_IDENTITY.has(name)) {
         for (const d of dims) {
           if (x!.shape[d] === 0) throw new ValueError(`${name}: cannot reduce over dim ${d} of size 0 (shape ${fmt(x!.shape)}); the op has no identity`);
         }
@@ -93,6 +96,22 @@ export function argmax(x: Tensor, dim?: number, keepdim = false): Tensor {
 /** Index of the minimum along `dim` (of the flattened tensor when omitted), as int32. */
 export function argmin(x: Tensor, dim?: number, keepdim = false): Tensor {
   return argReduce('argmin', x, dim, keepdim);
+}
+
+// issue 16: any/all
+/**
+ * Whether any element over `dim` (all dims when omitted) is non-zero (NaN counts), as bool:
+ * torch.any; false over an empty dim.
+ */
+export function any(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return reduce('any', x, dim, keepdim);
+}
+/**
+ * Whether every element over `dim` (all dims when omitted) is non-zero (NaN counts), as bool:
+ * torch.all; true over an empty dim.
+ */
+export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
+  return reduce('all', x, dim, keepdim);
 }
 
 /** log(sum(exp(x))) over `dim`, computed stably by shifting by the max. */
