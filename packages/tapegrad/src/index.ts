@@ -5,8 +5,19 @@
  * `require`); in Node, `import` gets node.ts, which also honours `TAPEGRAD_DEVICE`.
  */
 import '@tapegrad/backend-cpu';
+import type { InitWebGPUOptions, WebGPUBackend } from '@tapegrad/backend-webgpu';
 
-export { initWebGPU, type InitWebGPUOptions } from '@tapegrad/backend-webgpu';
+export type { InitWebGPUOptions } from '@tapegrad/backend-webgpu';
+
+/**
+ * Find a WebGPU adapter (navigator.gpu in browsers, Dawn's `webgpu` package in Node), open a
+ * device and register the 'webgpu' device; a DeviceError says why when there is none. The WebGPU
+ * backend loads on the first call (bundlers put it in a chunk of its own), so a page that stays
+ * on the CPU never downloads its kernels.
+ */
+export async function initWebGPU(options?: InitWebGPUOptions): Promise<WebGPUBackend> {
+  return (await import('@tapegrad/backend-webgpu')).initWebGPU(options);
+}
 
 export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';

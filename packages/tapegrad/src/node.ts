@@ -4,9 +4,9 @@
  * device. Opening a device is asynchronous, so this takes a top-level await, which only this
  * entry has: a top-level await breaks default Vite builds, esbuild's iife format and `require`.
  */
-import { initWebGPU } from '@tapegrad/backend-webgpu';
 import { setDefaultDevice } from '@tapegrad/tensor';
 import { deviceFromEnv } from './env.js';
+import { initWebGPU } from './index.js';
 
 export * from './index.js';
 
