@@ -197,4 +197,23 @@ describe('browser bundles', () => {
     expect(js.includes('mseLoss')).toBe(true);
     expect(nodeOnly(js)).toEqual([]);
   });
+
+  it("Vite's dev server serves the page and pre-bundles tapegrad", async () => {
+    const vite = await import('vite');
+    const server = await vite.createServer({ root: project, configFile: false, logLevel: 'silent', server: { port: 0, host: '127.0.0.1' } });
+    try {
+      await server.listen();
+      const base = server.resolvedUrls!.local[0]!;
+      const html = await (await fetch(base)).text();
+      const script = /src="(\/index\.html\?html-proxy[^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&');
+      const module = await fetch(new URL(script, base));
+      expect(module.status).toBe(200);
+      const dep = /from "(\/node_modules\/\.vite\/deps\/tapegrad\.js[^"]*)"/.exec(await module.text())![1]!;
+      const bundled = await fetch(new URL(dep, base));
+      expect(bundled.status).toBe(200);
+      expect((await bundled.text()).includes('initWebGPU')).toBe(true);
+    } finally {
+      await server.close();
+    }
+  });
 });
