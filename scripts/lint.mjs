@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Package-boundary lint, run by each package's `lint` task (turbo runs them in parallel).
 // DESIGN.md's dependency arrows point one way: a source file may import only node builtins,
-// relative paths and the packages its package.json declares; backends never import autograd
-// or nn; and no test is left focused with `.only`.
+// relative paths, its package.json's `#imports` and the packages it declares; backends never
+// import autograd or nn; node builtins only in src/node*.ts (Node-only code, reached through the
+// `node` export condition: everything else also runs in browsers); and no test is left focused
+// with `.only`.
 import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { builtinModules } from 'node:module';
 
 const pkgDir = process.cwd();
@@ -34,7 +36,11 @@ for (const [dir, allowed] of [['src', declared], ['test', devDeclared], ['bench'
     const rel = relative(pkgDir, file);
     for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
       const spec = m[1] ?? m[2];
-      if (spec.startsWith('.') || builtins.has(spec)) continue;
+      if (spec.startsWith('.') || (spec.startsWith('#') && spec in (pkg.imports ?? {}))) continue;
+      if (builtins.has(spec)) {
+        if (dir === 'src' && !pkg.private && !/^node[\w-]*\.ts$/.test(basename(file))) problems.push(`${rel}: imports '${spec}'; Node-only code belongs in src/node.ts behind the node export condition (docs/ARCHITECTURE.md, "Packages")`);
+        continue;
+      }
       const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];
       if (name === pkg.name) continue;
       if (dir === 'src' && forbidden.includes(name)) problems.push(`${rel}: a backend must not import ${name} (DESIGN.md: backends depend on the tensor core only)`);

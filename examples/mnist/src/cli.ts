@@ -28,7 +28,7 @@ Options:
   --batch-size N         images per step (default 64)
   --lr X                 peak learning rate of the one-cycle schedule (default ${DEFAULT_LR.adam} for adam, ${DEFAULT_LR.sgd} for sgd)
   --optimizer sgd|adam   SGD with momentum 0.9, or Adam (default adam)
-  --device cpu|webgpu    where to train (default cpu)
+  --device cpu|webgpu    where to train (default cpu, or webgpu with TAPEGRAD_DEVICE=webgpu)
   --seed N               seeds initialisation, shuffling and dropout (default 0)
   --out DIR              where to write model.safetensors, metrics.json and plot.svg (default out)
   --eval CHECKPOINT      evaluate a saved model.safetensors on the test set instead of training
@@ -53,7 +53,8 @@ function integer(flag: string, v: string | undefined, dflt: number | undefined, 
   return n;
 }
 
-export function parseOptions(argv: string[]): Options {
+/** `defaultDevice`: the device without --device (tapegrad's default, which TAPEGRAD_DEVICE sets). */
+export function parseOptions(argv: string[], defaultDevice: Options['device'] = 'cpu'): Options {
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({
@@ -84,7 +85,7 @@ export function parseOptions(argv: string[]): Options {
     batchSize: integer('batch-size', s('batch-size'), 64, 1)!,
     lr,
     optimizer,
-    device: choice('device', s('device'), ['cpu', 'webgpu'] as const, 'cpu'),
+    device: choice('device', s('device'), ['cpu', 'webgpu'] as const, defaultDevice),
     seed: integer('seed', s('seed'), 0, 0)!,
     out,
     eval: s('eval'),

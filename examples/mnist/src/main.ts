@@ -8,12 +8,7 @@ import { Progress, formatSeconds } from './progress.js';
 import { evaluate, train, type Split } from './train.js';
 
 async function loadSplit(split: 'train' | 'test', device: tg.Device, limit?: number): Promise<Split> {
-  const { images, labels } = await tg.data.loadMnist({ split, normalize: true, limit });
-  if (device === 'cpu') return { images, labels };
-  const moved = { images: await tg.toAsync(images, device), labels: await tg.toAsync(labels, device) };
-  images.dispose();
-  labels.dispose();
-  return moved;
+  return tg.data.loadMnist({ split, normalize: true, limit, device });
 }
 
 async function selectDevice(device: Options['device']): Promise<void> {
@@ -23,7 +18,8 @@ async function selectDevice(device: Options['device']): Promise<void> {
 async function main(argv: string[]): Promise<number> {
   let o: Options;
   try {
-    o = parseOptions(argv);
+    // TAPEGRAD_DEVICE=webgpu has made WebGPU the default device (tapegrad's Node entry)
+    o = parseOptions(argv, tg.getDefaultDevice() === 'webgpu' ? 'webgpu' : 'cpu');
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     process.stderr.write(`mnist: ${e.message}\nRun with --help to see the options.\n`);

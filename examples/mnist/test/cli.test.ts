@@ -20,6 +20,9 @@ describe('the mnist command line', () => {
   });
   it('parses defaults and every flag', () => {
     expect(parseOptions([])).toMatchObject({ model: 'mlp', epochs: 3, batchSize: 64, lr: 0.002, optimizer: 'adam', device: 'cpu', seed: 0, out: 'out' });
+    // TAPEGRAD_DEVICE=webgpu pnpm mnist: main passes tapegrad's default device
+    expect(parseOptions([], 'webgpu').device).toBe('webgpu');
+    expect(parseOptions(['--device', 'cpu'], 'webgpu').device).toBe('cpu');
     expect(parseOptions(['--optimizer', 'sgd']).lr).toBe(0.1);
     expect(parseOptions(['--model=cnn', '--epochs', '2', '--batch-size', '128', '--lr', '1e-3', '--device', 'webgpu', '--seed', '7', '--out', 'x', '--eval', 'm.safetensors']))
       .toMatchObject({ model: 'cnn', epochs: 2, batchSize: 128, lr: 0.001, device: 'webgpu', seed: 7, out: 'x', eval: 'm.safetensors' });

@@ -1,3 +1,8 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { data, initWebGPU, toAsync } from 'tapegrad';
 import { train, type Split } from '../src/train.js';
@@ -19,5 +24,22 @@ if (!ok && process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') it('has a WebGPU adapter
     expect(b.model.parameters()[0]!.device).toBe('webgpu');
     b.history.losses.forEach(([, l], i) => expect(l).toBeCloseTo(a.history.losses[i]![1], 3));
     expect(b.history.epochs[0]!.testAccuracy).toBeCloseTo(a.history.epochs[0]!.testAccuracy, 2);
+  });
+
+  it('TAPEGRAD_DEVICE=webgpu pnpm mnist trains on WebGPU (data loaded there, not moved off it)', () => {
+    const out = mkdtempSync(join(tmpdir(), 'tapegrad-mnist-'));
+    try {
+      const r = spawnSync(process.execPath, ['--conditions=@tapegrad/source', '--import', 'tsx', 'src/main.ts', '--limit', '128', '--epochs', '1', '--out', out], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        env: { ...process.env, TAPEGRAD_DEVICE: 'webgpu' },
+        encoding: 'utf8',
+      });
+      expect(r.stderr).not.toMatch(/^mnist:/m);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/epoch\(s\) of 128 images on webgpu/);
+      expect(r.stdout).toMatch(/test accuracy \d+\.\d+% in/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

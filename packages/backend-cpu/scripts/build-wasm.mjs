@@ -5,7 +5,7 @@
 //
 // Each .wat is written with relaxed-SIMD fused multiply-add and a shared memory import; it is
 // assembled four ways: {relaxed, plain SIMD128 mul+add} × {shared, unshared memory}.
-import { readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
@@ -48,5 +48,14 @@ for (const file of readdirSync(join(pkgDir, 'wasm')).filter((f) => f.endsWith('.
   lines.push('};', '');
 }
 mkdirSync(join(pkgDir, 'src/wasm'), { recursive: true });
-writeFileSync(join(pkgDir, 'src/wasm/kernels.generated.ts'), lines.join('\n'));
-console.log('build-wasm: wrote src/wasm/kernels.generated.ts');
+// `pnpm pack` builds while the test suite may be reading this file (the consumer test packs
+// beside the other packages' tests): never leave it half-written, nor rewrite it unchanged.
+const target = join(pkgDir, 'src/wasm/kernels.generated.ts');
+const text = lines.join('\n');
+if (existsSync(target) && readFileSync(target, 'utf8') === text) {
+  console.log('build-wasm: src/wasm/kernels.generated.ts is up to date');
+} else {
+  writeFileSync(`${target}.${process.pid}.tmp`, text);
+  renameSync(`${target}.${process.pid}.tmp`, target);
+  console.log('build-wasm: wrote src/wasm/kernels.generated.ts');
+}

@@ -1,5 +1,6 @@
 import { DeviceError, getBackend, hasBackend, registerBackend, addPoolReporter } from '@tapegrad/tensor';
 import { WebGPUBackend } from './backend.js';
+import { platform } from '#node';
 
 /** Options of initWebGPU. */
 export interface InitWebGPUOptions {
@@ -11,29 +12,19 @@ export interface InitWebGPUOptions {
   gpu?: GPU;
 }
 
-const SOFTWARE_ADAPTER_HINT =
-  'On a machine without a GPU, Mesa\'s lavapipe Vulkan driver gives a software adapter: on Debian bookworm, as root, add ' +
-  '"deb <mirror> bookworm-backports main" to /etc/apt/sources.list.d/ and run ' +
-  '`apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1` ' +
-  '(Mesa 22 from plain bookworm is too old for Dawn); if Dawn asks for XDG_RUNTIME_DIR, point it at a private (0700) directory. ' +
-  'In a browser, use one with WebGPU enabled.';
+/** How a platform finds a GPU when there is no navigator.gpu (package.json's `#node` import: node.ts or no-node.ts). */
+export interface PlatformGPU {
+  /** A GPU object from the platform's own WebGPU, or a DeviceError saying why there is none. */
+  gpu(dawnOptions?: string[]): Promise<{ gpu: GPU; where: string }>;
+  /** Advice for when a GPU object gives no adapter. */
+  noAdapterHint: string;
+}
 
-async function findGPU(options: InitWebGPUOptions): Promise<{ gpu: GPU; where: string }> {
-  if (options.gpu) return { gpu: options.gpu, where: 'the GPU object passed to initWebGPU' };
+function findGPU(options: InitWebGPUOptions): Promise<{ gpu: GPU; where: string }> {
+  if (options.gpu) return Promise.resolve({ gpu: options.gpu, where: 'the GPU object passed to initWebGPU' });
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
-  if (nav?.gpu) return { gpu: nav.gpu, where: 'navigator.gpu' };
-  let dawn: typeof import('webgpu');
-  try {
-    // a specifier bundlers do not follow: browser builds must not try to pack Dawn's native addon
-    const dawnPackage = 'webgpu';
-    dawn = (await import(/* @vite-ignore */ /* webpackIgnore: true */ dawnPackage)) as typeof import('webgpu');
-  } catch (e) {
-    throw new DeviceError(
-      `initWebGPU: there is no navigator.gpu here and the 'webgpu' package (Dawn for Node) could not be loaded ` +
-        `(${(e as Error).message}); install it with \`npm install webgpu\``,
-    );
-  }
-  return { gpu: dawn.create(options.dawnOptions ?? ['backend=vulkan']), where: `Dawn (${(options.dawnOptions ?? ['backend=vulkan']).join(' ')})` };
+  if (nav?.gpu) return Promise.resolve({ gpu: nav.gpu, where: 'navigator.gpu' });
+  return platform.gpu(options.dawnOptions);
 }
 
 let pending: Promise<WebGPUBackend> | undefined;
@@ -61,9 +52,9 @@ async function open(options: InitWebGPUOptions): Promise<WebGPUBackend> {
   try {
     adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   } catch (e) {
-    throw new DeviceError(`initWebGPU: requesting an adapter from ${where} failed: ${(e as Error).message}. ${SOFTWARE_ADAPTER_HINT}`);
+    throw new DeviceError(`initWebGPU: requesting an adapter from ${where} failed: ${(e as Error).message}. ${platform.noAdapterHint}`);
   }
-  if (!adapter) throw new DeviceError(`initWebGPU: ${where} found no WebGPU adapter (no GPU or no driver it can use). ${SOFTWARE_ADAPTER_HINT}`);
+  if (!adapter) throw new DeviceError(`initWebGPU: ${where} found no WebGPU adapter (no GPU or no driver it can use). ${platform.noAdapterHint}`);
   // Ask for the adapter's own buffer limits: the defaults (128 MiB bindings) are far below many GPUs'.
   const l = adapter.limits;
   const device = await adapter.requestDevice({

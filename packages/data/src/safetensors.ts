@@ -1,5 +1,6 @@
 import { TapegradError, allocArray, fromArray, type DType, type Device, type Tensor, type TypedArray } from '@tapegrad/tensor';
 import { FormatError } from './errors.js';
+import { files } from './files.js';
 
 // The safetensors format (https://huggingface.co/docs/safetensors), what PyTorch and Hugging
 // Face use for weights: an 8-byte little-endian u64 N, N bytes of JSON header
@@ -268,35 +269,11 @@ function bytesOf(dtype: DType): number {
  */
 export async function save(tensors: Record<string, Tensor>, path: string, options: SaveOptions = {}): Promise<void> {
   const bytes = await serializeSafetensors(tensors, options);
-  const fs = await import('node:fs/promises');
-  const { basename, dirname, join } = await import('node:path');
-  const target = await fs.realpath(path).catch(() => path);
-  const tmp = join(dirname(target), `${basename(target)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
-  // the new file keeps the permissions of the one it replaces, as writing over it did
-  const mode = await fs.stat(target).then((st) => st.mode & 0o7777, () => 0o666);
-  let created = false;
-  try {
-    const file = await fs.open(tmp, 'wx', mode);
-    created = true;
-    try {
-      await file.writeFile(bytes);
-      await file.sync();
-    } finally {
-      await file.close();
-    }
-    await fs.rename(tmp, target);
-  } catch (e) {
-    if (created) await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw new TapegradError(`save: could not write '${path}' (${(e as Error).message}); the previous file, if any, is unchanged`, { cause: e });
-  }
-  // make the rename itself durable; some platforms (Windows) cannot open a folder to flush it
-  const folder = await fs.open(dirname(target), 'r').catch(() => undefined);
-  await folder?.sync().catch(() => undefined);
-  await folder?.close();
+  await files('save', 'elsewhere, serializeSafetensors(tensors) gives the bytes to download or store').writeFileAtomic(path, bytes, 'save');
 }
 
 /** Read the tensors of a safetensors file (see parseSafetensors). Node only. */
 export async function load(path: string, options: LoadOptions = {}): Promise<Record<string, Tensor>> {
-  const { readFile } = await import('node:fs/promises');
-  return parseSafetensors(await readFile(path), { ...options, name: path });
+  const fs = files('load', 'elsewhere, fetch the bytes and read them with parseSafetensors');
+  return parseSafetensors(await fs.readFile(path), { ...options, name: path });
 }

@@ -1,14 +1,23 @@
 /**
  * tapegrad: the one import users write (`import * as tg from 'tapegrad'`). It re-exports the
  * tensor core and autograd and registers the CPU backend, which is the default device.
- * `await initWebGPU()` opts into the GPU; so does the environment variable
- * `TAPEGRAD_DEVICE=webgpu`, which also makes it the default device.
+ * `await initWebGPU()` opts into the GPU. This entry runs anywhere (browsers, bundlers,
+ * `require`); in Node, `import` gets node.ts, which also honours `TAPEGRAD_DEVICE`.
  */
 import '@tapegrad/backend-cpu';
-import { initWebGPU } from '@tapegrad/backend-webgpu';
-import { setDefaultDevice } from '@tapegrad/tensor';
+import type { InitWebGPUOptions, WebGPUBackend } from '@tapegrad/backend-webgpu';
 
-export { initWebGPU, type InitWebGPUOptions } from '@tapegrad/backend-webgpu';
+export type { InitWebGPUOptions } from '@tapegrad/backend-webgpu';
+
+/**
+ * Find a WebGPU adapter (navigator.gpu in browsers, Dawn's `webgpu` package in Node), open a
+ * device and register the 'webgpu' device; a DeviceError says why when there is none. The WebGPU
+ * backend loads on the first call (bundlers put it in a chunk of its own), so a page that stays
+ * on the CPU never downloads its kernels.
+ */
+export async function initWebGPU(options?: InitWebGPUOptions): Promise<WebGPUBackend> {
+  return (await import('@tapegrad/backend-webgpu')).initWebGPU(options);
+}
 
 export * from '@tapegrad/tensor';
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
@@ -24,11 +33,3 @@ export { optim, init } from '@tapegrad/nn';
 // Datasets and loaders as a namespace (torch.utils.data); saving and loading at the top, as torch.save/torch.load.
 export * as data from '@tapegrad/data';
 export { save, load, serializeSafetensors, parseSafetensors, FormatError } from '@tapegrad/data';
-
-const requested = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.TAPEGRAD_DEVICE;
-if (requested === 'webgpu') {
-  await initWebGPU();
-  setDefaultDevice('webgpu');
-} else if (requested !== undefined && requested !== 'cpu') {
-  throw new Error(`tapegrad: TAPEGRAD_DEVICE must be 'cpu' or 'webgpu'; got '${requested}'`);
-}

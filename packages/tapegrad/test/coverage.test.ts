@@ -1,6 +1,6 @@
-// Which ops each backend runs natively, once 'tapegrad' (which loads nn and both backends) is
-// imported. Kernels register at import, so this needs no GPU; initWebGPU is tried too, so a
-// machine with an adapter also checks that opening the device leaves the table unchanged.
+// Which ops each backend runs natively, once 'tapegrad' (which loads nn and the CPU backend) is
+// imported and initWebGPU() has loaded the WebGPU backend. Kernels register when their backend
+// loads, before any adapter is sought, so this needs no GPU.
 import { beforeAll, expect, it } from 'vitest';
 import * as tg from 'tapegrad';
 

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 /**
  * The tensor core of tapegrad: `Tensor`, dtypes, shapes and broadcasting, the ops and their
  * shape inference, the op/kernel registry with its one `dispatch` path, the `Backend` interface,
