@@ -53,7 +53,7 @@ describe('Adagrad, Adamax and NAdam against PyTorch, step by step on fixed gradi
       const o1 = make(name, [w1], { lr: 0.05 });
       run(o1, w1, 0);
       run(o1, w1, 1);
-      const w2 = f64({ shape: w1.shape, data: Array.from(w1.dataSync()) }, true);
+      const w2 = f64({ shape: [...w1.shape], data: Array.from(w1.dataSync()) }, true);
       const o2 = make(name, [w2], { lr: 0.5 });
       o2.loadStateDict(o1.stateDict());
       expect(o2.paramGroups[0]!.lr).toBe(0.05);
