@@ -62,6 +62,23 @@ gpuDescribe('linearCrossEntropy', () => {
     await expect(hg.grad!.data()).rejects.toThrow(cpuErr!.message);
   });
 
+  it('peak memory stays far below the logits (the composite frees each chunk, in the backward too)', async () => {
+    const [N, D, V] = [512, 8, 2048];
+    const [h, W] = [tg.randn([N, D]).to('webgpu').requiresGrad_(), tg.randn([V, D]).to('webgpu').requiresGrad_()];
+    const t = tg.randint(0, V, [N], { dtype: 'int32' }).to('webgpu');
+    for (const reduction of ['mean', 'none'] as const) {
+      const base = tg.memory().bytes;
+      tg.resetPeakMemory();
+      await tg.withScope(async () => {
+        const loss = F.linearCrossEntropy(h, W, t, { chunkSize: 32, reduction });
+        (reduction === 'none' ? loss.sum() : loss).backward();
+        await h.grad!.data();
+      });
+      expect(tg.memory().peakBytes - base, reduction).toBeLessThan((N * V * 4) / 4);
+      for (const p of [h, W]) p.grad = (p.grad?.dispose(), null);
+    }
+  });
+
   it('holds live GPU memory flat over training steps', async () => {
     const W = nn.parameter(tg.randn([50, 6]).to('webgpu'));
     const h = tg.randn([20, 6]).to('webgpu');

@@ -138,8 +138,8 @@ function backwardChunks(h: Tensor, W: Tensor, target: Tensor, stats: Tensor, tot
   const flat = reshape(target, [N]);
   const up = a.reduction === 'none' ? reshape(g, [N]) : g;
   const dh: Tensor[] = [];
-  let dW = a.grads[1] ? full(W.shape, 0, { dtype: h.dtype, device: h.device }) : null;
-  let db = a.grads[2] ? full([W.shape[0]!], 0, { dtype: h.dtype, device: h.device }) : null;
+  const dW = a.grads[1] ? full(W.shape, 0, { dtype: h.dtype, device: h.device }) : null;
+  const db = a.grads[2] ? full([W.shape[0]!], 0, { dtype: h.dtype, device: h.device }) : null;
   for (const [r0, rows] of chunks(N, a.chunk)) {
     const parts = tidy(() => {
       const upstream = a.reduction === 'none' ? narrow(up, 0, r0, rows) : up;
@@ -148,8 +148,12 @@ function backwardChunks(h: Tensor, W: Tensor, target: Tensor, stats: Tensor, tot
       return [a.grads[0] ? matmul(G, W) : null, a.grads[1] ? matmul(transpose(G, 0, 1), narrow(h, 0, r0, rows)) : null, a.grads[2] ? sum(G, [0]) : null];
     });
     if (parts[0]) dh.push(parts[0]);
-    if (parts[1]) dW = add(dW!, parts[1]);
-    if (parts[2]) db = add(db!, parts[2]);
+    // in place, so the chunks' terms are freed as they are added (this runs in backward's scope, which frees only at its end)
+    for (const [sumSoFar, term] of [[dW, parts[1]], [db, parts[2]]] as const) {
+      if (!term) continue;
+      sumSoFar!.add_(term);
+      term.dispose();
+    }
   }
   return [a.grads[0] ? (N ? cat(dh) : full(h.shape, 0, { dtype: h.dtype, device: h.device })) : null, dW, db];
 }
