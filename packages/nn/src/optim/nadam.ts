@@ -23,7 +23,7 @@ type H = Required<NAdamOptions>;
 /**
  * Adam with Nesterov momentum (Dozat), as torch.optim.NAdam of PyTorch 1.13, whose
  * bias correction of the look-ahead term divides by 1 − (μ_1···μ_t)·μ_t·μ_{t+1}; PyTorch 2.0
- * changed it to 1 − (μ_1···μ_t)·μ_{t+1}, which differs only in the first steps' sizes. State per
+ * changed it to 1 − (μ_1···μ_t)·μ_{t+1}; the two differ mostly in the first steps. State per
  * parameter: `step`, `muProduct` (the product of the μ so far), `expAvg`, `expAvgSq`.
  */
 export class NAdam extends Optimizer<H> {
