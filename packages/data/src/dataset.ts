@@ -62,11 +62,12 @@ function field(sample: Sample, key: string | number, size: number): Sample {
 function isTensor(x: unknown): x is Tensor {
   return typeof x === 'object' && x !== null && (x as { __isTensor?: boolean }).__isTensor === true;
 }
-/** Dispose every tensor in a sample or batch (nested in arrays or plain objects). */
-export function disposeAll(value: unknown): void {
-  if (isTensor(value)) value.dispose();
-  else if (Array.isArray(value)) for (const v of value) disposeAll(v);
-  else if (typeof value === 'object' && value !== null) for (const v of Object.values(value)) disposeAll(v);
+/** Dispose every tensor in a sample or batch (nested in arrays or plain objects), except those in `except`. */
+export function disposeAll(value: unknown, except?: ReadonlySet<unknown>): void {
+  if (isTensor(value)) {
+    if (!except?.has(value)) value.dispose();
+  } else if (Array.isArray(value)) for (const v of value) disposeAll(v, except);
+  else if (typeof value === 'object' && value !== null) for (const v of Object.values(value)) disposeAll(v, except);
 }
 
 /**

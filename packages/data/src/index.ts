@@ -9,6 +9,8 @@ export { readIdx, writeIdx, idxToTensor, type IdxData, type IdxDType, type IdxAr
 export { loadMnist, MNIST_MEAN, MNIST_STD, type Mnist, type MnistOptions } from './mnist.js';
 export { Dataset, TensorDataset, collate, disposeAll, type Sample, type Collated } from './dataset.js';
 export { DataLoader, type DataLoaderOptions, type Batch, type BatchSource } from './dataloader.js';
+// issue 16 (data): subsets, concatenation, random splits
+export { Subset, ConcatDataset, randomSplit, type RandomSplitOptions } from './split.js';
 export {
   save,
   load,

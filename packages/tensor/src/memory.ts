@@ -7,6 +7,9 @@ interface Counts {
   bytes: number;
 }
 const live = new Map<Device, Counts>();
+// issue 16: the high-water mark of live bytes, over every device (torch.cuda.max_memory_allocated)
+let liveBytes = 0;
+let peakBytes = 0;
 function counts(device: Device): Counts {
   let c = live.get(device);
   if (!c) live.set(device, (c = { tensors: 0, bytes: 0 }));
@@ -19,6 +22,12 @@ export function countTensor(device: Device, delta: number): void {
 /** @internal */
 export function countBytes(device: Device, delta: number): void {
   counts(device).bytes += delta;
+  liveBytes += delta;
+  if (liveBytes > peakBytes) peakBytes = liveBytes;
+}
+/** Start measuring {@link MemoryInfo.peakBytes} again from the bytes live now. */
+export function resetPeakMemory(): void {
+  peakBytes = liveBytes;
 }
 
 /** What memory() reports. */
@@ -28,6 +37,12 @@ export interface MemoryInfo {
   /** Bytes of live storage on every device (shared storage counts once). */
   bytes: number;
   devices: Record<string, Counts & { pooledBytes?: number }>;
+  /**
+   * The most bytes of live storage there have been, on every device together, since tapegrad
+   * loaded or {@link resetPeakMemory} (torch.cuda.max_memory_allocated): what a computation needed
+   * at its worst, intermediates freed before it returned included.
+   */
+  peakBytes: number;
 }
 let poolReporters: Array<() => [Device, number]> = [];
 /** @internal a backend with a buffer pool reports its reserve here */
@@ -49,7 +64,7 @@ export function memory(): MemoryInfo {
     const [d, pooled] = f();
     devices[d] = { ...(devices[d] ?? { tensors: 0, bytes: 0 }), pooledBytes: pooled };
   }
-  return { tensors, bytes, devices };
+  return { tensors, bytes, devices, peakBytes };
 }
 
 // Scopes. Each async flow has its own chain of open scopes, held in an AsyncLocalStorage where

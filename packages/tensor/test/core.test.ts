@@ -333,3 +333,21 @@ describe('warnings', () => {
     expect([w.name, w.message]).toEqual(['TapegradWarning', 'core test: to the process']);
   });
 });
+
+// issue 16 (optim): the high-water mark of live bytes, for measuring what a computation needs at its worst
+describe('memory().peakBytes', () => {
+  it('is the most bytes live at once since resetPeakMemory(), freed intermediates included', () => {
+    const base = tg.memory().bytes;
+    tg.resetPeakMemory();
+    expect(tg.memory().peakBytes).toBe(base);
+    const kept = tg.tidy(() => {
+      tg.zeros([100]); // 400 bytes, freed when tidy returns
+      return tg.zeros([10]);
+    });
+    expect(tg.memory().bytes).toBe(base + 40);
+    expect(tg.memory().peakBytes).toBe(base + 440);
+    kept.dispose();
+    tg.resetPeakMemory();
+    expect(tg.memory().peakBytes).toBe(base);
+  });
+});

@@ -1,7 +1,10 @@
-import { classTargetError, fastExp, registerKernel, type ClassLossAttrs } from '@tapegrad/tensor';
+import {
+  classTargetError, fastExp, getKernel, linearCrossEntropyWorkspace, registerKernel, type ClassLossAttrs, type LinearCrossEntropyAttrs, type TypedArray,
+} from '@tapegrad/tensor';
 import { isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
 import { wasmAddress, wasmAlloc, wasmFree, wasmKernelsFor } from '../wasm/runtime.js';
 import { loss as lossModules } from '../wasm/kernels.generated.js';
+import { matmulInto } from './matmul.js';
 
 // The fused cross-entropy for class-index targets (definition and gradient: @tapegrad/nn's
 // losses/cross-entropy.ts). For each target position (one row of C logits):
@@ -140,7 +143,7 @@ const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, 
         st[2 * p + 1] = 0;
         continue;
       }
-      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex);
+      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex, attrs.report);
       const base = r.rows[p]!;
       const m = ms.a[2 * p]!;
       let sx = 0; // Σ w[c]·(x[c] - ref), for the smoothing term; ref removes a common offset
@@ -196,7 +199,7 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
         params.a[4 * p + 3] = 1; // the output starts zero-filled
         continue;
       }
-      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex);
+      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex, attrs.report);
       const scale = (scales[p] = g!.handle[up ? up[p]! : g!.offset]! / W);
       const wy = wv ? wv[wOff + y * ws]! : 1;
       params.a[4 * p] = st[2 * p]! + st[2 * p + 1]!;
@@ -221,3 +224,152 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
 
 registerKernel('crossEntropy', 'cpu', crossEntropyForward);
 registerKernel('crossEntropyBackward', 'cpu', crossEntropyBackward);
+
+// ---- issue 16 (optim): linearCrossEntropy, the fused linear + cross-entropy for large vocabularies
+// (definition and gradient: @tapegrad/nn's losses/linear-cross-entropy.ts). The (N, V) logits
+// never exist whole: rows are taken `chunk` at a time into a workspace, where the matrix product
+// writes them (h·Wᵀ, then + b) and the cross-entropy kernels above run on them as they would on
+// a logits tensor: the forward's row statistics and losses, then the backward's pass, which
+// turns the chunk into its gradient in place. From that gradient G (chunk × V) come the chunk's
+// rows of dh = G·W, and its terms of dW = Gᵀ·h and db = Σ_rows G, added to the totals.
+// linearCrossEntropyForward computes the gradients too when asked (with upstream 1, for 'mean'
+// and 'sum': the backward then only scales them), so training does three products, as the
+// unfused pair does; linearCrossEntropyBackward recomputes the logits (for 'none', whose
+// upstream gradient differs per row).
+
+const view = (handle: TypedArray, shape: number[], dtype: CpuView['dtype']): CpuView => {
+  const strides = shape.map((_, i) => shape.slice(i + 1).reduce((x, y) => x * y, 1));
+  return { handle, shape, strides, offset: 0, dtype };
+};
+const scalar = (v: number): CpuView => view(Float64Array.of(v), [], 'float64');
+
+/** Inputs after [h, W, target] (and the backward's [stats, total, upstream]): the bias, then the class weight, where the attrs say. */
+function optionalInputs(rest: readonly CpuView[], a: LinearCrossEntropyAttrs): { bias?: CpuView; weight?: CpuView } {
+  return { bias: a.bias ? rest[0] : undefined, weight: a.weight ? rest[a.bias ? 1 : 0] : undefined };
+}
+
+/**
+ * The targets as one flat array, each checked (so a chunk's kernels never meet a bad one, and
+ * the error names the target's position in the whole batch), and Σ w[y] over those not ignored.
+ */
+function flatTargets(t: CpuView, V: number, weight: CpuView | undefined, ignoreIndex: number): { y: Int32Array; total: number } {
+  const at = offsetsOf(t);
+  const y = new Int32Array(at.length);
+  let total = 0;
+  for (let p = 0; p < at.length; p++) {
+    const v = (y[p] = t.handle[at[p]!]!);
+    if (v === ignoreIndex) continue;
+    if (v < 0 || v >= V) throw classTargetError('linearCrossEntropy', v, V, p, t.shape, ignoreIndex);
+    total += weight ? weight.handle[weight.offset + v * weight.strides[0]!]! : 1;
+  }
+  return { y, total };
+}
+
+/** One pass over the rows in chunks: each chunk's logits h[r0 : r0 + rows]·Wᵀ + b are computed into the workspace for `fn`. */
+function eachChunk(h: CpuView, W: CpuView, bias: CpuView | undefined, ws: CpuView, chunk: number, fn: (r0: number, rows: number, logits: CpuView) => void): void {
+  const [N, D] = h.shape as [number, number];
+  const V = W.shape[0]!;
+  for (let r0 = 0; r0 < N; r0 += chunk) {
+    const rows = Math.min(chunk, N - r0);
+    const logits = view(ws.handle.subarray(0, rows * V), [rows, V], ws.dtype);
+    const hRows = { data: h.handle, offset: h.offset + r0 * h.strides[0]!, rs: h.strides[0]!, cs: h.strides[1]! };
+    matmulInto(hRows, { data: W.handle, offset: W.offset, rs: W.strides[1]!, cs: W.strides[0]! }, logits.handle, 0, rows, V, D);
+    if (bias) (getKernel('add', 'cpu') as CpuKernel)([logits, bias], [logits], {}, 'add');
+    fn(r0, rows, logits);
+  }
+}
+
+/** Where a pass's gradients go: dh row by row, dW and db summed over the chunks. */
+class GradientSums {
+  private readonly dh?: CpuView;
+  private readonly dW?: CpuView;
+  private readonly db?: CpuView;
+  private readonly dbSum?: Float64Array;
+  private chunks = 0;
+  constructor(private readonly h: CpuView, private readonly W: CpuView, private readonly ws: CpuView, outputs: readonly CpuView[], private readonly a: LinearCrossEntropyAttrs) {
+    const it = outputs[Symbol.iterator]();
+    [this.dh, this.dW, this.db] = a.grads.map((g) => (g ? it.next().value : undefined));
+    if (this.db) this.dbSum = new Float64Array(this.db.shape[0]!);
+  }
+  /** The chunk's gradient G (rows × V, in the workspace) turned into its share of dh, dW and db. */
+  add(G: CpuView, r0: number, rows: number): void {
+    const { h, W, ws } = this;
+    const [V, D] = W.shape as [number, number];
+    const parts = linearCrossEntropyWorkspace(h.shape[0]!, D, V, this.a);
+    const hRows = { data: h.handle, offset: h.offset + r0 * h.strides[0]!, rs: h.strides[0]!, cs: h.strides[1]! };
+    if (this.dh) matmulInto({ data: G.handle, offset: 0, rs: V, cs: 1 }, { data: W.handle, offset: W.offset, rs: W.strides[0]!, cs: W.strides[1]! }, this.dh.handle, r0 * D, rows, D, V);
+    if (this.dW) {
+      // the first chunk writes dW; later ones write their term beside the logits and add it
+      const into = this.chunks === 0 ? this.dW.handle : ws.handle.subarray(parts.weightGrad, parts.weightGrad + V * D);
+      matmulInto({ data: G.handle, offset: 0, rs: 1, cs: V }, hRows, into, 0, V, D, rows);
+      if (this.chunks > 0) (getKernel('add', 'cpu') as CpuKernel)([this.dW, view(into, [V, D], ws.dtype)], [this.dW], {}, 'add');
+    }
+    if (this.db) {
+      const col = view(ws.handle.subarray(parts.biasGrad, parts.biasGrad + V), [V], ws.dtype);
+      (getKernel('sum', 'cpu') as CpuKernel)([G], [col], { dims: [0], keepdim: false }, 'sum');
+      for (let v = 0; v < V; v++) this.dbSum![v] += col.handle[v]!;
+    }
+    this.chunks++;
+  }
+  finish(): void {
+    if (this.db) this.db.handle.set(this.dbSum!);
+  }
+}
+
+/**
+ * The chunk's logits → its gradient, in place: crossEntropyBackward's pass with the given total
+ * weight and upstream, then zeros for ignored rows (the pass leaves them as they are).
+ */
+function chunkGradient(logits: CpuView, targets: CpuView, stats: CpuView, total: CpuView, upstream: CpuView, weight: CpuView | undefined, a: LinearCrossEntropyAttrs): void {
+  crossEntropyBackward([logits, targets, stats, total, upstream, ...(weight ? [weight] : [])], [logits], a, 'crossEntropyBackward');
+  const V = logits.shape[1]!;
+  for (let p = 0; p < targets.shape[0]!; p++) if (targets.handle[p] === a.ignoreIndex) logits.handle.fill(0, p * V, (p + 1) * V);
+}
+
+// inputs [h (N, D), W (V, D), target (N elements), bias?, weight?]; outputs [loss, stats (N, 2),
+// totalWeight, workspace, dh?, dW?, db?] (the gradients asked for in attrs.grads)
+const linearCrossEntropyForward: CpuKernel<LinearCrossEntropyAttrs> = ([h, W, t, ...rest], [loss, stats, total, ws, ...grads], a) => {
+  const { bias, weight } = optionalInputs(rest, a);
+  const V = W!.shape[0]!;
+  const { y, total: sumW } = flatTargets(t!, V, weight, a.ignoreIndex);
+  const none = a.reduction === 'none';
+  const perChunk = { ...a, reduction: none ? 'none' : 'sum' } as const;
+  const sums = a.grads.some(Boolean) ? new GradientSums(h!, W!, ws!, grads, a) : undefined;
+  const [totalWeight, one] = [scalar(sumW), scalar(1)];
+  let acc = 0;
+  eachChunk(h!, W!, bias, ws!, a.chunk, (r0, rows, logits) => {
+    const targets = view(y.subarray(r0, r0 + rows), [rows], 'int32');
+    const st = view(stats!.handle.subarray(2 * r0, 2 * (r0 + rows)), [rows, 2], stats!.dtype);
+    const part = none ? view(loss!.handle.subarray(r0, r0 + rows), [rows], loss!.dtype) : scalar(0);
+    crossEntropyForward([logits, targets, ...(weight ? [weight] : [])], [part, st, scalar(0)], perChunk, 'crossEntropy');
+    if (!none) acc += part.handle[0]!;
+    if (sums) {
+      chunkGradient(logits, targets, st, totalWeight, one, weight, a);
+      sums.add(logits, r0, rows);
+    }
+  });
+  sums?.finish();
+  total!.handle[0] = sumW;
+  // all targets ignored (or an empty batch) under 'mean' is 0/0 = NaN, as in PyTorch
+  if (!none) loss!.handle[0] = a.reduction === 'mean' ? acc / sumW : acc;
+};
+
+// inputs [h, W, target, stats, totalWeight, upstream, bias?, weight?]; outputs [workspace, dh?, dW?, db?]
+const linearCrossEntropyBackward: CpuKernel<LinearCrossEntropyAttrs> = ([h, W, t, stats, total, g, ...rest], [ws, ...grads], a) => {
+  const { bias, weight } = optionalInputs(rest, a);
+  const { y } = flatTargets(t!, W!.shape[0]!, weight, a.ignoreIndex);
+  const st = Float64Array.from(offsetsOf(stats!), (i) => stats!.handle[i]!);
+  const up = g!.shape.length ? Float64Array.from(offsetsOf(g!), (i) => g!.handle[i]!) : undefined;
+  const totalWeight = scalar(total!.handle[total!.offset]!);
+  const sums = new GradientSums(h!, W!, ws!, grads, a);
+  eachChunk(h!, W!, bias, ws!, a.chunk, (r0, rows, logits) => {
+    const targets = view(y.subarray(r0, r0 + rows), [rows], 'int32');
+    const upstream = up ? view(up.subarray(r0, r0 + rows), [rows], 'float64') : scalar(g!.handle[g!.offset]!);
+    chunkGradient(logits, targets, view(st.subarray(2 * r0, 2 * (r0 + rows)), [rows, 2], 'float64'), totalWeight, upstream, weight, a);
+    sums.add(logits, r0, rows);
+  });
+  sums.finish();
+};
+
+registerKernel('linearCrossEntropyForward', 'cpu', linearCrossEntropyForward);
+registerKernel('linearCrossEntropyBackward', 'cpu', linearCrossEntropyBackward);

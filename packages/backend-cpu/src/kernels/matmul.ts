@@ -112,3 +112,24 @@ export function matmulF32(a: StridedF32, b: StridedF32, c: Float32Array, cOff: n
   const bp = pack(b.data, b.offset, b.rs, b.cs, k, n, new Float32Array(k * n));
   gemm(ap, bp, c, cOff, m, n, k);
 }
+
+/** A strided matrix of any dtype: element (i, j) at data[offset + i·rs + j·cs]. */
+export interface StridedMatrix {
+  data: TypedArray;
+  offset: number;
+  rs: number;
+  cs: number;
+}
+/**
+ * C[m×n] = A·B written row-major at c[cOff ...], for kernels whose products run over views of
+ * any floating dtype (linearCrossEntropy's chunks, in float32 and in float64 for gradcheck):
+ * float32 takes {@link matmulF32}, the others the portable path.
+ */
+export function matmulInto(a: StridedMatrix, b: StridedMatrix, c: TypedArray, cOff: number, m: number, n: number, k: number): void {
+  if (c instanceof Float32Array && a.data instanceof Float32Array && b.data instanceof Float32Array) {
+    return matmulF32(a as StridedF32, b as StridedF32, c, cOff, m, n, k);
+  }
+  c.fill(0, cOff, cOff + m * n);
+  const Arr = c.constructor as new (n: number) => TypedArray;
+  gemm(pack(a.data, a.offset, a.rs, a.cs, m, k, new Arr(m * k)), pack(b.data, b.offset, b.rs, b.cs, k, n, new Arr(k * n)), c, cOff, m, n, k);
+}

@@ -1,4 +1,4 @@
-import { classTargetError, probabilityInputError, registerKernel, type Shape, type ClassLossAttrs } from '@tapegrad/tensor';
+import { classTargetError, probabilityInputError, registerKernel, type Shape, type ClassLossAttrs, type TargetReport } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // The fused class-index losses, as the CPU kernels (@tapegrad/nn's losses/kernels, and
@@ -29,8 +29,8 @@ function positionWalk(positions: Shape, operands: { offset: number; strides: rea
 /** The upstream gradient per position: one value for every position unless reduction is 'none'. */
 const upstream = (g: GpuView, positions: Shape) => ({ offset: g.offset, strides: g.shape.length ? g.strides : positions.map(() => 0) });
 
-const targetError = (op: string, C: number, ignoreIndex: number, targetShape: Shape) => (y: number, p: number) =>
-  classTargetError(op, y, C, p, targetShape, ignoreIndex);
+const targetError = (op: string, C: number, ignoreIndex: number, targetShape: Shape, report?: TargetReport) => (y: number, p: number) =>
+  classTargetError(op, y, C, p, targetShape, ignoreIndex, report);
 /** WGSL `wt(c)`: the class weight from binding `in{k}` (offset md[o], stride md[o+1]), or 1. */
 const weightFn = (w: GpuView | undefined, k: number, o: number) =>
   `fn wt(c: u32) -> f32 { ${w ? `return in${k}[md[${o}u] + c * md[${o + 1}u]];` : 'return 1.0;'} }`;
@@ -48,7 +48,7 @@ registerKernel('crossEntropy', 'webgpu', (([x, t, w], [loss, stats, total], a) =
   const r = rows(x!);
   const n = numelOf(r.positions);
   const walkX = positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!]);
-  const errors = targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape);
+  const errors = targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report);
   // a workgroup per row: [rows, slot, C, class step, ignoreIndex, stats offset, walk(x, target)]
   const statsWgsl = () => `${preamble([x!.dtype, 'int32'], [stats!.dtype], true)}
 var<workgroup> sv: array<f32, WG>;
@@ -173,7 +173,7 @@ ${MAIN}
 }`;
   return [{
     key: `crossEntropyBackward:${!!w}`, wgsl, inputs: [x!, t!, stats!, total!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [gx!.handle],
-    meta, workgroups: n, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape),
+    meta, workgroups: n, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
   }];
 }) as WebGPUKernel<ClassLossAttrs>);
 

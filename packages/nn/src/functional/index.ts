@@ -13,6 +13,8 @@ export {
   binaryCrossEntropy, binaryCrossEntropyWithLogits, type BinaryCrossEntropyOptions, type BinaryCrossEntropyWithLogitsOptions,
 } from '../losses/binary.js';
 export { klDiv, type KLDivOptions } from '../losses/kl-div.js';
+// issue 16 (optim): the fused linear + cross-entropy
+export { linearCrossEntropy, type LinearCrossEntropyOptions } from '../losses/linear-cross-entropy.js';
 export type { Reduction } from '../losses/reduction.js';
 // The layers' ops (conv2d, pooling, gelu, linear, dropout, embedding, normalisation), as torch.nn.functional.
 export * from '../ops/index.js';

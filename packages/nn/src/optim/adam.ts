@@ -69,7 +69,7 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
 /** Adam (Kingma & Ba), with L2 weight decay added to the gradient and optional AMSGrad (torch.optim.Adam). */
 export class Adam extends Optimizer<H> {
   /**
-   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * @param params - The parameters to optimize (leaf tensors, each in one group; those that require no grad are skipped), or
    * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
    * @param options - Hyperparameters, the defaults of every group.
    */
@@ -87,7 +87,7 @@ export class Adam extends Optimizer<H> {
 /** Adam with decoupled weight decay, default 0.01 (Loshchilov & Hutter; torch.optim.AdamW). */
 export class AdamW extends Optimizer<H> {
   /**
-   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * @param params - The parameters to optimize (leaf tensors, each in one group; those that require no grad are skipped), or
    * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
    * @param options - Hyperparameters, the defaults of every group (weightDecay 0.01 unless given).
    */

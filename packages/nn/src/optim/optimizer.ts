@@ -27,7 +27,7 @@ export abstract class Optimizer<H extends { lr: number }> {
   readonly state = new Map<Tensor, ParamState>();
 
   /**
-   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * @param params - The parameters to optimize (leaf tensors, each in one group; those that require no grad are skipped), or
    * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
    * @param defaults - The hyperparameters of a group that does not set its own.
    */
@@ -37,9 +37,8 @@ export abstract class Optimizer<H extends { lr: number }> {
     const seen = new Set<Tensor>();
     this.paramGroups = groups.map((g) => {
       for (const p of g.params) {
-        if (!isTensor(p) || !p.isLeaf || !p.requiresGrad) {
-          throw new ValueError(`${this.constructor.name}: can only optimize leaf tensors that require grad (use parameter() or requiresGrad_())`);
-        }
+        // a leaf that requires no grad (a frozen layer) is accepted: its grad stays null, so step() skips it, as in PyTorch
+        if (!isTensor(p) || !p.isLeaf) throw new ValueError(`${this.constructor.name}: can only optimize leaf tensors (parameters), not the output of an op`);
         if (seen.has(p)) throw new ValueError(`${this.constructor.name}: a parameter appears in more than one group`);
         seen.add(p);
       }

@@ -27,7 +27,7 @@ type H = Required<RMSpropOptions>;
 /** RMSprop (Hinton), optionally centered and with momentum (torch.optim.RMSprop). */
 export class RMSprop extends Optimizer<H> {
   /**
-   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * @param params - The parameters to optimize (leaf tensors, each in one group; those that require no grad are skipped), or
    * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
    * @param options - Hyperparameters, the defaults of every group.
    */

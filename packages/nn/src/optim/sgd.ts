@@ -28,7 +28,7 @@ type H = Required<SGDOptions>;
 /** Stochastic gradient descent with momentum, dampening, Nesterov and weight decay (torch.optim.SGD). */
 export class SGD extends Optimizer<H> {
   /**
-   * @param params - The parameters to optimize (leaf tensors that require grad, each in one group), or
+   * @param params - The parameters to optimize (leaf tensors, each in one group; those that require no grad are skipped), or
    * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
    * @param options - Hyperparameters, the defaults of every group.
    */

@@ -36,6 +36,17 @@ export interface ClassLossAttrs {
   ignoreIndex: number;
   /** crossEntropy only; 0 for nllLoss. */
   labelSmoothing: number;
+  /** Report a bad target as this op's, at this position of its targets (linearCrossEntropy runs crossEntropy on chunks of its rows). */
+  report?: TargetReport;
+}
+/** Where a bad target is reported when a class loss runs on part of another op's targets. */
+export interface TargetReport {
+  /** The op the error names. */
+  op: string;
+  /** The flat position of this part's first target among that op's targets. */
+  offset: number;
+  /** The shape of that op's target. */
+  shape: Shape;
 }
 
 /** sgdStep: one in-place SGD update of a parameter and its momentum buffer. */
@@ -76,12 +87,37 @@ export interface ActivationAttrs {
   beta?: number;
   threshold?: number;
 }
+// issue 16 (optim): the fused linear + cross-entropy ops
+/** linearCrossEntropyForward and linearCrossEntropyBackward: the class-loss attrs, what inputs follow, and what to compute. */
+export interface LinearCrossEntropyAttrs extends ClassLossAttrs {
+  /** A bias input follows the target. */
+  bias: boolean;
+  /** A class-weight input comes last. */
+  weight: boolean;
+  /** Rows of logits computed at a time: the workspace holds chunk × V of them. */
+  chunk: number;
+  /** Which gradients to compute: of the input, of the projection weight, of the bias. */
+  grads: [boolean, boolean, boolean];
+}
+/**
+ * Where the parts of linearCrossEntropy's workspace (a 1-d output the kernel uses as scratch)
+ * start: one chunk of logits (the gradient's rows, in place), then room for a chunk's weight
+ * gradient while it is added to the total (when there is more than one chunk), then for a
+ * chunk's bias gradient. `size` is the whole length.
+ */
+export function linearCrossEntropyWorkspace(N: number, D: number, V: number, a: LinearCrossEntropyAttrs): { weightGrad: number; biasGrad: number; size: number } {
+  const logits = Math.min(a.chunk, N) * V;
+  const weightGrad = logits;
+  const biasGrad = weightGrad + (a.grads[1] && N > a.chunk ? V * D : 0);
+  return { weightGrad, biasGrad, size: biasGrad + (a.grads[2] ? V : 0) };
+}
 
 // The errors of nn's loss kernels, built here so that the CPU kernels (in nn, and crossEntropy's
 // in backend-cpu) and the WebGPU kernels (whose outputs throw them at every read) word them the same.
 
 /** nllLoss / crossEntropy: a class-index target outside [0, C) that is not ignoreIndex, at flat target position `p`. */
-export function classTargetError(op: string, y: number, C: number, p: number, targetShape: Shape, ignoreIndex: number): IndexError {
+export function classTargetError(op: string, y: number, C: number, p: number, targetShape: Shape, ignoreIndex: number, report?: TargetReport): IndexError {
+  if (report) [op, p, targetShape] = [report.op, p + report.offset, report.shape];
   return new IndexError(
     `${op}: target ${y} is out of range for ${C} classes (at target index [${unravelIndex(p, targetShape).join(', ')}]); expected a class in [0, ${C}) or ignoreIndex (${ignoreIndex})`,
   );
