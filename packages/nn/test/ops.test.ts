@@ -185,6 +185,14 @@ describe('embedding, linear, gelu, dropout', () => {
     const data = rnd([6, 4], 5).detach();
     expect(gradcheck((w, b) => linear(data, w!, b), [w, b])).toBe(true);
   });
+  it('linear takes a 1-d input as torch does (the fused CPU kernel gave zeros for it)', () => {
+    const [x, w, b] = [rnd([4], 1), rnd([3, 4], 2), rnd([3], 3)];
+    const out = linear(x, w, b);
+    expect(out.shape).toEqual([3]);
+    const expected = add(matmul(w.detach(), x.detach()), b.detach()).dataSync();
+    out.dataSync().forEach((v, i) => expect(v).toBeCloseTo(expected[i]!, 12));
+    expect(gradcheck((x, w, b) => linear(x!, w!, b), [x, w, b])).toBe(true);
+  });
   it('linear gives the bits of the composite x·Wᵀ + b on float32, forward and backward', () => {
     const leaf = (t: Tensor) => t.cast('float32').detach().requiresGrad_();
     const [x, w, b] = [leaf(rnd([64, 37], 6)), leaf(rnd([24, 37], 7)), leaf(rnd([24], 8))];
