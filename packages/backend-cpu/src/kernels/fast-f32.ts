@@ -53,10 +53,37 @@ const UNARY: Record<string, Loop1> = {
     for (let i = 0; i < n; i++) o[i] = Math.exp(a[i]!);
   },
   copy: (a, o, n) => o.set(a.subarray(0, n)),
+  // the recurrent layers' gates (issue 16): elementwise.ts's formulas, so the same bits
+  tanh: (a, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = Math.tanh(a[i]!);
+  },
+  sigmoid: (a, o, n) => {
+    for (let i = 0; i < n; i++) {
+      const x = a[i]!;
+      if (x >= 0) o[i] = 1 / (1 + Math.exp(-x));
+      else {
+        const e = Math.exp(x);
+        o[i] = e / (1 + e);
+      }
+    }
+  },
 };
 
 const numel = (v: CpuView) => v.shape.reduce((p, d) => p * d, 1);
 const f32 = (v: CpuView, n: number) => (v.handle as Float32Array).subarray(v.offset, v.offset + n);
+
+// Views of the output's shape whose rows are contiguous but spaced apart (a narrow or split of
+// the last dim: the gates of a recurrent layer) run the loops row by row. The generic kernels
+// would take them element by element, several times slower.
+const MIN_ROW = 16; // shorter rows cost more in subarrays than they save
+/** v's row stride if v has `shape` and is rows of its last dim, each contiguous, evenly spaced; else -1. */
+function rowStride(v: CpuView, shape: readonly number[]): number {
+  const r = shape.length;
+  if (r < 2 || v.shape.length !== r || v.shape.some((d, i) => d !== shape[i]) || shape[r - 1]! < MIN_ROW || v.strides[r - 1] !== 1) return -1;
+  for (let d = r - 3; d >= 0; d--) if (shape[d] !== 1 && v.strides[d] !== v.strides[d + 1]! * shape[d + 1]!) return -1;
+  return v.strides[r - 2]!;
+}
+const row = (v: CpuView, stride: number, i: number, cols: number) => (v.handle as Float32Array).subarray(v.offset + i * stride, v.offset + i * stride + cols);
 
 /**
  * How `small` broadcasts over `full` (same rank-aligned trailing dims): the length of the block
@@ -90,6 +117,16 @@ export function fastBinary(name: string, generic: CpuKernel): CpuKernel {
       } else if (COMMUTATIVE.has(name) && numel(y) === n && isContiguous(y)) {
         const bn = broadcastBlock(x, out.shape);
         if (bn > 0) return (n >= WASM_MIN && wasmBinary(OPCODE[name]!, y, x, out, n, bn)) || loop(f32(y, n), f32(x, bn), o, n, bn);
+      } else if (name === 'sub' && numel(x) === 1 && numel(y) === n && isContiguous(y)) {
+        // 1 − y, in the gradients of sigmoid and tanh (issue 16)
+        const b = f32(y, n), s = (x.handle as Float32Array)[x.offset]!;
+        for (let i = 0; i < n; i++) o[i] = s - b[i]!;
+        return;
+      }
+      const cols = out.shape[out.shape.length - 1]!, sx = rowStride(x, out.shape), sy = rowStride(y, out.shape);
+      if (sx >= 0 && sy >= 0) {
+        for (let i = 0, rows = n / cols; i < rows; i++) loop(row(x, sx, i, cols), row(y, sy, i, cols), row(out, cols, i, cols), cols, cols);
+        return;
       }
     }
     generic(inputs, outputs, attrs, op);
@@ -103,9 +140,16 @@ export function fastUnary(name: string, generic: CpuKernel): CpuKernel {
   return (inputs, outputs, attrs, op) => {
     const x = inputs[0]!, out = outputs[0]!;
     const n = numel(out);
-    if (out.dtype === 'float32' && x.dtype === 'float32' && numel(x) === n && isContiguous(x) && isContiguous(out)) {
-      if (name === 'relu' && n >= WASM_MIN && wasmRelu(x, out, n)) return;
-      return loop(f32(x, n), f32(out, n), n);
+    if (out.dtype === 'float32' && x.dtype === 'float32' && numel(x) === n && isContiguous(out)) {
+      if (isContiguous(x)) {
+        if (name === 'relu' && n >= WASM_MIN && wasmRelu(x, out, n)) return;
+        return loop(f32(x, n), f32(out, n), n);
+      }
+      const cols = out.shape[out.shape.length - 1]!, sx = rowStride(x, out.shape);
+      if (sx >= 0) {
+        for (let i = 0, rows = n / cols; i < rows; i++) loop(row(x, sx, i, cols), row(out, cols, i, cols), cols);
+        return;
+      }
     }
     generic(inputs, outputs, attrs, op);
   };
