@@ -1,4 +1,4 @@
-import { DTypeError, ShapeError, ValueError, add, fmt, isFloating, mean, narrow, permute, reshape, squeeze, tidy, transpose, unsqueeze, zeros, type Generator, type Tensor } from '@tapegrad/tensor';
+import { DTypeError, ShapeError, ValueError, add, fmt, mean, narrow, permute, reshape, squeeze, tidy, transpose, unsqueeze, zeros, type Generator, type Tensor } from '@tapegrad/tensor';
 import { additiveMask, attend } from '../ops/attention.js';
 import { linear } from '../ops/linear.js';
 import { constant, xavierUniform } from '../init.js';
@@ -130,7 +130,7 @@ export class MultiheadAttention extends Module {
       if (t.ndim !== (batched ? 3 : 2) || t.shape[t.ndim - 1] !== dim) {
         throw new ShapeError(`${cls}: expected ${arg} of shape ${layout}${dim}]${batched ? '' : ' (unbatched, as query)'}; got ${fmt(t.shape)}${arg === 'query' ? '' : ` (query ${fmt(query.shape)})`}`);
       }
-      if (!isFloating(t.dtype)) throw new DTypeError(`${cls}: ${arg} must be a floating-point tensor; got ${t.dtype}`);
+      if (t.dtype !== this.outProj.weight.dtype) throw new DTypeError(`${cls}: ${arg} is ${t.dtype} but the parameters are ${this.outProj.weight.dtype} (convert one of them)`);
     }
     if (!key.shape.slice(0, -1).every((n, i) => n === value.shape[i])) {
       throw new ShapeError(`${cls}: key ${fmt(key.shape)} and value ${fmt(value.shape)} must agree in all but the last dim`);

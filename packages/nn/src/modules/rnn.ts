@@ -70,14 +70,15 @@ const gruStep: Step = (gx, [h], recur) => {
 
 const STEPS: Record<Mode, Step> = { RNN_TANH: rnnStep(tanh), RNN_RELU: rnnStep(relu), LSTM: lstmStep, GRU: gruStep };
 
-function checkInput(cls: string, x: Tensor, ranks: readonly number[], expected: string): void {
+function checkInput(cls: string, x: Tensor, weight: Tensor, ranks: readonly number[], expected: string): void {
   if (!ranks.includes(x.ndim)) throw new ShapeError(`${cls}: expected input of shape ${expected}; got ${fmt(x.shape)}`);
-  if (!isFloating(x.dtype)) throw new DTypeError(`${cls}: input must be a floating-point tensor; got ${x.dtype}`);
+  if (x.dtype !== weight.dtype) throw new DTypeError(`${cls}: input is ${x.dtype} but the parameters are ${weight.dtype} (convert one of them)`);
 }
-function checkState(cls: string, arg: string, t: Tensor, shape: readonly number[], what: string): void {
+function checkState(cls: string, arg: string, t: Tensor, x: Tensor, shape: readonly number[], what: string): void {
   if (t.ndim !== shape.length || t.shape.some((n, i) => n !== shape[i])) {
     throw new ShapeError(`${cls}: ${arg} must have shape ${fmt(shape)} (${what}); got ${fmt(t.shape)}`);
   }
+  if (t.dtype !== x.dtype) throw new DTypeError(`${cls}: ${arg} is ${t.dtype} but the input is ${x.dtype}`);
 }
 
 /** Options of {@link RNN}, {@link LSTM} and {@link GRU}. */
@@ -187,7 +188,8 @@ export abstract class RNNBase extends Module {
   protected runLayers(input: Tensor, given: readonly (Tensor | null)[], names: readonly string[]): [Tensor, Tensor[]] {
     const cls = this.constructor.name;
     const F = this.inputSize, H = this.hiddenSize, D = this.numDirections, LD = this.numLayers * D;
-    checkInput(cls, input, [2, 3], this.batchFirst ? `[batch, seq, ${F}] (or [seq, ${F}] unbatched)` : `[seq, batch, ${F}] (or [seq, ${F}] unbatched)`);
+    const fields = this as unknown as Record<string, Tensor | undefined>;
+    checkInput(cls, input, fields.weight_ih_l0!, [2, 3], this.batchFirst ? `[batch, seq, ${F}] (or [seq, ${F}] unbatched)` : `[seq, batch, ${F}] (or [seq, ${F}] unbatched)`);
     if (input.shape[input.ndim - 1] !== F) {
       throw new ShapeError(`${cls}: input must have ${F} (inputSize) features in its last dim; got shape ${fmt(input.shape)}`);
     }
@@ -198,11 +200,10 @@ export abstract class RNNBase extends Module {
     if (T === 0) throw new ShapeError(`${cls}: the input sequence is empty (shape ${fmt(input.shape)})`);
     const starts = given.map((s, k) => {
       if (!s) return Array.from({ length: LD }, () => zeros([B, H], { dtype: x.dtype, device: x.device }));
-      checkState(cls, names[k]!, s, batched ? [LD, B, H] : [LD, H], `numLayers * numDirections, ${batched ? 'batch, ' : ''}hiddenSize`);
+      checkState(cls, names[k]!, s, x, batched ? [LD, B, H] : [LD, H], `numLayers * numDirections, ${batched ? 'batch, ' : ''}hiddenSize`);
       return unbind(batched ? s : unsqueeze(s, 1), 0);
     });
     const step = STEPS[this.mode];
-    const fields = this as unknown as Record<string, Tensor | undefined>;
     const finals: Tensor[][] = given.map(() => []);
     let layerIn = reshape(x, [T * B, F]);
     let out: Tensor;
@@ -382,14 +383,14 @@ export abstract class RNNCellBase extends Module {
   /** One step from `states` (each [B, H], or [H] for an unbatched [inputSize] input; null for zeros). */
   protected step(input: Tensor, states: readonly (Tensor | null)[], names: readonly string[]): Tensor[] {
     const cls = this.constructor.name;
-    checkInput(cls, input, [1, 2], `[batch, ${this.inputSize}] (or [${this.inputSize}] unbatched)`);
+    checkInput(cls, input, this.weightIh, [1, 2], `[batch, ${this.inputSize}] (or [${this.inputSize}] unbatched)`);
     if (input.shape[input.ndim - 1] !== this.inputSize) {
       throw new ShapeError(`${cls}: input must have ${this.inputSize} (inputSize) features in its last dim; got shape ${fmt(input.shape)}`);
     }
     const shape = input.ndim === 2 ? [input.shape[0]!, this.hiddenSize] : [this.hiddenSize];
     const state = states.map((s, k) => {
       if (!s) return zeros(shape, { dtype: input.dtype, device: input.device });
-      checkState(cls, names[k]!, s, shape, input.ndim === 2 ? 'batch, hiddenSize' : 'hiddenSize, for an unbatched input');
+      checkState(cls, names[k]!, s, input, shape, input.ndim === 2 ? 'batch, hiddenSize' : 'hiddenSize, for an unbatched input');
       return s;
     });
     return STEPS[this.mode](linear(input, this.weightIh, this.biasIh), state, (h) => linear(h, this.weightHh, this.biasHh));
