@@ -1,6 +1,6 @@
 import {
-  DTypeError, ShapeError, ValueError, add, cat, fmt, isFloating, mul, narrow, relu, reshape, sigmoid, squeeze, stack, sub, tanh, tidy,
-  transpose, unsqueeze, warn, zeros, type Generator, type Tensor,
+  DTypeError, ShapeError, ValueError, add, cat, fmt, mul, narrow, relu, reshape, sigmoid, squeeze, stack, sub, tanh, tidy,
+  unsqueeze, warn, zeros, type Generator, type Tensor,
 } from '@tapegrad/tensor';
 import { customOp } from '@tapegrad/autograd';
 import { dropout } from '../ops/dropout.js';
@@ -11,10 +11,11 @@ import { checkSize, type FactoryOptions } from './linear.js';
 
 // Recurrent layers as torch.nn.RNN/LSTM/GRU compute them, written with tensor ops. Per layer and
 // direction the input projections of all time steps are one product, x·W_ihᵀ + b, and the
-// recurrence then adds h·W_hhᵀ step by step. Everything stays in rows ([batch, features]) and
-// contiguous: the steps are whole blocks of the projection, the gates are taken apart by
-// `split` and made contiguous by their activations, so the elementwise ops between them take the
-// backends' contiguous paths, and no transposed copy is ever made.
+// recurrence then adds h·W_hhᵀ step by step. Everything stays in rows ([batch, features]), in
+// the input's own layout: a step is a block of the projection (rows spaced apart when batch
+// first), the gates are taken apart by `split` and made contiguous by their activations, so the
+// elementwise ops between them take the backends' contiguous (or row) paths, and no transposed
+// copy is ever made.
 
 // The pieces of `x` along `dim`, `size` long (views; with `squeeze`, of size 1 and without that
 // dim, as torch.unbind), recorded as one tape node whose backward is one cat or stack. Taking
@@ -59,7 +60,7 @@ const lstmStep: Step = (gx, [h, c], recur) => {
   return [mul(sigmoid(o), tanh(c2)), c2];
 };
 
-// gates r, z, n: n = tanh(x_n + σ(r)·(W_hn·h + b_hn)), h' = (1 − σ(z))·n + σ(z)·h, as n + σ(z)·(h − n)
+// gates r, z, n: n = tanh(x_n + σ(r)·(h·W_hnᵀ + b_hn)), h' = (1 − σ(z))·n + σ(z)·h, as n + σ(z)·(h − n)
 const gruStep: Step = (gx, [h], recur) => {
   const H = h!.shape[h!.ndim - 1]!;
   const [xr, xz, xn] = split(gx, -1, H) as [Tensor, Tensor, Tensor];
@@ -194,9 +195,10 @@ export abstract class RNNBase extends Module {
       throw new ShapeError(`${cls}: input must have ${F} (inputSize) features in its last dim; got shape ${fmt(input.shape)}`);
     }
     const batched = input.ndim === 3;
-    // time-major from here on; unbatched input is a batch of 1 (torch ignores batchFirst for it)
-    const x = !batched ? unsqueeze(input, 1) : this.batchFirst ? transpose(input, 0, 1) : input;
-    const [T, B] = [x.shape[0]!, x.shape[1]!];
+    // unbatched input is a batch of 1 (torch ignores batchFirst for it); time is dim `td` of x
+    const x = batched ? input : unsqueeze(input, 1);
+    const td = batched && this.batchFirst ? 1 : 0;
+    const [T, B] = [x.shape[td]!, x.shape[1 - td]!];
     if (T === 0) throw new ShapeError(`${cls}: the input sequence is empty (shape ${fmt(input.shape)})`);
     const starts = given.map((s, k) => {
       if (!s) return Array.from({ length: LD }, () => zeros([B, H], { dtype: x.dtype, device: x.device }));
@@ -205,7 +207,7 @@ export abstract class RNNBase extends Module {
     });
     const step = STEPS[this.mode];
     const finals: Tensor[][] = given.map(() => []);
-    let layerIn = reshape(x, [T * B, F]);
+    let layerIn = reshape(x, [T * B, F]); // a view where x is contiguous, batch first or not
     let out: Tensor;
     for (let l = 0; ; l++) {
       const outs: Tensor[] = [];
@@ -215,7 +217,7 @@ export abstract class RNNBase extends Module {
         // b_hh joins b_ih in the projection, except GRU's, which its n gate needs inside r·(h·W_hnᵀ + b_hn)
         const fold = this.mode !== 'GRU' && bIh && bHh;
         const proj = linear(layerIn, fields[`weight_ih${sfx}`]!, fold ? add(bIh, bHh) : bIh);
-        const gx = unbind(reshape(proj, [T, B, -1]), 0);
+        const gx = unbind(reshape(proj, [x.shape[0]!, x.shape[1]!, -1]), td);
         const recur = (h: Tensor) => linear(h, wHh, fold ? null : bHh);
         let state: Tensor[] = starts.map((s) => s[l * D + d]!);
         const hs = new Array<Tensor>(T);
@@ -224,17 +226,17 @@ export abstract class RNNBase extends Module {
           state = step(gx[t]!, state, recur);
           hs[t] = state[0]!;
         }
-        outs.push(stack(hs, 0));
+        outs.push(stack(hs, td));
         state.forEach((s, i) => finals[i]!.push(s));
       }
-      out = outs.length === 1 ? outs[0]! : cat(outs, 2); // [T, B, D·H]
+      out = outs.length === 1 ? outs[0]! : cat(outs, 2); // [T, B, D·H], or [B, T, D·H]
       if (l === this.numLayers - 1) break;
       if (this.dropout > 0 && this.training) out = dropout(out, { p: this.dropout, generator: this.generator });
       layerIn = reshape(out, [T * B, D * H]);
     }
     const states = finals.map((f) => stack(f, 0));
     if (!batched) return [squeeze(out, 1), states.map((s) => squeeze(s, 1))];
-    return [this.batchFirst ? transpose(out, 0, 1) : out, states];
+    return [out, states];
   }
 
   protected override extraRepr(): string {
