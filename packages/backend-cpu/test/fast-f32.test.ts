@@ -43,6 +43,20 @@ describe('float32 fast paths agree with the generic kernels', () => {
       expect(Array.from(fast)).toEqual(Array.from(slow));
     });
   }
+  it('float32 sigmoid and tanh (from fastExp) are within an ulp of float64 rounded, special values exact', () => {
+    const xs = [0, -0, 1e-30, -1e-8, 1e-4, 0.0999, 0.1, -0.1001, 0.5, -1, 2.5, -7, 9, 17, -30, 50, 88, -88, 104, -200, Infinity, -Infinity, NaN];
+    for (let i = 0; i < 2000; i++) xs.push((i - 1000) / 97, ((i % 7) - 3) * 10 ** ((i % 13) - 10));
+    const x32 = tg.tensor(xs), x64 = tg.tensor(Float64Array.from(Float32Array.from(xs)), { dtype: 'float64' }); // the same inputs
+    for (const op of ['sigmoid', 'tanh'] as const) {
+      const got = tg[op](x32).dataSync(), want = Float32Array.from(tg[op](x64).dataSync());
+      want.forEach((w, i) => {
+        const g = got[i]!;
+        if (Number.isNaN(w) || !Number.isFinite(w) || w === 0) return expect(Object.is(g, w), `${op}(${xs[i]}) = ${g}, expected ${w}`).toBe(true);
+        const ulp = Math.abs(Math.fround(w * (1 + 2 ** -23)) - w) || 2 ** -149;
+        expect(Math.abs(g - w), `${op}(${xs[i]}) = ${g}, float64 gives ${w}`).toBeLessThanOrEqual(ulp);
+      });
+    }
+  });
   it('sub with a scalar on the left (1 − y)', () => {
     const a = tg.randn([7, 13]), one = tg.tensor(1);
     expect(Array.from(tg.sub(one, a).dataSync())).toEqual(Array.from(tg.sub(one, strided(a)).dataSync()));
