@@ -45,8 +45,6 @@ function expectClose(what: string, t: Tensor | null | undefined, e: Enc, tol = 1
 }
 
 /** Load the case's state, run it, compare outputs, backpropagate the seeds and compare every gradient. */
-// gelu's CPU kernel computes erf to 1.5e-7 (Abramowitz & Stegun 7.1.26), even in float64
-const tolerance = (c: Case) => (c.options?.activation === 'gelu' ? 1e-6 : 1e-9);
 
 function check(c: Case, module: nn.Module | null, run: (inputs: Record<string, Tensor>) => Record<string, Tensor | null | undefined>): void {
   if (module) module.loadStateDict(Object.fromEntries(Object.entries(c.state!).map(([k, e]) => [k, load(e)])));
@@ -58,7 +56,7 @@ function check(c: Case, module: nn.Module | null, run: (inputs: Record<string, T
   expect(Object.keys(outputs).filter((k) => outputs[k]).sort()).toEqual(Object.keys(c.outputs).sort());
   let loss: Tensor | null = null;
   for (const [k, e] of Object.entries(c.outputs)) {
-    expectClose(`${c.name} ${k}`, outputs[k], e, tolerance(c));
+    expectClose(`${c.name} ${k}`, outputs[k], e);
     const term = outputs[k]!.mul(load(c.seeds[k]!)).sum();
     loss = loss ? add(loss, term) : term;
   }
@@ -66,7 +64,7 @@ function check(c: Case, module: nn.Module | null, run: (inputs: Record<string, T
   const params = new Map(module?.namedParameters() ?? []);
   // every parameter PyTorch has a gradient for, and no other
   expect([...params.keys()].sort()).toEqual(Object.keys(c.grads).filter((k) => !(k in inputs)).sort());
-  for (const [k, e] of Object.entries(c.grads)) expectClose(`${c.name} grad of ${k}`, (inputs[k] ?? params.get(k))!.grad, e, tolerance(c));
+  for (const [k, e] of Object.entries(c.grads)) expectClose(`${c.name} grad of ${k}`, (inputs[k] ?? params.get(k))!.grad, e);
 }
 
 const f64 = { dtype: 'float64' as const };

@@ -1,8 +1,7 @@
 import {
-  DTypeError, ShapeError, ValueError, add, cat, fmt, mul, narrow, relu, reshape, sigmoid, squeeze, stack, sub, tanh, tidy,
+  DTypeError, ShapeError, ValueError, add, cat, fmt, mul, relu, reshape, sigmoid, split, squeeze, stack, sub, tanh, tidy, unbind,
   unsqueeze, warn, zeros, type Generator, type Tensor,
 } from '@tapegrad/tensor';
-import { customOp } from '@tapegrad/autograd';
 import { dropout } from '../ops/dropout.js';
 import { linear } from '../ops/linear.js';
 import { uniform } from '../init.js';
@@ -15,29 +14,9 @@ import { checkSize, type FactoryOptions } from './linear.js';
 // the input's own layout: a step is a block of the projection (rows spaced apart when batch
 // first), the gates are taken apart by `split` and made contiguous by their activations, so the
 // elementwise ops between them take the backends' contiguous (or row) paths, and no transposed
-// copy is ever made.
-
-// The pieces of `x` along `dim`, `size` long (views; with `squeeze`, of size 1 and without that
-// dim, as torch.unbind), recorded as one tape node whose backward is one cat or stack. Taking
-// the pieces with narrow would cost, for each piece, a zero-filled gradient of all of x and a sum
-// of them all: quadratic in a sequence's length for its time steps.
-// TODO(issue 16): torch.split/unbind from the tensor ops, once they exist with this backward.
-const pieces = customOp({
-  name: 'nn.rnn.split',
-  forward: (ctx, x: Tensor, d: number, size: number, squeezed: boolean) => {
-    const dim = d < 0 ? d + x.ndim : d;
-    Object.assign(ctx.state, { dim, squeezed });
-    const out: Tensor[] = [];
-    for (let start = 0; start < x.shape[dim]!; start += size) {
-      const piece = narrow(x, dim, start, size);
-      out.push(squeezed ? squeeze(piece, dim) : piece);
-    }
-    return out;
-  },
-  backward: (ctx, ...grads) => [(ctx.state.squeezed ? stack : cat)(grads, ctx.state.dim as number), null, null, null],
-});
-const split = (x: Tensor, dim: number, size: number) => pieces(x, dim, size, false);
-const unbind = (x: Tensor, dim: number) => pieces(x, dim, 1, true);
+// copy is ever made. Steps and gates come apart with `unbind` and `split`, one node each whose
+// backward is one stack or cat: with `narrow`, each step would cost a zero-filled gradient of the
+// whole projection in the backward pass, and a sum of them all (quadratic in the length).
 
 /** Which recurrence a layer runs: torch's `mode` names. */
 type Mode = 'RNN_TANH' | 'RNN_RELU' | 'LSTM' | 'GRU';
@@ -55,7 +34,7 @@ const rnnStep = (act: (x: Tensor) => Tensor): Step => (gx, [h], recur) => [act(a
 
 // gates i, f, g, o: c' = σ(f)·c + σ(i)·tanh(g), h' = σ(o)·tanh(c')
 const lstmStep: Step = (gx, [h, c], recur) => {
-  const [i, f, g, o] = split(add(gx, recur(h!)), -1, h!.shape[h!.ndim - 1]!) as [Tensor, Tensor, Tensor, Tensor];
+  const [i, f, g, o] = split(add(gx, recur(h!)), h!.shape[h!.ndim - 1]!, -1) as [Tensor, Tensor, Tensor, Tensor];
   const c2 = add(mul(sigmoid(f), c!), mul(sigmoid(i), tanh(g)));
   return [mul(sigmoid(o), tanh(c2)), c2];
 };
@@ -63,8 +42,8 @@ const lstmStep: Step = (gx, [h, c], recur) => {
 // gates r, z, n: n = tanh(x_n + σ(r)·(h·W_hnᵀ + b_hn)), h' = (1 − σ(z))·n + σ(z)·h, as n + σ(z)·(h − n)
 const gruStep: Step = (gx, [h], recur) => {
   const H = h!.shape[h!.ndim - 1]!;
-  const [xr, xz, xn] = split(gx, -1, H) as [Tensor, Tensor, Tensor];
-  const [hr, hz, hn] = split(recur(h!), -1, H) as [Tensor, Tensor, Tensor];
+  const [xr, xz, xn] = split(gx, H, -1) as [Tensor, Tensor, Tensor];
+  const [hr, hz, hn] = split(recur(h!), H, -1) as [Tensor, Tensor, Tensor];
   const n = tanh(add(xn, mul(sigmoid(add(xr, hr)), hn)));
   return [add(n, mul(sigmoid(add(xz, hz)), sub(h!, n)))];
 };

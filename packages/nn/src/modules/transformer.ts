@@ -6,7 +6,7 @@ import { Linear, checkSize, type FactoryOptions } from './linear.js';
 import { Dropout } from './dropout.js';
 import { LayerNorm } from './norm.js';
 import { MultiheadAttention } from './attention.js';
-import { Sequential } from './container.js';
+import { ModuleList } from './container.js';
 
 /** Options of {@link TransformerEncoderLayer} and {@link TransformerDecoderLayer}. */
 export interface TransformerLayerOptions extends FactoryOptions {
@@ -216,19 +216,16 @@ export class TransformerDecoderLayer extends TransformerLayer {
   }
 }
 
-// numLayers copies of `layer` with its parameters (PyTorch deep-copies it, so all start equal),
-// registered as the children '0', '1', ... of `layers`.
-// TODO(issue 16): a ModuleList once nn has one; a Sequential gives the same names (layers.0....).
-function clones<L extends TransformerLayer>(layer: L, numLayers: number, cls: string): Sequential {
+// numLayers copies of `layer` with its parameters (PyTorch deep-copies it, so all start equal).
+function clones<L extends TransformerLayer>(layer: L, numLayers: number, cls: string): ModuleList<L> {
   checkSize(cls, 'numLayers', numLayers);
   const make = layer.constructor as new (...args: readonly [number, number, TransformerLayerOptions]) => L;
   const state = layer.stateDict();
-  const copies = Array.from({ length: numLayers }, () => {
+  return new ModuleList(Array.from({ length: numLayers }, () => {
     const copy = new make(...layer.args);
     copy.loadStateDict(state);
     return copy.train(layer.training);
-  });
-  return new Sequential(...copies);
+  }));
 }
 
 /**
@@ -237,8 +234,8 @@ function clones<L extends TransformerLayer>(layer: L, numLayers: number, cls: st
  * deep copies do; the given layer itself is not used. Submodules: layers.0, layers.1, ..., norm.
  */
 export class TransformerEncoder extends Module {
-  /** The layers, children '0', '1', ... (a Sequential only for their names: each is called with the masks). */
-  layers: Sequential;
+  /** The layers, children '0', '1', ... */
+  layers: ModuleList<TransformerEncoderLayer>;
   /** Applied to the last layer's output; null for none. */
   norm: Module | null;
   /**
@@ -255,7 +252,7 @@ export class TransformerEncoder extends Module {
   forward(src: Tensor, masks: TransformerEncoderMasks = {}): Tensor {
     return tidy(() => {
       let x = src;
-      for (const layer of this.layers.children() as TransformerEncoderLayer[]) x = layer.forward(x, masks);
+      for (const layer of this.layers) x = layer.forward(x, masks);
       return this.norm ? this.norm.forward(x) : x;
     });
   }
@@ -267,7 +264,7 @@ export class TransformerEncoder extends Module {
  */
 export class TransformerDecoder extends Module {
   /** The layers, children '0', '1', ... */
-  layers: Sequential;
+  layers: ModuleList<TransformerDecoderLayer>;
   /** Applied to the last layer's output; null for none. */
   norm: Module | null;
   /**
@@ -284,7 +281,7 @@ export class TransformerDecoder extends Module {
   forward(tgt: Tensor, memory: Tensor, masks: TransformerDecoderMasks = {}): Tensor {
     return tidy(() => {
       let x = tgt;
-      for (const layer of this.layers.children() as TransformerDecoderLayer[]) x = layer.forward(x, memory, masks);
+      for (const layer of this.layers) x = layer.forward(x, memory, masks);
       return this.norm ? this.norm.forward(x) : x;
     });
   }
