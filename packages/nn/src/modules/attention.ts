@@ -55,7 +55,7 @@ export interface MultiheadAttentionForwardOptions {
  * ```ts
  * const mha = new nn.MultiheadAttention(16, 4, { batchFirst: true });
  * const x = tg.randn([2, 5, 16]);
- * const [y, w] = mha.forward(x, x, x);  // [2, 5, 16], [2, 5, 5]
+ * const [y, w] = mha.call(x, x, x);  // [2, 5, 16], [2, 5, 5]
  * ```
  */
 export class MultiheadAttention extends Module {

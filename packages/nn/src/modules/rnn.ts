@@ -239,7 +239,7 @@ const suffix = (layer: number, direction: number) => `_l${layer}${direction ? '_
  * @example
  * ```ts
  * const rnn = new nn.RNN(10, 20, { numLayers: 2 });
- * const [output, hN] = rnn.forward(tg.randn([5, 3, 10]));  // [5, 3, 20], [2, 3, 20]
+ * const [output, hN] = rnn.call(tg.randn([5, 3, 10]));  // [5, 3, 20], [2, 3, 20]
  * ```
  */
 export class RNN extends RNNBase {
@@ -273,7 +273,7 @@ export class RNN extends RNNBase {
  * @example
  * ```ts
  * const lstm = new nn.LSTM(10, 20, { batchFirst: true, bidirectional: true });
- * const [output, [hN, cN]] = lstm.forward(tg.randn([3, 5, 10]));  // [3, 5, 40], [2, 3, 20] twice
+ * const [output, [hN, cN]] = lstm.call(tg.randn([3, 5, 10]));  // [3, 5, 40], [2, 3, 20] twice
  * ```
  */
 export class LSTM extends RNNBase {
@@ -302,7 +302,7 @@ export class LSTM extends RNNBase {
  * @example
  * ```ts
  * const gru = new nn.GRU(10, 20);
- * const [output, hN] = gru.forward(tg.randn([5, 3, 10]));  // [5, 3, 20], [1, 3, 20]
+ * const [output, hN] = gru.call(tg.randn([5, 3, 10]));  // [5, 3, 20], [1, 3, 20]
  * ```
  */
 export class GRU extends RNNBase {

@@ -101,7 +101,7 @@ abstract class TransformerLayer extends Module {
  * ```ts
  * const layer = new nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32, batchFirst: true });
  * const causal = nn.generateSquareSubsequentMask(5);
- * const y = layer.forward(tg.randn([2, 5, 16]), { srcMask: causal });  // [2, 5, 16]
+ * const y = layer.call(tg.randn([2, 5, 16]), { srcMask: causal });  // [2, 5, 16]
  * ```
  */
 export class TransformerEncoderLayer extends TransformerLayer {
