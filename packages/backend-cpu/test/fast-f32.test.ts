@@ -35,7 +35,7 @@ describe('float32 fast paths agree with the generic kernels', () => {
       }
     });
   }
-  for (const op of ['relu', 'neg', 'exp'] as const) {
+  for (const op of ['relu', 'neg', 'exp', 'sigmoid', 'tanh'] as const) {
     it(`${op}, NaN included`, () => {
       const a = tg.cat([tg.randn([40]), tg.tensor([Number.NaN, 0, -0])]);
       const fast = tg[op](a).dataSync();
@@ -43,6 +43,50 @@ describe('float32 fast paths agree with the generic kernels', () => {
       expect(Array.from(fast)).toEqual(Array.from(slow));
     });
   }
+  it('float32 sigmoid and tanh (from fastExp) are within an ulp of float64 rounded, special values exact', () => {
+    const xs = [0, -0, 1e-30, -1e-8, 1e-4, 0.0999, 0.1, -0.1001, 0.5, -1, 2.5, -7, 9, 17, -30, 50, 88, -88, 104, -200, Infinity, -Infinity, NaN];
+    for (let i = 0; i < 2000; i++) xs.push((i - 1000) / 97, ((i % 7) - 3) * 10 ** ((i % 13) - 10));
+    const x32 = tg.tensor(xs), x64 = tg.tensor(Float64Array.from(Float32Array.from(xs)), { dtype: 'float64' }); // the same inputs
+    for (const op of ['sigmoid', 'tanh'] as const) {
+      const got = tg[op](x32).dataSync(), want = Float32Array.from(tg[op](x64).dataSync());
+      want.forEach((w, i) => {
+        const g = got[i]!;
+        if (Number.isNaN(w) || !Number.isFinite(w) || w === 0) return expect(Object.is(g, w), `${op}(${xs[i]}) = ${g}, expected ${w}`).toBe(true);
+        const ulp = Math.abs(Math.fround(w * (1 + 2 ** -23)) - w) || 2 ** -149;
+        expect(Math.abs(g - w), `${op}(${xs[i]}) = ${g}, float64 gives ${w}`).toBeLessThanOrEqual(ulp);
+      });
+    }
+  });
+  it('sub with a scalar on the left (1 − y)', () => {
+    const a = tg.randn([7, 13]), one = tg.tensor(1);
+    expect(Array.from(tg.sub(one, a).dataSync())).toEqual(Array.from(tg.sub(one, strided(a)).dataSync()));
+  });
+  // views whose rows are contiguous but spaced apart (narrow or split of the last dim) go row by row
+  it('unary and binary ops on row views of a wider tensor, and on rows broadcast from one', () => {
+    const wide = tg.randn([2, 5, 48]);
+    const views = [wide.narrow(2, 3, 20), wide.narrow(2, 28, 20), wide.narrow(1, 1, 3).narrow(2, 10, 20)];
+    for (const op of ['relu', 'neg', 'exp', 'sigmoid', 'tanh'] as const) {
+      for (const v of views) expect(Array.from(tg[op](v).dataSync()), `${op} ${v.shape}`).toEqual(Array.from(tg[op](strided(v)).dataSync()));
+    }
+    const [a, b] = [views[0]!, views[1]!];
+    const rowBroadcast = tg.randn([1, 1, 20]).expand(2, 5, 20);
+    for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+      for (const [x, y] of [[a, b], [a, b.contiguous()], [a.contiguous(), b], [a, rowBroadcast]] as const) {
+        expect(Array.from(tg[op](x, y).dataSync()), `${op}`).toEqual(Array.from(tg[op](strided(x), strided(y)).dataSync()));
+      }
+    }
+  });
+  it('cat copies contiguous inputs in blocks, and strided or other-dtype ones element by element', () => {
+    const parts = [tg.randn([3, 2, 4]), tg.randn([3, 5, 4]), tg.randn([3, 1, 4])];
+    for (const dim of [0, 1, 2]) {
+      const ps = dim === 1 ? parts : parts.map(() => tg.randn([3, 2, 4]));
+      const fast = tg.cat(ps, dim).dataSync();
+      expect(Array.from(fast), `dim ${dim}`).toEqual(Array.from(tg.cat(ps.map(strided), dim).dataSync()));
+    }
+    const mixed = tg.cat([tg.tensor([[1, 2]], { dtype: 'int32' }), tg.tensor([[0.5, 1.5]])], 0);
+    expect(mixed.dtype).toBe('float32');
+    expect(Array.from(mixed.dataSync())).toEqual([1, 2, 0.5, 1.5]);
+  });
   it('copy_ into a contiguous tensor and into a strided view', () => {
     const src = tg.randn([6, 5]);
     const dst = tg.zeros([6, 5]);

@@ -1,6 +1,6 @@
 import { fitsInt32, getKernel, registerKernel, unravelIndex, ValueError, type ClampAttrs, type TriangleAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, dense, fills, lineBases, plan, type CpuKernel, type CpuView } from '../strided.js';
-import { fastBinary, fastReluBackward, fastUnary, fastWhere } from './fast-f32.js';
+import { fastBinary, fastReluBackward, fastUnary, fastWhere, sigmoidF32, tanhF32 } from './fast-f32.js';
 import { erf } from './erf.js';
 
 // One loop per arity; each op supplies its scalar function. The loops walk coalesced rows, so
@@ -111,6 +111,13 @@ for (const [name, f] of Object.entries(INT32)) {
   const float = getKernel(name, 'cpu') as CpuKernel;
   const int = (f.length === 1 ? unaryKernel(f as Fn1) : binaryKernel(f as Fn2)) as CpuKernel;
   registerKernel(name, 'cpu', fills(((inputs, outputs, attrs, op) => (outputs[0]!.dtype === 'int32' ? int : float)(inputs, outputs, attrs, op)) as CpuKernel));
+}
+
+// float32 sigmoid and tanh through fastExp (fast-f32.ts), strided or not, so every path gives the same bits
+for (const [name, f] of Object.entries({ sigmoid: sigmoidF32, tanh: tanhF32 })) {
+  const wide = getKernel(name, 'cpu') as CpuKernel;
+  const narrow = fastUnary(name, unaryKernel(f));
+  registerKernel(name, 'cpu', fills(((inputs, outputs, attrs, op) => (outputs[0]!.dtype === 'float32' ? narrow : wide)(inputs, outputs, attrs, op)) as CpuKernel));
 }
 
 // pow on ints stays an int, but a negative int exponent would give a fraction: torch errors.

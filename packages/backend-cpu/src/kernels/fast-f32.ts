@@ -1,3 +1,4 @@
+import { fastExp } from '@tapegrad/tensor';
 import { isContiguous, type CpuKernel, type CpuView } from '../strided.js';
 import { wasmBinary, wasmGtScalar, wasmRelu, wasmReluBackward, wasmWhereScalar } from '../wasm/runtime.js';
 
@@ -38,6 +39,24 @@ const COMMUTATIVE = new Set(['add', 'mul']);
 const OPCODE: Record<string, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 const WASM_MIN = 64; // below this, calling into WebAssembly costs more than the loop
 
+// sigmoid and tanh of float32 tensors (the gates of recurrent layers), on every path (elementwise.ts
+// registers them for float32 outputs): from fastExp, accurate to float32 (within an ulp of the
+// float64 value rounded), where Math.exp bounds sigmoid and V8's Math.tanh is slower still
+// (about 12 and 33 ns an element, against 8 and 10). float64 keeps Math.exp and Math.tanh.
+/** σ(x) for a float32 result. */
+export const sigmoidF32 = (x: number): number => 1 / (1 + fastExp(-x));
+/** tanh(x) for a float32 result: a series near 0, where (1 − e)/(1 + e) would cancel. */
+export function tanhF32(x: number): number {
+  const a = Math.abs(x);
+  if (a < 0.1) {
+    const x2 = x * x; // the series to x⁹ leaves a relative error below 1e-12 here
+    return x * (1 + x2 * (-1 / 3 + x2 * (2 / 15 + x2 * (-17 / 315 + x2 * (62 / 2835)))));
+  }
+  const e = fastExp(-2 * a);
+  const t = (1 - e) / (1 + e);
+  return x < 0 ? -t : t;
+}
+
 type Loop1 = (a: Float32Array, o: Float32Array, n: number) => void;
 const UNARY: Record<string, Loop1> = {
   relu: (a, o, n) => {
@@ -53,10 +72,29 @@ const UNARY: Record<string, Loop1> = {
     for (let i = 0; i < n; i++) o[i] = Math.exp(a[i]!);
   },
   copy: (a, o, n) => o.set(a.subarray(0, n)),
+  tanh: (a, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = tanhF32(a[i]!);
+  },
+  sigmoid: (a, o, n) => {
+    for (let i = 0; i < n; i++) o[i] = sigmoidF32(a[i]!);
+  },
 };
 
 const numel = (v: CpuView) => v.shape.reduce((p, d) => p * d, 1);
 const f32 = (v: CpuView, n: number) => (v.handle as Float32Array).subarray(v.offset, v.offset + n);
+
+// Views of the output's shape whose rows are contiguous but spaced apart (a narrow or split of
+// the last dim: the gates of a recurrent layer) run the loops row by row. The generic kernels
+// would take them element by element, several times slower.
+const MIN_ROW = 16; // shorter rows cost more in subarrays than they save
+/** v's row stride if v has `shape` and is rows of its last dim, each contiguous, evenly spaced; else -1. */
+function rowStride(v: CpuView, shape: readonly number[]): number {
+  const r = shape.length;
+  if (r < 2 || v.shape.length !== r || v.shape.some((d, i) => d !== shape[i]) || shape[r - 1]! < MIN_ROW || v.strides[r - 1] !== 1) return -1;
+  for (let d = r - 3; d >= 0; d--) if (shape[d] !== 1 && v.strides[d] !== v.strides[d + 1]! * shape[d + 1]!) return -1;
+  return v.strides[r - 2]!;
+}
+const row = (v: CpuView, stride: number, i: number, cols: number) => (v.handle as Float32Array).subarray(v.offset + i * stride, v.offset + i * stride + cols);
 
 /**
  * How `small` broadcasts over `full` (same rank-aligned trailing dims): the length of the block
@@ -90,6 +128,16 @@ export function fastBinary(name: string, generic: CpuKernel): CpuKernel {
       } else if (COMMUTATIVE.has(name) && numel(y) === n && isContiguous(y)) {
         const bn = broadcastBlock(x, out.shape);
         if (bn > 0) return (n >= WASM_MIN && wasmBinary(OPCODE[name]!, y, x, out, n, bn)) || loop(f32(y, n), f32(x, bn), o, n, bn);
+      } else if (name === 'sub' && numel(x) === 1 && numel(y) === n && isContiguous(y)) {
+        // 1 − y, in the gradients of sigmoid and tanh (issue 16)
+        const b = f32(y, n), s = (x.handle as Float32Array)[x.offset]!;
+        for (let i = 0; i < n; i++) o[i] = s - b[i]!;
+        return;
+      }
+      const cols = out.shape[out.shape.length - 1]!, sx = rowStride(x, out.shape), sy = rowStride(y, out.shape);
+      if (sx >= 0 && sy >= 0) {
+        for (let i = 0, rows = n / cols; i < rows; i++) loop(row(x, sx, i, cols), row(y, sy, i, cols), row(out, cols, i, cols), cols, cols);
+        return;
       }
     }
     generic(inputs, outputs, attrs, op);
@@ -103,9 +151,16 @@ export function fastUnary(name: string, generic: CpuKernel): CpuKernel {
   return (inputs, outputs, attrs, op) => {
     const x = inputs[0]!, out = outputs[0]!;
     const n = numel(out);
-    if (out.dtype === 'float32' && x.dtype === 'float32' && numel(x) === n && isContiguous(x) && isContiguous(out)) {
-      if (name === 'relu' && n >= WASM_MIN && wasmRelu(x, out, n)) return;
-      return loop(f32(x, n), f32(out, n), n);
+    if (out.dtype === 'float32' && x.dtype === 'float32' && numel(x) === n && isContiguous(out)) {
+      if (isContiguous(x)) {
+        if (name === 'relu' && n >= WASM_MIN && wasmRelu(x, out, n)) return;
+        return loop(f32(x, n), f32(out, n), n);
+      }
+      const cols = out.shape[out.shape.length - 1]!, sx = rowStride(x, out.shape);
+      if (sx >= 0) {
+        for (let i = 0, rows = n / cols; i < rows; i++) loop(row(x, sx, i, cols), row(out, cols, i, cols), cols);
+        return;
+      }
     }
     generic(inputs, outputs, attrs, op);
   };

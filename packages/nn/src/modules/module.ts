@@ -90,9 +90,11 @@ export abstract class Module {
 
   /**
    * The computation, which subclasses implement. Run a module with {@link Module.call}
-   * (`model.call(x)`, PyTorch's `model(x)`), or call `forward` itself: the two are the same.
+   * (`model.call(x)`, PyTorch's `model(x)`), or call `forward` itself: the two are the same. Most
+   * layers return a Tensor; some return what PyTorch returns (the recurrent layers
+   * `[output, hN]`, attention `[output, weights]`), hence `any`.
    */
-  abstract forward(...inputs: any[]): Tensor;
+  abstract forward(...inputs: any[]): any;
 
   /**
    * Run the module on its inputs: `model.call(x)` is PyTorch's `model(x)` (a TypeScript class

@@ -8,3 +8,5 @@ export * from './norm.js';
 // issue 16
 export * from './distance.js';
 export * from './upsample.js';
+// issue 16, sequence models: attention (the module helpers in attention.ts stay internal)
+export { scaledDotProductAttention, type ScaledDotProductAttentionOptions } from './attention.js';

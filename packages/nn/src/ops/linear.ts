@@ -52,7 +52,8 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     throw new ShapeError(`linear: bias must have shape [${weight.shape[0]}]; got ${fmt(bias.shape)}`);
   }
   checkDTypes(x, weight, bias);
-  if (hasKernel('linear', x.device)) return run('linear', bias ? [x, weight, bias] : [x, weight]);
+  // the fused kernel takes rows of a matrix; a 1-d input (one row, torch allows it) takes the composite
+  if (hasKernel('linear', x.device) && x.ndim >= 2) return run('linear', bias ? [x, weight, bias] : [x, weight]);
   // the transpose is a view: the matmul kernel reads it strided, so nothing is copied
   return tidy(() => {
     const y = matmul(x, transpose(weight, 0, 1));
