@@ -34,6 +34,8 @@ export interface CpuKernelInfo {
   threads: number;
   relaxedSimdAvailable: boolean;
   simdAvailable: boolean;
+  /** Whether this environment has SharedArrayBuffer, which worker threads need (a browser page: when cross-origin isolated). */
+  sharedMemoryAvailable: boolean;
   sharedMemory: boolean;
   /** Products of at least this many flops are split across the worker threads. */
   parallelMinFlops: number;
@@ -228,6 +230,7 @@ export function cpuKernelInfo(): CpuKernelInfo {
     threads: 1 + (e ? readyWorkers(e) : 0),
     relaxedSimdAvailable: support.relaxed,
     simdAvailable: support.simd,
+    sharedMemoryAvailable: support.shared,
     sharedMemory: e ? e.shared : options.sharedMemory,
     parallelMinFlops: options.parallelMinFlops,
     workerBlocks: e?.shared ? Atomics.load(e.ctrl, WORKED) : 0,
@@ -364,7 +367,8 @@ export function wasmAlloc(dtype: 'float32' | 'bool', length: number, zero = true
  * since shut down (setCpuKernelOptions) is dropped: its memory goes when the last view does.
  */
 export function wasmFree(a: TypedArray): boolean {
-  if (!(a.buffer instanceof SharedArrayBuffer)) return false;
+  // a page without cross-origin isolation has no SharedArrayBuffer at all, and no such storage
+  if (!support.shared || !(a.buffer instanceof SharedArrayBuffer)) return false;
   if (engine?.buffers.has(a.buffer)) freeBlock(engine, a.byteOffset, a.byteLength);
   return true;
 }
