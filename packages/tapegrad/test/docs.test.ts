@@ -5,14 +5,14 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { threadId } from 'node:worker_threads';
 import ts from 'typescript';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const docsDir = join(root, 'docs');
-// a folder per test worker: the suite's two vitest projects run this file at the same time
-const outDir = join(root, 'packages/tapegrad/test/.docs-samples', `${process.pid}-${threadId}`);
+// a folder per vitest project (the suite's two run this file at the same time), named so that the
+// next run clears what an interrupted one left
+const outDir = join(root, 'packages/tapegrad/test/.docs-samples', typeof SharedArrayBuffer === 'undefined' ? 'no-sab' : 'node');
 
 /** The ```ts (or ```typescript) blocks of a markdown file, with the line each starts on. */
 function extractBlocks(markdown: string): { line: number; code: string }[] {
