@@ -109,7 +109,7 @@ describe('float32 fast paths agree with the generic kernels', () => {
 // Where every operand lives in the WebAssembly memory (float32 storage does, when the memory is
 // shared), wasm/elementwise.wat runs instead of the JavaScript loops: same bits, on lengths and
 // rows that are and are not multiples of the 4-lane vectors, with NaN and signed zeros.
-describe('WebAssembly elementwise kernels agree with the JavaScript loops', () => {
+describe.skipIf(!cpuKernelInfo().sharedMemoryAvailable)('WebAssembly elementwise kernels agree with the JavaScript loops (needs SharedArrayBuffer)', () => {
   const initial = cpuKernelInfo();
   afterAll(() => setCpuKernelOptions({ simd: 'auto', sharedMemory: initial.sharedMemory }));
   const inWasm = (t: tg.Tensor) => (t.kernelView().handle as tg.TypedArray).buffer instanceof SharedArrayBuffer;

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, test } from 'vitest';
 import * as tg from '@tapegrad/tensor';
 import { cpuKernelInfo, setCpuKernelOptions, setCpuPoolCap, type CpuKernelOptions } from '../src/index.js';
 import { setWasmStorageLimit } from '../src/wasm/runtime.js';
@@ -9,11 +9,13 @@ import { setWasmStorageLimit } from '../src/wasm/runtime.js';
 // reused storage reads as zeros, and that no two live tensors ever share a block.
 
 const initial = cpuKernelInfo();
+// the storage in the shared memory, where there is one (not in the suite's no-sab project)
+const SHARED = initial.sharedMemoryAvailable;
 afterEach(() => setCpuPoolCap(256 * 2 ** 20));
 afterAll(() => setCpuKernelOptions({ simd: 'auto', sharedMemory: initial.sharedMemory }));
 
 const handle = (t: tg.Tensor) => t.kernelView().handle as tg.TypedArray;
-const inWasmMemory = (t: tg.Tensor) => handle(t).buffer instanceof SharedArrayBuffer;
+const inWasmMemory = (t: tg.Tensor) => SHARED && handle(t).buffer instanceof SharedArrayBuffer;
 /** Identifies a block of storage: a byte address in the shared memory, else the array itself. */
 const block = (t: tg.Tensor): unknown => (inWasmMemory(t) ? handle(t).byteOffset : handle(t));
 
@@ -24,6 +26,7 @@ const modes: [string, CpuKernelOptions, boolean][] = [
 ];
 
 describe.each(modes)('CPU storage %s', (_, opts, wasm) => {
+  const it = test.skipIf(wasm && !SHARED);
   it('lives where expected, and is reused zero-filled once disposed', () => {
     setCpuKernelOptions(opts);
     const a = tg.arange(0, 1000, 1, { dtype: 'float32' });
@@ -80,7 +83,7 @@ describe('CPU storage pool', () => {
     expect(tg.memory().devices.cpu!.pooledBytes).toBeLessThan(before);
   });
 
-  it('keeps tensors made before the kernel options change valid, and takes them back safely', () => {
+  it.skipIf(!SHARED)('keeps tensors made before the kernel options change valid, and takes them back safely', () => {
     setCpuKernelOptions({ simd: 'simd', sharedMemory: true });
     const a = tg.arange(0, 500, 1, { dtype: 'float32' });
     setCpuKernelOptions({ simd: 'off' }); // the engine and its memory go; a new one starts below
@@ -94,7 +97,7 @@ describe('CPU storage pool', () => {
   });
 });
 
-describe('CPU storage in the WebAssembly memory at its limit', () => {
+describe.skipIf(!SHARED)('CPU storage in the WebAssembly memory at its limit', () => {
   afterAll(() => setWasmStorageLimit(2 ** 29));
   it('cuts larger freed blocks before giving up, then falls back to the JavaScript heap', () => {
     setCpuKernelOptions({ simd: 'off' });

@@ -185,3 +185,24 @@ describe('loadStateDict', () => {
     expect(Array.from((opt.state.get(w)!.momentumBuffer as Tensor).dataSync())).toEqual([1.5, 1.5]);
   });
 });
+
+// issue 17
+describe('dispose', () => {
+  it("frees the optimizer's state and leaves the parameters; a later step starts the state afresh", () => {
+    const w = parameter(tensor([1, 2]));
+    const before = memory().tensors;
+    const opt = new optim.Adam([w], { lr: 0.1 });
+    w.grad = tensor([1, 1]);
+    opt.step();
+    w.grad.dispose();
+    w.grad = null;
+    expect(memory().tensors).toBeGreaterThan(before); // the moments
+    opt.dispose();
+    expect(memory().tensors).toBe(before);
+    expect(opt.state.size).toBe(0);
+    expect(w.isDisposed).toBe(false);
+    w.grad = tensor([1, 1]);
+    opt.step(); // step 1 again: Adam's first step moves each element by lr
+    expect(Array.from(w.dataSync()).map((v) => v.toFixed(5))).toEqual(['0.80000', '1.80000']);
+  });
+});

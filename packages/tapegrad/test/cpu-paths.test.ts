@@ -7,6 +7,9 @@ import * as tg from '../src/index.js';
 // the same WebAssembly kernels run on staged copies and the elementwise ops and optimizer on
 // TypeScript loops that promise the same bits; with WebAssembly off everything is TypeScript.
 const initial = cpuKernelInfo();
+// Each comparison below needs both layouts, so the suite's no-sab project (no SharedArrayBuffer,
+// hence no storage in the WebAssembly memory) skips them.
+const SHARED = initial.sharedMemoryAvailable;
 afterAll(() => setCpuKernelOptions({ simd: 'auto', threads: 'auto', sharedMemory: initial.sharedMemory }));
 
 function train(opts: CpuKernelOptions, optimizer: 'sgd' | 'adam', steps = 4): { losses: number[]; params: number[][]; pooled: number[]; bytes: number[] } {
@@ -33,7 +36,7 @@ function train(opts: CpuKernelOptions, optimizer: 'sgd' | 'adam', steps = 4): { 
   return { losses, params, pooled, bytes };
 }
 
-describe('CPU paths train an MLP alike', () => {
+describe.skipIf(!SHARED)('CPU paths train an MLP alike', () => {
   for (const optimizer of ['sgd', 'adam'] as const) {
     it(`${optimizer}: WebAssembly memory and staged copies give the same bits; TypeScript is close`, () => {
       const inMemory = train({ simd: 'simd', sharedMemory: true }, optimizer);
@@ -52,7 +55,7 @@ describe('CPU paths train an MLP alike', () => {
   }
 });
 
-describe('sum over leading dims (a bias gradient) on each CPU path', () => {
+describe.skipIf(!SHARED)('sum over leading dims (a bias gradient) on each CPU path', () => {
   // wasm/elementwise.wat's sum_rows on storage in the memory, the JavaScript column sums on
   // plain arrays: both add each column in double in row order, so they give the same bits
   const sums = (sharedMemory: boolean, shape: number[], lead: number) => {
@@ -72,7 +75,7 @@ describe('sum over leading dims (a bias gradient) on each CPU path', () => {
   }
 });
 
-describe('indexSelect of whole rows (DataLoader batches) on each CPU path', () => {
+describe.skipIf(!SHARED)('indexSelect of whole rows (DataLoader batches) on each CPU path', () => {
   // rows in the WebAssembly memory are copied by its memory.copy, others by TypedArray.set
   const pick = (sharedMemory: boolean, dtype: 'float32' | 'int32' | 'bool') => {
     setCpuKernelOptions({ simd: 'simd', sharedMemory });
@@ -94,7 +97,7 @@ describe('indexSelect of whole rows (DataLoader batches) on each CPU path', () =
   }
 });
 
-describe("relu's gradient (reluBackward) on each CPU path", () => {
+describe.skipIf(!SHARED)("relu's gradient (reluBackward) on each CPU path", () => {
   // wasm/elementwise.wat's relu_backward masks four lanes at a time; the TypeScript loop picks
   // per element. Both give g where y > 0 and +0 elsewhere, NaN y included.
   const grad = (sharedMemory: boolean, n: number) => {

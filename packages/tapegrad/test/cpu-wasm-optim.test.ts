@@ -6,6 +6,8 @@ import * as tg from '../src/index.js';
 // as a SIMD kernel (backend-cpu wasm/elementwise.wat) that promises the very bits of the
 // JavaScript kernel, which runs on parameters held in plain typed arrays (no shared memory).
 const initial = cpuKernelInfo();
+// (skipped in the suite's no-sab project: without SharedArrayBuffer no storage lives in the memory)
+const SHARED = initial.sharedMemoryAvailable;
 afterAll(() => setCpuKernelOptions({ simd: 'auto', sharedMemory: initial.sharedMemory }));
 
 type Make = (params: tg.Tensor[]) => tg.optim.Optimizer<{ lr: number }>;
@@ -25,7 +27,7 @@ function train(shared: boolean, make: Make, n: number): number[] {
   return Array.from(w.dataSync());
 }
 
-describe('SGD step on WebAssembly-resident float32 parameters', () => {
+describe.skipIf(!SHARED)('SGD step on WebAssembly-resident float32 parameters', () => {
   const options: tg.optim.SGDOptions[] = [
     { lr: 0.1 },
     { lr: 0.1, momentum: 0.9 },
@@ -45,7 +47,7 @@ describe('SGD step on WebAssembly-resident float32 parameters', () => {
   }
 });
 
-describe('Adam step on WebAssembly-resident float32 parameters', () => {
+describe.skipIf(!SHARED)('Adam step on WebAssembly-resident float32 parameters', () => {
   const cases: [string, Make][] = [
     ['Adam', (ps) => new tg.optim.Adam(ps, { lr: 0.01 })],
     ['Adam, weight decay, maximize', (ps) => new tg.optim.Adam(ps, { lr: 0.02, weightDecay: 0.05, maximize: true })],

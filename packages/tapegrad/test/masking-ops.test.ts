@@ -151,7 +151,8 @@ describe('maskedFill_ (in place)', () => {
   });
 });
 
-describe('maskedFill on each CPU path', () => {
+// (both paths need SharedArrayBuffer: skipped in the suite's no-sab project)
+describe.skipIf(!cpuKernelInfo().sharedMemoryAvailable)('maskedFill on each CPU path', () => {
   // wasm/elementwise.wat's where_scalar selects sixteen lanes at a time, flipped for where(c, s, x)
   // (maskedFill) and straight for where(c, x, s); without shared memory the TypeScript loop runs.
   const initial = cpuKernelInfo();

@@ -1,10 +1,10 @@
 import { poisonBytes, poisonMode, ValueError, type AdamStepAttrs, type SgdStepAttrs, type TypedArray } from '@tapegrad/tensor';
 import { elementwise as elementwiseModules, gemm as gemmModules } from './kernels.generated.js';
-import { WORKER_SOURCE } from './worker.js';
+import { WEB_WORKER_SOURCE, WORKER_SOURCE } from './worker.js';
 
 // The WebAssembly side of the CPU backend: which kernel variant runs (relaxed SIMD, plain SIMD128
 // or none), one WebAssembly memory that operands are staged into, and a pool of worker threads
-// that share that memory. The main thread always computes its own share, and workers are woken
+// that share that memory (Node's worker_threads, or Web Workers in a cross-origin isolated page). The main thread always computes its own share, and workers are woken
 // through Atomics on a control block in the shared memory: a postMessage round trip (~30 µs)
 // would eat the gain on MNIST-sized matmuls, a futex handshake costs about a microsecond.
 
@@ -14,7 +14,7 @@ export type SimdLevel = 'relaxed' | 'simd' | 'off';
 export interface CpuKernelOptions {
   /** Which kernels run: 'auto' (the best this engine validates), 'relaxed', 'simd', or 'off' (TypeScript only). */
   simd?: SimdLevel | 'auto';
-  /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() (at most 16). */
+  /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() in Node, navigator.hardwareConcurrency in a browser (at most 16). */
   threads?: number | 'auto';
   /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
   parallelMinFlops?: number;
@@ -34,6 +34,8 @@ export interface CpuKernelInfo {
   threads: number;
   relaxedSimdAvailable: boolean;
   simdAvailable: boolean;
+  /** Whether this environment has SharedArrayBuffer, which worker threads need (a browser page: when cross-origin isolated). */
+  sharedMemoryAvailable: boolean;
   sharedMemory: boolean;
   /** Products of at least this many flops are split across the worker threads. */
   parallelMinFlops: number;
@@ -104,7 +106,8 @@ const support = {
 function parseThreads(v: number | 'auto' | string | undefined): number {
   if (v === undefined || v === 'auto' || v === '') {
     const os = (globalThis as { process?: { getBuiltinModule?: (id: string) => { availableParallelism?: () => number } | undefined } }).process?.getBuiltinModule?.('node:os');
-    return Math.min(MAX_THREADS, os?.availableParallelism?.() ?? 1);
+    const browser = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
+    return Math.min(MAX_THREADS, os?.availableParallelism?.() ?? browser ?? 1);
   }
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new ValueError(`setCpuKernelOptions: threads must be a positive integer or 'auto'; got ${String(v)}`);
@@ -138,7 +141,7 @@ const options = {
   sharedMemory: support.shared,
 };
 
-interface WorkerLike { unref(): void; terminate(): unknown; on(ev: string, fn: (...a: unknown[]) => void): unknown }
+interface WorkerLike { terminate(): unknown }
 interface Engine {
   exports: Exports;
   elementwise: ElementwiseExports;
@@ -228,6 +231,7 @@ export function cpuKernelInfo(): CpuKernelInfo {
     threads: 1 + (e ? readyWorkers(e) : 0),
     relaxedSimdAvailable: support.relaxed,
     simdAvailable: support.simd,
+    sharedMemoryAvailable: support.shared,
     sharedMemory: e ? e.shared : options.sharedMemory,
     parallelMinFlops: options.parallelMinFlops,
     workerBlocks: e?.shared ? Atomics.load(e.ctrl, WORKED) : 0,
@@ -259,22 +263,62 @@ function readyWorkers(e: Engine): number {
   return e.broken ? 0 : n;
 }
 
-type WorkerThreads = { Worker: new (src: string, o: object) => WorkerLike };
+/** What a worker is given: the kernel module, the shared memory, its index and how long it spins. */
+interface WorkerData { module: WasmModule; memory: WasmMemory; index: number; spinMs: number; job: number }
+type Spawn = (data: WorkerData, onError: () => void) => WorkerLike;
+
 function startWorkers(e: Engine): void {
   if (e.workers.length || e.broken || !e.shared || options.threads < 2) return;
+  const spawn = nodeSpawner() ?? webSpawner();
+  if (!spawn) return; // no worker API here: one thread
+  const onError = () => (e.broken = true);
+  try {
+    for (let w = 1; w < options.threads; w++) {
+      e.workers.push(spawn({ module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000, job: JOB * 4 }, onError));
+    }
+  } catch {
+    onError(); // e.g. a Content-Security-Policy without worker-src blob: (the kernels never wait for workers)
+  }
+}
+
+type NodeWorker = WorkerLike & { unref(): void; on(ev: string, fn: () => void): unknown };
+/** Node: worker_threads, running WORKER_SOURCE with `eval`. */
+function nodeSpawner(): Spawn | undefined {
   const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
-  const wt = proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
-  if (!wt) return; // browsers: single-threaded for now
-  for (let w = 1; w < options.threads; w++) {
+  const wt = proc?.getBuiltinModule?.('node:worker_threads') as { Worker: new (src: string, o: object) => NodeWorker } | undefined;
+  if (!wt) return undefined;
+  return (workerData, onError) => {
     const worker = new wt.Worker(WORKER_SOURCE, {
       eval: true,
       execArgv: [], // the parent's loaders and flags (--input-type, --import) are not for this script
-      workerData: { module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000, job: JOB * 4 },
+      workerData,
     });
-    worker.on('error', () => (e.broken = true));
+    worker.on('error', onError);
     worker.unref(); // an idle pool must never keep the process alive
-    e.workers.push(worker);
-  }
+    return worker;
+  };
+}
+
+type WebWorker = WorkerLike & { postMessage(data: unknown): void; addEventListener(ev: string, fn: () => void): void };
+let webWorkerUrl: string | undefined;
+/**
+ * Browsers: Web Workers from a Blob URL of WEB_WORKER_SOURCE (no file to serve, and a bundler has
+ * nothing to resolve), handed the module and the shared memory in their first message: a page
+ * can post a shared WebAssembly memory only when cross-origin isolated, which is also what gave
+ * it SharedArrayBuffer and so a shared memory here.
+ */
+function webSpawner(): Spawn | undefined {
+  // typed here, as WebAssembly is above: the project's lib settings do not declare the DOM
+  const g = globalThis as { Worker?: new (url: string) => WebWorker; Blob?: new (parts: string[], o: { type: string }) => object; URL?: { createObjectURL?(b: object): string } };
+  if (typeof g.Worker !== 'function' || typeof g.Blob !== 'function' || typeof g.URL?.createObjectURL !== 'function') return undefined;
+  const Worker = g.Worker;
+  webWorkerUrl ??= g.URL.createObjectURL(new g.Blob([WEB_WORKER_SOURCE], { type: 'text/javascript' }));
+  return (data, onError) => {
+    const worker = new Worker(webWorkerUrl!);
+    worker.addEventListener('error', onError);
+    worker.postMessage(data);
+    return worker;
+  };
 }
 
 /** Grow the memory to hold `bytes`, refreshing the views a grow invalidates. */
@@ -364,7 +408,8 @@ export function wasmAlloc(dtype: 'float32' | 'bool', length: number, zero = true
  * since shut down (setCpuKernelOptions) is dropped: its memory goes when the last view does.
  */
 export function wasmFree(a: TypedArray): boolean {
-  if (!(a.buffer instanceof SharedArrayBuffer)) return false;
+  // a page without cross-origin isolation has no SharedArrayBuffer at all, and no such storage
+  if (!support.shared || !(a.buffer instanceof SharedArrayBuffer)) return false;
   if (engine?.buffers.has(a.buffer)) freeBlock(engine, a.byteOffset, a.byteLength);
   return true;
 }

@@ -112,6 +112,13 @@ export abstract class Optimizer<H extends { lr: number }> {
     }
   }
 
+  // issue 17: an optimizer given up (a page that trains model after model) frees its state's memory now
+  /** Dispose the state (momentum buffers, moments) of every parameter, which a later step would start afresh; the parameters are the model's. */
+  dispose(): void {
+    for (const s of this.state.values()) for (const v of Object.values(s)) if (isTensor(v)) v.dispose();
+    this.state.clear();
+  }
+
   /** The state (live tensors: do not dispose them) and the hyperparameters, with parameters by index. */
   stateDict(): OptimizerStateDict<H> {
     const index = new Map<Tensor, number>();
