@@ -111,6 +111,7 @@ export default defineSuite({
     model.dispose();
     input.dispose();
     target.dispose();
+    queue.submit = submit; // the suites after this one time the queue as it is
 
     return [{
       title: 'WebGPU: CPU cost per dispatch, bind groups created per dispatch (off) or cached (on)',
