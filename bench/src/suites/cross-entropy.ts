@@ -1,12 +1,27 @@
 import '@tapegrad/autograd';
 import { functional as F } from '@tapegrad/nn';
 import { gather, manualSeed, mean, neg, randint, randn, reshape, tidy, type Tensor } from '@tapegrad/tensor';
-import { defineSuite, fmt, speedup, timePair } from '../harness.js';
+import { defineSuite, fmt, median, speedup, timePair } from '../harness.js';
+
+/** Median CPU time of this process per call of fn, ms (after one untimed call). */
+function cpuMs(fn: () => void, reps: number): number {
+  fn();
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = process.cpuUsage();
+    fn();
+    const t = process.cpuUsage(t0);
+    ts.push((t.user + t.system) / 1000);
+  }
+  return median(ts);
+}
 
 // Forward+backward of mean cross-entropy over float32 logits (N x C, class-index targets): the
 // fused crossEntropy op (one pass per row forward, one backward), the unfused tapegrad chain
 // logSoftmax -> gather -> mean, TensorFlow.js's tf.losses.softmaxCrossEntropy on its wasm and cpu
-// backends, and (when Debian's PyTorch is there) F.cross_entropy.
+// backends, and (when Debian's PyTorch is there) F.cross_entropy. The machine is shared, so the
+// fused kernel and PyTorch are also timed in CPU time (process.cpuUsage, time.process_time: both
+// run on one thread here), which other processes disturb far less than wall time.
 const SIZES: [number, number][] = [[64, 10], [4096, 1000], [512, 32000]];
 
 export default defineSuite({
@@ -14,8 +29,13 @@ export default defineSuite({
   async run(ctx) {
     const sizes = ctx.quick ? SIZES.slice(0, 2) : SIZES;
     // PyTorch's F.cross_entropy on the same shapes, in one Python process for all sizes.
-    const torch = ctx.torch<number[]>(`
+    const torch = ctx.torch<[number, [number, number][]]>(`
 import torch.nn.functional as F
+def cpu_ms(fn, reps):
+    ts = []
+    for _ in range(reps):
+        t0 = time.process_time(); fn(); ts.append((time.process_time() - t0) * 1e3)
+    return statistics.median(ts)
 out = []
 for N, C in ${JSON.stringify(sizes)}:
     x = torch.randn(N, C, requires_grad=True)
@@ -24,8 +44,8 @@ for N, C in ${JSON.stringify(sizes)}:
         F.cross_entropy(x, t).backward()
         x.grad = None
     big = N * C > 1e6
-    out.append(bench(step, warmup=1 if big else 3, reps=5 if big else 11))
-print(json.dumps(out))
+    out.append([bench(step, warmup=1 if big else 3, reps=5 if big else 11), cpu_ms(step, 5 if big else 21)])
+print(json.dumps([torch.get_num_threads(), out]))
 `);
     const rows = [];
     for (const [i, [N, C]] of sizes.entries()) {
@@ -41,6 +61,7 @@ print(json.dumps(out))
       const opts = big ? { warmup: 1, reps: 5, minMs: 0 } : { warmup: 3, reps: ctx.quick ? 5 : 11 };
       const pair = await timePair(step(() => F.crossEntropy(x, target)), step(() => neg(mean(gather(F.logSoftmax(x, 1), 1, column)))), opts);
       const fused = pair.a.median, unfused = pair.b.median;
+      const fusedCpu = cpuMs(step(() => F.crossEntropy(x, target)), big ? 5 : 21);
 
       // TensorFlow.js's softmaxCrossEntropy takes one-hot labels, built outside the timing
       const peer = async (backend: 'cpu' | 'wasm') => {
@@ -56,17 +77,18 @@ print(json.dumps(out))
       for (const t of [x, target, column]) t.dispose();
       // forward reads the logits, backward reads them again and writes the gradient
       const gbps = (3 * N * C * 4) / (fused * 1e6);
-      const pt = torch?.[i];
-      rows.push([`${N}x${C}`, fused, unfused, tfWasm, tfCpu, pt, `${fmt(pair.ratio, 2)}x`, speedup(fused, tfWasm), speedup(fused, tfCpu), speedup(fused, pt), gbps, `${fmt((100 * gbps) / ctx.bandwidth, 2)}%`]);
+      const [pt, ptCpu] = torch?.[1][i] ?? [];
+      rows.push([`${N}x${C}`, fused, unfused, tfWasm, tfCpu, pt, `${fmt(pair.ratio, 2)}x`, speedup(fused, tfWasm), speedup(fused, tfCpu), speedup(fused, pt), fusedCpu, ptCpu, speedup(fusedCpu, ptCpu), gbps, `${fmt((100 * gbps) / ctx.bandwidth, 2)}%`]);
     }
     return [{
       title: 'cross-entropy forward+backward, mean, float32 (ms, lower is better)',
-      columns: ['N x C', 'fused', 'unfused chain', 'tfjs wasm', 'tfjs cpu', 'PyTorch', 'fused vs unfused', 'vs tfjs wasm', 'vs tfjs cpu', 'vs PyTorch', 'fused GB/s', 'of copy bandwidth'],
+      columns: ['N x C', 'fused', 'unfused chain', 'tfjs wasm', 'tfjs cpu', 'PyTorch', 'fused vs unfused', 'vs tfjs wasm', 'vs tfjs cpu', 'vs PyTorch', 'fused CPU ms', 'PyTorch CPU ms', 'vs PyTorch, CPU time', 'fused GB/s', 'of copy bandwidth'],
       rows,
       notes: [
         `GB/s counts 3·N·C·4 bytes (forward reads the logits, backward reads them and writes the gradient); copy bandwidth this run: ${fmt(ctx.bandwidth)} GB/s.`,
         'fused vs unfused is the median of per-round ratios, the two timed in alternating calls so that load from other processes falls on both alike.',
         'The fused kernel computes two exp per element (forward and backward), which bounds it in plain JS, not memory.',
+        `CPU ms: median CPU time of the process per call (tapegrad: process.cpuUsage; PyTorch: time.process_time, ${torch ? `${torch[0]} thread(s)` : 'not run'}); the wall-time columns swing with the load of a shared machine, these much less.`,
       ],
     }];
   },

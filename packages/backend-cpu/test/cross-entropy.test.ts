@@ -35,7 +35,7 @@ interface Case {
   strides?: number[];
 }
 
-/** Forward then backward on one path; every output as plain numbers. */
+/** Forward then backward on one path; every output as plain numbers. The gradient's storage starts as NaN (the kernel writes all of it). */
 function run(c: Case, inMemory: boolean, dtype: DType = 'float32'): number[][] {
   const x = view(dtype, c.logits, c.shape, inMemory, c.strides);
   const t = view('int32', c.targets, [c.targets.length], false);
@@ -45,7 +45,7 @@ function run(c: Case, inMemory: boolean, dtype: DType = 'float32'): number[][] {
   const [out, stats, total] = [zeros(dtype, lossShape, inMemory), zeros(dtype, [P, 2], inMemory), zeros(dtype, [], inMemory)];
   forward(w ? [x, t, w] : [x, t], [out, stats, total], c.attrs, 'crossEntropy');
   const g = view(dtype, c.upstream ?? [0.75], c.attrs.reduction === 'none' ? [P] : [], inMemory);
-  const gx = zeros(dtype, c.shape, inMemory);
+  const gx = view(dtype, new Array(c.shape.reduce((p, d) => p * d, 1)).fill(NaN), c.shape, inMemory);
   backward(w ? [x, t, stats, total, g, w] : [x, t, stats, total, g], [gx], c.attrs, 'crossEntropyBackward');
   const n = (v: CpuView) => Array.from(v.handle.subarray(0, Math.max(1, v.shape.reduce((p, d) => p * d, 1))));
   return [n(out), n(stats), n(total), n(gx)];
@@ -70,6 +70,15 @@ const cases: Case[] = [
   // an all -inf row (loss inf), a NaN row, and exp arguments below -708 (Math.exp's range)
   { name: 'non-finite rows and exp below -708', logits: [-Infinity, -Infinity, -Infinity, 1, NaN, 2, 0, -720, -730], shape: [3, 3], targets: [0, 2, 1], attrs: attrs('mean'), upstream: [3e38] },
   { name: 'all targets ignored, mean (0/0)', logits: randn(12, 1), shape: [4, 3], targets: [7, 7, 7, 7], attrs: attrs('mean', 0, 7) },
+  // exp arguments on both sides of the float32 exp's fast range [-87, 88] in one group of four
+  // lanes, rows of 11 (a tail of 3), maxima of several sizes
+  {
+    name: 'rows across the edges of the float32 exp range, smoothing',
+    logits: [10, -1e4, 3000].flatMap((m) => [0, 86.99, 87, 87.01, 87.4, 88, 90, 103.9, 104, 150, 0.25].map((d) => m - d)),
+    shape: [3, 11],
+    targets: [1, 0, 10],
+    attrs: attrs('mean', 0.1),
+  },
   { name: 'no positions', logits: [], shape: [0, 5], targets: [], attrs: attrs('sum') },
 ];
 
@@ -85,6 +94,11 @@ describe.skipIf(!cpuKernelInfo().sharedMemoryAvailable)('crossEntropy kernels: W
       expect(passes).toBe(c.targets.length ? 2 : 0);
       expect(wasm).toEqual(js);
       expect(wasm[3]!.some((v) => v !== 0) || c.targets.length === 0 || c.attrs.ignoreIndex === 7).toBe(true);
+      // an ignored position's gradient row is written as zeros
+      const C = c.shape[c.shape.length === 1 ? 0 : 1]!;
+      c.targets.forEach((y, p) => {
+        if (y === c.attrs.ignoreIndex) expect(wasm[3]!.slice(p * C, (p + 1) * C).every((v) => v === 0), `row ${p}`).toBe(true);
+      });
     });
   }
 

@@ -1,7 +1,8 @@
 ;; The per-element passes of the fused cross-entropy (src/kernels/cross-entropy.ts) over float32
-;; logits in rows of C contiguous classes. They compute in double with the TypeScript kernel's
-;; arithmetic, operation for operation, so both paths give the same bits; what is left to the
-;; TypeScript (targets, weights, label smoothing, the reductions) is O(rows).
+;; logits in rows of C contiguous classes, four classes at a time in f32x4 lanes. Every step is
+;; one float32 (or double) operation that the TypeScript loops repeat with Math.fround, so both
+;; paths give the same bits; what is left to the TypeScript (targets, weights, label smoothing,
+;; the reductions) is O(rows).
 (module
   (import "env" "memory" (memory 1 65536 shared))
   (import "env" "exp" (func $exp (param f64) (result f64)))
@@ -9,7 +10,8 @@
   ;; @tapegrad/tensor's fastExp, step for step: with k = round(32x/ln2) and r = x - k·ln2/32,
   ;; exp(x) = 2^(k>>5) · 2^((k&31)/32) · (1 + r(1 + r(1/2 + r/6))). The 32 doubles 2^(j/32) are at
   ;; `frac`, as JavaScript computes them; 2^(k>>5) is built from its exponent bits, which is the
-  ;; exact power fastExp's table holds. Outside (-708, 709) and for NaN: Math.exp itself.
+  ;; exact power fastExp's table holds. Outside (-708, 709) and for NaN: Math.exp itself. $exp4's
+;; lanes outside its range take it.
   (func $fexp (param $x f64) (param $frac i32) (result f64)
     (local $kd f64) (local $k i32) (local $r f64)
     (if (result f64) (i32.and (f64.gt (local.get $x) (f64.const -708)) (f64.lt (local.get $x) (f64.const 709)))
@@ -30,104 +32,151 @@
               (f64.add (f64.const 0.5) (f64.mul (local.get $r) (f64.div (f64.const 1) (f64.const 6))))))))))
       (else (call $exp (local.get $x)))))
 
-  ;; $fexp of both lanes: the same operations in f64x2 lanes when both lie in (-708, 709), else
-  ;; lane by lane through $fexp.
-  (func $fexp2 (param $x v128) (param $frac i32) (result v128)
-    (local $kd v128) (local $k v128) (local $r v128)
-    (if (result v128) (i64x2.all_true (v128.and
-        (f64x2.gt (local.get $x) (f64x2.splat (f64.const -708))) (f64x2.lt (local.get $x) (f64x2.splat (f64.const 709)))))
-      (then
-        (local.set $kd (f64x2.sub
-          (f64x2.add (f64x2.mul (local.get $x) (f64x2.splat (f64.div (f64.const 32) (f64.const 0x1.62e42fefa39efp-1))))
-            (f64x2.splat (f64.const 0x1.8p52)))
-          (f64x2.splat (f64.const 0x1.8p52))))
-        (local.set $k (i32x4.trunc_sat_f64x2_s_zero (local.get $kd)))
-        (local.set $r (f64x2.sub (local.get $x) (f64x2.mul (local.get $kd) (f64x2.splat (f64.const 0x1.62e42fefa39efp-6)))))
-        (f64x2.mul
-          (f64x2.mul
-            (i64x2.shl (i64x2.add (i64x2.shr_s (i64x2.extend_low_i32x4_s (local.get $k)) (i32.const 5)) (i64x2.splat (i64.const 1023)))
-              (i32.const 52))
-            (f64x2.replace_lane 1
-              (f64x2.splat (f64.load (i32.add (local.get $frac)
-                (i32.shl (i32.and (i32x4.extract_lane 0 (local.get $k)) (i32.const 31)) (i32.const 3)))))
-              (f64.load (i32.add (local.get $frac)
-                (i32.shl (i32.and (i32x4.extract_lane 1 (local.get $k)) (i32.const 31)) (i32.const 3))))))
-          (f64x2.add (f64x2.splat (f64.const 1)) (f64x2.mul (local.get $r)
-            (f64x2.add (f64x2.splat (f64.const 1)) (f64x2.mul (local.get $r)
-              (f64x2.add (f64x2.splat (f64.const 0.5))
-                (f64x2.mul (local.get $r) (f64x2.splat (f64.div (f64.const 1) (f64.const 6)))))))))))
-      (else
-        (f64x2.replace_lane 1
-          (f64x2.splat (call $fexp (f64x2.extract_lane 0 (local.get $x)) (local.get $frac)))
-          (call $fexp (f64x2.extract_lane 1 (local.get $x)) (local.get $frac))))))
+  ;; One row's pass over x[c], c < C (x to end): e = exp(x[c] - (mh + ml)) in float32 lanes, then
+  ;; if `grad` is 0 the e are summed, else o[c] = e·k - b is written (one multiply and one
+  ;; subtraction, each rounded to float32). Four classes at a time, then the last C mod 4 one at a
+  ;; time through the same code (lane 0 of a splat), so there is one copy of the exp. The sum is
+  ;; in double: lane j's exps into sum j, then (s0 + s1) + (s2 + s3) + (the last C mod 4, summed
+  ;; in class order).
+  ;;
+  ;; The exp, within 1 ulp of its exact value rounded to float32 (test/cross-entropy-exp.test.ts):
+  ;; mh + ml is the shift as a pair of floats (ml = 0 for a float shift); x - mh is split exactly
+  ;; into d + e (TwoSum), so the argument keeps every bit. With n = round(d·log2 e) and
+  ;; r = d - n·ln2 + e (ln2 as C1 + C2, n·C1 exact), |r| <= ln2/2 and
+  ;; exp = 2^n·(1 + r + r²·P(r)), P the degree-5 polynomial of Cephes's expf; 2^n is added to the
+  ;; exponent bits. Lanes whose d is outside [-87, 88] (a result that is not a normal float) or
+  ;; NaN take $fexp in double, rounded to float32.
+  (func $row (param $x i32) (param $end i32) (param $mh v128) (param $ml v128) (param $frac i32)
+    (param $grad i32) (param $k v128) (param $b v128) (param $o i32) (result f64)
+    (local $four i32) (local $v v128) (local $d v128) (local $bb v128) (local $e v128) (local $n v128)
+    (local $r v128) (local $q v128) (local $y v128) (local $ok v128) (local $s01 v128) (local $s23 v128) (local $tail f64)
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+      (local.set $four (i32.le_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
+      (local.set $v (if (result v128) (local.get $four)
+        (then (v128.load (local.get $x)))
+        (else (v128.load32_splat (local.get $x)))))
+      (local.set $d (f32x4.sub (local.get $v) (local.get $mh)))
+      (local.set $bb (f32x4.sub (local.get $d) (local.get $v)))
+      (local.set $e (f32x4.sub
+        (f32x4.sub (f32x4.sub (local.get $v) (f32x4.sub (local.get $d) (local.get $bb))) (f32x4.add (local.get $mh) (local.get $bb)))
+        (local.get $ml)))
+      (local.set $n (f32x4.nearest (f32x4.mul (local.get $d) (v128.const f32x4 0x1.715476p+0 0x1.715476p+0 0x1.715476p+0 0x1.715476p+0))))
+      (local.set $r (f32x4.add
+        (f32x4.sub
+          (f32x4.sub (local.get $d) (f32x4.mul (local.get $n) (v128.const f32x4 0x1.63p-1 0x1.63p-1 0x1.63p-1 0x1.63p-1)))
+          (f32x4.mul (local.get $n) (v128.const f32x4 -0x1.bd0106p-13 -0x1.bd0106p-13 -0x1.bd0106p-13 -0x1.bd0106p-13)))
+        (local.get $e)))
+      (local.set $q (f32x4.add (f32x4.mul (local.get $r) (v128.const f32x4 0x1.a0d2cep-13 0x1.a0d2cep-13 0x1.a0d2cep-13 0x1.a0d2cep-13))
+        (v128.const f32x4 0x1.6e879cp-10 0x1.6e879cp-10 0x1.6e879cp-10 0x1.6e879cp-10)))
+      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0x1.111210p-7 0x1.111210p-7 0x1.111210p-7 0x1.111210p-7)))
+      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0x1.555382p-5 0x1.555382p-5 0x1.555382p-5 0x1.555382p-5)))
+      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0x1.555554p-3 0x1.555554p-3 0x1.555554p-3 0x1.555554p-3)))
+      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+      (local.set $y (f32x4.add
+        (f32x4.add (f32x4.mul (local.get $q) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+        (v128.const f32x4 1 1 1 1)))
+      (local.set $y (i32x4.add (local.get $y) (i32x4.shl (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32.const 23))))
+      (local.set $ok (v128.and
+        (f32x4.ge (local.get $d) (v128.const f32x4 -87 -87 -87 -87))
+        (f32x4.le (local.get $d) (v128.const f32x4 88 88 88 88))))
+      (if (i32.eqz (i32x4.all_true (local.get $ok))) (then
+        (local.set $y (v128.bitselect (local.get $y) (call $exp4_wide (local.get $v) (local.get $mh) (local.get $ml) (local.get $frac)) (local.get $ok)))))
+      (if (local.get $grad)
+        (then
+          (local.set $y (f32x4.sub (f32x4.mul (local.get $y) (local.get $k)) (local.get $b)))
+          (if (local.get $four)
+            (then (v128.store (local.get $o) (local.get $y)))
+            (else (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $y))))))
+        (else
+          (if (local.get $four)
+            (then
+              (local.set $s01 (f64x2.add (local.get $s01) (f64x2.promote_low_f32x4 (local.get $y))))
+              (local.set $s23 (f64x2.add (local.get $s23) (f64x2.promote_low_f32x4
+                (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $y) (local.get $y))))))
+            (else (local.set $tail (f64.add (local.get $tail) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $y)))))))))
+      (local.set $x (i32.add (local.get $x) (select (i32.const 16) (i32.const 4) (local.get $four))))
+      (local.set $o (i32.add (local.get $o) (select (i32.const 16) (i32.const 4) (local.get $four))))
+      (br $l)))
+    (f64.add
+      (f64.add
+        (f64.add (f64x2.extract_lane 0 (local.get $s01)) (f64x2.extract_lane 1 (local.get $s01)))
+        (f64.add (f64x2.extract_lane 0 (local.get $s23)) (f64x2.extract_lane 1 (local.get $s23))))
+      (local.get $tail)))
 
-  ;; For each of `rows` rows of C logits from x: the max m, starting from -MAX_VALUE (so NaNs are
-  ;; passed over and an all -inf row gives s = 0), and s = Σ exp(x - m) in class order; written as
-  ;; the doubles (m, s) per row at `out`.
+  ;; Each lane through $fexp: exp((x - mh) - ml) in double, rounded to float32.
+  (func $exp4_wide (param $x v128) (param $mh v128) (param $ml v128) (param $frac i32) (result v128)
+    (f32x4.replace_lane 3
+      (f32x4.replace_lane 2
+        (f32x4.replace_lane 1
+          (f32x4.splat (call $exp1_wide (f32x4.extract_lane 0 (local.get $x)) (f32x4.extract_lane 0 (local.get $mh)) (f32x4.extract_lane 0 (local.get $ml)) (local.get $frac)))
+          (call $exp1_wide (f32x4.extract_lane 1 (local.get $x)) (f32x4.extract_lane 1 (local.get $mh)) (f32x4.extract_lane 1 (local.get $ml)) (local.get $frac)))
+        (call $exp1_wide (f32x4.extract_lane 2 (local.get $x)) (f32x4.extract_lane 2 (local.get $mh)) (f32x4.extract_lane 2 (local.get $ml)) (local.get $frac)))
+      (call $exp1_wide (f32x4.extract_lane 3 (local.get $x)) (f32x4.extract_lane 3 (local.get $mh)) (f32x4.extract_lane 3 (local.get $ml)) (local.get $frac))))
+  (func $exp1_wide (param $x f32) (param $mh f32) (param $ml f32) (param $frac i32) (result f32)
+    (f32.demote_f64 (call $fexp
+      (f64.sub (f64.sub (f64.promote_f32 (local.get $x)) (f64.promote_f32 (local.get $mh))) (f64.promote_f32 (local.get $ml)))
+      (local.get $frac))))
+
+  ;; For each of `rows` rows of C logits from x: the max m, starting from -FLT_MAX (so NaNs are
+  ;; passed over and an all -inf row gives s = 0), with -0 made +0 (the lanes meet zeros in
+  ;; another order than one loop would), and s = Σ exp(x - m) by $row; written as the doubles
+  ;; (m, s) per row at `out`.
   (func (export "ce_stats") (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
-    (local $end i32) (local $i i32) (local $m f64) (local $s f64) (local $v f64) (local $e2 v128)
+    (local $end i32) (local $end4 i32) (local $i i32) (local $mv v128) (local $m f32) (local $v f32)
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
       (local.set $end (i32.add (local.get $x) (i32.shl (local.get $C) (i32.const 2))))
-      (local.set $m (f64.const -0x1.fffffffffffffp+1023))
+      (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2))))
+      (local.set $mv (v128.const f32x4 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127))
       (local.set $i (local.get $x))
+      (block $e (loop $l
+        (br_if $e (i32.ge_u (local.get $i) (local.get $end4)))
+        ;; pmax(m, v) = m < v ? v : m: the scalar `if (v > m) m = v` in each lane
+        (local.set $mv (f32x4.pmax (local.get $mv) (v128.load (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $l)))
+      (local.set $m (f32x4.extract_lane 0 (local.get $mv)))
+      (if (f32.gt (f32x4.extract_lane 1 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 1 (local.get $mv)))))
+      (if (f32.gt (f32x4.extract_lane 2 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 2 (local.get $mv)))))
+      (if (f32.gt (f32x4.extract_lane 3 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 3 (local.get $mv)))))
       (block $e (loop $l
         (br_if $e (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $v (f64.promote_f32 (f32.load (local.get $i))))
-        (if (f64.gt (local.get $v) (local.get $m)) (then (local.set $m (local.get $v))))
+        (local.set $v (f32.load (local.get $i)))
+        (if (f32.gt (local.get $v) (local.get $m)) (then (local.set $m (local.get $v))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $l)))
-      (local.set $s (f64.const 0))
-      (local.set $i (local.get $x))
-      ;; two exps at a time; the sum still adds them one by one, in class order
-      (block $e (loop $l
-        (br_if $e (i32.gt_u (i32.add (local.get $i) (i32.const 8)) (local.get $end)))
-        (local.set $e2 (call $fexp2
-          (f64x2.sub (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $i))) (f64x2.splat (local.get $m))) (local.get $frac)))
-        (local.set $s (f64.add (f64.add (local.get $s) (f64x2.extract_lane 0 (local.get $e2))) (f64x2.extract_lane 1 (local.get $e2))))
-        (local.set $i (i32.add (local.get $i) (i32.const 8)))
-        (br $l)))
-      (if (i32.lt_u (local.get $i) (local.get $end)) (then
-        (local.set $s (f64.add (local.get $s)
-          (call $fexp (f64.sub (f64.promote_f32 (f32.load (local.get $i))) (local.get $m)) (local.get $frac))))))
-      (f64.store (local.get $out) (local.get $m))
-      (f64.store offset=8 (local.get $out) (local.get $s))
+      (local.set $m (f32.add (local.get $m) (f32.const 0)))
+      (f64.store (local.get $out) (f64.promote_f32 (local.get $m)))
+      (f64.store offset=8 (local.get $out) (call $row (local.get $x) (local.get $end) (f32x4.splat (local.get $m)) (v128.const i64x2 0 0)
+        (local.get $frac) (i32.const 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0) (i32.const 0)))
       (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (local.set $x (local.get $end))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))
 
-  ;; o[c] = exp(x[c] - shift)·k - b over each row's C classes (x and o both rows of C), with the
-  ;; doubles (shift, k, b, skip) per row at `params`; a row whose skip is not 0 is not written.
+  ;; o[c] = exp(x[c] - shift)·k - b over each row's C classes (x and o both rows of C) by $row,
+  ;; in float32: the shift as a pair of floats (its float, and what is left), k and b rounded to
+  ;; float. The doubles (shift, k, b, skip) per row are at `params`; a row whose skip is not 0 is
+  ;; zero-filled.
   (func (export "ce_grad") (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
-    (local $end i32) (local $shift f64) (local $k f64) (local $b f64)
+    (local $bytes i32) (local $shift f64) (local $mh f32)
+    (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
-      (local.set $end (i32.add (local.get $x) (i32.shl (local.get $C) (i32.const 2))))
       (if (f64.eq (f64.load offset=24 (local.get $params)) (f64.const 0))
         (then
           (local.set $shift (f64.load (local.get $params)))
-          (local.set $k (f64.load offset=8 (local.get $params)))
-          (local.set $b (f64.load offset=16 (local.get $params)))
-          (block $e (loop $l
-            (br_if $e (i32.gt_u (i32.add (local.get $x) (i32.const 8)) (local.get $end)))
-            (v128.store64_lane 0 (local.get $o) (f32x4.demote_f64x2_zero (f64x2.sub
-              (f64x2.mul
-                (call $fexp2 (f64x2.sub (f64x2.promote_low_f32x4 (v128.load64_zero (local.get $x))) (f64x2.splat (local.get $shift)))
-                  (local.get $frac))
-                (f64x2.splat (local.get $k)))
-              (f64x2.splat (local.get $b)))))
-            (local.set $x (i32.add (local.get $x) (i32.const 8)))
-            (local.set $o (i32.add (local.get $o) (i32.const 8)))
-            (br $l)))
-          (if (i32.lt_u (local.get $x) (local.get $end)) (then
-            (f32.store (local.get $o) (f32.demote_f64 (f64.sub
-              (f64.mul (call $fexp (f64.sub (f64.promote_f32 (f32.load (local.get $x))) (local.get $shift)) (local.get $frac)) (local.get $k))
-              (local.get $b))))
-            (local.set $x (local.get $end))
-            (local.set $o (i32.add (local.get $o) (i32.const 4))))))
-        (else (local.set $o (i32.add (local.get $o) (i32.shl (local.get $C) (i32.const 2))))))
-      (local.set $x (local.get $end))
+          (local.set $mh (f32.demote_f64 (local.get $shift)))
+          (drop (call $row (local.get $x) (i32.add (local.get $x) (local.get $bytes))
+            (f32x4.splat (local.get $mh)) (f32x4.splat (f32.demote_f64 (f64.sub (local.get $shift) (f64.promote_f32 (local.get $mh)))))
+            (local.get $frac) (i32.const 1)
+            (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params))))
+            (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params))))
+            (local.get $o))))
+        (else (memory.fill (local.get $o) (i32.const 0) (local.get $bytes))))
+      (local.set $x (i32.add (local.get $x) (local.get $bytes)))
+      (local.set $o (i32.add (local.get $o) (local.get $bytes)))
       (local.set $params (i32.add (local.get $params) (i32.const 32)))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))

@@ -7,6 +7,7 @@ const MAP_READ = 0x1;
 const COPY_SRC = 0x4;
 const COPY_DST = 0x8;
 const STORAGE = 0x80;
+const COMPUTE = 0x4;
 
 /** A tensor's storage on the GPU: a pooled buffer (its size is the size class, not the tensor's). */
 export class GpuHandle {
@@ -17,7 +18,11 @@ export class GpuHandle {
    * handle per allocation, so a pooled buffer handed out again starts clean.
    */
   taint: Taint | undefined;
-  constructor(readonly buffer: GPUBuffer) {}
+  constructor(
+    readonly buffer: GPUBuffer,
+    /** The buffer's number, never reused: what cached bind groups know it by. */
+    readonly id: number,
+  ) {}
 }
 
 /** After this many dispatches the batch is submitted even without a read. */
@@ -25,6 +30,8 @@ const BATCH = 128;
 /** Bytes of one checking dispatch's record in the error buffer: found, the bad value, where, padding. */
 const RECORD = 16;
 const META_BYTES = 1 << 17;
+/** Bind groups kept for reuse by default; a training step's dispatches need a few hundred. */
+const BIND_GROUPS = 4096;
 
 /**
  * The 'webgpu' backend. Ops are encoded into one command encoder and submitted at reads (or
@@ -38,11 +45,23 @@ const META_BYTES = 1 << 17;
 export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly name = 'webgpu';
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
-  private readonly pool = new Map<number, GPUBuffer[]>();
+  private readonly pool = new Map<number, FreeList>();
   private pendingFree: GpuHandle[] = [];
   /** The poison pattern, as long as the largest buffer poisoned so far. */
   private poisonHost = new Uint32Array(0);
-  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout }>();
+  private readonly pipelines = new Map<string, { pipeline: GPUComputePipeline; layout: Layout }>();
+  /** Bind group layouts by (inputs, outputs, checks): pipelines of the same shape share bind groups. */
+  private readonly layouts = new Map<string, Layout>();
+  /**
+   * Bind groups by layout, metadata window and buffers, least recently used first. The metadata
+   * binding has a dynamic offset, so one bind group serves every dispatch over the same buffers.
+   */
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  private buffersMade = 0;
+  /** How many bind groups are kept for reuse; 0 creates one per dispatch (to measure what the cache saves). */
+  bindGroupCapacity = BIND_GROUPS;
+  /** Dispatches encoded so far and how many of them found their bind group cached (diagnostics). */
+  readonly counters = { dispatches: 0, bindGroupHits: 0 };
   private encoder: GPUCommandEncoder | undefined;
   private pass: GPUComputePassEncoder | undefined;
   private dispatches = 0;
@@ -111,7 +130,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     }
     const size = Math.min(sizeClass(bytes), limit - (limit % 4));
     const reuse = this.pool.get(size)?.pop();
-    const h = new GpuHandle(reuse ?? this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST }));
+    const h = reuse ? new GpuHandle(reuse.buffer, reuse.id) : new GpuHandle(this.device.createBuffer({ size, usage: STORAGE | COPY_SRC | COPY_DST }), this.buffersMade++);
     // new buffers are zero-initialised by WebGPU; in poison mode every buffer holds poison, so a
     // kernel that leaves part of its output unwritten shows it (pooled ones were poisoned when freed)
     if (!reuse && poisonMode()) this.poison(h.buffer);
@@ -121,19 +140,19 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   free(handle: GpuHandle): void {
     if (this.lostInfo) return;
     if (this.encoder) this.pendingFree.push(handle);
-    else this.toPool(handle.buffer);
+    else this.toPool(handle);
   }
   /** Fill a buffer with the poison pattern: queued after the work submitted so far, before what is encoded next. */
   private poison(b: GPUBuffer): void {
     if (this.poisonHost.byteLength < b.size) this.poisonHost = new Uint32Array(b.size / 4).fill(POISON_WORD);
     this.device.queue.writeBuffer(b, 0, this.poisonHost.buffer, 0, b.size);
   }
-  private toPool(b: GPUBuffer): void {
-    // only submitted work may still use b: a stale read of it now sees poison
-    if (poisonMode()) this.poison(b);
-    let list = this.pool.get(b.size);
-    if (!list) this.pool.set(b.size, (list = []));
-    list.push(b);
+  private toPool(h: GpuHandle): void {
+    // only submitted work may still use the buffer: a stale read of it now sees poison
+    if (poisonMode()) this.poison(h.buffer);
+    let list = this.pool.get(h.buffer.size);
+    if (!list) this.pool.set(h.buffer.size, (list = new FreeList()));
+    list.push(h);
   }
   /** Bytes held in reserve by the buffer pool. */
   pooledBytes(): number {
@@ -145,8 +164,14 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   /** Destroy the pooled buffers (live tensors keep theirs). */
   emptyPool(): void {
     this.flush();
-    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    for (const list of this.pool.values()) for (const h of list.handles()) h.buffer.destroy();
     this.pool.clear();
+    // a bind group holds its buffers: drop them all, rather than keep destroyed buffers reachable
+    this.bindGroups.clear();
+  }
+  /** Bind groups held for reuse now. */
+  get bindGroupsCached(): number {
+    return this.bindGroups.size;
   }
 
   write(handle: GpuHandle, data: TypedArray): void {
@@ -288,7 +313,9 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
 
   private encode(p: Program): void {
     const metaBytes = Math.max(p.meta.length, 2) * 4;
-    if (this.metaUsed + metaBytes > META_BYTES || this.dispatches >= BATCH) this.flush();
+    // what the metadata binding spans: few sizes, so that few bind groups serve every dispatch
+    const window = Math.max(256, sizeClass(metaBytes));
+    if (this.metaUsed + window > META_BYTES || this.dispatches >= BATCH) this.flush();
     // Outputs carry the taint of everything they are computed from: the inputs, what an output
     // written in place held before, and this dispatch's own check.
     const seq = p.errors && p.workgroups > 0 ? this.taints.issue() : undefined;
@@ -325,27 +352,72 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     this.metaUsed += Math.ceil(metaBytes / this.metaAlign) * this.metaAlign;
 
     const { pipeline, layout } = this.pipeline(p);
-    const entries: GPUBindGroupEntry[] = [...inputs, ...p.outputs].map((h, i) => ({ binding: i, resource: { buffer: h.buffer } }));
-    entries.push({ binding: entries.length, resource: { buffer: this.meta, offset: metaOffset, size: metaBytes } });
-    if (p.errors) entries.push({ binding: entries.length, resource: { buffer: this.err } });
-    const bindGroup = this.device.createBindGroup({ layout, entries });
+    const bindGroup = this.bindGroup(layout, window, inputs, p.outputs);
     this.pass ??= enc.beginComputePass();
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, bindGroup);
+    this.pass.setBindGroup(0, bindGroup, [metaOffset]);
     const x = Math.min(p.workgroups, 65535);
     this.pass.dispatchWorkgroups(x, Math.ceil(p.workgroups / x));
     this.dispatches++;
+    this.counters.dispatches++;
     if (temps) for (const t of temps) this.free(t);
   }
 
-  private pipeline(p: Program): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
+  private pipeline(p: Program): { pipeline: GPUComputePipeline; layout: Layout } {
     let pl = this.pipelines.get(p.key);
     if (!pl) {
+      const layout = this.layout(p.inputs.length, p.outputs.length, !!p.errors);
       const module = this.device.createShaderModule({ code: p.wgsl() });
-      const pipeline = this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      this.pipelines.set(p.key, (pl = { pipeline, layout: pipeline.getBindGroupLayout(0) }));
+      const pipeline = this.device.createComputePipeline({
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout.layout] }),
+        compute: { module, entryPoint: 'main' },
+      });
+      this.pipelines.set(p.key, (pl = { pipeline, layout }));
     }
     return pl;
+  }
+
+  /** The bindings `preamble()` declares: inputs, outputs, the metadata (at a dynamic offset), the error records. */
+  private layout(inputs: number, outputs: number, errors: boolean): Layout {
+    const key = `${inputs} ${outputs} ${errors ? 'e' : ''}`;
+    let l = this.layouts.get(key);
+    if (!l) {
+      const entries: GPUBindGroupLayoutEntry[] = [];
+      const add = (type: GPUBufferBindingType, hasDynamicOffset = false) => entries.push({ binding: entries.length, visibility: COMPUTE, buffer: { type, hasDynamicOffset } });
+      for (let i = 0; i < inputs; i++) add('read-only-storage');
+      for (let i = 0; i < outputs; i++) add('storage');
+      add('read-only-storage', true);
+      if (errors) add('storage');
+      this.layouts.set(key, (l = { key, layout: this.device.createBindGroupLayout({ entries }), errors }));
+    }
+    return l;
+  }
+
+  /**
+   * The bind group of these buffers, from the cache when it holds one. A cached bind group stays
+   * valid while its buffers live, and pooled buffers are destroyed only by `emptyPool`, which
+   * empties the cache; keys name buffers by an id never reused, whichever tensor holds them now.
+   */
+  private bindGroup(layout: Layout, window: number, inputs: readonly GpuHandle[], outputs: readonly GpuHandle[]): GPUBindGroup {
+    let key = `${layout.key}|${window}`;
+    for (const h of inputs) key += ` ${h.id}`;
+    for (const h of outputs) key += ` ${h.id}`;
+    const cached = this.bindGroupCapacity > 0 ? this.bindGroups.get(key) : undefined;
+    if (cached) {
+      this.counters.bindGroupHits++;
+      this.bindGroups.delete(key); // to the most recently used end
+      this.bindGroups.set(key, cached);
+      return cached;
+    }
+    const entries: GPUBindGroupEntry[] = [...inputs, ...outputs].map((h, i) => ({ binding: i, resource: { buffer: h.buffer } }));
+    entries.push({ binding: entries.length, resource: { buffer: this.meta, offset: 0, size: window } });
+    if (layout.errors) entries.push({ binding: entries.length, resource: { buffer: this.err } });
+    const bindGroup = this.device.createBindGroup({ layout: layout.layout, entries });
+    if (this.bindGroupCapacity > 0) {
+      this.bindGroups.set(key, bindGroup);
+      while (this.bindGroups.size > this.bindGroupCapacity) this.bindGroups.delete(this.bindGroups.keys().next().value!);
+    }
+    return bindGroup;
   }
 
   /** Submit what is encoded. */
@@ -359,13 +431,65 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     this.encoder = undefined;
     this.metaUsed = 0;
     this.dispatches = 0;
-    for (const h of this.pendingFree) this.toPool(h.buffer);
+    for (const h of this.pendingFree) this.toPool(h);
     this.pendingFree = [];
   }
 
   /** Destroy the device: later ops fail with a device-lost error (for shutdown and tests). */
   destroy(): void {
     this.device.destroy();
+  }
+}
+
+/** A bind group layout and what its key says: the bindings of `preamble(inputs, outputs, errors)`. */
+interface Layout {
+  key: string;
+  layout: GPUBindGroupLayout;
+  errors: boolean;
+}
+
+/**
+ * The pooled buffers of one size class, handed out lowest id first (a binary heap). The pool's
+ * state is then the set of its buffers rather than an order: a step that allocates and frees as
+ * the one before did gets the same buffers, whichever order its frees came in, and so finds the
+ * bind groups that step made.
+ */
+class FreeList {
+  private readonly heap: GpuHandle[] = [];
+  get length(): number {
+    return this.heap.length;
+  }
+  handles(): readonly GpuHandle[] {
+    return this.heap;
+  }
+  push(h: GpuHandle): void {
+    const a = this.heap;
+    let i = a.length;
+    a.push(h);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (a[parent]!.id <= h.id) break;
+      a[i] = a[parent]!;
+      i = parent;
+    }
+    a[i] = h;
+  }
+  pop(): GpuHandle | undefined {
+    const a = this.heap;
+    const top = a[0];
+    const last = a.pop();
+    if (a.length === 0 || !last) return top;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= a.length) break;
+      if (c + 1 < a.length && a[c + 1]!.id < a[c]!.id) c++;
+      if (a[c]!.id >= last.id) break;
+      a[i] = a[c]!;
+      i = c;
+    }
+    a[i] = last;
+    return top;
   }
 }
 

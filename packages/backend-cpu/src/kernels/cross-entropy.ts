@@ -1,7 +1,7 @@
 import {
   classTargetError, fastExp, getKernel, linearCrossEntropyWorkspace, registerKernel, type ClassLossAttrs, type LinearCrossEntropyAttrs, type TypedArray,
 } from '@tapegrad/tensor';
-import { isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
+import { fills, isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
 import { wasmAddress, wasmAlloc, wasmFree, wasmKernelsFor } from '../wasm/runtime.js';
 import { loss as lossModules } from '../wasm/kernels.generated.js';
 import { matmulInto } from './matmul.js';
@@ -16,10 +16,11 @@ import { matmulInto } from './matmul.js';
 //
 // The O(N·C) passes (the row statistics, the gradient's exponentials) run as wasm/loss.wat's
 // kernels when the logits are contiguous float32 rows in the WebAssembly memory, else as the
-// loops below; both compute in double with the same operations, so they give the same bits.
+// loops below; both make the same float32 and double operations, so they give the same bits.
 // Everything per position (targets, weights, smoothing, reductions) is one loop in TypeScript.
-// exp bounds these passes: float32 logits use fastExp (accurate to float32, ~3x faster than
-// Math.exp in V8); float64 ones, whose results need more, keep Math.exp.
+// exp bounds these passes: for float32 logits it is computed in float32, four lanes at a time in
+// WebAssembly (`expF32` below, one lane), within 1 ulp of exp rounded to float32; float64 ones,
+// whose results need more, keep Math.exp.
 // Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
 
 interface LossExports {
@@ -66,7 +67,39 @@ function doubles(n: number, inMemory: boolean): { a: Float64Array; free(): void 
   return { a: new Float64Array(f.buffer, f.byteOffset, n), free: () => void wasmFree(f) };
 }
 
-/** (m, s) per position: the row's max (from -MAX_VALUE, so an all -inf row gives s = 0 and lse = -inf) and Σ exp(x - m). */
+const f32 = Math.fround;
+const FLOAT_MAX = 3.4028234663852886e38;
+// float32 constants of expF32 (Cephes's expf): log2 e, ln2 as C1 + C2, the polynomial
+const LOG2E = 1.4426950216293335;
+const C1 = 0.693359375;
+const C2 = -0.00021219444170128554;
+const P0 = 0.00019875691214110702, P1 = 0.001398199936375022, P2 = 0.008333452045917511, P3 = 0.04166579619050026, P4 = 0.1666666567325592;
+const ROUND = 6755399441055744; // adding then subtracting 1.5·2^52 rounds to an integer, ties to even
+
+/**
+ * exp(x - (mh + ml)) for float32 x, mh and ml, as one lane of wasm/loss.wat's $row computes it
+ * (see there), every float32 operation rounded by Math.fround: the same bits.
+ */
+function expF32(x: number, mh: number, ml: number): number {
+  const d = f32(x - mh);
+  if (!(d >= -87 && d <= 88)) return f32(fastExp(x - mh - ml));
+  const bb = f32(d - x);
+  const e = f32(f32(f32(x - f32(d - bb)) - f32(mh + bb)) - ml);
+  const n = f32(d * LOG2E) + ROUND - ROUND;
+  const r = f32(f32(f32(d - f32(n * C1)) - f32(n * C2)) + e);
+  let q = f32(f32(r * P0) + P1);
+  q = f32(f32(q * r) + P2);
+  q = f32(f32(q * r) + P3);
+  q = f32(f32(q * r) + P4);
+  q = f32(f32(q * r) + 0.5);
+  return f32(f32(f32(q * f32(r * r)) + r) + 1) * 2 ** n; // 2^n: exact, the result being a normal float
+}
+
+/**
+ * (m, s) per position: the row's max (from the largest finite negative, so an all -inf row gives
+ * s = 0 and lse = -inf) and Σ exp(x - m). float32 rows sum their exps as wasm/loss.wat's $row
+ * does: in double, four sums by class mod 4 over the groups of four, then the last C mod 4.
+ */
 function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
   const { C, step, rows } = r;
   const w = rows.length > 0 ? wasmLoss(x) : undefined;
@@ -76,12 +109,24 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
     return out;
   }
   const a = x.handle;
-  const exp = a instanceof Float64Array ? Math.exp : fastExp;
+  const single = !(a instanceof Float64Array);
+  const C4 = C & ~3;
   for (let p = 0; p < rows.length; p++) {
-    let m = -Number.MAX_VALUE;
+    let m = single ? -FLOAT_MAX : -Number.MAX_VALUE;
     for (let c = 0, i = rows[p]!; c < C; c++, i += step) if (a[i]! > m) m = a[i]!;
     let s = 0;
-    for (let c = 0, i = rows[p]!; c < C; c++, i += step) s += exp(a[i]! - m);
+    if (single) {
+      m += 0; // -0 as +0, as the kernel's lanes make it
+      const lane = [0, 0, 0, 0];
+      let tail = 0;
+      let c = 0;
+      let i = rows[p]!;
+      for (; c < C4; c++, i += step) lane[c & 3]! += expF32(a[i]!, m, 0);
+      for (; c < C; c++, i += step) tail += expF32(a[i]!, m, 0);
+      s = lane[0]! + lane[1]! + (lane[2]! + lane[3]!) + tail;
+    } else {
+      for (let c = 0, i = rows[p]!; c < C; c++, i += step) s += Math.exp(a[i]! - m);
+    }
     out.a[2 * p] = m;
     out.a[2 * p + 1] = s;
   }
@@ -90,7 +135,9 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
 
 /**
  * o = exp(x - shift)·k - b over each position's row, (shift, k, b, skip) per position in `params`;
- * skipped rows are not written. `w`: the WebAssembly kernels, when x and o can take them.
+ * skipped rows are zero-filled. For float32, in float32 as wasm/loss.wat's ce_grad computes it: the
+ * shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly kernels, when x and
+ * o can take them.
  */
 function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
   if (w && wasmAddress(params) >= 0) {
@@ -99,11 +146,20 @@ function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView,
   }
   const { C, step, rows } = r;
   const a = x.handle, oh = o.handle, outStep = outRows.step;
-  const exp = oh instanceof Float64Array ? Math.exp : fastExp;
+  const single = !(oh instanceof Float64Array);
   for (let p = 0; p < rows.length; p++) {
-    if (params[4 * p + 3]) continue;
+    const j0 = outRows.rows[p]!;
+    if (params[4 * p + 3]) {
+      for (let c = 0, j = j0; c < C; c++, j += outStep) oh[j] = 0;
+      continue;
+    }
     const shift = params[4 * p]!, k = params[4 * p + 1]!, b = params[4 * p + 2]!;
-    for (let c = 0, i = rows[p]!, j = outRows.rows[p]!; c < C; c++, i += step, j += outStep) oh[j] = exp(a[i]! - shift) * k - b;
+    if (single) {
+      const mh = f32(shift), ml = f32(shift - mh), k32 = f32(k), b32 = f32(b);
+      for (let c = 0, i = rows[p]!, j = j0; c < C; c++, i += step, j += outStep) oh[j] = f32(expF32(a[i]!, mh, ml) * k32) - b32;
+    } else {
+      for (let c = 0, i = rows[p]!, j = j0; c < C; c++, i += step, j += outStep) oh[j] = Math.exp(a[i]! - shift) * k - b;
+    }
   }
 }
 
@@ -170,8 +226,8 @@ const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, 
 // d loss / d x[c] = (softmax[c]·((1-ε)·w[y] + (ε/C)·Σw) - (1-ε)·w[y]·[c = y] - (ε/C)·w[c]) · scale,
 // scale = upstream / totalWeight ('mean'), upstream ('sum') or upstream[p] ('none'); softmax
 // recomputed from the saved max and log-sum. Ignored positions get 0.
-// Inputs [input, target, stats, totalWeight, upstream, weight?]; output [gradInput] (contiguous,
-// zero-filled).
+// Inputs [input, target, stats, totalWeight, upstream, weight?]; output [gradInput] (contiguous;
+// every element written).
 const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g, w], [gx], attrs) => {
   const r = classRows(x!);
   const outRows = classRows(gx!);
@@ -196,7 +252,7 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
     for (let p = 0; p < P; p++) {
       const y = ty[targets[p]!]!;
       if (y === ignoreIndex) {
-        params.a[4 * p + 3] = 1; // the output starts zero-filled
+        params.a[4 * p + 3] = 1; // a row of zeros
         continue;
       }
       if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex, attrs.report);
@@ -223,7 +279,7 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
 };
 
 registerKernel('crossEntropy', 'cpu', crossEntropyForward);
-registerKernel('crossEntropyBackward', 'cpu', crossEntropyBackward);
+registerKernel('crossEntropyBackward', 'cpu', fills(crossEntropyBackward));
 
 // ---- issue 16 (optim): linearCrossEntropy, the fused linear + cross-entropy for large vocabularies
 // (definition and gradient: @tapegrad/nn's losses/linear-cross-entropy.ts). The (N, V) logits
