@@ -8,6 +8,7 @@ import { autogradHooks, Tensor } from '../tensor.js';
 import { fromArray, zeros } from '../creation.js';
 import { isTensor, withOperands, type TensorLike } from './operand.js';
 import { add, div, mul, sub, where } from './elementwise.js';
+import { trace } from '../compile/hooks.js';
 
 // 'copy' is the one data-movement kernel: a strided read into a contiguous output, with a
 // dtype conversion when the output dtype differs. contiguous, clone and cast are all 'copy'.
@@ -35,6 +36,7 @@ export function toDevice(x: Tensor, device: Device): Tensor {
   if (!backend.readSync) {
     throw new DeviceError(`to: moving a tensor off '${x.device}' needs a read; use \`await toAsync(t, '${device}')\``);
   }
+  trace?.read(`to('${device}')`);
   const c = x.isContiguous() ? x : contiguous(x);
   const host = backend.readSync(c.storage.handle, c.dtype, c.storage.length).slice(c.offset, c.offset + x.size);
   if (c !== x) c.dispose();
@@ -55,7 +57,12 @@ function write(op: string, d: Tensor, s: Tensor): void {
   const lead = d.ndim - s.ndim;
   const strides = d.shape.map((n, i) => (i < lead || s.shape[i - lead] !== n ? 0 : s.strides[i - lead]!));
   const srcView = { ...s.kernelView(), shape: d.shape, strides };
-  getBackend(d.device).run(getKernel('copy', d.device), [srcView], [d.kernelView()], { dtype: d.dtype }, op);
+  const dstView = d.kernelView();
+  const backend = getBackend(d.device);
+  const kernel = getKernel('copy', d.device);
+  const attrs = { dtype: d.dtype };
+  backend.run(kernel, [srcView], [dstView], attrs, op);
+  trace?.kernel(op, backend, kernel, [s], [srcView], [d], [dstView], attrs, undefined, undefined);
   d.storage.version++;
 }
 
@@ -151,7 +158,10 @@ export function binaryInPlace<T extends Tensor>(dst: T, op: keyof typeof IN_PLAC
     const backend = d!.storage.backend;
     if (backend.elementwiseInPlace && d!.isContiguous() && spec!.dtype === d!.dtype && o!.device === d!.device && o!.storage !== d!.storage) {
       const view = d!.kernelView();
-      backend.run(getKernel(op, d!.device), [view, o!.kernelView()], [view], {}, name);
+      const kernel = getKernel(op, d!.device);
+      const ins = [view, o!.kernelView()];
+      backend.run(kernel, ins, [view], {}, name);
+      trace?.kernel(name, backend, kernel, [d!, o!], ins, [d!], [view], {}, undefined, undefined);
       d!.storage.version++;
       return dst;
     }
