@@ -1,4 +1,4 @@
-import { Generator, ValueError, defaultGenerator } from '@tapegrad/tensor';
+import { Generator, ValueError, defaultGenerator, notTraceable } from '@tapegrad/tensor';
 import { disposeAll, type Collated, type Sample } from './dataset.js';
 
 /** Options of {@link DataLoader}, as torch's DataLoader arguments of the same names. */
@@ -85,6 +85,7 @@ export class DataLoader<T = Sample> implements Iterable<Batch<T>> {
     const order = this.order();
     const batches = this.length;
     for (let b = 0; b < batches; b++) {
+      notTraceable('it takes a batch from a DataLoader, which a replay would not do (it would train on the same batch); pass each batch to the compiled step');
       const batch: unknown = this.dataset.getBatch(order.subarray(b * this.batchSize, (b + 1) * this.batchSize));
       yield disposable(batch as object) as unknown as Batch<T>;
     }
