@@ -2,6 +2,8 @@ import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
 import { DeviceError } from './errors.js';
 import type { ReplayProgram, Replayer } from './compile/replay.js';
+import { trace } from './compile/hooks.js';
+import type { Tensor } from './tensor.js';
 
 /** A device name: 'cpu', 'webgpu', or the name of another registered backend. */
 export type Device = 'cpu' | 'webgpu' | (string & {});
@@ -81,6 +83,8 @@ export function checkDeviceErrors(tensors: readonly { readonly storage: { readon
     handles.push(t.storage.handle);
   }
   for (const [b, handles] of byBackend) b.checkErrors!(handles);
+  // a compiled step checks again at each replay, at the same point
+  if (trace && byBackend.size) trace.check(tensors.filter((t) => t.storage.backend.checkErrors && !t.isDisposed) as unknown as readonly Tensor[]);
 }
 
 const backends = new Map<string, Backend>();

@@ -146,7 +146,7 @@ export class Tensor implements Disposable {
     this.dtype = dtype;
     countTensor(storage.backend.name, 1);
     if (!(tracked && track(this))) this.guard();
-    trace?.created(this);
+    trace?.created(this, tracked);
   }
 
   /** The gradient accumulated by backward(), for tensors that require grad. */

@@ -7,7 +7,7 @@ import { bytesPerElement } from '../dtype.js';
 import { setTrace, trace as activeTrace } from './hooks.js';
 import { plan, type Plan } from './plan.js';
 import { genericReplayer, type Replayer } from './replay.js';
-import { mapResult, metaOf, rebuild, Tracer, type Buf, type Meta, type Source, type Trace, type TraceFailure } from './trace.js';
+import { mapResult, metaOf, rebuild, Tracer, type Buf, type Meta, type Source, type Trace } from './trace.js';
 
 /** Options of {@link compile}. */
 export interface CompileOptions {
@@ -208,18 +208,21 @@ class CompiledFunction<A extends unknown[], R> {
     }
     const t = tracer.finish(result);
     if ('reason' in t) {
-      this.lastFallback = (t as TraceFailure).reason;
-      if (!t.retry || ++this.failures >= 3) this.disable(t.reason);
-      return result;
+      this.lastFallback = t.reason;
+      if (!t.retry || ++this.failures >= 3) {
+        this.disable(t.reason);
+        return result; // eager for good: eager's results
+      }
+    } else {
+      this.failures = 0;
+      this.lastFallback = undefined;
+      const p = plan(t);
+      const backends = new Set(t.steps.map((s) => ('backend' in s ? s.backend : t.bufs[s.buf]!.backend)));
+      const only = backends.size === 1 ? [...backends][0]! : undefined;
+      const replayer = (only?.replayer ?? genericReplayer)(p.program);
+      this.entries.push({ trace: t, plan: p, replayer, key, gradMode, externals: t.bufs.filter((b) => !b.born), replays: 0 });
     }
-    this.failures = 0;
-    this.lastFallback = undefined;
-    const p = plan(t);
-    const backends = new Set(t.steps.map((s) => ('backend' in s ? s.backend : t.bufs[s.buf]!.backend)));
-    const only = backends.size === 1 ? [...backends][0]! : undefined;
-    const replayer = (only?.replayer ?? genericReplayer)(p.program);
-    this.entries.push({ trace: t, plan: p, replayer, key, gradMode, externals: t.bufs.filter((b) => !b.born), replays: 0 });
-    // a replay returns values, not autograd graphs: so does the call that traced it
+    // a replay returns values, not autograd graphs: so does every call that traced
     const detached = new Map<Tensor, Tensor>();
     return mapResult(result, (r) => {
       if (!r.requiresGrad || r.isLeaf || !tracer.made.has(r)) return r;

@@ -13,11 +13,14 @@ export interface TraceHooks {
   write(s: Storage, data: TypedArray | (() => TypedArray)): void;
   /** A kernel ran; `mutates` are the inputs it wrote in place (by index). */
   kernel(op: string, backend: Backend, kernel: unknown, inputs: readonly Tensor[], inViews: readonly TensorView[], outputs: readonly Tensor[], outViews: readonly TensorView[], attrs: unknown, live: (() => unknown) | undefined, mutates: readonly number[] | undefined): void;
+  /** checkDeviceErrors ran on these tensors (an optimizer step on a backend that checks its kernels' input later). */
+  check(tensors: readonly Tensor[]): void;
   /** A tensor the program touches without a kernel (a view's input, detach, backward's gradient). */
   see(t: Tensor): void;
   /** A view op made tensors (no kernel). */
   view(): void;
-  created(t: Tensor): void;
+  /** A tensor was made; untracked ones (no scope holds them) are autograd's saved tensors and leaf gradients. */
+  created(t: Tensor, tracked: boolean): void;
   disposed(t: Tensor): void;
   /** `owner.grad` is read, or about to be set: `current` is its value now. */
   grad(owner: Tensor, current: Tensor | null): void;

@@ -51,6 +51,8 @@ export function plan(trace: Trace): Plan {
       for (const a of s.inputs) use(a.buf, i);
       for (const a of s.outputs) use(a.buf, i);
       for (const b of s.writes) written.add(b);
+    } else if (s.kind === 'check') {
+      for (const b of s.bufs) use(b, i);
     } else {
       use(s.buf, i);
       if (s.kind === 'write') hostWrites[s.buf]!++;
@@ -127,6 +129,8 @@ export function plan(trace: Trace): Plan {
       }
     } else if (s.kind === 'write') {
       if (!constant(bufs[s.buf]!)) out.push({ kind: 'write', backend: bufs[s.buf]!.backend, slot: slotOf[s.buf]!, data: s.data });
+    } else if (s.kind === 'check') {
+      out.push({ kind: 'check', backend: s.backend, slots: s.bufs.map((b) => slotOf[b]!) });
     } else {
       out.push({ kind: 'kernel', backend: s.backend, op: s.op, kernel: s.kernel, inputs: s.inputs.map(view), outputs: s.outputs.map(view), attrs: s.attrs, live: s.live });
     }

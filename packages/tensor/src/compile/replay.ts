@@ -15,8 +15,9 @@ export interface SlotView {
 /**
  * One step of a compiled function's replay, in the order the trace ran them: a kernel, a host
  * write (a constant, or random numbers drawn again), the zero-fill (or, in poison mode, the
- * poisoning) of a planned block that a new buffer takes over, and the allocation and release of
- * storage made per call (results, and every buffer of a backend whose memory is not planned).
+ * poisoning) of a planned block that a new buffer takes over, the allocation and release of
+ * storage made per call (results, and every buffer of a backend whose memory is not planned),
+ * and a device error check.
  */
 export type ReplayStep =
   | {
@@ -30,10 +31,18 @@ export type ReplayStep =
       /** Attrs read again at each replay (an optimizer's learning rate and step count). */
       readonly live: (() => unknown) | undefined;
     }
-  | { readonly kind: 'write'; readonly backend: Backend; readonly slot: number; readonly data: TypedArray | (() => TypedArray) }
+  | {
+      readonly kind: 'write';
+      readonly backend: Backend;
+      readonly slot: number;
+      /** The host data: a constant, or a function drawing random numbers again (from the generator eager used). */
+      readonly data: TypedArray | (() => TypedArray);
+    }
   | { readonly kind: 'fill'; readonly backend: Backend; readonly slot: number; readonly dtype: DType; readonly length: number; readonly zero: boolean }
   | { readonly kind: 'alloc'; readonly slot: number }
-  | { readonly kind: 'free'; readonly slot: number };
+  | { readonly kind: 'free'; readonly slot: number }
+  /** `Backend.checkErrors` on these slots' handles, where eager's optimizer step called it (`checkDeviceErrors`). */
+  | { readonly kind: 'check'; readonly backend: Backend; readonly slots: readonly number[] };
 
 /**
  * A compiled function's graph, planned: steps over handle slots. The slots of planned blocks and
@@ -47,7 +56,9 @@ export interface ReplayProgram {
 /** What a replay gets for one call: the handles by slot, and storage made per call. */
 export interface ReplayContext {
   readonly handles: unknown[];
+  /** Make this call's storage for `slot` (an 'alloc' step) and put its handle in `handles`. */
   alloc(slot: number): void;
+  /** Release the storage made for `slot` (a 'free' step, after its last reader). */
   free(slot: number): void;
 }
 /** Runs a replay program once per call. */
@@ -92,6 +103,9 @@ export function genericReplayer(program: ReplayProgram): Replayer {
           break;
         case 'free':
           ctx.free(s.slot);
+          break;
+        case 'check':
+          s.backend.checkErrors?.(s.slots.map((i) => h[i]));
           break;
       }
     }

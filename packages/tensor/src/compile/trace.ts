@@ -46,6 +46,7 @@ export interface Arg {
 }
 export type Step =
   | { readonly kind: 'alloc'; readonly buf: number }
+  | { readonly kind: 'check'; readonly backend: Backend; readonly bufs: readonly number[] }
   | { readonly kind: 'write'; readonly buf: number; readonly data: TypedArray | (() => TypedArray) }
   | {
       readonly kind: 'kernel';
@@ -123,6 +124,10 @@ export class Tracer implements TraceHooks {
   /** Tensors made by the trace (all), and those still alive. */
   readonly made = new Set<Tensor>();
   private readonly alive = new Set<Tensor>();
+  // Made untracked: autograd's saved tensors and leaf gradients. Saved tensors still alive at the
+  // end belong to nodes no backward reached; once results are detached and no outside tensor took
+  // a node (checked below), nothing reaches them, and a replay need not make them.
+  private readonly saved = new Set<Tensor>();
   private readonly slots = new Map<Tensor, { owner: Source; initial: Meta | null; initialTensor: Tensor | null }>();
   private readonly guards: ValueGuard[] = [];
   private readonly guarded = new Set<object>();
@@ -160,6 +165,9 @@ export class Tracer implements TraceHooks {
     const writes = [...outs.map((a) => a.buf), ...(mutates ?? []).filter((i) => i < ins.length).map((i) => ins[i]!.buf)];
     this.steps.push({ kind: 'kernel', op, backend, kernel, inputs: ins, outputs: outs, attrs, live, writes });
   }
+  check(tensors: readonly Tensor[]): void {
+    this.steps.push({ kind: 'check', backend: tensors[0]!.storage.backend, bufs: tensors.map((t) => this.bufOf(t)) });
+  }
   see(t: Tensor): void {
     if (this.made.has(t) || this.sourceOf.has(t)) return;
     const i = this.args.indexOf(t);
@@ -168,13 +176,14 @@ export class Tracer implements TraceHooks {
   view(): void {
     this.counts.views++;
   }
-  created(t: Tensor): void {
+  created(t: Tensor, tracked: boolean): void {
     this.counts.tensors++;
     this.made.add(t);
-    this.alive.add(t);
+    if (tracked) this.alive.add(t);
+    else this.saved.add(t);
   }
   disposed(t: Tensor): void {
-    if (this.alive.delete(t)) return;
+    if (this.alive.delete(t) || this.saved.delete(t)) return;
     this.see(t);
     const s = this.sourceOf.get(t);
     if (s) this.disposes.push(s);
@@ -263,12 +272,17 @@ export class Tracer implements TraceHooks {
       this.fail(`it returns ${e.message}: a replay rebuilds tensors, arrays and plain objects of them (and null or undefined) only; return other values from outside the compiled function`);
     }
     const finalSlots = slots.map(({ owner, initial, initialTensor, g }) => ({ owner, initial, final: g === initialTensor ? undefined : g && ref(g)?.ref }));
+    for (const [t, source] of this.sourceOf) {
+      if (!('gradOf' in source) && t.gradFn !== null && !t.isDisposed) {
+        this.fail(`it records an in-place op on a tensor from outside it (${describe(t)}): its autograd history would outlive the call, and a replay makes none`);
+      }
+    }
     const left = [...this.alive].filter((t) => !madeIndex.has(t) && !kept.has(t));
     if (left.length && !this.failure) {
       const shapes = left.slice(0, 3).map(describe).join(', ') + (left.length > 3 ? `, and ${left.length - 3} more` : '');
       this.fail(
         `it keeps ${left.length} tensor(s) it made alive past its end (${shapes}) that are neither returned nor a .grad: state made on a first call ` +
-          '(an optimizer\'s buffers; the next call traces again), tensors autograd saved for a backward that did not run, or tensors kept with keep()',
+          '(an optimizer\'s buffers; the next call traces again), or tensors kept with keep()',
         true,
       );
     }
