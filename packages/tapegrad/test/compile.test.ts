@@ -219,6 +219,16 @@ describe('guards: each traces again, and the new graph is right', () => {
     expect(model.parameters()[0]!.grad).not.toBeNull();
     for (const p of old) p.dispose();
   });
+  it('a captured tensor disposed: traced again, and the eager run says what is wrong', () => {
+    const w = tg.tensor([1, 2]);
+    const f = tg.compile((x: tg.Tensor) => x.mul(w));
+    const x = tg.tensor([3, 4]);
+    f(x);
+    f(x);
+    w.dispose();
+    expect(() => f(x)).toThrow('mul: tensor of shape [2] was disposed');
+    expect(f.stats().lastRetrace).toBe('a captured tensor (float32 [2]) was disposed');
+  });
   it("a module's training flag (Dropout)", () => {
     const drop = new nn.Dropout(0.5);
     const f = tg.compile((x: tg.Tensor) => drop.call(x));
@@ -441,6 +451,31 @@ describe('memory and what a replay leaves', () => {
     expect(out.again[0]).toBe(out.loss);
     expect(out.w).toBe(w);
     expect([out.loss.requiresGrad, out.loss.isLeaf]).toEqual([false, true]);
+  });
+  it("a kernel that throws in a replay (a target out of range) throws eager's error, changes nothing and keeps nothing", () => {
+    const t = trainer('mlp', 'sgd', 10);
+    const [[x, y]] = batches('mlp', 1, 4);
+    const step = tg.compile(t.step);
+    for (let i = 0; i < 3; i++) step(x!, y!).dispose();
+    const before = t.m.parameters().map(bits);
+    const bad = tg.tensor([1, 2, 10, 3], { dtype: 'int32' });
+    let eager: unknown, replayed: unknown;
+    try {
+      tg.tidy(() => t.step(x!, bad));
+    } catch (e) {
+      eager = e;
+    }
+    const memory = tg.memory();
+    try {
+      step(x!, bad);
+    } catch (e) {
+      replayed = e;
+    }
+    expect(step.stats().replays).toBe(2);
+    expect(replayed).toBeInstanceOf(tg.IndexError);
+    expect((replayed as Error).message).toBe((eager as Error).message);
+    expect(t.m.parameters().map(bits)).toEqual(before);
+    expect([tg.memory().tensors, tg.memory().bytes]).toEqual([memory.tensors, memory.bytes]);
   });
   it('inside another compiled function it runs inline, in that trace', () => {
     const inner = tg.compile((x: tg.Tensor) => x.exp());
