@@ -383,13 +383,22 @@ describe('what cannot be replayed runs eagerly, with the reason', () => {
     expect(bits(g())).toEqual([28]);
     expect(g.lastFallback).toMatch(/^it takes a batch from a DataLoader/);
   });
-  it('a tensor with an autograd history from outside', () => {
+  it('a tensor with an autograd history from outside, or given one inside', () => {
     const w = tg.tensor([1, 2]).requiresGrad_();
     const h = w.mul(2);
     const f = tg.compile(() => h.sum().backward(tg.ones([]), { retainGraph: true }), { warn: false });
     f();
     expect(f.lastFallback).toMatch(/^it uses a tensor \(float32 \[2\]\) with an autograd history made outside it/);
     expect(bits(w.grad!)).toEqual([2, 2]);
+    const buf = tg.zeros([2]);
+    const g = tg.compile(() => buf.add_(w.mul(2)).sum().detach(), { warn: false });
+    g();
+    expect(g.lastFallback).toBe('it records an in-place op on a tensor from outside it (float32 [2]): its autograd history would outlive the call, and a replay makes none');
+    expect(buf.gradFn?.op).toBe('add');
+    // under noGrad the same tensor h is only read: that replays
+    const k = tg.compile(() => tg.noGrad(() => h.add(1)));
+    for (let i = 0; i < 3; i++) expect(bits(k())).toEqual([3, 5]);
+    expect(k.stats().replays).toBe(2);
   });
   it('a tensor over outside storage that the trace cannot trace back', () => {
     const x = tg.tensor([1, 2]);

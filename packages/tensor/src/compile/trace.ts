@@ -131,6 +131,8 @@ export class Tracer implements TraceHooks {
   private readonly slots = new Map<Tensor, { owner: Source; initial: Meta | null; initialTensor: Tensor | null }>();
   private readonly guards: ValueGuard[] = [];
   private readonly guarded = new Set<object>();
+  /** Outside tensors that were leaves when first seen. */
+  private readonly leaves = new Set<Tensor>();
   private readonly disposes: Source[] = [];
   private counts = { kernels: 0, views: 0, writes: 0, tensors: 0 };
   private backwards = 0;
@@ -221,6 +223,7 @@ export class Tracer implements TraceHooks {
   }
   private outside(t: Tensor, source: Source): void {
     this.sourceOf.set(t, source);
+    if (t.gradFn === null) this.leaves.add(t);
     if (t.gradFn && t.requiresGrad && this.gradEnabled()) {
       this.fail(`it uses a tensor (${describe(t)}) with an autograd history made outside it: a backward inside would reach outside the trace; detach() it, or compute it inside`);
     }
@@ -272,10 +275,8 @@ export class Tracer implements TraceHooks {
       this.fail(`it returns ${e.message}: a replay rebuilds tensors, arrays and plain objects of them (and null or undefined) only; return other values from outside the compiled function`);
     }
     const finalSlots = slots.map(({ owner, initial, initialTensor, g }) => ({ owner, initial, final: g === initialTensor ? undefined : g && ref(g)?.ref }));
-    for (const [t, source] of this.sourceOf) {
-      if (!('gradOf' in source) && t.gradFn !== null && !t.isDisposed) {
-        this.fail(`it records an in-place op on a tensor from outside it (${describe(t)}): its autograd history would outlive the call, and a replay makes none`);
-      }
+    for (const t of this.leaves) {
+      if (t.gradFn !== null) this.fail(`it records an in-place op on a tensor from outside it (${describe(t)}): its autograd history would outlive the call, and a replay makes none`);
     }
     const left = [...this.alive].filter((t) => !madeIndex.has(t) && !kept.has(t));
     if (left.length && !this.failure) {
