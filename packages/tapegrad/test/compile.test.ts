@@ -295,7 +295,15 @@ describe('guards: each traces again, and the new graph is right', () => {
   });
   it('past the cache limit it runs eagerly, and says why', () => {
     const f = tg.compile((x: tg.Tensor) => x.add(1), { cacheLimit: 2, warn: false });
-    for (const n of [1, 2, 3, 4]) expect(bits(f(tg.zeros([n])))).toEqual(new Array(n).fill(1));
+    const bytes = tg.memory().bytes;
+    for (const n of [1, 2, 3, 4]) {
+      const x = tg.zeros([n]);
+      const y = f(x);
+      expect(bits(y)).toEqual(new Array(n).fill(1));
+      x.dispose();
+      y.dispose();
+    }
+    expect(tg.memory().bytes).toBe(bytes); // once it runs eagerly, its graphs' memory is given back
     expect(f.stats().disabled).toBe('it was traced 2 times, the cache limit (cacheLimit), and a guard failed again: tensor argument 0 has shape [3] now, had [1]');
     expect(f.lastFallback).toBe(f.stats().disabled);
     expect(f.stats().eagerCalls).toBe(2);

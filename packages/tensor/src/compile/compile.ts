@@ -192,6 +192,7 @@ class CompiledFunction<A extends unknown[], R> {
     return scoped(this.fn, args);
   }
   private disable(reason: string): void {
+    this.drop(); // graphs never replayed again need no memory
     this.disabled = reason;
     if (this.options.warn ?? true) warn(`compile: ${this.fn.name || 'a function'} runs eagerly from now on: ${reason}`);
   }
@@ -365,10 +366,13 @@ class CompiledFunction<A extends unknown[], R> {
   }
 
   reset(): void {
-    for (const e of this.entries) for (const s of e.plan.owned) s.release();
-    this.entries = [];
+    this.drop();
     this.failures = 0;
     this.disabled = undefined;
+  }
+  private drop(): void {
+    for (const e of this.entries) for (const s of e.plan.owned) s.release();
+    this.entries = [];
   }
 }
 
