@@ -13,6 +13,8 @@ export interface Options {
   eval?: string;
   /** Train on the first N training images only (for quick runs). */
   limit?: number;
+  /** Compile the training step (trace once, replay). */
+  compile: boolean;
   help: boolean;
 }
 
@@ -33,6 +35,7 @@ Options:
   --out DIR              where to write model.safetensors, metrics.json and plot.svg (default out)
   --eval CHECKPOINT      evaluate a saved model.safetensors on the test set instead of training
   --limit N              train on the first N training images only
+  --compile              compile the training step: traced on its first calls, then replayed
   --help                 show this help
 `;
 
@@ -64,7 +67,7 @@ export function parseOptions(argv: string[], defaultDevice: Options['device'] = 
       options: {
         model: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
         optimizer: { type: 'string' }, device: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-        eval: { type: 'string' }, limit: { type: 'string' }, help: { type: 'boolean' },
+        eval: { type: 'string' }, limit: { type: 'string' }, compile: { type: 'boolean' }, help: { type: 'boolean' },
       },
     }));
   } catch (e) {
@@ -90,6 +93,7 @@ export function parseOptions(argv: string[], defaultDevice: Options['device'] = 
     out,
     eval: s('eval'),
     limit: integer('limit', s('limit'), undefined, 1),
+    compile: values.compile === true,
     help: values.help === true,
   };
 }

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   console.log(`tapegrad MNIST: ${o.model}, ${o.optimizer} (one-cycle, peak lr ${o.lr}), batch ${o.batchSize}, ${o.epochs} epoch(s) of ${n.toLocaleString('en-US')} images on ${o.device}, seed ${o.seed}`);
   const t0 = performance.now();
   let bar: Progress | undefined;
-  const { model, history } = await train({
+  const { model, history, compiled } = await train({
     ...o,
     train: trainSplit,
     test,
@@ -61,6 +61,14 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   const seconds = (performance.now() - t0) / 1000;
+  if (compiled) {
+    const g = compiled.graphs[0];
+    console.log(
+      `compiled step: ${compiled.replays} of ${compiled.calls} steps replayed (${compiled.traces} traced, ${compiled.eagerCalls} eager)` +
+        (g ? `; ${g.kernels} kernels a step, where eager also dispatched ${g.eagerDispatches - g.kernels} views and host writes and made ${g.eagerTensors} tensors` : '') +
+        (compiled.disabled ? `; ran eagerly because ${compiled.disabled}` : ''),
+    );
+  }
   const last = history.epochs[history.epochs.length - 1]!;
 
   await mkdir(o.out, { recursive: true });

@@ -1,4 +1,4 @@
-import { argmax, data, eq, hasKernel, manualSeed, nn, noGrad, optim, sum, tidy, type Device, type Tensor } from 'tapegrad';
+import { argmax, compile, data, eq, hasKernel, manualSeed, nn, noGrad, optim, sum, tidy, type CompiledStats, type Device, type Tensor } from 'tapegrad';
 import { makeModel, type ModelName } from './models.js';
 
 export interface Split {
@@ -19,6 +19,8 @@ export interface TrainOptions {
   test: Split;
   /** Read the loss back every this many steps (a device sync; default 20). */
   lossEvery?: number;
+  /** Run the training step through `compile`: traced once, then replayed (default false). */
+  compile?: boolean;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
 }
@@ -74,10 +76,10 @@ export function makeOptimizer(name: 'sgd' | 'adam', model: nn.Module, lr: number
 
 /**
  * Train on `train` with a one-cycle schedule peaking at `lr`, evaluating on `test` after every
- * epoch. Each step runs in tidy(), so memory stays flat; the loss is read back (a device sync)
- * only every `lossEvery` steps.
+ * epoch. Each step runs in tidy() (or compiled, which frees what it made as tidy does), so memory
+ * stays flat; the loss is read back (a device sync) only every `lossEvery` steps.
  */
-export async function train(o: TrainOptions): Promise<{ model: nn.Module; history: History }> {
+export async function train(o: TrainOptions): Promise<{ model: nn.Module; history: History; compiled?: CompiledStats }> {
   manualSeed(o.seed);
   const model = makeModel(o.model).to(o.device ?? 'cpu');
   const opt = makeOptimizer(o.optimizer, model, o.lr);
@@ -87,20 +89,22 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
   const schedule = new optim.OneCycleLR(opt, { maxLr: o.lr, totalSteps: steps * o.epochs });
   const lossEvery = o.lossEvery ?? 20;
   const history: History = { losses: [], epochs: [] };
+  const step = (x: Tensor, y: Tensor) => {
+    const l = crossEntropy(model.forward(x), y);
+    opt.zeroGrad();
+    l.backward();
+    opt.step();
+    return l;
+  };
+  const compiled = o.compile ? compile(step) : undefined;
+  const runStep = compiled ?? ((x: Tensor, y: Tensor) => tidy(() => step(x, y)));
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     const t0 = performance.now();
     let lossSum = 0;
     let lossCount = 0;
     let step = 0;
     for (const batch of loader) {
-      const loss = tidy(() => {
-        const [x, y] = batch;
-        const l = crossEntropy(model.forward(x), y);
-        opt.zeroGrad();
-        l.backward();
-        opt.step();
-        return l;
-      });
+      const loss = runStep(batch[0], batch[1]);
       batch[Symbol.dispose]();
       schedule.step();
       step++;
@@ -121,5 +125,7 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
     o.onEpoch?.(info);
   }
   opt.zeroGrad();
-  return { model, history };
+  const stats = compiled?.stats();
+  compiled?.reset();
+  return { model, history, compiled: stats };
 }

@@ -1,4 +1,4 @@
-import { Generator, ValueError, defaultGenerator, tidy } from '@tapegrad/tensor';
+import { Generator, ValueError, defaultGenerator, notTraceable, tidy } from '@tapegrad/tensor';
 import { disposeAll, type Collated, type Sample } from './dataset.js';
 
 /** Options of {@link DataLoader}, as torch's DataLoader arguments of the same names. */
@@ -97,6 +97,7 @@ export class DataLoader<T = Sample, B = Collated<T>> implements Iterable<Batch<T
     const order = this.order();
     const batches = this.length;
     for (let b = 0; b < batches; b++) {
+      notTraceable('it takes a batch from a DataLoader, which a replay would not do (it would train on the same batch); pass each batch to the compiled step');
       const indices = order.subarray(b * this.batchSize, (b + 1) * this.batchSize);
       const batch: unknown = this.collate ? collateWith(this.collate, this.dataset, indices) : this.dataset.getBatch(indices);
       yield disposable(batch as object) as unknown as Batch<T, B>;

@@ -1,6 +1,9 @@
 import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
 import { DeviceError } from './errors.js';
+import type { ReplayProgram, Replayer } from './compile/replay.js';
+import { trace } from './compile/hooks.js';
+import type { Tensor } from './tensor.js';
 
 /** A device name: 'cpu', 'webgpu', or the name of another registered backend. */
 export type Device = 'cpu' | 'webgpu' | (string & {});
@@ -56,6 +59,13 @@ export interface Backend<H = unknown, K = unknown> {
    * that a later call can throw. Optimizers call it, through `checkDeviceErrors`, before a step.
    */
   checkErrors?(handles: readonly H[]): void;
+  /**
+   * Prepare a compiled function's graph (`compile`) to run once per call, when every step runs on
+   * this backend. Absent, the compiler's generic replayer calls {@link Backend.run} per kernel. A
+   * backend that queues its work would build here what eager builds per dispatch (WebGPU: bind
+   * groups, metadata) and encode each call as one batch. docs/compiler.md describes the program.
+   */
+  replayer?(program: ReplayProgram): Replayer;
 }
 
 /**
@@ -74,6 +84,8 @@ export function checkDeviceErrors(tensors: readonly { readonly storage: { readon
     handles.push(t.storage.handle);
   }
   for (const [b, handles] of byBackend) b.checkErrors!(handles);
+  // a compiled step checks again at each replay, at the same point
+  if (trace && byBackend.size) trace.check(tensors.filter((t) => t.storage.backend.checkErrors && !t.isDisposed) as unknown as readonly Tensor[]);
 }
 
 const backends = new Map<string, Backend>();

@@ -4,6 +4,7 @@ import { DTypeError, ShapeError, ValueError } from './errors.js';
 import { checkShape, fmt, numel, unravelIndex, type Shape } from './shape.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { Tensor, type NestedArray } from './tensor.js';
+import { trace } from './compile/hooks.js';
 
 /** Options of the creation functions. */
 export interface CreateOptions {
@@ -21,6 +22,19 @@ export function fromArray(data: TypedArray, shape: Shape, dtype: DType, options:
   const device = options.device ?? getDefaultDevice();
   const t = Tensor.empty(device, shape, dtype);
   getBackend(device).write(t.storage.handle, data);
+  trace?.write(t.storage, data.slice());
+  if (options.requiresGrad) t.requiresGrad_(true);
+  return t;
+}
+/**
+ * @internal fromArray for data drawn from a generator: a compiled function's replay calls
+ * `draw` again (the same generator, at the same point), so it gets the numbers eager would.
+ */
+export function fromDraw(draw: () => TypedArray, shape: Shape, dtype: DType, options: CreateOptions = {}): Tensor {
+  const device = options.device ?? getDefaultDevice();
+  const t = Tensor.empty(device, shape, dtype);
+  getBackend(device).write(t.storage.handle, draw());
+  trace?.write(t.storage, draw);
   if (options.requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -206,9 +220,12 @@ function random(op: string, shape: Shape, options: RandomOptions, sample: (g: Ge
   const dtype = dtypeOption(op, options, 'float32');
   if (!isFloating(dtype)) throw new DTypeError(`${op}: dtype must be floating point; got ${dtype}`);
   const g = options.generator ?? defaultGenerator;
-  const arr = allocArray(dtype, numel(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = sample(g);
-  return fromArray(arr, shape, dtype, options);
+  const n = numel(shape);
+  return fromDraw(() => {
+    const arr = allocArray(dtype, n);
+    for (let i = 0; i < n; i++) arr[i] = sample(g);
+    return arr;
+  }, shape, dtype, options);
 }
 /** Uniform on [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
@@ -227,9 +244,12 @@ export function randint(low: number, high: number, shape: Shape, options: Random
   const dtype = dtypeOption('randint', options, 'int32');
   if (dtype === 'int32') for (const v of [low, high - 1]) int32Value('randint', v);
   const g = options.generator ?? defaultGenerator;
-  const arr = allocArray(dtype, numel(shape));
-  for (let i = 0; i < arr.length; i++) arr[i] = g.int(low, high);
-  return fromArray(arr, shape, dtype, options);
+  const n = numel(shape);
+  return fromDraw(() => {
+    const arr = allocArray(dtype, n);
+    for (let i = 0; i < n; i++) arr[i] = g.int(low, high);
+    return arr;
+  }, shape, dtype, options);
 }
 /** Uniform [0, 1) samples with `t`'s shape, dtype and device. */
 export function randLike(t: Tensor, options: RandomOptions = {}): Tensor {
@@ -294,6 +314,9 @@ export function randperm(n: number, options: RandomOptions = {}): Tensor {
   const dtype = dtypeOption('randperm', options, 'int32');
   if (dtype === 'bool') throw new DTypeError('randperm: dtype must be a number type; got bool');
   if (dtype === 'float32' && n > 2 ** 24) throw new ValueError(`randperm: n = ${n} is past 2^24, the last integer float32 holds exactly; use int32 or float64`);
-  const order = (options.generator ?? defaultGenerator).permutation(n);
-  return fromArray(dtype === 'int32' ? order : allocArray(dtype, n).map((_, i) => order[i]!), [n], dtype, options);
+  const g = options.generator ?? defaultGenerator;
+  return fromDraw(() => {
+    const order = g.permutation(n);
+    return dtype === 'int32' ? order : allocArray(dtype, n).map((_, i) => order[i]!);
+  }, [n], dtype, options);
 }

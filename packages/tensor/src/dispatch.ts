@@ -3,13 +3,19 @@ import { DeviceError, TapegradError } from './errors.js';
 import { getKernel, getOp, type ViewSpec } from './registry.js';
 import { autogradHooks, Storage, Tensor } from './tensor.js';
 import { contiguousStrides, fmt, numel } from './shape.js';
+import { trace } from './compile/hooks.js';
 
 /**
  * The one path every op takes: validate and infer (or compute the view), check devices, pick
  * the kernel of the inputs' backend, allocate the outputs, run, and let autograd record.
+ * `attrs` may be a function returning them: the op calls it once, and each replay of a compiled
+ * function that traced this op calls it again (values that change between calls without changing
+ * the graph, as an optimizer's learning rate and step count; `compile`).
  */
 export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown = {}): Tensor[] {
   const op = getOp(name);
+  let live: (() => unknown) | undefined;
+  if (typeof attrs === 'function') attrs = (live = attrs as () => unknown)();
   for (const t of inputs) t.assertLive(name);
   const device = inputs[0]?.device;
   for (const t of inputs) {
@@ -21,6 +27,10 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
   if (op.view) {
     const input = inputs[0]!;
     const v = op.view(input, attrs);
+    if (trace) {
+      trace.see(input);
+      trace.view();
+    }
     input.storage.viewed = true;
     outputs = (Array.isArray(v) ? v : [v as ViewSpec]).map((s) => new Tensor(input.storage.retain(), s.shape, s.strides, s.offset, input.dtype));
   } else {
@@ -32,12 +42,15 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
     // a kernel that writes all of its outputs gets them unfilled: zero-filling costs a pass over memory
     const zero = !backend.fillsOutputs?.(kernel);
     outputs = specs.map((s) => new Tensor(Storage.alloc(device, s.dtype, numel(s.shape), zero), s.shape, contiguousStrides(s.shape), 0, s.dtype));
+    const inViews = inputs.map((t) => t.kernelView());
+    const outViews = outputs.map((t) => t.kernelView());
     try {
-      backend.run(kernel, inputs.map((t) => t.kernelView()), outputs.map((t) => t.kernelView()), attrs, name);
+      backend.run(kernel, inViews, outViews, attrs, name);
     } catch (e) {
       for (const o of outputs) o.dispose();
       throw e;
     }
+    trace?.kernel(name, backend, kernel, inputs, inViews, outputs, outViews, attrs, live, op.mutates);
     if (op.mutates) for (const i of op.mutates) if (inputs[i]) inputs[i]!.storage.version++;
   }
   const hooks = autogradHooks();

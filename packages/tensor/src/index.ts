@@ -22,3 +22,7 @@ export { Tensor, Storage, installAutograd, autogradHooks, type AutogradHooks, ty
 export { dispatch, run } from './dispatch.js';
 export * from './creation.js';
 export * from './ops/index.js';
+// issue 19 (compiler): trace a function once, replay its kernels
+export { compile, type Compiled, type CompiledStats, type CompileOptions, type GraphStats } from './compile/compile.js';
+export { guardValue, notTraceable } from './compile/hooks.js';
+export type { ReplayProgram, ReplayStep, ReplayContext, Replayer, SlotView } from './compile/replay.js';

@@ -5,6 +5,7 @@ import { countBytes, countTensor, memory, track } from './memory.js';
 import { contiguousStrides, fmt, numel, shapesEqual, type Shape } from './shape.js';
 import * as ops from './ops/index.js';
 import { formatTensor, inspectCustom } from './format.js';
+import { trace } from './compile/hooks.js';
 
 /** A reference-counted block of backend memory; views share one. */
 export class Storage {
@@ -27,7 +28,9 @@ export class Storage {
   /** Allocate storage on `device`: zero-filled unless `zero` is false (the caller writes every element). */
   static alloc(device: Device, dtype: DType, length: number, zero = true): Storage {
     const backend = getBackend(device);
-    return new Storage(backend, backend.alloc(dtype, length, zero), dtype, length);
+    const s = new Storage(backend, backend.alloc(dtype, length, zero), dtype, length);
+    trace?.alloc(s, zero);
+    return s;
   }
   /** How many tensors share this storage. */
   get refCount(): number {
@@ -125,8 +128,7 @@ export class Tensor implements Disposable {
   storage: Storage;
   /** Whether autograd records ops on this tensor. Set with requiresGrad_(). */
   requiresGrad = false;
-  /** The gradient accumulated by backward(), for tensors that require grad. */
-  grad: Tensor | null = null;
+  private gradValue: Tensor | null = null;
   /** The recorded op that produced this tensor (null for leaves). */
   gradFn: GradFn | null = null;
   /** @internal which output of gradFn this is */
@@ -144,6 +146,17 @@ export class Tensor implements Disposable {
     this.dtype = dtype;
     countTensor(storage.backend.name, 1);
     if (!(tracked && track(this))) this.guard();
+    trace?.created(this, tracked);
+  }
+
+  /** The gradient accumulated by backward(), for tensors that require grad. */
+  get grad(): Tensor | null {
+    trace?.grad(this, this.gradValue);
+    return this.gradValue;
+  }
+  set grad(g: Tensor | null) {
+    trace?.grad(this, this.gradValue);
+    this.gradValue = g;
   }
 
   /** @internal no scope holds this tensor any longer: release its storage if it is collected undisposed. */
@@ -258,6 +271,7 @@ export class Tensor implements Disposable {
   /** Release this tensor's storage reference (idempotent). */
   dispose(): void {
     if (this.disposedFlag) return;
+    trace?.disposed(this);
     this.disposedFlag = true;
     if (this.guarded) {
       finalizer.unregister(this);
@@ -278,6 +292,7 @@ export class Tensor implements Disposable {
   // ---- reading -------------------------------------------------------------------------
   /** The elements in row-major order, as a new typed array. */
   async data(): Promise<TypedArray> {
+    trace?.read('data()');
     const c = this.contiguousRaw();
     let out: TypedArray;
     try {
@@ -291,6 +306,7 @@ export class Tensor implements Disposable {
   }
   /** The elements, synchronously: CPU only. */
   dataSync(): TypedArray {
+    trace?.read('dataSync()');
     const backend = this.storage.backend;
     if (!backend.readSync) {
       throw new DeviceError(`dataSync: tensor is on '${this.device}', which cannot be read synchronously; use \`await t.data()\``);
@@ -350,11 +366,16 @@ export class Tensor implements Disposable {
   /** Compute gradients of this tensor with respect to the leaves that require grad. */
   backward(grad?: Tensor, options: BackwardOptions = {}): void {
     if (!autograd) throw new TapegradError("backward: autograd is not loaded; import 'tapegrad' or '@tapegrad/autograd'");
+    if (trace) {
+      trace.backward();
+      if (grad) trace.see(grad);
+    }
     autograd.backward(this, grad, options);
   }
   /** A view of the same data that autograd does not track. */
   detach(): Tensor {
     this.assertLive('detach');
+    trace?.see(this);
     return new Tensor(this.storage.retain(), this.shape, this.strides, this.offset, this.dtype);
   }
   /** Copy to another device, or return this tensor if it is there already. */

@@ -16,6 +16,7 @@ export class Dropout extends Module {
     if (!(p >= 0 && p <= 1)) throw new ValueError(`Dropout: p must be a probability in [0, 1]; got ${p}`);
   }
   forward(x: Tensor): Tensor {
+    this.guardFields(); // the mode decides the kernels
     return dropout(x, { p: this.p, training: this.training, generator: this.options.generator });
   }
   protected override extraRepr(): string {

@@ -1,4 +1,4 @@
-import { DeviceError, ShapeError, TapegradError, fmt, getBackend, inspectCustom, isTensor, keep, shapesEqual, tidy, type Device, type Tensor } from '@tapegrad/tensor';
+import { DeviceError, ShapeError, TapegradError, fmt, getBackend, guardValue, inspectCustom, isTensor, keep, shapesEqual, tidy, type Device, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
 import { ENTRIES, type Entry } from './entries.js';
 
@@ -102,7 +102,17 @@ export abstract class Module {
    * fake it). Typed as this module's own `forward`: same arguments, same result.
    */
   call(...inputs: Parameters<this['forward']>): ReturnType<this['forward']> {
+    this.guardFields();
     return this.forward(...inputs) as ReturnType<this['forward']>;
+  }
+
+  /**
+   * @internal While `compile` traces: the trace holds only while this module's training flag and
+   * fields (its submodules, parameters, buffers and settings) stay the same values and objects.
+   * Called where a module is run or listed; layers whose forward depends on the mode call it too.
+   */
+  protected guardFields(): void {
+    guardValue(() => [this.training, ...this[ENTRIES]().flatMap(([field, , v]) => [field, v])], `${this.constructor.name}'s training flag and fields`, this);
   }
 
   /** @internal What this module may register; containers override it (see entries.ts). */
@@ -114,6 +124,7 @@ export abstract class Module {
   // silently missing from parameters() and stateDict(), so holding a module, parameter or buffer
   // there is an error, unless this module registers that one anyway (a list of references).
   private registered(): [string, string, Module | Tensor][] {
+    this.guardFields();
     const out: [string, string, Module | Tensor][] = [];
     const held: Held[] = [];
     for (const [field, name, v] of this[ENTRIES]()) {

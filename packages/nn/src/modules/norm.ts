@@ -107,6 +107,7 @@ abstract class BatchNorm extends Module {
       throw new ShapeError(`${name}: expected a ${this.ranks.map((r) => `${r}-d`).join(' or ')} input; got shape ${[x.shape].map((s) => `[${s.join(', ')}]`)}`);
     }
     if (x.shape[1] !== this.numFeatures) throw new ShapeError(`${name}: expected ${this.numFeatures} channels in dim 1; got input of shape [${x.shape.join(', ')}]`);
+    this.guardFields(); // the mode decides the kernels
     let momentum = this.momentum ?? 0;
     if (this.training && this.numBatchesTracked) {
       noGrad(() => this.numBatchesTracked!.add_(1));

@@ -1,4 +1,4 @@
-import { add, div, keep, maximum, mul, neg, sqrt, zerosLike, type Tensor } from '@tapegrad/tensor';
+import { add, div, guardValue, keep, maximum, mul, neg, sqrt, zerosLike, type Tensor } from '@tapegrad/tensor';
 import { canFuse, fusedStep } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
@@ -42,13 +42,17 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
     state.expAvgSq = keep(zerosLike(p));
     if (g.amsgrad) state.maxExpAvgSq = keep(zerosLike(p));
   }
-  const step = (state.step as number) + 1;
-  state.step = step;
   const tensors = [p, grad, state.expAvg as Tensor, state.expAvgSq as Tensor, ...(g.amsgrad ? [state.maxExpAvgSq as Tensor] : [])];
   if (g.fused && canFuse('adamStep', tensors)) {
-    const { lr, eps, weightDecay, amsgrad, maximize } = g;
-    return fusedStep('adamStep', tensors, { lr, beta1: b1, beta2: b2, eps, weightDecay, decoupled, amsgrad, maximize, step });
+    return fusedStep('adamStep', tensors, () => {
+      state.step = (state.step as number) + 1; // each replay of a compiled step counts too
+      const { lr, eps, weightDecay, amsgrad, maximize } = g;
+      return { lr, beta1: g.betas[0], beta2: g.betas[1], eps, weightDecay, decoupled, amsgrad, maximize, step: state.step };
+    });
   }
+  guardValue(() => [g.lr, g.betas, g.eps, g.weightDecay, g.maximize, state.step], 'Adam\'s hyperparameters and step count (numbers in its unfused update)');
+  const step = (state.step as number) + 1;
+  state.step = step;
   let d = g.maximize ? neg(grad) : grad;
   if (g.weightDecay !== 0) {
     if (decoupled) p.mul_(1 - g.lr * g.weightDecay);
@@ -68,6 +72,9 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
 
 /** Adam (Kingma & Ba), with L2 weight decay added to the gradient and optional AMSGrad (torch.optim.Adam). */
 export class Adam extends Optimizer<H> {
+  protected override traceKey(g: ParamGroup<H>): unknown[] {
+    return [g.fused, g.amsgrad]; // the kernels and their inputs; the unfused path guards its numbers
+  }
   /**
    * @param params - The parameters to optimize (leaf tensors, each in one group; those that require no grad are skipped), or
    * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.
@@ -86,6 +93,9 @@ export class Adam extends Optimizer<H> {
 
 /** Adam with decoupled weight decay, default 0.01 (Loshchilov & Hutter; torch.optim.AdamW). */
 export class AdamW extends Optimizer<H> {
+  protected override traceKey(g: ParamGroup<H>): unknown[] {
+    return [g.fused, g.amsgrad];
+  }
   /**
    * @param params - The parameters to optimize (leaf tensors, each in one group; those that require no grad are skipped), or
    * groups of them with their own hyperparameters; an empty or bad list throws a ValueError.

@@ -25,7 +25,12 @@ defineOp<AdamStepAttrs>({ name: 'adamStep', differentiable: false, mutates: [0, 
 export function canFuse(op: string, tensors: readonly Tensor[]): boolean {
   return hasKernel(op, tensors[0]!.device) && tensors.every((t) => t.isContiguous());
 }
-export function fusedStep(op: 'sgdStep' | 'adamStep', tensors: Tensor[], attrs: SgdStepAttrs | AdamStepAttrs): void {
+/**
+ * Run a fused update. Its attrs are a function: a compiled training step's replay calls it again
+ * (`dispatch`), so the kernel gets the hyperparameters of the moment (a scheduler's learning rate)
+ * and the function may advance counters (Adam's step) as each eager step would.
+ */
+export function fusedStep(op: 'sgdStep' | 'adamStep', tensors: Tensor[], attrs: () => SgdStepAttrs | AdamStepAttrs): void {
   dispatch(op, tensors, attrs);
 }
 

@@ -1,4 +1,4 @@
-import { DTypeError, DeviceError, ShapeError, TapegradError, ValueError, checkDeviceErrors, getBackend, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
+import { DTypeError, DeviceError, ShapeError, TapegradError, ValueError, checkDeviceErrors, getBackend, guardValue, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
 
 /** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
@@ -51,6 +51,17 @@ export abstract class Optimizer<H extends { lr: number }> {
   protected abstract validate(group: ParamGroup<H>): void;
   /** Update one parameter in place (called under noGrad and tidy; keep() new state buffers). */
   protected abstract update(p: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): void;
+  /**
+   * The JavaScript values one parameter's update bakes into a compiled training step (`compile`),
+   * which traces again when one changes: by default every hyperparameter of the group and every
+   * number in the state, read before the update, so a count the update advances re-traces rather
+   * than replaying a stale one. SGD and Adam bake less: their fused kernels read the
+   * hyperparameters and step count again at each replay.
+   */
+  protected traceKey(group: ParamGroup<H>, state: ParamState): unknown[] {
+    const { params: _, ...hyper } = group;
+    return [...Object.values(hyper), ...Object.values(state).filter((v) => !isTensor(v))];
+  }
 
   /**
    * One optimization step over every parameter that has a gradient. Everything is checked before
@@ -66,6 +77,7 @@ export abstract class Optimizer<H extends { lr: number }> {
     noGrad(() => {
       for (const [p, group, state] of work) {
         this.state.set(p, state);
+        guardValue(() => this.traceKey(group, state), `${this.constructor.name}'s hyperparameters and state`);
         tidy(() => this.update(p, p.grad!, group, state));
       }
     });

@@ -1,4 +1,4 @@
-import { ValueError } from '@tapegrad/tensor';
+import { ValueError, notTraceable } from '@tapegrad/tensor';
 import type { Optimizer } from './optimizer.js';
 
 type AnyOptimizer = Optimizer<{ lr: number }>;
@@ -46,6 +46,7 @@ export abstract class LRScheduler {
   }
   /** Advance one epoch (OneCycleLR: one batch) and set the new rates; call after optimizer.step(). */
   step(): void {
+    notTraceable('it steps a learning-rate scheduler, which a replay would not do (the rate would stay); call scheduler.step() after the compiled step');
     this.lastEpoch++;
     this.apply();
   }

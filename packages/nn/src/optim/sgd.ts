@@ -1,4 +1,4 @@
-import { add, keep, mul, neg, zerosLike, type Tensor } from '@tapegrad/tensor';
+import { add, guardValue, keep, mul, neg, zerosLike, type Tensor } from '@tapegrad/tensor';
 import { canFuse, fusedStep } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
@@ -41,14 +41,17 @@ export class SGD extends Optimizer<H> {
     checkHyper('SGD', 'weightDecay', g.weightDecay, (v) => v >= 0, 'a number >= 0');
     if (g.nesterov && (g.momentum <= 0 || g.dampening !== 0)) checkHyper('SGD', 'momentum', g.momentum, () => false, 'positive, with zero dampening, for nesterov');
   }
+  protected override traceKey(g: ParamGroup<H>): unknown[] {
+    return [g.fused, g.momentum !== 0]; // the kernels and their inputs; the unfused path guards its numbers below
+  }
   protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
     const init = g.momentum !== 0 && !state.momentumBuffer;
     if (init) state.momentumBuffer = keep(zerosLike(p));
     const tensors = g.momentum !== 0 ? [p, grad, state.momentumBuffer as Tensor] : [p, grad];
     if (g.fused && canFuse('sgdStep', tensors)) {
-      const { lr, momentum, dampening, weightDecay, nesterov, maximize } = g;
-      return fusedStep('sgdStep', tensors, { lr, momentum, dampening, weightDecay, nesterov, maximize, init });
+      return fusedStep('sgdStep', tensors, () => ({ lr: g.lr, momentum: g.momentum, dampening: g.dampening, weightDecay: g.weightDecay, nesterov: g.nesterov, maximize: g.maximize, init }));
     }
+    guardValue(() => [g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, g.maximize], 'SGD\'s hyperparameters (numbers in its unfused update)');
     let d = g.maximize ? neg(grad) : grad;
     if (g.weightDecay !== 0) d = add(d, mul(p, g.weightDecay));
     if (g.momentum !== 0) {

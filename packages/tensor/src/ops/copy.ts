@@ -8,6 +8,7 @@ import { autogradHooks, Tensor } from '../tensor.js';
 import { fromArray, zeros } from '../creation.js';
 import { isTensor, withOperands, type TensorLike } from './operand.js';
 import { add, div, fillValue, mul, sub, where } from './elementwise.js';
+import { trace } from '../compile/hooks.js';
 
 // 'copy' is the one data-movement kernel: a strided read into a contiguous output, with a
 // dtype conversion when the output dtype differs. contiguous, clone and cast are all 'copy'.
@@ -35,6 +36,7 @@ export function toDevice(x: Tensor, device: Device): Tensor {
   if (!backend.readSync) {
     throw new DeviceError(`to: moving a tensor off '${x.device}' needs a read; use \`await toAsync(t, '${device}')\``);
   }
+  trace?.read(`to('${device}')`);
   const c = x.isContiguous() ? x : contiguous(x);
   const host = backend.readSync(c.storage.handle, c.dtype, c.storage.length).slice(c.offset, c.offset + x.size);
   if (c !== x) c.dispose();
@@ -55,8 +57,27 @@ function write(op: string, d: Tensor, s: Tensor): void {
   const lead = d.ndim - s.ndim;
   const strides = d.shape.map((n, i) => (i < lead || s.shape[i - lead] !== n ? 0 : s.strides[i - lead]!));
   const srcView = { ...s.kernelView(), shape: d.shape, strides };
-  getBackend(d.device).run(getKernel('copy', d.device), [srcView], [d.kernelView()], { dtype: d.dtype }, op);
+  const dstView = d.kernelView();
+  const backend = getBackend(d.device);
+  const kernel = getKernel('copy', d.device);
+  const attrs = { dtype: d.dtype };
+  backend.run(kernel, [srcView], [dstView], attrs, op);
+  trace?.kernel(op, backend, kernel, [s], [srcView], [d], [dstView], attrs, undefined, undefined);
   d.storage.version++;
+}
+
+/**
+ * Run the kernel `kernelName` on `inputs` with dst's own storage as its output (the backend
+ * allows it: `elementwiseInPlace`), noted for the tracer and the version counter as every write is.
+ */
+function runInPlace(op: string, kernelName: string, inputs: readonly Tensor[], dst: Tensor): void {
+  const view = dst.kernelView();
+  const backend = dst.storage.backend;
+  const kernel = getKernel(kernelName, dst.device);
+  const ins = inputs.map((t) => (t === dst ? view : t.kernelView()));
+  backend.run(kernel, ins, [view], {}, op);
+  trace?.kernel(op, backend, kernel, inputs, ins, [dst], [view], {}, undefined, undefined);
+  dst.storage.version++;
 }
 
 /**
@@ -150,9 +171,7 @@ export function binaryInPlace<T extends Tensor>(dst: T, op: keyof typeof IN_PLAC
     checkWritable(name, d!);
     const backend = d!.storage.backend;
     if (backend.elementwiseInPlace && d!.isContiguous() && spec!.dtype === d!.dtype && o!.device === d!.device && o!.storage !== d!.storage) {
-      const view = d!.kernelView();
-      backend.run(getKernel(op, d!.device), [view, o!.kernelView()], [view], {}, name);
-      d!.storage.version++;
+      runInPlace(name, op, [d!, o!], d!);
       return dst;
     }
     const r = IN_PLACE[op](d!, o!);
@@ -185,9 +204,7 @@ export function maskedFillInPlace<T extends Tensor>(dst: T, mask: Tensor, value:
     checkWritable(name, dst);
     const backend = dst.storage.backend;
     if (backend.elementwiseInPlace && dst.isContiguous() && v.device === dst.device && mask.storage !== dst.storage) {
-      const view = dst.kernelView();
-      backend.run(getKernel('where', dst.device), [mask.kernelView(), v.kernelView(), view], [view], {}, name);
-      dst.storage.version++;
+      runInPlace(name, 'where', [mask, v, dst], dst);
       return dst;
     }
     const r = where(mask, v, dst);

@@ -1,7 +1,7 @@
 import { allocArray, isFloating } from '../dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
-import { fromArray } from '../creation.js';
+import { fromDraw } from '../creation.js';
 import { defineOp } from '../registry.js';
 import { defaultGenerator, type Generator } from '../random.js';
 import { fmt, type Shape } from '../shape.js';
@@ -52,14 +52,18 @@ export function multinomial(probs: Tensor, numSamples: number, options: Multinom
   }
   if (categories > 2 ** 24) throw new ValueError(`multinomial: at most 2^24 categories; got ${categories}`);
   const rows = probs.ndim === 2 ? probs.shape[0]! : 1;
-  const noise = allocArray(probs.dtype, rows * (replacement ? numSamples : categories));
+  const n = rows * (replacement ? numSamples : categories);
   const f32 = probs.dtype === 'float32';
-  for (let i = 0; i < noise.length; i++) {
-    // uniforms below 1 in the probs' precision (24 bits are exact in float32); exponentials from
-    // a uniform in (0, 1), so none is 0
-    noise[i] = replacement ? (f32 ? (generator.nextUint32() >>> 8) / 2 ** 24 : generator.next()) : -Math.log((generator.nextUint32() + 0.5) / 2 ** 32);
-  }
-  const drawn = fromArray(noise, [noise.length], probs.dtype, { device: probs.device });
+  const draw = () => {
+    const noise = allocArray(probs.dtype, n);
+    for (let i = 0; i < n; i++) {
+      // uniforms below 1 in the probs' precision (24 bits are exact in float32); exponentials from
+      // a uniform in (0, 1), so none is 0
+      noise[i] = replacement ? (f32 ? (generator.nextUint32() >>> 8) / 2 ** 24 : generator.next()) : -Math.log((generator.nextUint32() + 0.5) / 2 ** 32);
+    }
+    return noise;
+  };
+  const drawn = fromDraw(draw, [n], probs.dtype, { device: probs.device });
   try {
     return run('multinomial', [probs, drawn], { numSamples, replacement });
   } finally {
