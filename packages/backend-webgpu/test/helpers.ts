@@ -69,6 +69,28 @@ export async function parity(what: string, fn: (...xs: tg.Tensor[]) => tg.Tensor
 }
 
 /**
+ * `parity` for a differentiable `fn`: the forward, then the gradients of the inputs listed in
+ * `grads` for the same random upstream gradient, on the CPU and on the GPU.
+ */
+export async function gradParity(what: string, fn: (...xs: tg.Tensor[]) => tg.Tensor, inputs: tg.Tensor[], grads: number[], tol: Tol = { atol: 1e-5, rtol: 1e-4 }, gradTol: Tol = { atol: 2e-5, rtol: 2e-4 }): Promise<void> {
+  const cpu = inputs.map((t, i) => (grads.includes(i) ? t.clone().requiresGrad_() : t));
+  const gpu = inputs.map((t, i) => (grads.includes(i) ? t.to('webgpu').requiresGrad_() : t.to('webgpu')));
+  const expected = fn(...cpu);
+  const actual = fn(...gpu);
+  expect(actual.device, what).toBe('webgpu');
+  expect(actual.shape, what).toEqual(expected.shape);
+  expectClose(await actual.data(), expected.dataSync(), tol, `${what} forward`);
+  if (!grads.length) return;
+  const up = tg.randn(expected.shape);
+  expected.backward(up);
+  actual.backward(up.to('webgpu'));
+  for (const i of grads) {
+    expect(gpu[i]!.grad, `${what} grad ${i}`).toBeTruthy();
+    expectClose(await gpu[i]!.grad!.data(), cpu[i]!.grad!.dataSync(), gradTol, `${what} grad of input ${i}`);
+  }
+}
+
+/**
  * The same values of `shape` laid out several ways on the CPU: contiguous, as the transpose of
  * a transposed tensor (non-contiguous), as a strided slice of a bigger tensor (offset and
  * step), and broadcast from a size-1 dim with expand. `make` gives the contiguous values.

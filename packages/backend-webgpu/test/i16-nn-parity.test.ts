@@ -7,29 +7,12 @@ import { beforeEach, expect, it } from 'vitest';
 import '@tapegrad/autograd';
 import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
-import { expectClose, openDevice, type Tol } from './helpers.js';
+import { gradParity, openDevice } from './helpers.js';
 
 const { gpuDescribe } = await openDevice();
 const F = nn.functional;
 
 beforeEach(() => tg.manualSeed(16));
-
-const FWD: Tol = { atol: 1e-5, rtol: 1e-4 };
-const GRAD: Tol = { atol: 2e-5, rtol: 2e-4 };
-
-async function gradParity(what: string, fn: (...xs: tg.Tensor[]) => tg.Tensor, inputs: tg.Tensor[], grads: number[], tol = FWD): Promise<void> {
-  const cpu = inputs.map((t, i) => (grads.includes(i) ? t.clone().requiresGrad_() : t));
-  const gpu = inputs.map((t, i) => (grads.includes(i) ? t.to('webgpu').requiresGrad_() : t.to('webgpu')));
-  const expected = fn(...cpu);
-  const actual = fn(...gpu);
-  expect(actual.device, what).toBe('webgpu');
-  expect(actual.shape, what).toEqual(expected.shape);
-  expectClose(await actual.data(), expected.dataSync(), tol, `${what} forward`);
-  const up = tg.randn(expected.shape);
-  expected.backward(up);
-  actual.backward(up.to('webgpu'));
-  for (const i of grads) expectClose(await gpu[i]!.grad!.data(), cpu[i]!.grad!.dataSync(), GRAD, `${what} grad of input ${i}`);
-}
 
 gpuDescribe('activations', () => {
   // values on both sides of every kink, very negative and very large ones, and a NaN

@@ -8,37 +8,18 @@ import { beforeEach, expect, it } from 'vitest';
 import '@tapegrad/autograd';
 import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
-import { expectClose, openDevice, type Tol } from './helpers.js';
+import { expectClose, gradParity, openDevice, type Tol } from './helpers.js';
 
 const { gpuDescribe } = await openDevice();
 
 beforeEach(() => tg.manualSeed(11));
 
-const FWD: Tol = { atol: 1e-5, rtol: 1e-4 };
 const GRAD: Tol = { atol: 2e-5, rtol: 2e-4 };
 
 /**
  * Run `fn` on the CPU inputs and on GPU copies: compare the output, then backward with the same
  * random upstream gradient on both devices and compare the gradient of each input in `grads`.
  */
-async function gradParity(what: string, fn: (...xs: tg.Tensor[]) => tg.Tensor, inputs: tg.Tensor[], grads: number[], tol = FWD): Promise<void> {
-  const cpu = inputs.map((t, i) => (grads.includes(i) ? t.clone().requiresGrad_() : t));
-  const gpu = inputs.map((t, i) => (grads.includes(i) ? t.to('webgpu').requiresGrad_() : t.to('webgpu')));
-  const expected = fn(...cpu);
-  const actual = fn(...gpu);
-  expect(actual.device, what).toBe('webgpu');
-  expect(actual.shape, what).toEqual(expected.shape);
-  expectClose(await actual.data(), expected.dataSync(), tol, `${what} forward`);
-  if (!grads.length) return;
-  const up = tg.randn(expected.shape);
-  expected.backward(up);
-  actual.backward(up.to('webgpu'));
-  for (const i of grads) {
-    expect(gpu[i]!.grad, `${what} grad ${i}`).toBeTruthy();
-    expectClose(await gpu[i]!.grad!.data(), cpu[i]!.grad!.dataSync(), GRAD, `${what} grad of input ${i}`);
-  }
-}
-
 gpuDescribe('losses', () => {
   it('crossEntropy: class indices, weights, ignoreIndex, label smoothing, every reduction', async () => {
     const x = tg.randn([9, 5]).mul(3);
