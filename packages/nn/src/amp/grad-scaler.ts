@@ -121,7 +121,7 @@ export class GradScaler {
         const what = `GradScaler.unscale_: parameter ${index++} (shape ${fmt(p.shape)})`;
         if (!g) continue;
         if (g.isDisposed) throw new TapegradError(`${what}: its gradient was disposed but is still set; set \`p.grad = null\` to skip the parameter`);
-        if (!isFloating(g.dtype)) throw new DTypeError(`${what} has a ${g.dtype} gradient; only floating-point gradients can be unscaled`);
+        if (!isFloating(g.dtype)) throw new DTypeError(`${what}: its gradient is ${g.dtype}; only floating-point gradients (float32, float64) can be unscaled`);
         byDevice.set(g.device, [...(byDevice.get(g.device) ?? []), g]);
       }
     }
