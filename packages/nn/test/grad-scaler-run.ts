@@ -69,7 +69,7 @@ export async function runScenario(ref: ScalerFixture, sc: Scenario, dtype: DType
   const make = (e: Enc) => tensor(e.data.map(decode), { shape: e.shape, dtype, device });
   const [x, y] = [make(ref.x), make(ref.y)];
   const params = { w: make(ref.w0).requiresGrad_(), b: make(ref.b0).requiresGrad_() };
-  const newOptimizer = (i: number) => {
+  const newOptimizer = (i: number): optim.Optimizer<{ lr: number }> => {
     const { cls, params: names, options: o } = sc.optimizers[i]!;
     return new optim[cls](names.map((n) => params[n]), o);
   };

@@ -29,7 +29,12 @@ describe('GradScaler against PyTorch, step by step (CPU)', () => {
     const read = vi.spyOn(Tensor.prototype, 'itemSync');
     const before = memory().tensors;
     try {
-      await runScenario(ref, sc, 'float64', 'cpu', 'step', { afterStep: () => expect(read.mock.calls.length).toBe(2) && read.mockClear() });
+      await runScenario(ref, sc, 'float64', 'cpu', 'step', {
+        afterStep: () => {
+          expect(read.mock.calls.length).toBe(2);
+          read.mockClear();
+        },
+      });
     } finally {
       read.mockRestore();
     }

@@ -88,6 +88,32 @@ gpuDescribe('GradScaler on WebGPU: reads', () => {
     w.dispose();
   });
 
+  it('an optimizer over parameters on the CPU and on WebGPU: one check per device, an inf on either skips the step', async () => {
+    const a = tg.tensor([1, 2]).requiresGrad_();
+    const b = tg.tensor([3], { device: 'webgpu' }).requiresGrad_();
+    const opt = new tg.optim.SGD([a, b], { lr: 0.5 });
+    const scaler = new tg.amp.GradScaler({ initScale: 4 });
+    const read = vi.spyOn(tg.Tensor.prototype, 'item');
+    for (const bad of [false, true]) {
+      tg.tidy(() => {
+        opt.zeroGrad();
+        scaler.scale(a.square().sum()).backward();
+        scaler.scale(b.square().sum()).backward();
+        if (bad) a.grad!.add_(tg.tensor([Infinity, 0]));
+      });
+      const pending = scaler.stepAsync(opt);
+      expect(() => scaler.update()).toThrow('GradScaler.update: a stepAsync(optimizer) has not finished; await it before update()');
+      await pending;
+      scaler.update();
+    }
+    expect(read.mock.calls.length).toBe(4);
+    read.mockRestore();
+    expect([Array.from(a.dataSync()), Array.from(await b.data()), scaler.getScale()]).toEqual([[0, 0], [0], 2]); // x − 0.5·2x, once; then skipped
+    opt.zeroGrad();
+    a.dispose();
+    b.dispose();
+  });
+
   it('update() after unscale_ alone cannot read the check synchronously, and says what to do', () => {
     const { w, opt, scaler, backward } = setup();
     backward();

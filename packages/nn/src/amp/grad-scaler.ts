@@ -38,6 +38,7 @@ interface OptimizerStage {
   found?: number;
 }
 
+// every optimizer (SGD, Adam, a subclass of Optimizer) is one of these, and so is a union of them
 type AnyOptimizer = Optimizer<{ lr: number }>;
 
 /**
@@ -106,23 +107,23 @@ export class GradScaler {
    * to clip or inspect the real gradients between backward() and step(). Once per optimizer
    * between update()s.
    */
-  unscale_<H extends { lr: number }>(optimizer: Optimizer<H>): void {
+  unscale_(optimizer: AnyOptimizer): void {
     if (!this.#enabled) return;
     this.#checkScaled('unscale_');
-    const opt = optimizer as unknown as AnyOptimizer;
-    const stage = this.#stages.get(opt)?.stage;
+    const stage = this.#stages.get(optimizer)?.stage;
     if (stage === 'unscaled') throw new TapegradError('GradScaler.unscale_: unscale_() has already been called on this optimizer since the last update().');
     if (stage === 'stepped') throw new TapegradError('GradScaler.unscale_: unscale_() is being called after step().');
     const byDevice = new Map<string, Tensor[]>();
     let index = 0;
-    for (const group of opt.paramGroups) {
+    for (const group of optimizer.paramGroups) {
       for (const p of group.params) {
         const g = p.grad;
         const what = `GradScaler.unscale_: parameter ${index++} (shape ${fmt(p.shape)})`;
         if (!g) continue;
         if (g.isDisposed) throw new TapegradError(`${what}: its gradient was disposed but is still set; set \`p.grad = null\` to skip the parameter`);
         if (!isFloating(g.dtype)) throw new DTypeError(`${what}: its gradient is ${g.dtype}; only floating-point gradients (float32, float64) can be unscaled`);
-        byDevice.set(g.device, [...(byDevice.get(g.device) ?? []), g]);
+        if (!byDevice.has(g.device)) byDevice.set(g.device, []);
+        byDevice.get(g.device)!.push(g);
       }
     }
     // FP32 division can be imprecise, so PyTorch takes the reciprocal in float64 and rounds it to float32
@@ -139,7 +140,7 @@ export class GradScaler {
         ),
       ),
     );
-    this.#stages.set(opt, { stage: 'unscaled', checks });
+    this.#stages.set(optimizer, { stage: 'unscaled', checks });
   }
 
   /**
@@ -149,22 +150,20 @@ export class GradScaler {
    * synchronously: a DeviceError on a device that cannot (WebGPU) says to use stepAsync.
    * Returns what `optimizer.step()` returns (nothing), as PyTorch.
    */
-  step<H extends { lr: number }>(optimizer: Optimizer<H>): void {
+  step(optimizer: AnyOptimizer): void {
     if (!this.#enabled) return optimizer.step();
-    const opt = optimizer as unknown as AnyOptimizer;
-    const s = this.#beginStep(opt, 'step');
+    const s = this.#beginStep(optimizer, 'step');
     s.found ??= this.#readSync(s, 'step', 'step(optimizer)', 'await scaler.stepAsync(optimizer)');
-    this.#finishStep(opt, s);
+    this.#finishStep(optimizer, s);
   }
 
   /**
    * {@link GradScaler.step} for any device: the inf check is read with `await`, one value per
    * device the gradients are on. Use it on WebGPU.
    */
-  async stepAsync<H extends { lr: number }>(optimizer: Optimizer<H>): Promise<void> {
+  async stepAsync(optimizer: AnyOptimizer): Promise<void> {
     if (!this.#enabled) return optimizer.step();
-    const opt = optimizer as unknown as AnyOptimizer;
-    const s = this.#beginStep(opt, 'stepAsync');
+    const s = this.#beginStep(optimizer, 'stepAsync');
     // marked stepped before the await, so a second stepAsync started meanwhile is refused rather than stepping twice
     s.stage = 'stepped';
     if (s.found === undefined) {
@@ -172,7 +171,7 @@ export class GradScaler {
       s.found = values.filter((v) => !v).length;
       for (const c of s.checks) c.dispose();
     }
-    this.#finishStep(opt, s);
+    this.#finishStep(optimizer, s);
   }
 
   /**
@@ -192,6 +191,7 @@ export class GradScaler {
       let found = 0;
       for (const s of stages) {
         checks += s.checks.length;
+        if (s.stage === 'stepped' && s.found === undefined) throw new TapegradError('GradScaler.update: a stepAsync(optimizer) has not finished; await it before update()');
         s.found ??= this.#readSync(s, 'update', 'update()', 'await scaler.stepAsync(optimizer) for every optimizer before update()');
         found += s.found;
       }
