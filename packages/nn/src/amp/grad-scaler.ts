@@ -21,9 +21,13 @@ export interface GradScalerOptions {
  * in both; plain numbers (fit for `JSON.stringify`).
  */
 export interface GradScalerStateDict {
+  /** The scale (a float32 value). */
   scale: number;
+  /** {@link GradScalerOptions.growthFactor}. */
   growth_factor: number;
+  /** {@link GradScalerOptions.backoffFactor}. */
   backoff_factor: number;
+  /** {@link GradScalerOptions.growthInterval}. */
   growth_interval: number;
   /** Steps without an inf or NaN since the scale last changed. */
   _growth_tracker: number;
@@ -296,8 +300,8 @@ export class GradScaler {
     return s;
   }
   #finishStep(optimizer: AnyOptimizer, s: OptimizerStage): void {
-    s.stage = 'stepped';
     if (!s.found) optimizer.step();
+    s.stage = 'stepped';
   }
   // the number of devices that found an inf or NaN, read now
   #readSync(s: OptimizerStage, method: string, call: string, instead: string): number {
