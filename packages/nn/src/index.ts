@@ -1,6 +1,7 @@
 /**
  * Neural networks on tapegrad tensors, after torch.nn: modules (layers, losses, containers) and
- * their functional forms, weight initialisers and optimizers with learning-rate schedulers.
+ * their functional forms, weight initialisers, optimizers with learning-rate schedulers, and
+ * dynamic loss scaling (`amp.GradScaler`).
  * @packageDocumentation
  * @module @tapegrad/nn
  */
@@ -16,3 +17,5 @@ export * from './modules/index.js';
 export * as init from './init.js';
 /** Optimizers, learning-rate schedulers and gradient clipping (torch.optim). */
 export * as optim from './optim/index.js';
+/** Mixed-precision helpers (torch.cuda.amp): dynamic loss scaling with GradScaler. */
+export * as amp from './amp/index.js';

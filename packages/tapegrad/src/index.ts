@@ -26,9 +26,9 @@ export {
   type CompositeOpDef, type KernelOpDef, type KernelOp, type KernelGradCtx, type Gradients, type CustomCpuKernel, type CpuTensorView, type WgslKernel, type WgslParam, type WgslProgram,
 } from '@tapegrad/autograd';
 
-// Layers, functional ops, initialisers and optimizers (torch.nn, torch.nn.init, torch.optim).
+// Layers, functional ops, initialisers, optimizers and loss scaling (torch.nn, torch.nn.init, torch.optim, torch.cuda.amp).
 export * as nn from '@tapegrad/nn';
-export { optim, init } from '@tapegrad/nn';
+export { optim, init, amp } from '@tapegrad/nn';
 
 // Datasets and loaders as a namespace (torch.utils.data); saving and loading at the top, as torch.save/torch.load.
 export * as data from '@tapegrad/data';

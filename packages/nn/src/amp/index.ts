@@ -1,0 +1,1 @@
+export * from './grad-scaler.js';
