@@ -48,7 +48,7 @@ describe('extractBlocks', () => {
     ]);
   });
   it('finds the samples of the guides', () => {
-    for (const guide of ['getting-started', 'tensors-devices-memory', 'autograd', 'custom-ops', 'adding-a-backend']) {
+    for (const guide of ['getting-started', 'tensors-devices-memory', 'autograd', 'custom-ops', 'adding-a-backend', 'saving-loading']) {
       expect(samples.find((s) => s.doc === `docs/${guide}.md`)?.blocks.length).toBeGreaterThan(0);
     }
   });
