@@ -109,9 +109,27 @@ export function makeSchedule(opt: optim.Optimizer<{ lr: number }>, lr: number, w
 }
 
 /**
- * Train a character model on random windows of the corpus. Each step runs in tidy(), so its
- * activations and gradients are freed when it ends; the loss is read back only every
- * `lossEvery` steps, since each read waits for the device.
+ * One training step on a batch of windows [batch, context + 1]: next-character cross-entropy,
+ * backward, gradient clipping, AdamW. Runs in tidy(), so its activations and gradients are freed
+ * when it ends; returns the loss (the caller disposes it).
+ */
+export function makeStep(model: CharModel, opt: optim.Optimizer<{ lr: number }>, clip: number): (batch: Tensor) => Tensor {
+  const { context: T, vocabSize } = model.config;
+  return (batch) =>
+    tidy(() => {
+      const logits = model.forward(batch.narrow(1, 0, T));
+      const loss = nn.functional.crossEntropy(logits.reshape(-1, vocabSize), batch.narrow(1, 1, T).reshape(-1));
+      opt.zeroGrad();
+      loss.backward();
+      optim.clipGradNorm(model.parameters(), clip);
+      opt.step();
+      return loss;
+    });
+}
+
+/**
+ * Train a character model on shuffled windows of the corpus, validating as it goes. The loss is
+ * read back only every `lossEvery` steps, since each read waits for the device.
  */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   manualSeed(o.seed);
@@ -129,16 +147,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const lossEvery = o.lossEvery ?? 10;
   const history: History = { train: [], val: [] };
 
-  const step = (batch: Tensor): Tensor =>
-    tidy(() => {
-      const logits = model.forward(batch.narrow(1, 0, T));
-      const loss = nn.functional.crossEntropy(logits.reshape(-1, config.vocabSize), batch.narrow(1, 1, T).reshape(-1));
-      opt.zeroGrad();
-      loss.backward();
-      optim.clipGradNorm(model.parameters(), o.clip);
-      opt.step();
-      return loss;
-    });
+  const step = makeStep(model, opt, o.clip);
 
   let trainMs = 0;
   let valLoss = NaN;
