@@ -28,7 +28,10 @@ export function pick(logits: Tensor, temperature: number, topK: number | undefin
   });
 }
 
-/** `length` characters continuing `prompt`, one at a time. The LSTM carries its state from step to step; the transformer re-reads the last `context` characters. */
+/**
+ * `length` characters continuing `prompt`, one at a time. The LSTM carries its state from step
+ * to step; the transformer re-reads the last `context` characters.
+ */
 export async function sample(model: CharModel, vocab: Vocab, o: SampleOptions): Promise<string> {
   const { prompt = '\n', length, temperature = 1, topK, seed = 0 } = o;
   if (!(temperature > 0)) throw new Error(`sample: temperature must be > 0; got ${temperature}`);
@@ -40,7 +43,7 @@ export async function sample(model: CharModel, vocab: Vocab, o: SampleOptions): 
   const wasTraining = model.training;
   model.eval();
   let state: [Tensor, Tensor] | null = null;
-  let fresh = ids; // what the model has not read yet
+  let fresh = ids.slice(); // what the LSTM has not read yet
   try {
     for (let i = 0; i < length; i++) {
       // the LSTM's new state is returned from the tidy with the pick, so that it outlives the step

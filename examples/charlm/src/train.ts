@@ -141,7 +141,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const T = config.context;
   const trainWindows = windows(o.corpus.train, T, Infinity, device);
   const valWindows = windows(o.corpus.val, T, o.evalWindows ?? 512, device);
-  const baseline = unigramLoss(o.corpus.train, (await valWindows.narrow(1, 1, T).contiguous().data()) as Int32Array, config.vocabSize);
+  // the validation targets are characters 1 .. count·T of the validation text (windows overlap by one)
+  const baseline = unigramLoss(o.corpus.train, o.corpus.val.subarray(1, valWindows.shape[0]! * T + 1), config.vocabSize);
   const loader = new data.DataLoader(new data.TensorDataset(trainWindows), { batchSize: o.batchSize, shuffle: true, dropLast: true, seed: o.seed });
   if (loader.length === 0) throw new Error(`train: ${trainWindows.shape[0]} training windows do not fill one batch of ${o.batchSize}`);
   const lossEvery = o.lossEvery ?? 10;

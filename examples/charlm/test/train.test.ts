@@ -35,7 +35,10 @@ describe('the corpus', () => {
   it('windows overlap by one character: the targets are the inputs shifted by one', () => {
     const w = windows(Int32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), 3);
     expect(w.arraySync()).toEqual([[0, 1, 2, 3], [3, 4, 5, 6]]);
-    w.dispose();
+    // so the targets of n windows are characters 1 .. n·context, which train() scores the unigram baseline on
+    const val = windows(corpus.val, 32, 10);
+    expect(Array.from(val.narrow(1, 1, 32).contiguous().dataSync())).toEqual(Array.from(corpus.val.subarray(1, 321)));
+    for (const t of [w, val]) t.dispose();
   });
 });
 
