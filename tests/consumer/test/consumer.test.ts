@@ -65,7 +65,10 @@ describe('the tarballs', () => {
       expect(manifest, f).not.toMatch(/@tapegrad\/source|workspace:|\.\/src\/|"prepack"/);
       const pkg = JSON.parse(manifest) as { main: string; types: string; exports: object; imports?: object; license: string };
       expect(pkg.license).toBe('MIT');
-      const targets = JSON.stringify([pkg.main, pkg.types, pkg.exports, pkg.imports ?? {}]).match(/\.\/[\w/.-]+/g)!;
+      // the files named: string values (the keys of exports are subpaths, './nn', not files)
+      const targets: string[] = [];
+      const walk = (x: unknown): void => void (typeof x === 'string' ? targets.push(x) : x && typeof x === 'object' && Object.values(x).forEach(walk));
+      walk([pkg.main, pkg.types, pkg.exports, pkg.imports ?? {}]);
       for (const t of targets) expect(listing, `${f}: ${t}`).toContain(`package/${t.slice(2)}`);
     }
   });
