@@ -14,7 +14,8 @@ import { defineSuite, type Table } from '../harness.js';
 
 const PACKAGES = ['tensor', 'autograd', 'backend-cpu', 'backend-webgpu', 'nn', 'data', 'tapegrad'];
 const BUNDLES: [string, string][] = [
-  ['tapegrad', 'tapegrad-mlp.js'],
+  ['tapegrad (tg.nn, tg.optim)', 'tapegrad-mlp.js'],
+  ['tapegrad (tapegrad/nn, /nn/functional, /optim)', 'tapegrad-mlp-subpaths.js'],
   ['@tensorflow/tfjs 4.22', 'tfjs-mlp.js'],
   ['@tensorflow/tfjs-core + tfjs-backend-cpu 4.22', 'tfjs-core-mlp.js'],
   ['@jax-js/jax 0.1.25', 'jax-mlp.js'],
@@ -91,6 +92,7 @@ export default defineSuite({
         notes: [
           "first load: the entry and its static imports, what a page that trains on the CPU downloads; all chunks adds what",
           'loads on demand (tapegrad: the WebGPU backend, at initWebGPU()). Entries: bench/src/bundles/.',
+          "esbuild keeps all of a namespace reached through another (tg.nn.Linear): tapegrad's subpath entries let it keep only what the page uses.",
         ],
       };
       for (const [name, entry] of BUNDLES) {

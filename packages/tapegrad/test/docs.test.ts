@@ -24,11 +24,13 @@ function extractBlocks(markdown: string): { line: number; code: string }[] {
   return blocks;
 }
 
-// 'tapegrad' and '@tapegrad/<pkg>' resolve to the workspace sources, wherever the sample lives.
+// 'tapegrad' and '@tapegrad/<pkg>', and their subpaths ('tapegrad/nn'), resolve to the workspace
+// sources, wherever the sample lives: the @tapegrad/source target of the subpath's export.
 function pointImports(code: string): string {
-  return code.replace(/(from\s+|import\s*\(\s*|import\s+)(['"])(tapegrad|@tapegrad\/[\w-]+)\2/g, (_, lead: string, q: string, spec: string) => {
-    const dir = spec === 'tapegrad' ? 'tapegrad' : spec.slice('@tapegrad/'.length);
-    return `${lead}${q}${join(root, 'packages', dir, 'src/index.ts')}${q}`;
+  return code.replace(/(from\s+|import\s*\(\s*|import\s+)(['"])(tapegrad|@tapegrad\/[\w-]+)((?:\/[\w-]+)*)\2/g, (_, lead: string, q: string, spec: string, sub: string) => {
+    const dir = join(root, 'packages', spec === 'tapegrad' ? 'tapegrad' : spec.slice('@tapegrad/'.length));
+    const target = sub ? (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { exports: Record<string, Record<string, string>> }).exports[`.${sub}`]!['@tapegrad/source']! : 'src/index.ts';
+    return `${lead}${q}${join(dir, target)}${q}`;
   });
 }
 

@@ -31,7 +31,9 @@ function checkAttrs(op: string, attrs: ClassLossAttrs): void {
 // kernels/cross-entropy.ts, with wasm/loss.wat). Outputs:
 // [loss, stats, totalWeight]: stats holds, per target position, the row max and the log of
 // the sum of exp(x - max), which is all the backward needs to recompute softmax.
-defineOp<ClassLossAttrs>({
+// Exported (with the backward's) so that linearCrossEntropy, which runs both by name, imports the
+// definitions: a bundler drops a module of this package whose exports nobody imports.
+export const crossEntropyOp = defineOp<ClassLossAttrs>({
   name: 'crossEntropy',
   infer: ([input, target, weight], attrs) => {
     checkAttrs('crossEntropy', attrs);
@@ -49,7 +51,7 @@ defineOp<ClassLossAttrs>({
 
 // The fused backward: inputs [input, target, stats, totalWeight, upstream, weight?], one output
 // of the input's shape, written in one pass per row.
-defineOp<ClassLossAttrs>({
+export const crossEntropyBackwardOp = defineOp<ClassLossAttrs>({
   name: 'crossEntropyBackward',
   infer: ([input]) => [{ shape: input!.shape, dtype: input!.dtype }],
 });

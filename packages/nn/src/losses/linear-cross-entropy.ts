@@ -5,7 +5,7 @@ import {
   type ClassLossAttrs, type LinearCrossEntropyAttrs, type OutputSpec, type Tensor,
 } from '@tapegrad/tensor';
 import { checkIgnoreIndex, checkLabelSmoothing } from './class-targets.js';
-import type { CrossEntropyOptions } from './cross-entropy.js';
+import { crossEntropyBackwardOp, crossEntropyOp, type CrossEntropyOptions } from './cross-entropy.js';
 import { checkReduction } from './reduction.js';
 
 // issue 16 (optim): linearCrossEntropy(h, W, target) = crossEntropy(h·Wᵀ + b, target) for large
@@ -122,7 +122,7 @@ function forwardChunks(h: Tensor, W: Tensor, target: Tensor, bias: Tensor | unde
   let total = full([], 0, opts);
   for (const [r0, rows] of chunks(N, a.chunk)) {
     const [l, st, t] = tidy(() =>
-      dispatch('crossEntropy', [chunkLogits(h, W, bias, r0, rows), narrow(flat, 0, r0, rows), ...optional(undefined, weight)], chunkAttrs(a, target, r0, none ? 'none' : 'sum')),
+      dispatch(crossEntropyOp.name, [chunkLogits(h, W, bias, r0, rows), narrow(flat, 0, r0, rows), ...optional(undefined, weight)], chunkAttrs(a, target, r0, none ? 'none' : 'sum')),
     );
     stats.push(st!);
     total = add(total, t!);
@@ -144,7 +144,7 @@ function backwardChunks(h: Tensor, W: Tensor, target: Tensor, stats: Tensor, tot
     const parts = tidy(() => {
       const upstream = a.reduction === 'none' ? narrow(up, 0, r0, rows) : up;
       const inputs = [chunkLogits(h, W, bias, r0, rows), narrow(flat, 0, r0, rows), narrow(stats, 0, r0, rows), total, upstream, ...optional(undefined, weight)];
-      const G = run('crossEntropyBackward', inputs, chunkAttrs(a, target, r0));
+      const G = run(crossEntropyBackwardOp.name, inputs, chunkAttrs(a, target, r0));
       return [a.grads[0] ? matmul(G, W) : null, a.grads[1] ? matmul(transpose(G, 0, 1), narrow(h, 0, r0, rows)) : null, a.grads[2] ? sum(G, [0]) : null];
     });
     if (parts[0]) dh.push(parts[0]);
