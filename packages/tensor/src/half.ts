@@ -3,17 +3,21 @@
 // patterns with integer operations, so a NaN's payload survives widening and no engine's NaN
 // canonicalisation is involved. Narrowing rounds to nearest, ties to even, as c10::Half and
 // c10::BFloat16 do, including their NaNs: float16 keeps the sign (0x7e00 | sign), bfloat16 gives
-// 0x7fc0 whatever the sign.
+// 0x7fc0 whatever the sign, as c10's scalar conversion does (PyTorch's vectorised cast gives 0xffff:
+// a NaN either way).
 
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** The float32 bit pattern of a float16 bit pattern (exact: every float16 is a float32). */
+/** The float32 bit pattern of a float16 bit pattern (exact: every float16 is a float32; a signalling NaN comes out quiet). */
 export function float16BitsToFloat32Bits(h: number): number {
   const sign = (h & 0x8000) << 16;
   const exp = (h >> 10) & 0x1f;
   let mant = h & 0x3ff;
-  if (exp === 0x1f) return (sign | 0x7f800000 | (mant << 13)) >>> 0; // infinities, NaNs (payload kept)
+  if (exp === 0x1f) {
+    // an infinity, or a NaN with its payload, made quiet as F16C's vcvtph2ps (and so PyTorch) makes it
+    return (sign | 0x7f800000 | (mant ? 0x400000 | (mant << 13) : 0)) >>> 0;
+  }
   if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0; // 112 = 127 - 15
   if (mant === 0) return sign >>> 0;
   // a subnormal m·2^-24: shift the leading 1 up to the implicit bit, one exponent step per shift
