@@ -253,6 +253,22 @@ describe('float16 and bfloat16 storage on the CPU', () => {
     });
   });
 
+  it('a half checkpoint (safetensors F16) loads into a float32 model, and a float16 model runs', async () => {
+    const model = new tg.nn.Linear(3, 2);
+    const state = Object.fromEntries(Object.entries(model.stateDict()).map(([k, t]) => [k, t.to('float16')]));
+    const other = new tg.nn.Linear(3, 2);
+    const loaded = tg.parseSafetensors(await tg.serializeSafetensors(state));
+    other.loadStateDict(loaded);
+    expect(other.weight.dtype).toBe('float32');
+    expect(Array.from(other.weight.dataSync())).toEqual(Array.from(state.weight!.dataSync()));
+    const y = tg.tidy(() => tg.nn.functional.linear(tg.ones([4, 3], { dtype: 'float16' }), loaded.weight!, loaded.bias!));
+    expect(y.dtype).toBe('float16');
+    expect(y.shape).toEqual([4, 2]);
+    for (const t of [...Object.values(state), ...Object.values(loaded), y]) t.dispose();
+    model.dispose();
+    other.dispose();
+  });
+
   it('a backend that cannot hold a dtype refuses it naming the op (as WebGPU refuses halves)', () => {
     const cpu = tg.getBackend('cpu');
     tg.registerBackend({ ...cpu, name: 'no-halves', unsupportedDTypes: { float16: 'half support is not built here' } });
