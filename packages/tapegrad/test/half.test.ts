@@ -269,6 +269,21 @@ describe('float16 and bfloat16 storage on the CPU', () => {
     other.dispose();
   });
 
+  it('a compiled function on half tensors replays to the bits eager computes', () => {
+    const f = (x: tg.Tensor, w: tg.Tensor) => x.matmul(w).softmax(1).mul(3).add(x.sum(1, true));
+    const g = tg.compile(f);
+    tg.tidy(() => {
+      for (let i = 0; i < 3; i++) {
+        const x = tg.randn([4, 5]).to('bfloat16');
+        const w = tg.randn([5, 5]).to('bfloat16');
+        const [want, got] = [f(x, w), g(x, w)];
+        expect(got.dtype).toBe('bfloat16');
+        expect(got.rawDataSync()).toEqual(want.rawDataSync());
+      }
+    });
+    expect(g.stats().replays).toBeGreaterThan(0);
+  });
+
   it('a backend that cannot hold a dtype refuses it naming the op (as WebGPU refuses halves)', () => {
     const cpu = tg.getBackend('cpu');
     tg.registerBackend({ ...cpu, name: 'no-halves', unsupportedDTypes: { float16: 'half support is not built here' } });
