@@ -228,6 +228,20 @@ describe('float16 and bfloat16 storage on the CPU', () => {
     t.dispose();
   });
 
+  it('ops on views (a column, a row, a broadcast) widen only what the view reaches, with the float32 bits rounded', () => {
+    tg.tidy(() => {
+      const x = tg.randn([6, 7]).mul(3).to('float16');
+      const f = x.to('float32');
+      const views: [(t: tg.Tensor) => tg.Tensor, string][] = [
+        [(t) => t.select(1, 2).mul(2.5), 'column'],
+        [(t) => t.select(0, 4).add(t.select(0, 1)), 'rows'],
+        [(t) => t.narrow(0, 2, 3).T.matmul(t.narrow(0, 1, 3)), 'blocks'],
+        [(t) => t.select(0, 5).unsqueeze(0).expand(4, 7).softmax(1), 'broadcast'],
+      ];
+      for (const [op, what] of views) expect(op(x).rawDataSync(), what).toEqual(op(f).to('float16').rawDataSync());
+    });
+  });
+
   it("an optimizer updates a float16 parameter in its own storage, rounding once (float32 arithmetic)", () => {
     const p = tg.tensor([1, -2, 0.3333], { dtype: 'float16' }).requiresGrad_();
     const before = Float32Array.from(p.dataSync());

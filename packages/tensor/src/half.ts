@@ -86,6 +86,16 @@ export function fromBfloat16Bits(h: number): number {
 export type HalfDType = 'float16' | 'bfloat16';
 
 const words = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+// float16's float32 patterns, all 65,536 (256 kB, made at the first widening): a load per element
+// instead of the branches, about twice as fast over large arrays
+let F16_WORDS: Uint32Array | undefined;
+function f16Words(): Uint32Array {
+  if (!F16_WORDS) {
+    F16_WORDS = new Uint32Array(65536);
+    for (let h = 0; h < 65536; h++) F16_WORDS[h] = float16BitsToFloat32Bits(h);
+  }
+  return F16_WORDS;
+}
 
 /**
  * Widen `bits` (float16 or bfloat16 patterns) into `out` (float32, the same length; a new array
@@ -96,7 +106,10 @@ export function widenHalf<T extends Float32Array = Float32Array>(dtype: HalfDTyp
   const w = words(out);
   const n = bits.length;
   if (dtype === 'bfloat16') for (let i = 0; i < n; i++) w[i] = bits[i]! << 16;
-  else for (let i = 0; i < n; i++) w[i] = float16BitsToFloat32Bits(bits[i]!);
+  else {
+    const table = f16Words();
+    for (let i = 0; i < n; i++) w[i] = table[bits[i]!]!;
+  }
   return out;
 }
 
