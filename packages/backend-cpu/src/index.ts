@@ -9,6 +9,7 @@
 import { addPoolReporter, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
 import { fillsOutputs, type CpuKernel, type CpuView } from './strided.js';
 import { poolAlloc, poolBytes, poolFree } from './pool.js';
+import { hasHalf, runWidened } from './half.js';
 export { setPoolCap as setCpuPoolCap } from './pool.js';
 import './kernels/elementwise.js';
 import './kernels/reduce.js';
@@ -35,7 +36,8 @@ export const cpuBackend: Backend<TypedArray, CpuKernel> = {
   write: (handle, data) => handle.set(data),
   read: async (handle) => handle.slice(),
   readSync: (handle) => handle,
-  run: (kernel, inputs, outputs, attrs, op) => kernel(inputs as CpuView[], outputs as CpuView[], attrs, op),
+  run: (kernel, inputs, outputs, attrs, op) =>
+    hasHalf(inputs as CpuView[], outputs as CpuView[]) ? runWidened(kernel, inputs as CpuView[], outputs as CpuView[], attrs, op) : kernel(inputs as CpuView[], outputs as CpuView[], attrs, op),
   fillsOutputs,
   pooledBytes: poolBytes,
   elementwiseInPlace: true,

@@ -44,6 +44,12 @@ const BIND_GROUPS = 4096;
  */
 export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly name = 'webgpu';
+  readonly unsupportedDTypes = {
+    float64: 'float64 is not supported on WebGPU (WGSL has no 64-bit floats); keep float64 tensors on the CPU or cast to float32',
+    // issue 18 built the CPU's half storage only; WGSL's f16 needs the optional shader-f16 feature, and kernels for it
+    float16: "WebGPU half support (WGSL's f16, the shader-f16 feature) is not built yet; keep float16 tensors on the CPU, or cast to float32 before moving them",
+    bfloat16: 'WebGPU half support is not built yet (and WGSL has no bfloat16); keep bfloat16 tensors on the CPU, or cast to float32 before moving them',
+  } as const;
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   private readonly pool = new Map<number, FreeList>();
   private pendingFree: GpuHandle[] = [];
@@ -119,9 +125,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   // ---- memory ------------------------------------------------------------------------------
   alloc(dtype: DType, length: number): GpuHandle {
     this.check();
-    if (dtype === 'float64') {
-      throw new DTypeError('webgpu: float64 is not supported on WebGPU (WGSL has no 64-bit floats); keep float64 tensors on the CPU or cast to float32');
-    }
+    const why = this.unsupportedDTypes[dtype as keyof typeof this.unsupportedDTypes];
+    if (why) throw new DTypeError(`webgpu: ${why}`); // Storage.alloc refuses these first, naming the op
     const bytes = Math.max(length, 1) * 4;
     const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     if (bytes > limit) {

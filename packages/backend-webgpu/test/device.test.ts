@@ -19,6 +19,16 @@ gpuDescribe('errors', () => {
     expect(() => tg.zeros([2], { dtype: 'float64', device: 'webgpu' })).toThrow(/float64 is not supported on WebGPU/);
     expect(() => gpu(tg.ones([2])).cast('float64')).toThrow(tg.DTypeError);
   });
+  it('float16 and bfloat16 are refused naming the op and the missing half support', () => {
+    for (const dtype of ['float16', 'bfloat16'] as const) {
+      expect(() => tg.zeros([2], { dtype, device: 'webgpu' })).toThrow(new RegExp(`^full: a ${dtype} tensor cannot live on 'webgpu': WebGPU half support .*is not built yet`));
+      const h = tg.tensor([1, 2], { dtype });
+      expect(() => h.to('webgpu')).toThrow(tg.DTypeError);
+      expect(() => h.to('webgpu')).toThrow(new RegExp(`^to: a ${dtype} tensor`));
+      expect(() => gpu(tg.ones([2])).cast(dtype)).toThrow(new RegExp(`^copy: a ${dtype} tensor cannot live on 'webgpu'`));
+      h.dispose();
+    }
+  });
   it('a tensor larger than the device allows names the limit', () => {
     const limit = Math.min(backend!.limits.maxStorageBufferBindingSize, backend!.limits.maxBufferSize);
     const x = gpu(tg.ones([1]));

@@ -12,8 +12,8 @@ import { files } from './files.js';
 const FILE_DTYPES = {
   F64: { bytes: 8, dtype: 'float64' },
   F32: { bytes: 4, dtype: 'float32' },
-  F16: { bytes: 2, dtype: 'float32' },
-  BF16: { bytes: 2, dtype: 'float32' },
+  F16: { bytes: 2, dtype: 'float16' },
+  BF16: { bytes: 2, dtype: 'bfloat16' },
   I64: { bytes: 8, dtype: 'int32' },
   I32: { bytes: 4, dtype: 'int32' },
   I16: { bytes: 2, dtype: 'int32' },
@@ -21,9 +21,9 @@ const FILE_DTYPES = {
   U8: { bytes: 1, dtype: 'int32' },
   BOOL: { bytes: 1, dtype: 'bool' },
 } as const satisfies Record<string, { bytes: number; dtype: DType }>;
-/** The dtype names of the safetensors format that tapegrad reads (it writes F64, F32, I32 and BOOL). */
+/** The dtype names of the safetensors format that tapegrad reads (it writes F64, F32, F16, BF16, I32 and BOOL). */
 export type SafetensorsDType = keyof typeof FILE_DTYPES;
-const WRITE_DTYPE: Record<DType, SafetensorsDType> = { float64: 'F64', float32: 'F32', int32: 'I32', bool: 'BOOL' };
+const WRITE_DTYPE: Record<DType, SafetensorsDType> = { float64: 'F64', float32: 'F32', float16: 'F16', bfloat16: 'BF16', int32: 'I32', bool: 'BOOL' };
 
 /** Headers past this size are refused, as the reference implementation does (it guards against absurd lengths). */
 const MAX_HEADER_BYTES = 100_000_000;
@@ -130,7 +130,8 @@ export interface LoadOptions {
 
 /**
  * The tensors of a safetensors file's bytes (the browser half of `load`). F16 and BF16 load as
- * float32; I64, I16, I8 and U8 as int32 (I64 values outside int32's range are an error). The
+ * float16 and bfloat16, bit for bit (PyTorch's half checkpoints; `loadStateDict` converts them
+ * into a float32 model); I64, I16, I8 and U8 as int32 (I64 values outside int32's range are an error). The
  * whole file is validated before any tensor is made, so a bad file never half-loads.
  */
 export function parseSafetensors(bytes: Uint8Array, options: LoadOptions & { name?: string } = {}): Record<string, Tensor> {
@@ -175,24 +176,11 @@ function decode(dtype: SafetensorsDType, raw: Uint8Array, where: string): TypedA
       }
       return out;
     }
-    case 'F16': return Float32Array.from(new Uint16Array(buf), halfToFloat);
-    case 'BF16': {
-      // bfloat16 is the top half of a float32.
-      const halves = new Uint16Array(buf);
-      const words = new Uint32Array(halves.length);
-      for (let i = 0; i < halves.length; i++) words[i] = halves[i]! << 16;
-      return new Float32Array(words.buffer);
-    }
+    // the bit patterns, which is what float16 and bfloat16 storage holds
+    case 'F16':
+    case 'BF16':
+      return new Uint16Array(buf);
   }
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -211,7 +199,7 @@ export interface SaveOptions {
 }
 
 /**
- * The bytes of a safetensors file holding `tensors` (F32, F64, I32, BOOL), readable by
+ * The bytes of a safetensors file holding `tensors` (F32, F64, F16, BF16, I32, BOOL), readable by
  * PyTorch's and Hugging Face's safetensors. Async because tensors on a GPU are read with
  * `await t.data()`. Tensors are laid out widest dtype first, then by name, so every tensor's
  * data starts aligned to its element size.
@@ -228,7 +216,8 @@ export async function serializeSafetensors(tensors: Record<string, Tensor>, opti
   if (options.metadata) checkMetadata(options.metadata, (msg) => new TapegradError(`serializeSafetensors: ${msg}`));
   entries.sort(([ka, a], [kb, b]) => bytesOf(b.dtype) - bytesOf(a.dtype) || (ka < kb ? -1 : ka > kb ? 1 : 0));
 
-  const datas = await Promise.all(entries.map(([, t]) => t.data()));
+  // float16 and bfloat16 as their bit patterns, so a NaN's payload is written as it was read
+  const datas = await Promise.all(entries.map(([, t]) => t.rawData()));
   const header: Record<string, unknown> = {};
   if (options.metadata) header[METADATA] = options.metadata;
   let offset = 0;

@@ -26,7 +26,7 @@ function file(header: object | string, data: ArrayLike<number> = [], headerLengt
 const f32 = (...v: number[]) => new Uint8Array(new Float32Array(v).buffer);
 
 describe('safetensors round trip', () => {
-  it('saves and loads F32, F64, I32 and BOOL tensors of any shape, views included, with metadata', async () => {
+  it('saves and loads F32, F64, F16, BF16, I32 and BOOL tensors of any shape, views included, with metadata', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tapegrad-st-'));
     const grid = tensor([[1, 2, 3], [4, 5, 6]]);
     const tensors = {
@@ -37,6 +37,8 @@ describe('safetensors round trip', () => {
       scalar: tensor(7, { dtype: 'int32' }),
       empty: tensor([], { shape: [2, 0, 3], dtype: 'float64' }),
       columns: grid.T.narrow(0, 1, 2),
+      half: tensor([[0.1, -65504], [6e-8, -0]], { dtype: 'float16' }),
+      brain: tensor([1e-40, 3e38, -0.1], { dtype: 'bfloat16' }).narrow(0, 1, 2),
     };
     const path = join(dir, 'model.safetensors');
     await save(tensors, path, { metadata: { epoch: '3' } });
@@ -46,6 +48,7 @@ describe('safetensors round trip', () => {
       expect(loaded[k]!.dtype, k).toBe(t.dtype);
       expect(loaded[k]!.shape, k).toEqual(t.shape);
       expect(flat(loaded[k]!), k).toEqual(flat(t));
+      expect(loaded[k]!.rawDataSync(), k).toEqual(t.rawDataSync());
     }
     expect(loaded.columns!.arraySync()).toEqual([[2, 5], [3, 6]]);
 
@@ -55,7 +58,7 @@ describe('safetensors round trip', () => {
     expect(header.dataStart % 8).toBe(0);
     expect(bytes[header.dataStart - 1]).toBe(0x20);
     // widest dtype first, so every tensor's data is aligned to its element size
-    for (const e of Object.values(header.tensors)) expect(e.dataOffsets[0] % { F64: 8, F32: 4, I32: 4, BOOL: 1 }[e.dtype as 'F64']).toBe(0);
+    for (const e of Object.values(header.tensors)) expect(e.dataOffsets[0] % { F64: 8, F32: 4, I32: 4, F16: 2, BF16: 2, BOOL: 1 }[e.dtype as 'F64']).toBe(0);
   });
 
   it('serializes an empty state dict', async () => {
@@ -101,6 +104,17 @@ describe('safetensors interop with PyTorch', () => {
 });
 
 describe('safetensors dtype conversions', () => {
+  it('writes float16 and bfloat16 bit for bit, NaN payloads included, as F16 and BF16', async () => {
+    const bits = new Uint16Array([0x7c01, 0xfe55, 0x0001, 0x3555]);
+    const half = parseSafetensors(file({ h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] } }, new Uint8Array(bits.buffer))).h!;
+    const bytes = await serializeSafetensors({ h: half, b: half.cast('bfloat16') });
+    const header = parseSafetensorsHeader(bytes);
+    expect(header.tensors.h!.dtype).toBe('F16');
+    expect(header.tensors.b!.dtype).toBe('BF16');
+    const at = header.dataStart + header.tensors.h!.dataOffsets[0];
+    expect(new Uint16Array(bytes.slice(at, at + 8).buffer)).toEqual(bits);
+  });
+
   it('reads F16 specials and subnormals, BF16, U8, I8 and I16', () => {
     const half = new Uint8Array(new Uint16Array([0x3c00, 0xc000, 0x7c00, 0xfc00, 0x7e00, 0x0001, 0x03ff, 0x8000, 0x7bff]).buffer);
     const brain = new Uint8Array(new Uint16Array([0x3f80, 0xc049, 0x7f80, 0x7fc0]).buffer);
@@ -117,9 +131,13 @@ describe('safetensors dtype conversions', () => {
         [...half, ...brain, ...small],
       ),
     );
-    expect(loaded.half!.dtype).toBe('float32');
+    expect(loaded.half!.dtype).toBe('float16');
     expect(flat(loaded.half!)).toEqual([1, -2, Infinity, -Infinity, NaN, 2 ** -24, 1023 * 2 ** -24, -0, 65504]);
+    expect(loaded.brain!.dtype).toBe('bfloat16');
     expect(flat(loaded.brain!)).toEqual([1, -3.140625, Infinity, NaN]);
+    // the patterns as they were in the file, and back into a file unchanged
+    expect(loaded.half!.rawDataSync()).toEqual(new Uint16Array(half.buffer));
+    expect(loaded.brain!.rawDataSync()).toEqual(new Uint16Array(brain.buffer));
     expect(loaded.u8!.dtype).toBe('int32');
     expect(flat(loaded.u8!)).toEqual([250]);
     expect(flat(loaded.i8!)).toEqual([-1, -128, 1]);

@@ -28,6 +28,11 @@ export interface Backend<H = unknown, K = unknown> {
    * writes every element before anything reads one).
    */
   alloc(dtype: DType, length: number, zero?: boolean): H;
+  /**
+   * The dtypes this backend cannot hold, each with the reason and what to do instead (WebGPU:
+   * float64, float16, bfloat16). Allocating one is a DTypeError naming the op, before alloc runs.
+   */
+  readonly unsupportedDTypes?: Partial<Record<DType, string>>;
   /** Release storage that alloc returned. */
   free(handle: H, dtype: DType, length: number): void;
   /** Copy host data into storage. */

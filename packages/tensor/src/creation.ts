@@ -1,5 +1,5 @@
 import { getBackend, getDefaultDevice, type Device } from './backend.js';
-import { allocArray, checkDType, dtypeOfArray, int32Value, isFloating, type DType, type TypedArray } from './dtype.js';
+import { checkDType, dtypeOfArray, int32Value, isFloating, isHalf, storageArray, valueArray, type DType, type TypedArray } from './dtype.js';
 import { DTypeError, ShapeError, ValueError } from './errors.js';
 import { checkShape, fmt, numel, unravelIndex, type Shape } from './shape.js';
 import { defaultGenerator, type Generator } from './random.js';
@@ -17,10 +17,15 @@ export interface RandomOptions extends CreateOptions {
   generator?: Generator;
 }
 
-/** @internal wrap a host array as a new tensor on `device`. */
-export function fromArray(data: TypedArray, shape: Shape, dtype: DType, options: CreateOptions = {}): Tensor {
+/**
+ * @internal wrap a host array as a new tensor on `device`: the storage's own kind of array, or
+ * for float16 and bfloat16 either their bit patterns (a Uint16Array) or values to round (any
+ * other array). `op` names the caller in errors.
+ */
+export function fromArray(data: TypedArray, shape: Shape, dtype: DType, options: CreateOptions = {}, op = 'fromArray'): Tensor {
   const device = options.device ?? getDefaultDevice();
-  const t = Tensor.empty(device, shape, dtype);
+  const t = Tensor.empty(device, shape, dtype, op);
+  data = storageArray(dtype, data);
   getBackend(device).write(t.storage.handle, data);
   trace?.write(t.storage, data.slice());
   if (options.requiresGrad) t.requiresGrad_(true);
@@ -30,11 +35,12 @@ export function fromArray(data: TypedArray, shape: Shape, dtype: DType, options:
  * @internal fromArray for data drawn from a generator: a compiled function's replay calls
  * `draw` again (the same generator, at the same point), so it gets the numbers eager would.
  */
-export function fromDraw(draw: () => TypedArray, shape: Shape, dtype: DType, options: CreateOptions = {}): Tensor {
+export function fromDraw(draw: () => TypedArray, shape: Shape, dtype: DType, options: CreateOptions = {}, op = 'fromDraw'): Tensor {
   const device = options.device ?? getDefaultDevice();
-  const t = Tensor.empty(device, shape, dtype);
-  getBackend(device).write(t.storage.handle, draw());
-  trace?.write(t.storage, draw);
+  const t = Tensor.empty(device, shape, dtype, op);
+  const drawn = () => storageArray(dtype, draw());
+  getBackend(device).write(t.storage.handle, drawn());
+  trace?.write(t.storage, drawn);
   if (options.requiresGrad) t.requiresGrad_(true);
   return t;
 }
@@ -133,7 +139,7 @@ export function tensor(data: NestedArray | HostArray | readonly number[], option
   if (options.shape) shape = checkShape('tensor', options.shape);
   checkDType('tensor', 'dtype', dtype);
   if (numel(shape) !== values.length) throw new ShapeError(`tensor: shape ${fmt(shape)} needs ${numel(shape)} elements; got ${values.length}`);
-  const arr = allocArray(dtype, values.length);
+  const arr = valueArray(dtype, values.length);
   // a Uint8Array read as bool must hold bools: 128 or 255 are bytes (pixels), and would become true
   const bytesAsBool = data instanceof Uint8Array && options.dtype === undefined;
   for (let i = 0; i < values.length; i++) {
@@ -149,7 +155,7 @@ export function tensor(data: NestedArray | HostArray | readonly number[], option
       arr[i] = Number(v);
     }
   }
-  return fromArray(arr, shape, dtype, options);
+  return fromArray(arr, shape, dtype, options, 'tensor');
 }
 
 /**
@@ -161,9 +167,9 @@ export function full(shape: Shape, value: number | boolean, options: CreateOptio
   if (typeof value !== 'number' && typeof value !== 'boolean') throw new DTypeError(`full: value must be a number or a boolean; got ${describe(value)}`);
   const dtype = dtypeOption('full', options, typeof value === 'boolean' ? 'bool' : 'float32');
   if (dtype === 'int32') int32Value('full', +value);
-  const arr = allocArray(dtype, numel(shape));
+  const arr = valueArray(dtype, numel(shape));
   if (value !== 0 && value !== false) arr.fill(dtype === 'bool' ? 1 : Number(value));
-  return fromArray(arr, shape, dtype, options);
+  return fromArray(arr, shape, dtype, options, 'full');
 }
 /** A tensor of `shape` filled with 0. */
 export function zeros(shape: Shape, options: CreateOptions = {}): Tensor {
@@ -201,18 +207,18 @@ export function arange(start: number, end?: number, step = 1, options: CreateOpt
   const dtype = dtypeOption('arange', options, [start, end, step].every(Number.isInteger) ? 'int32' : 'float32');
   // the values are monotonic: the ends are the extremes
   if (dtype === 'int32' && n > 0) for (const v of [start, start + (n - 1) * step]) int32Value('arange', v);
-  const arr = allocArray(dtype, n);
+  const arr = valueArray(dtype, n);
   for (let i = 0; i < n; i++) arr[i] = start + i * step;
-  return fromArray(arr, [n], dtype, options);
+  return fromArray(arr, [n], dtype, options, 'arange');
 }
 
 /** The n x m identity matrix. */
 export function eye(n: number, m = n, options: CreateOptions = {}): Tensor {
   checkShape('eye', [n, m]);
   const dtype = dtypeOption('eye', options, 'float32');
-  const arr = allocArray(dtype, n * m);
+  const arr = valueArray(dtype, n * m);
   for (let i = 0; i < Math.min(n, m); i++) arr[i * m + i] = 1;
-  return fromArray(arr, [n, m], dtype, options);
+  return fromArray(arr, [n, m], dtype, options, 'eye');
 }
 
 function random(op: string, shape: Shape, options: RandomOptions, sample: (g: Generator) => number): Tensor {
@@ -222,10 +228,10 @@ function random(op: string, shape: Shape, options: RandomOptions, sample: (g: Ge
   const g = options.generator ?? defaultGenerator;
   const n = numel(shape);
   return fromDraw(() => {
-    const arr = allocArray(dtype, n);
+    const arr = valueArray(dtype, n);
     for (let i = 0; i < n; i++) arr[i] = sample(g);
     return arr;
-  }, shape, dtype, options);
+  }, shape, dtype, options, op);
 }
 /** Uniform on [0, 1). */
 export function rand(shape: Shape, options: RandomOptions = {}): Tensor {
@@ -246,10 +252,10 @@ export function randint(low: number, high: number, shape: Shape, options: Random
   const g = options.generator ?? defaultGenerator;
   const n = numel(shape);
   return fromDraw(() => {
-    const arr = allocArray(dtype, n);
+    const arr = valueArray(dtype, n);
     for (let i = 0; i < n; i++) arr[i] = g.int(low, high);
     return arr;
-  }, shape, dtype, options);
+  }, shape, dtype, options, 'randint');
 }
 /** Uniform [0, 1) samples with `t`'s shape, dtype and device. */
 export function randLike(t: Tensor, options: RandomOptions = {}): Tensor {
@@ -273,7 +279,8 @@ export function randintLike(t: Tensor, low: number, high: number, options: Rando
  */
 function evenly(op: string, start: number, end: number, steps: number, dtype: DType): number[] {
   if (!Number.isInteger(steps) || steps < 0) throw new ValueError(`${op}: steps must be a non-negative integer; got ${steps}`);
-  const f = dtype === 'float32' ? Math.fround : dtype === 'int32' ? Math.trunc : (v: number) => v;
+  // float16 and bfloat16 compute in float32, as their kernels do, and round when stored
+  const f = dtype === 'float32' || isHalf(dtype) ? Math.fround : dtype === 'int32' ? Math.trunc : (v: number) => v;
   const [s, e] = [f(start), f(end)];
   if (steps === 1) return [s];
   const step = dtype === 'int32' ? (e - s) / (steps - 1) : f(f(e - s) / (steps - 1));
@@ -290,9 +297,9 @@ function spacedDType(op: string, options: CreateOptions): DType {
 export function linspace(start: number, end: number, steps: number, options: CreateOptions = {}): Tensor {
   const dtype = spacedDType('linspace', options);
   const values = evenly('linspace', start, end, steps, dtype);
-  const arr = allocArray(dtype, steps);
+  const arr = valueArray(dtype, steps);
   values.forEach((v, i) => (arr[i] = dtype === 'int32' ? int32Value('linspace', Math.trunc(v)) : v));
-  return fromArray(arr, [steps], dtype, options);
+  return fromArray(arr, [steps], dtype, options, 'linspace');
 }
 /**
  * `steps` values from base^start to base^end, their exponents evenly spaced (torch.logspace);
@@ -301,9 +308,9 @@ export function linspace(start: number, end: number, steps: number, options: Cre
 export function logspace(start: number, end: number, steps: number, base = 10, options: CreateOptions = {}): Tensor {
   const dtype = spacedDType('logspace', options);
   const exponents = evenly('logspace', start, end, steps, dtype);
-  const arr = allocArray(dtype, steps);
+  const arr = valueArray(dtype, steps);
   exponents.forEach((x, i) => (arr[i] = dtype === 'int32' ? int32Value('logspace', Math.trunc(base ** x)) : base ** x));
-  return fromArray(arr, [steps], dtype, options);
+  return fromArray(arr, [steps], dtype, options, 'logspace');
 }
 /**
  * A random order of 0 … n-1, int32 unless a dtype is given (torch.randperm), drawn from the
@@ -317,6 +324,6 @@ export function randperm(n: number, options: RandomOptions = {}): Tensor {
   const g = options.generator ?? defaultGenerator;
   return fromDraw(() => {
     const order = g.permutation(n);
-    return dtype === 'int32' ? order : allocArray(dtype, n).map((_, i) => order[i]!);
-  }, [n], dtype, options);
+    return dtype === 'int32' ? order : valueArray(dtype, n).map((_, i) => order[i]!);
+  }, [n], dtype, options, 'randperm');
 }

@@ -41,7 +41,7 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
     if (op.mutates) for (const i of op.mutates) if (inputs[i]) checkWritable(name, inputs[i]!);
     // a kernel that writes all of its outputs gets them unfilled: zero-filling costs a pass over memory
     const zero = !backend.fillsOutputs?.(kernel);
-    outputs = specs.map((s) => new Tensor(Storage.alloc(device, s.dtype, numel(s.shape), zero), s.shape, contiguousStrides(s.shape), 0, s.dtype));
+    outputs = specs.map((s) => new Tensor(Storage.alloc(device, s.dtype, numel(s.shape), zero, name), s.shape, contiguousStrides(s.shape), 0, s.dtype));
     const inViews = inputs.map((t) => t.kernelView());
     const outViews = outputs.map((t) => t.kernelView());
     try {

@@ -1,13 +1,20 @@
 import { DTypeError, ValueError } from './errors.js';
+import { narrowHalf, type HalfDType } from './half.js';
 
-/** Element types. `float64` exists for gradcheck and is CPU-only. */
-export type DType = 'float32' | 'float64' | 'int32' | 'bool';
-/** The typed array that holds each dtype: Float32Array, Float64Array, Int32Array, Uint8Array (bool). */
-export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array;
+/**
+ * Element types. `float64` exists for gradcheck and is CPU-only; `float16` and `bfloat16` are
+ * CPU-only storage (16-bit patterns) whose ops compute in float32 and round once.
+ */
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int32' | 'bool';
+/**
+ * The typed array that holds each dtype: Float32Array, Float64Array, Int32Array, Uint8Array
+ * (bool), Uint16Array (the bit patterns of float16 and bfloat16).
+ */
+export type TypedArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array;
 
-const ARRAYS = { float32: Float32Array, float64: Float64Array, int32: Int32Array, bool: Uint8Array } as const;
-/** Every dtype, narrowest first (the order type promotion climbs). */
-export const DTYPES: readonly DType[] = ['bool', 'int32', 'float32', 'float64'];
+const ARRAYS = { float32: Float32Array, float64: Float64Array, float16: Uint16Array, bfloat16: Uint16Array, int32: Int32Array, bool: Uint8Array } as const;
+/** Every dtype, narrowest first (the order type promotion climbs; float16 and bfloat16 meet at float32). */
+export const DTYPES: readonly DType[] = ['bool', 'int32', 'float16', 'bfloat16', 'float32', 'float64'];
 
 /** A zero-filled typed array of `length` elements for `dtype`. */
 export function allocArray(dtype: DType, length: number): TypedArray {
@@ -17,11 +24,30 @@ export function allocArray(dtype: DType, length: number): TypedArray {
 export function bytesPerElement(dtype: DType): number {
   return ARRAYS[dtype].BYTES_PER_ELEMENT;
 }
-/** Whether `dtype` is float32 or float64 (the dtypes that can carry gradients). */
+/** Whether `dtype` is a floating-point dtype (the dtypes that can carry gradients). */
 export function isFloating(dtype: DType): boolean {
-  return dtype === 'float32' || dtype === 'float64';
+  return dtype === 'float32' || dtype === 'float64' || dtype === 'float16' || dtype === 'bfloat16';
 }
-/** The dtype a typed array holds, or undefined for other arrays. */
+/** Whether `dtype` is float16 or bfloat16: stored as 16-bit patterns, read as float32 values. */
+export function isHalf(dtype: DType): dtype is HalfDType {
+  return dtype === 'float16' || dtype === 'bfloat16';
+}
+/**
+ * A host array for `length` values of `dtype`: its storage array, or for float16 and bfloat16 a
+ * Float32Array of values, which {@link storageArray} rounds to bit patterns.
+ */
+export function valueArray(dtype: DType, length: number): TypedArray {
+  return isHalf(dtype) ? new Float32Array(length) : allocArray(dtype, length);
+}
+/**
+ * `values` as `dtype`'s storage holds them: a float16 or bfloat16 tensor's values (any array but
+ * a Uint16Array, which is taken as bit patterns already) rounded to nearest even; other dtypes'
+ * arrays as they are.
+ */
+export function storageArray(dtype: DType, values: TypedArray): TypedArray {
+  return isHalf(dtype) && !(values instanceof Uint16Array) ? narrowHalf(dtype, values) : values;
+}
+/** The dtype a typed array holds, or undefined for other arrays (a Uint16Array holds float16 or bfloat16: it does not say which). */
 export function dtypeOfArray(a: ArrayLike<unknown>): DType | undefined {
   if (a instanceof Float32Array) return 'float32';
   if (a instanceof Float64Array) return 'float64';
@@ -53,18 +79,23 @@ export function checkDType(op: string, arg: string, dtype: unknown): DType {
 }
 
 // bool < int < float: PyTorch's type categories.
-const CATEGORY = { bool: 0, int32: 1, float32: 2, float64: 2 } as const;
-const RANK = { bool: 0, int32: 1, float32: 2, float64: 3 } as const;
+const CATEGORY = { bool: 0, int32: 1, float16: 2, bfloat16: 2, float32: 2, float64: 2 } as const;
+const RANK = { bool: 0, int32: 1, float16: 2, bfloat16: 2, float32: 3, float64: 4 } as const;
 
-/** The wider of two dtypes (torch.promote_types). */
+/**
+ * The wider of two dtypes (torch.promote_types). float16 and bfloat16 hold different ranges and
+ * precisions, so neither holds the other: together they promote to float32, as in PyTorch.
+ */
 export function promoteTypes(a: DType, b: DType): DType {
+  if (a !== b && RANK[a] === RANK[b]) return 'float32';
   return RANK[a] >= RANK[b] ? a : b;
 }
 
 /**
  * PyTorch's result_type for an op's operands: dimensioned tensors decide the dtype, and a
- * 0-d tensor or a number only lifts it into a higher category (int tensor + 0.5 is float32,
- * float32 tensor + float64 0-d tensor stays float32).
+ * 0-d tensor or a number only lifts it into a higher category, to its own dtype (int tensor +
+ * 0.5 is float32, int tensor + float16 0-d tensor float16, float32 tensor + float64 0-d tensor
+ * stays float32, float16 tensor + float32 0-d tensor stays float16).
  */
 export function resultType(operands: readonly { dtype: DType; zeroDim: boolean }[]): DType {
   let dim: DType | undefined;
@@ -74,8 +105,8 @@ export function resultType(operands: readonly { dtype: DType; zeroDim: boolean }
     else dim = dim === undefined ? o.dtype : promoteTypes(dim, o.dtype);
   }
   if (dim === undefined) return zero!;
-  if (zero === undefined || CATEGORY[zero] <= CATEGORY[dim]) return dim;
-  return CATEGORY[zero] === 2 ? 'float32' : zero;
+  // a number is a 0-d tensor of its scalarDType already (float32 next to an int tensor)
+  return zero === undefined || CATEGORY[zero] <= CATEGORY[dim] ? dim : zero;
 }
 
 /** The dtype a plain JS number takes next to a tensor of `like` dtype. */

@@ -1,4 +1,4 @@
-import type { TypedArray } from './dtype.js';
+import { isFloating, type TypedArray } from './dtype.js';
 import type { Tensor } from './tensor.js';
 
 /**
@@ -51,7 +51,7 @@ export function formatTensor(t: Tensor, values: TypedArray | undefined): string 
     }
   };
   walk(0, 0, (i) => shown.push(values[i]!));
-  const f = isBool ? (v: number) => (v ? 'True' : 'False') : formatter(shown, t.dtype === 'float32' || t.dtype === 'float64');
+  const f = isBool ? (v: number) => (v ? 'True' : 'False') : formatter(shown, isFloating(t.dtype));
   const width = Math.max(0, ...shown.map((v) => f(v).length));
   const indent = 'tensor('.length;
   const render = (d: number, base: number): string => {

@@ -58,6 +58,10 @@ export function getOp(name: string): OpDef {
   if (!op) throw new TapegradError(`no op named '${name}' is defined`);
   return op;
 }
+/** The definition of the op `name`, or undefined (a backend asking about a name it was given, which may be an in-place form such as 'add_'). */
+export function findOp(name: string): OpDef | undefined {
+  return ops.get(name);
+}
 /** Names of every defined op (for coverage: which ones a backend has kernels for). */
 export function listOps(): string[] {
   return [...ops.keys()];

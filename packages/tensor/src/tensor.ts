@@ -1,5 +1,6 @@
 import { getBackend, type Backend, type Device, type TensorView } from './backend.js';
-import { bytesPerElement, isFloating, type DType, type TypedArray } from './dtype.js';
+import { bytesPerElement, DTYPES, isFloating, isHalf, type DType, type TypedArray } from './dtype.js';
+import { widenHalf } from './half.js';
 import { DeviceError, DTypeError, TapegradError, ValueError } from './errors.js';
 import { countBytes, countTensor, memory, track } from './memory.js';
 import { contiguousStrides, fmt, numel, shapesEqual, type Shape } from './shape.js';
@@ -25,9 +26,14 @@ export class Storage {
   ) {
     countBytes(backend.name, length * bytesPerElement(dtype));
   }
-  /** Allocate storage on `device`: zero-filled unless `zero` is false (the caller writes every element). */
-  static alloc(device: Device, dtype: DType, length: number, zero = true): Storage {
+  /**
+   * Allocate storage on `device`: zero-filled unless `zero` is false (the caller writes every
+   * element). A dtype the device cannot hold is a DTypeError naming `op`.
+   */
+  static alloc(device: Device, dtype: DType, length: number, zero = true, op = 'alloc'): Storage {
     const backend = getBackend(device);
+    const why = backend.unsupportedDTypes?.[dtype];
+    if (why) throw new DTypeError(`${op}: a ${dtype} tensor cannot live on '${device}': ${why}`);
     const s = new Storage(backend, backend.alloc(dtype, length, zero), dtype, length);
     trace?.alloc(s, zero);
     return s;
@@ -177,9 +183,9 @@ export class Tensor implements Disposable {
     }
   }
 
-  /** @internal a fresh contiguous tensor on `device`. */
-  static empty(device: Device, shape: Shape, dtype: DType): Tensor {
-    return new Tensor(Storage.alloc(device, dtype, numel(shape)), shape, contiguousStrides(shape), 0, dtype);
+  /** @internal a fresh contiguous tensor on `device`; `op` names the caller in errors. */
+  static empty(device: Device, shape: Shape, dtype: DType, op?: string): Tensor {
+    return new Tensor(Storage.alloc(device, dtype, numel(shape), true, op), shape, contiguousStrides(shape), 0, dtype);
   }
 
   get device(): Device {
@@ -290,8 +296,23 @@ export class Tensor implements Disposable {
   }
 
   // ---- reading -------------------------------------------------------------------------
-  /** The elements in row-major order, as a new typed array. */
+  /**
+   * The elements in row-major order, as a new typed array: the storage's own kind of array, but
+   * for float16 and bfloat16 a Float32Array of their exact values (as torch's `tolist()` gives
+   * floats; `rawData` has the bit patterns).
+   */
   async data(): Promise<TypedArray> {
+    return values(this.dtype, await this.rawData());
+  }
+  /** The elements, synchronously: CPU only (float16 and bfloat16 as a Float32Array of their values, as {@link Tensor.data}). */
+  dataSync(): TypedArray {
+    return values(this.dtype, this.rawDataSync());
+  }
+  /**
+   * The elements in row-major order as the storage holds them: for float16 and bfloat16 a
+   * Uint16Array of bit patterns (what a checkpoint stores), else the same as {@link Tensor.data}.
+   */
+  async rawData(): Promise<TypedArray> {
     trace?.read('data()');
     const c = this.contiguousRaw();
     let out: TypedArray;
@@ -304,8 +325,8 @@ export class Tensor implements Disposable {
     if (turn) await turn;
     return out;
   }
-  /** The elements, synchronously: CPU only. */
-  dataSync(): TypedArray {
+  /** {@link Tensor.rawData}, synchronously: CPU only. */
+  rawDataSync(): TypedArray {
     trace?.read('dataSync()');
     const backend = this.storage.backend;
     if (!backend.readSync) {
@@ -378,9 +399,13 @@ export class Tensor implements Disposable {
     trace?.see(this);
     return new Tensor(this.storage.retain(), this.shape, this.strides, this.offset, this.dtype);
   }
-  /** Copy to another device, or return this tensor if it is there already. */
-  to(device: Device): Tensor {
-    return ops.toDevice(this, device);
+  /**
+   * Copy to another device, or convert to another dtype (a dtype's name: 'float16',
+   * 'float32', ...; recorded by autograd, as torch's `x.to(torch.float16)`); returns this tensor
+   * if it is there already.
+   */
+  to(deviceOrDType: Device | DType): Tensor {
+    return (DTYPES as readonly string[]).includes(deviceOrDType) ? ops.cast(this, deviceOrDType as DType) : ops.toDevice(this, deviceOrDType);
   }
   /** Copy to another device, reading asynchronously: works from every device (GPU to CPU too). */
   toAsync(device: Device): Promise<Tensor> {
@@ -617,6 +642,11 @@ function autogradFree<T>(fn: () => T): T {
   } finally {
     autograd = hooks;
   }
+}
+
+// a float16/bfloat16 tensor's values are its bit patterns widened to float32 (exactly)
+function values(dtype: DType, raw: TypedArray): TypedArray {
+  return isHalf(dtype) ? widenHalf(dtype, raw as Uint16Array) : raw;
 }
 
 function nest(data: TypedArray, shape: Shape, dtype: DType): NestedArray {

@@ -61,7 +61,10 @@ describe('shapes and dtypes', () => {
     const r = (...o: [tg.DType, boolean][]) => tg.resultType(o.map(([dtype, zeroDim]) => ({ dtype, zeroDim })));
     expect(r(['int32', false], ['float32', false])).toBe('float32');
     expect(r(['float32', false], ['float64', true])).toBe('float32'); // a 0-d tensor does not widen within a category
-    expect(r(['int32', false], ['float64', true])).toBe('float32'); // but lifts the category to the default float
+    expect(r(['int32', false], ['float64', true])).toBe('float64'); // but lifts the category, to its own dtype (torch.result_type)
+    expect(r(['int32', false], ['float32', true])).toBe('float32'); // what a fractional number next to an int tensor becomes
+    expect(r(['float16', false], ['float32', true])).toBe('float16');
+    expect(r(['float16', false], ['bfloat16', false])).toBe('float32'); // neither half holds the other
     expect(r(['bool', false], ['int32', true])).toBe('int32');
     expect(r(['float64', false], ['float32', false])).toBe('float64');
     expect(tg.scalarDType(2.5, 'int32')).toBe('float32');

@@ -40,14 +40,14 @@ export function toDevice(x: Tensor, device: Device): Tensor {
   const c = x.isContiguous() ? x : contiguous(x);
   const host = backend.readSync(c.storage.handle, c.dtype, c.storage.length).slice(c.offset, c.offset + x.size);
   if (c !== x) c.dispose();
-  const out = fromArray(host, x.shape, x.dtype, { device });
+  const out = fromArray(host, x.shape, x.dtype, { device }, 'to');
   if (x.requiresGrad) out.requiresGrad_(true);
   return out;
 }
 /** Move a tensor to another device, reading it asynchronously (works from any device). */
 export async function toAsync(x: Tensor, device: Device): Promise<Tensor> {
   if (x.device === device) return x;
-  const out = fromArray(await x.data(), x.shape, x.dtype, { device });
+  const out = fromArray(await x.rawData(), x.shape, x.dtype, { device }, 'toAsync');
   if (x.requiresGrad) out.requiresGrad_(true);
   return out;
 }

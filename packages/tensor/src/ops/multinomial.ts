@@ -1,4 +1,4 @@
-import { allocArray, isFloating } from '../dtype.js';
+import { allocArray, isFloating, isHalf } from '../dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { fromDraw } from '../creation.js';
@@ -53,9 +53,11 @@ export function multinomial(probs: Tensor, numSamples: number, options: Multinom
   if (categories > 2 ** 24) throw new ValueError(`multinomial: at most 2^24 categories; got ${categories}`);
   const rows = probs.ndim === 2 ? probs.shape[0]! : 1;
   const n = rows * (replacement ? numSamples : categories);
-  const f32 = probs.dtype === 'float32';
+  // float16 and bfloat16 probabilities are computed in float32, and so is their noise
+  const noiseDType = isHalf(probs.dtype) ? 'float32' : probs.dtype;
+  const f32 = noiseDType === 'float32';
   const draw = () => {
-    const noise = allocArray(probs.dtype, n);
+    const noise = allocArray(noiseDType, n);
     for (let i = 0; i < n; i++) {
       // uniforms below 1 in the probs' precision (24 bits are exact in float32); exponentials from
       // a uniform in (0, 1), so none is 0
@@ -63,7 +65,7 @@ export function multinomial(probs: Tensor, numSamples: number, options: Multinom
     }
     return noise;
   };
-  const drawn = fromDraw(draw, [n], probs.dtype, { device: probs.device });
+  const drawn = fromDraw(draw, [n], noiseDType, { device: probs.device }, 'multinomial');
   try {
     return run('multinomial', [probs, drawn], { numSamples, replacement });
   } finally {
