@@ -1,5 +1,5 @@
 import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
-import type { Program, WebGPUKernel } from './program.js';
+import { withHalfAccess, type Program, type WebGPUKernel } from './program.js';
 import { isFailure, Taints, type Failure, type Taint } from './taint.js';
 
 // The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
@@ -46,10 +46,14 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly name = 'webgpu';
   readonly unsupportedDTypes = {
     float64: 'float64 is not supported on WebGPU (WGSL has no 64-bit floats); keep float64 tensors on the CPU or cast to float32',
-    // issue 18 built the CPU's half storage only; WGSL's f16 needs the optional shader-f16 feature, and kernels for it
-    float16: "WebGPU half support (WGSL's f16, the shader-f16 feature) is not built yet; keep float16 tensors on the CPU, or cast to float32 before moving them",
-    bfloat16: 'WebGPU half support is not built yet (and WGSL has no bfloat16); keep bfloat16 tensors on the CPU, or cast to float32 before moving them',
+    // float16 is supported where the device has shader-f16 (alloc refuses it otherwise, naming the feature)
+    bfloat16: 'bfloat16 is not supported on WebGPU (WGSL has no bfloat16 type); keep bfloat16 tensors on the CPU, or use float16 (cast with .to(\'float16\')) or float32 on WebGPU',
   } as const;
+  /**
+   * Whether the device has the `shader-f16` feature, which float16 tensors need: their storage is
+   * WGSL's f16 (computed in f32, see program.ts).
+   */
+  readonly shaderF16: boolean;
   readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
   private readonly pool = new Map<number, FreeList>();
   private pendingFree: GpuHandle[] = [];
@@ -93,6 +97,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     /** The adapter, in words (e.g. "mesa software llvmpipe ..."). */
     readonly adapterName: string,
   ) {
+    this.shaderF16 = device.features.has('shader-f16');
     this.limits = { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize };
     this.metaAlign = device.limits.minStorageBufferOffsetAlignment;
     this.meta = device.createBuffer({ size: META_BYTES, usage: STORAGE | COPY_DST });
@@ -127,7 +132,14 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     this.check();
     const why = this.unsupportedDTypes[dtype as keyof typeof this.unsupportedDTypes];
     if (why) throw new DTypeError(`webgpu: ${why}`); // Storage.alloc refuses these first, naming the op
-    const bytes = Math.max(length, 1) * 4;
+    if (dtype === 'float16' && !this.shaderF16) {
+      throw new DeviceError(
+        `webgpu: float16 tensors need the WebGPU feature 'shader-f16' (WGSL's f16), which this device (${this.adapterName}) does not have; ` +
+          `keep float16 tensors on the CPU, or cast them to float32 before moving them`,
+      );
+    }
+    // float16 packs two elements a word; buffers stay whole words (writeBuffer and copies move 4-byte units)
+    const bytes = gpuBytes(dtype, Math.max(length, 1));
     const limit = Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
     if (bytes > limit) {
       const which = this.limits.maxStorageBufferBindingSize <= this.limits.maxBufferSize ? 'maxStorageBufferBindingSize' : 'maxBufferSize';
@@ -181,7 +193,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
 
   write(handle: GpuHandle, data: TypedArray): void {
     this.check();
-    const words = data instanceof Uint8Array ? Uint32Array.from(data) : data;
+    // bools are stored as words; float16 bit patterns as they are, padded to a whole word
+    const words = data instanceof Uint8Array ? Uint32Array.from(data) : data.byteLength % 4 ? padWords(data as Uint16Array) : data;
     if (handle.dirty && words.byteLength < handle.buffer.size) this.device.queue.writeBuffer(handle.buffer, 0, new Uint8Array(handle.buffer.size));
     handle.dirty = false;
     if (words.byteLength > 0) this.device.queue.writeBuffer(handle.buffer, 0, words.buffer, words.byteOffset, words.byteLength);
@@ -196,7 +209,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
       this.throwFailure(taint, true);
       return allocArray(dtype, length);
     }
-    const bytes = length * 4;
+    const bytes = gpuBytes(dtype, length);
     const staging = this.device.createBuffer({ size: bytes, usage: MAP_READ | COPY_DST });
     this.endPass();
     this.encoderNow().copyBufferToBuffer(handle.buffer, 0, staging, 0, bytes);
@@ -211,6 +224,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
       this.throwGpuError();
       this.throwFailure(taint, true);
       if (dtype === 'bool') return Uint8Array.from(new Uint32Array(raw));
+      if (dtype === 'float16') return new Uint16Array(raw, 0, length);
       return dtype === 'int32' ? new Int32Array(raw) : new Float32Array(raw);
     } finally {
       staging.destroy();
@@ -305,7 +319,12 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   // ---- running kernels ----------------------------------------------------------------------
   run(kernel: WebGPUKernel, inputs: readonly TensorView<GpuHandle>[], outputs: readonly TensorView<GpuHandle>[], attrs: unknown, op: string): void {
     this.check();
-    for (const p of kernel(inputs, outputs, attrs, op)) this.encode(p);
+    // a kernel's pipeline key need not name its operands' dtypes when its WGSL is the same for all
+    // 32-bit ones; float16 bindings change the WGSL, so the op's go into the key (a kernel whose
+    // programs bind different ones, as cat's copies, names them in its own keys)
+    const half = inputs.some(isF16) || outputs.some(isF16);
+    const suffix = half ? `|f16:${[...inputs, ...outputs].map((v) => (isF16(v) ? 'h' : '-')).join('')}` : '';
+    for (const p of kernel(inputs, outputs, attrs, op)) this.encode(half ? { ...p, key: p.key + suffix } : p);
   }
 
   private encoderNow(): GPUCommandEncoder {
@@ -372,7 +391,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     let pl = this.pipelines.get(p.key);
     if (!pl) {
       const layout = this.layout(p.inputs.length, p.outputs.length, !!p.errors);
-      const module = this.device.createShaderModule({ code: p.wgsl() });
+      const module = this.device.createShaderModule({ code: withHalfAccess(p.wgsl()) });
       const pipeline = this.device.createComputePipeline({
         layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout.layout] }),
         compute: { module, entryPoint: 'main' },
@@ -496,6 +515,17 @@ class FreeList {
     a[i] = last;
     return top;
   }
+}
+
+/** Bytes of `length` elements in a GPU buffer: 4 each (bools too), 2 for float16, in whole words. */
+const gpuBytes = (dtype: DType, length: number) => (dtype === 'float16' ? Math.ceil(length / 2) : length) * 4;
+const isF16 = (v: TensorView<GpuHandle>) => v.dtype === 'float16';
+
+/** float16 bit patterns padded to a whole number of 32-bit words (what writeBuffer moves). */
+function padWords(bits: Uint16Array): Uint16Array {
+  const padded = new Uint16Array(bits.length + 1);
+  padded.set(bits);
+  return padded;
 }
 
 function sizeClass(bytes: number): number {

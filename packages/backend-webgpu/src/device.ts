@@ -10,6 +10,11 @@ export interface InitWebGPUOptions {
   powerPreference?: GPUPowerPreference;
   /** Use this GPU object instead of `navigator.gpu` or Dawn (for tests and embedders). */
   gpu?: GPU;
+  /**
+   * Request the `shader-f16` feature, which float16 tensors need, when the adapter has it
+   * (default true). False opens the device without it, as on an adapter that lacks it.
+   */
+  shaderF16?: boolean;
 }
 
 /** How a platform finds a GPU when there is no navigator.gpu (package.json's `#node` import: node.ts or no-node.ts). */
@@ -57,7 +62,10 @@ async function open(options: InitWebGPUOptions): Promise<WebGPUBackend> {
   if (!adapter) throw new DeviceError(`initWebGPU: ${where} found no WebGPU adapter (no GPU or no driver it can use). ${platform.noAdapterHint}`);
   // Ask for the adapter's own buffer limits: the defaults (128 MiB bindings) are far below many GPUs'.
   const l = adapter.limits;
+  // float16 storage is WGSL's f16: optional, so asked for only where the adapter has it
+  const f16 = options.shaderF16 !== false && adapter.features.has('shader-f16');
   const device = await adapter.requestDevice({
+    requiredFeatures: f16 ? ['shader-f16'] : [],
     requiredLimits: {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,

@@ -39,19 +39,20 @@ export type WebGPUKernel<A = any> = (inputs: readonly GpuView[], outputs: readon
 export const WORKGROUP = 256;
 
 /**
- * How each dtype lives in a WGSL buffer. bool is a u32 holding 0 or 1: WGSL's `bool` cannot be
- * stored in buffers, and 32-bit words keep every element individually addressable (no packing,
- * so no read-modify-write races between threads).
+ * The WGSL type a kernel reads and writes elements of this dtype as. bool is a u32 holding 0 or 1:
+ * WGSL's `bool` cannot be stored in buffers, and 32-bit words keep every element individually
+ * addressable (no packing, so no read-modify-write races between threads). float16 is stored as
+ * WGSL's f16 but read and written as f32 (see `withHalfAccess`): kernels never see an f16.
  */
 export function wgslType(dtype: DType): 'f32' | 'i32' | 'u32' {
-  if (dtype === 'float32') return 'f32';
+  if (dtype === 'float32' || dtype === 'float16') return 'f32';
   if (dtype === 'int32') return 'i32';
   if (dtype === 'bool') return 'u32';
   throw new Error(`webgpu: no WGSL type for ${dtype}`);
 }
 /** The type arithmetic runs in: bools compute as i32. */
 export function computeType(dtype: DType): 'f32' | 'i32' {
-  return dtype === 'float32' ? 'f32' : 'i32';
+  return dtype === 'float32' || dtype === 'float16' ? 'f32' : 'i32';
 }
 /** WGSL converting `expr` of compute type `from` into storage for `to`. */
 export function store(expr: string, from: 'f32' | 'i32', to: DType): string {
@@ -60,11 +61,15 @@ export function store(expr: string, from: 'f32' | 'i32', to: DType): string {
   return `${wgslType(to)}(${expr})`;
 }
 
-/** The bindings and helpers every shader starts with; 'u32' declares raw 32-bit words of any dtype. */
+/**
+ * The bindings and helpers every shader starts with; 'u32' declares raw 32-bit words of a 32-bit
+ * dtype. A float16 operand is declared `array<f16>`, which `withHalfAccess` turns into f32 loads
+ * and stores when the pipeline is built.
+ */
 export function preamble(inputs: readonly (DType | 'u32')[], outputs: readonly (DType | 'u32')[], errors = false): string {
   const lines: string[] = [];
   let b = 0;
-  const ty = (d: DType | 'u32') => (d === 'u32' ? d : wgslType(d));
+  const ty = (d: DType | 'u32') => (d === 'u32' ? d : d === 'float16' ? 'f16' : wgslType(d));
   inputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read> in${i}: array<${ty(d)}>;`));
   outputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read_write> out${i}: array<${ty(d)}>;`));
   lines.push(`@group(0) @binding(${b++}) var<storage, read> md: array<u32>;`);
@@ -151,6 +156,109 @@ export function numelOf(shape: Shape): number {
   return n;
 }
 /** Runtime dtype codes, for shaders that take any storage dtype (see `mapProgram`). */
-export const DTYPE_CODE: Record<string, number> = { float32: 0, int32: 1, bool: 2 };
+export const DTYPE_CODE: Record<string, number> = { float32: 0, int32: 1, bool: 2, float16: 0 };
 
 export const f32Bits = (v: number): number => new Uint32Array(new Float32Array([v]).buffer)[0]!;
+
+// ---- float16 ---------------------------------------------------------------------------------
+// float16 lives in `array<f16>` buffers (2 bytes an element, which needs the shader-f16 feature) and
+// is computed in f32, as the CPU backend and PyTorch's CUDA kernels compute half ("opmath"): a load
+// widens exactly, a store rounds once to nearest even. Both conversions are integer operations on
+// the bit patterns, the CPU's (@tapegrad/tensor's half.ts) in WGSL, so that they do not depend on how
+// a driver converts (WGSL leaves f32 -> f16 rounding and subnormals to the implementation): the same
+// f32 value gives the same half bits on every device, NaN payloads and subnormals included.
+const HALF_CONVERSIONS = `fn half_to_f32(h: u32) -> f32 {
+  let s = (h & 0x8000u) << 16u;
+  let e = (h >> 10u) & 0x1fu;
+  let m = h & 0x3ffu;
+  // an infinity, or a NaN made quiet with its payload (as the CPU widens it)
+  if (e == 0x1fu) { return bitcast<f32>(s | 0x7f800000u | select(0u, 0x400000u | (m << 13u), m != 0u)); }
+  if (e != 0u) { return bitcast<f32>(s | ((e + 112u) << 23u) | (m << 13u)); }
+  // zero or a subnormal m * 2^-24: a normal f32, exactly
+  return bitcast<f32>(s | bitcast<u32>(f32(m) * 5.9604644775390625e-8));
+}
+fn f32_to_half(x: f32) -> u32 {
+  let b = bitcast<u32>(x);
+  let sign = (b >> 16u) & 0x8000u;
+  let a = b & 0x7fffffffu;
+  if (a > 0x7f800000u) { return sign | 0x7e00u; }
+  if (a >= 0x477ff000u) { return sign | 0x7c00u; } // 65520 and up: the tie above 65504 goes up
+  if (a >= 0x38800000u) { return sign | (((a + 0xfffu + ((a >> 13u) & 1u)) >> 13u) - (112u << 10u)); }
+  if (a <= 0x33000000u) { return sign; }
+  let shift = 126u - (a >> 23u);
+  let m = (a & 0x7fffffu) | 0x800000u;
+  var q = m >> shift;
+  let rest = m & ((1u << shift) - 1u);
+  let half = 1u << (shift - 1u);
+  if (rest > half || (rest == half && (q & 1u) == 1u)) { q += 1u; }
+  return sign | q;
+}`;
+
+/** Where `open` (a '[') closes in `code`. */
+function closing(code: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < code.length; i++) {
+    if (code[i] === '[') depth++;
+    else if (code[i] === ']' && --depth === 0) return i;
+  }
+  throw new Error('webgpu: internal error: unbalanced [ in a kernel');
+}
+/** Where the statement starting at `from` ends: its `;` outside brackets. */
+function statementEnd(code: string, from: number): number {
+  let depth = 0;
+  for (let i = from; i < code.length; i++) {
+    const ch = code[i];
+    if (ch === '(' || ch === '[') depth++;
+    else if (ch === ')' || ch === ']') depth--;
+    else if (ch === ';' && depth === 0) return i;
+  }
+  throw new Error('webgpu: internal error: an assignment without a ; in a kernel');
+}
+
+/** `code` with each element access of the `names` arrays turned into a call of its ld_ or st_ function. */
+function rewriteAccess(code: string, names: ReadonlySet<string>): string {
+  const access = /\b((?:in|out)\d+)\[/g;
+  let out = '';
+  let at = 0;
+  for (let m = access.exec(code); m; m = access.exec(code)) {
+    const name = m[1]!;
+    if (!names.has(name)) continue;
+    const open = m.index + name.length;
+    const close = closing(code, open);
+    const index = rewriteAccess(code.slice(open + 1, close), names);
+    const assign = /^\s*([+\-*/]?)=(?!=)/.exec(code.slice(close + 1));
+    out += code.slice(at, m.index);
+    if (assign) {
+      const rhsStart = close + 1 + assign[0].length;
+      const end = statementEnd(code, rhsStart);
+      const rhs = rewriteAccess(code.slice(rhsStart, end), names);
+      const value = assign[1] ? `ld_${name}(${index}) ${assign[1]} (${rhs})` : rhs;
+      out += `st_${name}(${index}, ${value})`;
+      at = end;
+    } else {
+      out += `ld_${name}(${index})`;
+      at = close + 1;
+    }
+    access.lastIndex = at;
+  }
+  return out + code.slice(at);
+}
+
+/**
+ * A shader's float16 bindings made readable as f32: every `inK[i]` of an `array<f16>` binding
+ * becomes a widening load and every `outK[i] = v` a rounding store, so a kernel written for f32
+ * serves float16 operands as they are, each operand converted by its own dtype (an op reading
+ * float16 and writing float32 just works). The backend applies it to every shader it compiles.
+ */
+export function withHalfAccess(code: string): string {
+  const names = new Set([...code.matchAll(/var<storage, (?:read|read_write)> ((?:in|out)\d+): array<f16>;/g)].map((m) => m[1]!));
+  if (names.size === 0) return code;
+  const accessors = [...names].map((n) =>
+    n.startsWith('in')
+      ? `fn ld_${n}(i: u32) -> f32 { return half_to_f32(bitcast<u32>(vec2<f16>(${n}[i], 0.0h)) & 0xffffu); }`
+      : `fn ld_${n}(i: u32) -> f32 { return half_to_f32(bitcast<u32>(vec2<f16>(${n}[i], 0.0h)) & 0xffffu); }
+fn st_${n}(i: u32, v: f32) { ${n}[i] = bitcast<vec2<f16>>(f32_to_half(v)).x; }`,
+  );
+  // the enable directive must come before every declaration (some kernels declare before the preamble)
+  return `enable f16;\n${HALF_CONVERSIONS}\n${accessors.join('\n')}\n${rewriteAccess(code, names)}`;
+}

@@ -120,7 +120,12 @@ export function mapProgram(name: string, f: MapOp, c: 'f32' | 'i32', predicate: 
   const checks = f.checks?.(c) ?? false;
   const toInt = c === 'f32' ? 'i32_of(v)' : 'v';
   const toBool = c === 'f32' ? 'bool_of(v)' : 'select(0u, 1u, v != 0)';
-  const wgsl = () => `${preamble(inputs.map(() => 'u32'), ['u32'], checks)}
+  // a float16 operand is an f16 binding read and written as f32 (program.ts' withHalfAccess), the
+  // others raw words converted by their dtype codes
+  const half = (v: GpuView) => v.dtype === 'float16';
+  const load = (v: GpuView, j: number) => (half(v) ? `C(in${j}[o${j}])` : `ld(in${j}[o${j}], md[${2 + j}])`);
+  const result = predicate ? `select(0u, 1u, ${f.expr})` : half(out) ? `f32(${f.expr})` : `st(${f.expr}, md[${2 + k}])`;
+  const wgsl = () => `${preamble(inputs.map((v) => (half(v) ? 'float16' : 'u32')), [half(out) ? 'float16' : 'u32'], checks)}
 alias C = ${c};
 fn is_nan(x: C) -> bool { return nan_${c}(x); }
 fn ld(bits: u32, code: u32) -> C {
@@ -140,10 +145,11 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   if (i >= md[0]) { return; }
   ${walk(k + 1, `${3 + k + scalars.length}u`, 'i')}
   ${scalars.map((_, j) => `let s${j} = bitcast<C>(md[${3 + k + j}]);`).join(' ')}
-  ${inputs.map((_, j) => `let ${'abc'[j]} = ld(in${j}[o${j}], md[${2 + j}]);`).join(' ')}
-  out0[o${k}] = ${predicate ? `select(0u, 1u, ${f.expr})` : `st(${f.expr}, md[${2 + k}])`};
+  ${inputs.map((v, j) => `let ${'abc'[j]} = ${load(v, j)};`).join(' ')}
+  out0[o${k}] = ${result};
 }`;
-  const key = `map:${name}:${c}`;
+  // which operands are f16 bindings: cat runs one op's copies with different ones
+  const key = `map:${name}:${c}${[...inputs, out].some(half) ? `:${[...inputs, out].map((v) => (half(v) ? 'h' : '-')).join('')}` : ''}`;
   return { key, wgsl, inputs: inputs.map((v) => v.handle), outputs: [out.handle], meta, workgroups: Math.ceil(n / WORKGROUP), errors: checks ? f.error : undefined };
 }
 
@@ -202,7 +208,7 @@ const f32OfBits = (bits: number): number => new Float32Array(new Int32Array([bit
 
 /** The copy kernel: a strided (possibly broadcast) read into a view, converting dtype; `op` names it in errors. */
 export function copyProgram(x: GpuView, out: GpuView, op = 'copy'): Program {
-  if (x.dtype !== 'float32' || out.dtype !== 'int32') return mapProgram('copy', COPY, computeType(x.dtype), false, [x], out);
+  if ((x.dtype !== 'float32' && x.dtype !== 'float16') || out.dtype !== 'int32') return mapProgram('copy', COPY, computeType(x.dtype), false, [x], out);
   const toInt: MapOp = {
     expr: 'to_int(a, i)',
     helpers: () => TO_INT32,

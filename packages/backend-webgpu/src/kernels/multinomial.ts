@@ -11,7 +11,7 @@ registerKernel('multinomial', 'webgpu', (([probs, noise], [out], { numSamples: k
   const rows = p.shape.length === 2 ? p.shape[0]! : 1;
   const n = replacement ? rows * k : rows;
   const meta = [n, 0, C, k, p.offset, p.shape.length === 2 ? p.strides[0]! : 0, p.strides[p.shape.length - 1]!];
-  const wgsl = () => `${preamble(['float32', 'float32'], ['int32'], true)}
+  const wgsl = () => `${preamble([p.dtype, noise!.dtype], ['int32'], true)}
 fn at(r: u32, c: u32) -> f32 { return in0[md[4] + r * md[5] + c * md[6]]; }
 // a before b: p_a / e_a > p_b / e_b as products, ties to the lower index
 fn before(r: u32, a: u32, b: u32) -> bool {

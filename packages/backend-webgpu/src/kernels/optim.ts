@@ -8,7 +8,9 @@ import { f32Bits, numelOf, preamble, WORKGROUP, type GpuView, type Program, type
 // one pipeline per (op, which state buffers exist) serves every hyperparameter setting.
 
 
-const head = (outputs: number) => `${preamble(['float32'], Array<'float32'>(outputs).fill('float32'))}
+// [p, g, ...state]: each binding takes its tensor's dtype (a float16 parameter, its gradient and state
+// update in f32 and round once when stored, as the CPU kernels do)
+const head = ([p, g, ...state]: readonly GpuView[]) => `${preamble([g!.dtype], [p!, ...state].map((v) => v.dtype))}
 fn f(k: u32) -> f32 { return bitcast<f32>(md[k]); }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
@@ -26,7 +28,7 @@ function program(key: string, wgsl: () => string, [p, g, ...state]: readonly Gpu
 registerKernel('sgdStep', 'webgpu', ((inputs, _out, a) => {
   const buf = inputs.length > 2;
   const s = buf ? 5 : 4;
-  const wgsl = () => `${head(buf ? 2 : 1)}
+  const wgsl = () => `${head(inputs)}
   var d = in0[md[3] + i];
   if (md[${s + 5}] == 1u) { d = -d; }
   let p = out0[md[2] + i];
@@ -47,7 +49,7 @@ registerKernel('sgdStep', 'webgpu', ((inputs, _out, a) => {
 registerKernel('adamStep', 'webgpu', ((inputs, _out, a) => {
   const ams = inputs.length > 4;
   const s = ams ? 7 : 6;
-  const wgsl = () => `${head(ams ? 4 : 3)}
+  const wgsl = () => `${head(inputs)}
   var d = in0[md[3] + i];
   if (md[${s + 7}] == 1u) { d = -d; }
   var p = out0[md[2] + i];

@@ -13,14 +13,16 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
 
 registerKernel('remap', 'webgpu', (([x], [out], { maps, value }) => {
   const n = numelOf(out!.shape);
-  const fill = out!.dtype === 'float32' ? f32Bits(value) : value >>> 0;
+  const fill = out!.dtype === 'float32' || out!.dtype === 'float16' ? f32Bits(value) : value >>> 0;
+  // float16 elements are not words: moved as f32 values, which is exact both ways (NaN made quiet, as the CPU's copy makes it)
+  const half = out!.dtype === 'float16';
   // [n, slot, fill, rank R, x offset], then per dim: out size, in size, mode (0: straight), lo, x stride
   const meta = [n, 0, fill, out!.shape.length, x!.offset];
   out!.shape.forEach((m, d) => {
     const map = maps.find((mp) => mp.dim === d);
     meta.push(m, x!.shape[d]!, map ? MODE[map.mode] : 0, (map?.lo ?? 0) >>> 0, x!.strides[d]!);
   });
-  const wgsl = () => `${preamble(['u32'], ['u32'])}
+  const wgsl = () => `${half ? preamble(['float16'], ['float16']) : preamble(['u32'], ['u32'])}
 ${main}
   let R = md[3];
   var rem = i; var xo = md[4]; var inside = true;
@@ -39,7 +41,7 @@ ${main}
     }
     if (inside) { xo += u32(s) * md[b + 4u]; }
   }
-  if (inside) { out0[i] = in0[xo]; } else { out0[i] = md[2]; }
+  if (inside) { out0[i] = in0[xo]; } else { out0[i] = ${half ? 'bitcast<f32>(md[2])' : 'md[2]'}; }
 }`;
   return [{ key: 'remap', wgsl, inputs: [x!.handle], outputs: [out!.handle], meta, workgroups: Math.ceil(n / WORKGROUP) }];
 }) as WebGPUKernel<RemapAttrs>);
@@ -55,7 +57,7 @@ registerKernel('remapBackward', 'webgpu', (([g], [out], { map, shape }) => {
   // [n, slot, in size, out size, mode, lo, inner size, g stride along dim, walk over the result's shape]
   const meta = [n, 0, shape[d]!, map.size, MODE[map.mode], map.lo >>> 0, numelOf(shape.slice(d + 1)), g!.strides[d]!,
     ...walkMeta(co.shape, [{ offset: g!.offset, strides: co.strides[0]! }])];
-  const wgsl = () => `${preamble(['float32'], ['float32'])}
+  const wgsl = () => `${preamble([g!.dtype], [out!.dtype])}
 fn tap(base: u32, o: i32) -> f32 {
   if (o < 0 || o >= i32(md[3])) { return 0.0; }
   return in0[base + u32(o) * md[7]];

@@ -1,4 +1,4 @@
-import { registerKernel, type SortAttrs } from '@tapegrad/tensor';
+import { DTypeError, registerKernel, type SortAttrs } from '@tapegrad/tensor';
 import { coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // A bitonic sort of each line, on (key, index) pairs. The key is the value's bits mapped to a u32
@@ -41,7 +41,10 @@ function localProgram(s: Plan, descending: boolean, bp: number, k: [number, numb
   const blocks = Math.ceil(s.n / bp);
   // [work, slot, n, blocks per line, block size, first, last, k from, k to, dtype, descending, x stride, out stride, walk(x, out)]
   const meta = [s.rows * blocks, 0, s.n, blocks, bp, first ? 1 : 0, last ? 1 : 0, k[0], k[1], DTYPE_CODE[s.x.dtype]!, descending ? 1 : 0, s.sx, s.so, ...s.both];
-  const wgsl = () => `${preamble(['u32'], ['u32', 'u32'])}
+  // float16 (lines of up to B only: between dispatches the keys would need 32 bits of values
+  // storage) reads its values as f32 and takes float32's keys
+  const half = s.x.dtype === 'float16';
+  const wgsl = () => `${half ? preamble(['float16'], ['float16', 'u32']) : preamble(['u32'], ['u32', 'u32'])}
 const B: u32 = ${B}u;
 const VIRTUAL: u32 = 0xffffffffu;
 var<workgroup> sk: array<u32, B>;
@@ -69,8 +72,8 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   for (var t = l; t < bp; t += WG) {
     let p = start + t;
     if (p >= n) { sk[t] = VIRTUAL; si[t] = VIRTUAL; }
-    else if (md[5] == 1u) { sk[t] = key(in0[o0 + p * sx]); si[t] = p; }
-    else { sk[t] = out0[o1 + p * so]; si[t] = out1[o1 + p * so]; }
+    else if (md[5] == 1u) { sk[t] = key(${half ? 'bitcast<u32>(in0[o0 + p * sx])' : 'in0[o0 + p * sx]'}); si[t] = p; }
+    ${half ? '' : 'else { sk[t] = out0[o1 + p * so]; si[t] = out1[o1 + p * so]; }'}
   }
   workgroupBarrier();
   for (var k = md[7]; k <= md[8]; k = k << 1u) {
@@ -89,7 +92,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
     if (p < n) {
       let at = o1 + p * so;
       out1[at] = si[t];
-      out0[at] = select(sk[t], in0[o0 + si[t] * sx], md[6] == 1u);
+      ${half ? 'out0[at] = in0[o0 + si[t] * sx];' : 'out0[at] = select(sk[t], in0[o0 + si[t] * sx], md[6] == 1u);'}
     }
   }
 }`;
@@ -119,7 +122,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   return { key: 'sort:global', wgsl, inputs: [], outputs: [s.values.handle, s.indices.handle], meta, workgroups: Math.ceil((s.rows * half) / WORKGROUP) };
 }
 
-registerKernel('sort', 'webgpu', (([x], [values, indices], { dim, descending }) => {
+registerKernel('sort', 'webgpu', (([x], [values, indices], { dim, descending }, op) => {
   const rank = x!.shape.length;
   const n = rank ? x!.shape[dim]! : 1;
   const rows = n === 0 ? 0 : numelOf(x!.shape) / n;
@@ -132,6 +135,9 @@ registerKernel('sort', 'webgpu', (([x], [values, indices], { dim, descending }) 
     out: walkMeta(kept.shape, [{ offset: 0, strides: kept.strides[1]! }]),
   };
   const P = 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+  if (x!.dtype === 'float16' && P > B) {
+    throw new DTypeError(`${op}: float16 lines longer than ${B} elements cannot be sorted on WebGPU (got ${n} along dim ${dim}); cast to float32 first (x.to('float32'))`);
+  }
   const bp = Math.min(B, P);
   const programs = [localProgram(s, descending, bp, [2, bp], true, P <= B)];
   for (let k = 2 * B; k <= P; k *= 2) {
