@@ -1,13 +1,14 @@
 import { initWebGPU, manualSeed, matmul, nn, optim, randint, randn, tidy, type Device, type Tensor } from 'tapegrad';
 import { defineSuite, fmt, type Cell, type Table } from '../harness.js';
 
-// The WebGPU rows beside the CPU rows, in one run: matmul GFLOP/s, fused cross-entropy
+// The WebGPU rows beside the CPU rows, in one run: matmul GFLOP/s (and float16 beside float32), fused cross-entropy
 // forward+backward GB/s, and MNIST-shaped training steps (MLP 784-128-10 and the example's CNN,
 // batch 64, Adam). Every timed GPU call ends with a read, so the time includes the queue
 // draining. Without an adapter the suite prints why and skips.
 // TensorFlow.js's WebGPU backend needs navigator.gpu; it belongs beside these rows on a machine
 // with a real GPU (docs/performance.md).
 const MATMUL = [256, 1024, 2048];
+const HALF_MATMUL = [256, 512, 1024];
 const B = 64;
 
 async function sync(t: Tensor): Promise<void> {
@@ -39,6 +40,20 @@ export default defineSuite({
         b.dispose();
       }
       mm.push(row);
+    }
+
+    // float16 beside float32 on the GPU: half the bytes loaded per element, the same f32 arithmetic
+    const half: Cell[][] = [];
+    for (const n of ctx.quick ? HALF_MATMUL.slice(0, 1) : HALF_MATMUL) {
+      const row: Cell[] = [`matmul ${n} GFLOP/s`];
+      for (const dtype of ['float32', 'float16'] as const) {
+        const a = randn([n, n], { device: 'webgpu' }).to(dtype), b = randn([n, n], { device: 'webgpu' }).to(dtype);
+        const t = await ctx.time(async () => { const c = matmul(a, b); await sync(c); c.dispose(); }, opts);
+        row.push((2 * n ** 3) / (t.median * 1e6));
+        a.dispose();
+        b.dispose();
+      }
+      half.push(row);
     }
 
     const ce: Cell[][] = [];
@@ -99,6 +114,15 @@ export default defineSuite({
           'For GFLOP/s and GB/s higher is better, for ms lower; on a machine without a GPU the adapter is Mesa\'s llvmpipe (software), so these rows measure the code path, not a GPU.',
       ],
     };
-    return [table];
+    const halfTable: Table = {
+      title: 'WebGPU matmul, float32 beside float16 (same run)',
+      columns: ['workload', 'webgpu float32', 'webgpu float16', 'float16 / float32'],
+      rows: half.map((r) => [...r, ratio(r)]),
+      notes: [
+        'float16 is stored as WGSL f16 (the shader-f16 feature) and computed in f32, rounded once per output (PyTorch\'s CUDA opmath). ' +
+          'On llvmpipe the f16 loads and conversions are emulated on the CPU, so this ratio says nothing about a GPU, where halving the bytes moved is the point.',
+      ],
+    };
+    return [table, halfTable];
   },
 });
