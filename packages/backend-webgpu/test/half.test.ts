@@ -329,6 +329,26 @@ gpuDescribe('float16 softmax and losses', () => {
       backend!.run(tg.getKernel(op, 'webgpu') as never, [view(gx) as never], [view(out) as never], attrs, op);
       await expectSame(`${op} float16 -> float32`, 'mixed', out, ref, { atol: 1e-5, rtol: 1e-4 });
     }
+    // the fused crossEntropy: float16 logits, float32 loss, stats and total weight
+    const y = tg.randint(0, 300, [4]);
+    const [loss, stats, total] = [[], [4, 2], []].map((shape) => tg.Tensor.empty('webgpu', shape, 'float32'));
+    const attrs = { reduction: 'mean', ignoreIndex: -100, labelSmoothing: 0.1 };
+    backend!.run(tg.getKernel('crossEntropy', 'webgpu') as never, [view(gx), view(y.to('webgpu'))] as never, [view(loss!), view(stats!), view(total!)] as never, attrs, 'crossEntropy');
+    await expectSame('crossEntropy float16 -> float32', 'mixed', loss!, nn.functional.crossEntropy(cpuRef, y, { labelSmoothing: 0.1 }), { atol: 1e-5, rtol: 1e-4 });
+  });
+
+  it('binaryCrossEntropy, mseLoss, layerNorm, embedding, multinomial', async () => {
+    const p = tg.rand([6, 5]).mul(0.9).add(0.05).to('float16');
+    await gradParity('binaryCrossEntropy', 'losses', (x, t) => nn.functional.binaryCrossEntropy(x, t), [p, tg.rand([6, 5]).round().to('float16')], [0], SOFT);
+    await gradParity('mseLoss', 'losses', (x, t) => nn.functional.mseLoss(x, t), [half([6, 5]), half([6, 5])], [0, 1], SOFT);
+    await gradParity('layerNorm', 'losses', (x, w, b) => nn.layerNorm(x, [40], w, b), [half([3, 40]), half([40], 0.5), half([40], 0.5)], [0, 1, 2], { ulps: 2, atol: 4e-3 });
+    await gradParity('embedding', 'indexing', (w, i) => nn.embedding(i, w), [half([10, 4]), tg.tensor([3, 3, 0, 9], { dtype: 'int32' })], [0], { ulps: 0 }, { ulps: 0 });
+    const probs = tg.rand([3, 9]).add(0.1).to('float16');
+    tg.manualSeed(5);
+    const cpu = tg.multinomial(probs, 4, { replacement: true });
+    tg.manualSeed(5);
+    const gpu = tg.multinomial(probs.to('webgpu'), 4, { replacement: true });
+    await expectSame('multinomial', 'indexing', gpu, cpu);
   });
 });
 
