@@ -166,7 +166,7 @@ export const f32Bits = (v: number): number => new Uint32Array(new Float32Array([
 // widens exactly, a store rounds once to nearest even. Both conversions are integer operations on
 // the bit patterns, the CPU's (@tapegrad/tensor's half.ts) in WGSL, so that they do not depend on how
 // a driver converts (WGSL leaves f32 -> f16 rounding and subnormals to the implementation): the same
-// f32 value gives the same half bits on every device, NaN payloads and subnormals included.
+// f32 value gives the same half bits on every device, subnormals and NaNs included.
 const HALF_CONVERSIONS = `fn half_to_f32(h: u32) -> f32 {
   let s = (h & 0x8000u) << 16u;
   let e = (h >> 10u) & 0x1fu;

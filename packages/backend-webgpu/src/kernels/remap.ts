@@ -14,7 +14,8 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
 registerKernel('remap', 'webgpu', (([x], [out], { maps, value }) => {
   const n = numelOf(out!.shape);
   const fill = out!.dtype === 'float32' || out!.dtype === 'float16' ? f32Bits(value) : value >>> 0;
-  // float16 elements are not words: moved as f32 values, which is exact both ways (NaN made quiet, as the CPU's copy makes it)
+  // float16 elements are not words: moved as f32 values, widened and rounded back exactly (a NaN
+  // keeps its sign, not its payload, as the CPU's kernels leave it)
   const half = out!.dtype === 'float16';
   // [n, slot, fill, rank R, x offset], then per dim: out size, in size, mode (0: straight), lo, x stride
   const meta = [n, 0, fill, out!.shape.length, x!.offset];
