@@ -206,11 +206,15 @@ gpuDescribe('float16 elementwise', () => {
     await parity(`${op} with float32`, 'elementwise', (x, y) => tg[op](x, y), [half([4, 6]).round(), tg.randn([6]).mul(2).round()]);
   });
 
-  it('where, clamp, tril/triu, copy_ between dtypes', async () => {
+  it('where, clamp, tril/triu, copy_ between float16 and float32', async () => {
     await parity('where', 'elementwise', (c, x, y) => tg.where(c, x, y), [tg.rand([5, 6]).gt(0.5), half([5, 6]), half([6])]);
     await parity('clamp', 'elementwise', (x) => x.clamp(-1, 1.5), [half([5, 6])]);
     await parity('tril', 'elementwise', (x) => x.tril(-1), [half([5, 6])]);
     await parity('triu', 'elementwise', (x) => x.triu(2), [half([5, 6])]);
+    // copy_ rounds a float32 source into a float16 view, and widens a float16 one into float32
+    const into = (dst: tg.Tensor, src: tg.Tensor) => (dst.slice(1, 1, 5).copy_(src), dst);
+    await parity('copy_ float32 into float16', 'elementwise', (d, s) => into(d.clone(), s), [half([3, 6]), tg.randn([3, 4])]);
+    await parity('copy_ float16 into float32', 'elementwise', (d, s) => into(d.clone(), s), [tg.randn([3, 6]), half([3, 4])]);
   });
 
   it('activations forward and backward (gelu, silu, leakyRelu, elu, softplus, mish, hardswish, relu)', async () => {
