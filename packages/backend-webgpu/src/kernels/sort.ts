@@ -1,4 +1,4 @@
-import { DTypeError, registerKernel, type SortAttrs } from '@tapegrad/tensor';
+import { registerKernel, type SortAttrs } from '@tapegrad/tensor';
 import { coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // A bitonic sort of each line, on (key, index) pairs. The key is the value's bits mapped to a u32
@@ -16,6 +16,19 @@ import { coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, typ
 // last one writes the values themselves. A line's length is limited only by the buffer size.
 
 const B = 1024;
+
+/** WGSL: the u32 key of a value's bits (`code`: its dtype code; float16 arrives as f32 bits). */
+const KEY = `fn key_of(bits: u32, code: u32, descending: bool) -> u32 {
+  var k = bits;
+  if (code == 0u) {
+    if ((k & 0x7fffffffu) > 0x7f800000u) { k = 0x7fc00000u; } // every NaN one value, above +inf
+    if (k == 0x80000000u) { k = 0u; } // -0 equals 0
+    k = select(k | 0x80000000u, ~k, (k & 0x80000000u) != 0u);
+  } else if (code == 1u) {
+    k = k ^ 0x80000000u;
+  }
+  return select(k, ~k, descending);
+}`;
 
 /** What every dispatch of one sort shares: the operands, the line length and the kept dims' walk. */
 interface Plan {
@@ -41,25 +54,16 @@ function localProgram(s: Plan, descending: boolean, bp: number, k: [number, numb
   const blocks = Math.ceil(s.n / bp);
   // [work, slot, n, blocks per line, block size, first, last, k from, k to, dtype, descending, x stride, out stride, walk(x, out)]
   const meta = [s.rows * blocks, 0, s.n, blocks, bp, first ? 1 : 0, last ? 1 : 0, k[0], k[1], DTYPE_CODE[s.x.dtype]!, descending ? 1 : 0, s.sx, s.so, ...s.both];
-  // float16 (lines of up to B only: between dispatches the keys would need 32 bits of values
-  // storage) reads its values as f32 and takes float32's keys
+  // float16 reads its values as f32 and takes float32's keys. Its values output cannot hold keys
+  // between dispatches: only the indices wait there, and keys are read again through them.
   const half = s.x.dtype === 'float16';
   const wgsl = () => `${half ? preamble(['float16'], ['float16', 'u32']) : preamble(['u32'], ['u32', 'u32'])}
 const B: u32 = ${B}u;
 const VIRTUAL: u32 = 0xffffffffu;
 var<workgroup> sk: array<u32, B>;
 var<workgroup> si: array<u32, B>;
-fn key(bits: u32) -> u32 {
-  var k = bits;
-  if (md[9] == 0u) {
-    if ((k & 0x7fffffffu) > 0x7f800000u) { k = 0x7fc00000u; } // every NaN one value, above +inf
-    if (k == 0x80000000u) { k = 0u; } // -0 equals 0
-    k = select(k | 0x80000000u, ~k, (k & 0x80000000u) != 0u);
-  } else if (md[9] == 1u) {
-    k = k ^ 0x80000000u;
-  }
-  return select(k, ~k, md[10] == 1u);
-}
+${KEY}
+fn key(bits: u32) -> u32 { return key_of(bits, md[9], md[10] == 1u); }
 fn before(a: u32, b: u32) -> bool { return sk[a] < sk[b] || (sk[a] == sk[b] && si[a] < si[b]); }
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
@@ -73,7 +77,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
     let p = start + t;
     if (p >= n) { sk[t] = VIRTUAL; si[t] = VIRTUAL; }
     else if (md[5] == 1u) { sk[t] = key(${half ? 'bitcast<u32>(in0[o0 + p * sx])' : 'in0[o0 + p * sx]'}); si[t] = p; }
-    ${half ? '' : 'else { sk[t] = out0[o1 + p * so]; si[t] = out1[o1 + p * so]; }'}
+    else { ${half ? 'let j = out1[o1 + p * so]; sk[t] = key(bitcast<u32>(in0[o0 + j * sx])); si[t] = j;' : 'sk[t] = out0[o1 + p * so]; si[t] = out1[o1 + p * so];'} }
   }
   workgroupBarrier();
   for (var k = md[7]; k <= md[8]; k = k << 1u) {
@@ -92,7 +96,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
     if (p < n) {
       let at = o1 + p * so;
       out1[at] = si[t];
-      ${half ? 'out0[at] = in0[o0 + si[t] * sx];' : 'out0[at] = select(sk[t], in0[o0 + si[t] * sx], md[6] == 1u);'}
+      ${half ? 'if (md[6] == 1u) { out0[at] = in0[o0 + si[t] * sx]; }' : 'out0[at] = select(sk[t], in0[o0 + si[t] * sx], md[6] == 1u);'}
     }
   }
 }`;
@@ -100,29 +104,40 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
 }
 
 /** One step of a merge of size 2j·…, stride j >= B, in global memory: a thread per pair. */
-function globalProgram(s: Plan, half: number, j: number, flip: boolean): Program {
-  // [pairs, slot, n, pairs per line, stride j, flip, out stride, walk(out)]
-  const meta = [s.rows * half, 0, s.n, half, j, flip ? 1 : 0, s.so, ...s.out];
-  const wgsl = () => `${preamble([], ['u32', 'u32'])}
+function globalProgram(s: Plan, descending: boolean, half: number, j: number, flip: boolean): Program {
+  // float16: compare the keys of the values the indices point at (the values output holds no keys)
+  const f16 = s.x.dtype === 'float16';
+  // [pairs, slot, n, pairs per line, stride j, flip, out stride, descending, x stride, walk(out) or walk(x, out)]
+  const meta = [s.rows * half, 0, s.n, half, j, flip ? 1 : 0, s.so, descending ? 1 : 0, s.sx, ...(f16 ? s.both : s.out)];
+  const wgsl = () => `${f16 ? preamble(['float16'], ['float16', 'u32']) : preamble([], ['u32', 'u32'])}
+${f16 ? KEY : ''}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let g = wid(w, nw) * WG + l;
   if (g >= md[0]) { return; }
   let row = g / md[3];
   let t = g % md[3];
-  ${walk(1, '7u', 'row')}
+  ${f16 ? walk(2, '9u', 'row') : walk(1, '9u', 'row')}
   let j = md[4];
   let i = (t / j) * 2u * j + t % j;
   let q = select(i + j, i ^ (2u * j - 1u), md[5] == 1u);
   if (q >= md[2]) { return; }
-  let a = o0 + i * md[6]; let b = o0 + q * md[6];
+  ${f16
+    ? `let a = o1 + i * md[6]; let b = o1 + q * md[6];
+  let ia = out1[a]; let ib = out1[b];
+  let ka = key_of(bitcast<u32>(in0[o0 + ia * md[8]]), 0u, md[7] == 1u); let kb = key_of(bitcast<u32>(in0[o0 + ib * md[8]]), 0u, md[7] == 1u);
+  if (kb < ka || (kb == ka && ib < ia)) { out1[a] = ib; out1[b] = ia; }`
+    : `let a = o0 + i * md[6]; let b = o0 + q * md[6];
   let ka = out0[a]; let kb = out0[b]; let ia = out1[a]; let ib = out1[b];
-  if (kb < ka || (kb == ka && ib < ia)) { out0[a] = kb; out0[b] = ka; out1[a] = ib; out1[b] = ia; }
+  if (kb < ka || (kb == ka && ib < ia)) { out0[a] = kb; out0[b] = ka; out1[a] = ib; out1[b] = ia; }`}
 }`;
-  return { key: 'sort:global', wgsl, inputs: [], outputs: [s.values.handle, s.indices.handle], meta, workgroups: Math.ceil((s.rows * half) / WORKGROUP) };
+  return {
+    key: 'sort:global', wgsl, inputs: f16 ? [s.x.handle] : [], outputs: [s.values.handle, s.indices.handle], meta,
+    workgroups: Math.ceil((s.rows * half) / WORKGROUP),
+  };
 }
 
-registerKernel('sort', 'webgpu', (([x], [values, indices], { dim, descending }, op) => {
+registerKernel('sort', 'webgpu', (([x], [values, indices], { dim, descending }) => {
   const rank = x!.shape.length;
   const n = rank ? x!.shape[dim]! : 1;
   const rows = n === 0 ? 0 : numelOf(x!.shape) / n;
@@ -135,13 +150,10 @@ registerKernel('sort', 'webgpu', (([x], [values, indices], { dim, descending }, 
     out: walkMeta(kept.shape, [{ offset: 0, strides: kept.strides[1]! }]),
   };
   const P = 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
-  if (x!.dtype === 'float16' && P > B) {
-    throw new DTypeError(`${op}: float16 lines longer than ${B} elements cannot be sorted on WebGPU (got ${n} along dim ${dim}); cast to float32 first (x.to('float32'))`);
-  }
   const bp = Math.min(B, P);
   const programs = [localProgram(s, descending, bp, [2, bp], true, P <= B)];
   for (let k = 2 * B; k <= P; k *= 2) {
-    for (let j = k / 2; j >= B; j /= 2) programs.push(globalProgram(s, P / 2, j, j === k / 2));
+    for (let j = k / 2; j >= B; j /= 2) programs.push(globalProgram(s, descending, P / 2, j, j === k / 2));
     programs.push(localProgram(s, descending, bp, [k, k], false, k === P));
   }
   return programs;
