@@ -120,7 +120,7 @@ export default defineSuite({
       rows: half.map((r) => [...r, ratio(r)]),
       notes: [
         'float16 is stored as WGSL f16 (the shader-f16 feature) and computed in f32, rounded once per output (PyTorch\'s CUDA opmath). ' +
-          'On llvmpipe the f16 loads and conversions are emulated on the CPU, so this ratio says nothing about a GPU, where halving the bytes moved is the point.',
+          'On llvmpipe the shaders run on the CPU, where the f16 conversions are extra integer work and memory traffic is not the limit, so this ratio says nothing about a GPU, where halving the bytes moved is the point.',
       ],
     };
     return [table, halfTable];
