@@ -409,6 +409,31 @@ gpuDescribe('float16 training', () => {
     await gradParity('CNN', 'training', cnn, [half([3, 2, 8, 8], 1), half([4, 2, 3, 3], 0.3), half([4], 0.1), half([3, 64], 0.2), half([3], 0.1)], [1, 2, 3, 4], TRAIN);
   });
 
+  it('a compiled float16 training step replays eager\'s bits on WebGPU', async () => {
+    const init = [half([16, 12], 0.3), half([16], 0.1), half([5, 16], 0.3), half([5], 0.1)];
+    const xs = [0, 1, 2, 3].map(() => half([8, 12], 1));
+    const y = tg.randint(0, 5, [8]).to('webgpu');
+    const run = async (compiled: boolean) => {
+      const ps = init.map((t) => t.to('webgpu').requiresGrad_());
+      const opt = new nn.optim.Adam(ps, { lr: 0.01 });
+      const step = (x: tg.Tensor) => {
+        const loss = nn.functional.crossEntropy(nn.linear(tg.relu(nn.linear(x, ps[0]!, ps[1])), ps[2]!, ps[3]), y);
+        opt.zeroGrad();
+        loss.backward();
+        opt.step();
+        return loss;
+      };
+      const f = compiled ? tg.compile(step) : step;
+      for (const x of xs) f(x.to('webgpu')).dispose();
+      // (the first step traces, the second again: Adam's state appeared)
+      if (compiled) expect([(f as tg.Compiled<[tg.Tensor], tg.Tensor>).stats().traces, (f as tg.Compiled<[tg.Tensor], tg.Tensor>).stats().replays]).toEqual([2, 2]);
+      return Promise.all(ps.map((p) => p.rawData()));
+    };
+    const [eager, compiled] = [await run(false), await run(true)];
+    expect(compiled).toEqual(eager);
+    expect(eager[0]).not.toEqual(init[0]!.rawDataSync()); // the steps changed the parameters
+  });
+
   it.each([
     ['SGD momentum nesterov weightDecay', (ps: tg.Tensor[]) => new nn.optim.SGD(ps, { lr: 0.1, momentum: 0.9, nesterov: true, weightDecay: 0.01 })],
     ['Adam amsgrad weightDecay', (ps: tg.Tensor[]) => new nn.optim.Adam(ps, { lr: 0.01, amsgrad: true, weightDecay: 0.1 })],
