@@ -231,7 +231,7 @@ function rewriteAccess(code: string, names: ReadonlySet<string>): string {
     if (assign) {
       const rhsStart = close + 1 + assign[0].length;
       const end = statementEnd(code, rhsStart);
-      const rhs = rewriteAccess(code.slice(rhsStart, end), names);
+      const rhs = rewriteAccess(code.slice(rhsStart, end), names).trim();
       const value = assign[1] ? `ld_${name}(${index}) ${assign[1]} (${rhs})` : rhs;
       out += `st_${name}(${index}, ${value})`;
       at = end;
