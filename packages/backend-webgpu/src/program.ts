@@ -61,6 +61,9 @@ export function store(expr: string, from: 'f32' | 'i32', to: DType): string {
   return `${wgslType(to)}(${expr})`;
 }
 
+/** What `preamble` writes after the f16 bindings that `withHalfAccess` converts. */
+const F32_ACCESS = '// f32 access';
+
 /**
  * The bindings and helpers every shader starts with; 'u32' declares raw 32-bit words of a 32-bit
  * dtype. A float16 operand is declared `array<f16>`, which `withHalfAccess` turns into f32 loads
@@ -70,8 +73,10 @@ export function preamble(inputs: readonly (DType | 'u32')[], outputs: readonly (
   const lines: string[] = [];
   let b = 0;
   const ty = (d: DType | 'u32') => (d === 'u32' ? d : d === 'float16' ? 'f16' : wgslType(d));
-  inputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read> in${i}: array<${ty(d)}>;`));
-  outputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read_write> out${i}: array<${ty(d)}>;`));
+  // the mark tells withHalfAccess which f16 bindings to convert: a user's own f16 shader is left alone
+  const mark = (d: DType | 'u32') => (d === 'float16' ? ` ${F32_ACCESS}` : '');
+  inputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read> in${i}: array<${ty(d)}>;${mark(d)}`));
+  outputs.forEach((d, i) => lines.push(`@group(0) @binding(${b++}) var<storage, read_write> out${i}: array<${ty(d)}>;${mark(d)}`));
   lines.push(`@group(0) @binding(${b++}) var<storage, read> md: array<u32>;`);
   if (errors) {
     lines.push(`@group(0) @binding(${b++}) var<storage, read_write> err: array<atomic<u32>>;`);
@@ -246,12 +251,13 @@ function rewriteAccess(code: string, names: ReadonlySet<string>): string {
 
 /**
  * A shader's float16 bindings made readable as f32: every `inK[i]` of an `array<f16>` binding
+ * that `preamble` declared
  * becomes a widening load and every `outK[i] = v` a rounding store, so a kernel written for f32
  * serves float16 operands as they are, each operand converted by its own dtype (an op reading
  * float16 and writing float32 just works). The backend applies it to every shader it compiles.
  */
 export function withHalfAccess(code: string): string {
-  const names = new Set([...code.matchAll(/var<storage, (?:read|read_write)> ((?:in|out)\d+): array<f16>;/g)].map((m) => m[1]!));
+  const names = new Set([...code.matchAll(/var<storage, (?:read|read_write)> ((?:in|out)\d+): array<f16>; \/\/ f32 access/g)].map((m) => m[1]!));
   if (names.size === 0) return code;
   const accessors = [...names].map((n) =>
     n.startsWith('in')

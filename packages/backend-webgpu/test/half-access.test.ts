@@ -28,4 +28,7 @@ it('adds the enable directive and the conversions first, and leaves shaders with
   expect(out).not.toContain('fn st_in0');
   const plain = `${preamble(['float32', 'u32'], ['int32'])}// body\nout0[i] = i32(in0[i]);`;
   expect(withHalfAccess(plain)).toBe(plain);
+  // a shader that declares its own f16 bindings (a user's kernelOp) computes in f16 as written
+  const own = 'enable f16;\n@group(0) @binding(0) var<storage, read> in0: array<f16>;\n@group(0) @binding(1) var<storage, read_write> out0: array<f16>;\nout0[i] = in0[i] * 2.0h;';
+  expect(withHalfAccess(own)).toBe(own);
 });
