@@ -1,5 +1,6 @@
-import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
+import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type ReplayProgram, type Replayer, type TensorView, type TypedArray } from '@tapegrad/tensor';
 import type { Program, WebGPUKernel } from './program.js';
+import { gpuReplayer } from './replay.js';
 import { isFailure, Taints, type Failure, type Taint } from './taint.js';
 
 // The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
@@ -25,8 +26,8 @@ export class GpuHandle {
   ) {}
 }
 
-/** After this many dispatches the batch is submitted even without a read. */
-const BATCH = 128;
+/** After this many dispatches the batch is submitted even without a read; also the number of error records per batch. */
+export const BATCH = 128;
 /** Bytes of one checking dispatch's record in the error buffer: found, the bad value, where, padding. */
 const RECORD = 16;
 const META_BYTES = 1 << 17;
@@ -66,20 +67,23 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   private buffersMade = 0;
   /** How many bind groups are kept for reuse; 0 creates one per dispatch (to measure what the cache saves). */
   bindGroupCapacity = BIND_GROUPS;
-  /** Dispatches encoded so far and how many of them found their bind group cached (diagnostics). */
-  readonly counters = { dispatches: 0, bindGroupHits: 0 };
+  /** Dispatches encoded so far, how many of them found their bind group cached, and command buffers submitted (diagnostics). */
+  readonly counters = { dispatches: 0, bindGroupHits: 0, submits: 0 };
   private encoder: GPUCommandEncoder | undefined;
-  private pass: GPUComputePassEncoder | undefined;
+  /** @internal the compute pass being encoded, if any (replay.ts encodes into it too) */
+  pass: GPUComputePassEncoder | undefined;
   private dispatches = 0;
   private readonly meta: GPUBuffer;
   private readonly metaHost = new Uint32Array(META_BYTES / 4);
   private metaUsed = 0;
-  private readonly metaAlign: number;
-  /** A record per checking dispatch of the batch being encoded; copied out and cleared as the batch ends. */
-  private readonly err: GPUBuffer;
-  /** This batch's checking dispatches, in record order. */
-  private unchecked: { seq: number; errors: NonNullable<Program['errors']> }[] = [];
-  private readonly taints = new Taints();
+  /** @internal */
+  readonly metaAlign: number;
+  /** @internal a record per checking dispatch of the batch being encoded; copied out and cleared as the batch ends */
+  readonly err: GPUBuffer;
+  /** @internal this batch's checking dispatches, in record order */
+  unchecked: { seq: number; errors: NonNullable<Program['errors']> }[] = [];
+  /** @internal */
+  readonly taints = new Taints();
   /** Settles once every check submitted so far has come back (never rejects). */
   private checked: Promise<void> = Promise.resolve();
   private lostInfo: { reason: string; message: string } | undefined;
@@ -118,7 +122,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     const { reason, message } = this.lostInfo!;
     return new DeviceError(`webgpu: the device was lost (${reason}: ${message}); tensors on it are gone. Call initWebGPU() again for a new device`);
   }
-  private check(): void {
+  /** @internal */
+  check(): void {
     if (this.lostInfo) throw this.lostError();
   }
 
@@ -149,8 +154,12 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   }
   /** Fill a buffer with the poison pattern: queued after the work submitted so far, before what is encoded next. */
   private poison(b: GPUBuffer): void {
-    if (this.poisonHost.byteLength < b.size) this.poisonHost = new Uint32Array(b.size / 4).fill(POISON_WORD);
-    this.device.queue.writeBuffer(b, 0, this.poisonHost.buffer, 0, b.size);
+    this.device.queue.writeBuffer(b, 0, this.poisonWords(b.size).buffer, 0, b.size);
+  }
+  /** @internal the poison pattern, at least `bytes` long */
+  poisonWords(bytes: number): Uint32Array {
+    if (this.poisonHost.byteLength < bytes) this.poisonHost = new Uint32Array(bytes / 4).fill(POISON_WORD);
+    return this.poisonHost;
   }
   private toPool(h: GpuHandle): void {
     // only submitted work may still use the buffer: a stale read of it now sees poison
@@ -237,7 +246,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
    * Throw the error of the checking dispatch these values were computed from, if it found bad
    * input. `settled`: every check they depend on has come back, so none may still be open.
    */
-  private throwFailure(taint: Taint | undefined, settled = false): void {
+  /** @internal */
+  throwFailure(taint: Taint | undefined, settled = false): void {
     const state = this.taints.state(taint);
     if (state === undefined) return;
     if (isFailure(state)) throw state.error();
@@ -308,10 +318,20 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     for (const p of kernel(inputs, outputs, attrs, op)) this.encode(p);
   }
 
-  private encoderNow(): GPUCommandEncoder {
+  /**
+   * Replay a compiled function's program (`compile`) as one command buffer per call, with its
+   * bind groups and metadata built once (replay.ts).
+   */
+  replayer(program: ReplayProgram): Replayer {
+    return gpuReplayer(this, program);
+  }
+
+  /** @internal */
+  encoderNow(): GPUCommandEncoder {
     return (this.encoder ??= this.device.createCommandEncoder());
   }
-  private endPass(): void {
+  /** @internal */
+  endPass(): void {
     this.pass?.end();
     this.pass = undefined;
   }
@@ -368,7 +388,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     if (temps) for (const t of temps) this.free(t);
   }
 
-  private pipeline(p: Program): { pipeline: GPUComputePipeline; layout: Layout } {
+  /** @internal */
+  pipeline(p: Program): { pipeline: GPUComputePipeline; layout: Layout } {
     let pl = this.pipelines.get(p.key);
     if (!pl) {
       const layout = this.layout(p.inputs.length, p.outputs.length, !!p.errors);
@@ -432,6 +453,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     const readCheck = this.unchecked.length ? this.encodeCheck(this.encoder) : undefined;
     if (this.metaUsed) this.device.queue.writeBuffer(this.meta, 0, this.metaHost.buffer, 0, this.metaUsed);
     this.device.queue.submit([this.encoder.finish()]);
+    this.counters.submits++;
     readCheck?.();
     this.encoder = undefined;
     this.metaUsed = 0;
@@ -447,7 +469,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
 }
 
 /** A bind group layout and what its key says: the bindings of `preamble(inputs, outputs, errors)`. */
-interface Layout {
+export interface Layout {
   key: string;
   layout: GPUBindGroupLayout;
   errors: boolean;
@@ -498,7 +520,7 @@ class FreeList {
   }
 }
 
-function sizeClass(bytes: number): number {
+export function sizeClass(bytes: number): number {
   return Math.max(16, 2 ** Math.ceil(Math.log2(bytes)));
 }
 
