@@ -51,7 +51,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     float16: "WebGPU half support (WGSL's f16, the shader-f16 feature) is not built yet; keep float16 tensors on the CPU, or cast to float32 before moving them",
     bfloat16: 'WebGPU half support is not built yet (and WGSL has no bfloat16); keep bfloat16 tensors on the CPU, or cast to float32 before moving them',
   } as const;
-  readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxStorageBuffersPerShaderStage: number };
   private readonly pool = new Map<number, FreeList>();
   private pendingFree: GpuHandle[] = [];
   /** The poison pattern, as long as the largest buffer poisoned so far. */
@@ -97,7 +97,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     /** The adapter, in words (e.g. "mesa software llvmpipe ..."). */
     readonly adapterName: string,
   ) {
-    this.limits = { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize };
+    const l = device.limits;
+    this.limits = { maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize, maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage };
     this.metaAlign = device.limits.minStorageBufferOffsetAlignment;
     this.meta = device.createBuffer({ size: META_BYTES, usage: STORAGE | COPY_DST });
     this.err = device.createBuffer({ size: BATCH * RECORD, usage: STORAGE | COPY_SRC | COPY_DST });
