@@ -33,9 +33,13 @@ function tapegradStep(kind: Kind, device: 'cpu' | 'webgpu') {
     await l.data();
     l.dispose();
   };
+  const eagerCall = () => tidy(() => step(x, y)), compiledCall = () => compiled(x, y);
   return {
-    eager: () => read(tidy(() => step(x, y))),
-    compiled: () => read(compiled(x, y)),
+    eager: () => read(eagerCall()),
+    compiled: () => read(compiledCall()),
+    eagerCall,
+    compiledCall,
+    read,
     stats: () => compiled.stats(),
     dispose: () => {
       opt.zeroGrad();
@@ -113,6 +117,22 @@ async function jaxStep(kind: Kind, device: 'wasm' | 'webgpu'): Promise<{ step: S
   };
 }
 
+/**
+ * Milliseconds the CPU spends issuing one WebGPU step (until the call returns, less the time in
+ * queue.submit, which on a software adapter can wait for the adapter's work): the median of 10.
+ */
+let submitMs = 0;
+async function encodeMs(call: () => Tensor, read: (l: Tensor) => Promise<void>): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t0 = performance.now(), s0 = submitMs;
+    const l = call();
+    samples.push(performance.now() - t0 - (submitMs - s0));
+    await read(l);
+  }
+  return median(samples);
+}
+
 /** Calls of the CPU backend's run() during fn. */
 async function kernelCalls(fn: Step): Promise<number> {
   const run = cpuBackend.run;
@@ -166,6 +186,12 @@ export default defineSuite({
       const b = await initWebGPU({ gpu });
       adapter = b.adapterName;
       counters = b.counters;
+      const queue = b.device.queue, submit = queue.submit.bind(queue);
+      queue.submit = (buffers) => {
+        const t = performance.now();
+        submit(buffers);
+        submitMs += performance.now() - t;
+      };
     } catch (e) {
       gpuWhy = (e as Error).message.split('\n')[0];
     }
@@ -200,9 +226,10 @@ export default defineSuite({
         };
         const [de, se] = await count(g.eager), [dc, sc] = await count(g.compiled);
         const graph = g.stats().graphs[0]!;
-        row.push(de, dc, `${fmt(de! / dc!, 2)}x`, `${se} / ${sc}`, fmt(graph.peakBytes / 1024, 3));
+        const [ee, ec] = [await encodeMs(g.eagerCall, g.read), await encodeMs(g.compiledCall, g.read)];
+        row.push(de, dc, `${fmt(de! / dc!, 2)}x`, `${se} / ${sc}`, ee, ec, fmt(graph.peakBytes / 1024, 3));
         g.dispose();
-      } else row.push(undefined, undefined, undefined, undefined, undefined);
+      } else row.push(undefined, undefined, undefined, undefined, undefined, undefined, undefined);
       calls.push(row);
 
       // steps per second on the CPU: tapegrad eager and compiled, jax-js jit on wasm
@@ -233,10 +260,10 @@ export default defineSuite({
     return [
       {
         title: 'Kernel calls (CPU) and dispatches (WebGPU) per training step, eager and compiled (batch 64, SGD momentum)',
-        columns: ['model', 'CPU eager kernel calls', 'CPU compiled', 'fewer', 'WebGPU eager dispatches', 'WebGPU compiled', 'fewer', 'submits eager / compiled', 'compiled peak KiB'],
+        columns: ['model', 'CPU eager kernel calls', 'CPU compiled', 'fewer', 'WebGPU eager dispatches', 'WebGPU compiled', 'fewer', 'submits eager / compiled', 'WebGPU encode ms eager', 'compiled', 'compiled peak KiB'],
         rows: calls,
         notes: [
-          "Counted at the CPU backend's run() and at the WebGPU backend's dispatch counter, for one step after warm-up; the step reads its loss. A compiled step runs the kernels the eager one ran (until fusion passes merge them), the optimizer's update of every parameter as one multi-tensor kernel in both; on WebGPU it is one command buffer, its bind groups and metadata built once.",
+          "Counted at the CPU backend's run() and at the WebGPU backend's dispatch counter, for one step after warm-up; the step reads its loss (one submit of its own on WebGPU; eager submits mid-step too, where the optimizer checks the device's errors). Encode ms: the CPU's time to issue a WebGPU step (until the call returns, less the time in queue.submit), median of 10. A compiled step runs the kernels the eager one ran (until fusion passes merge them), the optimizer's update of every parameter as one multi-tensor kernel in both; on WebGPU it is one command buffer, its bind groups and metadata built once.",
           ...notes,
         ],
       },
