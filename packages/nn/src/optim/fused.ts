@@ -41,8 +41,11 @@ defineForeach('adamStepForeach');
 
 /** One parameter's fused update: the op, its inputs, and its attrs (read at each call, and again at each replay). */
 export interface FusedUpdate {
+  /** The single op (`step()` runs its foreach op over many parameters). */
   readonly op: 'sgdStep' | 'adamStep';
+  /** The op's inputs: the parameter, its gradient, then the state the update writes. */
   readonly tensors: readonly Tensor[];
+  /** The op's attrs, read when it runs and again at each replay of a compiled step. */
   readonly attrs: () => SgdStepAttrs | AdamStepAttrs;
 }
 
