@@ -33,7 +33,7 @@ function setGrads(ps: Tensor[], step: number): void {
 }
 
 describe('the foreach optimizer step equals the per-parameter step, bit for bit', () => {
-  for (const dtype of ['float32', 'float64'] as const) {
+  for (const dtype of ['float32', 'float64', 'float16', 'bfloat16'] as const) {
     for (const [name, make] of cases) {
       it(`${name}, ${dtype}: four steps, parameters and state`, () => {
         const all = params(dtype, 1), one = params(dtype, 1);
