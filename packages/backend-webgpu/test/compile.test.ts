@@ -140,6 +140,32 @@ gpuDescribe('compile on WebGPU', () => {
   });
 });
 
+gpuDescribe('compile on WebGPU: more checking dispatches than one batch has error records', () => {
+  it('a replay of 140 gathers submits every 128 checks, and a bad index in the last one still fails the read', async () => {
+    const x = tg.randn([4, 6]).to('webgpu');
+    const chain = (x: tg.Tensor, idx: tg.Tensor) => {
+      let y = x;
+      for (let i = 0; i < 140; i++) y = tg.gather(y, 1, idx);
+      return y;
+    };
+    const good = tg.tensor([[5, 0, 1, 2, 3, 4], [1, 2, 3, 4, 5, 0], [0, 0, 1, 1, 2, 2], [3, 3, 3, 3, 3, 3]], { dtype: 'int32' }).to('webgpu');
+    const bad = tg.tensor([[5, 0, 1, 2, 3, 4], [1, 2, 3, 4, 5, 0], [0, 0, 1, 1, 2, 2], [3, 3, 3, 3, 3, 6]], { dtype: 'int32' }).to('webgpu');
+    const f = tg.compile(chain);
+    const expected = Array.from(await tg.tidy(() => chain(x, good)).data());
+    for (let i = 0; i < 3; i++) {
+      const { submits } = backend!.counters;
+      const y = f(x, good);
+      if (i > 0) expect(backend!.counters.submits - submits, `call ${i}`).toBe(2);
+      expect(Array.from(await y.data()), `call ${i}`).toEqual(expected);
+      y.dispose();
+    }
+    const y = f(x, bad);
+    await expect(y.data()).rejects.toThrow(/gather/);
+    expect(f.stats().replays).toBe(3);
+    for (const t of [x, good, bad, y]) t.dispose();
+  });
+});
+
 // ---- the MNIST MLP and CNN training steps, as packages/tapegrad/test/compile.test.ts on the CPU
 class Cnn extends nn.Module {
   features = new nn.Sequential(
