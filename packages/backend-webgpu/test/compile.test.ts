@@ -140,6 +140,30 @@ gpuDescribe('compile on WebGPU', () => {
   });
 });
 
+gpuDescribe('compile on WebGPU: host writes keep their place among the kernels', () => {
+  it("host data written into a block another buffer held is written after that buffer's last kernel, each call", async () => {
+    const f = (x: tg.Tensor) => {
+      const s = x.mul(2).sum(); // its [64] intermediate's block is free after the sum
+      // zeros written from the host (not a constant: add_ writes it) take that block over; written
+      // with queue.writeBuffer, they would land before this call's mul and sum, which would read them
+      const z = tg.zeros([64], { device: 'webgpu' });
+      z.add_(x);
+      return z.add(s);
+    };
+    const x = tg.randn([64]).to('webgpu');
+    const expected = Array.from(await tg.tidy(() => f(x)).data());
+    const c = tg.compile(f);
+    for (let i = 0; i < 3; i++) {
+      const y = c(x);
+      expect(Array.from(await y.data()), `call ${i}`).toEqual(expected);
+      y.dispose();
+    }
+    expect(c.stats().replays).toBe(2);
+    expect(c.stats().graphs[0]!.plannedBytes).toBeLessThan(2 * 64 * 4 + 64); // the two [64] buffers share a block
+    x.dispose();
+  });
+});
+
 gpuDescribe('compile on WebGPU: more checking dispatches than one batch has error records', () => {
   it('a replay of 140 gathers submits every 128 checks, and a bad index in the last one still fails the read', async () => {
     const x = tg.randn([4, 6]).to('webgpu');
