@@ -246,8 +246,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   /**
    * Throw the error of the checking dispatch these values were computed from, if it found bad
    * input. `settled`: every check they depend on has come back, so none may still be open.
+   * @internal
    */
-  /** @internal */
   throwFailure(taint: Taint | undefined, settled = false): void {
     const state = this.taints.state(taint);
     if (state === undefined) return;
