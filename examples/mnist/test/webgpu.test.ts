@@ -26,6 +26,24 @@ if (!ok && process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') it('has a WebGPU adapter
     expect(b.history.epochs[0]!.testAccuracy).toBeCloseTo(a.history.epochs[0]!.testAccuracy, 2);
   });
 
+  it('--compile on WebGPU trains to eager WebGPU\'s losses and accuracy, bit for bit (its replayer: one command buffer a step)', async () => {
+    const gpu = async (s: Split): Promise<Split> => ({ images: await toAsync(s.images, 'webgpu'), labels: await toAsync(s.labels, 'webgpu') });
+    const trainSet = await gpu(await data.loadMnist({ split: 'train', normalize: true, limit: 320 }));
+    const testSet = await gpu(await data.loadMnist({ split: 'test', normalize: true, limit: 200 }));
+    for (const [model, optimizer] of [['mlp', 'adam'], ['cnn', 'sgd']] as const) {
+      const run = (compile: boolean) => train({ model, optimizer, lr: 0.01, epochs: 1, batchSize: 32, seed: 2, lossEvery: 1, compile, device: 'webgpu', train: trainSet, test: testSet });
+      const eager = await run(false);
+      const compiled = await run(true);
+      expect(compiled.history.losses.length).toBe(10);
+      expect(compiled.history.losses).toEqual(eager.history.losses);
+      expect(compiled.history.epochs[0]!.testAccuracy).toBe(eager.history.epochs[0]!.testAccuracy);
+      // the first step makes the optimizer's state, the second traces the step: the rest replay
+      expect([compiled.compiled!.traces, compiled.compiled!.replays]).toEqual([2, 8]);
+      eager.model.dispose();
+      compiled.model.dispose();
+    }
+  });
+
   it('TAPEGRAD_DEVICE=webgpu pnpm mnist trains on WebGPU (data loaded there, not moved off it)', () => {
     const out = mkdtempSync(join(tmpdir(), 'tapegrad-mnist-'));
     try {

@@ -47,7 +47,9 @@ export function runWidened(kernel: CpuKernel, inputs: readonly CpuView[], output
     const wideIn = inputs.map(widen);
     const wideOut = outputs.map(widen);
     kernel(wideIn, wideOut, attrs, op);
-    const written = [...outputs, ...(findOp(op)?.mutates ?? []).map((i) => inputs[i]).filter((v) => v !== undefined)];
+    const mutates = findOp(op)?.mutates;
+    const mutated = typeof mutates === 'function' ? mutates(inputs.length, attrs) : (mutates ?? []);
+    const written = [...outputs, ...mutated.map((i) => inputs[i]).filter((v) => v !== undefined)];
     for (const v of written) if (isHalf(v.dtype)) narrowView(v.dtype, v, spans.get(v.handle)!);
   } finally {
     for (const s of spans.values()) if (s.wide) poolFree(s.wide, 'float32', s.wide.length);

@@ -1,5 +1,6 @@
-import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
+import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type ReplayProgram, type Replayer, type TensorView, type TypedArray } from '@tapegrad/tensor';
 import { withHalfAccess, type Program, type WebGPUKernel } from './program.js';
+import { gpuReplayer } from './replay.js';
 import { isFailure, Taints, type Failure, type Taint } from './taint.js';
 
 // The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
@@ -25,8 +26,8 @@ export class GpuHandle {
   ) {}
 }
 
-/** After this many dispatches the batch is submitted even without a read. */
-const BATCH = 128;
+/** After this many dispatches the batch is submitted even without a read; also the number of error records per batch. */
+export const BATCH = 128;
 /** Bytes of one checking dispatch's record in the error buffer: found, the bad value, where, padding. */
 const RECORD = 16;
 const META_BYTES = 1 << 17;
@@ -54,7 +55,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
    * WGSL's f16 (computed in f32, see program.ts).
    */
   readonly shaderF16: boolean;
-  readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  readonly limits: { maxStorageBufferBindingSize: number; maxBufferSize: number; maxStorageBuffersPerShaderStage: number };
   private readonly pool = new Map<number, FreeList>();
   private pendingFree: GpuHandle[] = [];
   /** The poison pattern, as long as the largest buffer poisoned so far. */
@@ -70,20 +71,23 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   private buffersMade = 0;
   /** How many bind groups are kept for reuse; 0 creates one per dispatch (to measure what the cache saves). */
   bindGroupCapacity = BIND_GROUPS;
-  /** Dispatches encoded so far and how many of them found their bind group cached (diagnostics). */
-  readonly counters = { dispatches: 0, bindGroupHits: 0 };
+  /** Dispatches encoded so far, how many of them found their bind group cached, and command buffers submitted (diagnostics). */
+  readonly counters = { dispatches: 0, bindGroupHits: 0, submits: 0 };
   private encoder: GPUCommandEncoder | undefined;
-  private pass: GPUComputePassEncoder | undefined;
+  /** @internal the compute pass being encoded, if any (replay.ts encodes into it too) */
+  pass: GPUComputePassEncoder | undefined;
   private dispatches = 0;
   private readonly meta: GPUBuffer;
   private readonly metaHost = new Uint32Array(META_BYTES / 4);
   private metaUsed = 0;
-  private readonly metaAlign: number;
-  /** A record per checking dispatch of the batch being encoded; copied out and cleared as the batch ends. */
-  private readonly err: GPUBuffer;
-  /** This batch's checking dispatches, in record order. */
-  private unchecked: { seq: number; errors: NonNullable<Program['errors']> }[] = [];
-  private readonly taints = new Taints();
+  /** @internal */
+  readonly metaAlign: number;
+  /** @internal a record per checking dispatch of the batch being encoded; copied out and cleared as the batch ends */
+  readonly err: GPUBuffer;
+  /** @internal this batch's checking dispatches, in record order */
+  unchecked: { seq: number; errors: NonNullable<Program['errors']> }[] = [];
+  /** @internal */
+  readonly taints = new Taints();
   /** Settles once every check submitted so far has come back (never rejects). */
   private checked: Promise<void> = Promise.resolve();
   private lostInfo: { reason: string; message: string } | undefined;
@@ -98,7 +102,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     readonly adapterName: string,
   ) {
     this.shaderF16 = device.features.has('shader-f16');
-    this.limits = { maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize, maxBufferSize: device.limits.maxBufferSize };
+    const l = device.limits;
+    this.limits = { maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize, maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage };
     this.metaAlign = device.limits.minStorageBufferOffsetAlignment;
     this.meta = device.createBuffer({ size: META_BYTES, usage: STORAGE | COPY_DST });
     this.err = device.createBuffer({ size: BATCH * RECORD, usage: STORAGE | COPY_SRC | COPY_DST });
@@ -123,7 +128,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     const { reason, message } = this.lostInfo!;
     return new DeviceError(`webgpu: the device was lost (${reason}: ${message}); tensors on it are gone. Call initWebGPU() again for a new device`);
   }
-  private check(): void {
+  /** @internal */
+  check(): void {
     if (this.lostInfo) throw this.lostError();
   }
 
@@ -161,8 +167,12 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   }
   /** Fill a buffer with the poison pattern: queued after the work submitted so far, before what is encoded next. */
   private poison(b: GPUBuffer): void {
-    if (this.poisonHost.byteLength < b.size) this.poisonHost = new Uint32Array(b.size / 4).fill(POISON_WORD);
-    this.device.queue.writeBuffer(b, 0, this.poisonHost.buffer, 0, b.size);
+    this.device.queue.writeBuffer(b, 0, this.poisonWords(b.size).buffer, 0, b.size);
+  }
+  /** @internal the poison pattern, at least `bytes` long */
+  poisonWords(bytes: number): Uint32Array {
+    if (this.poisonHost.byteLength < bytes) this.poisonHost = new Uint32Array(bytes / 4).fill(POISON_WORD);
+    return this.poisonHost;
   }
   private toPool(h: GpuHandle): void {
     // only submitted work may still use the buffer: a stale read of it now sees poison
@@ -250,8 +260,9 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   /**
    * Throw the error of the checking dispatch these values were computed from, if it found bad
    * input. `settled`: every check they depend on has come back, so none may still be open.
+   * @internal
    */
-  private throwFailure(taint: Taint | undefined, settled = false): void {
+  throwFailure(taint: Taint | undefined, settled = false): void {
     const state = this.taints.state(taint);
     if (state === undefined) return;
     if (isFailure(state)) throw state.error();
@@ -319,18 +330,39 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   // ---- running kernels ----------------------------------------------------------------------
   run(kernel: WebGPUKernel, inputs: readonly TensorView<GpuHandle>[], outputs: readonly TensorView<GpuHandle>[], attrs: unknown, op: string): void {
     this.check();
-    // a kernel's pipeline key need not name its operands' dtypes when its WGSL is the same for all
-    // 32-bit ones; float16 bindings change the WGSL, so the op's go into the key (a kernel whose
-    // programs bind different ones, as cat's copies, names them in its own keys)
-    const half = inputs.some(isF16) || outputs.some(isF16);
-    const suffix = half ? `|f16:${[...inputs, ...outputs].map((v) => (isF16(v) ? 'h' : '-')).join('')}` : '';
-    for (const p of kernel(inputs, outputs, attrs, op)) this.encode(half ? { ...p, key: p.key + suffix } : p);
+    for (const p of this.programs(kernel, inputs, outputs, attrs, op)) this.encode(p);
   }
 
-  private encoderNow(): GPUCommandEncoder {
+  /**
+   * A kernel's programs for these operands, keyed for the pipeline cache. A kernel's key need not
+   * name its operands' dtypes when its WGSL is the same for all 32-bit ones; float16 bindings
+   * change the WGSL, so the op's go into the key (a kernel whose programs bind different ones, as
+   * cat's copies, names them in its own keys). Eager runs and the replayer both come here, so a
+   * float16 program can never take a float32 one's pipeline.
+   * @internal
+   */
+  programs(kernel: WebGPUKernel, inputs: readonly TensorView<GpuHandle>[], outputs: readonly TensorView<GpuHandle>[], attrs: unknown, op: string): Program[] {
+    const programs = kernel(inputs, outputs, attrs, op);
+    const half = inputs.some(isF16) || outputs.some(isF16);
+    if (!half) return programs;
+    const suffix = `|f16:${[...inputs, ...outputs].map((v) => (isF16(v) ? 'h' : '-')).join('')}`;
+    return programs.map((p) => ({ ...p, key: p.key + suffix }));
+  }
+
+  /**
+   * Replay a compiled function's program (`compile`) as one command buffer per call, with its
+   * bind groups and metadata built once (replay.ts).
+   */
+  replayer(program: ReplayProgram): Replayer {
+    return gpuReplayer(this, program);
+  }
+
+  /** @internal */
+  encoderNow(): GPUCommandEncoder {
     return (this.encoder ??= this.device.createCommandEncoder());
   }
-  private endPass(): void {
+  /** @internal */
+  endPass(): void {
     this.pass?.end();
     this.pass = undefined;
   }
@@ -387,7 +419,8 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     if (temps) for (const t of temps) this.free(t);
   }
 
-  private pipeline(p: Program): { pipeline: GPUComputePipeline; layout: Layout } {
+  /** @internal */
+  pipeline(p: Program): { pipeline: GPUComputePipeline; layout: Layout } {
     let pl = this.pipelines.get(p.key);
     if (!pl) {
       const layout = this.layout(p.inputs.length, p.outputs.length, !!p.errors);
@@ -451,6 +484,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
     const readCheck = this.unchecked.length ? this.encodeCheck(this.encoder) : undefined;
     if (this.metaUsed) this.device.queue.writeBuffer(this.meta, 0, this.metaHost.buffer, 0, this.metaUsed);
     this.device.queue.submit([this.encoder.finish()]);
+    this.counters.submits++;
     readCheck?.();
     this.encoder = undefined;
     this.metaUsed = 0;
@@ -466,7 +500,7 @@ export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
 }
 
 /** A bind group layout and what its key says: the bindings of `preamble(inputs, outputs, errors)`. */
-interface Layout {
+export interface Layout {
   key: string;
   layout: GPUBindGroupLayout;
   errors: boolean;
@@ -528,7 +562,7 @@ function padWords(bits: Uint16Array): Uint16Array {
   return padded;
 }
 
-function sizeClass(bytes: number): number {
+export function sizeClass(bytes: number): number {
   return Math.max(16, 2 ** Math.ceil(Math.log2(bytes)));
 }
 

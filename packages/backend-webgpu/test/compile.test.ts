@@ -1,7 +1,6 @@
-// compile on WebGPU: until this backend brings its own replayer (bind groups built once, one
-// command buffer per step), the generic one replays the recorded kernels through run(), with
-// storage made and released per call as eager does. The same kernels in the same order give
-// eager's bits; the device is one of the guards.
+// compile on WebGPU: this backend's replayer (replay.ts) encodes each call as one command buffer
+// over memory planned once, with bind groups and metadata built once. The same kernels in the
+// same order give eager's bits; the device is one of the guards.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect, it } from 'vitest';
@@ -109,5 +108,171 @@ gpuDescribe('compile on WebGPU', () => {
     }
     expect([f.stats().traces, f.stats().replays]).toEqual([2, 2]);
     expect(f.stats().lastRetrace).toBe("tensor argument 0 is on 'webgpu' now, was on 'cpu'");
+  });
+
+  it('a replayed call is one submit, with no bind group made after the first replays, over planned memory', async () => {
+    tg.manualSeed(1);
+    const x = tg.randn([8, 20]).to('webgpu'), y = tg.randint(0, 4, [8]).to('webgpu');
+    const c = trainer('adam');
+    const step = tg.compile(c.step);
+    // trace, trace (Adam's state now made), then two replays make the bind groups: the second
+    // one's new gradients are made while the first one's are still set (zeroGrad's disposal comes
+    // after), so two sets of buffers take turns
+    for (let i = 0; i < 4; i++) step(x, y).dispose();
+    await backend!.sync();
+    for (let i = 0; i < 4; i++) {
+      const { submits, dispatches, bindGroupHits } = backend!.counters;
+      step(x, y).dispose();
+      expect(backend!.counters.submits - submits, `call ${i}`).toBe(1);
+      const n = backend!.counters.dispatches - dispatches;
+      expect(n).toBeGreaterThan(5);
+      expect(backend!.counters.bindGroupHits - bindGroupHits, `call ${i}: every dispatch reuses its bind group`).toBe(n);
+    }
+    const g = step.stats().graphs[0]!;
+    expect(g.plannedBytes).toBeGreaterThan(0);
+    expect(g.peakBytes).toBeGreaterThan(0);
+    expect(g.peakBytes).toBeLessThanOrEqual(g.plannedBytes);
+    expect(step.explain()).toMatch(new RegExp(`bytes planned for intermediates \\(peak ${g.peakBytes}\\)`));
+    x.dispose();
+    y.dispose();
+    c.o.zeroGrad();
+    c.o.dispose();
+  });
+});
+
+gpuDescribe('compile on WebGPU: host writes keep their place among the kernels', () => {
+  it("host data written into a block another buffer held is written after that buffer's last kernel, each call", async () => {
+    const f = (x: tg.Tensor) => {
+      const s = x.mul(2).sum(); // its [64] intermediate's block is free after the sum
+      // zeros written from the host (not a constant: add_ writes it) take that block over; written
+      // with queue.writeBuffer, they would land before this call's mul and sum, which would read them
+      const z = tg.zeros([64], { device: 'webgpu' });
+      z.add_(x);
+      return z.add(s);
+    };
+    const x = tg.randn([64]).to('webgpu');
+    const expected = Array.from(await tg.tidy(() => f(x)).data());
+    const c = tg.compile(f);
+    for (let i = 0; i < 3; i++) {
+      const y = c(x);
+      expect(Array.from(await y.data()), `call ${i}`).toEqual(expected);
+      y.dispose();
+    }
+    expect(c.stats().replays).toBe(2);
+    expect(c.stats().graphs[0]!.plannedBytes).toBeLessThan(2 * 64 * 4 + 64); // the two [64] buffers share a block
+    x.dispose();
+  });
+});
+
+gpuDescribe('compile on WebGPU: more checking dispatches than one batch has error records', () => {
+  it('a replay of 140 gathers submits every 128 checks, and a bad index in the last one still fails the read', async () => {
+    const x = tg.randn([4, 6]).to('webgpu');
+    const chain = (x: tg.Tensor, idx: tg.Tensor) => {
+      let y = x;
+      for (let i = 0; i < 140; i++) y = tg.gather(y, 1, idx);
+      return y;
+    };
+    const good = tg.tensor([[5, 0, 1, 2, 3, 4], [1, 2, 3, 4, 5, 0], [0, 0, 1, 1, 2, 2], [3, 3, 3, 3, 3, 3]], { dtype: 'int32' }).to('webgpu');
+    const bad = tg.tensor([[5, 0, 1, 2, 3, 4], [1, 2, 3, 4, 5, 0], [0, 0, 1, 1, 2, 2], [3, 3, 3, 3, 3, 6]], { dtype: 'int32' }).to('webgpu');
+    const f = tg.compile(chain);
+    const expected = Array.from(await tg.tidy(() => chain(x, good)).data());
+    for (let i = 0; i < 3; i++) {
+      const { submits } = backend!.counters;
+      const y = f(x, good);
+      if (i > 0) expect(backend!.counters.submits - submits, `call ${i}`).toBe(2);
+      expect(Array.from(await y.data()), `call ${i}`).toEqual(expected);
+      y.dispose();
+    }
+    const y = f(x, bad);
+    await expect(y.data()).rejects.toThrow(/gather/);
+    expect(f.stats().replays).toBe(3);
+    for (const t of [x, good, bad, y]) t.dispose();
+  });
+});
+
+// ---- the MNIST MLP and CNN training steps, as packages/tapegrad/test/compile.test.ts on the CPU
+class Cnn extends nn.Module {
+  features = new nn.Sequential(
+    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+  );
+  head = new nn.Linear(8 * 7 * 7, 10);
+  forward(x: tg.Tensor): tg.Tensor {
+    return this.head.forward(this.features.forward(x).flatten(1));
+  }
+}
+function mnistTrainer(model: 'mlp' | 'cnn', opt: 'sgd' | 'adam', steps: number, dropout: boolean) {
+  tg.manualSeed(7);
+  const m = (model === 'mlp'
+    ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), ...(dropout ? [new nn.Dropout(0.3)] : []), new nn.Linear(32, 10))
+    : new Cnn()
+  ).to('webgpu');
+  const o: nn.optim.Optimizer<{ lr: number }> = opt === 'sgd' ? new nn.optim.SGD(m.parameters(), { lr: 0.05, momentum: 0.9 }) : new nn.optim.Adam(m.parameters(), { lr: 0.005 });
+  // the rate changes every step: a replay writes it (and Adam's step) into its kernel's metadata anew
+  const schedule = new nn.optim.OneCycleLR(o, { maxLr: opt === 'sgd' ? 0.1 : 0.01, totalSteps: steps });
+  const step = (x: tg.Tensor, y: tg.Tensor) => {
+    const loss = nn.functional.crossEntropy(m.forward(x), y);
+    o.zeroGrad();
+    loss.backward();
+    o.step();
+    return loss;
+  };
+  return { m, o, schedule, step };
+}
+const bitsOf = async (t: tg.Tensor | null) => (t ? Array.from(await t.data()) : null);
+async function trainBoth(model: 'mlp' | 'cnn', opt: 'sgd' | 'adam', steps: number, dropout = false) {
+  tg.manualSeed(3);
+  const data = Array.from({ length: 3 }, () => [tg.randn(model === 'mlp' ? [16, 784] : [4, 1, 28, 28]).to('webgpu'), tg.randint(0, 10, [model === 'mlp' ? 16 : 4]).to('webgpu')] as const);
+  const eager = mnistTrainer(model, opt, steps, dropout), compiled = mnistTrainer(model, opt, steps, dropout);
+  const step = tg.compile(compiled.step);
+  for (let i = 0; i < steps; i++) {
+    const [x, y] = data[i % data.length]!;
+    tg.manualSeed(100 + i); // dropout's masks: the same generator state on both sides
+    const le = tg.tidy(() => eager.step(x, y));
+    eager.schedule.step();
+    tg.manualSeed(100 + i);
+    const lc = step(x, y);
+    compiled.schedule.step();
+    expect(await bitsOf(lc), `step ${i}: loss`).toEqual(await bitsOf(le));
+    const pe = eager.m.parameters(), pc = compiled.m.parameters();
+    for (let k = 0; k < pe.length; k++) {
+      expect(await bitsOf(pc[k]!), `step ${i}: parameter ${k}`).toEqual(await bitsOf(pe[k]!));
+      expect(await bitsOf(pc[k]!.grad), `step ${i}: grad ${k}`).toEqual(await bitsOf(pe[k]!.grad));
+      const se = eager.o.state.get(pe[k]!)!, sc = compiled.o.state.get(pc[k]!)!;
+      for (const [key, v] of Object.entries(se)) {
+        if (typeof v === 'number') expect(sc[key], `step ${i}: state ${key} ${k}`).toBe(v);
+        else expect(await bitsOf(sc[key] as tg.Tensor), `step ${i}: state ${key} ${k}`).toEqual(await bitsOf(v));
+      }
+    }
+    le.dispose();
+    lc.dispose();
+  }
+  for (const t of [eager, compiled]) {
+    t.o.zeroGrad();
+    t.o.dispose();
+  }
+  for (const [x, y] of data) x.dispose(), y.dispose();
+  return step;
+}
+
+gpuDescribe('compiled MNIST training on WebGPU is bit-identical to eager WebGPU', () => {
+  for (const [model, opt, steps] of [['mlp', 'sgd', 8], ['mlp', 'adam', 8], ['cnn', 'sgd', 5], ['cnn', 'adam', 5]] as const) {
+    it(`${model} with ${opt} and a one-cycle schedule: losses, parameters, gradients and optimizer state`, async () => {
+      const s = (await trainBoth(model, opt, steps)).stats();
+      expect([s.traces, s.replays, s.eagerCalls]).toEqual([2, steps - 2, 0]);
+      expect(s.graphs[0]!.plannedBytes).toBeGreaterThan(0);
+    });
+  }
+  it('with dropout (masks drawn again at each replay, uploaded in the command stream)', async () => {
+    expect((await trainBoth('mlp', 'sgd', 6, true)).stats().replays).toBe(4);
+  });
+  it('in poison mode (planned blocks poisoned in the command stream where eager would hand out unfilled memory)', async () => {
+    const old = tg.setPoisonMode(true);
+    try {
+      expect((await trainBoth('mlp', 'adam', 5, true)).stats().replays).toBe(3);
+      expect((await trainBoth('cnn', 'sgd', 4)).stats().replays).toBe(2);
+    } finally {
+      tg.setPoisonMode(old);
+    }
   });
 });

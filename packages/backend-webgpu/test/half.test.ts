@@ -441,8 +441,8 @@ gpuDescribe('float16 training', () => {
     const init = [half([16, 12], 0.3), half([16], 0.1), half([5, 16], 0.3), half([5], 0.1)];
     const xs = [0, 1, 2, 3].map(() => half([8, 12], 1));
     const y = tg.randint(0, 5, [8]).to('webgpu');
-    const run = async (compiled: boolean) => {
-      const ps = init.map((t) => t.to('webgpu').requiresGrad_());
+    const run = async (compiled: boolean, dtype: tg.DType = 'float16') => {
+      const ps = init.map((t) => t.to('webgpu').to(dtype).requiresGrad_());
       const opt = new nn.optim.Adam(ps, { lr: 0.01 });
       const step = (x: tg.Tensor) => {
         const loss = nn.functional.crossEntropy(nn.linear(tg.relu(nn.linear(x, ps[0]!, ps[1])), ps[2]!, ps[3]), y);
@@ -452,11 +452,14 @@ gpuDescribe('float16 training', () => {
         return loss;
       };
       const f = compiled ? tg.compile(step) : step;
-      for (const x of xs) f(x.to('webgpu')).dispose();
+      for (const x of xs) f(x.to('webgpu').to(dtype)).dispose();
       // (the first step traces, the second again: Adam's state appeared)
       if (compiled) expect([(f as tg.Compiled<[tg.Tensor], tg.Tensor>).stats().traces, (f as tg.Compiled<[tg.Tensor], tg.Tensor>).stats().replays]).toEqual([2, 2]);
       return Promise.all(ps.map((p) => p.rawData()));
     };
+    // the same step in float32 first: its programs have the same kernels, and the replayer must not
+    // hand the float16 ones their pipelines (the WGSL differs)
+    await run(true, 'float32');
     const [eager, compiled] = [await run(false), await run(true)];
     expect(compiled).toEqual(eager);
     expect(eager[0]).not.toEqual(init[0]!.rawDataSync()); // the steps changed the parameters

@@ -38,7 +38,9 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
     if (device === undefined) throw new TapegradError(`${name}: an op needs at least one tensor input`);
     const backend = getBackend(device);
     const kernel = getKernel(name, device);
-    if (op.mutates) for (const i of op.mutates) if (inputs[i]) checkWritable(name, inputs[i]!);
+    // ops over a list of tensors (an optimizer's step of many parameters) say which they write per call
+    const mutates = typeof op.mutates === 'function' ? op.mutates(inputs.length, attrs) : op.mutates;
+    if (mutates) for (const i of mutates) if (inputs[i]) checkWritable(name, inputs[i]!);
     // a kernel that writes all of its outputs gets them unfilled: zero-filling costs a pass over memory
     const zero = !backend.fillsOutputs?.(kernel);
     outputs = specs.map((s) => new Tensor(Storage.alloc(device, s.dtype, numel(s.shape), zero, name), s.shape, contiguousStrides(s.shape), 0, s.dtype));
@@ -50,8 +52,8 @@ export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown
       for (const o of outputs) o.dispose();
       throw e;
     }
-    trace?.kernel(name, backend, kernel, inputs, inViews, outputs, outViews, attrs, live, op.mutates);
-    if (op.mutates) for (const i of op.mutates) if (inputs[i]) inputs[i]!.storage.version++;
+    trace?.kernel(name, backend, kernel, inputs, inViews, outputs, outViews, attrs, live, mutates);
+    if (mutates) for (const i of mutates) if (inputs[i]) inputs[i]!.storage.version++;
   }
   const hooks = autogradHooks();
   if (hooks && op.differentiable !== false && hooks.isGradEnabled() && inputs.some((t) => t.requiresGrad)) {

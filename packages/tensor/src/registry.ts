@@ -34,9 +34,10 @@ export interface OpDef<A = any> {
   readonly differentiable?: boolean;
   /**
    * Inputs the kernel writes in place (an optimizer step writes its parameter and state), by
-   * index: dispatch bumps their version and refuses a leaf that requires grad outside noGrad.
+   * index: dispatch bumps their version and refuses a leaf that requires grad outside noGrad. An
+   * op over a list of tensors gives a function of the number of inputs and the attrs.
    */
-  readonly mutates?: readonly number[];
+  readonly mutates?: readonly number[] | ((inputs: number, attrs: A) => readonly number[]);
 }
 
 const ops = new Map<string, OpDef>();

@@ -1,4 +1,4 @@
-import { registerKernel, type SgdStepAttrs, type AdamStepAttrs } from '@tapegrad/tensor';
+import { registerKernel, type SgdStepAttrs, type AdamStepAttrs, type ForeachStepAttrs } from '@tapegrad/tensor';
 import type { CpuKernel } from '../strided.js';
 import { wasmAdam, wasmSgd } from '../wasm/runtime.js';
 
@@ -8,7 +8,7 @@ import { wasmAdam, wasmSgd } from '../wasm/runtime.js';
 // Inputs are contiguous (the optimizer checks, and uses the composite update otherwise).
 
 // inputs: param, grad[, momentum buffer]
-registerKernel('sgdStep', 'cpu', (([p, g, b], _out, a) => {
+const sgdStep: CpuKernel<SgdStepAttrs> = ([p, g, b], _out, a) => {
   const P = p!.handle, G = g!.handle, B = b?.handle;
   const [po, go, bo] = [p!.offset, g!.offset, b?.offset ?? 0];
   const n = P.length === 0 ? 0 : p!.shape.reduce((x, y) => x * y, 1);
@@ -26,10 +26,11 @@ registerKernel('sgdStep', 'cpu', (([p, g, b], _out, a) => {
     }
     P[po + i] = w - lr * d;
   }
-}) as CpuKernel<SgdStepAttrs>);
+};
+registerKernel('sgdStep', 'cpu', sgdStep);
 
 // inputs: param, grad, expAvg, expAvgSq[, maxExpAvgSq]
-registerKernel('adamStep', 'cpu', (([p, g, m, v, vmax], _out, a) => {
+const adamStep: CpuKernel<AdamStepAttrs> = ([p, g, m, v, vmax], _out, a) => {
   const P = p!.handle, G = g!.handle, M = m!.handle, V = v!.handle, X = vmax?.handle;
   const [po, go, mo, vo, xo] = [p!.offset, g!.offset, m!.offset, v!.offset, vmax?.offset ?? 0];
   const n = p!.shape.reduce((x, y) => x * y, 1);
@@ -57,6 +58,17 @@ registerKernel('adamStep', 'cpu', (([p, g, m, v, vmax], _out, a) => {
     // read back the stored (possibly float32) moments, so the update matches the unfused one
     P[po + i] = w - (stepSize * M[mo + i]!) / (Math.sqrt(amsgrad ? X![xo + i]! : V[vo + i]!) / c2 + eps);
   }
-}) as CpuKernel<AdamStepAttrs>);
+};
+registerKernel('adamStep', 'cpu', adamStep);
+
+// Every parameter of an optimizer step in one kernel call: the single kernel over each parameter's
+// inputs in turn. The loop saves the dispatch per parameter (a replay's calls, eager's dispatch
+// and tape), not arithmetic, so its results are the single kernel's.
+const foreach = <A>(one: CpuKernel<A>): CpuKernel<ForeachStepAttrs<A>> => (inputs, _out, a, op) => {
+  const w = inputs.length / a.each.length;
+  a.each.forEach((attrs, j) => one(inputs.slice(j * w, j * w + w), [], attrs, op));
+};
+registerKernel('sgdStepForeach', 'cpu', foreach(sgdStep));
+registerKernel('adamStepForeach', 'cpu', foreach(adamStep));
 
 export type { SgdStepAttrs, AdamStepAttrs };

@@ -1,5 +1,5 @@
 import { add, div, guardValue, keep, maximum, mul, neg, sqrt, zerosLike, type Tensor } from '@tapegrad/tensor';
-import { canFuse, fusedStep } from './fused.js';
+import { canFuse, type FusedUpdate } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 /**
@@ -34,7 +34,7 @@ function validate(cls: string, g: ParamGroup<H>): void {
 }
 
 /** The shared Adam update; `decoupled` applies weight decay to the weights directly (AdamW). */
-function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, decoupled: boolean): void {
+function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, decoupled: boolean): FusedUpdate | undefined {
   const [b1, b2] = g.betas;
   if (state.step === undefined) {
     state.step = 0;
@@ -44,11 +44,15 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
   }
   const tensors = [p, grad, state.expAvg as Tensor, state.expAvgSq as Tensor, ...(g.amsgrad ? [state.maxExpAvgSq as Tensor] : [])];
   if (g.fused && canFuse('adamStep', tensors)) {
-    return fusedStep('adamStep', tensors, () => {
-      state.step = (state.step as number) + 1; // each replay of a compiled step counts too
-      const { lr, eps, weightDecay, amsgrad, maximize } = g;
-      return { lr, beta1: g.betas[0], beta2: g.betas[1], eps, weightDecay, decoupled, amsgrad, maximize, step: state.step };
-    });
+    return {
+      op: 'adamStep',
+      tensors,
+      attrs: () => {
+        state.step = (state.step as number) + 1; // each replay of a compiled step counts too
+        const { lr, eps, weightDecay, amsgrad, maximize } = g;
+        return { lr, beta1: g.betas[0], beta2: g.betas[1], eps, weightDecay, decoupled, amsgrad, maximize, step: state.step };
+      },
+    };
   }
   guardValue(() => [g.lr, g.betas, g.eps, g.weightDecay, g.maximize, state.step], 'Adam\'s hyperparameters and step count (numbers in its unfused update)');
   const step = (state.step as number) + 1;
@@ -68,6 +72,7 @@ function adamStep(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState, 
   if (g.amsgrad) second = (state.maxExpAvgSq as Tensor).copy_(maximum(state.maxExpAvgSq as Tensor, v));
   const denom = add(div(sqrt(second), c2), g.eps);
   p.sub_(mul(div(m, denom), stepSize));
+  return undefined;
 }
 
 /** Adam (Kingma & Ba), with L2 weight decay added to the gradient and optional AMSGrad (torch.optim.Adam). */
@@ -86,8 +91,8 @@ export class Adam extends Optimizer<H> {
   protected validate(g: ParamGroup<H>): void {
     validate('Adam', g);
   }
-  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
-    adamStep(p, grad, g, state, false);
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): FusedUpdate | undefined {
+    return adamStep(p, grad, g, state, false);
   }
 }
 
@@ -107,7 +112,7 @@ export class AdamW extends Optimizer<H> {
   protected validate(g: ParamGroup<H>): void {
     validate('AdamW', g);
   }
-  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
-    adamStep(p, grad, g, state, true);
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): FusedUpdate | undefined {
+    return adamStep(p, grad, g, state, true);
   }
 }

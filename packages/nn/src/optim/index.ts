@@ -7,4 +7,5 @@ export * from './adagrad.js';
 export * from './adamax.js';
 export * from './nadam.js';
 export * from './clip.js';
+export type { FusedUpdate } from './fused.js';
 export * from './scheduler.js';

@@ -1,5 +1,6 @@
 import { DTypeError, DeviceError, ShapeError, TapegradError, ValueError, checkDeviceErrors, getBackend, guardValue, isTensor, keep, shapesEqual, fmt, tidy, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
+import { fusedSteps, type FusedUpdate } from './fused.js';
 
 /** Per-parameter optimizer state: buffers (tensors the optimizer owns) and counters. */
 export type ParamState = Record<string, Tensor | number>;
@@ -49,8 +50,12 @@ export abstract class Optimizer<H extends { lr: number }> {
   }
   /** Throw a ValueError naming a bad hyperparameter. */
   protected abstract validate(group: ParamGroup<H>): void;
-  /** Update one parameter in place (called under noGrad and tidy; keep() new state buffers). */
-  protected abstract update(p: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): void;
+  /**
+   * Update one parameter in place (called under noGrad and tidy; keep() new state buffers), or
+   * return its fused update: step() runs those of all parameters together, as one foreach kernel
+   * call per op, device and dtype (SGD's and Adam's).
+   */
+  protected abstract update(p: Tensor, grad: Tensor, group: ParamGroup<H>, state: ParamState): FusedUpdate | void;
   /**
    * The JavaScript values one parameter's update bakes into a compiled training step (`compile`),
    * which traces again when one changes: by default every hyperparameter of the group and every
@@ -75,11 +80,16 @@ export abstract class Optimizer<H extends { lr: number }> {
   step(): void {
     const work = this.stepWork();
     noGrad(() => {
+      const fused: FusedUpdate[] = [];
       for (const [p, group, state] of work) {
         this.state.set(p, state);
         guardValue(() => this.traceKey(group, state), `${this.constructor.name}'s hyperparameters and state`);
-        tidy(() => this.update(p, p.grad!, group, state));
+        tidy(() => {
+          const f = this.update(p, p.grad!, group, state);
+          if (f) fused.push(f);
+        });
       }
+      tidy(() => fusedSteps(fused));
     });
   }
   // The parameters step() updates, with their groups and state, once all of them are checked.

@@ -1,5 +1,5 @@
 import { add, guardValue, keep, mul, neg, zerosLike, type Tensor } from '@tapegrad/tensor';
-import { canFuse, fusedStep } from './fused.js';
+import { canFuse, type FusedUpdate } from './fused.js';
 import { Optimizer, checkHyper, type ParamGroup, type ParamState, type Params } from './optimizer.js';
 
 /**
@@ -44,12 +44,12 @@ export class SGD extends Optimizer<H> {
   protected override traceKey(g: ParamGroup<H>): unknown[] {
     return [g.fused, g.momentum !== 0]; // the kernels and their inputs; the unfused path guards its numbers below
   }
-  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): void {
+  protected update(p: Tensor, grad: Tensor, g: ParamGroup<H>, state: ParamState): FusedUpdate | undefined {
     const init = g.momentum !== 0 && !state.momentumBuffer;
     if (init) state.momentumBuffer = keep(zerosLike(p));
     const tensors = g.momentum !== 0 ? [p, grad, state.momentumBuffer as Tensor] : [p, grad];
     if (g.fused && canFuse('sgdStep', tensors)) {
-      return fusedStep('sgdStep', tensors, () => ({ lr: g.lr, momentum: g.momentum, dampening: g.dampening, weightDecay: g.weightDecay, nesterov: g.nesterov, maximize: g.maximize, init }));
+      return { op: 'sgdStep', tensors, attrs: () => ({ lr: g.lr, momentum: g.momentum, dampening: g.dampening, weightDecay: g.weightDecay, nesterov: g.nesterov, maximize: g.maximize, init }) };
     }
     guardValue(() => [g.lr, g.momentum, g.dampening, g.weightDecay, g.nesterov, g.maximize], 'SGD\'s hyperparameters (numbers in its unfused update)');
     let d = g.maximize ? neg(grad) : grad;
@@ -61,5 +61,6 @@ export class SGD extends Optimizer<H> {
       d = g.nesterov ? add(d, mul(buf, g.momentum)) : buf;
     }
     p.sub_(mul(d, g.lr));
+    return undefined;
   }
 }

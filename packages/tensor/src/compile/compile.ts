@@ -217,10 +217,10 @@ class CompiledFunction<A extends unknown[], R> {
     } else {
       this.failures = 0;
       this.lastFallback = undefined;
-      const p = plan(t);
       const backends = new Set(t.steps.map((s) => ('backend' in s ? s.backend : t.bufs[s.buf]!.backend)));
-      const only = backends.size === 1 ? [...backends][0]! : undefined;
-      const replayer = (only?.replayer ?? genericReplayer)(p.program);
+      const only = backends.size === 1 && [...backends][0]!.replayer ? [...backends][0]! : undefined;
+      const p = plan(t, only);
+      const replayer = only ? only.replayer!(p.program) : genericReplayer(p.program);
       this.entries.push({ trace: t, plan: p, replayer, key, gradMode, externals: t.bufs.filter((b) => !b.born), replays: 0 });
     }
     // a replay returns values, not autograd graphs: so does every call that traced

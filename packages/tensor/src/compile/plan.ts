@@ -27,19 +27,21 @@ export interface Plan {
 }
 
 const bytes = (b: { dtype: DType; length: number }) => b.length * bytesPerElement(b.dtype);
-// A backend that runs each kernel when it is called (the CPU, which can read synchronously) can
-// reuse a block as soon as its last reader ran; one that queues work (WebGPU) would have host
-// writes overtake queued kernels, so there storage is made and released per call, as eager does,
-// until that backend brings its own replayer.
-const planned = (b: Backend) => b.readSync !== undefined;
 
 /**
  * Plan a trace's memory: outside buffers are found per call; buffers the result or a `.grad`
  * keeps are made per call; a buffer only ever holding one host constant is written once; every
  * other buffer takes a block, reused by a later buffer of the same dtype and length once its
  * last kernel ran (greedy, in trace order).
+ *
+ * A block is reused as soon as its last reader was called. That holds on a backend that runs each
+ * kernel when called (the CPU, which can read synchronously), and on one whose own replayer
+ * (`replayer`, the backend the whole trace runs on) keeps host writes in order with its queued
+ * kernels (WebGPU's). Through the generic replayer a queueing backend's host writes would
+ * overtake queued kernels, so there storage is made and released per call, as eager does.
  */
-export function plan(trace: Trace): Plan {
+export function plan(trace: Trace, replayer?: Backend): Plan {
+  const planned = (b: Backend) => b.readSync !== undefined || b === replayer;
   const { bufs, steps } = trace;
   const kept = new Set(trace.made.map((m) => m.buf));
   const lastUse = new Int32Array(bufs.length).fill(-1);

@@ -76,6 +76,15 @@ export interface AdamStepAttrs {
   step: number;
 }
 
+/**
+ * sgdStepForeach, adamStepForeach: the fused step of many parameters in one kernel call (PyTorch's
+ * foreach/fused optimizers). The inputs are each parameter's inputs of the single op, one
+ * parameter after another; `each` holds each parameter's attrs.
+ */
+export interface ForeachStepAttrs<A> {
+  each: readonly A[];
+}
+
 // issue 16 (nn helper): the pointwise activations with kernels of their own.
 /**
  * silu, leakyRelu, elu, softplus, mish, hardswish and their backward ops; an op reads only its
