@@ -1,3 +1,4 @@
+import { autocastOp } from '../autocast.js';
 import { isFloating } from '../dtype.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
@@ -27,12 +28,16 @@ for (const name of SCAN_OPS) {
 
 /** Running sums along `dim` (torch.cumsum): element i is x[0] + ... + x[i]. Ints and bools give int32. */
 export function cumsum(x: Tensor, dim: number): Tensor {
-  return run('cumsum', [x], { dim: normalizeDim('cumsum', dim, x.ndim), reverse: false });
+  return autocastOp('cumsum', [x], ([x]) => {
+    return run('cumsum', [x], { dim: normalizeDim('cumsum', dim, x.ndim), reverse: false });
+  });
 }
 /**
  * Running products along `dim` (torch.cumprod): element i is x[0] · ... · x[i]. Ints and bools
  * give int32. The gradient is exact with zeros in the input, as torch's.
  */
 export function cumprod(x: Tensor, dim: number): Tensor {
-  return run('cumprod', [x], { dim: normalizeDim('cumprod', dim, x.ndim), reverse: false });
+  return autocastOp('cumprod', [x], ([x]) => {
+    return run('cumprod', [x], { dim: normalizeDim('cumprod', dim, x.ndim), reverse: false });
+  });
 }
