@@ -4,7 +4,7 @@ import { DTypeError, TapegradError, ValueError } from './errors.js';
 import type { HalfDType } from './half.js';
 import { keep } from './memory.js';
 import { autogradHooks, type Tensor } from './tensor.js';
-import { cast } from './ops/copy.js';
+import { run } from './dispatch.js';
 
 // ---- the policy: one table ------------------------------------------------------------------
 //
@@ -238,6 +238,9 @@ export function withoutAutocast<T>(fn: () => T): T {
 
 // PyTorch's is_eligible: floating and not float64.
 const eligible = (t: Tensor | null | undefined): t is Tensor => t != null && isFloating(t.dtype) && t.dtype !== 'float64';
+
+// the cast op ('copy' with a dtype, as ops/copy.ts's cast; importing that module here would make an import cycle evaluate it early)
+const cast = (t: Tensor, dtype: DType): Tensor => run('copy', [t], { dtype });
 
 /**
  * `t` in `dtype`, through the ordinary cast op (autograd records it). A float32 leaf that requires
