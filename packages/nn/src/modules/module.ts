@@ -79,17 +79,17 @@ export interface LoadResult {
   unexpectedKeys: string[];
 }
 
-/**
- * The base class of layers and models (torch.nn.Module). Subclasses assign parameters
- * (`this.weight = parameter(...)`), buffers (`buffer(...)`) and submodules to fields and
- * implement `forward`; the module finds them by looking at its own fields, in assignment order.
- */
 const isDType = (x: unknown): x is DType => (DTYPES as readonly unknown[]).includes(x);
 // PyTorch: "nn.Module.to only accepts floating point or complex dtypes"
 function checkFloatDType(op: string, dtype: unknown): void {
   if (!isDType(dtype) || !isFloating(dtype)) throw new DTypeError(`${op}: dtype must be a floating-point dtype (float16, bfloat16, float32, float64), as PyTorch's; got ${String(dtype)}`);
 }
 
+/**
+ * The base class of layers and models (torch.nn.Module). Subclasses assign parameters
+ * (`this.weight = parameter(...)`), buffers (`buffer(...)`) and submodules to fields and
+ * implement `forward`; the module finds them by looking at its own fields, in assignment order.
+ */
 export abstract class Module {
   /** Training mode (dropout active, batch statistics); see train() and eval(). */
   training = true;
