@@ -333,6 +333,19 @@ for (const device of devices) {
         expect(seen).toEqual(['outside float32', 'using float16', 'region bfloat16']);
         expect(tg.isAutocastEnabled(device)).toBe(false);
       });
+      it('float64 is never cast (PyTorch\'s rule): gradcheck passes inside a region', () => {
+        using _s = tg.scope();
+        tg.manualSeed(7);
+        const a = tg.randn([3, 4], { dtype: 'float64' }).requiresGrad_();
+        const b = tg.randn([4, 5], { dtype: 'float64' }).requiresGrad_();
+        const t = tg.tensor([1, 0, 4], { dtype: 'int32' });
+        const f = (p: tg.Tensor, q: tg.Tensor) => F.crossEntropy(F.linear(tg.relu(p), q.transpose(0, 1), null), t);
+        tg.autocast({ device: 'cpu' }, () => {
+          expect(tg.matmul(a, b).dtype).toBe('float64');
+          expect(f(a, b).dtype).toBe('float64');
+          expect(tg.gradcheck(f, [a, b])).toBe(true);
+        });
+      });
       it('returns fn result; backward inside a region runs with autocast off', () => {
         using _s = tg.scope();
         const a = x().requiresGrad_();

@@ -291,10 +291,15 @@ function apply<T extends readonly (Tensor | null | undefined)[]>(region: Region,
 
 /**
  * @internal dispatch's step: under an enabled region for the inputs' device, the op's inputs
- * cast by its policy (and attrs with `dtype: 'float32'` for 'float32-read'), run by `run` with
- * autocast suspended; undefined where autocast leaves the op alone.
+ * cast by its policy (and attrs with `dtype: 'float32'` for 'float32-read'), run by `dispatch`
+ * with autocast suspended; undefined where autocast leaves the op alone.
  */
-export function autocastDispatch(name: string, inputs: readonly Tensor[], attrs: unknown, run: (inputs: readonly Tensor[], attrs: unknown) => Tensor[]): Tensor[] | undefined {
+export function autocastDispatch(
+  name: string,
+  inputs: readonly Tensor[],
+  attrs: unknown,
+  dispatch: (name: string, inputs: readonly Tensor[], attrs: unknown) => Tensor[],
+): Tensor[] | undefined {
   if (openRegions === 0) return undefined;
   const policy = AUTOCAST_POLICY[name];
   if (policy === undefined || inputs.length === 0) return undefined;
@@ -304,7 +309,7 @@ export function autocastDispatch(name: string, inputs: readonly Tensor[], attrs:
   if (!a.setDType && a.made.length === 0 && a.inputs.every((t, i) => t === inputs[i])) return undefined;
   const attrsOut = a.setDType ? withDType(attrs) : attrs;
   try {
-    return withoutAutocast(() => run(a.inputs, attrsOut));
+    return withoutAutocast(() => dispatch(name, a.inputs, attrsOut));
   } finally {
     for (const t of a.made) t.dispose();
   }

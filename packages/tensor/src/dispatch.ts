@@ -16,7 +16,7 @@ import { autocastDispatch } from './autocast.js';
 export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown = {}): Tensor[] {
   const op = getOp(name);
   // under autocast (issue 18) an op on its lists runs on cast inputs, once, with autocast suspended
-  const cast = autocastDispatch(name, inputs, attrs, (i, a) => dispatch(name, i, a));
+  const cast = autocastDispatch(name, inputs, attrs, dispatch);
   if (cast) return cast;
   let live: (() => unknown) | undefined;
   if (typeof attrs === 'function') attrs = (live = attrs as () => unknown)();
