@@ -356,6 +356,50 @@ for (const device of devices) {
       });
     });
 
+    describe('every kind of layer runs under autocast; parameter gradients arrive in float32', () => {
+      const nn = tg.nn;
+      // [layer, inputs, the output dtype under autocast float16: PyTorch's where the layer is one op there]
+      const cases: [string, () => tg.nn.Module, () => tg.Tensor[], tg.DType][] = [
+        ['Conv1d', () => new nn.Conv1d(3, 2, 3), () => [tg.randn([1, 3, 8], { device })], 'float16'],
+        ['ConvTranspose2d', () => new nn.ConvTranspose2d(3, 2, 3), () => [tg.randn([1, 3, 4, 4], { device })], 'float16'],
+        ['MultiheadAttention', () => new nn.MultiheadAttention(8, 2, { batchFirst: true }), () => [0, 1, 2].map(() => tg.randn([2, 3, 8], { device })), 'float16'],
+        // ends in a LayerNorm (float32 list), as PyTorch's
+        ['TransformerEncoderLayer', () => new nn.TransformerEncoderLayer(8, 2, { dimFeedforward: 16, batchFirst: true, dropout: 0 }), () => [tg.randn([2, 3, 8], { device })], 'float32'],
+        ['TransformerDecoderLayer', () => new nn.TransformerDecoderLayer(8, 2, { dimFeedforward: 16, batchFirst: true, dropout: 0 }), () => [tg.randn([2, 3, 8], { device }), tg.randn([2, 4, 8], { device })], 'float32'],
+        // composites here: the gates' matmuls run in half, the float32 initial state promotes the cell
+        // state and output to float32 (PyTorch's fused cuDNN RNN returns half)
+        ['LSTM', () => new nn.LSTM(4, 5, { batchFirst: true }), () => [tg.randn([2, 3, 4], { device })], 'float32'],
+        ['GRU', () => new nn.GRU(4, 5, { batchFirst: true }), () => [tg.randn([2, 3, 4], { device })], 'float32'],
+        ['BatchNorm2d', () => new nn.BatchNorm2d(3), () => [tg.randn([2, 3, 4, 4], { device })], 'float32'],
+        ['GroupNorm', () => new nn.GroupNorm(1, 3), () => [tg.randn([2, 3, 4, 4], { device })], 'float32'],
+        ['Embedding', () => new nn.Embedding(10, 4), () => [tg.tensor([1, 2, 3], { dtype: 'int32', device })], 'float32'],
+        [
+          'a CNN of pooling, upsampling and activations, ending in softmax',
+          () => new nn.Sequential(new nn.Conv2d(3, 2, 3), new nn.Upsample({ scaleFactor: 2 }), new nn.AvgPool2d(2), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.Linear(2, 3), new nn.GELU(), new nn.SiLU(), new nn.Mish(), new nn.Softplus(), new nn.ELU(), new nn.Hardswish(), new nn.LeakyReLU(), new nn.Dropout(0.5), new nn.Softmax(1)),
+          () => [tg.randn([2, 3, 6, 6], { device })],
+          'float32',
+        ],
+      ];
+      for (const [name, make, inputs, want] of cases) {
+        it(`${name} -> ${want}`, () => {
+          using _s = tg.scope();
+          tg.manualSeed(8);
+          const m = make().to(device);
+          const xs = inputs();
+          const out = tg.autocast({ device, dtype: 'float16' }, () => {
+            const y = (m.forward as (...a: tg.Tensor[]) => tg.Tensor | [tg.Tensor, unknown])(...xs);
+            return Array.isArray(y) ? y[0] : y;
+          });
+          expect(out.dtype).toBe(want);
+          out.cast('float32').square().sum().backward();
+          for (const [k, p] of m.namedParameters()) {
+            expect(p.grad?.dtype, k).toBe('float32');
+            expect(Array.from(p.grad!.dataSync()).every(Number.isFinite), k).toBe(true);
+          }
+        });
+      }
+    });
+
     describe('errors', () => {
       it('binaryCrossEntropy is banned under autocast, with PyTorch advice', () => {
         using _s = tg.scope();
