@@ -411,7 +411,9 @@ for (const device of devices) {
         throws(() => tg.autocast({ device, dtype: 'float32' as Half }, () => 0), tg.DTypeError, /autocast: dtype must be 'float16' or 'bfloat16'.*got float32/);
         throws(() => tg.autocast({ device, enabled: 'yes' as unknown as boolean }, () => 0), tg.ValueError, /autocast: enabled must be a boolean; got yes/);
         throws(() => tg.autocast({ device, cacheEnabled: 1 as unknown as boolean }, () => 0), tg.ValueError, /autocast: cacheEnabled must be a boolean/);
-        throws(() => tg.autocast({} as tg.AutocastOptions, () => 0), tg.ValueError, /autocast: device must be a device name/);
+        throws(() => tg.autocast({} as tg.AutocastOptions, () => 0), tg.ValueError, /autocast: device must be 'cpu', 'webgpu' or another registered backend's name; got undefined/);
+        throws(() => tg.autocast({ device: 'gpu' }, () => 0), tg.ValueError, /autocast: device must be .* got 'gpu'/);
+        throws(() => tg.autocast(null as unknown as tg.AutocastOptions), tg.ValueError, /autocast: options must be an object/);
         throws(() => tg.autocast({ device }, 3 as unknown as () => 0), tg.ValueError, /autocast: fn must be a function; got number/);
         expect(tg.isAutocastEnabled(device)).toBe(false);
       });

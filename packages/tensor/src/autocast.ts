@@ -1,4 +1,4 @@
-import type { Device } from './backend.js';
+import { listBackends, type Device } from './backend.js';
 import { isFloating, isHalf, promoteTypes, type DType } from './dtype.js';
 import { DTypeError, TapegradError, ValueError } from './errors.js';
 import type { HalfDType } from './half.js';
@@ -152,7 +152,10 @@ const DEFAULT_DTYPE: Record<string, HalfDType> = { cpu: 'bfloat16', webgpu: 'flo
 function openRegion(options: AutocastOptions): Region {
   if (options === null || typeof options !== 'object') throw new ValueError(`autocast: options must be an object { device, dtype?, enabled?, cacheEnabled? }; got ${String(options)}`);
   const { device, enabled = true, cacheEnabled = true } = options;
-  if (typeof device !== 'string' || device === '') throw new ValueError(`autocast: device must be a device name such as 'cpu' or 'webgpu'; got ${String(device)}`);
+  // 'webgpu' before initWebGPU registers it is fine (a region opened early); a typo ('gpu') is not
+  if (typeof device !== 'string' || !(device in DEFAULT_DTYPE || listBackends().includes(device))) {
+    throw new ValueError(`autocast: device must be 'cpu', 'webgpu' or another registered backend's name; got ${typeof device === 'string' ? `'${device}'` : String(device)}`);
+  }
   const dtype = options.dtype ?? DEFAULT_DTYPE[device] ?? 'float16';
   if (!isHalf(dtype)) throw new DTypeError(`autocast: dtype must be 'float16' or 'bfloat16' (the lower precision ops run in); got ${String(dtype)}`);
   if (typeof enabled !== 'boolean') throw new ValueError(`autocast: enabled must be a boolean; got ${String(enabled)}`);
