@@ -196,6 +196,15 @@ for (const device of devices) {
           }
         });
       }
+      it('a half class weight with float32 logits under autocast is cast to float32 with them', () => {
+        using _s = tg.scope();
+        const logits = tg.randn([4, 3], { device });
+        const target = tg.tensor([0, 2, 1, 2], { dtype: 'int32', device });
+        const weight = tg.tensor([1, 2, 0.5], { device }).cast('bfloat16');
+        const l = tg.autocast({ device }, () => F.crossEntropy(logits, target, { weight }));
+        expect(l.dtype).toBe('float32');
+        expect(l.itemSync()).toBe(F.crossEntropy(logits, target, { weight: weight.cast('float32') }).itemSync());
+      });
       it('bad dtype options name the op and the argument', () => {
         const x = tg.randn([2, 3], { device });
         throws(() => tg.softmax(x, 1, { dtype: 'float128' as tg.DType }), tg.DTypeError, /softmax.*dtype/);

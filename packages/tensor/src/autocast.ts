@@ -13,8 +13,8 @@ import { run } from './dispatch.js';
 // ops, which call `autocastOp` at entry with their own name) share the one table.
 // - 'lower': cast floating inputs to the region's dtype (matmul, linear, conv).
 // - 'float32': cast floating inputs to float32 (ops whose range or accumulation half would ruin).
-// - 'float32-read': as 'float32', but a float16/bfloat16 input is passed as it is with the op's
-//   output dtype set to float32: the kernel reads the half input and accumulates in float32, no
+// - 'float32-read': as 'float32', but a float16/bfloat16 first input is passed as it is with the
+//   op's output dtype set to float32: the kernel reads the half input and accumulates in float32, no
 //   cast copy (PyTorch's fp32_set_opt_dtype: softmax(x, dtype=float32)). The same values.
 // - 'promote': cast floating inputs to the widest floating dtype among them (ops that need one dtype).
 // - 'banned': an error under autocast, with PyTorch's advice.
@@ -46,6 +46,8 @@ export const AUTOCAST_POLICY: Readonly<Record<string, AutocastPolicy>> = {
   pow: 'float32',
   softplus: 'float32',
   logsumexp: 'float32',
+  // a composite: read half, its two uses of x would each round x's gradient to half before they
+  // add up, where cast-then-layerNorm adds them in float32 and rounds once; so a cast
   layerNorm: 'float32',
   groupNorm: 'float32',
   norm: 'float32',
@@ -285,10 +287,10 @@ function apply<T extends readonly (Tensor | null | undefined)[]>(region: Region,
     target = floats.map((t) => t.dtype).reduce((a, b) => promoteTypes(a, b));
   } else {
     target = 'float32';
-    // the half inputs stay as they are; the op reads them and writes float32
-    setDType = policy === 'float32-read' && inputs.some((t) => eligible(t) && isHalf(t.dtype));
+    // a half first input (the one the kernel reads) stays as it is, and the op writes float32
+    setDType = policy === 'float32-read' && eligible(inputs[0]) && isHalf(inputs[0].dtype);
   }
-  const out = inputs.map((t) => (eligible(t) && !(setDType && isHalf(t.dtype)) ? castFor(region, t, target, made) : t)) as unknown as T;
+  const out = inputs.map((t, i) => (eligible(t) && !(setDType && i === 0) ? castFor(region, t, target, made) : t)) as unknown as T;
   return { inputs: out, setDType, made };
 }
 
