@@ -4,7 +4,9 @@
 // ops autocast runs on half input, and Module.to(dtype). The reference values are in
 // fixtures/autocast.json, written by fixtures/gen_autocast.py (its docstring says how: PyTorch's
 // CUDA lists emulated by explicit casts, checked against torch.autocast('cpu') where they agree).
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import * as tg from '../src/index.js';
 import { throws } from './helpers.js';
@@ -441,6 +443,15 @@ function gradOf(y: tg.Tensor, x: tg.Tensor, retainGraph = false): tg.Tensor {
   x.grad = null;
   return g;
 }
+
+describe('autocast without AsyncLocalStorage (browsers): one chain of regions for the program', () => {
+  it('nested regions, `using` across await and async fns work; a task run during an await shares the region', () => {
+    const pkg = fileURLToPath(new URL('..', import.meta.url));
+    const r = spawnSync(process.execPath, ['--conditions=@tapegrad/source', '--import', 'tsx', 'test/fixtures/autocast-without-als.ts'], { cwd: pkg, encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(['nested bfloat16 float32 bfloat16 float32', 'using float32', 'shared bfloat16 float32 false', ''].join('\n'));
+  });
+});
 
 describe('Module.to(dtype), half, bfloat16, float, double', () => {
   const model = () => {
