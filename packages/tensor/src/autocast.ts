@@ -327,20 +327,29 @@ function withDType(attrs: unknown): unknown {
 }
 
 /**
+ * Whether a composite op must go through {@link autocastOp} now: a region is open somewhere and
+ * autocast is not suspended (two counters; false whenever autocast is unused). The pattern, at the
+ * top of a composite: `if (autocastActive()) return autocastOp('linear', [x, w, b], ([x, w, b]) => linear(x, w, b));`
+ */
+export function autocastActive(): boolean {
+  return openRegions > 0 && suspended === 0;
+}
+
+/**
  * For a composite op (a function of several ops, as linear with a bias, the losses): under an
  * enabled region for the inputs' device, `inputs` cast by the policy of `name` in
- * {@link AUTOCAST_POLICY}, and `fn` run on them with autocast suspended, so that its inner ops
+ * {@link AUTOCAST_POLICY}; then `fn` runs on them with autocast suspended, so that its inner ops
  * are not cast again (linear's bias add happens in half, mean of half stays half), as PyTorch's
- * autocast wrappers run their op. `fn`'s second argument is the output dtype a 'float32-read'
- * op is to produce (undefined otherwise). Without a region, `fn(inputs)` and nothing else.
+ * autocast wrappers run their op, and so that `fn` may call the composite itself again (see
+ * {@link autocastActive}). `fn`'s second argument is the output dtype a 'float32-read' op is to
+ * produce (undefined otherwise).
  */
 export function autocastOp<const T extends readonly (Tensor | null | undefined)[], R>(name: string, inputs: T, fn: (inputs: T, dtype?: DType) => R): R {
-  if (openRegions === 0 || suspended > 0) return fn(inputs);
+  if (!autocastActive()) return fn(inputs);
   const first = inputs.find((t) => t != null);
   const region = first && regionFor(first.device);
-  if (!region) return fn(inputs);
   const policy = AUTOCAST_POLICY[name];
-  if (policy === undefined) return withoutAutocast(() => fn(inputs));
+  if (!region || policy === undefined) return withoutAutocast(() => fn(inputs));
   const a = apply(region, name, policy, inputs);
   let result: R | undefined;
   try {

@@ -29,4 +29,4 @@ export type { ReplayProgram, ReplayStep, ReplayContext, Replayer, SlotView } fro
 // issue 18: float16 and bfloat16 storage, its conversions
 export * from './half.js';
 // issue 18: autocast (mixed precision), its policy table
-export { autocast, autocastOp, isAutocastEnabled, withoutAutocast, AUTOCAST_POLICY, type AutocastOptions, type AutocastPolicy } from './autocast.js';
+export { autocast, autocastActive, autocastOp, isAutocastEnabled, withoutAutocast, AUTOCAST_POLICY, type AutocastOptions, type AutocastPolicy } from './autocast.js';

@@ -1,4 +1,4 @@
-import { autocastOp,
+import { autocastActive, autocastOp,
   abs, add, broadcastShapes, clamp, defineOp, exp, isFloating, log, mul, neg, relu, run, sub, tidy, DTypeError, ShapeError, fmt, shapesEqual, type Tensor,
 } from '@tapegrad/tensor';
 import { checkReduction, reduce, type Reduction } from './reduction.js';
@@ -52,18 +52,17 @@ defineOp({
  * PyTorch (on WebGPU, thrown by every read of the loss). See the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
-  return autocastOp('binaryCrossEntropy', [input, target], ([input, target]) => {
-    const op = 'binaryCrossEntropy';
-    const reduction = checkReduction(op, options.reduction ?? 'mean');
-    check(op, input, target, { weight: options.weight });
-    return tidy(() => {
-      const checked = run('binaryCrossEntropyCheck', [input]);
-      const logX = clamp(log(input), -100);
-      const log1mX = clamp(log(sub(1, input)), -100);
-      let loss = sub(checked, add(mul(target, logX), mul(sub(1, target), log1mX)));
-      if (options.weight) loss = mul(loss, options.weight);
-      return reduce(loss, reduction);
-    });
+  if (autocastActive()) return autocastOp('binaryCrossEntropy', [input, target], ([x, t]) => binaryCrossEntropy(x, t, options));
+  const op = 'binaryCrossEntropy';
+  const reduction = checkReduction(op, options.reduction ?? 'mean');
+  check(op, input, target, { weight: options.weight });
+  return tidy(() => {
+    const checked = run('binaryCrossEntropyCheck', [input]);
+    const logX = clamp(log(input), -100);
+    const log1mX = clamp(log(sub(1, input)), -100);
+    let loss = sub(checked, add(mul(target, logX), mul(sub(1, target), log1mX)));
+    if (options.weight) loss = mul(loss, options.weight);
+    return reduce(loss, reduction);
   });
 }
 
@@ -73,18 +72,17 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, options: Binar
  * posWeight (1 when absent). torch.nn.functional.binary_cross_entropy_with_logits; see the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {}): Tensor {
-  return autocastOp('binaryCrossEntropyWithLogits', [input, target], ([input, target]) => {
-    const op = 'binaryCrossEntropyWithLogits';
-    const reduction = checkReduction(op, options.reduction ?? 'mean');
-    const { weight, posWeight } = options;
-    check(op, input, target, { weight, posWeight });
-    return tidy(() => {
-      // log(1 + exp(-x)) = log(1 + exp(-|x|)) + max(-x, 0) never overflows
-      const softplusNeg = add(log(add(exp(neg(abs(input))), 1)), relu(neg(input)));
-      const logWeight = posWeight ? add(mul(sub(posWeight, 1), target), 1) : undefined;
-      let loss = add(mul(sub(1, target), input), logWeight ? mul(logWeight, softplusNeg) : softplusNeg);
-      if (weight) loss = mul(loss, weight);
-      return reduce(loss, reduction);
-    });
+  if (autocastActive()) return autocastOp('binaryCrossEntropyWithLogits', [input, target], ([x, t]) => binaryCrossEntropyWithLogits(x, t, options));
+  const op = 'binaryCrossEntropyWithLogits';
+  const reduction = checkReduction(op, options.reduction ?? 'mean');
+  const { weight, posWeight } = options;
+  check(op, input, target, { weight, posWeight });
+  return tidy(() => {
+    // log(1 + exp(-x)) = log(1 + exp(-|x|)) + max(-x, 0) never overflows
+    const softplusNeg = add(log(add(exp(neg(abs(input))), 1)), relu(neg(input)));
+    const logWeight = posWeight ? add(mul(sub(posWeight, 1), target), 1) : undefined;
+    let loss = add(mul(sub(1, target), input), logWeight ? mul(logWeight, softplusNeg) : softplusNeg);
+    if (weight) loss = mul(loss, weight);
+    return reduce(loss, reduction);
   });
 }

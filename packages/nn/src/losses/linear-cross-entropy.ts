@@ -1,5 +1,5 @@
 import { customOp, type FunctionCtx } from '@tapegrad/autograd';
-import { autocastOp,
+import { autocastActive, autocastOp,
   add, cat, defineOp, DeviceError, dispatch, div, DTypeError, fmt, full, hasKernel, isFloating, isTensor, linearCrossEntropyWorkspace, matmul,
   mul, narrow, reshape, run, ShapeError, shapesEqual, sum, TapegradError, tidy, transpose, ValueError,
   type ClassLossAttrs, type LinearCrossEntropyAttrs, type OutputSpec, type Tensor,
@@ -211,40 +211,39 @@ function defaultChunk(D: number, V: number): number {
  * IndexError naming its position), and a ShapeError/DTypeError for mismatched h, W, bias or weight.
  */
 export function linearCrossEntropy(h: Tensor, W: Tensor, target: Tensor, options: LinearCrossEntropyOptions = {}): Tensor {
-  return autocastOp('linearCrossEntropy', [h, W, target], ([h, W, target]) => {
-    const reduction = checkReduction(OP, options.reduction ?? 'mean');
-    const ignoreIndex = checkIgnoreIndex(OP, options.ignoreIndex ?? -100);
-    const labelSmoothing = checkLabelSmoothing(OP, options.labelSmoothing ?? 0);
-    const bias = options.bias ?? undefined;
-    const { weight } = options;
-    for (const [name, t] of Object.entries({ input: h, weight: W, target, bias, 'class weight': weight })) {
-      if (t !== undefined && !isTensor(t)) throw new ValueError(`${OP}: ${name} must be a Tensor; got ${typeof t}`);
-      if (t && t.device !== h.device) throw new DeviceError(`${OP}: expected all tensors on one device, but the input is on '${h.device}' and the ${name} on '${t.device}'`);
-    }
-    if (!isFloating(h.dtype)) throw new DTypeError(`${OP}: input must be floating point; got a ${h.dtype} input of shape ${fmt(h.shape)}`);
-    if (h.ndim === 0) throw new ShapeError(`${OP}: input must have shape [..., D] (rows of D features); got a 0-d input`);
-    const D = h.shape[h.ndim - 1]!;
-    const rows = h.shape.slice(0, -1);
-    if (W.ndim !== 2 || W.shape[1] !== D) {
-      throw new ShapeError(`${OP}: weight must have shape [V, ${D}] (a Linear's weight from the input's ${D} features to V classes); got ${fmt(W.shape)} for input ${fmt(h.shape)}`);
-    }
-    const V = W.shape[0]!;
-    for (const [name, t] of Object.entries({ weight: W, bias, 'class weight': weight })) {
-      if (t && t.dtype !== h.dtype) throw new DTypeError(`${OP}: ${name} must have the input's dtype ${h.dtype}; got ${t.dtype}`);
-    }
-    for (const [name, t] of Object.entries({ bias, 'class weight': weight })) {
-      if (t && !shapesEqual(t.shape, [V])) throw new ShapeError(`${OP}: ${name} must have shape [${V}] (one per class of weight ${fmt(W.shape)}); got ${fmt(t.shape)}`);
-    }
-    if (target.dtype !== 'int32') {
-      throw new DTypeError(`${OP}: target must be int32 class indices; got a ${target.dtype} target of shape ${fmt(target.shape)} (for class probabilities, compute the logits and use crossEntropy)`);
-    }
-    if (!shapesEqual(target.shape, rows)) {
-      throw new ShapeError(`${OP}: target must have the input's shape without its last dim, ${fmt(rows)} (input ${fmt(h.shape)}); got ${fmt(target.shape)}`);
-    }
-    const chunk = options.chunkSize ?? defaultChunk(D, V);
-    if (!Number.isInteger(chunk) || chunk < 1) throw new ValueError(`${OP}: chunkSize must be a positive integer; got ${chunk}`);
-    const a: Attrs = { reduction, ignoreIndex, labelSmoothing, bias: !!bias, weight: !!weight, chunk, grads: NONE };
-    const h2 = h.ndim === 2 ? h : reshape(h, [-1, D]);
-    return fused(h2, W, target, bias, weight, a);
-  });
+  if (autocastActive()) return autocastOp('linearCrossEntropy', [h, W, target], ([x, w, t]) => linearCrossEntropy(x, w, t, options));
+  const reduction = checkReduction(OP, options.reduction ?? 'mean');
+  const ignoreIndex = checkIgnoreIndex(OP, options.ignoreIndex ?? -100);
+  const labelSmoothing = checkLabelSmoothing(OP, options.labelSmoothing ?? 0);
+  const bias = options.bias ?? undefined;
+  const { weight } = options;
+  for (const [name, t] of Object.entries({ input: h, weight: W, target, bias, 'class weight': weight })) {
+    if (t !== undefined && !isTensor(t)) throw new ValueError(`${OP}: ${name} must be a Tensor; got ${typeof t}`);
+    if (t && t.device !== h.device) throw new DeviceError(`${OP}: expected all tensors on one device, but the input is on '${h.device}' and the ${name} on '${t.device}'`);
+  }
+  if (!isFloating(h.dtype)) throw new DTypeError(`${OP}: input must be floating point; got a ${h.dtype} input of shape ${fmt(h.shape)}`);
+  if (h.ndim === 0) throw new ShapeError(`${OP}: input must have shape [..., D] (rows of D features); got a 0-d input`);
+  const D = h.shape[h.ndim - 1]!;
+  const rows = h.shape.slice(0, -1);
+  if (W.ndim !== 2 || W.shape[1] !== D) {
+    throw new ShapeError(`${OP}: weight must have shape [V, ${D}] (a Linear's weight from the input's ${D} features to V classes); got ${fmt(W.shape)} for input ${fmt(h.shape)}`);
+  }
+  const V = W.shape[0]!;
+  for (const [name, t] of Object.entries({ weight: W, bias, 'class weight': weight })) {
+    if (t && t.dtype !== h.dtype) throw new DTypeError(`${OP}: ${name} must have the input's dtype ${h.dtype}; got ${t.dtype}`);
+  }
+  for (const [name, t] of Object.entries({ bias, 'class weight': weight })) {
+    if (t && !shapesEqual(t.shape, [V])) throw new ShapeError(`${OP}: ${name} must have shape [${V}] (one per class of weight ${fmt(W.shape)}); got ${fmt(t.shape)}`);
+  }
+  if (target.dtype !== 'int32') {
+    throw new DTypeError(`${OP}: target must be int32 class indices; got a ${target.dtype} target of shape ${fmt(target.shape)} (for class probabilities, compute the logits and use crossEntropy)`);
+  }
+  if (!shapesEqual(target.shape, rows)) {
+    throw new ShapeError(`${OP}: target must have the input's shape without its last dim, ${fmt(rows)} (input ${fmt(h.shape)}); got ${fmt(target.shape)}`);
+  }
+  const chunk = options.chunkSize ?? defaultChunk(D, V);
+  if (!Number.isInteger(chunk) || chunk < 1) throw new ValueError(`${OP}: chunkSize must be a positive integer; got ${chunk}`);
+  const a: Attrs = { reduction, ignoreIndex, labelSmoothing, bias: !!bias, weight: !!weight, chunk, grads: NONE };
+  const h2 = h.ndim === 2 ? h : reshape(h, [-1, D]);
+  return fused(h2, W, target, bias, weight, a);
 }

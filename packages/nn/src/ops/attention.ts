@@ -1,4 +1,4 @@
-import { autocastOp,
+import { autocastActive, autocastOp,
   DTypeError, ShapeError, ValueError, add, arange, fmt, isFloating, matmul, mul, softmax, tidy, transpose, where, zeros,
   type DType, type Device, type Generator, type Tensor,
 } from '@tapegrad/tensor';
@@ -64,27 +64,26 @@ export function causalMask(L: number, S: number, dtype: DType, device?: Device):
  * DTypeError for non-float inputs.
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: ScaledDotProductAttentionOptions = {}): Tensor {
-  return autocastOp('scaledDotProductAttention', [query, key, value], ([query, key, value]) => {
-    const op = 'scaledDotProductAttention';
-    const { attnMask = null, dropoutP = 0, isCausal = false, generator } = options;
-    for (const [arg, t] of [['query', query], ['key', key], ['value', value]] as const) {
-      if (t.ndim < 2) throw new ShapeError(`${op}: ${arg} must have at least 2 dims ([..., seq, features]); got ${fmt(t.shape)}`);
-      if (!isFloating(t.dtype)) throw new DTypeError(`${op}: ${arg} must be a floating-point tensor; got ${t.dtype}`);
+  if (autocastActive()) return autocastOp('scaledDotProductAttention', [query, key, value], ([q, k, v]) => scaledDotProductAttention(q, k, v, options));
+  const op = 'scaledDotProductAttention';
+  const { attnMask = null, dropoutP = 0, isCausal = false, generator } = options;
+  for (const [arg, t] of [['query', query], ['key', key], ['value', value]] as const) {
+    if (t.ndim < 2) throw new ShapeError(`${op}: ${arg} must have at least 2 dims ([..., seq, features]); got ${fmt(t.shape)}`);
+    if (!isFloating(t.dtype)) throw new DTypeError(`${op}: ${arg} must be a floating-point tensor; got ${t.dtype}`);
+  }
+  const L = query.shape[query.ndim - 2]!, E = query.shape[query.ndim - 1]!, S = key.shape[key.ndim - 2]!;
+  if (key.shape[key.ndim - 1] !== E) throw new ShapeError(`${op}: key must end in query's feature size ${E}; got query ${fmt(query.shape)}, key ${fmt(key.shape)}`);
+  if (value.shape[value.ndim - 2] !== S) throw new ShapeError(`${op}: value must have key's sequence length ${S} in dim -2; got key ${fmt(key.shape)}, value ${fmt(value.shape)}`);
+  if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ValueError(`${op}: dropoutP must be a probability in [0, 1]; got ${dropoutP}`);
+  if (isCausal && attnMask) throw new ValueError(`${op}: pass either attnMask or isCausal, not both (as in PyTorch)`);
+  if (attnMask) {
+    const [ml, ms] = [attnMask.ndim >= 2 ? attnMask.shape[attnMask.ndim - 2]! : 1, attnMask.ndim >= 1 ? attnMask.shape[attnMask.ndim - 1]! : 1];
+    if ((ml !== 1 && ml !== L) || (ms !== 1 && ms !== S)) {
+      throw new ShapeError(`${op}: attnMask ${fmt(attnMask.shape)} does not broadcast to [..., ${L}, ${S}] (query length L=${L}, key length S=${S})`);
     }
-    const L = query.shape[query.ndim - 2]!, E = query.shape[query.ndim - 1]!, S = key.shape[key.ndim - 2]!;
-    if (key.shape[key.ndim - 1] !== E) throw new ShapeError(`${op}: key must end in query's feature size ${E}; got query ${fmt(query.shape)}, key ${fmt(key.shape)}`);
-    if (value.shape[value.ndim - 2] !== S) throw new ShapeError(`${op}: value must have key's sequence length ${S} in dim -2; got key ${fmt(key.shape)}, value ${fmt(value.shape)}`);
-    if (!(dropoutP >= 0 && dropoutP <= 1)) throw new ValueError(`${op}: dropoutP must be a probability in [0, 1]; got ${dropoutP}`);
-    if (isCausal && attnMask) throw new ValueError(`${op}: pass either attnMask or isCausal, not both (as in PyTorch)`);
-    if (attnMask) {
-      const [ml, ms] = [attnMask.ndim >= 2 ? attnMask.shape[attnMask.ndim - 2]! : 1, attnMask.ndim >= 1 ? attnMask.shape[attnMask.ndim - 1]! : 1];
-      if ((ml !== 1 && ml !== L) || (ms !== 1 && ms !== S)) {
-        throw new ShapeError(`${op}: attnMask ${fmt(attnMask.shape)} does not broadcast to [..., ${L}, ${S}] (query length L=${L}, key length S=${S})`);
-      }
-    }
-    return tidy(() => {
-      const bias = isCausal ? causalMask(L, S, query.dtype, query.device) : attnMask ? additiveMask(op, 'attnMask', attnMask, false, query.dtype) : null;
-      return attend(query, key, value, bias, options.scale ?? 1 / Math.sqrt(E), dropoutP, generator)[0];
-    });
+  }
+  return tidy(() => {
+    const bias = isCausal ? causalMask(L, S, query.dtype, query.device) : attnMask ? additiveMask(op, 'attnMask', attnMask, false, query.dtype) : null;
+    return attend(query, key, value, bias, options.scale ?? 1 / Math.sqrt(E), dropoutP, generator)[0];
   });
 }

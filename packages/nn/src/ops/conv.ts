@@ -1,4 +1,4 @@
-import { autocastOp, ShapeError, DTypeError, ValueError, add, defineOp, fmt, narrow, reshape, run, sum, tidy, unsqueeze, squeeze, type Shape, type Tensor, type Conv2dAttrs } from '@tapegrad/tensor';
+import { autocastActive, autocastOp, ShapeError, DTypeError, ValueError, add, defineOp, fmt, narrow, reshape, run, sum, tidy, unsqueeze, squeeze, type Shape, type Tensor, type Conv2dAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '@tapegrad/autograd';
 import { checkFloat, checkRank, outSize, pair } from './util.js';
 
@@ -63,29 +63,28 @@ registerGradient<Conv2dAttrs>('conv2d', {
  * output throw a ShapeError; bad stride, padding, dilation or groups a ValueError.
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
-  return autocastOp('conv2d', [input, weight, bias], ([input, weight, bias]) => {
-    checkRank('conv2d', 'input', input, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
-    checkRank('conv2d', 'weight', weight, [4], '[outChannels, inChannels / groups, kH, kW]');
-    const stride = pair('conv2d', 'stride', options.stride ?? 1, 1);
-    const dilation = pair('conv2d', 'dilation', options.dilation ?? 1, 1);
-    const groups = options.groups ?? 1;
-    if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`conv2d: groups must be a positive integer; got ${groups}`);
-    let padding: [number, number];
-    const p = options.padding ?? 0;
-    if (p === 'valid') padding = [0, 0];
-    else if (p === 'same') {
-      if (stride[0] !== 1 || stride[1] !== 1) throw new ValueError(`conv2d: padding 'same' needs stride 1; got stride ${fmt(stride)}`);
-      const total = [0, 1].map((i) => dilation[i]! * (weight.shape[2 + i]! - 1));
-      if (total.some((t) => t % 2 !== 0)) {
-        throw new ValueError(`conv2d: padding 'same' with kernel ${fmt(weight.shape.slice(2))} and dilation ${fmt(dilation)} needs uneven padding, which is not supported; pad explicitly`);
-      }
-      padding = [total[0]! / 2, total[1]! / 2];
-    } else padding = pair('conv2d', 'padding', p, 0);
-    const attrs: Conv2dAttrs = { stride, padding, dilation, groups };
-    const inputs = bias ? [input, weight, bias] : [input, weight];
-    if (input.ndim === 4) return run('conv2d', inputs, attrs);
-    return tidy(() => squeeze(run('conv2d', [unsqueeze(input, 0), ...inputs.slice(1)], attrs), 0));
-  });
+  if (autocastActive()) return autocastOp('conv2d', [input, weight, bias], ([x, w, b]) => conv2d(x, w, b, options));
+  checkRank('conv2d', 'input', input, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
+  checkRank('conv2d', 'weight', weight, [4], '[outChannels, inChannels / groups, kH, kW]');
+  const stride = pair('conv2d', 'stride', options.stride ?? 1, 1);
+  const dilation = pair('conv2d', 'dilation', options.dilation ?? 1, 1);
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`conv2d: groups must be a positive integer; got ${groups}`);
+  let padding: [number, number];
+  const p = options.padding ?? 0;
+  if (p === 'valid') padding = [0, 0];
+  else if (p === 'same') {
+    if (stride[0] !== 1 || stride[1] !== 1) throw new ValueError(`conv2d: padding 'same' needs stride 1; got stride ${fmt(stride)}`);
+    const total = [0, 1].map((i) => dilation[i]! * (weight.shape[2 + i]! - 1));
+    if (total.some((t) => t % 2 !== 0)) {
+      throw new ValueError(`conv2d: padding 'same' with kernel ${fmt(weight.shape.slice(2))} and dilation ${fmt(dilation)} needs uneven padding, which is not supported; pad explicitly`);
+    }
+    padding = [total[0]! / 2, total[1]! / 2];
+  } else padding = pair('conv2d', 'padding', p, 0);
+  const attrs: Conv2dAttrs = { stride, padding, dilation, groups };
+  const inputs = bias ? [input, weight, bias] : [input, weight];
+  if (input.ndim === 4) return run('conv2d', inputs, attrs);
+  return tidy(() => squeeze(run('conv2d', [unsqueeze(input, 0), ...inputs.slice(1)], attrs), 0));
 }
 
 export type { Conv2dAttrs };
@@ -112,33 +111,32 @@ export interface Conv1dOptions {
  * or channel counts throw a ShapeError; bad stride, padding, dilation or groups a ValueError.
  */
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv1dOptions = {}): Tensor {
-  return autocastOp('conv1d', [input, weight, bias], ([input, weight, bias]) => {
-    checkRank('conv1d', 'input', input, [2, 3], '[N, C, L] or unbatched [C, L]');
-    checkRank('conv1d', 'weight', weight, [3], '[outChannels, inChannels / groups, k]');
-    // conv2d checks these too, but would name itself and the unsqueezed shapes: these name conv1d's
-    const int = (arg: string, v: unknown, min: number) => {
-      if (!Number.isInteger(v) || (v as number) < min) throw new ValueError(`conv1d: ${arg} must be an integer >= ${min}; got ${JSON.stringify(v)}`);
-      return v as number;
-    };
-    const [s, d, groups] = [int('stride', options.stride ?? 1, 1), int('dilation', options.dilation ?? 1, 1), int('groups', options.groups ?? 1, 1)];
-    const p = options.padding ?? 0;
-    if (p !== 'valid' && p !== 'same') int("padding (or 'valid' or 'same')", p, 0);
-    if (p === 'same' && s !== 1) throw new ValueError(`conv1d: padding 'same' needs stride 1; got stride ${s}`);
-    if (p === 'same' && (d * (weight.shape[2]! - 1)) % 2) {
-      throw new ValueError(`conv1d: padding 'same' with kernel ${weight.shape[2]} and dilation ${d} needs uneven padding, which is not supported; pad explicitly`);
-    }
-    const c = input.shape[input.ndim - 2]!;
-    if (weight.shape[1]! * groups !== c) {
-      throw new ShapeError(`conv1d: input ${fmt(input.shape)} has ${c} channels but weight ${fmt(weight.shape)} with groups=${groups} expects ${weight.shape[1]! * groups}`);
-    }
-    const span = input.shape[input.ndim - 1]! + 2 * (typeof p === 'number' ? p : 0) - d * (weight.shape[2]! - 1);
-    if (p !== 'same' && span < 1) {
-      throw new ShapeError(`conv1d: input ${fmt(input.shape)} (padded by ${typeof p === 'number' ? p : 0}) is shorter than the dilated kernel (${d * (weight.shape[2]! - 1) + 1}); the output would be empty`);
-    }
-    return tidy(() => {
-      const y = conv2d(unsqueeze(input, -2), unsqueeze(weight, 2), bias, { stride: [1, s], padding: typeof p === 'number' ? [0, p] : p, dilation: [1, d], groups });
-      return squeeze(y, -2);
-    });
+  if (autocastActive()) return autocastOp('conv1d', [input, weight, bias], ([x, w, b]) => conv1d(x, w, b, options));
+  checkRank('conv1d', 'input', input, [2, 3], '[N, C, L] or unbatched [C, L]');
+  checkRank('conv1d', 'weight', weight, [3], '[outChannels, inChannels / groups, k]');
+  // conv2d checks these too, but would name itself and the unsqueezed shapes: these name conv1d's
+  const int = (arg: string, v: unknown, min: number) => {
+    if (!Number.isInteger(v) || (v as number) < min) throw new ValueError(`conv1d: ${arg} must be an integer >= ${min}; got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const [s, d, groups] = [int('stride', options.stride ?? 1, 1), int('dilation', options.dilation ?? 1, 1), int('groups', options.groups ?? 1, 1)];
+  const p = options.padding ?? 0;
+  if (p !== 'valid' && p !== 'same') int("padding (or 'valid' or 'same')", p, 0);
+  if (p === 'same' && s !== 1) throw new ValueError(`conv1d: padding 'same' needs stride 1; got stride ${s}`);
+  if (p === 'same' && (d * (weight.shape[2]! - 1)) % 2) {
+    throw new ValueError(`conv1d: padding 'same' with kernel ${weight.shape[2]} and dilation ${d} needs uneven padding, which is not supported; pad explicitly`);
+  }
+  const c = input.shape[input.ndim - 2]!;
+  if (weight.shape[1]! * groups !== c) {
+    throw new ShapeError(`conv1d: input ${fmt(input.shape)} has ${c} channels but weight ${fmt(weight.shape)} with groups=${groups} expects ${weight.shape[1]! * groups}`);
+  }
+  const span = input.shape[input.ndim - 1]! + 2 * (typeof p === 'number' ? p : 0) - d * (weight.shape[2]! - 1);
+  if (p !== 'same' && span < 1) {
+    throw new ShapeError(`conv1d: input ${fmt(input.shape)} (padded by ${typeof p === 'number' ? p : 0}) is shorter than the dilated kernel (${d * (weight.shape[2]! - 1) + 1}); the output would be empty`);
+  }
+  return tidy(() => {
+    const y = conv2d(unsqueeze(input, -2), unsqueeze(weight, 2), bias, { stride: [1, s], padding: typeof p === 'number' ? [0, p] : p, dilation: [1, d], groups });
+    return squeeze(y, -2);
   });
 }
 
@@ -201,35 +199,34 @@ registerGradient<Conv2dAttrs>('convTranspose2d', {
  * channel counts, or an empty output, throw a ShapeError; bad options a ValueError.
  */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: ConvTranspose2dOptions = {}): Tensor {
-  return autocastOp('convTranspose2d', [input, weight, bias], ([input, weight, bias]) => {
-    checkRank('convTranspose2d', 'input', input, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
-    checkRank('convTranspose2d', 'weight', weight, [4], '[inChannels, outChannels / groups, kH, kW]');
-    const stride = pair('convTranspose2d', 'stride', options.stride ?? 1, 1);
-    const padding = pair('convTranspose2d', 'padding', options.padding ?? 0, 0);
-    const outputPadding = pair('convTranspose2d', 'outputPadding', options.outputPadding ?? 0, 0);
-    const dilation = pair('convTranspose2d', 'dilation', options.dilation ?? 1, 1);
-    const groups = options.groups ?? 1;
-    if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`convTranspose2d: groups must be a positive integer; got ${groups}`);
-    for (const i of [0, 1]) {
-      if (outputPadding[i]! >= stride[i]! && outputPadding[i]! >= dilation[i]!) {
-        throw new ValueError(`convTranspose2d: outputPadding ${fmt(outputPadding)} must be smaller than either stride ${fmt(stride)} or dilation ${fmt(dilation)}`);
-      }
+  if (autocastActive()) return autocastOp('convTranspose2d', [input, weight, bias], ([x, w, b]) => convTranspose2d(x, w, b, options));
+  checkRank('convTranspose2d', 'input', input, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
+  checkRank('convTranspose2d', 'weight', weight, [4], '[inChannels, outChannels / groups, kH, kW]');
+  const stride = pair('convTranspose2d', 'stride', options.stride ?? 1, 1);
+  const padding = pair('convTranspose2d', 'padding', options.padding ?? 0, 0);
+  const outputPadding = pair('convTranspose2d', 'outputPadding', options.outputPadding ?? 0, 0);
+  const dilation = pair('convTranspose2d', 'dilation', options.dilation ?? 1, 1);
+  const groups = options.groups ?? 1;
+  if (!Number.isInteger(groups) || groups < 1) throw new ValueError(`convTranspose2d: groups must be a positive integer; got ${groups}`);
+  for (const i of [0, 1]) {
+    if (outputPadding[i]! >= stride[i]! && outputPadding[i]! >= dilation[i]!) {
+      throw new ValueError(`convTranspose2d: outputPadding ${fmt(outputPadding)} must be smaller than either stride ${fmt(stride)} or dilation ${fmt(dilation)}`);
     }
-    const [h, w] = input.shape.slice(-2) as [number, number];
-    const out = [0, 1].map((i) => ([h, w][i]! - 1) * stride[i]! - 2 * padding[i]! + dilation[i]! * (weight.shape[2 + i]! - 1) + outputPadding[i]! + 1);
-    if (out[0]! < 1 || out[1]! < 1) {
-      throw new ShapeError(`convTranspose2d: input ${fmt(input.shape)} with kernel ${fmt(weight.shape.slice(2))}, stride ${fmt(stride)}, padding ${fmt(padding)} and dilation ${fmt(dilation)} gives an empty output ${fmt(out)}`);
-    }
-    const cout = weight.shape[1]! * groups;
-    if (bias && (bias.ndim !== 1 || bias.shape[0] !== cout || bias.dtype !== input.dtype)) {
-      throw new ShapeError(`convTranspose2d: bias must be a ${input.dtype} tensor of shape [${cout}] (outChannels); got ${bias.dtype} ${fmt(bias.shape)}`);
-    }
-    return tidy(() => {
-      const x = input.ndim === 4 ? input : unsqueeze(input, 0);
-      let y = run('convTranspose2d', [x, weight], { stride, padding, dilation, groups, shape: [x.shape[0]!, cout, out[0]!, out[1]!] });
-      if (bias) y = add(y, reshape(bias, [-1, 1, 1]));
-      return input.ndim === 4 ? y : squeeze(y, 0);
-    });
+  }
+  const [h, w] = input.shape.slice(-2) as [number, number];
+  const out = [0, 1].map((i) => ([h, w][i]! - 1) * stride[i]! - 2 * padding[i]! + dilation[i]! * (weight.shape[2 + i]! - 1) + outputPadding[i]! + 1);
+  if (out[0]! < 1 || out[1]! < 1) {
+    throw new ShapeError(`convTranspose2d: input ${fmt(input.shape)} with kernel ${fmt(weight.shape.slice(2))}, stride ${fmt(stride)}, padding ${fmt(padding)} and dilation ${fmt(dilation)} gives an empty output ${fmt(out)}`);
+  }
+  const cout = weight.shape[1]! * groups;
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== cout || bias.dtype !== input.dtype)) {
+    throw new ShapeError(`convTranspose2d: bias must be a ${input.dtype} tensor of shape [${cout}] (outChannels); got ${bias.dtype} ${fmt(bias.shape)}`);
+  }
+  return tidy(() => {
+    const x = input.ndim === 4 ? input : unsqueeze(input, 0);
+    let y = run('convTranspose2d', [x, weight], { stride, padding, dilation, groups, shape: [x.shape[0]!, cout, out[0]!, out[1]!] });
+    if (bias) y = add(y, reshape(bias, [-1, 1, 1]));
+    return input.ndim === 4 ? y : squeeze(y, 0);
   });
 }
 

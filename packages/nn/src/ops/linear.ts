@@ -1,5 +1,5 @@
 import { registerGradient } from '@tapegrad/autograd';
-import { autocastOp, DTypeError, ShapeError, add, defineOp, fmt, hasKernel, matmul, reshape, run, sum, tidy, transpose, type Tensor } from '@tapegrad/tensor';
+import { autocastActive, autocastOp, DTypeError, ShapeError, add, defineOp, fmt, hasKernel, matmul, reshape, run, sum, tidy, transpose, type Tensor } from '@tapegrad/tensor';
 
 // linear: y = x·Wᵀ + b. Where the device has a `linear` kernel (the CPU: @tapegrad/backend-cpu's
 // kernels/matmul.ts) it is one op, with one gradient rule, as PyTorch's addmm: an MLP step then
@@ -44,21 +44,20 @@ registerGradient('linear', {
  * (torch.nn.functional.linear). Mismatched shapes throw a ShapeError.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  return autocastOp('linear', [x, weight, bias], ([x, weight, bias]) => {
-    if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be [outFeatures, inFeatures]; got ${fmt(weight.shape)}`);
-    if (x.ndim === 0 || x.shape[x.ndim - 1] !== weight.shape[1]) {
-      throw new ShapeError(`linear: input ${fmt(x.shape)} must end in inFeatures = ${weight.shape[1]} (weight ${fmt(weight.shape)})`);
-    }
-    if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
-      throw new ShapeError(`linear: bias must have shape [${weight.shape[0]}]; got ${fmt(bias.shape)}`);
-    }
-    checkDTypes(x, weight, bias);
-    // the fused kernel takes rows of a matrix; a 1-d input (one row, torch allows it) takes the composite
-    if (hasKernel('linear', x.device) && x.ndim >= 2) return run('linear', bias ? [x, weight, bias] : [x, weight]);
-    // the transpose is a view: the matmul kernel reads it strided, so nothing is copied
-    return tidy(() => {
-      const y = matmul(x, transpose(weight, 0, 1));
-      return bias ? add(y, bias) : y;
-    });
+  if (autocastActive()) return autocastOp('linear', [x, weight, bias], ([x, w, b]) => linear(x, w, b));
+  if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be [outFeatures, inFeatures]; got ${fmt(weight.shape)}`);
+  if (x.ndim === 0 || x.shape[x.ndim - 1] !== weight.shape[1]) {
+    throw new ShapeError(`linear: input ${fmt(x.shape)} must end in inFeatures = ${weight.shape[1]} (weight ${fmt(weight.shape)})`);
+  }
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== weight.shape[0])) {
+    throw new ShapeError(`linear: bias must have shape [${weight.shape[0]}]; got ${fmt(bias.shape)}`);
+  }
+  checkDTypes(x, weight, bias);
+  // the fused kernel takes rows of a matrix; a 1-d input (one row, torch allows it) takes the composite
+  if (hasKernel('linear', x.device) && x.ndim >= 2) return run('linear', bias ? [x, weight, bias] : [x, weight]);
+  // the transpose is a view: the matmul kernel reads it strided, so nothing is copied
+  return tidy(() => {
+    const y = matmul(x, transpose(weight, 0, 1));
+    return bias ? add(y, bias) : y;
   });
 }

@@ -1,4 +1,4 @@
-import { autocastOp,
+import { autocastActive, autocastOp,
   ShapeError, ValueError, abs, add, clamp, div, fmt, gt, max, mean, mul, normalizeDim, pow, reshape, sqrt, square, sub, sum, tidy, where, type Tensor,
 } from '@tapegrad/tensor';
 import { checkFloat } from './util.js';
@@ -19,23 +19,22 @@ function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | nul
  * shapes throw a ShapeError.
  */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return autocastOp('layerNorm', [x, weight, bias], ([x, weight, bias]) => {
-    const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape.slice();
-    const tail = x.shape.slice(x.ndim - ns.length);
-    if (ns.length === 0 || ns.length > x.ndim || tail.some((d, i) => d !== ns[i])) {
-      throw new ShapeError(`layerNorm: normalizedShape ${fmt(ns)} must match the trailing dims of input ${fmt(x.shape)}`);
+  if (autocastActive()) return autocastOp('layerNorm', [x, weight, bias], ([x, w, b]) => layerNorm(x, normalizedShape, w, b, eps));
+  const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape.slice();
+  const tail = x.shape.slice(x.ndim - ns.length);
+  if (ns.length === 0 || ns.length > x.ndim || tail.some((d, i) => d !== ns[i])) {
+    throw new ShapeError(`layerNorm: normalizedShape ${fmt(ns)} must match the trailing dims of input ${fmt(x.shape)}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== ns.length || t.shape.some((d, i) => d !== ns[i]))) {
+      throw new ShapeError(`layerNorm: ${name} must have shape ${fmt(ns)}; got ${fmt(t.shape)}`);
     }
-    for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-      if (t && (t.ndim !== ns.length || t.shape.some((d, i) => d !== ns[i]))) {
-        throw new ShapeError(`layerNorm: ${name} must have shape ${fmt(ns)}; got ${fmt(t.shape)}`);
-      }
-    }
-    const dims = ns.map((_, i) => x.ndim - ns.length + i);
-    return tidy(() => {
-      const centred = sub(x, mean(x, dims, true));
-      const variance = mean(square(centred), dims, true);
-      return affine(div(centred, sqrt(add(variance, eps))), weight, bias, ns);
-    });
+  }
+  const dims = ns.map((_, i) => x.ndim - ns.length + i);
+  return tidy(() => {
+    const centred = sub(x, mean(x, dims, true));
+    const variance = mean(square(centred), dims, true);
+    return affine(div(centred, sqrt(add(variance, eps))), weight, bias, ns);
   });
 }
 
@@ -95,21 +94,20 @@ export function batchNorm(
  * ops, as layerNorm. Mismatched shapes throw a ShapeError; a bad numGroups a ValueError.
  */
 export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
-  return autocastOp('groupNorm', [x, weight, bias], ([x, weight, bias]) => {
-    if (x.ndim < 2) throw new ShapeError(`groupNorm: input must be [N, C, ...]; got ${fmt(x.shape)}`);
-    const c = x.shape[1]!;
-    if (!Number.isInteger(numGroups) || numGroups < 1 || c % numGroups !== 0) {
-      throw new ValueError(`groupNorm: numGroups must be a positive integer dividing the ${c} channels of input ${fmt(x.shape)}; got ${numGroups}`);
-    }
-    for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-      if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`groupNorm: ${name} must have shape [${c}] for input ${fmt(x.shape)}; got ${fmt(t.shape)}`);
-    }
-    return tidy(() => {
-      const grouped = reshape(x, [x.shape[0]!, numGroups, -1]);
-      const centred = sub(grouped, mean(grouped, -1, true));
-      const y = reshape(div(centred, sqrt(add(mean(square(centred), -1, true), eps))), x.shape);
-      return affine(y, weight, bias, x.shape.map((d, i) => (i === 1 ? d : 1)));
-    });
+  if (autocastActive()) return autocastOp('groupNorm', [x, weight, bias], ([x, w, b]) => groupNorm(x, numGroups, w, b, eps));
+  if (x.ndim < 2) throw new ShapeError(`groupNorm: input must be [N, C, ...]; got ${fmt(x.shape)}`);
+  const c = x.shape[1]!;
+  if (!Number.isInteger(numGroups) || numGroups < 1 || c % numGroups !== 0) {
+    throw new ValueError(`groupNorm: numGroups must be a positive integer dividing the ${c} channels of input ${fmt(x.shape)}; got ${numGroups}`);
+  }
+  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
+    if (t && (t.ndim !== 1 || t.shape[0] !== c)) throw new ShapeError(`groupNorm: ${name} must have shape [${c}] for input ${fmt(x.shape)}; got ${fmt(t.shape)}`);
+  }
+  return tidy(() => {
+    const grouped = reshape(x, [x.shape[0]!, numGroups, -1]);
+    const centred = sub(grouped, mean(grouped, -1, true));
+    const y = reshape(div(centred, sqrt(add(mean(square(centred), -1, true), eps))), x.shape);
+    return affine(y, weight, bias, x.shape.map((d, i) => (i === 1 ? d : 1)));
   });
 }
 

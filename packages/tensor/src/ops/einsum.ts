@@ -1,4 +1,4 @@
-import { autocastOp } from '../autocast.js';
+import { autocastActive, autocastOp } from '../autocast.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { fmt, numel } from '../shape.js';
 import { tidy } from '../memory.js';
@@ -48,77 +48,76 @@ function tokens(equation: string, term: string): string[] {
  * left to right, a batched matmul per pair.
  */
 export function einsum(equation: string, ...operands: Tensor[]): Tensor {
-  return autocastOp('einsum', operands, (operands) => {
-    if (typeof equation !== 'string') throw new ValueError(`einsum: the first argument must be the equation string; got ${typeof equation}`);
-    const spec = equation.replace(/\s+/g, '');
-    const arrow = spec.split('->');
-    if (arrow.length > 2) fail(equation, "'->' appears more than once");
-    const terms = arrow[0]!.split(',');
-    if (terms.length !== operands.length) {
-      fail(equation, `${terms.length} operand term${terms.length === 1 ? '' : 's'} but ${operands.length} tensor${operands.length === 1 ? '' : 's'} given`);
+  if (autocastActive()) return autocastOp('einsum', operands, (ops) => einsum(equation, ...ops));
+  if (typeof equation !== 'string') throw new ValueError(`einsum: the first argument must be the equation string; got ${typeof equation}`);
+  const spec = equation.replace(/\s+/g, '');
+  const arrow = spec.split('->');
+  if (arrow.length > 2) fail(equation, "'->' appears more than once");
+  const terms = arrow[0]!.split(',');
+  if (terms.length !== operands.length) {
+    fail(equation, `${terms.length} operand term${terms.length === 1 ? '' : 's'} but ${operands.length} tensor${operands.length === 1 ? '' : 's'} given`);
+  }
+
+  // labels per operand, the ellipsis expanded into right-aligned '.k' labels
+  const parsed = terms.map((term) => tokens(equation, term));
+  const ellipsisDims = parsed.map((tok, i) => {
+    const named = tok.filter((l) => l !== '...').length;
+    const rank = operands[i]!.ndim;
+    if (tok.includes('...') ? rank < named : rank !== named) {
+      fail(equation, `operand ${i} has ${rank} dims (shape ${fmt(operands[i]!.shape)}) but its term '${terms[i]}' names ${named}${tok.includes('...') ? ' or more' : ''}`, ShapeError);
     }
+    return rank - named;
+  });
+  const E = Math.max(0, ...ellipsisDims);
+  const ellipsis = (e: number) => Array.from({ length: e }, (_, k) => `.${E - e + k}`);
+  const inputs: Term[] = parsed.map((tok, i) => ({ t: operands[i]!, labels: tok.flatMap((l) => (l === '...' ? ellipsis(ellipsisDims[i]!) : [l])) }));
 
-    // labels per operand, the ellipsis expanded into right-aligned '.k' labels
-    const parsed = terms.map((term) => tokens(equation, term));
-    const ellipsisDims = parsed.map((tok, i) => {
-      const named = tok.filter((l) => l !== '...').length;
-      const rank = operands[i]!.ndim;
-      if (tok.includes('...') ? rank < named : rank !== named) {
-        fail(equation, `operand ${i} has ${rank} dims (shape ${fmt(operands[i]!.shape)}) but its term '${terms[i]}' names ${named}${tok.includes('...') ? ' or more' : ''}`, ShapeError);
-      }
-      return rank - named;
+  let output: string[];
+  if (arrow.length === 2) {
+    const out = tokens(equation, arrow[1]!);
+    out.forEach((l, i) => {
+      if (l !== '...' && out.indexOf(l) !== i) fail(equation, `output label '${l}' appears more than once`);
+      if (l !== '...' && !inputs.some((x) => x.labels.includes(l))) fail(equation, `output label '${l}' does not appear in any operand`);
     });
-    const E = Math.max(0, ...ellipsisDims);
-    const ellipsis = (e: number) => Array.from({ length: e }, (_, k) => `.${E - e + k}`);
-    const inputs: Term[] = parsed.map((tok, i) => ({ t: operands[i]!, labels: tok.flatMap((l) => (l === '...' ? ellipsis(ellipsisDims[i]!) : [l])) }));
+    output = out.flatMap((l) => (l === '...' ? ellipsis(E) : [l]));
+  } else {
+    const count = new Map<string, number>();
+    for (const x of inputs) for (const l of x.labels) if (!l.startsWith('.')) count.set(l, (count.get(l) ?? 0) + 1);
+    const once = [...count].filter(([, n]) => n === 1).map(([l]) => l).sort();
+    output = [...ellipsis(E), ...once];
+  }
 
-    let output: string[];
-    if (arrow.length === 2) {
-      const out = tokens(equation, arrow[1]!);
-      out.forEach((l, i) => {
-        if (l !== '...' && out.indexOf(l) !== i) fail(equation, `output label '${l}' appears more than once`);
-        if (l !== '...' && !inputs.some((x) => x.labels.includes(l))) fail(equation, `output label '${l}' does not appear in any operand`);
-      });
-      output = out.flatMap((l) => (l === '...' ? ellipsis(E) : [l]));
-    } else {
-      const count = new Map<string, number>();
-      for (const x of inputs) for (const l of x.labels) if (!l.startsWith('.')) count.set(l, (count.get(l) ?? 0) + 1);
-      const once = [...count].filter(([, n]) => n === 1).map(([l]) => l).sort();
-      output = [...ellipsis(E), ...once];
+  // one size per label: equal wherever it appears, or 1 (broadcast) between operands
+  const sizes = new Map<string, [size: number, operand: number]>();
+  inputs.forEach((x, i) => {
+    x.labels.forEach((l, d) => {
+      const n = x.t.shape[d]!;
+      const what = l.startsWith('.') ? `ellipsis dim ${l.slice(1)}` : `label '${l}'`;
+      const first = x.labels.indexOf(l);
+      if (first !== d && x.t.shape[first] !== n) {
+        fail(equation, `${what} is repeated in operand ${i} (shape ${fmt(x.t.shape)}) over dims of sizes ${x.t.shape[first]} and ${n}; they must be equal`, ShapeError);
+      }
+      const seen = sizes.get(l);
+      if (n === 1 || seen?.[1] === i) return;
+      if (!seen) sizes.set(l, [n, i]);
+      else if (seen[0] !== n) fail(equation, `${what} has size ${seen[0]} in operand ${seen[1]} but ${n} in operand ${i} (shape ${fmt(x.t.shape)}); they must match or be 1`, ShapeError);
+    });
+  });
+
+  return tidy(() => {
+    const ops = inputs.map(diagonals);
+    const needed = (from: number) => new Set([...output, ...ops.slice(from).flatMap((x) => x.labels)]);
+    let cur = sumOut(ops[0]!, needed(1));
+    for (let i = 1; i < ops.length; i++) {
+      let next = ops[i]!;
+      [cur, next] = broadcast(cur, next);
+      const later = needed(i + 1);
+      cur = sumOut(cur, new Set([...later, ...next.labels]));
+      next = sumOut(next, new Set([...later, ...cur.labels]));
+      cur = contract(cur, next, later);
     }
-
-    // one size per label: equal wherever it appears, or 1 (broadcast) between operands
-    const sizes = new Map<string, [size: number, operand: number]>();
-    inputs.forEach((x, i) => {
-      x.labels.forEach((l, d) => {
-        const n = x.t.shape[d]!;
-        const what = l.startsWith('.') ? `ellipsis dim ${l.slice(1)}` : `label '${l}'`;
-        const first = x.labels.indexOf(l);
-        if (first !== d && x.t.shape[first] !== n) {
-          fail(equation, `${what} is repeated in operand ${i} (shape ${fmt(x.t.shape)}) over dims of sizes ${x.t.shape[first]} and ${n}; they must be equal`, ShapeError);
-        }
-        const seen = sizes.get(l);
-        if (n === 1 || seen?.[1] === i) return;
-        if (!seen) sizes.set(l, [n, i]);
-        else if (seen[0] !== n) fail(equation, `${what} has size ${seen[0]} in operand ${seen[1]} but ${n} in operand ${i} (shape ${fmt(x.t.shape)}); they must match or be 1`, ShapeError);
-      });
-    });
-
-    return tidy(() => {
-      const ops = inputs.map(diagonals);
-      const needed = (from: number) => new Set([...output, ...ops.slice(from).flatMap((x) => x.labels)]);
-      let cur = sumOut(ops[0]!, needed(1));
-      for (let i = 1; i < ops.length; i++) {
-        let next = ops[i]!;
-        [cur, next] = broadcast(cur, next);
-        const later = needed(i + 1);
-        cur = sumOut(cur, new Set([...later, ...next.labels]));
-        next = sumOut(next, new Set([...later, ...cur.labels]));
-        cur = contract(cur, next, later);
-      }
-      cur = sumOut(cur, new Set(output));
-      return permute(cur.t, output.map((l) => cur.labels.indexOf(l)));
-    });
+    cur = sumOut(cur, new Set(output));
+    return permute(cur.t, output.map((l) => cur.labels.indexOf(l)));
   });
 }
 

@@ -1,4 +1,4 @@
-import { autocastOp } from '../autocast.js';
+import { autocastActive, autocastOp } from '../autocast.js';
 import { promoteTypes } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { run } from '../dispatch.js';
@@ -71,17 +71,16 @@ export interface BaddbmmOptions {
  * shape [b, n, p].
  */
 export function baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, { beta = 1, alpha = 1 }: BaddbmmOptions = {}): Tensor {
-  return autocastOp('baddbmm', [input, batch1, batch2], ([input, batch1, batch2]) => {
-    return tidy(() => {
-      const p = bmm(batch1, batch2);
-      const shape = broadcastShapes('baddbmm', input.shape, p.shape);
-      if (shape.length !== 3 || shape.some((d, i) => d !== p.shape[i])) {
-        throw new ShapeError(`baddbmm: input of shape ${fmt(input.shape)} does not broadcast to the product's shape ${fmt(p.shape)}`);
-      }
-      const scaled = alpha === 1 ? p : mul(p, alpha);
-      if (beta === 0) return scaled;
-      return add(beta === 1 ? input : mul(input, beta), scaled);
-    });
+  if (autocastActive()) return autocastOp('baddbmm', [input, batch1, batch2], ([i, a, b]) => baddbmm(i, a, b, { beta, alpha }));
+  return tidy(() => {
+    const p = bmm(batch1, batch2);
+    const shape = broadcastShapes('baddbmm', input.shape, p.shape);
+    if (shape.length !== 3 || shape.some((d, i) => d !== p.shape[i])) {
+      throw new ShapeError(`baddbmm: input of shape ${fmt(input.shape)} does not broadcast to the product's shape ${fmt(p.shape)}`);
+    }
+    const scaled = alpha === 1 ? p : mul(p, alpha);
+    if (beta === 0) return scaled;
+    return add(beta === 1 ? input : mul(input, beta), scaled);
   });
 }
 

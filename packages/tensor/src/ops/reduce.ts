@@ -1,5 +1,5 @@
 import { checkDType, isFloating, isHalf, type DType } from '../dtype.js';
-import { autocastOp } from '../autocast.js';
+import { autocastActive, autocastOp } from '../autocast.js';
 import { readsInto } from './softmax.js';
 import { cast } from './copy.js';
 import { DTypeError, ValueError } from '../errors.js';
@@ -138,16 +138,15 @@ export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 
 /** log(sum(exp(x))) over `dim`, computed stably by shifting by the max. */
 export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
-  return autocastOp('logsumexp', [x], ([x]) => {
-    if (!isFloating(x.dtype)) throw new DTypeError(`logsumexp: input must be floating point; got ${x.dtype}`);
-    const dims = normalizeDims('logsumexp', dim, x.ndim);
-    return tidy(() => {
-      const m = max(x.detach(), dims, true);
-      // an all -inf (or +inf) slice would give inf - inf = NaN; shift by 0 there instead
-      const shift = where(eq(m.abs(), Infinity), 0, m);
-      const r = add(log(sum(exp(sub(x, shift)), dims, true)), shift);
-      return keepdim ? r : run('reshape', [r], { shape: reducedShape(x.shape, dims, false) });
-    });
+  if (autocastActive()) return autocastOp('logsumexp', [x], ([y]) => logsumexp(y, dim, keepdim));
+  if (!isFloating(x.dtype)) throw new DTypeError(`logsumexp: input must be floating point; got ${x.dtype}`);
+  const dims = normalizeDims('logsumexp', dim, x.ndim);
+  return tidy(() => {
+    const m = max(x.detach(), dims, true);
+    // an all -inf (or +inf) slice would give inf - inf = NaN; shift by 0 there instead
+    const shift = where(eq(m.abs(), Infinity), 0, m);
+    const r = add(log(sum(exp(sub(x, shift)), dims, true)), shift);
+    return keepdim ? r : run('reshape', [r], { shape: reducedShape(x.shape, dims, false) });
   });
 }
 
@@ -218,25 +217,24 @@ export function std(x: Tensor, dim?: Dims, options: VarOptions = {}): Tensor {
  * is 0, 0 at elements that are 0, shared evenly among tied extremes for ±Infinity.
  */
 export function norm(x: Tensor, p = 2, dim?: Dims, keepdim = false): Tensor {
-  return autocastOp('norm', [x], ([x]) => {
-    if (!isFloating(x.dtype)) throw new DTypeError(`norm: input must be floating point; got ${x.dtype} (cast it first)`);
-    if (typeof p !== 'number' || Number.isNaN(p)) throw new ValueError(`norm: p must be a number (Infinity and -Infinity included); got ${String(p)}`);
-    const dims = normalizeDims('norm', dim, x.ndim);
-    if (Math.abs(p) === Infinity && dims.some((d) => x.shape[d] === 0)) {
-      throw new ValueError(`norm: the ${p}-norm of an empty slice is undefined (no identity); shape ${fmt(x.shape)}, dims ${fmt(dims)}`);
-    }
-    return tidy(() => {
-      if (p === 2) return sqrtZeroGrad(sum(mul(x, x), dims, keepdim));
-      if (p === 1) return sum(abs(x), dims, keepdim);
-      if (p === Infinity) return max(abs(x), dims, keepdim);
-      if (p === -Infinity) return min(abs(x), dims, keepdim);
-      // a count with zero gradient that still depends on x (torch's norm(x, 0) requires grad)
-      if (p === 0) return sum(where(ne(x, 0), 1, mul(x, 0)), dims, keepdim);
-      // |x|^p at x = 0 is a constant (0, or inf for p < 0): no p·0^(p-1) = inf in the gradient
-      const a = abs(x);
-      const nz = ne(a, 0);
-      return pow(sum(where(nz, pow(where(nz, a, 1), p), p > 0 ? 0 : Infinity), dims, keepdim), 1 / p);
-    });
+  if (autocastActive()) return autocastOp('norm', [x], ([y]) => norm(y, p, dim, keepdim));
+  if (!isFloating(x.dtype)) throw new DTypeError(`norm: input must be floating point; got ${x.dtype} (cast it first)`);
+  if (typeof p !== 'number' || Number.isNaN(p)) throw new ValueError(`norm: p must be a number (Infinity and -Infinity included); got ${String(p)}`);
+  const dims = normalizeDims('norm', dim, x.ndim);
+  if (Math.abs(p) === Infinity && dims.some((d) => x.shape[d] === 0)) {
+    throw new ValueError(`norm: the ${p}-norm of an empty slice is undefined (no identity); shape ${fmt(x.shape)}, dims ${fmt(dims)}`);
+  }
+  return tidy(() => {
+    if (p === 2) return sqrtZeroGrad(sum(mul(x, x), dims, keepdim));
+    if (p === 1) return sum(abs(x), dims, keepdim);
+    if (p === Infinity) return max(abs(x), dims, keepdim);
+    if (p === -Infinity) return min(abs(x), dims, keepdim);
+    // a count with zero gradient that still depends on x (torch's norm(x, 0) requires grad)
+    if (p === 0) return sum(where(ne(x, 0), 1, mul(x, 0)), dims, keepdim);
+    // |x|^p at x = 0 is a constant (0, or inf for p < 0): no p·0^(p-1) = inf in the gradient
+    const a = abs(x);
+    const nz = ne(a, 0);
+    return pow(sum(where(nz, pow(where(nz, a, 1), p), p > 0 ? 0 : Infinity), dims, keepdim), 1 / p);
   });
 }
 
