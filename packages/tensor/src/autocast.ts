@@ -25,8 +25,9 @@ export type AutocastPolicy = 'lower' | 'float32' | 'float32-read' | 'promote' | 
 
 /**
  * Which ops autocast runs in which dtype, by tapegrad op name: PyTorch's CUDA lists. Composite
- * ops (linear's bias add, baddbmm, the losses) apply their entry at entry and run their inner ops
- * with autocast suspended, as PyTorch's autocast wrappers do; ops absent here run as they are.
+ * ops (linear with its bias add, baddbmm, the losses) apply their entry at their own entry and
+ * run their inner ops with autocast suspended, as PyTorch's autocast wrappers do; ops absent
+ * here run as they are.
  */
 export const AUTOCAST_POLICY: Readonly<Record<string, AutocastPolicy>> = {
   // lower precision: PyTorch's lower_precision_fp list
