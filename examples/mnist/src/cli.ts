@@ -15,6 +15,8 @@ export interface Options {
   limit?: number;
   /** Compile the training step (trace once, replay). */
   compile: boolean;
+  /** Mixed precision: the forward under autocast, the loss scaled by a GradScaler. */
+  amp: boolean;
   help: boolean;
 }
 
@@ -36,6 +38,8 @@ Options:
   --eval CHECKPOINT      evaluate a saved model.safetensors on the test set instead of training
   --limit N              train on the first N training images only
   --compile              compile the training step: traced on its first calls, then replayed
+  --amp                  mixed precision: the forward under autocast (float16 on webgpu, bfloat16 on
+                         cpu, where half is storage only: slower, not faster) and a GradScaler
   --help                 show this help
 `;
 
@@ -67,7 +71,7 @@ export function parseOptions(argv: string[], defaultDevice: Options['device'] = 
       options: {
         model: { type: 'string' }, epochs: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
         optimizer: { type: 'string' }, device: { type: 'string' }, seed: { type: 'string' }, out: { type: 'string' },
-        eval: { type: 'string' }, limit: { type: 'string' }, compile: { type: 'boolean' }, help: { type: 'boolean' },
+        eval: { type: 'string' }, limit: { type: 'string' }, compile: { type: 'boolean' }, amp: { type: 'boolean' }, help: { type: 'boolean' },
       },
     }));
   } catch (e) {
@@ -94,6 +98,7 @@ export function parseOptions(argv: string[], defaultDevice: Options['device'] = 
     eval: s('eval'),
     limit: integer('limit', s('limit'), undefined, 1),
     compile: values.compile === true,
+    amp: values.amp === true,
     help: values.help === true,
   };
 }

@@ -43,10 +43,10 @@ async function main(argv: string[]): Promise<number> {
 
   const trainSplit = await loadSplit('train', o.device, o.limit);
   const n = trainSplit.images.shape[0]!;
-  console.log(`tapegrad MNIST: ${o.model}, ${o.optimizer} (one-cycle, peak lr ${o.lr}), batch ${o.batchSize}, ${o.epochs} epoch(s) of ${n.toLocaleString('en-US')} images on ${o.device}, seed ${o.seed}`);
+  console.log(`tapegrad MNIST: ${o.model}, ${o.optimizer} (one-cycle, peak lr ${o.lr}), batch ${o.batchSize}, ${o.epochs} epoch(s) of ${n.toLocaleString('en-US')} images on ${o.device}, seed ${o.seed}${o.amp ? `, amp (autocast ${o.device === 'webgpu' ? 'float16' : 'bfloat16'} + GradScaler)` : ''}`);
   const t0 = performance.now();
   let bar: Progress | undefined;
-  const { model, history, compiled } = await train({
+  const { model, history, compiled, scale } = await train({
     ...o,
     train: trainSplit,
     test,
@@ -69,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
         (compiled.disabled ? `; ran eagerly because ${compiled.disabled}` : ''),
     );
   }
+  if (scale !== undefined) console.log(`GradScaler: final scale ${scale}`);
   const last = history.epochs[history.epochs.length - 1]!;
 
   await mkdir(o.out, { recursive: true });

@@ -1,4 +1,4 @@
-import { argmax, compile, data, eq, hasKernel, manualSeed, nn, noGrad, optim, sum, tidy, type CompiledStats, type Device, type Tensor } from 'tapegrad';
+import { amp, argmax, autocast, compile, data, eq, getBackend, hasKernel, manualSeed, nn, noGrad, optim, sum, tidy, type CompiledStats, type Device, type Tensor } from 'tapegrad';
 import { makeModel, type ModelName } from './models.js';
 
 export interface Split {
@@ -21,6 +21,13 @@ export interface TrainOptions {
   lossEvery?: number;
   /** Run the training step through `compile`: traced once, then replayed (default false). */
   compile?: boolean;
+  /**
+   * Mixed precision (default false): the forward and the loss under `autocast` (float16 on
+   * WebGPU, bfloat16 on the CPU), the loss scaled by a GradScaler whose step skips a step with an
+   * inf or NaN gradient; evaluation under autocast too. With `compile`, the forward and backward
+   * are compiled and the scaler's step (which reads its inf check) runs eagerly after them.
+   */
+  amp?: boolean;
   onStep?: (s: StepInfo) => void;
   onEpoch?: (e: EpochInfo) => void;
 }
@@ -54,15 +61,17 @@ export function crossEntropy(logits: Tensor, target: Tensor): Tensor {
   return tidy(() => logits.logSoftmax(1).gather(1, target.unsqueeze(1)).mean().neg());
 }
 
-/** The fraction of `split` the model classifies correctly (eval mode, no gradients). */
-export async function evaluate(model: nn.Module, split: Split, batchSize = 1000): Promise<number> {
+/** The fraction of `split` the model classifies correctly (eval mode, no gradients; under autocast with `amp`). */
+export async function evaluate(model: nn.Module, split: Split, batchSize = 1000, amp = false): Promise<number> {
   const wasTraining = model.training;
   model.eval();
   let correct = 0;
   const n = split.images.shape[0]!;
   for (let start = 0; start < n; start += batchSize) {
     const len = Math.min(batchSize, n - start);
-    const hits = noGrad(() => tidy(() => sum(eq(argmax(model.forward(split.images.narrow(0, start, len)), 1), split.labels.narrow(0, start, len)))));
+    const hits = noGrad(() =>
+      autocast({ device: split.images.device, enabled: amp }, () => tidy(() => sum(eq(argmax(model.forward(split.images.narrow(0, start, len)), 1), split.labels.narrow(0, start, len))))),
+    );
     correct += await hits.item();
     hits.dispose();
   }
@@ -79,7 +88,7 @@ export function makeOptimizer(name: 'sgd' | 'adam', model: nn.Module, lr: number
  * epoch. Each step runs in tidy() (or compiled, which frees what it made as tidy does), so memory
  * stays flat; the loss is read back (a device sync) only every `lossEvery` steps.
  */
-export async function train(o: TrainOptions): Promise<{ model: nn.Module; history: History; compiled?: CompiledStats }> {
+export async function train(o: TrainOptions): Promise<{ model: nn.Module; history: History; compiled?: CompiledStats; scale?: number }> {
   manualSeed(o.seed);
   const model = makeModel(o.model).to(o.device ?? 'cpu');
   const opt = makeOptimizer(o.optimizer, model, o.lr);
@@ -89,6 +98,7 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
   const schedule = new optim.OneCycleLR(opt, { maxLr: o.lr, totalSteps: steps * o.epochs });
   const lossEvery = o.lossEvery ?? 20;
   const history: History = { losses: [], epochs: [] };
+  const device = o.device ?? 'cpu';
   const step = (x: Tensor, y: Tensor) => {
     const l = crossEntropy(model.forward(x), y);
     opt.zeroGrad();
@@ -96,8 +106,23 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
     opt.step();
     return l;
   };
-  const compiled = o.compile ? compile(step) : undefined;
-  const runStep = compiled ?? ((x: Tensor, y: Tensor) => tidy(() => step(x, y)));
+  // amp: the forward under autocast (parameters stay float32), the scaled loss's backward; the
+  // scaler's step unscales the gradients, reads whether they are finite and steps or skips
+  const scaler = o.amp ? new amp.GradScaler() : undefined;
+  const forwardBackward = (x: Tensor, y: Tensor) => {
+    const l = autocast({ device }, () => crossEntropy(model.forward(x), y));
+    opt.zeroGrad();
+    scaler!.scale(l).backward();
+    return l;
+  };
+  const scalerStep = async () => {
+    if (getBackend(device).readSync) scaler!.step(opt);
+    else await scaler!.stepAsync(opt);
+    scaler!.update();
+  };
+  const compiled = o.compile ? compile(scaler ? forwardBackward : step) : undefined;
+  const eager = scaler ? (x: Tensor, y: Tensor) => tidy(() => forwardBackward(x, y)) : (x: Tensor, y: Tensor) => tidy(() => step(x, y));
+  const runStep = compiled ?? eager;
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     const t0 = performance.now();
     let lossSum = 0;
@@ -106,6 +131,7 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
     for (const batch of loader) {
       const loss = runStep(batch[0], batch[1]);
       batch[Symbol.dispose]();
+      if (scaler) await scalerStep();
       schedule.step();
       step++;
       if (step % lossEvery === 0 || step === steps) {
@@ -120,12 +146,12 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
       loss.dispose();
     }
     const seconds = (performance.now() - t0) / 1000;
-    const info = { epoch, trainLoss: lossSum / lossCount, testAccuracy: await evaluate(model, o.test), seconds };
+    const info = { epoch, trainLoss: lossSum / lossCount, testAccuracy: await evaluate(model, o.test, 1000, o.amp), seconds };
     history.epochs.push(info);
     o.onEpoch?.(info);
   }
   opt.zeroGrad();
   const stats = compiled?.stats();
   compiled?.reset();
-  return { model, history, compiled: stats };
+  return { model, history, compiled: stats, scale: scaler?.getScale() };
 }

@@ -11,7 +11,7 @@ describe('the mnist command line', () => {
   it('--help prints the options and exits 0', () => {
     const r = cli('--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--model', '--epochs', '--batch-size', '--lr', '--optimizer', '--device', '--seed', '--out', '--eval', '--compile', '--help']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--model', '--epochs', '--batch-size', '--lr', '--optimizer', '--device', '--seed', '--out', '--eval', '--compile', '--amp', '--help']) expect(r.stdout).toContain(flag);
   });
   it('a bad flag is a clear error with exit code 2', () => {
     const r = cli('--model', 'resnet');
@@ -24,6 +24,8 @@ describe('the mnist command line', () => {
     expect(parseOptions([], 'webgpu').device).toBe('webgpu');
     expect(parseOptions(['--device', 'cpu'], 'webgpu').device).toBe('cpu');
     expect(parseOptions(['--compile']).compile).toBe(true);
+    expect(parseOptions([]).amp).toBe(false);
+    expect(parseOptions(['--amp']).amp).toBe(true);
     expect(parseOptions(['--optimizer', 'sgd']).lr).toBe(0.1);
     expect(parseOptions(['--model=cnn', '--epochs', '2', '--batch-size', '128', '--lr', '1e-3', '--device', 'webgpu', '--seed', '7', '--out', 'x', '--eval', 'm.safetensors']))
       .toMatchObject({ model: 'cnn', epochs: 2, batchSize: 128, lr: 0.001, device: 'webgpu', seed: 7, out: 'x', eval: 'm.safetensors' });

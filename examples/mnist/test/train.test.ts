@@ -21,6 +21,32 @@ describe('training on an MNIST subset', () => {
     model.dispose();
     expect(memory().tensors - before).toBeLessThan(10);
   });
+  it('--amp (autocast bfloat16 + GradScaler, CPU) learns as float32 does; --compile gives the same losses bit for bit', async () => {
+    const trainSet = await data.loadMnist({ split: 'train', normalize: true, limit: 600 });
+    const testSet = await data.loadMnist({ split: 'test', normalize: true, limit: 500 });
+    for (const model of ['mlp', 'cnn'] as const) {
+      const run = (amp: boolean, compile = false) =>
+        train({ model, optimizer: 'adam', lr: 0.002, epochs: 1, batchSize: 32, seed: 3, lossEvery: 1, amp, compile, train: trainSet, test: testSet });
+      const f32 = await run(false);
+      const amp = await run(true);
+      const ampCompiled = await run(true, true);
+      const losses = amp.history.losses.map(([, l]) => l);
+      // bfloat16 rounding makes the losses differ from float32's, but not by much, and they fall as float32's do
+      expect(losses).not.toEqual(f32.history.losses.map(([, l]) => l));
+      f32.history.losses.forEach(([, l], i) => expect(Math.abs(losses[i]! - l), `step ${i}`).toBeLessThan(0.01 + 0.01 * l));
+      const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+      expect(mean(losses.slice(-4))).toBeLessThan(0.85 * losses[0]!);
+      expect(Math.abs(amp.history.epochs[0]!.testAccuracy - f32.history.epochs[0]!.testAccuracy)).toBeLessThan(0.03);
+      // bfloat16 keeps float32's range: no step overflowed, the scale stayed where it started
+      expect(amp.scale).toBe(65536);
+      expect(ampCompiled.history.losses).toEqual(amp.history.losses);
+      expect(ampCompiled.compiled!.replays).toBeGreaterThan(10);
+      for (const r of [f32, amp, ampCompiled]) {
+        for (const p of r.model.parameters()) expect(p.dtype).toBe('float32');
+        r.model.dispose();
+      }
+    }
+  });
   it('--compile trains to the same losses and accuracy as eager, bit for bit (CPU)', async () => {
     const trainSet = await data.loadMnist({ split: 'train', normalize: true, limit: 600 });
     const testSet = await data.loadMnist({ split: 'test', normalize: true, limit: 500 });

@@ -1,5 +1,5 @@
 import {
-  add, cast, DeviceError, fmt, installAutograd, isFloating, keep, onesLike, scope, shapesEqual, Tensor, TapegradError, ShapeError, zeros,
+  add, cast, DeviceError, withoutAutocast, fmt, installAutograd, isFloating, keep, onesLike, scope, shapesEqual, Tensor, TapegradError, ShapeError, zeros,
   type BackwardOptions, type DType, type GradFn, type Shape,
 } from '@tapegrad/tensor';
 
@@ -234,7 +234,8 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
   if (grad !== undefined && !shapesEqual(grad.shape, root.shape)) {
     throw new ShapeError(`backward: grad has shape ${fmt(grad.shape)} but the tensor has shape ${fmt(root.shape)}`);
   }
-  noGrad(() => {
+  // autocast off: the gradient rules run in the dtypes the forward recorded (PyTorch's backward too)
+  noGrad(() => withoutAutocast(() => {
     using s = scope();
     const rootNode = root.gradFn as GradNode | null;
     if (!rootNode) return accumulateLeaf(root, grad ?? onesLike(root), grad === undefined);
@@ -280,7 +281,7 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
       for (const t of made) t.dispose();
       if (!retainGraph) node.release();
     }
-  });
+  }));
 }
 
 installAutograd({ isGradEnabled, record, backward });

@@ -17,5 +17,5 @@ export * from './modules/index.js';
 export * as init from './init.js';
 /** Optimizers, learning-rate schedulers and gradient clipping (torch.optim). */
 export * as optim from './optim/index.js';
-/** Mixed-precision helpers (torch.cuda.amp): dynamic loss scaling with GradScaler. */
+/** Mixed precision (torch.amp): `autocast` regions and dynamic loss scaling with GradScaler. */
 export * as amp from './amp/index.js';

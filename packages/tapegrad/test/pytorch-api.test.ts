@@ -178,6 +178,7 @@ const UNMAPPED: Record<string, string> = {
   probabilityInputError: 'the error binaryCrossEntropy gives for an input outside [0, 1], worded once for every backend',
   multinomialError: "multinomial's errors, worded once for every backend",
   linearCrossEntropyWorkspace: "the scratch size of linearCrossEntropy's kernels, shared by nn and the CPU backend",
+  readsInto: 'the output dtype of an op that reads a half input into float32 (softmax, sum, the class losses in nn)',
 };
 
 describe('every export is on the page', () => {

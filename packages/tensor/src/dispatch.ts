@@ -4,6 +4,7 @@ import { getKernel, getOp, type ViewSpec } from './registry.js';
 import { autogradHooks, Storage, Tensor } from './tensor.js';
 import { contiguousStrides, fmt, numel } from './shape.js';
 import { trace } from './compile/hooks.js';
+import { autocastDispatch } from './autocast.js';
 
 /**
  * The one path every op takes: validate and infer (or compute the view), check devices, pick
@@ -14,6 +15,9 @@ import { trace } from './compile/hooks.js';
  */
 export function dispatch(name: string, inputs: readonly Tensor[], attrs: unknown = {}): Tensor[] {
   const op = getOp(name);
+  // under autocast (issue 18) an op on its lists runs on cast inputs, once, with autocast suspended
+  const cast = autocastDispatch(name, inputs, attrs, dispatch);
+  if (cast) return cast;
   let live: (() => unknown) | undefined;
   if (typeof attrs === 'function') attrs = (live = attrs as () => unknown)();
   for (const t of inputs) t.assertLive(name);

@@ -28,3 +28,5 @@ export { guardValue, notTraceable } from './compile/hooks.js';
 export type { ReplayProgram, ReplayStep, ReplayContext, Replayer, SlotView } from './compile/replay.js';
 // issue 18: float16 and bfloat16 storage, its conversions
 export * from './half.js';
+// issue 18: autocast (mixed precision), its policy table
+export { autocast, autocastActive, autocastOp, isAutocastEnabled, withoutAutocast, AUTOCAST_POLICY, type AutocastOptions, type AutocastPolicy } from './autocast.js';

@@ -249,19 +249,22 @@ export class Tensor implements Disposable {
     }
   }
   /**
-   * @internal Move this tensor to another device under the same object, by taking the storage of
-   * `copy` (the same values there, as `to`/`toAsync` make it; disposed here) in place of its own.
+   * @internal Move this tensor to another device, or convert it to another dtype, under the same
+   * object, by taking the storage (and dtype) of `copy` (the same values there, as `to`/`toAsync`/`cast`
+   * make it; disposed here) in place of its own.
    * Module.to moves parameters this way so that optimizers holding them keep working, as PyTorch
    * keeps parameter identity by swapping `param.data`. Tensors that shared the old storage
    * (views taken before, a recorded graph's saved tensors) keep it, and no longer alias this one.
    */
   adoptStorage(copy: Tensor): void {
     this.assertMovable('adoptStorage: tensor');
-    if (copy.isDisposed || !shapesEqual(copy.shape, this.shape) || copy.dtype !== this.dtype || copy.offset !== 0 || !copy.isContiguous() || copy.storage.refCount !== 1) {
-      throw new TapegradError('internal error: adoptStorage needs a live contiguous copy of the same shape and dtype that owns its storage');
+    if (copy.isDisposed || !shapesEqual(copy.shape, this.shape) || copy.offset !== 0 || !copy.isContiguous() || copy.storage.refCount !== 1) {
+      throw new TapegradError('internal error: adoptStorage needs a live contiguous copy of the same shape that owns its storage');
     }
     const old = this.storage;
     this.storage = copy.storage.retain();
+    // Module.to(dtype) converts in place too (issue 18), as PyTorch swaps param.data for a cast copy
+    (this as { dtype: DType }).dtype = copy.dtype;
     copy.dispose();
     this.storage.version = old.version; // the same tensor, moved: torch keeps _version across .to()
     countTensor(old.backend.name, -1);

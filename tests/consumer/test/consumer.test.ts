@@ -193,10 +193,11 @@ describe('browser bundles', () => {
     // optimizer it uses (nn's package.json lists its side effects; data has none): 58.6 kB measured. main.js, the
     // same page through tg.nn, keeps all of nn (esbuild does not tree-shake a namespace reached
     // through another, evanw/esbuild#1420): 82.1 kB, 85.2 kB with float16/bfloat16 and the
-    // GradScaler (issue 18), the budget a regression guard. Raise either
+    // GradScaler (issue 18), 87.6 kB with autocast (issue 18: its policy table and regions in the
+    // core, the composites' casts, Module.half), the budget a regression guard. Raise either
     // only with a figure that says why (docs/performance.md, "Download size").
     expect(page.gzipped).toBeLessThan(63_000);
-    expect(main.gzipped).toBeLessThan(87_000);
+    expect(main.gzipped).toBeLessThan(89_500);
   });
 
   it("the browser bundles train, and what needs Node says so (run in Node, they take the browser's code paths)", async () => {

@@ -1,4 +1,4 @@
-import {
+import { autocastActive, autocastOp,
   abs, add, broadcastShapes, clamp, defineOp, exp, isFloating, log, mul, neg, relu, run, sub, tidy, DTypeError, ShapeError, fmt, shapesEqual, type Tensor,
 } from '@tapegrad/tensor';
 import { checkReduction, reduce, type Reduction } from './reduction.js';
@@ -52,6 +52,7 @@ defineOp({
  * PyTorch (on WebGPU, thrown by every read of the loss). See the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropy(input: Tensor, target: Tensor, options: BinaryCrossEntropyOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('binaryCrossEntropy', [input, target], ([x, t]) => binaryCrossEntropy(x, t, options));
   const op = 'binaryCrossEntropy';
   const reduction = checkReduction(op, options.reduction ?? 'mean');
   check(op, input, target, { weight: options.weight });
@@ -71,6 +72,7 @@ export function binaryCrossEntropy(input: Tensor, target: Tensor, options: Binar
  * posWeight (1 when absent). torch.nn.functional.binary_cross_entropy_with_logits; see the [losses reference](../../../../docs/losses.md).
  */
 export function binaryCrossEntropyWithLogits(input: Tensor, target: Tensor, options: BinaryCrossEntropyWithLogitsOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('binaryCrossEntropyWithLogits', [input, target], ([x, t]) => binaryCrossEntropyWithLogits(x, t, options));
   const op = 'binaryCrossEntropyWithLogits';
   const reduction = checkReduction(op, options.reduction ?? 'mean');
   const { weight, posWeight } = options;

@@ -42,13 +42,13 @@ export function checkIndexTarget(op: string, input: Tensor, target: Tensor): voi
   throw new ShapeError(`${op}: target shape ${fmt(target.shape)} does not fit input ${fmt(input.shape)}; expected ${fmt(expected)} (the input's shape without the class dim ${classDim(input)})`);
 }
 
-export function checkWeight(op: string, input: Tensor, weight: Tensor | undefined): void {
+export function checkWeight(op: string, input: Tensor, weight: Tensor | undefined, dtype = input.dtype): void {
   if (weight === undefined) return;
   const C = input.shape[classDim(input)]!;
   if (weight.ndim !== 1 || weight.shape[0] !== C) {
     throw new ShapeError(`${op}: weight must have shape [${C}] (one weight per class of input ${fmt(input.shape)}); got ${fmt(weight.shape)}`);
   }
-  if (weight.dtype !== input.dtype) throw new DTypeError(`${op}: weight must have the input's dtype ${input.dtype}; got ${weight.dtype}`);
+  if (weight.dtype !== dtype) throw new DTypeError(`${op}: weight must have the ${dtype === input.dtype ? "input's" : "loss's"} dtype ${dtype}; got ${weight.dtype}`);
 }
 
 export function checkIgnoreIndex(op: string, ignoreIndex: unknown): number {

@@ -1,6 +1,6 @@
 import { registerGradient } from '@tapegrad/autograd';
 import {
-  add, defineOp, dispatch, div, fmt, isFloating, logSoftmax, mul, neg, reshape, run, shapesEqual, sum, tidy,
+  add, autocastOp, cast, defineOp, dispatch, div, fmt, isFloating, logSoftmax, mul, neg, reshape, run, shapesEqual, sum, tidy,
   DTypeError, ShapeError, TapegradError, ValueError, type Tensor,
 } from '@tapegrad/tensor';
 import {
@@ -8,6 +8,7 @@ import {
   type ClassLossAttrs,
 } from './class-targets.js';
 import { checkReduction, type Reduction } from './reduction.js';
+import { readsInto } from '@tapegrad/tensor';
 
 /** Options of {@link crossEntropy} and {@link CrossEntropyLoss}. */
 export interface CrossEntropyOptions {
@@ -39,12 +40,13 @@ export const crossEntropyOp = defineOp<ClassLossAttrs>({
     checkAttrs('crossEntropy', attrs);
     checkInput('crossEntropy', input!);
     checkIndexTarget('crossEntropy', input!, target!);
-    checkWeight('crossEntropy', input!, weight);
+    const dtype = readsInto('crossEntropy', input!, attrs.dtype);
+    checkWeight('crossEntropy', input!, weight, dtype);
     const positions = positionShape(input!);
     return [
-      { shape: attrs.reduction === 'none' ? positions : [], dtype: input!.dtype },
-      { shape: [...positions, 2], dtype: input!.dtype },
-      { shape: [], dtype: input!.dtype },
+      { shape: attrs.reduction === 'none' ? positions : [], dtype },
+      { shape: [...positions, 2], dtype },
+      { shape: [], dtype },
     ];
   },
 });
@@ -88,14 +90,17 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
     ignoreIndex: options.ignoreIndex ?? -100,
     labelSmoothing: options.labelSmoothing ?? 0,
   };
-  const { weight } = options;
-  if (input.ndim > 0 && (isFloating(target.dtype) || shapesEqual(target.shape, input.shape))) {
-    return crossEntropyProbabilities(input, target, weight, attrs);
-  }
-  const [loss, stats, total] = dispatch('crossEntropy', weight ? [input, target, weight] : [input, target], attrs);
-  stats!.dispose();
-  total!.dispose();
-  return loss!;
+  // under autocast a half input stays half and the loss is float32 (`dtype`): read and accumulated in float32
+  return autocastOp('crossEntropy', [input, target, options.weight], ([input, target, weight], dtype) => {
+    if (input!.ndim > 0 && (isFloating(target!.dtype) || shapesEqual(target!.shape, input!.shape))) {
+      if (!dtype) return crossEntropyProbabilities(input!, target!, weight ?? undefined, attrs);
+      return tidy(() => crossEntropyProbabilities(cast(input!, dtype), cast(target!, dtype), weight ?? undefined, attrs));
+    }
+    const [loss, stats, total] = dispatch('crossEntropy', weight ? [input!, target!, weight] : [input!, target!], dtype ? { ...attrs, dtype } : attrs);
+    stats!.dispose();
+    total!.dispose();
+    return loss!;
+  });
 }
 
 // PyTorch's cross_entropy_loss_prob_target: -Σ_c w[c]·y'[c]·logSoftmax(x)[c] per position, with

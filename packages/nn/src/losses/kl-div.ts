@@ -1,4 +1,4 @@
-import { exp, gt, isFloating, log, mul, sub, sum, div, tidy, where, DTypeError, type Tensor } from '@tapegrad/tensor';
+import { autocastActive, autocastOp, exp, gt, isFloating, log, mul, sub, sum, div, tidy, where, DTypeError, type Tensor } from '@tapegrad/tensor';
 import { checkReduction, reduce, warnSizeMismatch } from './reduction.js';
 
 /** Options of {@link klDiv} and {@link KLDivLoss}. */
@@ -16,6 +16,7 @@ export interface KLDivOptions {
  * [losses reference](../../../../docs/losses.md).
  */
 export function klDiv(input: Tensor, target: Tensor, options: KLDivOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('klDiv', [input, target], ([x, t]) => klDiv(x, t, options));
   const reduction = checkReduction('klDiv', options.reduction ?? 'mean', ['none', 'mean', 'sum', 'batchmean'] as const);
   for (const [arg, t] of [['input', input], ['target', target]] as const) {
     if (!isFloating(t.dtype)) throw new DTypeError(`klDiv: ${arg} must be floating point; got ${t.dtype}`);

@@ -1,5 +1,5 @@
 import { customOp, type FunctionCtx } from '@tapegrad/autograd';
-import {
+import { autocastActive, autocastOp,
   add, cat, defineOp, DeviceError, dispatch, div, DTypeError, fmt, full, hasKernel, isFloating, isTensor, linearCrossEntropyWorkspace, matmul,
   mul, narrow, reshape, run, ShapeError, shapesEqual, sum, TapegradError, tidy, transpose, ValueError,
   type ClassLossAttrs, type LinearCrossEntropyAttrs, type OutputSpec, type Tensor,
@@ -211,6 +211,7 @@ function defaultChunk(D: number, V: number): number {
  * IndexError naming its position), and a ShapeError/DTypeError for mismatched h, W, bias or weight.
  */
 export function linearCrossEntropy(h: Tensor, W: Tensor, target: Tensor, options: LinearCrossEntropyOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('linearCrossEntropy', [h, W, target], ([x, w, t]) => linearCrossEntropy(x, w, t, options));
   const reduction = checkReduction(OP, options.reduction ?? 'mean');
   const ignoreIndex = checkIgnoreIndex(OP, options.ignoreIndex ?? -100);
   const labelSmoothing = checkLabelSmoothing(OP, options.labelSmoothing ?? 0);

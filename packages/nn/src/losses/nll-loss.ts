@@ -1,5 +1,5 @@
 import { registerGradient } from '@tapegrad/autograd';
-import { defineOp, dispatch, run, TapegradError, type Tensor } from '@tapegrad/tensor';
+import { autocastOp, defineOp, dispatch, readsInto, run, TapegradError, type Tensor } from '@tapegrad/tensor';
 import {
   checkIgnoreIndex, checkIndexTarget, checkInput, checkWeight, positionShape, type ClassLossAttrs,
 } from './class-targets.js';
@@ -32,10 +32,11 @@ defineOp<ClassLossAttrs>({
     checkAttrs('nllLoss', attrs);
     checkInput('nllLoss', input!);
     checkIndexTarget('nllLoss', input!, target!);
-    checkWeight('nllLoss', input!, weight);
+    const dtype = readsInto('nllLoss', input!, attrs.dtype);
+    checkWeight('nllLoss', input!, weight, dtype);
     return [
-      { shape: attrs.reduction === 'none' ? positionShape(input!) : [], dtype: input!.dtype },
-      { shape: [], dtype: input!.dtype },
+      { shape: attrs.reduction === 'none' ? positionShape(input!) : [], dtype },
+      { shape: [], dtype },
     ];
   },
 });
@@ -71,8 +72,10 @@ registerGradient<ClassLossAttrs>('nllLoss', {
  */
 export function nllLoss(input: Tensor, target: Tensor, options: NLLLossOptions = {}): Tensor {
   const attrs: ClassLossAttrs = { reduction: options.reduction ?? 'mean', ignoreIndex: options.ignoreIndex ?? -100, labelSmoothing: 0 };
-  const inputs = options.weight ? [input, target, options.weight] : [input, target];
-  const [loss, total] = dispatch('nllLoss', inputs, attrs);
-  total!.dispose();
-  return loss!;
+  // under autocast a half input stays half and the loss is float32 (`dtype`), as crossEntropy
+  return autocastOp('nllLoss', [input, target, options.weight], ([input, target, weight], dtype) => {
+    const [loss, total] = dispatch('nllLoss', weight ? [input!, target!, weight] : [input!, target!], dtype ? { ...attrs, dtype } : attrs);
+    total!.dispose();
+    return loss!;
+  });
 }

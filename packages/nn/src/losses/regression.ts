@@ -1,4 +1,4 @@
-import { abs, isFloating, lt, mul, square, sub, tidy, where, DTypeError, ValueError, type Tensor } from '@tapegrad/tensor';
+import { autocastActive, autocastOp, abs, isFloating, lt, mul, square, sub, tidy, where, DTypeError, ValueError, type Tensor } from '@tapegrad/tensor';
 import { checkReduction, reduce, warnSizeMismatch, type Reduction } from './reduction.js';
 
 // Composite losses: built from tensor ops, so autograd differentiates them (in input and
@@ -31,6 +31,7 @@ function checkFloat(op: string, input: Tensor, target: Tensor): void {
 
 /** Squared error (input − target)², input and target broadcast (torch mse_loss); see the [losses reference](../../../../docs/losses.md). */
 export function mseLoss(input: Tensor, target: Tensor, options: RegressionOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('mseLoss', [input, target], ([x, t]) => mseLoss(x, t, options));
   const reduction = checkReduction('mseLoss', options.reduction ?? 'mean');
   checkFloat('mseLoss', input, target);
   return tidy(() => reduce(square(sub(input, target)), reduction));
@@ -38,6 +39,7 @@ export function mseLoss(input: Tensor, target: Tensor, options: RegressionOption
 
 /** Absolute error |input − target|, input and target broadcast (torch l1_loss); see the [losses reference](../../../../docs/losses.md). */
 export function l1Loss(input: Tensor, target: Tensor, options: RegressionOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('l1Loss', [input, target], ([x, t]) => l1Loss(x, t, options));
   const reduction = checkReduction('l1Loss', options.reduction ?? 'mean');
   checkFloat('l1Loss', input, target);
   return tidy(() => reduce(abs(sub(input, target)), reduction));
@@ -45,6 +47,7 @@ export function l1Loss(input: Tensor, target: Tensor, options: RegressionOptions
 
 /** 0.5·d²/β where |d| < β, else |d| - 0.5·β (d = input - target), as torch smooth_l1_loss; see the [losses reference](../../../../docs/losses.md). */
 export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Options = {}): Tensor {
+  if (autocastActive()) return autocastOp('smoothL1Loss', [input, target], ([x, t]) => smoothL1Loss(x, t, options));
   const reduction = checkReduction('smoothL1Loss', options.reduction ?? 'mean');
   const beta = options.beta ?? 1;
   if (typeof beta !== 'number' || !(beta >= 0)) throw new ValueError(`smoothL1Loss: beta must be a non-negative number; got ${String(beta)}`);
@@ -59,6 +62,7 @@ export function smoothL1Loss(input: Tensor, target: Tensor, options: SmoothL1Opt
 
 /** 0.5·d² where |d| < δ, else δ·(|d| - 0.5·δ) (d = input - target), as torch huber_loss; see the [losses reference](../../../../docs/losses.md). */
 export function huberLoss(input: Tensor, target: Tensor, options: HuberOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('huberLoss', [input, target], ([x, t]) => huberLoss(x, t, options));
   const reduction = checkReduction('huberLoss', options.reduction ?? 'mean');
   const delta = options.delta ?? 1;
   if (typeof delta !== 'number' || !(delta > 0)) throw new ValueError(`huberLoss: delta must be a positive number; got ${String(delta)}`);

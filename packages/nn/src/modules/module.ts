@@ -1,4 +1,4 @@
-import { DeviceError, ShapeError, TapegradError, fmt, getBackend, guardValue, inspectCustom, isTensor, keep, shapesEqual, tidy, type Device, type Tensor } from '@tapegrad/tensor';
+import { DeviceError, DTYPES, DTypeError, ShapeError, TapegradError, cast, fmt, getBackend, isFloating, guardValue, inspectCustom, isTensor, keep, shapesEqual, tidy, type Device, type DType, type Tensor } from '@tapegrad/tensor';
 import { noGrad } from '@tapegrad/autograd';
 import { ENTRIES, type Entry } from './entries.js';
 
@@ -77,6 +77,12 @@ export interface LoadResult {
   missingKeys: string[];
   /** The state dict's names that the module lacks. */
   unexpectedKeys: string[];
+}
+
+const isDType = (x: unknown): x is DType => (DTYPES as readonly unknown[]).includes(x);
+// PyTorch: "nn.Module.to only accepts floating point or complex dtypes"
+function checkFloatDType(op: string, dtype: unknown): void {
+  if (!isDType(dtype) || !isFloating(dtype)) throw new DTypeError(`${op}: dtype must be a floating-point dtype (float16, bfloat16, float32, float64), as PyTorch's; got ${String(dtype)}`);
 }
 
 /**
@@ -231,15 +237,65 @@ export abstract class Module {
    * as PyTorch keeps parameter identity), so an optimizer made before still holds the model's
    * parameters. Off a device that cannot be read synchronously (WebGPU) use {@link Module.toAsync}.
    * Throws, moving nothing, if a parameter or buffer to move was disposed, is not a leaf, or is a
-   * view of another tensor's storage.
+   * view of another tensor's storage. With a dtype (`to('float16')`, `to('webgpu', 'float16')`)
+   * it also converts the floating-point ones in place, as {@link Module.half} and the others do.
    */
-  to(device: Device): this {
+  to(device: Device | DType, dtype?: DType): this {
+    if (isDType(device)) return this.toDType(device);
+    if (dtype !== undefined) checkFloatDType('Module.to', dtype);
+    this.toDevice(device);
+    return dtype === undefined ? this : this.toDType(dtype);
+  }
+  private toDevice(device: Device): void {
     const moving = this.tensorsOff(device);
     const slow = moving.find(([t]) => !getBackend(t.device).readSync);
     if (slow) throw new DeviceError(`Module.to: moving off '${slow[0].device}' needs an asynchronous read; use \`await model.toAsync('${device}')\``);
     // the copies are made before anything moves, so a failure (an unknown device) changes nothing
     const copies = tidy(() => noGrad(() => moving.map(([t]) => t.to(device))));
+    this.adopt(moving, copies);
+  }
+
+  /**
+   * Convert floating-point parameters and buffers, and their gradients, to `dtype` in place, as
+   * PyTorch's `module.to(dtype)`: integer and bool buffers (a BatchNorm's step count) keep theirs,
+   * and the tensors stay the same objects, so an optimizer made before still holds them (its
+   * state keeps its dtype, as PyTorch's). Throws, converting nothing, as {@link Module.to} does.
+   */
+  private toDType(dtype: DType): this {
+    checkFloatDType('Module.to', dtype);
+    const out = new Map<Tensor, Tensor | null>();
+    for (const [kind, named] of [['parameter', this.namedParameters()], ['buffer', this.namedBuffers()]] as const) {
+      for (const [name, t] of named) {
+        if (!isFloating(t.dtype)) continue;
+        if (t.dtype !== dtype) {
+          t.assertMovable(`Module.to: ${kind} '${name}'`);
+          out.set(t, null);
+        }
+        if (t.grad && t.grad.dtype !== dtype) {
+          t.grad.assertLive(`Module.to: the gradient of ${kind} '${name}'`);
+          out.set(t.grad, t);
+        }
+      }
+    }
+    const moving = [...out];
+    const copies = tidy(() => noGrad(() => moving.map(([t]) => cast(t, dtype))));
     return this.adopt(moving, copies);
+  }
+  /** Floating-point parameters and buffers to float16 (PyTorch's `module.half()`). */
+  half(): this {
+    return this.toDType('float16');
+  }
+  /** Floating-point parameters and buffers to bfloat16 (PyTorch's `module.bfloat16()`). */
+  bfloat16(): this {
+    return this.toDType('bfloat16');
+  }
+  /** Floating-point parameters and buffers to float32 (PyTorch's `module.float()`). */
+  float(): this {
+    return this.toDType('float32');
+  }
+  /** Floating-point parameters and buffers to float64 (PyTorch's `module.double()`). */
+  double(): this {
+    return this.toDType('float64');
   }
   /** {@link Module.to} from any device (WebGPU to CPU too), reading asynchronously: `await model.toAsync('cpu')`. */
   async toAsync(device: Device): Promise<this> {

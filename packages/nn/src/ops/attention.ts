@@ -1,4 +1,4 @@
-import {
+import { autocastActive, autocastOp,
   DTypeError, ShapeError, ValueError, add, arange, fmt, isFloating, matmul, mul, softmax, tidy, transpose, where, zeros,
   type DType, type Device, type Generator, type Tensor,
 } from '@tapegrad/tensor';
@@ -64,6 +64,7 @@ export function causalMask(L: number, S: number, dtype: DType, device?: Device):
  * DTypeError for non-float inputs.
  */
 export function scaledDotProductAttention(query: Tensor, key: Tensor, value: Tensor, options: ScaledDotProductAttentionOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('scaledDotProductAttention', [query, key, value], ([q, k, v]) => scaledDotProductAttention(q, k, v, options));
   const op = 'scaledDotProductAttention';
   const { attnMask = null, dropoutP = 0, isCausal = false, generator } = options;
   for (const [arg, t] of [['query', query], ['key', key], ['value', value]] as const) {

@@ -1,4 +1,4 @@
-import { ShapeError, DTypeError, ValueError, add, defineOp, fmt, narrow, reshape, run, sum, tidy, unsqueeze, squeeze, type Shape, type Tensor, type Conv2dAttrs } from '@tapegrad/tensor';
+import { autocastActive, autocastOp, ShapeError, DTypeError, ValueError, add, defineOp, fmt, narrow, reshape, run, sum, tidy, unsqueeze, squeeze, type Shape, type Tensor, type Conv2dAttrs } from '@tapegrad/tensor';
 import { registerGradient } from '@tapegrad/autograd';
 import { checkFloat, checkRank, outSize, pair } from './util.js';
 
@@ -63,6 +63,7 @@ registerGradient<Conv2dAttrs>('conv2d', {
  * output throw a ShapeError; bad stride, padding, dilation or groups a ValueError.
  */
 export function conv2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('conv2d', [input, weight, bias], ([x, w, b]) => conv2d(x, w, b, options));
   checkRank('conv2d', 'input', input, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
   checkRank('conv2d', 'weight', weight, [4], '[outChannels, inChannels / groups, kH, kW]');
   const stride = pair('conv2d', 'stride', options.stride ?? 1, 1);
@@ -110,6 +111,7 @@ export interface Conv1dOptions {
  * or channel counts throw a ShapeError; bad stride, padding, dilation or groups a ValueError.
  */
 export function conv1d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv1dOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('conv1d', [input, weight, bias], ([x, w, b]) => conv1d(x, w, b, options));
   checkRank('conv1d', 'input', input, [2, 3], '[N, C, L] or unbatched [C, L]');
   checkRank('conv1d', 'weight', weight, [3], '[outChannels, inChannels / groups, k]');
   // conv2d checks these too, but would name itself and the unsqueezed shapes: these name conv1d's
@@ -197,6 +199,7 @@ registerGradient<Conv2dAttrs>('convTranspose2d', {
  * channel counts, or an empty output, throw a ShapeError; bad options a ValueError.
  */
 export function convTranspose2d(input: Tensor, weight: Tensor, bias?: Tensor | null, options: ConvTranspose2dOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('convTranspose2d', [input, weight, bias], ([x, w, b]) => convTranspose2d(x, w, b, options));
   checkRank('convTranspose2d', 'input', input, [3, 4], '[N, C, H, W] or unbatched [C, H, W]');
   checkRank('convTranspose2d', 'weight', weight, [4], '[inChannels, outChannels / groups, kH, kW]');
   const stride = pair('convTranspose2d', 'stride', options.stride ?? 1, 1);

@@ -1,4 +1,4 @@
-import { broadcastShapes, cast, clamp, div, expand, isFloating, mul, normalizeDim, sqrt, square, sub, sum, tidy, unsqueeze, type Tensor } from '@tapegrad/tensor';
+import { autocastActive, autocastOp, broadcastShapes, cast, clamp, div, expand, isFloating, mul, normalizeDim, sqrt, square, sub, sum, tidy, unsqueeze, type Tensor } from '@tapegrad/tensor';
 import { customOp } from '@tapegrad/autograd';
 
 // cosineSimilarity as PyTorch 1.13 computes it: each input divided by its norm clamped to eps,
@@ -41,6 +41,7 @@ const cosine = customOp({
  * broadcast throw a ShapeError; a dim out of range an IndexError.
  */
 export function cosineSimilarity(x1: Tensor, x2: Tensor, dim = 1, eps = 1e-8): Tensor {
+  if (autocastActive()) return autocastOp('cosineSimilarity', [x1, x2], ([a, b]) => cosineSimilarity(a, b, dim, eps));
   const shape = broadcastShapes('cosineSimilarity', x1.shape, x2.shape);
   const d = normalizeDim('cosineSimilarity', dim, shape.length);
   return tidy(() => {

@@ -1,5 +1,5 @@
 import { registerGradient } from '@tapegrad/autograd';
-import { DTypeError, ShapeError, add, defineOp, fmt, hasKernel, matmul, reshape, run, sum, tidy, transpose, type Tensor } from '@tapegrad/tensor';
+import { autocastActive, autocastOp, DTypeError, ShapeError, add, defineOp, fmt, hasKernel, matmul, reshape, run, sum, tidy, transpose, type Tensor } from '@tapegrad/tensor';
 
 // linear: y = x·Wᵀ + b. Where the device has a `linear` kernel (the CPU: @tapegrad/backend-cpu's
 // kernels/matmul.ts) it is one op, with one gradient rule, as PyTorch's addmm: an MLP step then
@@ -44,6 +44,7 @@ registerGradient('linear', {
  * (torch.nn.functional.linear). Mismatched shapes throw a ShapeError.
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  if (autocastActive()) return autocastOp('linear', [x, weight, bias], ([x, w, b]) => linear(x, w, b));
   if (weight.ndim !== 2) throw new ShapeError(`linear: weight must be [outFeatures, inFeatures]; got ${fmt(weight.shape)}`);
   if (x.ndim === 0 || x.shape[x.ndim - 1] !== weight.shape[1]) {
     throw new ShapeError(`linear: input ${fmt(x.shape)} must end in inFeatures = ${weight.shape[1]} (weight ${fmt(weight.shape)})`);

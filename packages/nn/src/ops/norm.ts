@@ -1,4 +1,4 @@
-import {
+import { autocastActive, autocastOp,
   ShapeError, ValueError, abs, add, clamp, div, fmt, gt, max, mean, mul, normalizeDim, pow, reshape, sqrt, square, sub, sum, tidy, where, type Tensor,
 } from '@tapegrad/tensor';
 import { checkFloat } from './util.js';
@@ -19,6 +19,7 @@ function affine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | nul
  * shapes throw a ShapeError.
  */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  if (autocastActive()) return autocastOp('layerNorm', [x, weight, bias], ([x, w, b]) => layerNorm(x, normalizedShape, w, b, eps));
   const ns = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape.slice();
   const tail = x.shape.slice(x.ndim - ns.length);
   if (ns.length === 0 || ns.length > x.ndim || tail.some((d, i) => d !== ns[i])) {
@@ -93,6 +94,7 @@ export function batchNorm(
  * ops, as layerNorm. Mismatched shapes throw a ShapeError; a bad numGroups a ValueError.
  */
 export function groupNorm(x: Tensor, numGroups: number, weight?: Tensor | null, bias?: Tensor | null, eps = 1e-5): Tensor {
+  if (autocastActive()) return autocastOp('groupNorm', [x, weight, bias], ([x, w, b]) => groupNorm(x, numGroups, w, b, eps));
   if (x.ndim < 2) throw new ShapeError(`groupNorm: input must be [N, C, ...]; got ${fmt(x.shape)}`);
   const c = x.shape[1]!;
   if (!Number.isInteger(numGroups) || numGroups < 1 || c % numGroups !== 0) {

@@ -1,3 +1,4 @@
+import { autocastActive, autocastOp } from '../autocast.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { fmt, numel } from '../shape.js';
 import { tidy } from '../memory.js';
@@ -47,6 +48,7 @@ function tokens(equation: string, term: string): string[] {
  * left to right, a batched matmul per pair.
  */
 export function einsum(equation: string, ...operands: Tensor[]): Tensor {
+  if (autocastActive()) return autocastOp('einsum', operands, (ops) => einsum(equation, ...ops));
   if (typeof equation !== 'string') throw new ValueError(`einsum: the first argument must be the equation string; got ${typeof equation}`);
   const spec = equation.replace(/\s+/g, '');
   const arrow = spec.split('->');

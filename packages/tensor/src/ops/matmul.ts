@@ -1,3 +1,4 @@
+import { autocastActive, autocastOp } from '../autocast.js';
 import { promoteTypes } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { run } from '../dispatch.js';
@@ -70,6 +71,7 @@ export interface BaddbmmOptions {
  * shape [b, n, p].
  */
 export function baddbmm(input: Tensor, batch1: Tensor, batch2: Tensor, { beta = 1, alpha = 1 }: BaddbmmOptions = {}): Tensor {
+  if (autocastActive()) return autocastOp('baddbmm', [input, batch1, batch2], ([i, a, b]) => baddbmm(i, a, b, { beta, alpha }));
   return tidy(() => {
     const p = bmm(batch1, batch2);
     const shape = broadcastShapes('baddbmm', input.shape, p.shape);

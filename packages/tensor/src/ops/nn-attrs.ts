@@ -1,3 +1,4 @@
+import type { DType } from '../dtype.js';
 import { IndexError, ValueError } from '../errors.js';
 import { unravelIndex, type Shape } from '../shape.js';
 
@@ -36,6 +37,8 @@ export interface ClassLossAttrs {
   ignoreIndex: number;
   /** crossEntropy only; 0 for nllLoss. */
   labelSmoothing: number;
+  /** The loss's dtype when it differs from the input's: float32 for a float16/bfloat16 input, read and accumulated in float32 (autocast sets it). */
+  dtype?: DType;
   /** Report a bad target as this op's, at this position of its targets (linearCrossEntropy runs crossEntropy on chunks of its rows). */
   report?: TargetReport;
 }

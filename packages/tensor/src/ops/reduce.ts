@@ -1,4 +1,7 @@
-import { isFloating, type DType } from '../dtype.js';
+import { checkDType, isFloating, isHalf, type DType } from '../dtype.js';
+import { autocastActive, autocastOp } from '../autocast.js';
+import { readsInto } from './softmax.js';
+import { cast } from './copy.js';
 import { DTypeError, ValueError } from '../errors.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
@@ -14,6 +17,8 @@ import { zeros } from '../creation.js';
 export interface ReduceAttrs {
   dims: number[];
   keepdim: boolean;
+  /** sum only (issue 18): float32 for a float16/bfloat16 input, read and accumulated in float32. */
+  dtype?: DType;
 }
 /** Names of the reduction ops. */
 export const REDUCE_OPS = ['sum', 'max', 'min', 'argmax', 'argmin', 'prod', 'any', 'all'] as const;
@@ -40,7 +45,7 @@ for (const name of REDUCE_OPS) {
   defineOp<ReduceAttrs>({
     name,
     differentiable: name !== 'argmax' && name !== 'argmin' && name !== 'any' && name !== 'all',
-    infer: ([x], { dims, keepdim }) => {
+    infer: ([x], { dims, keepdim, dtype }) => {
       if (!HAS_IDENTITY.has(name)) {
         for (const d of dims) {
           if (x!.shape[d] === 0) throw new ValueError(`${name}: cannot reduce over dim ${d} of size 0 (shape ${fmt(x!.shape)}); the op has no identity`);
@@ -51,7 +56,8 @@ for (const name of REDUCE_OPS) {
       if ((name === 'argmax' || name === 'argmin') && count > 2 ** 31) {
         throw new ValueError(`${name}: an index into ${count} elements does not fit in int32, the dtype of its result (PyTorch's is int64, which tapegrad lacks)`);
       }
-      return [{ shape: reducedShape(x!.shape, dims, keepdim), dtype: reduceType(name, x!.dtype) }];
+      const out = name === 'sum' ? readsInto(name, x!, dtype) : x!.dtype;
+      return [{ shape: reducedShape(x!.shape, dims, keepdim), dtype: reduceType(name, out) }];
     },
   });
 }
@@ -61,16 +67,32 @@ function reduce(name: (typeof REDUCE_OPS)[number], x: Tensor, dim: Dims, keepdim
   return run(name, [x], { dims: normalizeDims(name, dim, x.ndim), keepdim });
 }
 
-/** Sum over `dim` (all dims when omitted); ints and bools sum to int32. */
-export function sum(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  return reduce('sum', x, dim, keepdim);
+/** Options of {@link sum} and {@link mean}, as torch's keyword. */
+export interface ReduceOptions {
+  /** Accumulate and return in this dtype, as if the input were cast to it first (torch's `dtype=`). */
+  dtype?: DType;
 }
-/** Mean over `dim`; floating-point input only, as in PyTorch. */
-export function mean(x: Tensor, dim?: Dims, keepdim = false): Tensor {
-  if (!isFloating(x.dtype)) throw new DTypeError(`mean: input must be floating point; got ${x.dtype} (cast it first)`);
+// sum of x in `dtype`: a half input is read into a float32 sum by the kernel, anything else cast first
+function sumIn(op: string, x: Tensor, dims: number[], keepdim: boolean, dtype: DType | undefined): Tensor {
+  if (dtype === undefined || dtype === x.dtype) return run('sum', [x], { dims, keepdim });
+  checkDType(op, 'dtype', dtype);
+  if (isHalf(x.dtype) && dtype === 'float32') return run('sum', [x], { dims, keepdim, dtype });
+  return tidy(() => run('sum', [cast(x, dtype)], { dims, keepdim }));
+}
+/** Sum over `dim` (all dims when omitted); ints and bools sum to int32; in `options.dtype` when given. */
+export function sum(x: Tensor, dim?: Dims, keepdim = false, options: ReduceOptions = {}): Tensor {
+  return sumIn('sum', x, normalizeDims('sum', dim, x.ndim), keepdim, options.dtype);
+}
+/**
+ * Mean over `dim`; floating-point input only, as in PyTorch; in `options.dtype` when given. Not on
+ * autocast's lists (as PyTorch's mean): the mean of a half tensor is half, summed in float32.
+ */
+export function mean(x: Tensor, dim?: Dims, keepdim = false, options: ReduceOptions = {}): Tensor {
+  const dtype = options.dtype ?? x.dtype;
+  if (!isFloating(dtype)) throw new DTypeError(`mean: input must be floating point; got ${dtype} (cast it first)`);
   const dims = normalizeDims('mean', dim, x.ndim);
   const count = numel(dims.map((d) => x.shape[d]!));
-  return tidy(() => div(run('sum', [x], { dims, keepdim }), count));
+  return autocastOp('mean', [x], ([x]) => tidy(() => div(sumIn('mean', x!, dims, keepdim, options.dtype), count)));
 }
 /**
  * Largest value over `dim` (all when omitted), like torch.amax: values only; use argmax for
@@ -116,6 +138,7 @@ export function all(x: Tensor, dim?: Dims, keepdim = false): Tensor {
 
 /** log(sum(exp(x))) over `dim`, computed stably by shifting by the max. */
 export function logsumexp(x: Tensor, dim: Dims, keepdim = false): Tensor {
+  if (autocastActive()) return autocastOp('logsumexp', [x], ([y]) => logsumexp(y, dim, keepdim));
   if (!isFloating(x.dtype)) throw new DTypeError(`logsumexp: input must be floating point; got ${x.dtype}`);
   const dims = normalizeDims('logsumexp', dim, x.ndim);
   return tidy(() => {
@@ -194,6 +217,7 @@ export function std(x: Tensor, dim?: Dims, options: VarOptions = {}): Tensor {
  * is 0, 0 at elements that are 0, shared evenly among tied extremes for ±Infinity.
  */
 export function norm(x: Tensor, p = 2, dim?: Dims, keepdim = false): Tensor {
+  if (autocastActive()) return autocastOp('norm', [x], ([y]) => norm(y, p, dim, keepdim));
   if (!isFloating(x.dtype)) throw new DTypeError(`norm: input must be floating point; got ${x.dtype} (cast it first)`);
   if (typeof p !== 'number' || Number.isNaN(p)) throw new ValueError(`norm: p must be a number (Infinity and -Infinity included); got ${String(p)}`);
   const dims = normalizeDims('norm', dim, x.ndim);

@@ -1,3 +1,4 @@
+import { autocastActive, autocastOp } from '../autocast.js';
 import { isFloating } from '../dtype.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
@@ -27,6 +28,7 @@ for (const name of SCAN_OPS) {
 
 /** Running sums along `dim` (torch.cumsum): element i is x[0] + ... + x[i]. Ints and bools give int32. */
 export function cumsum(x: Tensor, dim: number): Tensor {
+  if (autocastActive()) return autocastOp('cumsum', [x], ([y]) => cumsum(y, dim));
   return run('cumsum', [x], { dim: normalizeDim('cumsum', dim, x.ndim), reverse: false });
 }
 /**
@@ -34,5 +36,6 @@ export function cumsum(x: Tensor, dim: number): Tensor {
  * give int32. The gradient is exact with zeros in the input, as torch's.
  */
 export function cumprod(x: Tensor, dim: number): Tensor {
+  if (autocastActive()) return autocastOp('cumprod', [x], ([y]) => cumprod(y, dim));
   return run('cumprod', [x], { dim: normalizeDim('cumprod', dim, x.ndim), reverse: false });
 }
