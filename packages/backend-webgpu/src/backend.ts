@@ -1,5 +1,6 @@
 import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type TensorView, type TypedArray } from '@tapegrad/tensor';
 import type { Program, WebGPUKernel } from './program.js';
+import { webgpuFusion } from './fuse.js';
 import { isFailure, Taints, type Failure, type Taint } from './taint.js';
 
 // The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
@@ -44,6 +45,7 @@ const BIND_GROUPS = 4096;
  */
 export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly name = 'webgpu';
+  readonly fusion = webgpuFusion;
   readonly unsupportedDTypes = {
     float64: 'float64 is not supported on WebGPU (WGSL has no 64-bit floats); keep float64 tensors on the CPU or cast to float32',
     // issue 18 built the CPU's half storage only; WGSL's f16 needs the optional shader-f16 feature, and kernels for it
