@@ -1,6 +1,9 @@
 import type { BackendFusion, DType, FusedNode, FusedRef, FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
+import { matmulProgram } from './kernels/matmul.js';
+import { conv2dProgram } from './kernels/conv.js';
+import { maxPool2dBackwardProgram } from './kernels/pool.js';
 
 // Fusion on WebGPU (the pass: @tapegrad/tensor's compile/fuse.ts). A group becomes one shader:
 // each op is a WGSL function whose body is its expression from MAP_OPS, the table the eager
@@ -18,54 +21,127 @@ function helpers(nodes: readonly FusedNode[]): string | undefined {
   return new Set(names).size === names.length ? texts.join('\n') : undefined;
 }
 
-/** The shader of a group, and the kernel running it (operands in any layout; node values stay in registers). */
-function fuse({ nodes, args }: FusionGroup): WebGPUKernel | undefined {
-  if (!nodes.every((n) => MAP_OPS.has(n.op) && n.inputs.length <= 3)) return undefined;
-  const extra = helpers(nodes);
-  if (extra === undefined) return undefined;
-  const k = args.length;
-  // each node's scalars, from its attrs (fixed for the trace): their words follow the dtype codes
-  const scalars = nodes.map((n) => MAP_OPS.get(n.op)!.scalars?.(n.attrs) ?? []);
+/**
+ * WGSL of a group's nodes: a function per node with its MAP_OPS expression, and `let v{j}` per
+ * node calling it on operands `x{q}` (the group's args, loaded by the caller) and earlier
+ * values; an anchor (node 0) is `v0`, the caller's. Scalars are read from `md[words + ...]`.
+ */
+function chain(nodes: readonly FusedNode[], anchored: boolean, words: string) {
+  const scalars = nodes.map((n, j) => (anchored && j === 0 ? [] : (MAP_OPS.get(n.op)!.scalars?.(n.attrs) ?? [])));
   const first = scalars.map((_, j) => scalars.slice(0, j).reduce((t, s) => t + s.length, 0));
-  const words = scalars.flat();
   const ref = (r: FusedRef) => ('arg' in r ? `x${r.arg}` : `v${r.node}`);
-  const fns = nodes.map((n, j) => `fn n${j}(a: C, b: C, c: C, s0: C, s1: C, i: u32) -> C { return ${MAP_OPS.get(n.op)!.f.expr}; }`);
+  const ops = anchored ? nodes.slice(1) : nodes;
+  const fns = nodes.map((n, j) => (anchored && j === 0 ? '' : `fn n${j}(a: C, b: C, c: C, s0: C, s1: C, i: u32) -> C { return ${MAP_OPS.get(n.op)!.f.expr}; }`));
   const calls = nodes.map((n, j) => {
+    if (anchored && j === 0) return '';
     const operand = (q: number) => (n.inputs[q] ? ref(n.inputs[q]!) : 'C(0)');
-    const s = (q: number) => (q < scalars[j]!.length ? `bitcast<C>(md[${3 + k + first[j]! + q}u])` : 'C(0)');
+    const s = (q: number) => (q < scalars[j]!.length ? `bitcast<C>(md[${words} + ${first[j]! + q}u])` : 'C(0)');
     return `let v${j} = n${j}(${operand(0)}, ${operand(1)}, ${operand(2)}, ${s(0)}, ${s(1)}, i);`;
   });
-  const wgsl = () => `${preamble(args.map(() => 'u32'), ['u32'])}
-alias C = f32;
-fn is_nan(x: C) -> bool { return nan_f32(x); }
+  return {
+    ok: ops.every((n) => MAP_OPS.has(n.op) && n.inputs.length <= 3),
+    defs: () => `${helpers(ops)}\n${fns.join('\n')}`,
+    calls: calls.join(' '),
+    words: scalars.flat(),
+    result: `v${nodes.length - 1}`,
+    key: nodes.map((n) => `${n.op}(${n.inputs.map(ref).join(',')})`).join(';'),
+  };
+}
+const LD = `fn is_nan(x: C) -> bool { return nan_f32(x); }
 fn ld(bits: u32, code: u32) -> C {
   if (code == 0u) { return bitcast<f32>(bits); }
   if (code == 1u) { return C(bitcast<i32>(bits)); }
   return C(bits);
+}`;
+const walkOf = (shape: readonly number[], views: readonly GpuView[], out: GpuView) => {
+  const st = views.map((v) => broadcastStrides(v, out.shape));
+  const co = coalesce(shape, st);
+  return walkMeta(co.shape, views.map((v, j) => ({ offset: v.offset, strides: co.strides[j]! })));
+};
+
+/**
+ * An epilogue for an anchor's shader (matmul.ts): `fn epilogue(v: f32, i: u32) -> f32` applies
+ * the group's chain to the anchor's value `v` of output element `i` (row-major in the dense
+ * output), reading the args from bindings `in{first}...` through metadata from word `base`.
+ */
+export interface Epilogue {
+  readonly inputs: readonly GpuView[];
+  readonly key: string;
+  wgsl(base: number, first: number): string;
+  meta(out: GpuView): number[];
 }
-${extra}
-${fns.join('\n')}
+function epilogue({ nodes }: FusionGroup): ((inputs: readonly GpuView[]) => Epilogue) | undefined {
+  const k = nodes[0]!.inputs.length; // the anchor's own operands come first among the args
+  if (!nodes[0]!.inputs.every((r, q) => 'arg' in r && r.arg === q)) return undefined;
+  return (inputs) => {
+    const extra = inputs.slice(k);
+    const c = chain(nodes.map((n) => ({ ...n, inputs: n.inputs.map((r) => ('arg' in r ? { arg: r.arg - k } : r)) })), true, 'e_w');
+    return {
+      inputs: extra,
+      key: `${extra.length}:${c.key}`,
+      wgsl: (base, first) => `${LD}
+${c.defs()}
+fn epilogue(v0: C, i: u32) -> C {
+  let e_w = ${base + extra.length}u;
+  ${walk(extra.length, `${base + extra.length}u + ${c.words.length}u`, 'i', 'q')}
+  ${extra.map((_, q) => `let x${q} = ld(in${first + q}[q${q}], md[${base + q}u]);`).join(' ')}
+  ${c.calls}
+  return ${c.result};
+}`,
+      meta: (out) => [...extra.map((v) => DTYPE_CODE[v.dtype]!), ...c.words, ...walkOf(out.shape, extra, out)],
+    };
+  };
+}
+
+/** The shader of an elementwise group, and the kernel running it (operands in any layout; node values stay in registers). */
+function elementwise({ nodes, args }: FusionGroup): WebGPUKernel | undefined {
+  const k = args.length;
+  const c = chain(nodes, false, `${3 + k}u`);
+  if (!c.ok || helpers(nodes) === undefined) return undefined;
+  const wgsl = () => `${preamble(args.map(() => 'u32'), ['u32'])}
+alias C = f32;
+${LD}
+${c.defs()}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let i = wid(w, nw) * WG + l;
   if (i >= md[0]) { return; }
-  ${walk(k + 1, `${3 + k + words.length}u`, 'i')}
+  ${walk(k + 1, `${3 + k + c.words.length}u`, 'i')}
   ${args.map((_, q) => `let x${q} = ld(in${q}[o${q}], md[${2 + q}u]);`).join(' ')}
-  ${calls.join('\n  ')}
-  out0[o${k}] = bitcast<u32>(v${nodes.length - 1});
+  ${c.calls}
+  out0[o${k}] = bitcast<u32>(${c.result});
 }`;
-  const key = `fused:${k}:${nodes.map((n) => `${n.op}(${n.inputs.map(ref).join(',')})`).join(';')}`;
+  const key = `fused:${k}:${c.key}`;
   return (inputs: readonly GpuView[], [out]: readonly GpuView[]): Program[] => {
     const n = numelOf(out!.shape);
-    const views = [...inputs.map((v) => ({ offset: v.offset, strides: broadcastStrides(v, out!.shape) })), { offset: out!.offset, strides: out!.strides }];
-    const co = coalesce(out!.shape, views.map((v) => v.strides));
-    const meta = [n, 0, ...inputs.map((v) => DTYPE_CODE[v.dtype]!), DTYPE_CODE[out!.dtype]!, ...words, ...walkMeta(co.shape, views.map((v, j) => ({ offset: v.offset, strides: co.strides[j]! })))];
+    const meta = [n, 0, ...inputs.map((v) => DTYPE_CODE[v.dtype]!), DTYPE_CODE[out!.dtype]!, ...c.words, ...walkOf(out!.shape, [...inputs, out!], out!)];
     return [{ key, wgsl, inputs: inputs.map((v) => v.handle), outputs: [out!.handle], meta, workgroups: Math.ceil(n / WORKGROUP) }];
   };
 }
 
-/** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS. */
+/** Anchors whose shader applies an epilogue at its store, given the group's epilogue. */
+const ANCHORS = new Map<string, (inputs: readonly GpuView[], out: GpuView, attrs: any, epi: Epilogue) => Program>([
+  ['matmul', ([a, b], out, _attrs, epi) => matmulProgram(a!, b!, out, epi)],
+  ['conv2d', conv2dProgram],
+  ['maxPool2dBackward', maxPool2dBackwardProgram],
+]);
+
+function fuse(group: FusionGroup): WebGPUKernel | undefined {
+  const anchor = ANCHORS.get(group.nodes[0]!.op);
+  if (!anchor) return elementwise(group);
+  const rest = group.nodes.slice(1);
+  if (!chain(group.nodes, true, '0u').ok || helpers(rest) === undefined) return undefined;
+  const epi = epilogue(group);
+  const { inputs: own, attrs } = group.nodes[0]!;
+  return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
+}
+
+/** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, and epilogues in matmul's store. */
 export const webgpuFusion: BackendFusion = {
-  role: (op, inputs, output) => (output === 'float32' && inputs.every((d) => OPERAND.includes(d)) && MAP_OPS.has(op) ? 'elementwise' : undefined),
+  role(op, inputs, output) {
+    if (output !== 'float32' || !inputs.every((d) => OPERAND.includes(d))) return undefined;
+    if (ANCHORS.has(op)) return 'anchor';
+    return MAP_OPS.has(op) ? 'elementwise' : undefined;
+  },
   fuse,
 };
