@@ -101,15 +101,17 @@ export function fuse(trace: Trace): Trace {
     return s.backend.fusion.role(s.op, s.inputs.map((a) => a.dtype), s.outputs[0]!.dtype);
   });
   const groups: (Group | undefined)[] = steps.map((_, i) => (roles[i] ? { members: [i], anchor: roles[i] === 'anchor' ? i : -1, absorbed: false } : undefined));
-  const writesBetween = (g: Group, to: number): boolean => {
-    const reads = new Set(g.members.flatMap((m) => (steps[m] as KernelStep).inputs.map((a) => a.buf)));
-    for (let k = Math.min(...g.members) + 1; k < to; k++) {
-      const s = steps[k]!;
-      if (s.kind === 'kernel' && !g.members.includes(k) && s.writes.some((b) => reads.has(b))) return true;
-      if (s.kind === 'write' && reads.has(s.buf)) return true;
-    }
-    return false;
-  };
+  // the group will run at `to`: no step after a member and before `to` may write what that member reads
+  const writesBetween = (g: Group, to: number): boolean =>
+    g.members.some((m) => {
+      const reads = new Set((steps[m] as KernelStep).inputs.map((a) => a.buf));
+      for (let k = m + 1; k < to; k++) {
+        const s = steps[k]!;
+        if (s.kind === 'kernel' && !g.members.includes(k) && s.writes.some((b) => reads.has(b))) return true;
+        if (s.kind === 'write' && reads.has(s.buf)) return true;
+      }
+      return false;
+    });
   steps.forEach((s, c) => {
     if (roles[c] !== 'elementwise') return;
     const step = s as KernelStep, g = groups[c]!;
