@@ -4,7 +4,7 @@
 // results are eager WebGPU's bits (the same f32 operations in the same order: no contraction
 // into fused multiply-adds was seen), and within float tolerance of the CPU's; both are tested.
 import { expect, it } from 'vitest';
-import '@tapegrad/autograd';
+import { noGrad } from '@tapegrad/autograd';
 import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
 import { expectClose, openDevice } from './helpers.js';
@@ -91,6 +91,26 @@ gpuDescribe('fusion on WebGPU', () => {
     // only the mask (a bool result) stays out of the chain, which is one shader
     expect(g.fused).toEqual(['fused(mul,add,sub,div,abs,sqrt,where,clamp,sigmoid,tanh,mul,leakyRelu,elu,softplus,hardswish,maximum,square)']);
     expect(g.kernels).toBe(2);
+  });
+
+  it('forward under noGrad: epilogues after a batched matmul (broadcast and transposed operands) and a conv2d without bias', async () => {
+    tg.manualSeed(6);
+    const cases: [(...xs: tg.Tensor[]) => tg.Tensor, tg.Tensor[], string][] = [
+      [(x, w, b) => noGrad(() => x.matmul(w).add(b).relu().mul(b.exp())), [tg.randn([3, 16, 24]), tg.randn([24, 20]), tg.randn([20, 1]).transpose(0, 1)], 'fused(matmul,add,relu,mul)'],
+      [(x, w) => noGrad(() => F.leakyRelu(F.conv2d(x, w, null, { padding: 1 }), 0.3).abs().sqrt()), [tg.randn([2, 3, 8, 8]), tg.randn([4, 3, 3, 3])], 'fused(conv2d,leakyRelu,abs,sqrt)'],
+    ];
+    for (const [f, xs, group] of cases) {
+      const cpu = Array.from(tg.tidy(() => f(...xs)).dataSync());
+      const gpu = xs.map((x) => x.to('webgpu'));
+      const eager = Array.from(await tg.tidy(() => f(...gpu)).data());
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = Array.from(await c(...gpu).data());
+        expect(got, `${group}, call ${i}`).toEqual(eager);
+        expectClose(got, cpu, { atol: 1e-4, rtol: 1e-4 }, `${group} against the CPU`);
+      }
+      expect(c.stats().graphs[0]!.fused).toEqual([group]);
+    }
   });
 
   it('ops whose WGSL helpers define the same names (erf and sin) stay apart, with the right values', async () => {

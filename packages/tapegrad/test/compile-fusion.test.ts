@@ -148,6 +148,16 @@ describe('what must not fuse does not', () => {
 });
 
 describe('epilogues and the MNIST steps', () => {
+  it('forward under noGrad: a product, a bias and an activation chain after it, in place (SIMD ops) or in a generated loop', () => {
+    tg.manualSeed(5);
+    const x = tg.randn([3, 16, 24]), w = tg.randn([24, 20]), b = tg.randn([20]), wl = tg.randn([20, 24]);
+    const simd = sameAsEager((x, w, b) => tg.noGrad(() => x.matmul(w).add(b).relu().mul(2)), [x, w, b]);
+    expect(simd.stats().graphs[0]!.fused).toEqual(['fused(matmul,add,relu,mul)']);
+    const generated = sameAsEager((x, w, b) => tg.noGrad(() => F.gelu(F.linear(x, w, b)).mul(b).clamp(-1, 1)), [x, wl, b]);
+    expect(generated.stats().graphs[0]!.fused).toEqual(['fused(linear,gelu,mul,clamp)']);
+    const conv = sameAsEager((x, w) => tg.noGrad(() => F.leakyRelu(F.conv2d(x, w, null, { padding: 1 }), 0.3).sqrt()), [tg.randn([2, 3, 8, 8]), tg.randn([4, 3, 3, 3])]);
+    expect(conv.stats().graphs[0]!.fused).toEqual(['fused(conv2d,leakyRelu,sqrt)']);
+  });
   class Cnn extends nn.Module {
     features = new nn.Sequential(
       new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
