@@ -72,7 +72,8 @@ export interface Epilogue {
 }
 function epilogue({ nodes }: FusionGroup): ((inputs: readonly GpuView[]) => Epilogue) | undefined {
   const k = nodes[0]!.inputs.length; // the anchor's own operands come first among the args
-  if (!nodes[0]!.inputs.every((r, q) => 'arg' in r && r.arg === q)) return undefined;
+  // the epilogue binds the args after the anchor's own: one it shares with the anchor (matmul(x, w) + x) would need both
+  if (!nodes[0]!.inputs.every((r, q) => 'arg' in r && r.arg === q) || nodes.slice(1).some((n) => n.inputs.some((r) => 'arg' in r && r.arg < k))) return undefined;
   return (inputs) => {
     const extra = inputs.slice(k);
     const c = chain(nodes.map((n) => ({ ...n, inputs: n.inputs.map((r) => ('arg' in r ? { arg: r.arg - k } : r)) })), true, 'e_w');

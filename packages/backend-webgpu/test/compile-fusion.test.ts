@@ -98,6 +98,8 @@ gpuDescribe('fusion on WebGPU', () => {
     const cases: [(...xs: tg.Tensor[]) => tg.Tensor, tg.Tensor[], string][] = [
       [(x, w, b) => noGrad(() => x.matmul(w).add(b).relu().mul(b.exp())), [tg.randn([3, 16, 24]), tg.randn([24, 20]), tg.randn([20, 1]).transpose(0, 1)], 'fused(matmul,add,relu,mul)'],
       [(x, w) => noGrad(() => F.leakyRelu(F.conv2d(x, w, null, { padding: 1 }), 0.3).abs().sqrt()), [tg.randn([2, 3, 8, 8]), tg.randn([4, 3, 3, 3])], 'fused(conv2d,leakyRelu,abs,sqrt)'],
+      // an epilogue reading the product's own operand: the product stays apart, the chain fuses
+      [(x, w) => noGrad(() => x.matmul(w).add(x).relu().neg()), [tg.randn([12, 12]), tg.randn([12, 12])], 'fused(add,relu,neg)'],
     ];
     for (const [f, xs, group] of cases) {
       const cpu = Array.from(tg.tidy(() => f(...xs)).dataSync());

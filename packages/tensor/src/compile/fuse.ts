@@ -129,18 +129,11 @@ export function fuse(trace: Trace): Trace {
     }
   });
 
-  const replaced = new Map<number, KernelStep>();
-  const dropped = new Set<number>();
-  const dropAlloc = new Set<number>();
-  const newBufs = bufs.slice();
-  const fused: string[] = [];
-  steps.forEach((_, c) => {
-    const g = groups[c];
-    if (!g || g.absorbed || g.members.length < 2) return;
-    const order = g.members.filter((m) => m !== g.anchor).sort((x, y) => x - y);
-    if (g.anchor >= 0) order.unshift(g.anchor);
+  /** The group's kernel step, or undefined where the backend declines. */
+  const build = (members: readonly number[], anchor: number, c: number): KernelStep | undefined => {
+    const order = members.filter((m) => m !== anchor).sort((x, y) => x - y);
+    if (anchor >= 0) order.unshift(anchor);
     const nodeOf = new Map(order.map((m, i) => [m, i]));
-    const args: FusedArg[] = [];
     const argBufs: Arg[] = [];
     const nodes = order.map((m): FusedNode => {
       const s = steps[m] as KernelStep;
@@ -153,17 +146,37 @@ export function fuse(trace: Trace): Trace {
       });
       return { op: s.op, attrs: s.attrs, kernel: s.kernel, inputs, dtype: s.outputs[0]!.dtype, shape: s.outputs[0]!.shape };
     });
-    argBufs.forEach((a) => args.push({ dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset }));
+    const args = argBufs.map((a): FusedArg => ({ dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset }));
     const last = steps[c] as KernelStep;
     const out = last.outputs[0]!;
     const kernel = last.backend.fusion!.fuse({ nodes, args, output: { dtype: out.dtype, shape: out.shape, strides: out.strides, offset: out.offset } });
-    if (kernel === undefined) return;
+    if (kernel === undefined) return undefined;
     const op = `fused(${nodes.map((n) => n.op).join(',')})`;
-    fused.push(op);
-    replaced.set(c, { kind: 'kernel', op, backend: last.backend, kernel, inputs: argBufs, outputs: [out], attrs: undefined, live: undefined, writes: [out.buf] });
-    for (const m of g.members) if (m !== c) dropped.add(m), dropAlloc.add((steps[m] as KernelStep).outputs[0]!.buf);
+    return { kind: 'kernel', op, backend: last.backend, kernel, inputs: argBufs, outputs: [out], attrs: undefined, live: undefined, writes: [out.buf] };
+  };
+  const replaced = new Map<number, KernelStep>();
+  const dropped = new Set<number>();
+  const dropAlloc = new Set<number>();
+  const newBufs = bufs.slice();
+  const fused: string[] = [];
+  steps.forEach((_, c) => {
+    const g = groups[c];
+    if (!g || g.absorbed || g.members.length < 2) return;
+    let { members, anchor } = g;
+    let step = build(members, anchor, c);
+    // a backend that cannot take the epilogue into its anchor may still fuse the chain
+    if (!step && anchor >= 0 && members.length > 2) {
+      members = members.filter((m) => m !== anchor);
+      anchor = -1;
+      step = build(members, anchor, c);
+    }
+    if (!step) return;
+    fused.push(step.op);
+    replaced.set(c, step);
+    for (const m of members) if (m !== c) dropped.add(m), dropAlloc.add((steps[m] as KernelStep).outputs[0]!.buf);
     // the anchor now writes the group's output: that buffer comes zeroed if the anchor's did
-    const anchorZero = g.anchor >= 0 && bufs[(steps[g.anchor] as KernelStep).outputs[0]!.buf]!.born!.zero;
+    const out = step.outputs[0]!;
+    const anchorZero = anchor >= 0 && bufs[(steps[anchor] as KernelStep).outputs[0]!.buf]!.born!.zero;
     const ob = bufs[out.buf]!;
     if (anchorZero && !ob.born!.zero) newBufs[out.buf] = { ...ob, born: { zero: true } };
   });
