@@ -27,10 +27,11 @@ function helpers(nodes: readonly FusedNode[]): string | undefined {
  * values; an anchor (node 0) is `v0`, the caller's. Scalars are read from `md[words + ...]`.
  */
 function chain(nodes: readonly FusedNode[], anchored: boolean, words: string) {
+  const ops = anchored ? nodes.slice(1) : nodes;
+  if (!ops.every((n) => MAP_OPS.has(n.op) && n.inputs.length <= 3) || helpers(ops) === undefined) return undefined;
   const scalars = nodes.map((n, j) => (anchored && j === 0 ? [] : (MAP_OPS.get(n.op)!.scalars?.(n.attrs) ?? [])));
   const first = scalars.map((_, j) => scalars.slice(0, j).reduce((t, s) => t + s.length, 0));
   const ref = (r: FusedRef) => ('arg' in r ? `x${r.arg}` : `v${r.node}`);
-  const ops = anchored ? nodes.slice(1) : nodes;
   const fns = nodes.map((n, j) => (anchored && j === 0 ? '' : `fn n${j}(a: C, b: C, c: C, s0: C, s1: C, i: u32) -> C { return ${MAP_OPS.get(n.op)!.f.expr}; }`));
   const calls = nodes.map((n, j) => {
     if (anchored && j === 0) return '';
@@ -39,7 +40,6 @@ function chain(nodes: readonly FusedNode[], anchored: boolean, words: string) {
     return `let v${j} = n${j}(${operand(0)}, ${operand(1)}, ${operand(2)}, ${s(0)}, ${s(1)}, i);`;
   });
   return {
-    ok: ops.every((n) => MAP_OPS.has(n.op) && n.inputs.length <= 3),
     defs: () => `${helpers(ops)}\n${fns.join('\n')}`,
     calls: calls.join(' '),
     words: scalars.flat(),
@@ -76,7 +76,7 @@ function epilogue({ nodes }: FusionGroup): ((inputs: readonly GpuView[]) => Epil
   if (!nodes[0]!.inputs.every((r, q) => 'arg' in r && r.arg === q) || nodes.slice(1).some((n) => n.inputs.some((r) => 'arg' in r && r.arg < k))) return undefined;
   return (inputs) => {
     const extra = inputs.slice(k);
-    const c = chain(nodes.map((n) => ({ ...n, inputs: n.inputs.map((r) => ('arg' in r ? { arg: r.arg - k } : r)) })), true, 'e_w');
+    const c = chain(nodes.map((n) => ({ ...n, inputs: n.inputs.map((r) => ('arg' in r ? { arg: r.arg - k } : r)) })), true, 'e_w')!;
     return {
       inputs: extra,
       key: `${extra.length}:${c.key}`,
@@ -98,7 +98,7 @@ fn epilogue(v0: C, i: u32) -> C {
 function elementwise({ nodes, args }: FusionGroup): WebGPUKernel | undefined {
   const k = args.length;
   const c = chain(nodes, false, `${3 + k}u`);
-  if (!c.ok || helpers(nodes) === undefined) return undefined;
+  if (!c) return undefined;
   const wgsl = () => `${preamble(args.map(() => 'u32'), ['u32'])}
 alias C = f32;
 ${LD}
@@ -130,8 +130,7 @@ const ANCHORS = new Map<string, (inputs: readonly GpuView[], out: GpuView, attrs
 function fuse(group: FusionGroup): WebGPUKernel | undefined {
   const anchor = ANCHORS.get(group.nodes[0]!.op);
   if (!anchor) return elementwise(group);
-  const rest = group.nodes.slice(1);
-  if (!chain(group.nodes, true, '0u').ok || helpers(rest) === undefined) return undefined;
+  if (!chain(group.nodes, true, '0u')) return undefined;
   const epi = epilogue(group);
   const { inputs: own, attrs } = group.nodes[0]!;
   return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
