@@ -4,6 +4,7 @@ import { MAP_OPS } from './kernels/elementwise.js';
 import { matmulProgram } from './kernels/matmul.js';
 import { conv2dProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
+import { reduceProgram } from './kernels/reduce.js';
 
 // Fusion on WebGPU (the pass: @tapegrad/tensor's compile/fuse.ts). A group becomes one shader:
 // each op is a WGSL function whose body is its expression from MAP_OPS, the table the eager
@@ -60,38 +61,45 @@ const walkOf = (shape: readonly number[], views: readonly GpuView[], out: GpuVie
 };
 
 /**
- * An epilogue for an anchor's shader (matmul.ts): `fn epilogue(v: f32, i: u32) -> f32` applies
- * the group's chain to the anchor's value `v` of output element `i` (row-major in the dense
- * output), reading the args from bindings `in{first}...` through metadata from word `base`.
+ * A chain run inside another kernel's shader, with its args bound after that kernel's own
+ * (from binding `in{first}`, metadata from word `base`). An epilogue (matmul.ts, conv.ts,
+ * pool.ts): `fn epilogue(v0: f32, i: u32) -> f32` applies the chain to the anchor's value of
+ * output element `i` (row-major in the dense output). A prologue (reduce.ts): `fn prologue(i:
+ * u32) -> f32` computes the chain's value of element `i` (row-major) of the reduction's input.
  */
 export interface Epilogue {
   readonly inputs: readonly GpuView[];
   readonly key: string;
   wgsl(base: number, first: number): string;
-  meta(out: GpuView): number[];
+  /** Its metadata words, for the chain's shape (the anchor's output, the reduction's input). */
+  meta(shape: GpuView): number[];
 }
-function epilogue({ nodes }: FusionGroup): ((inputs: readonly GpuView[]) => Epilogue) | undefined {
-  const k = nodes[0]!.inputs.length; // the anchor's own operands come first among the args
-  // the epilogue binds the args after the anchor's own: one it shares with the anchor (matmul(x, w) + x) would need both
-  if (!nodes[0]!.inputs.every((r, q) => 'arg' in r && r.arg === q) || nodes.slice(1).some((n) => n.inputs.some((r) => 'arg' in r && r.arg < k))) return undefined;
+/** The chain of `nodes` (node 0 the anchor's value when `anchored`), its args those from index `k` on. */
+function stage(nodes: readonly FusedNode[], k: number, anchored: boolean): (inputs: readonly GpuView[]) => Epilogue {
   return (inputs) => {
     const extra = inputs.slice(k);
-    const c = chain(nodes.map((n) => ({ ...n, inputs: n.inputs.map((r) => ('arg' in r ? { arg: r.arg - k } : r)) })), true, 'e_w')!;
+    const c = chain(nodes.map((n) => ({ ...n, inputs: n.inputs.map((r) => ('arg' in r ? { arg: r.arg - k } : r)) })), anchored, 'e_w')!;
     return {
       inputs: extra,
       key: `${extra.length}:${c.key}`,
       wgsl: (base, first) => `${LD}
 ${c.defs()}
-fn epilogue(v0: C, i: u32) -> C {
+fn ${anchored ? 'epilogue(v0: C, i: u32)' : 'prologue(i: u32)'} -> C {
   let e_w = ${base + extra.length}u;
   ${walk(extra.length, `${base + extra.length}u + ${c.words.length}u`, 'i', 'q')}
   ${extra.map((_, q) => `let x${q} = ld(in${first + q}[q${q}], md[${base + q}u]);`).join(' ')}
   ${c.calls}
   return ${c.result};
 }`,
-      meta: (out) => [...extra.map((v) => DTYPE_CODE[v.dtype]!), ...c.words, ...walkOf(out.shape, extra, out)],
+      meta: (v) => [...extra.map((a) => DTYPE_CODE[a.dtype]!), ...c.words, ...walkOf(v.shape, extra, v)],
     };
   };
+}
+function epilogue({ nodes }: FusionGroup): ((inputs: readonly GpuView[]) => Epilogue) | undefined {
+  const k = nodes[0]!.inputs.length; // the anchor's own operands come first among the args
+  // the epilogue binds the args after the anchor's own: one it shares with the anchor (matmul(x, w) + x) would need both
+  if (!nodes[0]!.inputs.every((r, q) => 'arg' in r && r.arg === q) || nodes.slice(1).some((n) => n.inputs.some((r) => 'arg' in r && r.arg < k))) return undefined;
+  return stage(nodes, k, true);
 }
 
 /** The shader of an elementwise group, and the kernel running it (operands in any layout; node values stay in registers). */
@@ -127,7 +135,21 @@ const ANCHORS = new Map<string, (inputs: readonly GpuView[], out: GpuView, attrs
   ['maxPool2dBackward', maxPool2dBackwardProgram],
 ]);
 
+/** Reductions that compute a float32 prologue as they read (reduce.ts). */
+const REDUCTIONS = new Set(['sum', 'max', 'min', 'prod']);
+
 function fuse(group: FusionGroup): WebGPUKernel | undefined {
+  const last = group.nodes.at(-1)!;
+  if (REDUCTIONS.has(last.op)) {
+    const pro = group.nodes.slice(0, -1);
+    if (!chain(pro, false, '0u')) return undefined;
+    const make = stage(pro, 0, false);
+    const shape = pro.at(-1)!.shape;
+    const { dims } = last.attrs as { dims: readonly number[] };
+    // the reduction reads the chain's value as a dense float32 tensor of its shape, never stored
+    const strides = shape.map((_, d) => shape.slice(d + 1).reduce((n, e) => n * e, 1));
+    return ((inputs, [out]) => [reduceProgram(last.op, { handle: undefined as never, dtype: 'float32', shape, strides, offset: 0 }, out!, dims, make(inputs))]) as WebGPUKernel;
+  }
   const anchor = ANCHORS.get(group.nodes[0]!.op);
   if (!anchor) return elementwise(group);
   if (!chain(group.nodes, true, '0u')) return undefined;
@@ -136,11 +158,12 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
   return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
 }
 
-/** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, and epilogues in matmul's store. */
+/** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod. */
 export const webgpuFusion: BackendFusion = {
   role(op, inputs, output) {
     if (output !== 'float32' || !inputs.every((d) => OPERAND.includes(d))) return undefined;
     if (ANCHORS.has(op)) return 'anchor';
+    if (REDUCTIONS.has(op)) return inputs[0] === 'float32' ? 'reduction' : undefined;
     return MAP_OPS.has(op) ? 'elementwise' : undefined;
   },
   fuse,

@@ -115,6 +115,33 @@ gpuDescribe('fusion on WebGPU', () => {
     }
   });
 
+  it('prologues: an elementwise chain computed as a sum, max, min or prod reads it (a loss, a mean of squares, a row max)', async () => {
+    tg.manualSeed(7);
+    const xs = [tg.randn([8, 300]), tg.randn([8, 300]), tg.randn([300])];
+    const cases: [(...xs: tg.Tensor[]) => tg.Tensor, string[]][] = [
+      [(x, y) => x.sub(y).square().mean(), ['fused(sub,square,sum)']],
+      [(x, y, b) => x.mul(b).add(y).relu().sum(1, true), ['fused(mul,add,relu,sum)']],
+      [(x, y, b) => x.sub(b).abs().max(0), ['fused(sub,abs,max)']],
+      [(x, y) => x.tanh().mul(y.sigmoid()).min(1), ['fused(tanh,sigmoid,mul,min)']],
+      [(x) => x.mul(0.01).add(1).prod(1), ['fused(mul,add,prod)']],
+      // what follows a reduction is not part of its chain; a reduction reading a transposed view of the chain stays apart
+      [(x) => x.exp().sum(1).neg(), ['fused(exp,sum)']],
+      [(x) => x.exp().transpose(0, 1).sum(0), []],
+    ];
+    for (const [f, groups] of cases) {
+      const cpu = Array.from(tg.tidy(() => f(...xs)).dataSync());
+      const gpu = xs.map((x) => x.to('webgpu'));
+      const eager = Array.from(await tg.tidy(() => f(...gpu)).data());
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = Array.from(await c(...gpu).data());
+        expect(got, `${groups[0]}, call ${i}`).toEqual(eager);
+        expectClose(got, cpu, { atol: 1e-4, rtol: 1e-4 }, `${groups[0]} against the CPU`);
+      }
+      expect(c.stats().graphs[0]!.fused, groups[0]).toEqual(groups);
+    }
+  });
+
   it('ops whose WGSL helpers define the same names (erf and sin) stay apart, with the right values', async () => {
     const x = tg.tensor([0.1, -0.7, 1.5, 3]);
     const f = (x: tg.Tensor) => x.erf().sin();

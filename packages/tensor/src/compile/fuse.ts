@@ -28,10 +28,11 @@ export interface FusedNode {
 /**
  * What `Backend.fusion.fuse` is asked to make one kernel of: nodes in an order that computes
  * each before its readers, the last one the result. Only `nodes[0]` may be an 'anchor' (a
- * matmul, conv2d...: its output is the first value of the chain, an epilogue follows); every
- * other node is elementwise over the output's shape, reading its node operands element for
- * element and its args through their views. The kernel is run as `run(kernel, argViews,
- * [outputView], undefined, op)`.
+ * matmul, conv2d...: its output is the first value of the chain, an epilogue follows), and only
+ * the last node a 'reduction' (its one input the chain's value: a prologue precedes it; the
+ * group's output is its output). Every other node is elementwise over the chain's shape,
+ * reading its node operands element for element and its args through their views. The kernel
+ * is run as `run(kernel, argViews, [outputView], undefined, op)`.
  */
 export interface FusionGroup {
   readonly nodes: readonly FusedNode[];
@@ -43,9 +44,10 @@ export interface BackendFusion {
   /**
    * An op's part in fusion: 'elementwise' (each output element a function of the inputs'
    * elements at its index, broadcast), 'anchor' (a kernel with one output that an elementwise
-   * epilogue may follow), or undefined (never fused).
+   * epilogue may follow), 'reduction' (a kernel of one input that an elementwise prologue may
+   * compute as it reads), or undefined (never fused).
    */
-  role(op: string, inputs: readonly DType[], output: DType): 'elementwise' | 'anchor' | undefined;
+  role(op: string, inputs: readonly DType[], output: DType): 'elementwise' | 'anchor' | 'reduction' | undefined;
   /** One kernel computing the group's result, or undefined to leave its steps as they are. */
   fuse(group: FusionGroup): unknown;
 }
@@ -54,6 +56,8 @@ type KernelStep = Extract<Step, { kind: 'kernel' }>;
 interface Group {
   readonly members: number[];
   anchor: number;
+  /** Ends in a reduction: nothing may read its value as an element of the chain's shape. */
+  readonly sink: boolean;
   absorbed: boolean;
 }
 
@@ -100,7 +104,7 @@ export function fuse(trace: Trace): Trace {
     if (!dense(s.outputs[0]!, bufs[s.outputs[0]!.buf]!)) return undefined;
     return s.backend.fusion.role(s.op, s.inputs.map((a) => a.dtype), s.outputs[0]!.dtype);
   });
-  const groups: (Group | undefined)[] = steps.map((_, i) => (roles[i] ? { members: [i], anchor: roles[i] === 'anchor' ? i : -1, absorbed: false } : undefined));
+  const groups: (Group | undefined)[] = steps.map((_, i) => (roles[i] ? { members: [i], anchor: roles[i] === 'anchor' ? i : -1, sink: roles[i] === 'reduction', absorbed: false } : undefined));
   // the group will run at `to`: no step after a member and before `to` may write what that member reads
   const writesBetween = (g: Group, to: number): boolean =>
     g.members.some((m) => {
@@ -113,15 +117,17 @@ export function fuse(trace: Trace): Trace {
       return false;
     });
   steps.forEach((s, c) => {
-    if (roles[c] !== 'elementwise') return;
+    const reduction = roles[c] === 'reduction';
+    if (roles[c] !== 'elementwise' && !(reduction && (s as KernelStep).inputs.length === 1)) return;
     const step = s as KernelStep, g = groups[c]!;
     const out = step.outputs[0]!;
     for (const b of new Set(step.inputs.map((a) => a.buf))) {
       const p = producer[b]!, pg = p >= 0 ? groups[p] : undefined;
-      if (!pg || pg.absorbed || blocked.has(b) || kept.has(b) || !bufs[b]!.born) continue;
+      if (!pg || pg.absorbed || pg.sink || blocked.has(b) || kept.has(b) || !bufs[b]!.born) continue;
       const ps = steps[p] as KernelStep;
-      if (ps.backend !== step.backend || readers[b]!.some((r) => r !== c) || numel(ps.outputs[0]!.shape) !== numel(out.shape)) continue;
-      if (!step.inputs.every((a) => a.buf !== b || sameView(a, ps.outputs[0]!)) || !sameView({ ...ps.outputs[0]!, dtype: out.dtype }, out)) continue;
+      if (ps.backend !== step.backend || readers[b]!.some((r) => r !== c) || !step.inputs.every((a) => a.buf !== b || sameView(a, ps.outputs[0]!))) continue;
+      // an elementwise reader has the producer's shape; a reduction reads the chain whole, and no anchor
+      if (reduction ? pg.anchor >= 0 : !sameView({ ...ps.outputs[0]!, dtype: out.dtype }, out)) continue;
       if ((pg.anchor >= 0 && g.anchor >= 0) || writesBetween(pg, c)) continue;
       g.members.push(...pg.members);
       if (pg.anchor >= 0) g.anchor = pg.anchor;
