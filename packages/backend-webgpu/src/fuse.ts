@@ -128,15 +128,17 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   };
 }
 
+/** Reductions that compute a float32 prologue as they read, or an epilogue as they store (reduce.ts). */
+const REDUCTIONS = new Set(['sum', 'max', 'min', 'prod']);
 /** Anchors whose shader applies an epilogue at its store, given the group's epilogue. */
-const ANCHORS = new Map<string, (inputs: readonly GpuView[], out: GpuView, attrs: any, epi: Epilogue) => Program>([
+type Anchor = (inputs: readonly GpuView[], out: GpuView, attrs: any, epi: Epilogue) => Program;
+const ANCHORS = new Map<string, Anchor>([
   ['matmul', ([a, b], out, _attrs, epi) => matmulProgram(a!, b!, out, epi)],
   ['conv2d', conv2dProgram],
   ['maxPool2dBackward', maxPool2dBackwardProgram],
+  // a reduction that took no prologue: the epilogue runs on each result as it is stored
+  ...[...REDUCTIONS].map((op): [string, Anchor] => [op, ([x], out, { dims }, epi) => reduceProgram(op, x!, out, dims, undefined, epi)]),
 ]);
-
-/** Reductions that compute a float32 prologue as they read (reduce.ts). */
-const REDUCTIONS = new Set(['sum', 'max', 'min', 'prod']);
 
 function fuse(group: FusionGroup): WebGPUKernel | undefined {
   const last = group.nodes.at(-1)!;
@@ -162,8 +164,9 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
 export const webgpuFusion: BackendFusion = {
   role(op, inputs, output) {
     if (output !== 'float32' || !inputs.every((d) => OPERAND.includes(d))) return undefined;
-    if (ANCHORS.has(op)) return 'anchor';
+    // a reduction: the pass lets one that took no prologue anchor an epilogue
     if (REDUCTIONS.has(op)) return inputs[0] === 'float32' ? 'reduction' : undefined;
+    if (ANCHORS.has(op)) return 'anchor';
     return MAP_OPS.has(op) ? 'elementwise' : undefined;
   },
   fuse,

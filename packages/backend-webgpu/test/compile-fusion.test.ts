@@ -115,11 +115,13 @@ gpuDescribe('fusion on WebGPU', () => {
     }
   });
 
-  it('prologues: an elementwise chain computed as a sum, max, min or prod reads it (a loss, a mean of squares, a row max)', async () => {
+  it('prologues: an elementwise chain computed as a sum, max, min or prod reads it (a loss, a mean of squares, a row max); epilogues after one', async () => {
     tg.manualSeed(7);
     const xs = [tg.randn([8, 300]), tg.randn([8, 300]), tg.randn([300])];
     const cases: [(...xs: tg.Tensor[]) => tg.Tensor, string[]][] = [
       [(x, y) => x.sub(y).square().mean(), ['fused(sub,square,sum)']],
+      // a reduction without a prologue anchors an epilogue: the mean's division, a square root
+      [(x) => x.mean(1).sqrt(), ['fused(sum,div,sqrt)']],
       [(x, y, b) => x.mul(b).add(y).relu().sum(1, true), ['fused(mul,add,relu,sum)']],
       [(x, y, b) => x.sub(b).abs().max(0), ['fused(sub,abs,max)']],
       [(x, y) => x.tanh().mul(y.sigmoid()).min(1), ['fused(tanh,sigmoid,mul,min)']],

@@ -28,9 +28,9 @@ export interface FusedNode {
 /**
  * What `Backend.fusion.fuse` is asked to make one kernel of: nodes in an order that computes
  * each before its readers, the last one the result. Only `nodes[0]` may be an 'anchor' (a
- * matmul, conv2d...: its output is the first value of the chain, an epilogue follows), and only
- * the last node a 'reduction' (its one input the chain's value: a prologue precedes it; the
- * group's output is its output). Every other node is elementwise over the chain's shape,
+ * matmul, conv2d..., or a reduction that took no prologue: its output is the first value of the
+ * chain, an epilogue follows), and only the last node a 'reduction' (its one input the chain's
+ * value: a prologue precedes it; the group's output is its output). Every other node is elementwise over the chain's shape,
  * reading its node operands element for element and its args through their views. The kernel
  * is run as `run(kernel, argViews, [outputView], undefined, op)`.
  */
@@ -123,14 +123,16 @@ export function fuse(trace: Trace): Trace {
     const out = step.outputs[0]!;
     for (const b of new Set(step.inputs.map((a) => a.buf))) {
       const p = producer[b]!, pg = p >= 0 ? groups[p] : undefined;
-      if (!pg || pg.absorbed || pg.sink || blocked.has(b) || kept.has(b) || !bufs[b]!.born) continue;
+      // a reduction that took no prologue may anchor an epilogue (the division of a mean)
+      const asAnchor = pg?.sink === true && pg.members.length === 1 && !reduction;
+      if (!pg || pg.absorbed || (pg.sink && !asAnchor) || blocked.has(b) || kept.has(b) || !bufs[b]!.born) continue;
       const ps = steps[p] as KernelStep;
       if (ps.backend !== step.backend || readers[b]!.some((r) => r !== c) || !step.inputs.every((a) => a.buf !== b || sameView(a, ps.outputs[0]!))) continue;
       // an elementwise reader has the producer's shape; a reduction reads the chain whole, and no anchor
       if (reduction ? pg.anchor >= 0 : !sameView({ ...ps.outputs[0]!, dtype: out.dtype }, out)) continue;
-      if ((pg.anchor >= 0 && g.anchor >= 0) || writesBetween(pg, c)) continue;
+      if (((pg.anchor >= 0 || asAnchor) && g.anchor >= 0) || writesBetween(pg, c)) continue;
       g.members.push(...pg.members);
-      if (pg.anchor >= 0) g.anchor = pg.anchor;
+      if (pg.anchor >= 0 || asAnchor) g.anchor = asAnchor ? p : pg.anchor;
       pg.absorbed = true;
     }
   });
