@@ -20,7 +20,8 @@ import { defineSuite, fmt, median, roundRatios, type Cell } from '../harness.js'
 // (what its tutorials and most scripts do; it collates the 64 samples of a batch one by one) and
 // with batches cut by indexing the shuffled tensor (its fastest plain loop). TF.js wasm trains
 // one MLP epoch, batches cut with tf.gather; TF.js cpu (~70 ms a step) and the CNN on TF.js wasm
-// (it has no Conv2DBackpropFilter) are left out. The CNN: one round, one epoch.
+// (it has no Conv2DBackpropFilter) are left out. The CNN: one round, one epoch. In each round
+// tapegrad also trains with its step compiled (`compile`, issue 19), in a fresh process too.
 export const B = 64, LR = 0.01, MOMENTUM = 0.9, LOSS_EVERY = 20;
 
 /** The models both frameworks train: examples/mnist's MLP and CNN. */
@@ -45,8 +46,8 @@ export default defineSuite({
     labels.dispose();
 
     const child = fileURLToPath(new URL('../child/mnist-epochs.ts', import.meta.url));
-    const ours = (kind: 'mlp' | 'cnn', epochs: number): number[] => {
-      const r = spawnSync(process.execPath, [...process.execArgv, child, kind, String(epochs), String(limit)], { encoding: 'utf8', timeout: 600_000 });
+    const ours = (kind: 'mlp' | 'cnn', epochs: number, mode: 'eager' | 'compiled' = 'eager'): number[] => {
+      const r = spawnSync(process.execPath, [...process.execArgv, child, kind, String(epochs), String(limit), mode], { encoding: 'utf8', timeout: 600_000 });
       if (r.status !== 0) throw new Error(`mnist-epoch: tapegrad's ${kind} run failed (${r.status ?? r.signal}): ${r.stderr.trim().split('\n').slice(-3).join(' / ')}`);
       return JSON.parse(r.stdout.trim().split('\n').pop()!) as number[];
     };
@@ -85,14 +86,15 @@ for _ in range(${epochs}):
 print(json.dumps(seconds))
 `);
 
-    type Runs = { ours: number[][]; loader: (number[] | undefined)[]; index: (number[] | undefined)[] };
-    const runs: Record<'mlp' | 'cnn', Runs> = { mlp: { ours: [], loader: [], index: [] }, cnn: { ours: [], loader: [], index: [] } };
+    type Runs = { ours: number[][]; compiled: number[][]; loader: (number[] | undefined)[]; index: (number[] | undefined)[] };
+    const runs: Record<'mlp' | 'cnn', Runs> = { mlp: { ours: [], compiled: [], loader: [], index: [] }, cnn: { ours: [], compiled: [], loader: [], index: [] } };
     try {
       writeFileSync(join(dir, 'x.f32'), host.x);
       writeFileSync(join(dir, 'y.i32'), host.y);
       for (const [kind, epochs, r] of [['mlp', 2, rounds], ['cnn', 1, 1]] as const) {
         for (let i = 0; i < r; i++) {
           runs[kind].ours.push(ours(kind, epochs));
+          runs[kind].compiled.push(ours(kind, epochs, 'compiled'));
           runs[kind].loader.push(pytorch(kind, 'loader', epochs));
           runs[kind].index.push(pytorch(kind, 'index', epochs));
         }
@@ -141,7 +143,18 @@ print(json.dumps(seconds))
       rows.push(['PyTorch, indexed batches', kind, cell(r.index, 0), cell(r.index, 1), ratio(kind, r.index, 0), kind === 'mlp' ? ratio(kind, r.index, 1) : '—']);
       if (kind === 'mlp') rows.push(['tfjs wasm, tf.gather batches', kind, tfjsWasm, undefined, `${fmt(tfjsWasm / median(r.ours.map((o) => o[0]!)), 2)}x`, '—']);
     }
+    // per round, eager / compiled for epoch e: above 1, the compiled step took less time
+    const compiledRows: Cell[][] = (['mlp', 'cnn'] as const).map((kind) => {
+      const r = runs[kind];
+      const speedUp = (e: number) => roundRatios(r.ours.map((o, i) => o[e]! / r.compiled[i]![e]!));
+      return [kind, cell(r.ours, 0), cell(r.compiled, 0), speedUp(0), ...(kind === 'mlp' ? [cell(r.ours, 1), cell(r.compiled, 1), speedUp(1)] : ['—', '—', '—'])];
+    });
     return [{
+      title: `MNIST epochs, tapegrad eager and compiled (\`compile\`, fused), each in a fresh process`,
+      columns: ['model', 'eager epoch 1 s', 'compiled epoch 1 s', 'compiled speed-up, epoch 1', 'eager epoch 2 s', 'compiled epoch 2 s', 'compiled speed-up, epoch 2'],
+      rows: compiledRows,
+      notes: ['The same rounds as below; the speed-up is the median over rounds of eager / compiled inside each round (range in brackets). The compiled step traces on its first two calls (the first makes the optimizer\'s state) and on the epoch\'s last, short batch.'],
+    }, {
       title: `MNIST epochs: ${n.toLocaleString('en-US')} images, batch ${B}, SGD momentum: seconds, and how many times faster tapegrad is`,
       columns: ['framework', 'model', 'epoch 1 s', 'epoch 2 s', 'tapegrad speed-up, epoch 1', 'tapegrad speed-up, epoch 2'],
       rows,

@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
     const g = compiled.graphs[0];
     console.log(
       `compiled step: ${compiled.replays} of ${compiled.calls} steps replayed (${compiled.traces} traced, ${compiled.eagerCalls} eager)` +
-        (g ? `; ${g.kernels} kernels a step, where eager also dispatched ${g.eagerDispatches - g.kernels} views and host writes and made ${g.eagerTensors} tensors` : '') +
+        (g ? `; ${g.kernels} kernels a step (${g.fused.length} of them fused), where eager ran ${g.eagerKernels}, dispatched ${g.eagerDispatches - g.eagerKernels} views and host writes besides and made ${g.eagerTensors} tensors` : '') +
         (compiled.disabled ? `; ran eagerly because ${compiled.disabled}` : ''),
     );
   }

@@ -10,6 +10,7 @@ import { addPoolReporter, registerBackend, type Backend, type DType, type TypedA
 import { fillsOutputs, type CpuKernel, type CpuView } from './strided.js';
 import { poolAlloc, poolBytes, poolFree } from './pool.js';
 import { hasHalf, runWidened } from './half.js';
+import { cpuFusion } from './fuse.js';
 export { setPoolCap as setCpuPoolCap } from './pool.js';
 import './kernels/elementwise.js';
 import './kernels/reduce.js';
@@ -41,6 +42,7 @@ export const cpuBackend: Backend<TypedArray, CpuKernel> = {
   fillsOutputs,
   pooledBytes: poolBytes,
   elementwiseInPlace: true,
+  fusion: cpuFusion,
 };
 registerBackend(cpuBackend);
 addPoolReporter(() => ['cpu', poolBytes()]);

@@ -1,6 +1,7 @@
 import { allocArray, DeviceError, DTypeError, POISON_WORD, poisonMode, type Backend, type DType, type ReplayProgram, type Replayer, type TensorView, type TypedArray } from '@tapegrad/tensor';
 import { withHalfAccess, type Program, type WebGPUKernel } from './program.js';
 import { gpuReplayer } from './replay.js';
+import { webgpuFusion } from './fuse.js';
 import { isFailure, Taints, type Failure, type Taint } from './taint.js';
 
 // The numeric flags of GPUBufferUsage / GPUMapMode, so Node needs no globals installed.
@@ -45,6 +46,7 @@ const BIND_GROUPS = 4096;
  */
 export class WebGPUBackend implements Backend<GpuHandle, WebGPUKernel> {
   readonly name = 'webgpu';
+  readonly fusion = webgpuFusion;
   readonly unsupportedDTypes = {
     float64: 'float64 is not supported on WebGPU (WGSL has no 64-bit floats); keep float64 tensors on the CPU or cast to float32',
     // float16 is supported where the device has shader-f16 (alloc refuses it otherwise, naming the feature)

@@ -2,6 +2,7 @@ import type { DType, TypedArray } from './dtype.js';
 import type { Shape } from './shape.js';
 import { DeviceError } from './errors.js';
 import type { ReplayProgram, Replayer } from './compile/replay.js';
+import type { BackendFusion } from './compile/fuse.js';
 import { trace } from './compile/hooks.js';
 import type { Tensor } from './tensor.js';
 
@@ -71,6 +72,12 @@ export interface Backend<H = unknown, K = unknown> {
    * groups, metadata) and encode each call as one batch. docs/compiler.md describes the program.
    */
   replayer?(program: ReplayProgram): Replayer;
+  /**
+   * Fusion of a compiled function's kernels (compile/fuse.ts): which ops this backend can merge,
+   * and the kernel it makes of a group (one `run` call, its intermediates never stored). Absent,
+   * nothing is fused on this backend.
+   */
+  readonly fusion?: BackendFusion;
 }
 
 /**

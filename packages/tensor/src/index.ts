@@ -26,6 +26,7 @@ export * from './ops/index.js';
 export { compile, type Compiled, type CompiledStats, type CompileOptions, type GraphStats } from './compile/compile.js';
 export { guardValue, notTraceable } from './compile/hooks.js';
 export type { ReplayProgram, ReplayStep, ReplayContext, Replayer, SlotView } from './compile/replay.js';
+export type { BackendFusion, FusionGroup, FusedNode, FusedArg, FusedRef } from './compile/fuse.js';
 // issue 18: float16 and bfloat16 storage, its conversions
 export * from './half.js';
 // issue 18: autocast (mixed precision), its policy table

@@ -1,6 +1,6 @@
 import { fastExp, registerKernel, type ActivationAttrs } from '@tapegrad/tensor';
 import { fills, isContiguous, type CpuKernel, type CpuView } from '../strided.js';
-import { binaryKernel, unaryKernel } from './elementwise.js';
+import { binaryKernel, FUSIBLE, unaryKernel } from './elementwise.js';
 import { erf } from './erf.js';
 
 // gelu (exact, with erf) and its backward (op definition and gradient rule: @tapegrad/nn's
@@ -8,9 +8,12 @@ import { erf } from './erf.js';
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-registerKernel('gelu', 'cpu', unaryKernel((x) => 0.5 * x * (1 + erf(x * SQRT1_2))));
+const gelu = (x: number) => 0.5 * x * (1 + erf(x * SQRT1_2));
 // inputs: x, grad of the output: d gelu / dx = Φ(x) + x·φ(x)
-registerKernel('geluBackward', 'cpu', binaryKernel((x, g) => g * (0.5 * (1 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x))));
+const geluBackward = (x: number, g: number) => g * (0.5 * (1 + erf(x * SQRT1_2)) + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x));
+registerKernel('gelu', 'cpu', unaryKernel(gelu));
+registerKernel('geluBackward', 'cpu', binaryKernel(geluBackward));
+FUSIBLE.set('gelu', () => gelu).set('geluBackward', () => geluBackward as (...x: number[]) => number);
 
 // ---- issue 16: silu, leakyRelu, elu, softplus, mish, hardswish and their backward ops ----------
 // (definitions and gradient rules: @tapegrad/nn's ops/activation.ts). Each is a scalar function
@@ -77,6 +80,8 @@ function fast(name: string, generic: CpuKernel<ActivationAttrs>): CpuKernel<Acti
   };
 }
 for (const [name, { f, df }] of Object.entries(ACTIVATIONS)) {
+  if (!FAST[name]) FUSIBLE.set(name, (a: ActivationAttrs) => (x) => f(x!, a));
+  if (!FAST[`${name}Backward`]) FUSIBLE.set(`${name}Backward`, (a: ActivationAttrs) => (x, g) => df(x!, g!, a));
   registerKernel(name, 'cpu', fills(fast(name, (inputs, outputs, a, op) => unaryKernel((x) => f(x, a))(inputs, outputs, a, op))));
   registerKernel(`${name}Backward`, 'cpu', fills(fast(`${name}Backward`, (inputs, outputs, a, op) => binaryKernel((x, g) => df(x, g, a))(inputs, outputs, a, op))));
 }

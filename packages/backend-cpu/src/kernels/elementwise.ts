@@ -94,6 +94,21 @@ const BINARY: Record<string, Fn2> = {
   gt: (a, b) => +(a > b),
   ge: (a, b) => +(a >= b),
 };
+/**
+ * The scalar function of each elementwise op whose float32 kernel computes it alike on every path
+ * (fast loops, WebAssembly and the generic loop give the same bits), given its attrs: what a
+ * fused kernel (../fuse.ts) calls per element, rounding each result to float32 as a store would.
+ * silu is left out: its contiguous loop and its generic one round differently.
+ */
+export const FUSIBLE = new Map<string, (attrs: any) => (...x: number[]) => number>();
+for (const [name, f] of Object.entries({ ...UNARY, ...BINARY })) FUSIBLE.set(name, () => f);
+FUSIBLE.set('sigmoid', () => sigmoidF32).set('tanh', () => tanhF32);
+for (const name of ['isnan', 'isfinite', 'eq', 'ne', 'lt', 'le', 'gt', 'ge']) FUSIBLE.delete(name); // bool results
+FUSIBLE.set('clamp', ({ min, max }: ClampAttrs) => (x) => (x !== x ? x : x < min ? min : x > max ? max : x));
+FUSIBLE.set('reluBackward', () => (g, y) => (y! > 0 ? g! : 0));
+FUSIBLE.set('where', () => (c, x, y) => (c ? x! : y!));
+FUSIBLE.set('copy', () => (x) => x);
+
 // Every kernel in this file writes each element of its output once (a plan covers all of it).
 for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'cpu', fills(fastUnary(name, unaryKernel(f))));
 for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'cpu', fills(fastBinary(name, binaryKernel(f))));
@@ -129,11 +144,10 @@ registerKernel('pow', 'cpu', fills((inputs, outputs, attrs, op) => {
   binaryKernel(BINARY.pow!)(inputs, outputs, attrs, op);
 }) as CpuKernel);
 
-const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, { min, max }, op) =>
-  unaryKernel((x) => (x !== x ? x : x < min ? min : x > max ? max : x))(inputs, outputs, {}, op);
+const clampKernel: CpuKernel<ClampAttrs> = (inputs, outputs, attrs, op) => unaryKernel(FUSIBLE.get('clamp')!(attrs))(inputs, outputs, {}, op);
 registerKernel('clamp', 'cpu', fills(clampKernel));
 // relu's gradient: g where y = relu(x) > 0, else 0 (a NaN y gives 0, as where(y > 0, g, 0) did)
-registerKernel('reluBackward', 'cpu', fills(fastReluBackward(binaryKernel((g, y) => (y > 0 ? g : 0)))));
+registerKernel('reluBackward', 'cpu', fills(fastReluBackward(binaryKernel(FUSIBLE.get('reluBackward')!({}) as Fn2))));
 
 // tril/triu: each matrix in the last two dims keeps the elements with column − row ≤ diagonal
 // (tril) or ≥ diagonal (triu): in row r, the columns below r + diagonal + 1 (tril) or from

@@ -80,6 +80,9 @@ const UNARY: Record<string, Loop1> = {
   },
 };
 
+/** Ops whose float32 kernels have a fast loop or a WebAssembly SIMD one (fused kernels keep calling them: ../fuse.ts). */
+export const FAST_OPS = new Set([...Object.keys(BINARY), ...Object.keys(UNARY), 'reluBackward', 'where']);
+
 const numel = (v: CpuView) => v.shape.reduce((p, d) => p * d, 1);
 const f32 = (v: CpuView, n: number) => (v.handle as Float32Array).subarray(v.offset, v.offset + n);
 

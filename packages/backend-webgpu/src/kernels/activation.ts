@@ -1,6 +1,6 @@
 import { registerKernel, type ActivationAttrs } from '@tapegrad/tensor';
 import { f32Bits, type WebGPUKernel } from '../program.js';
-import { mapProgram } from './elementwise.js';
+import { MAP_OPS, mapProgram, type FloatMap } from './elementwise.js';
 
 // gelu (exact, with erf) and its backward, as the CPU kernels (op definitions: @tapegrad/nn's
 // ops/activation.ts). WGSL has no erf either: the same Abramowitz & Stegun 7.1.26 polynomial
@@ -15,8 +15,9 @@ const GELU = { expr: '0.5 * a * (1.0 + erf_(a * 0.7071067811865476))', helpers: 
 // inputs: x, grad of the output: d gelu / dx = Φ(x) + x·φ(x)
 const GELU_BACKWARD = { expr: 'b * (0.5 * (1.0 + erf_(a * 0.7071067811865476)) + a * 0.3989422804014327 * exp(-0.5 * a * a))', helpers: ERF };
 
-registerKernel('gelu', 'webgpu', (([x], [out]) => [mapProgram('gelu', GELU, 'f32', false, [x!], out!)]) as WebGPUKernel);
-registerKernel('geluBackward', 'webgpu', (([x, g], [out]) => [mapProgram('geluBackward', GELU_BACKWARD, 'f32', false, [x!, g!], out!)]) as WebGPUKernel);
+// each op computes in f32 whatever its output (as the CPU): one kernel maker for the table's entries
+const f32Kernel = (name: string, { f, scalars }: FloatMap): WebGPUKernel => (inputs, [out], a) => [mapProgram(name, f, 'f32', false, inputs, out!, scalars?.(a) ?? [])];
+MAP_OPS.set('gelu', { f: GELU }).set('geluBackward', { f: GELU_BACKWARD });
 
 // ---- issue 16: silu, leakyRelu, elu, softplus, mish, hardswish and their backward ops ----------
 // As the CPU kernels (op definitions: @tapegrad/nn's ops/activation.ts), in f32: `a` is x, `b`
@@ -53,7 +54,6 @@ const ACTIVATIONS: Record<string, { params: (a: ActivationAttrs) => number[]; f:
 };
 for (const [name, { params, f, df }] of Object.entries(ACTIVATIONS)) {
   const scalars = (a: ActivationAttrs) => params(a).map(f32Bits);
-  registerKernel(name, 'webgpu', (([x], [out], a) => [mapProgram(name, { expr: f, helpers: HELPERS }, 'f32', false, [x!], out!, scalars(a))]) as WebGPUKernel<ActivationAttrs>);
-  registerKernel(`${name}Backward`, 'webgpu', (([x, g], [out], a) =>
-    [mapProgram(`${name}Backward`, { expr: df, helpers: HELPERS }, 'f32', false, [x!, g!], out!, scalars(a))]) as WebGPUKernel<ActivationAttrs>);
+  MAP_OPS.set(name, { f: { expr: f, helpers: HELPERS }, scalars }).set(`${name}Backward`, { f: { expr: df, helpers: HELPERS }, scalars });
 }
+for (const name of ['gelu', 'geluBackward', ...Object.keys(ACTIVATIONS).flatMap((n) => [n, `${n}Backward`])]) registerKernel(name, 'webgpu', f32Kernel(name, MAP_OPS.get(name)!));

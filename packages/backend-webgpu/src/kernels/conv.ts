@@ -1,5 +1,6 @@
 import { getKernel, registerKernel, type Shape, type Conv2dAttrs } from '@tapegrad/tensor';
-import { numelOf, preamble, WORKGROUP, type GpuView, type WebGPUKernel } from '../program.js';
+import type { Epilogue } from '../fuse.js';
+import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
 // @tapegrad/nn's ops/conv.ts). forward: a thread per output element; input grad: a thread per
@@ -13,7 +14,8 @@ function meta(n: number, x: Shape, w: Shape, out: Shape, a: Conv2dAttrs, operand
   return [n, 0, x[0]!, x[1]!, x[2]!, x[3]!, w[0]!, out[2]!, out[3]!, w[2]!, w[3]!, ...a.stride, ...a.padding, ...a.dilation, a.groups,
     ...operands.flatMap((v) => (v ? [v.offset, ...v.strides, 0, 0, 0].slice(0, 5) : [0, 0, 0, 0, 0]))];
 }
-const HEAD = (ins: GpuView[], outs: GpuView[], workgroupPerItem = false) => `${preamble(ins.map((v) => v.dtype), outs.map((v) => v.dtype))}
+const HEAD = (ins: GpuView[], outs: GpuView[], workgroupPerItem = false, epi = '', extra = 0) => `${preamble([...ins.map((v) => v.dtype), ...Array<'u32'>(extra).fill('u32')], outs.map((v) => v.dtype))}
+${epi}
 // operand k's element [a, b, y, x]
 fn at(k: u32, a: u32, b: u32, y: i32, x: i32) -> u32 {
   let o = 18u + 5u * k;
@@ -29,9 +31,14 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @b
   let dh = i32(md[15]); let dw = i32(md[16]); let G = md[17]; let cinG = Cin / G; let coutG = Cout / G;`;
 
 // inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
-registerKernel('conv2d', 'webgpu', (([x, w, b], [out], a) => {
-  const n = numelOf(out!.shape);
-  const wgsl = () => `${HEAD(b ? [x!, w!, b] : [x!, w!], [out!])}
+/** conv2d's shader; with an epilogue (a compiled function's fused group), each value passes through it on its way to the (dense) output. */
+export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Conv2dAttrs, epi?: Epilogue): Program {
+  const n = numelOf(out.shape);
+  const own = b ? [x!, w!, b] : [x!, w!];
+  const m = meta(n, x!.shape, w!.shape, out.shape, a, [x!, w!, b, out]);
+  const epiBase = m.length;
+  if (epi) m.push(...epi.meta(out));
+  const wgsl = () => `${HEAD(own, [out], false, epi ? `alias C = f32;\n${epi.wgsl(epiBase, own.length)}` : '', epi?.inputs.length ?? 0)}
   let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let co = (i / u32(OW * OH)) % Cout; let s = i / u32(OW * OH) / Cout;
   let g = co / coutG;
   var acc = 0.0;
@@ -47,10 +54,12 @@ registerKernel('conv2d', 'webgpu', (([x, w, b], [out], a) => {
     }
   }
   ${b ? 'acc += in2[md[28] + co * md[29]];' : ''}
-  out0[at(3u, s, co, oy, ox)] = acc;
+  out0[at(3u, s, co, oy, ox)] = ${epi ? 'epilogue(acc, i)' : 'acc'};
 }`;
-  return [{ key: `conv2d:${!!b}`, wgsl, inputs: [x!, w!, ...(b ? [b] : [])].map((v) => v.handle), outputs: [out!.handle], meta: meta(n, x!.shape, w!.shape, out!.shape, a, [x!, w!, b, out!]), workgroups: Math.ceil(n / WORKGROUP) }];
-}) as WebGPUKernel<Conv2dAttrs>);
+  const handles = [...own, ...(epi?.inputs ?? [])].map((v) => v.handle);
+  return { key: `conv2d:${!!b}${epi ? `:${epi.key}` : ''}`, wgsl, inputs: handles, outputs: [out.handle], meta: m, workgroups: Math.ceil(n / WORKGROUP) };
+}
+registerKernel('conv2d', 'webgpu', ((inputs, [out], a) => [conv2dProgram(inputs, out!, a)]) as WebGPUKernel<Conv2dAttrs>);
 
 // inputs: grad of the output [N, Cout, OH, OW], weight; attrs.shape: the input's shape
 registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {

@@ -9,7 +9,7 @@ import { F32_MATH } from './f32-math.js';
 // `c` already converted to the compute type `C`; `mapProgram` wraps it in a shader that walks
 // strided, broadcast operands. Predicates (comparisons) yield a WGSL bool.
 
-interface MapOp {
+export interface MapOp {
   expr: string;
   /** Extra WGSL functions the expression calls, given the compute type. */
   helpers?: (c: 'f32' | 'i32') => string;
@@ -102,6 +102,27 @@ const COMPARE: Record<CompareOp, MapOp> = {
 const CLAMP: MapOp = { expr: 'select(min(max(a, s0), s1), a, is_nan(a))' };
 const WHERE: MapOp = { expr: 'select(c, b, a != C(0))' };
 const COPY: MapOp = { expr: 'a' };
+// relu's gradient: g where y > 0, else 0 (a NaN y gives 0)
+const RELU_BACKWARD: MapOp = { expr: 'select(C(0), a, b > C(0) && !is_nan(b))' };
+
+/** An elementwise op whose result is float32 for float32 output: its expression and scalar words (`s0`, `s1`) from attrs. */
+export interface FloatMap {
+  readonly f: MapOp;
+  readonly scalars?: (attrs: any) => number[];
+}
+/**
+ * The arithmetic elementwise ops (not predicates), by name: the eager kernels below and the
+ * fused kernels of compiled functions (../fuse.ts) are both made from this table, so a fused
+ * chain computes each op with its eager expression. activation.ts adds its ops.
+ */
+export const MAP_OPS = new Map<string, FloatMap>([
+  ...Object.entries(UNARY).filter(([, f]) => !f.predicate).map(([name, f]): [string, FloatMap] => [name, { f }]),
+  ...Object.entries(BINARY).map(([name, f]): [string, FloatMap] => [name, { f }]),
+  ['where', { f: WHERE }],
+  ['reluBackward', { f: RELU_BACKWARD }],
+  ['clamp', { f: CLAMP, scalars: ({ min, max }: ClampAttrs) => [f32Bits(min), f32Bits(max)] }],
+  ['copy', { f: COPY }],
+]);
 
 /**
  * The shader for `out = f(inputs...)` elementwise: inputs broadcast to out's shape, any strides
@@ -161,13 +182,14 @@ const test = (f: MapOp, name: string): WebGPUKernel => ([x], [out]) => [mapProgr
 
 for (const [name, f] of Object.entries(UNARY)) registerKernel(name, 'webgpu', f.predicate ? test(f, name) : arith(f, name));
 for (const [name, f] of Object.entries(BINARY)) registerKernel(name, 'webgpu', arith(f, name));
+registerKernel('where', 'webgpu', arith(WHERE, 'where'));
+registerKernel('reluBackward', 'webgpu', arith(RELU_BACKWARD, 'reluBackward'));
 for (const [name, f] of Object.entries(COMPARE)) {
   registerKernel(name, 'webgpu', ((inputs, [out]) => {
     const c = computeType(promoteTypes(inputs[0]!.dtype, inputs[1]!.dtype));
     return [mapProgram(name, f, c, true, inputs, out!)];
   }) as WebGPUKernel);
 }
-registerKernel('where', 'webgpu', arith(WHERE, 'where'));
 // tril/triu: the output is contiguous, so thread i's element is at row (i / cols) % rows and
 // column i % cols of its matrix. cols, rows and the diagonal are mapProgram's scalar words
 // (md[4..6] for one input), read as integers rather than as the compute type.
@@ -188,14 +210,11 @@ for (const [name, keep] of [['tril', '<='], ['triu', '>=']] as const) {
     return [mapProgram(name, f, computeType(out!.dtype), false, [x!], out!, [cols, rows, d >>> 0])];
   }) as WebGPUKernel<TriangleAttrs>);
 }
-// relu's gradient: g where y > 0, else 0 (a NaN y gives 0)
-registerKernel('reluBackward', 'webgpu', arith({ expr: 'select(C(0), a, b > C(0) && !is_nan(b))' }, 'reluBackward'));
-
 registerKernel('clamp', 'webgpu', (([x], [out], { min, max }) => {
   const c = computeType(out!.dtype);
   // integer outputs clamp with integer bounds (an infinite bound is the end of the int32 range)
-  const bound = (v: number) => (c === 'f32' ? f32Bits(v) : Math.max(-2147483648, Math.min(2147483647, v)) >>> 0);
-  return [mapProgram('clamp', CLAMP, c, false, [x!], out!, [bound(min), bound(max)])];
+  const bound = (v: number) => Math.max(-2147483648, Math.min(2147483647, v)) >>> 0;
+  return [mapProgram('clamp', CLAMP, c, false, [x!], out!, c === 'f32' ? MAP_OPS.get('clamp')!.scalars!({ min, max }) : [bound(min), bound(max)])];
 }) as WebGPUKernel<ClampAttrs>);
 
 // float32 to int32: a value out of int32's range (NaN, infinities) is reported, as the CPU

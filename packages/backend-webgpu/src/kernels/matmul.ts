@@ -1,4 +1,5 @@
 import { registerKernel } from '@tapegrad/tensor';
+import type { Epilogue } from '../fuse.js';
 import { broadcastStrides, coalesce, computeType, numelOf, preamble, store, walk, walkMeta, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // Batched C = A·B over strided operands (transposed views and broadcast batches read in
@@ -12,7 +13,8 @@ const THREADS = 16;
 /** Outputs at least this large take the 64x64 blocks. */
 const LARGE = 256 * 256;
 
-function matmulProgram(a: GpuView, b: GpuView, out: GpuView): Program {
+/** The product's shader; with an epilogue (a compiled function's fused group), each value passes through it on its way to the output. */
+export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, epi?: Epilogue): Program {
   const r = out.shape.length;
   const [m, n] = [out.shape[r - 2]!, out.shape[r - 1]!];
   const k = a.shape[a.shape.length - 1]!;
@@ -31,19 +33,22 @@ function matmulProgram(a: GpuView, b: GpuView, out: GpuView): Program {
     ...walkMeta(batch.shape, [{ offset: a.offset, strides: batch.strides[0]! }, { offset: b.offset, strides: batch.strides[1]! }]),
   ];
   const c = computeType(out.dtype);
+  const epiBase = meta.length;
+  if (epi) meta.push(...epi.meta(out));
   // the register tile is unrolled into scalars: arrays indexed in loops are slow to compile
   const range = Array.from({ length: per }, (_, i) => i);
   const grid = (f: (i: number, j: number) => string) => range.flatMap((i) => range.map((j) => f(i, j))).join(' ');
   // the K-slice staged per step: THREADS deep, `block` wide, loaded by the 256 threads in `per` rounds
-  const wgsl = () => `${preamble([a.dtype, b.dtype], [out.dtype])}
+  const wgsl = () => `${preamble([a.dtype, b.dtype, ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype])}
 alias C = ${c};
+${epi?.wgsl(epiBase, 2) ?? ''}
 const T: u32 = ${THREADS}u;
 const P: u32 = ${per}u;
 const B: u32 = ${block}u;
 var<workgroup> ta: array<C, ${THREADS * block}>; // ta[kk * B + row]
 var<workgroup> tb: array<C, ${THREADS * block}>; // tb[kk * B + col]
 fn put(base: u32, row: u32, col: u32, v: C) {
-  if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store('v', c, out.dtype)}; }
+  if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store(epi ? 'epilogue(v, base + row * md[3] + col)' : 'v', c, out.dtype)}; }
 }
 @compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -77,7 +82,9 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   }
   ${grid((i, j) => `put(bi * M * N, row0 + lid.y * P + ${i}u, col0 + lid.x * P + ${j}u, acc${i}_${j});`)}
 }`;
-  return { key: `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}`, wgsl, inputs: [a.handle, b.handle], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
+  // the epilogue's words start after the batch walk, whose length depends on the batch rank
+  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}${epi ? `:${epiBase}:${epi.key}` : ''}`;
+  return { key, wgsl, inputs: [a.handle, b.handle, ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
 }
 
 // (k = 0 needs no case of its own: the K loop runs no steps and writes zeros)

@@ -1,4 +1,5 @@
 import { registerKernel, type Shape, type Pool2dAttrs } from '@tapegrad/tensor';
+import type { Epilogue } from '../fuse.js';
 import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // maxPool2d / avgPool2d and their backward kernels over [N, C, H, W], as the CPU kernels (op
@@ -22,7 +23,8 @@ const elem = (k: number, nc: string, y: string, x: string) => {
   return `md[${b}u] + (${nc}) + u32(${y}) * md[${b + 3}u] + u32(${x}) * md[${b + 4}u]`;
 };
 const plane = (k: number) => `(nn * md[${16 + 5 * k}u] + c * md[${17 + 5 * k}u])`;
-const MAIN = (ins: GpuView[], outs: GpuView[]) => `${preamble(ins.map((v) => v.dtype), outs.map((v) => v.dtype))}
+const MAIN = (ins: GpuView[], outs: GpuView[], epi = '', extra = 0) => `${preamble([...ins.map((v) => v.dtype), ...Array<'u32'>(extra).fill('u32')], outs.map((v) => v.dtype))}
+${epi}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let i = wid(wg, nw) * WG + l;
@@ -59,10 +61,14 @@ registerKernel('maxPool2d', 'webgpu', (([x], [out, idx], a) => {
 
 // inputs: grad of the output, the indices maxPool2d returned; each input element sums the
 // gradients of the outputs whose argmax it is
-registerKernel('maxPool2dBackward', 'webgpu', (([g, idx], [dx], a) => {
-  const n = numelOf(dx!.shape);
-  const meta = geometryMeta(n, dx!.shape, g!.shape, a, [g!, idx!, dx!]);
-  const wgsl = () => `${MAIN([g!, idx!], [dx!])}
+/** maxPool2dBackward's shader; with an epilogue (a compiled function's fused group), each value passes through it on its way to the (dense) output. */
+export function maxPool2dBackwardProgram([g, idx]: readonly GpuView[], dx: GpuView, a: Pool2dAttrs, epi?: Epilogue): Program {
+  const n = numelOf(dx.shape);
+  const meta = geometryMeta(n, dx.shape, g!.shape, a, [g!, idx!, dx]);
+  const epiBase = meta.length;
+  if (epi) meta.push(...epi.meta(dx));
+  // the shader's main has a variable C (channels): the epilogue's type is spelled out in its own scope
+  const wgsl = () => `${MAIN([g!, idx!], [dx], epi ? `alias C = f32;\n${epi.wgsl(epiBase, 2)}` : '', epi?.inputs.length ?? 0)}
   let jx = i32(i % u32(W)); let iy = i32((i / u32(W)) % u32(H)); let c = (i / u32(W * H)) % C; let nn = i / u32(W * H) / C;
   let me = iy * W + jx;
   // the outputs whose window can reach (iy, jx): oy·sh - ph <= iy <= oy·sh - ph + (kh-1)·dh
@@ -74,10 +80,11 @@ registerKernel('maxPool2dBackward', 'webgpu', (([g, idx], [dx], a) => {
       if (in1[${elem(1, plane(1), 'oy', 'ox')}] == me) { acc += in0[${elem(0, plane(0), 'oy', 'ox')}]; }
     }
   }
-  out0[${elem(2, plane(2), 'iy', 'jx')}] = acc;
+  out0[${elem(2, plane(2), 'iy', 'jx')}] = ${epi ? 'epilogue(acc, i)' : 'acc'};
 }`;
-  return [program('maxPool2dBackward', wgsl, [g!, idx!], [dx!], meta)];
-}) as WebGPUKernel<Pool2dAttrs>);
+  return program(`maxPool2dBackward${epi ? `:${epi.key}` : ''}`, wgsl, [g!, idx!, ...(epi?.inputs ?? [])], [dx], meta);
+}
+registerKernel('maxPool2dBackward', 'webgpu', ((inputs, [dx], a) => [maxPool2dBackwardProgram(inputs, dx!, a)]) as WebGPUKernel<Pool2dAttrs>);
 
 // avgPool2d's window of output (oy, ox), clipped, and its divisor, as PyTorch computes them;
 // md[15] the divisor override (0 for none), md[16] countIncludePad, operands from md[17]

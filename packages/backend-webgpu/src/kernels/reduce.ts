@@ -1,4 +1,5 @@
 import { registerKernel, unravelIndex, ValueError, type ReduceAttrs } from '@tapegrad/tensor';
+import type { Epilogue } from '../fuse.js';
 import { coalesce, computeType, f32Bits, numelOf, preamble, store, walk, walkMeta, wgslType, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // Each output element reduces one line of the input (the reduced dims at fixed kept indices).
@@ -76,7 +77,12 @@ const WIDE_FINISH = `fn fin(a: C, row: u32) -> i32 {
   return r.x;
 }`;
 
-function reduceProgram(name: string, x: GpuView, out: GpuView, dims: readonly number[]): Program {
+/**
+ * The reduction's shader. With a prologue (a compiled function's fused group), `x` is a dense
+ * float32 view with no buffer: each element is computed by the prologue as it is read. With an
+ * epilogue, each result passes through it on its way to the (dense) output.
+ */
+export function reduceProgram(name: string, x: GpuView, out: GpuView, dims: readonly number[], pro?: Epilogue, epi?: Epilogue): Program {
   const wide = (name === 'sum' || name === 'prod') && out.dtype === 'int32';
   const r = wide ? (name === 'sum' ? WIDE_SUM : WIDE_PROD) : REDUCERS[name]!;
   // arg reductions walk broadcast dims too (their index counts them), and prod (each copy is
@@ -97,7 +103,12 @@ function reduceProgram(name: string, x: GpuView, out: GpuView, dims: readonly nu
   const count = c === 'f32' ? f32Bits(repeat) : Math.min(repeat, 2 ** 32 - 1);
   // [rows, slot, line length, where the line's walk starts, broadcast count, the kept dims' walk, the line's walk]
   const meta = [rows, 0, n, 5 + keptWalk.length, count, ...keptWalk, ...walkMeta(red.shape, [{ offset: 0, strides: red.strides[0]! }])];
-  const result = r.arg ? 'i32(bi)' : wide ? (name === 'sum' ? 'fin(acc, row)' : 'wide(acc, row)') : name === 'sum' ? store('acc * bitcast<f32>(md[4])', c, out.dtype) : store('acc', c, out.dtype);
+  const proBase = meta.length;
+  if (pro) meta.push(...pro.meta(x));
+  const epiBase = meta.length;
+  if (epi) meta.push(...epi.meta(out));
+  const value = r.arg ? 'i32(bi)' : wide ? (name === 'sum' ? 'fin(acc, row)' : 'wide(acc, row)') : name === 'sum' ? store('acc * bitcast<f32>(md[4])', c, out.dtype) : store('acc', c, out.dtype);
+  const result = epi ? `epilogue(${value}, row)` : value;
   const combine = r.arg
     ? `fn better(v: C, i: u32, u: C, j: u32) -> bool {
   if (j == NONE) { return true; } if (i == NONE) { return false; }
@@ -108,15 +119,19 @@ function reduceProgram(name: string, x: GpuView, out: GpuView, dims: readonly nu
 }`
     : `fn comb(x: C, y: C) -> C { ${r.comb} }`;
   // visit element j of the line: fold it into (acc, bi)
-  const visit = `{ ${walk(1, 'md[3]', 'j', 'q')} let v = lift(in0[base + q0]); ${r.arg ? 'if (better(v, j, acc, bi)) { acc = v; bi = j; }' : 'acc = comb(acc, v);'} }`;
-  const head = `${preamble([x.dtype], [out.dtype], wide)}
+  const visit = `{ ${walk(1, 'md[3]', 'j', 'q')} let v = lift(${pro ? 'prologue(base + q0)' : 'in0[base + q0]'}); ${r.arg ? 'if (better(v, j, acc, bi)) { acc = v; bi = j; }' : 'acc = comb(acc, v);'} }`;
+  const own = pro ? pro.inputs.map(() => 'u32' as const) : [x.dtype];
+  const head = `${preamble([...own, ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype], wide)}
 alias C = ${wide ? 'vec2<i32>' : c};
+${pro?.wgsl(proBase, 0) ?? ''}
+${epi?.wgsl(epiBase, own.length) ?? ''}
 const NONE: u32 = 0xffffffffu;
 fn lift(x: ${wgslType(x.dtype)}) -> C { return ${wide ? 'C(i32(x), 0)' : 'C(x)'}; }
-${wide ? '' : `fn is_nan(x: C) -> bool { return nan_${c}(x); }`}
+${wide || pro || epi ? '' : `fn is_nan(x: C) -> bool { return nan_${c}(x); }`}
 ${combine}
 ${wide ? (name === 'sum' ? WIDE_FINISH : WIDE_STORE) : ''}`;
-  const key = `reduce:${name}:${x.dtype}:${out.dtype}:${short}`;
+  // the prologue's words follow the two walks, whose lengths depend on the ranks
+  const key = `reduce:${name}:${x.dtype}:${out.dtype}:${short}${pro ? `:${proBase}:${pro.key}` : ''}${epi ? `:epi${epiBase}:${epi.key}` : ''}`;
   const wgsl = short
     ? () => `${head}
 @compute @workgroup_size(WG)
@@ -159,7 +174,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
         );
       }
     : undefined;
-  return { key, wgsl, inputs: [x.handle], outputs: [out.handle], meta, workgroups: short ? Math.ceil(rows / WORKGROUP) : rows, errors };
+  return { key, wgsl, inputs: [...(pro ? pro.inputs.map((v) => v.handle) : [x.handle]), ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle], meta, workgroups: short ? Math.ceil(rows / WORKGROUP) : rows, errors };
 }
 
 for (const name of Object.keys(REDUCERS)) {

@@ -5,6 +5,7 @@ import { autogradHooks, Storage, Tensor } from '../tensor.js';
 import { warn } from '../warnings.js';
 import { bytesPerElement } from '../dtype.js';
 import { setTrace, trace as activeTrace } from './hooks.js';
+import { fuse } from './fuse.js';
 import { plan, type Plan } from './plan.js';
 import { genericReplayer, type Replayer } from './replay.js';
 import { mapResult, metaOf, rebuild, Tracer, type Buf, type Meta, type Source, type Trace } from './trace.js';
@@ -18,12 +19,22 @@ export interface CompileOptions {
   cacheLimit?: number;
   /** Warn once (through `warn`) when the function falls back to eager for good (default true). */
   warn?: boolean;
+  /**
+   * Merge chains of elementwise kernels (and an elementwise epilogue into the matmul or
+   * convolution before it) into one kernel each, where the backend can (default true). See
+   * docs/compiler.md, "What it fuses".
+   */
+  fuse?: boolean;
 }
 
 /** One traced graph of a compiled function: what a replay runs and what it holds. */
 export interface GraphStats {
-  /** Kernel calls per replay: the same kernels the eager call that traced it ran, in the same order. */
+  /** Kernel calls per replay: the kernels the eager call that traced it ran, in the same order, less those fused. */
   kernels: number;
+  /** The fused kernels among them, each named by the ops it computes ('fused(add,relu)'). */
+  fused: string[];
+  /** Kernel calls the eager call that traced it made. */
+  eagerKernels: number;
   /** Host writes per replay (random numbers drawn again; constants are written once). */
   hostWrites: number;
   /** What the eager call did that a replay does not: ops dispatched (kernels, views, host writes)... */
@@ -207,7 +218,8 @@ class CompiledFunction<A extends unknown[], R> {
     } finally {
       setTrace(undefined);
     }
-    const t = tracer.finish(result);
+    const finished = tracer.finish(result);
+    const t = 'reason' in finished || this.options.fuse === false ? finished : fuse(finished);
     if ('reason' in t) {
       this.lastFallback = t.reason;
       if (!t.retry || ++this.failures >= 3) {
@@ -336,6 +348,8 @@ class CompiledFunction<A extends unknown[], R> {
       const kept = new Set(t.made.map((m) => p.slotOf[m.buf]!));
       return {
         kernels: t.steps.filter((s) => s.kind === 'kernel').length,
+        fused: [...(t.fused ?? [])],
+        eagerKernels: t.counts.kernels,
         hostWrites: p.program.steps.filter((s) => s.kind === 'write').length,
         eagerDispatches: t.counts.kernels + t.counts.views + t.counts.writes,
         eagerTensors: t.counts.tensors,
@@ -356,7 +370,8 @@ class CompiledFunction<A extends unknown[], R> {
     if (s.disabled) lines.push(`runs eagerly for good (until reset()): ${s.disabled}`);
     s.graphs.forEach((g, i) =>
       lines.push(
-        `graph ${i}: ${g.kernels} kernels and ${g.hostWrites} host writes per replay (the eager call dispatched ${g.eagerDispatches} ops and made ${g.eagerTensors} tensors); ` +
+        `graph ${i}: ${g.kernels} kernels and ${g.hostWrites} host writes per replay (the eager call dispatched ${g.eagerDispatches} ops, ${g.eagerKernels} of them kernels, and made ${g.eagerTensors} tensors); ` +
+          (g.fused.length ? `${g.fused.length} fused: ${g.fused.join(', ')}; ` : '') +
           `${g.plannedBytes} bytes planned for intermediates (peak ${g.peakBytes}), ${g.constantBytes} of constants, ${g.perCallBytes} made per call; ${g.guards} guards; replayed ${g.replays} times`,
       ),
     );

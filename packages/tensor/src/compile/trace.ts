@@ -83,6 +83,8 @@ export interface Trace {
   /** The result with its tensors replaced by their refs. */
   readonly result: unknown;
   readonly counts: { readonly kernels: number; readonly views: number; readonly writes: number; readonly tensors: number };
+  /** The fused steps' ops ('fused(add,relu)'), once compile/fuse.ts has run. */
+  readonly fused?: readonly string[];
 }
 /** Why a trace cannot be replayed; `retry` when the next call may trace one that can. */
 export interface TraceFailure {

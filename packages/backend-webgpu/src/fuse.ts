@@ -1,0 +1,173 @@
+import type { BackendFusion, DType, FusedNode, FusedRef, FusionGroup } from '@tapegrad/tensor';
+import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
+import { MAP_OPS } from './kernels/elementwise.js';
+import { matmulProgram } from './kernels/matmul.js';
+import { conv2dProgram } from './kernels/conv.js';
+import { maxPool2dBackwardProgram } from './kernels/pool.js';
+import { reduceProgram } from './kernels/reduce.js';
+
+// Fusion on WebGPU (the pass: @tapegrad/tensor's compile/fuse.ts). A group becomes one shader:
+// each op is a WGSL function whose body is its expression from MAP_OPS, the table the eager
+// kernels are made from, computing in f32 as the eager kernel of a float32 output does; values
+// pass between them in registers where eager stored and reloaded the same f32 bits. One pipeline
+// per group signature (its ops and how they connect); shapes, strides and attrs are metadata.
+
+const OPERAND: readonly DType[] = ['float32', 'int32', 'bool'];
+const DEFINES = /\b(?:fn|struct|alias|const)\s+(\w+)/g;
+
+/** The WGSL helpers of the nodes, each once; undefined if two different ones define one name (they could not live in one shader). */
+function helpers(nodes: readonly FusedNode[]): string | undefined {
+  const texts = [...new Set(nodes.map((n) => MAP_OPS.get(n.op)!.f.helpers?.('f32') ?? ''))].filter(Boolean);
+  const names = texts.flatMap((t) => [...t.matchAll(DEFINES)].map((m) => m[1]!));
+  return new Set(names).size === names.length ? texts.join('\n') : undefined;
+}
+
+/**
+ * WGSL of a group's nodes: a function per node with its MAP_OPS expression, and `let v{j}` per
+ * node calling it on operands `x{q}` (the group's args, loaded by the caller) and earlier
+ * values; an anchor (node 0) is `v0`, the caller's. Scalars are read from `md[words + ...]`.
+ */
+function chain(nodes: readonly FusedNode[], anchored: boolean, words: string) {
+  const ops = anchored ? nodes.slice(1) : nodes;
+  if (!ops.every((n) => MAP_OPS.has(n.op) && n.inputs.length <= 3) || helpers(ops) === undefined) return undefined;
+  const scalars = nodes.map((n, j) => (anchored && j === 0 ? [] : (MAP_OPS.get(n.op)!.scalars?.(n.attrs) ?? [])));
+  const first = scalars.map((_, j) => scalars.slice(0, j).reduce((t, s) => t + s.length, 0));
+  const ref = (r: FusedRef) => ('arg' in r ? `x${r.arg}` : `v${r.node}`);
+  const fns = nodes.map((n, j) => (anchored && j === 0 ? '' : `fn n${j}(a: C, b: C, c: C, s0: C, s1: C, i: u32) -> C { return ${MAP_OPS.get(n.op)!.f.expr}; }`));
+  const calls = nodes.map((n, j) => {
+    if (anchored && j === 0) return '';
+    const operand = (q: number) => (n.inputs[q] ? ref(n.inputs[q]!) : 'C(0)');
+    const s = (q: number) => (q < scalars[j]!.length ? `bitcast<C>(md[${words} + ${first[j]! + q}u])` : 'C(0)');
+    return `let v${j} = n${j}(${operand(0)}, ${operand(1)}, ${operand(2)}, ${s(0)}, ${s(1)}, i);`;
+  });
+  return {
+    defs: () => `${helpers(ops)}\n${fns.join('\n')}`,
+    calls: calls.join(' '),
+    words: scalars.flat(),
+    result: `v${nodes.length - 1}`,
+    key: nodes.map((n) => `${n.op}(${n.inputs.map(ref).join(',')})`).join(';'),
+  };
+}
+const LD = `fn is_nan(x: C) -> bool { return nan_f32(x); }
+fn ld(bits: u32, code: u32) -> C {
+  if (code == 0u) { return bitcast<f32>(bits); }
+  if (code == 1u) { return C(bitcast<i32>(bits)); }
+  return C(bits);
+}`;
+const walkOf = (shape: readonly number[], views: readonly GpuView[], out: GpuView) => {
+  const st = views.map((v) => broadcastStrides(v, out.shape));
+  const co = coalesce(shape, st);
+  return walkMeta(co.shape, views.map((v, j) => ({ offset: v.offset, strides: co.strides[j]! })));
+};
+
+/**
+ * A chain run inside another kernel's shader, with its args bound after that kernel's own
+ * (from binding `in{first}`, metadata from word `base`). An epilogue (matmul.ts, conv.ts,
+ * pool.ts): `fn epilogue(v0: f32, i: u32) -> f32` applies the chain to the anchor's value of
+ * output element `i` (row-major in the dense output). A prologue (reduce.ts): `fn prologue(i:
+ * u32) -> f32` computes the chain's value of element `i` (row-major) of the reduction's input.
+ */
+export interface Epilogue {
+  readonly inputs: readonly GpuView[];
+  readonly key: string;
+  wgsl(base: number, first: number): string;
+  /** Its metadata words, for the chain's shape (the anchor's output, the reduction's input). */
+  meta(shape: GpuView): number[];
+}
+/** The chain of `nodes` (node 0 the anchor's value when `anchored`), its args those from index `k` on. */
+function stage(nodes: readonly FusedNode[], k: number, anchored: boolean): (inputs: readonly GpuView[]) => Epilogue {
+  return (inputs) => {
+    const extra = inputs.slice(k);
+    const c = chain(nodes.map((n) => ({ ...n, inputs: n.inputs.map((r) => ('arg' in r ? { arg: r.arg - k } : r)) })), anchored, 'e_w')!;
+    return {
+      inputs: extra,
+      key: `${extra.length}:${c.key}`,
+      wgsl: (base, first) => `${LD}
+${c.defs()}
+fn ${anchored ? 'epilogue(v0: C, i: u32)' : 'prologue(i: u32)'} -> C {
+  let e_w = ${base + extra.length}u;
+  ${walk(extra.length, `${base + extra.length}u + ${c.words.length}u`, 'i', 'q')}
+  ${extra.map((_, q) => `let x${q} = ld(in${first + q}[q${q}], md[${base + q}u]);`).join(' ')}
+  ${c.calls}
+  return ${c.result};
+}`,
+      meta: (v) => [...extra.map((a) => DTYPE_CODE[a.dtype]!), ...c.words, ...walkOf(v.shape, extra, v)],
+    };
+  };
+}
+function epilogue({ nodes }: FusionGroup): ((inputs: readonly GpuView[]) => Epilogue) | undefined {
+  const k = nodes[0]!.inputs.length; // the anchor's own operands come first among the args
+  // the epilogue binds the args after the anchor's own: one it shares with the anchor (matmul(x, w) + x) would need both
+  if (!nodes[0]!.inputs.every((r, q) => 'arg' in r && r.arg === q) || nodes.slice(1).some((n) => n.inputs.some((r) => 'arg' in r && r.arg < k))) return undefined;
+  return stage(nodes, k, true);
+}
+
+/** The shader of an elementwise group, and the kernel running it (operands in any layout; node values stay in registers). */
+function elementwise({ nodes, args }: FusionGroup): WebGPUKernel | undefined {
+  const k = args.length;
+  const c = chain(nodes, false, `${3 + k}u`);
+  if (!c) return undefined;
+  const wgsl = () => `${preamble(args.map(() => 'u32'), ['u32'])}
+alias C = f32;
+${LD}
+${c.defs()}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let i = wid(w, nw) * WG + l;
+  if (i >= md[0]) { return; }
+  ${walk(k + 1, `${3 + k + c.words.length}u`, 'i')}
+  ${args.map((_, q) => `let x${q} = ld(in${q}[o${q}], md[${2 + q}u]);`).join(' ')}
+  ${c.calls}
+  out0[o${k}] = bitcast<u32>(${c.result});
+}`;
+  const key = `fused:${k}:${c.key}`;
+  return (inputs: readonly GpuView[], [out]: readonly GpuView[]): Program[] => {
+    const n = numelOf(out!.shape);
+    const meta = [n, 0, ...inputs.map((v) => DTYPE_CODE[v.dtype]!), DTYPE_CODE[out!.dtype]!, ...c.words, ...walkOf(out!.shape, [...inputs, out!], out!)];
+    return [{ key, wgsl, inputs: inputs.map((v) => v.handle), outputs: [out!.handle], meta, workgroups: Math.ceil(n / WORKGROUP) }];
+  };
+}
+
+/** Reductions that compute a float32 prologue as they read, or an epilogue as they store (reduce.ts). */
+const REDUCTIONS = new Set(['sum', 'max', 'min', 'prod']);
+/** Anchors whose shader applies an epilogue at its store, given the group's epilogue. */
+type Anchor = (inputs: readonly GpuView[], out: GpuView, attrs: any, epi: Epilogue) => Program;
+const ANCHORS = new Map<string, Anchor>([
+  ['matmul', ([a, b], out, _attrs, epi) => matmulProgram(a!, b!, out, epi)],
+  ['conv2d', conv2dProgram],
+  ['maxPool2dBackward', maxPool2dBackwardProgram],
+  // a reduction that took no prologue: the epilogue runs on each result as it is stored
+  ...[...REDUCTIONS].map((op): [string, Anchor] => [op, ([x], out, { dims }, epi) => reduceProgram(op, x!, out, dims, undefined, epi)]),
+]);
+
+function fuse(group: FusionGroup): WebGPUKernel | undefined {
+  const last = group.nodes.at(-1)!;
+  if (REDUCTIONS.has(last.op)) {
+    const pro = group.nodes.slice(0, -1);
+    if (!chain(pro, false, '0u')) return undefined;
+    const make = stage(pro, 0, false);
+    const shape = pro.at(-1)!.shape;
+    const { dims } = last.attrs as { dims: readonly number[] };
+    // the reduction reads the chain's value as a dense float32 tensor of its shape, never stored
+    const strides = shape.map((_, d) => shape.slice(d + 1).reduce((n, e) => n * e, 1));
+    return ((inputs, [out]) => [reduceProgram(last.op, { handle: undefined as never, dtype: 'float32', shape, strides, offset: 0 }, out!, dims, make(inputs))]) as WebGPUKernel;
+  }
+  const anchor = ANCHORS.get(group.nodes[0]!.op);
+  if (!anchor) return elementwise(group);
+  if (!chain(group.nodes, true, '0u')) return undefined;
+  const epi = epilogue(group);
+  const { inputs: own, attrs } = group.nodes[0]!;
+  return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
+}
+
+/** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod. */
+export const webgpuFusion: BackendFusion = {
+  role(op, inputs, output) {
+    if (output !== 'float32' || !inputs.every((d) => OPERAND.includes(d))) return undefined;
+    // a reduction: the pass lets one that took no prologue anchor an epilogue
+    if (REDUCTIONS.has(op)) return inputs[0] === 'float32' ? 'reduction' : undefined;
+    if (ANCHORS.has(op)) return 'anchor';
+    return MAP_OPS.has(op) ? 'elementwise' : undefined;
+  },
+  fuse,
+};

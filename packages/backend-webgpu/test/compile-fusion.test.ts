@@ -1,0 +1,155 @@
+// compile's fusion on WebGPU (src/fuse.ts): a fused group is one shader whose ops are their
+// MAP_OPS expressions, the eager kernels' own, in f32 as eager computes a float32 output; an
+// epilogue runs in the store of a matmul, conv2d or maxPool2dBackward. On this adapter the
+// results are eager WebGPU's bits (the same f32 operations in the same order: no contraction
+// into fused multiply-adds was seen), and within float tolerance of the CPU's; both are tested.
+import { expect, it } from 'vitest';
+import { noGrad } from '@tapegrad/autograd';
+import * as nn from '@tapegrad/nn';
+import * as tg from '@tapegrad/tensor';
+import { expectClose, openDevice } from './helpers.js';
+
+const { gpuDescribe } = await openDevice();
+const F = nn.functional;
+
+class Cnn extends nn.Module {
+  features = new nn.Sequential(
+    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+  );
+  head = new nn.Linear(8 * 7 * 7, 10);
+  forward(x: tg.Tensor): tg.Tensor {
+    return this.head.forward(this.features.forward(x).flatten(1));
+  }
+}
+
+async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', steps: number) {
+  tg.manualSeed(21);
+  const m = (model === 'mlp' ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)) : new Cnn()).to('webgpu');
+  const o = new nn.optim.SGD(m.parameters(), { lr: 0.05, momentum: 0.9 });
+  const f = (x: tg.Tensor, y: tg.Tensor) => {
+    const loss = F.crossEntropy(m.forward(x), y);
+    o.zeroGrad();
+    loss.backward();
+    o.step();
+    return loss;
+  };
+  const step = mode === 'eager' ? undefined : tg.compile(f, { fuse: mode === 'fused' });
+  tg.manualSeed(22);
+  const losses: number[][] = [];
+  for (let i = 0; i < steps; i++) {
+    const x = tg.randn(model === 'mlp' ? [16, 784] : [4, 1, 28, 28]).to('webgpu'), y = tg.randint(0, 10, [model === 'mlp' ? 16 : 4]).to('webgpu');
+    const loss = step ? step(x, y) : tg.tidy(() => f(x, y));
+    losses.push(Array.from(await loss.data()));
+    loss.dispose(), x.dispose(), y.dispose();
+  }
+  const params = await Promise.all(m.parameters().map(async (p) => Array.from(await p.data())));
+  const grads = await Promise.all(m.parameters().map(async (p) => Array.from(await p.grad!.data())));
+  o.zeroGrad();
+  for (const p of m.parameters()) p.dispose();
+  return { losses, params, grads, stats: step?.stats() };
+}
+
+gpuDescribe('fusion on WebGPU', () => {
+  for (const [model, groups] of [
+    ['mlp', ['fused(matmul,add,relu)', 'fused(matmul,add)', 'fused(matmul,reluBackward)']],
+    ['cnn', ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(matmul,add)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)']],
+  ] as const) {
+    it(`${model}: the compiled step with epilogues gives eager WebGPU's losses, parameters and gradients over 5 steps`, async () => {
+      const eager = await train(model, 'eager', 5), fused = await train(model, 'fused', 5), unfused = await train(model, 'unfused', 5);
+      expect(fused.losses).toEqual(eager.losses);
+      expect(fused.params).toEqual(eager.params);
+      expect(fused.grads).toEqual(eager.grads);
+      expect(unfused.params).toEqual(eager.params);
+      const g = fused.stats!.graphs[0]!, u = unfused.stats!.graphs[0]!;
+      expect(g.fused).toEqual(groups);
+      // a group of n ops saves n - 1 kernels
+      expect(g.kernels).toBe(u.kernels - groups.reduce((n, f) => n + f.split(',').length - 1, 0));
+    });
+  }
+
+  it('a chain over broadcast, strided and scalar operands, where, clamp and activations: eager WebGPU bits, the CPU within tolerance', async () => {
+    tg.manualSeed(3);
+    const xs = [tg.randn([6, 40]), tg.randn([40]), tg.randn([40, 6])];
+    const f = (x: tg.Tensor, b: tg.Tensor, t: tg.Tensor) => {
+      const h = x.mul(b).add(t.transpose(0, 1)).sub(0.5).div(1.25);
+      const k = h.where(x.gt(0), x.abs().sqrt()).clamp(-2, 2).sigmoid().tanh().mul(3);
+      return F.hardswish(F.softplus(F.elu(F.leakyRelu(k, 0.1), 0.5), { beta: 2, threshold: 4 })).maximum(b).square();
+    };
+    const cpu = Array.from(tg.tidy(() => f(xs[0]!, xs[1]!, xs[2]!)).dataSync());
+    const gpu = xs.map((x) => x.to('webgpu'));
+    const eager = Array.from(await tg.tidy(() => f(gpu[0]!, gpu[1]!, gpu[2]!)).data());
+    const c = tg.compile(f);
+    for (let i = 0; i < 3; i++) {
+      const r = c(gpu[0]!, gpu[1]!, gpu[2]!);
+      const got = Array.from(await r.data());
+      expect(got, `call ${i}`).toEqual(eager);
+      expectClose(got, cpu, { atol: 1e-5, rtol: 1e-4 }, `call ${i} against the CPU`);
+      r.dispose();
+    }
+    const g = c.stats().graphs[0]!;
+    // only the mask (a bool result) stays out of the chain, which is one shader
+    expect(g.fused).toEqual(['fused(mul,add,sub,div,abs,sqrt,where,clamp,sigmoid,tanh,mul,leakyRelu,elu,softplus,hardswish,maximum,square)']);
+    expect(g.kernels).toBe(2);
+  });
+
+  it('forward under noGrad: epilogues after a batched matmul (broadcast and transposed operands) and a conv2d without bias', async () => {
+    tg.manualSeed(6);
+    const cases: [(...xs: tg.Tensor[]) => tg.Tensor, tg.Tensor[], string][] = [
+      [(x, w, b) => noGrad(() => x.matmul(w).add(b).relu().mul(b.exp())), [tg.randn([3, 16, 24]), tg.randn([24, 20]), tg.randn([20, 1]).transpose(0, 1)], 'fused(matmul,add,relu,mul)'],
+      [(x, w) => noGrad(() => F.leakyRelu(F.conv2d(x, w, null, { padding: 1 }), 0.3).abs().sqrt()), [tg.randn([2, 3, 8, 8]), tg.randn([4, 3, 3, 3])], 'fused(conv2d,leakyRelu,abs,sqrt)'],
+      // an epilogue reading the product's own operand: the product stays apart, the chain fuses
+      [(x, w) => noGrad(() => x.matmul(w).add(x).relu().neg()), [tg.randn([12, 12]), tg.randn([12, 12])], 'fused(add,relu,neg)'],
+    ];
+    for (const [f, xs, group] of cases) {
+      const cpu = Array.from(tg.tidy(() => f(...xs)).dataSync());
+      const gpu = xs.map((x) => x.to('webgpu'));
+      const eager = Array.from(await tg.tidy(() => f(...gpu)).data());
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = Array.from(await c(...gpu).data());
+        expect(got, `${group}, call ${i}`).toEqual(eager);
+        expectClose(got, cpu, { atol: 1e-4, rtol: 1e-4 }, `${group} against the CPU`);
+      }
+      expect(c.stats().graphs[0]!.fused).toEqual([group]);
+    }
+  });
+
+  it('prologues: an elementwise chain computed as a sum, max, min or prod reads it (a loss, a mean of squares, a row max); epilogues after one', async () => {
+    tg.manualSeed(7);
+    const xs = [tg.randn([8, 300]), tg.randn([8, 300]), tg.randn([300])];
+    const cases: [(...xs: tg.Tensor[]) => tg.Tensor, string[]][] = [
+      [(x, y) => x.sub(y).square().mean(), ['fused(sub,square,sum)']],
+      // a reduction without a prologue anchors an epilogue: the mean's division, a square root
+      [(x) => x.mean(1).sqrt(), ['fused(sum,div,sqrt)']],
+      [(x, y, b) => x.mul(b).add(y).relu().sum(1, true), ['fused(mul,add,relu,sum)']],
+      [(x, y, b) => x.sub(b).abs().max(0), ['fused(sub,abs,max)']],
+      [(x, y) => x.tanh().mul(y.sigmoid()).min(1), ['fused(tanh,sigmoid,mul,min)']],
+      [(x) => x.mul(0.01).add(1).prod(1), ['fused(mul,add,prod)']],
+      // what follows a reduction is not part of its chain; a reduction reading a transposed view of the chain stays apart
+      [(x) => x.exp().sum(1).neg(), ['fused(exp,sum)']],
+      [(x) => x.exp().transpose(0, 1).sum(0), []],
+    ];
+    for (const [f, groups] of cases) {
+      const cpu = Array.from(tg.tidy(() => f(...xs)).dataSync());
+      const gpu = xs.map((x) => x.to('webgpu'));
+      const eager = Array.from(await tg.tidy(() => f(...gpu)).data());
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = Array.from(await c(...gpu).data());
+        expect(got, `${groups[0]}, call ${i}`).toEqual(eager);
+        expectClose(got, cpu, { atol: 1e-4, rtol: 1e-4 }, `${groups[0]} against the CPU`);
+      }
+      expect(c.stats().graphs[0]!.fused, groups[0]).toEqual(groups);
+    }
+  });
+
+  it('ops whose WGSL helpers define the same names (erf and sin) stay apart, with the right values', async () => {
+    const x = tg.tensor([0.1, -0.7, 1.5, 3]);
+    const f = (x: tg.Tensor) => x.erf().sin();
+    const expected = Array.from(await tg.tidy(() => f(x.to('webgpu'))).data());
+    const c = tg.compile(f);
+    for (let i = 0; i < 2; i++) expect(Array.from(await c(x.to('webgpu')).data())).toEqual(expected);
+    expect(c.stats().graphs[0]!.fused).toEqual([]);
+  });
+});

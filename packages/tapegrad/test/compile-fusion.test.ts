@@ -1,0 +1,209 @@
+import { describe, expect, it } from 'vitest';
+import * as tg from '../src/index.js';
+import { nn, optim } from '../src/index.js';
+
+// compile's fusion pass on the CPU (tensor/src/compile/fuse.ts, backend-cpu/src/fuse.ts): a
+// fused group computes each op with its eager scalar function, rounded to float32 as eager's
+// stores round, so results are eager's bits; and what must not fuse (an intermediate kept,
+// written in place, read twice or through a broadcast view; a write between) does not. The
+// expected values are eager runs of the same functions. Run it in poison mode too.
+
+const bits = (t: tg.Tensor) => Array.from(t.dataSync());
+const F = nn.functional;
+
+/** Compile f, call it four times on args (tracing, then replaying), expect eager's bits each time; return its stats. */
+function sameAsEager(f: (...xs: tg.Tensor[]) => tg.Tensor, args: tg.Tensor[], options: tg.CompileOptions = {}) {
+  const expected = bits(tg.tidy(() => f(...args)));
+  const c = tg.compile(f, options);
+  for (let i = 0; i < 4; i++) {
+    const r = c(...args);
+    expect(bits(r), `call ${i}`).toEqual(expected);
+    r.dispose();
+  }
+  expect(c.stats().replays).toBe(3);
+  return c;
+}
+
+describe('fused elementwise chains give eager bits', () => {
+  it('a chain over broadcast operands, number operands, where and clamp becomes one kernel with no intermediates', () => {
+    tg.manualSeed(1);
+    const x = tg.randn([16, 33]), b = tg.randn([33]), s = tg.randn([16, 1]);
+    const f = (x: tg.Tensor, b: tg.Tensor, s: tg.Tensor) => {
+      const t = x.mul(b).add(s).sub(0.25).div(1.5).exp().neg();
+      return t.where(x.gt(0), x.sqrt()).clamp(-3, 2).sigmoid().tanh().maximum(b).square();
+    };
+    const c = sameAsEager(f, [x, b, s]);
+    const g = c.stats().graphs[0]!;
+    // gt (a bool result) stays on its own; everything else is one kernel, and only the result is stored
+    expect(g.fused).toEqual(['fused(mul,add,sub,div,exp,neg,sqrt,where,clamp,sigmoid,tanh,maximum,square)']);
+    expect(g.kernels).toBe(2);
+    expect([g.plannedBytes, g.eagerKernels]).toEqual([16 * 33, 14]); // the bool mask
+    expect(c.explain()).toContain('1 fused: fused(mul,add,sub');
+  });
+  it('activations and their backward rules: a step through gelu, leakyRelu, elu, softplus, hardswish and mish', () => {
+    tg.manualSeed(2);
+    const x = tg.randn([8, 40]);
+    const w = tg.randn([40]).requiresGrad_();
+    const step = (x: tg.Tensor) => {
+      w.grad?.dispose();
+      w.grad = null;
+      let h = x.mul(w);
+      h = F.mish(F.hardswish(F.softplus(F.elu(F.leakyRelu(F.gelu(h), 0.2), 0.7), { beta: 2, threshold: 5 }))).mul(0.5);
+      const loss = h.sum();
+      loss.backward();
+      return loss;
+    };
+    const expectedLoss = bits(tg.tidy(() => step(x)));
+    const expectedGrad = bits(w.grad!);
+    const c = tg.compile(step);
+    for (let i = 0; i < 4; i++) {
+      const loss = c(x);
+      expect(bits(loss), `loss ${i}`).toEqual(expectedLoss);
+      expect(bits(w.grad!), `grad ${i}`).toEqual(expectedGrad);
+      loss.dispose();
+    }
+    const g = c.stats().graphs.at(-1)!;
+    // each activation's input is saved for its backward rule (read twice): the forward chain stays
+    // stored but its tail; the backward chain, whose intermediates only the next rule reads, fuses
+    expect(g.fused).toEqual(['fused(mish,mul)', 'fused(mul,mishBackward,hardswishBackward,softplusBackward,eluBackward,leakyReluBackward,geluBackward,mul)']);
+    expect(g.kernels).toBeLessThan(g.eagerKernels);
+  });
+  it('a path of ops with SIMD kernels runs them in place over the output: one kernel call, no intermediates', () => {
+    tg.manualSeed(4);
+    const x = tg.randn([64, 100]), b = tg.randn([100]);
+    const g = sameAsEager((x, b) => x.mul(b).add(1).sub(0.25).div(1.5).mul(x).neg().relu(), [x, b]).stats().graphs[0]!;
+    expect([g.kernels, g.plannedBytes, g.fused]).toEqual([1, 0, ['fused(mul,add,sub,div,mul,neg,relu)']]);
+  });
+  it('with fuse: false every kernel stays', () => {
+    const x = tg.randn([100]);
+    const g = sameAsEager((x) => x.exp().neg().mul(3), [x], { fuse: false }).stats().graphs[0]!;
+    expect([g.kernels, g.fused]).toEqual([3, []]);
+  });
+  it('where the engine forbids generated code (a Content-Security-Policy without unsafe-eval), groups stay unfused', () => {
+    const original = globalThis.Function;
+    globalThis.Function = function () {
+      throw new EvalError('Code generation from strings disallowed for this context');
+    } as unknown as FunctionConstructor;
+    try {
+      const x = tg.randn([100]);
+      // sqrt has no fast loop: the chain would be a generated loop
+      const g = sameAsEager((x) => x.exp().sqrt().mul(3), [x]).stats().graphs[0]!;
+      expect([g.kernels, g.fused]).toEqual([3, []]);
+    } finally {
+      globalThis.Function = original;
+    }
+  });
+});
+
+describe('what must not fuse does not', () => {
+  const x = tg.tensor([0.5, -1, 2, 3, -0.25, 4]);
+  it('an intermediate the function returns (kept) stays stored', () => {
+    const f = (x: tg.Tensor) => {
+      const a = x.exp();
+      return [a, a.neg().mul(2)] as const;
+    };
+    const expected = tg.tidy(() => f(x).map(bits));
+    const c = tg.compile(f);
+    for (let i = 0; i < 3; i++) expect(c(x).map(bits)).toEqual(expected);
+    expect(c.stats().graphs[0]!.fused).toEqual(['fused(neg,mul)']);
+  });
+  it('an intermediate read by two kernels stays stored; its readers fuse around it', () => {
+    const c = sameAsEager((x) => {
+      const a = x.exp();
+      return a.sqrt().add(a.mul(2));
+    }, [x]);
+    expect(c.stats().graphs[0]!.fused).toEqual(['fused(sqrt,mul,add)']);
+  });
+  it('an intermediate written in place stays stored', () => {
+    const c = sameAsEager((x) => {
+      const a = x.exp();
+      a.mul_(3);
+      return a.neg();
+    }, [x]);
+    expect(c.stats().graphs[0]!.fused).toEqual([]);
+  });
+  it('a producer whose input is written before its consumer runs does not move past that write', () => {
+    const y = tg.tensor([1, 2, 3, 4, 5, 6]);
+    const f = (x: tg.Tensor, y: tg.Tensor) => {
+      const a = y.mul(2);
+      y.add_(1);
+      return a.add(x);
+    };
+    const eagerY = y.clone();
+    const expected = bits(tg.tidy(() => f(x, eagerY)));
+    const c = tg.compile(f);
+    const yc = y.clone();
+    expect(bits(c(x, yc))).toEqual(expected);
+    expect(c.stats().graphs[0]!.fused).toEqual([]);
+  });
+  it('an intermediate read through a broadcast view stays stored', () => {
+    const b = tg.tensor([1, 2, 3]);
+    const c = sameAsEager((x, b) => x.reshape([2, 3]).add(b.exp()).neg(), [x, b]);
+    expect(c.stats().graphs[0]!.fused).toEqual(['fused(add,neg)']);
+  });
+  it('float64 is left alone on the CPU (its kernels compute with other functions than float32 ones)', () => {
+    const c = sameAsEager((x) => x.exp().neg(), [x.cast('float64')]);
+    expect(c.stats().graphs[0]!.fused).toEqual([]);
+  });
+});
+
+describe('epilogues and the MNIST steps', () => {
+  it('forward under noGrad: a product, a bias and an activation chain after it, in place (SIMD ops) or in a generated loop', () => {
+    tg.manualSeed(5);
+    const x = tg.randn([3, 16, 24]), w = tg.randn([24, 20]), b = tg.randn([20]), wl = tg.randn([20, 24]);
+    const simd = sameAsEager((x, w, b) => tg.noGrad(() => x.matmul(w).add(b).relu().mul(2)), [x, w, b]);
+    expect(simd.stats().graphs[0]!.fused).toEqual(['fused(matmul,add,relu,mul)']);
+    const generated = sameAsEager((x, w, b) => tg.noGrad(() => F.gelu(F.linear(x, w, b)).mul(b).clamp(-1, 1)), [x, wl, b]);
+    expect(generated.stats().graphs[0]!.fused).toEqual(['fused(linear,gelu,mul,clamp)']);
+    const conv = sameAsEager((x, w) => tg.noGrad(() => F.leakyRelu(F.conv2d(x, w, null, { padding: 1 }), 0.3).sqrt()), [tg.randn([2, 3, 8, 8]), tg.randn([4, 3, 3, 3])]);
+    expect(conv.stats().graphs[0]!.fused).toEqual(['fused(conv2d,leakyRelu,sqrt)']);
+  });
+  class Cnn extends nn.Module {
+    features = new nn.Sequential(
+      new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+      new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    );
+    head = new nn.Linear(8 * 7 * 7, 10);
+    forward(x: tg.Tensor): tg.Tensor {
+      return this.head.forward(this.features.forward(x).flatten(1));
+    }
+  }
+  function train(model: 'mlp' | 'cnn', fused: boolean | 'eager', steps: number) {
+    tg.manualSeed(11);
+    const m = model === 'mlp' ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)) : new Cnn();
+    const o = new optim.Adam(m.parameters(), { lr: 0.003 });
+    const f = (x: tg.Tensor, y: tg.Tensor) => {
+      const loss = F.crossEntropy(m.forward(x), y);
+      o.zeroGrad();
+      loss.backward();
+      o.step();
+      return loss;
+    };
+    const step = fused === 'eager' ? undefined : tg.compile(f, { fuse: fused });
+    tg.manualSeed(12);
+    const losses: number[][] = [];
+    for (let i = 0; i < steps; i++) {
+      const x = tg.randn(model === 'mlp' ? [16, 784] : [4, 1, 28, 28]), y = tg.randint(0, 10, [model === 'mlp' ? 16 : 4]);
+      const loss = step ? step(x, y) : tg.tidy(() => f(x, y));
+      losses.push(bits(loss));
+      loss.dispose(), x.dispose(), y.dispose();
+    }
+    return { losses, params: m.parameters().map(bits), grads: m.parameters().map((p) => bits(p.grad!)), stats: step?.stats() };
+  }
+  for (const [model, groups] of [
+    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)']],
+    ['cnn', ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)']],
+  ] as const) {
+    it(`${model}: the compiled step with epilogues gives eager's losses, parameters and gradients over 6 steps`, () => {
+      const eager = train(model, 'eager', 6), fused = train(model, true, 6), unfused = train(model, false, 6);
+      expect(fused.losses).toEqual(eager.losses);
+      expect(fused.params).toEqual(eager.params);
+      expect(fused.grads).toEqual(eager.grads);
+      expect(unfused.params).toEqual(eager.params);
+      const g = fused.stats!.graphs[0]!, u = unfused.stats!.graphs[0]!;
+      expect(g.fused).toEqual(groups);
+      expect(g.kernels).toBe(u.kernels - groups.length);
+      expect(g.plannedBytes).toBeLessThan(u.plannedBytes);
+    });
+  }
+});
