@@ -5,6 +5,9 @@ import type { HalfDType } from './half.js';
 import { keep } from './memory.js';
 import { autogradHooks, type Tensor } from './tensor.js';
 import { run } from './dispatch.js';
+import { countRegion, enter, innermost, runIn, withoutAutocast, type AutocastPolicyHooks, type Region } from './autocast-region.js';
+
+export { autocastActive, autocastOp, isAutocastEnabled, withoutAutocast } from './autocast-region.js';
 
 // ---- the policy: one table ------------------------------------------------------------------
 //
@@ -99,57 +102,6 @@ export interface AutocastOptions {
   cacheEnabled?: boolean;
 }
 
-type Cache = Map<Tensor, { version: number; cast: Tensor }>;
-// One open region; each links to the region innermost when it opened, so a flow's regions form a chain.
-interface Region {
-  readonly device: Device;
-  readonly dtype: HalfDType;
-  readonly enabled: boolean;
-  readonly cacheEnabled: boolean;
-  /** Shared with the enclosing region of the same device and dtype: PyTorch clears its cast cache when the outermost region exits. */
-  readonly cache: Cache;
-  readonly ownsCache: boolean;
-  readonly parent: Region | undefined;
-  open: boolean;
-}
-
-// Each async flow has its own chain, in an AsyncLocalStorage where the runtime has one (Node 20.16
-// and later), as memory.ts keeps scopes: `using _ = autocast(...)` enters its region with
-// enterWith, and awaits carry it to their continuations. Without AsyncLocalStorage (browsers) the
-// program is one flow: a region held across an await then also covers other tasks that run meanwhile.
-interface AsyncLocalStorage<S> {
-  getStore(): S | undefined;
-  enterWith(store: S | undefined): void;
-  run<R>(store: S, fn: () => R): R;
-}
-type AsyncHooks = { AsyncLocalStorage: new <S>() => AsyncLocalStorage<S> };
-const asyncHooks = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:async_hooks') as
-  | AsyncHooks
-  | undefined;
-const flows = asyncHooks && new asyncHooks.AsyncLocalStorage<Region>();
-let only: Region | undefined;
-// Regions open anywhere: while none is, dispatch skips the lookup (autocast costs nothing unused).
-let openRegions = 0;
-// Inside a composite that applied its policy, and during backward: its inner ops are not cast again.
-let suspended = 0;
-
-function innermost(): Region | undefined {
-  let r = flows ? flows.getStore() : only;
-  while (r && !r.open) r = r.parent;
-  return r;
-}
-function enter(r: Region | undefined): void {
-  if (flows) flows.enterWith(r);
-  else only = r;
-}
-
-/** The innermost open region for `device` in the running flow, when it is enabled. */
-function regionFor(device: Device): Region | undefined {
-  if (openRegions === 0 || suspended > 0) return undefined;
-  for (let r = innermost(); r; r = r.parent) if (r.open && r.device === device) return r.enabled ? r : undefined;
-  return undefined;
-}
-
 const DEFAULT_DTYPE: Record<string, HalfDType> = { cpu: 'bfloat16', webgpu: 'float16' };
 
 function openRegion(options: AutocastOptions): Region {
@@ -168,7 +120,7 @@ function openRegion(options: AutocastOptions): Region {
   for (let r = parent; r; r = r.parent) if (r.open && r.device === device && r.enabled) { outer = r; break; }
   const shared = outer && outer.dtype === dtype ? outer.cache : undefined;
   const region: Region = { device, dtype, enabled, cacheEnabled, cache: shared ?? new Map(), ownsCache: !shared, parent, open: true };
-  openRegions++;
+  countRegion(1, HOOKS);
   return region;
 }
 
@@ -176,7 +128,7 @@ function closeRegion(region: Region): void {
   if (!region.open) return;
   const wasInnermost = innermost() === region;
   region.open = false;
-  openRegions--;
+  countRegion(-1, HOOKS);
   if (region.ownsCache) {
     for (const { cast } of region.cache.values()) cast.dispose();
     region.cache.clear();
@@ -206,10 +158,7 @@ export function autocast<T>(options: AutocastOptions, fn?: () => T): T | Disposa
     enter(region);
     return { [Symbol.dispose]: () => closeRegion(region) };
   }
-  // run, not enterWith: the region is the store of fn's context only, never its caller's
-  if (flows) return flows.run(region, () => settle(region, fn));
-  enter(region);
-  return settle(region, fn);
+  return runIn(region, () => settle(region, fn));
 }
 
 function settle<T>(region: Region, fn: () => T): T {
@@ -223,21 +172,6 @@ function settle<T>(region: Region, fn: () => T): T {
   if (result instanceof Promise) return result.finally(() => closeRegion(region)) as T;
   closeRegion(region);
   return result;
-}
-
-/** Whether autocast is on for `device` in the running flow (torch.is_autocast_enabled). */
-export function isAutocastEnabled(device: Device): boolean {
-  return regionFor(device) !== undefined;
-}
-
-/** Run `fn` with autocast suspended: backward does, and so do composites after casting at entry. */
-export function withoutAutocast<T>(fn: () => T): T {
-  suspended++;
-  try {
-    return fn();
-  } finally {
-    suspended--;
-  }
 }
 
 // ---- casts ----------------------------------------------------------------------------------
@@ -295,67 +229,35 @@ function apply<T extends readonly (Tensor | null | undefined)[]>(region: Region,
   return { inputs: out, setDType, made };
 }
 
-/**
- * @internal dispatch's step: under an enabled region for the inputs' device, the op's inputs
- * cast by its policy (and attrs with `dtype: 'float32'` for 'float32-read'), run by `dispatch`
- * with autocast suspended; undefined where autocast leaves the op alone.
- */
-export function autocastDispatch(
-  name: string,
-  inputs: readonly Tensor[],
-  attrs: unknown,
-  dispatch: (name: string, inputs: readonly Tensor[], attrs: unknown) => Tensor[],
-): Tensor[] | undefined {
-  if (openRegions === 0) return undefined;
-  const policy = AUTOCAST_POLICY[name];
-  if (policy === undefined || inputs.length === 0) return undefined;
-  const region = regionFor(inputs[0]!.device);
-  if (!region) return undefined;
-  const a = apply(region, name, policy, inputs);
-  if (!a.setDType && a.made.length === 0 && a.inputs.every((t, i) => t === inputs[i])) return undefined;
-  const attrsOut = a.setDType ? withDType(attrs) : attrs;
-  try {
-    return withoutAutocast(() => dispatch(name, a.inputs, attrsOut));
-  } finally {
-    for (const t of a.made) t.dispose();
-  }
-}
-
 // attrs may be a function (an op whose attrs change between compiled replays): keep it one
 function withDType(attrs: unknown): unknown {
   if (typeof attrs === 'function') return () => ({ ...(attrs as () => object)(), dtype: 'float32' });
   return { ...(attrs as object), dtype: 'float32' };
 }
 
-/**
- * Whether a composite op must go through {@link autocastOp} now: a region is open somewhere and
- * autocast is not suspended (two counters; false whenever autocast is unused). The pattern, at the
- * top of a composite: `if (autocastActive()) return autocastOp('linear', [x, w, b], ([x, w, b]) => linear(x, w, b));`
- */
-export function autocastActive(): boolean {
-  return openRegions > 0 && suspended === 0;
-}
 
-/**
- * For a composite op (a function of several ops, as linear with a bias, the losses): under an
- * enabled region for the inputs' device, `inputs` cast by the policy of `name` in
- * {@link AUTOCAST_POLICY}; then `fn` runs on them with autocast suspended, so that its inner ops
- * are not cast again (linear's bias add happens in half, mean of half stays half), as PyTorch's
- * autocast wrappers run their op, and so that `fn` may call the composite itself again (see
- * {@link autocastActive}). `fn`'s second argument is the output dtype a 'float32-read' op is to
- * produce (undefined otherwise).
- */
-export function autocastOp<const T extends readonly (Tensor | null | undefined)[], R>(name: string, inputs: T, fn: (inputs: T, dtype?: DType) => R): R {
-  if (!autocastActive()) return fn(inputs);
-  const first = inputs.find((t) => t != null);
-  const region = first && regionFor(first.device);
-  const policy = AUTOCAST_POLICY[name];
-  if (!region || policy === undefined) return withoutAutocast(() => fn(inputs));
-  const a = apply(region, name, policy, inputs);
-  let result: R | undefined;
-  try {
-    return (result = withoutAutocast(() => fn(a.inputs, a.setDType ? 'float32' : undefined)));
-  } finally {
-    for (const t of a.made) if (t !== (result as unknown)) t.dispose();
-  }
-}
+const HOOKS: AutocastPolicyHooks = {
+  dispatch(region, name, inputs, attrs, dispatch) {
+    const policy = AUTOCAST_POLICY[name];
+    if (policy === undefined) return undefined;
+    const a = apply(region, name, policy, inputs);
+    if (!a.setDType && a.made.length === 0 && a.inputs.every((t, i) => t === inputs[i])) return undefined;
+    const attrsOut = a.setDType ? withDType(attrs) : attrs;
+    try {
+      return withoutAutocast(() => dispatch(name, a.inputs, attrsOut));
+    } finally {
+      for (const t of a.made) t.dispose();
+    }
+  },
+  op(region, name, inputs, fn) {
+    const policy = AUTOCAST_POLICY[name];
+    if (!region || policy === undefined) return withoutAutocast(() => fn(inputs));
+    const a = apply(region, name, policy, inputs);
+    let result: ReturnType<typeof fn> | undefined;
+    try {
+      return (result = withoutAutocast(() => fn(a.inputs, a.setDType ? 'float32' : undefined)));
+    } finally {
+      for (const t of a.made) if (t !== (result as unknown)) t.dispose();
+    }
+  },
+};

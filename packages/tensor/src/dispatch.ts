@@ -4,7 +4,7 @@ import { getKernel, getOp, type ViewSpec } from './registry.js';
 import { autogradHooks, Storage, Tensor } from './tensor.js';
 import { contiguousStrides, fmt, numel } from './shape.js';
 import { trace } from './compile/hooks.js';
-import { autocastDispatch } from './autocast.js';
+import { autocastDispatch } from './autocast-region.js';
 
 /**
  * The one path every op takes: validate and infer (or compute the view), check devices, pick

@@ -1,4 +1,4 @@
-import { autocastActive, autocastOp } from '../autocast.js';
+import { autocastActive, autocastOp } from '../autocast-region.js';
 import { ShapeError, ValueError } from '../errors.js';
 import { fmt, numel } from '../shape.js';
 import { tidy } from '../memory.js';

@@ -1,4 +1,4 @@
-import { autocastActive, autocastOp } from '../autocast.js';
+import { autocastActive, autocastOp } from '../autocast-region.js';
 import { promoteTypes } from '../dtype.js';
 import { DTypeError, ShapeError } from '../errors.js';
 import { run } from '../dispatch.js';

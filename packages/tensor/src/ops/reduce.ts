@@ -1,5 +1,5 @@
 import { checkDType, isFloating, isHalf, type DType } from '../dtype.js';
-import { autocastActive, autocastOp } from '../autocast.js';
+import { autocastActive, autocastOp } from '../autocast-region.js';
 import { readsInto } from './softmax.js';
 import { cast } from './copy.js';
 import { DTypeError, ValueError } from '../errors.js';

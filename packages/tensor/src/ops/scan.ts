@@ -1,4 +1,4 @@
-import { autocastActive, autocastOp } from '../autocast.js';
+import { autocastActive, autocastOp } from '../autocast-region.js';
 import { isFloating } from '../dtype.js';
 import { run } from '../dispatch.js';
 import { defineOp } from '../registry.js';
