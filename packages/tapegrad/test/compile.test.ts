@@ -93,7 +93,10 @@ describe('compiled training steps are bit-identical to eager', () => {
       const s = step.stats();
       // the first call makes the optimizer's state (kept: the next call traces again); the second traces the step
       expect([s.traces, s.replays, s.eagerCalls]).toEqual([2, steps - 2, 0]);
-      expect(s.graphs[0]!.kernels).toBeGreaterThan(10);
+      // the step's kernels, eager and replayed: the multi-tensor optimizer step is one kernel, and
+      // fusion takes relu into the product before it and reluBackward into the one after (an
+      // improvement of either moves these; a graph that lost kernels would too)
+      expect([s.graphs[0]!.kernels, s.graphs[0]!.eagerKernels]).toEqual(model === 'mlp' ? [10, 12] : [18, 22]);
       expect(s.lastFallback).toBeUndefined();
     });
   }
