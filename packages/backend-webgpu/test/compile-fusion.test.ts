@@ -7,25 +7,15 @@ import { expect, it } from 'vitest';
 import { noGrad } from '@tapegrad/autograd';
 import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
-import { expectClose, openDevice } from './helpers.js';
+import { expectClose, MnistCnn, openDevice } from './helpers.js';
 
 const { gpuDescribe } = await openDevice();
 const F = nn.functional;
 
-class Cnn extends nn.Module {
-  features = new nn.Sequential(
-    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-  );
-  head = new nn.Linear(8 * 7 * 7, 10);
-  forward(x: tg.Tensor): tg.Tensor {
-    return this.head.forward(this.features.forward(x).flatten(1));
-  }
-}
 
 async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', steps: number) {
   tg.manualSeed(21);
-  const m = (model === 'mlp' ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)) : new Cnn()).to('webgpu');
+  const m = (model === 'mlp' ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)) : new MnistCnn()).to('webgpu');
   const o = new nn.optim.SGD(m.parameters(), { lr: 0.05, momentum: 0.9 });
   const f = (x: tg.Tensor, y: tg.Tensor) => {
     const loss = F.crossEntropy(m.forward(x), y);

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import '@tapegrad/autograd';
 import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
-import { openDevice } from './helpers.js';
+import { MnistCnn, openDevice } from './helpers.js';
 
 const { backend, gpuDescribe } = await openDevice();
 
@@ -191,21 +191,11 @@ gpuDescribe('compile on WebGPU: more checking dispatches than one batch has erro
 });
 
 // ---- the MNIST MLP and CNN training steps, as packages/tapegrad/test/compile.test.ts on the CPU
-class Cnn extends nn.Module {
-  features = new nn.Sequential(
-    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-  );
-  head = new nn.Linear(8 * 7 * 7, 10);
-  forward(x: tg.Tensor): tg.Tensor {
-    return this.head.forward(this.features.forward(x).flatten(1));
-  }
-}
 function mnistTrainer(model: 'mlp' | 'cnn', opt: 'sgd' | 'adam', steps: number, dropout: boolean) {
   tg.manualSeed(7);
   const m = (model === 'mlp'
     ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), ...(dropout ? [new nn.Dropout(0.3)] : []), new nn.Linear(32, 10))
-    : new Cnn()
+    : new MnistCnn()
   ).to('webgpu');
   const o: nn.optim.Optimizer<{ lr: number }> = opt === 'sgd' ? new nn.optim.SGD(m.parameters(), { lr: 0.05, momentum: 0.9 }) : new nn.optim.Adam(m.parameters(), { lr: 0.005 });
   // the rate changes every step: a replay writes it (and Adam's step) into its kernel's metadata anew

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import '@tapegrad/backend-cpu';
+import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
 import { initWebGPU, type WebGPUBackend } from '../src/index.js';
 
@@ -117,4 +118,16 @@ export function values(dtype: tg.DType, positive = false): (shape: number[]) => 
   if (dtype === 'int32') return (s) => tg.randint(positive ? 0 : -6, 7, s);
   if (dtype === 'bool') return (s) => tg.randint(0, 2, s).cast('bool');
   return positive ? (s) => tg.rand(s).add(0.1) : (s) => tg.randn(s).mul(2);
+}
+
+/** The small MNIST CNN the compile tests train (two conv-relu-pool stages and a linear head). */
+export class MnistCnn extends nn.Module {
+  features = new nn.Sequential(
+    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+  );
+  head = new nn.Linear(8 * 7 * 7, 10);
+  forward(x: tg.Tensor): tg.Tensor {
+    return this.head.forward(this.features.forward(x).flatten(1));
+  }
 }

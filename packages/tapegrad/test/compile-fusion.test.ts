@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { nn, optim } from '../src/index.js';
+import { MnistCnn } from './helpers.js';
 
 // compile's fusion pass on the CPU (tensor/src/compile/fuse.ts, backend-cpu/src/fuse.ts): a
 // fused group computes each op with its eager scalar function, rounded to float32 as eager's
@@ -158,19 +159,9 @@ describe('epilogues and the MNIST steps', () => {
     const conv = sameAsEager((x, w) => tg.noGrad(() => F.leakyRelu(F.conv2d(x, w, null, { padding: 1 }), 0.3).sqrt()), [tg.randn([2, 3, 8, 8]), tg.randn([4, 3, 3, 3])]);
     expect(conv.stats().graphs[0]!.fused).toEqual(['fused(conv2d,leakyRelu,sqrt)']);
   });
-  class Cnn extends nn.Module {
-    features = new nn.Sequential(
-      new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-      new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    );
-    head = new nn.Linear(8 * 7 * 7, 10);
-    forward(x: tg.Tensor): tg.Tensor {
-      return this.head.forward(this.features.forward(x).flatten(1));
-    }
-  }
   function train(model: 'mlp' | 'cnn', fused: boolean | 'eager', steps: number) {
     tg.manualSeed(11);
-    const m = model === 'mlp' ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)) : new Cnn();
+    const m = model === 'mlp' ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)) : new MnistCnn();
     const o = new optim.Adam(m.parameters(), { lr: 0.003 });
     const f = (x: tg.Tensor, y: tg.Tensor) => {
       const loss = F.crossEntropy(m.forward(x), y);

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { nn, optim } from '../src/index.js';
+import { MnistCnn } from './helpers.js';
 import { buildProgram, numel, rng, run } from './random-programs.js';
 
 // compile: a replay must leave exactly what eager leaves (bit for bit on the CPU: the same
@@ -17,23 +18,13 @@ function expectSame(actual: tg.Tensor | null, expected: tg.Tensor | null, what: 
 }
 
 // ---- the MNIST MLP and CNN training steps -------------------------------------------------
-class Cnn extends nn.Module {
-  features = new nn.Sequential(
-    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-    new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-  );
-  head = new nn.Linear(8 * 7 * 7, 10);
-  forward(x: tg.Tensor): tg.Tensor {
-    return this.head.forward(this.features.forward(x).flatten(1));
-  }
-}
 type ModelName = 'mlp' | 'cnn';
 type OptName = 'sgd' | 'adam';
 function trainer(model: ModelName, opt: OptName, steps: number, options: { dropout?: boolean } = {}) {
   tg.manualSeed(7);
   const m = model === 'mlp'
     ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), ...(options.dropout ? [new nn.Dropout(0.3)] : []), new nn.Linear(32, 10))
-    : new Cnn();
+    : new MnistCnn();
   const o: optim.Optimizer<{ lr: number }> = opt === 'sgd' ? new optim.SGD(m.parameters(), { lr: 0.05, momentum: 0.9 }) : new optim.Adam(m.parameters(), { lr: 0.005 });
   // the rate (and SGD's momentum, Adam's beta1) changes every step: values a replay must read anew
   const schedule = new optim.OneCycleLR(o, { maxLr: opt === 'sgd' ? 0.1 : 0.01, totalSteps: steps });

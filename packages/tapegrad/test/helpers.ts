@@ -1,5 +1,6 @@
 import { expect } from 'vitest';
 import * as tg from '../src/index.js';
+import { nn } from '../src/index.js';
 
 export interface Encoded {
   shape: number[];
@@ -36,4 +37,16 @@ export function throws(fn: () => unknown, type: new (...a: never[]) => Error, me
   expect(error).toBeInstanceOf(tg.TapegradError);
   if (typeof message === 'string') expect((error as Error).message).toBe(message);
   else expect((error as Error).message).toMatch(message);
+}
+
+/** The small MNIST CNN the compile tests train (two conv-relu-pool stages and a linear head). */
+export class MnistCnn extends nn.Module {
+  features = new nn.Sequential(
+    new nn.Conv2d(1, 4, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+    new nn.Conv2d(4, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+  );
+  head = new nn.Linear(8 * 7 * 7, 10);
+  forward(x: tg.Tensor): tg.Tensor {
+    return this.head.forward(this.features.forward(x).flatten(1));
+  }
 }
