@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 
 export interface Encoded {
@@ -36,4 +36,23 @@ export function throws(fn: () => unknown, type: new (...a: never[]) => Error, me
   expect(error).toBeInstanceOf(tg.TapegradError);
   if (typeof message === 'string') expect((error as Error).message).toBe(message);
   else expect((error as Error).message).toMatch(message);
+}
+
+/**
+ * initWebGPU for a test file: true when there is an adapter. Without one the file's WebGPU tests
+ * skip with a warning, except under TAPEGRAD_REQUIRE_WEBGPU=1 (CI), where this adds a failing test.
+ */
+export async function webgpuForTests(what: string): Promise<boolean> {
+  let why = '';
+  const gpu = await tg.initWebGPU().then(
+    () => true,
+    (e: Error) => ((why = e.message), false),
+  );
+  if (gpu) return true;
+  if (process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') {
+    it('has a WebGPU adapter (TAPEGRAD_REQUIRE_WEBGPU=1)', () => {
+      throw new Error(`no WebGPU device: ${why}`);
+    });
+  } else console.warn(`${what} WebGPU tests skipped: ${why}\n(set TAPEGRAD_REQUIRE_WEBGPU=1 to make this a failure)`);
+  return false;
 }

@@ -6,13 +6,14 @@ import { broadcastStrides, coalesce, computeType, numelOf, preamble, store, walk
 // and B in workgroup memory so each loaded element feeds many multiply-adds. Small products
 // use 16x16 blocks (one output per thread: more workgroups to spread over the GPU); large ones
 // 64x64 blocks with a 4x4 register tile per thread (16 multiply-adds per pair of workgroup
-// memory loads instead of 1).
+// memory loads instead of 1). Linear adds its bias to the float32 sum before the one rounding to
+// the output dtype, as PyTorch's addmm: a separate add would round a half result twice.
 
 const THREADS = 16;
 /** Outputs at least this large take the 64x64 blocks. */
 const LARGE = 256 * 256;
 
-function matmulProgram(a: GpuView, b: GpuView, out: GpuView): Program {
+function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView): Program {
   const r = out.shape.length;
   const [m, n] = [out.shape[r - 2]!, out.shape[r - 1]!];
   const k = a.shape[a.shape.length - 1]!;
@@ -27,7 +28,7 @@ function matmulProgram(a: GpuView, b: GpuView, out: GpuView): Program {
   const [brs, bcs] = b.strides.slice(-2) as [number, number];
   const groups = numelOf(batchShape) * blocksM * blocksN;
   const meta = [
-    groups, 0, m, n, k, blocksM, blocksN, ars, acs, brs, bcs,
+    groups, 0, m, n, k, blocksM, blocksN, ars, acs, brs, bcs, bias?.offset ?? 0, bias?.strides[0] ?? 0,
     ...walkMeta(batch.shape, [{ offset: a.offset, strides: batch.strides[0]! }, { offset: b.offset, strides: batch.strides[1]! }]),
   ];
   const c = computeType(out.dtype);
@@ -35,7 +36,7 @@ function matmulProgram(a: GpuView, b: GpuView, out: GpuView): Program {
   const range = Array.from({ length: per }, (_, i) => i);
   const grid = (f: (i: number, j: number) => string) => range.flatMap((i) => range.map((j) => f(i, j))).join(' ');
   // the K-slice staged per step: THREADS deep, `block` wide, loaded by the 256 threads in `per` rounds
-  const wgsl = () => `${preamble([a.dtype, b.dtype], [out.dtype])}
+  const wgsl = () => `${preamble(bias ? [a.dtype, b.dtype, bias.dtype] : [a.dtype, b.dtype], [out.dtype])}
 alias C = ${c};
 const T: u32 = ${THREADS}u;
 const P: u32 = ${per}u;
@@ -43,7 +44,7 @@ const B: u32 = ${block}u;
 var<workgroup> ta: array<C, ${THREADS * block}>; // ta[kk * B + row]
 var<workgroup> tb: array<C, ${THREADS * block}>; // tb[kk * B + col]
 fn put(base: u32, row: u32, col: u32, v: C) {
-  if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store('v', c, out.dtype)}; }
+  if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store(bias ? 'v + C(in2[md[11] + col * md[12]])' : 'v', c, out.dtype)}; }
 }
 @compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -54,7 +55,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   let bi = g / blocks;
   let row0 = ((g % blocks) / md[6]) * B;
   let col0 = ((g % blocks) % md[6]) * B;
-  ${walk(2, '11u', 'bi')}
+  ${walk(2, '13u', 'bi')}
   let tid = lid.y * T + lid.x;
   ${grid((i, j) => `var acc${i}_${j} = C(0);`)}
   for (var k0 = 0u; k0 < K; k0 += T) {
@@ -77,8 +78,9 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   }
   ${grid((i, j) => `put(bi * M * N, row0 + lid.y * P + ${i}u, col0 + lid.x * P + ${j}u, acc${i}_${j});`)}
 }`;
-  return { key: `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}`, wgsl, inputs: [a.handle, b.handle], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
+  return { key: `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}:${bias ? 'bias' : ''}`, wgsl, inputs: bias ? [a.handle, b.handle, bias.handle] : [a.handle, b.handle], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
 }
 
 // (k = 0 needs no case of its own: the K loop runs no steps and writes zeros)
 registerKernel('matmul', 'webgpu', (([a, b], [out]) => [matmulProgram(a!, b!, out!)]) as WebGPUKernel);
+registerKernel('linear', 'webgpu', (([x, w, b], [out]) => [matmulProgram(x!, { ...w!, shape: [w!.shape[1]!, w!.shape[0]!], strides: [w!.strides[1]!, w!.strides[0]!] }, out!, b)]) as WebGPUKernel);
