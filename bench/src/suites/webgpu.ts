@@ -1,9 +1,9 @@
-import { initWebGPU, manualSeed, matmul, nn, optim, randint, randn, tidy, type Device, type Tensor } from 'tapegrad';
+import { amp, autocast, initWebGPU, manualSeed, matmul, nn, optim, randint, randn, tidy, type Device, type Tensor } from 'tapegrad';
 import { defineSuite, fmt, type Cell, type Table } from '../harness.js';
 
 // The WebGPU rows beside the CPU rows, in one run: matmul GFLOP/s (and float16 beside float32), fused cross-entropy
 // forward+backward GB/s, and MNIST-shaped training steps (MLP 784-128-10 and the example's CNN,
-// batch 64, Adam). Every timed GPU call ends with a read, so the time includes the queue
+// batch 64, Adam), on WebGPU also under autocast float16 with a GradScaler beside float32. Every timed GPU call ends with a read, so the time includes the queue
 // draining. Without an adapter the suite prints why and skips.
 // TensorFlow.js's WebGPU backend needs navigator.gpu; it belongs beside these rows on a machine
 // with a real GPU (docs/performance.md).
@@ -74,35 +74,51 @@ export default defineSuite({
       ce.push(row);
     }
 
-    const steps: Cell[][] = [];
-    for (const kind of ['mlp', 'cnn'] as const) {
-      const row: Cell[] = [`MNIST ${kind} training step ms`];
-      for (const device of devices) {
-        manualSeed(0);
-        const model = kind === 'mlp'
-          ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.ReLU(), new nn.Linear(128, 10))
-          : new nn.Sequential(
-              new nn.Conv2d(1, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
-              new nn.Conv2d(8, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(16 * 49, 10));
-        model.to(device);
-        const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
-        const x = randn([B, 1, 28, 28], { device });
-        const y = randint(0, 10, [B], { device });
-        const t = await ctx.time(async () => {
+    // the median ms of one training step; mixed: the forward and loss under autocast (float16
+    // on WebGPU), the scaled loss's backward and the GradScaler's unscale, step (its inf check
+    // read back) and update, as `pnpm mnist --amp`
+    const stepMs = async (kind: 'mlp' | 'cnn', device: Device, mixed = false): Promise<number> => {
+      manualSeed(0);
+      const model = kind === 'mlp'
+        ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 128), new nn.ReLU(), new nn.Linear(128, 10))
+        : new nn.Sequential(
+            new nn.Conv2d(1, 8, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2),
+            new nn.Conv2d(8, 16, 3, { padding: 1 }), new nn.ReLU(), new nn.MaxPool2d(2), new nn.Flatten(), new nn.Linear(16 * 49, 10));
+      model.to(device);
+      const opt = new optim.Adam(model.parameters(), { lr: 1e-3 });
+      const scaler = new amp.GradScaler();
+      const x = randn([B, 1, 28, 28], { device });
+      const y = randint(0, 10, [B], { device });
+      const t = await ctx.time(async () => {
+        if (mixed) {
+          tidy(() => {
+            opt.zeroGrad();
+            scaler.scale(autocast({ device }, () => nn.functional.crossEntropy(model.forward(x), y))).backward();
+            scaler.unscale_(opt);
+          });
+          await scaler.stepAsync(opt);
+          scaler.update();
+        } else {
           tidy(() => {
             const loss = nn.functional.crossEntropy(model.forward(x), y);
             opt.zeroGrad();
             loss.backward();
             opt.step();
           });
-          await sync(model.parameters()[0]!);
-        }, { warmup: 1, reps: ctx.quick ? 2 : kind === 'cnn' ? 3 : 10, minMs: 0 });
-        row.push(t.median);
-        model.dispose();
-        x.dispose();
-        y.dispose();
-      }
-      steps.push(row);
+        }
+        await sync(model.parameters()[0]!);
+      }, { warmup: 1, reps: ctx.quick ? 2 : kind === 'cnn' ? 3 : 10, minMs: 0 });
+      model.dispose();
+      x.dispose();
+      y.dispose();
+      return t.median;
+    };
+    const steps: Cell[][] = [];
+    const ampSteps: Cell[][] = [];
+    for (const kind of ['mlp', 'cnn'] as const) {
+      const [cpu, gpu] = [await stepMs(kind, 'cpu'), await stepMs(kind, 'webgpu')];
+      steps.push([`MNIST ${kind} training step ms`, cpu, gpu]);
+      ampSteps.push([`MNIST ${kind} training step ms`, gpu, await stepMs(kind, 'webgpu', true)]);
     }
     const ratio = (r: Cell[]) => (typeof r[1] === 'number' && typeof r[2] === 'number' ? `${fmt(r[2] / r[1], 2)}x` : '—');
     const table: Table = {
@@ -123,6 +139,16 @@ export default defineSuite({
           'On llvmpipe the shaders run on the CPU, where the f16 conversions are extra integer work and memory traffic is not the limit, so this ratio says nothing about a GPU, where halving the bytes moved is the point.',
       ],
     };
-    return [table, halfTable];
+    const ampTable: Table = {
+      title: 'WebGPU MNIST training step, float32 beside autocast float16 + GradScaler (same run)',
+      columns: ['workload', 'webgpu float32', 'webgpu amp (float16)', 'amp / float32'],
+      rows: ampSteps.map((r) => [...r, ratio(r)]),
+      notes: [
+        'batch 64, Adam; the amp step is `pnpm mnist --amp`\'s: the forward and loss under autocast (matmuls, linears and convolutions in float16, parameters float32), ' +
+          'the scaled backward, and the GradScaler\'s unscale and inf check (read back by stepAsync) before the step. Lower is better. ' +
+          'On llvmpipe (software) the casts are extra work and memory traffic is not the limit, so amp is not expected to be faster there.',
+      ],
+    };
+    return [table, halfTable, ampTable];
   },
 });

@@ -44,20 +44,52 @@ if (!ok && process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') it('has a WebGPU adapter
     }
   });
 
-  it('TAPEGRAD_DEVICE=webgpu pnpm mnist trains on WebGPU (data loaded there, not moved off it)', () => {
-    const out = mkdtempSync(join(tmpdir(), 'tapegrad-mnist-'));
-    try {
-      const r = spawnSync(process.execPath, ['--conditions=@tapegrad/source', '--import', 'tsx', 'src/main.ts', '--limit', '128', '--epochs', '1', '--out', out], {
-        cwd: fileURLToPath(new URL('..', import.meta.url)),
-        env: { ...process.env, TAPEGRAD_DEVICE: 'webgpu' },
-        encoding: 'utf8',
-      });
-      expect(r.stderr).not.toMatch(/^mnist:/m);
-      expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/epoch\(s\) of 128 images on webgpu/);
-      expect(r.stdout).toMatch(/test accuracy \d+\.\d+% in/);
-    } finally {
-      rmSync(out, { recursive: true, force: true });
+  it('--amp (autocast float16 + GradScaler.stepAsync) on WebGPU learns as float32 does; --compile gives the same losses bit for bit', async () => {
+    const gpu = async (s: Split): Promise<Split> => ({ images: await toAsync(s.images, 'webgpu'), labels: await toAsync(s.labels, 'webgpu') });
+    const trainSet = await gpu(await data.loadMnist({ split: 'train', normalize: true, limit: 600 }));
+    const testSet = await gpu(await data.loadMnist({ split: 'test', normalize: true, limit: 500 }));
+    for (const model of ['mlp', 'cnn'] as const) {
+      const run = (amp: boolean, compile = false) =>
+        train({ model, optimizer: 'adam', lr: 0.002, epochs: 1, batchSize: 32, seed: 3, lossEvery: 1, amp, compile, device: 'webgpu', train: trainSet, test: testSet });
+      const f32 = await run(false);
+      const amp = await run(true);
+      const ampCompiled = await run(true, true);
+      const losses = amp.history.losses.map(([, l]) => l);
+      // float16 rounding moves the losses off float32's, a little; they fall as float32's do
+      expect(losses).not.toEqual(f32.history.losses.map(([, l]) => l));
+      f32.history.losses.forEach(([, l], i) => expect(Math.abs(losses[i]! - l), `${model} step ${i}`).toBeLessThan(0.01 + 0.01 * l));
+      const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
+      expect(mean(losses.slice(-4))).toBeLessThan(0.85 * losses[0]!);
+      // the margin: 3 points of accuracy (15 of the 500 test images)
+      expect(Math.abs(amp.history.epochs[0]!.testAccuracy - f32.history.epochs[0]!.testAccuracy), model).toBeLessThan(0.03);
+      // a scaled float16 gradient that overflowed halves the scale and skips that step; none need to here
+      expect(amp.scale).toBe(65536);
+      expect(ampCompiled.history.losses).toEqual(amp.history.losses);
+      expect(ampCompiled.compiled!.replays).toBeGreaterThan(10);
+      for (const r of [f32, amp, ampCompiled]) {
+        for (const p of r.model.parameters()) expect([p.device, p.dtype]).toEqual(['webgpu', 'float32']);
+        r.model.dispose();
+      }
+    }
+  });
+
+  it('TAPEGRAD_DEVICE=webgpu pnpm mnist trains on WebGPU (data loaded there, not moved off it), with --amp too', () => {
+    for (const extra of [[], ['--amp']]) {
+      const out = mkdtempSync(join(tmpdir(), 'tapegrad-mnist-'));
+      try {
+        const r = spawnSync(process.execPath, ['--conditions=@tapegrad/source', '--import', 'tsx', 'src/main.ts', '--limit', '128', '--epochs', '1', '--out', out, ...extra], {
+          cwd: fileURLToPath(new URL('..', import.meta.url)),
+          env: { ...process.env, TAPEGRAD_DEVICE: 'webgpu' },
+          encoding: 'utf8',
+        });
+        expect(r.stderr).not.toMatch(/^mnist:/m);
+        expect(r.status).toBe(0);
+        expect(r.stdout).toMatch(/epoch\(s\) of 128 images on webgpu/);
+        if (extra.length) expect(r.stdout).toMatch(/amp \(autocast float16 \+ GradScaler\)[\s\S]*GradScaler: final scale \d+/);
+        expect(r.stdout).toMatch(/test accuracy \d+\.\d+% in/);
+      } finally {
+        rmSync(out, { recursive: true, force: true });
+      }
     }
   });
 });

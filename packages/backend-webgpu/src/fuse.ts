@@ -1,7 +1,7 @@
 import type { BackendFusion, DType, FusedNode, FusedRef, FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
-import { matmulProgram } from './kernels/matmul.js';
+import { linearProgram, matmulProgram } from './kernels/matmul.js';
 import { conv2dProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
@@ -133,7 +133,8 @@ const REDUCTIONS = new Set(['sum', 'max', 'min', 'prod']);
 /** Anchors whose shader applies an epilogue at its store, given the group's epilogue. */
 type Anchor = (inputs: readonly GpuView[], out: GpuView, attrs: any, epi: Epilogue) => Program;
 const ANCHORS = new Map<string, Anchor>([
-  ['matmul', ([a, b], out, _attrs, epi) => matmulProgram(a!, b!, out, epi)],
+  ['matmul', ([a, b], out, _attrs, epi) => matmulProgram(a!, b!, out, undefined, epi)],
+  ['linear', ([x, w, b], out, _attrs, epi) => linearProgram(x!, w!, out, b, epi)],
   ['conv2d', conv2dProgram],
   ['maxPool2dBackward', maxPool2dBackwardProgram],
   // a reduction that took no prologue: the epilogue runs on each result as it is stored

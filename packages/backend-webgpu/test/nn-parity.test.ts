@@ -1,4 +1,4 @@
-// Parity of the nn kernels (losses, conv2d, pooling, gelu, fused optimizer steps) against the
+// Parity of the nn kernels (losses, linear, conv2d, pooling, gelu, fused optimizer steps) against the
 // CPU backend, on seeded random inputs: the forward outputs and, through backward with a
 // random upstream gradient, the gradients of every differentiable input. Tolerances: 1e-5
 // absolute + 1e-4 relative for forwards (float32 on the GPU; the CPU accumulates losses and
@@ -115,6 +115,23 @@ gpuDescribe('conv2d', () => {
   });
   it('a non-contiguous input', async () => {
     await gradParity('conv2d permuted', (x, w) => nn.conv2d(x!.permute([0, 3, 1, 2]), w!, null, { padding: 1 }), [tg.randn([2, 5, 5, 3]), tg.randn([2, 3, 3, 3])], [0, 1]);
+  });
+});
+
+gpuDescribe('linear (one kernel: the bias added before the one rounding)', () => {
+  it('2-d and 3-d input, with and without bias, through strided views of input, weight and bias', async () => {
+    const w = tg.randn([6, 5]);
+    const b = tg.randn([6]);
+    await gradParity('linear 2-d', (x, w, b) => nn.linear(x, w, b), [tg.randn([4, 5]), w, b], [0, 1, 2]);
+    await gradParity('linear 3-d, no bias', (x, w) => nn.linear(x, w), [tg.randn([2, 3, 5]), w], [0, 1]);
+    // x transposed in its leading dims, W the transpose of a [5, 6] tensor, b every other element of 12
+    await gradParity('linear strided', (x, w, b) => nn.linear(x, w, b), [tg.randn([3, 2, 5]).transpose(0, 1), tg.randn([5, 6]).transpose(0, 1), tg.randn([12]).narrow(0, 0, 12).reshape([6, 2]).select(1, 1)], [0, 1, 2]);
+  });
+  it('float16: the CPU\'s bits (a float32 sum plus bias, rounded once)', async () => {
+    const [x, w, b] = [tg.randn([7, 33]), tg.randn([9, 33]), tg.randn([9]).mul(4)].map((t) => t.cast('float16'));
+    const cpu = nn.linear(x!, w!, b);
+    const gpu = nn.linear(x!.to('webgpu'), w!.to('webgpu'), b!.to('webgpu'));
+    expect(Array.from(await gpu.cast('float32').data())).toEqual(Array.from(cpu.cast('float32').dataSync()));
   });
 });
 

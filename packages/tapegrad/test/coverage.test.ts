@@ -7,7 +7,6 @@ import * as tg from 'tapegrad';
 // Ops with a CPU kernel but not yet a WebGPU one, each with why. An op listed here that gains a
 // kernel fails the test, so the list cannot go stale.
 const NOT_YET: Record<string, string> = {
-  linear: "a fused fast path for the CPU's per-op costs; on WebGPU nn's linear() runs the composite matmul + add, the same two dispatches a kernel would make",
   // issue 16 (optim)
   linearCrossEntropyForward: "on WebGPU linearCrossEntropy() runs its chunks as matmul, crossEntropy and crossEntropyBackward dispatches, the ones a kernel of its own would make; chunking is what removes the logits' memory",
   linearCrossEntropyBackward: 'as linearCrossEntropyForward',

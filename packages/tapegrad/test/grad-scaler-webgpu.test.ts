@@ -6,21 +6,11 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
 import * as tg from '../src/index.js';
 import { runScenario, type ScalerFixture } from '../../nn/test/grad-scaler-run.js';
+import { webgpuForTests } from './helpers.js';
 
 const ref = JSON.parse(readFileSync(new URL('../../nn/test/fixtures/grad-scaler.json', import.meta.url), 'utf8')) as ScalerFixture;
 
-let why = '';
-const gpu = await tg.initWebGPU().then(
-  () => true,
-  (e: Error) => ((why = e.message), false),
-);
-if (!gpu) {
-  if (process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') {
-    it('has a WebGPU adapter (TAPEGRAD_REQUIRE_WEBGPU=1)', () => {
-      throw new Error(`no WebGPU device: ${why}`);
-    });
-  } else console.warn(`GradScaler WebGPU tests skipped: ${why}\n(set TAPEGRAD_REQUIRE_WEBGPU=1 to make this a failure)`);
-}
+const gpu = await webgpuForTests('GradScaler');
 const gpuDescribe = gpu ? describe : describe.skip;
 
 // a one-parameter model on WebGPU, its loss scaled and backpropagated

@@ -1,4 +1,4 @@
-import { expect } from 'vitest';
+import { expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { nn } from '../src/index.js';
 
@@ -49,4 +49,23 @@ export class MnistCnn extends nn.Module {
   forward(x: tg.Tensor): tg.Tensor {
     return this.head.forward(this.features.forward(x).flatten(1));
   }
+}
+
+/**
+ * initWebGPU for a test file: true when there is an adapter. Without one the file's WebGPU tests
+ * skip with a warning, except under TAPEGRAD_REQUIRE_WEBGPU=1 (CI), where this adds a failing test.
+ */
+export async function webgpuForTests(what: string): Promise<boolean> {
+  let why = '';
+  const gpu = await tg.initWebGPU().then(
+    () => true,
+    (e: Error) => ((why = e.message), false),
+  );
+  if (gpu) return true;
+  if (process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') {
+    it('has a WebGPU adapter (TAPEGRAD_REQUIRE_WEBGPU=1)', () => {
+      throw new Error(`no WebGPU device: ${why}`);
+    });
+  } else console.warn(`${what} WebGPU tests skipped: ${why}\n(set TAPEGRAD_REQUIRE_WEBGPU=1 to make this a failure)`);
+  return false;
 }

@@ -1,4 +1,4 @@
-import { listBackends, type Device } from './backend.js';
+import { getBackend, listBackends, type Device } from './backend.js';
 import { isFloating, isHalf, promoteTypes, type DType } from './dtype.js';
 import { DTypeError, TapegradError, ValueError } from './errors.js';
 import type { HalfDType } from './half.js';
@@ -115,6 +115,9 @@ function openRegion(options: AutocastOptions): Region {
   if (!isHalf(dtype)) throw new DTypeError(`autocast: dtype must be 'float16' or 'bfloat16' (the lower precision ops run in); got ${String(dtype)}`);
   if (typeof enabled !== 'boolean') throw new ValueError(`autocast: enabled must be a boolean; got ${String(enabled)}`);
   if (typeof cacheEnabled !== 'boolean') throw new ValueError(`autocast: cacheEnabled must be a boolean; got ${String(cacheEnabled)}`);
+  // at region entry, not at the first cast deep inside the model (PyTorch's CUDA autocast warns and turns itself off instead)
+  const unsupported = enabled && listBackends().includes(device) ? getBackend(device).unsupportedDTypes?.[dtype] : undefined;
+  if (unsupported) throw new DTypeError(`autocast: dtype ${dtype} is not available on '${device}': ${unsupported}`);
   const parent = innermost();
   let outer: Region | undefined;
   for (let r = parent; r; r = r.parent) if (r.open && r.device === device && r.enabled) { outer = r; break; }

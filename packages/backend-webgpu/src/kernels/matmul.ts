@@ -7,14 +7,18 @@ import { broadcastStrides, coalesce, computeType, numelOf, preamble, store, walk
 // and B in workgroup memory so each loaded element feeds many multiply-adds. Small products
 // use 16x16 blocks (one output per thread: more workgroups to spread over the GPU); large ones
 // 64x64 blocks with a 4x4 register tile per thread (16 multiply-adds per pair of workgroup
-// memory loads instead of 1).
+// memory loads instead of 1). Linear adds its bias to the float32 sum before the one rounding to
+// the output dtype, as PyTorch's addmm: a separate add would round a half result twice.
 
 const THREADS = 16;
 /** Outputs at least this large take the 64x64 blocks. */
 const LARGE = 256 * 256;
 
-/** The product's shader; with an epilogue (a compiled function's fused group), each value passes through it on its way to the output. */
-export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, epi?: Epilogue): Program {
+/**
+ * The product's shader, plus a bias row (linear) added before the store; with an epilogue (a
+ * compiled function's fused group), each value then passes through it on its way to the output.
+ */
+export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView, epi?: Epilogue): Program {
   const r = out.shape.length;
   const [m, n] = [out.shape[r - 2]!, out.shape[r - 1]!];
   const k = a.shape[a.shape.length - 1]!;
@@ -29,26 +33,27 @@ export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, epi?: Epilog
   const [brs, bcs] = b.strides.slice(-2) as [number, number];
   const groups = numelOf(batchShape) * blocksM * blocksN;
   const meta = [
-    groups, 0, m, n, k, blocksM, blocksN, ars, acs, brs, bcs,
+    groups, 0, m, n, k, blocksM, blocksN, ars, acs, brs, bcs, bias?.offset ?? 0, bias?.strides[0] ?? 0,
     ...walkMeta(batch.shape, [{ offset: a.offset, strides: batch.strides[0]! }, { offset: b.offset, strides: batch.strides[1]! }]),
   ];
   const c = computeType(out.dtype);
   const epiBase = meta.length;
   if (epi) meta.push(...epi.meta(out));
+  const biased = bias ? 'v + C(in2[md[11] + col * md[12]])' : 'v';
   // the register tile is unrolled into scalars: arrays indexed in loops are slow to compile
   const range = Array.from({ length: per }, (_, i) => i);
   const grid = (f: (i: number, j: number) => string) => range.flatMap((i) => range.map((j) => f(i, j))).join(' ');
   // the K-slice staged per step: THREADS deep, `block` wide, loaded by the 256 threads in `per` rounds
-  const wgsl = () => `${preamble([a.dtype, b.dtype, ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype])}
+  const wgsl = () => `${preamble([a.dtype, b.dtype, ...(bias ? [bias.dtype] : []), ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype])}
 alias C = ${c};
-${epi?.wgsl(epiBase, 2) ?? ''}
+${epi?.wgsl(epiBase, bias ? 3 : 2) ?? ''}
 const T: u32 = ${THREADS}u;
 const P: u32 = ${per}u;
 const B: u32 = ${block}u;
 var<workgroup> ta: array<C, ${THREADS * block}>; // ta[kk * B + row]
 var<workgroup> tb: array<C, ${THREADS * block}>; // tb[kk * B + col]
 fn put(base: u32, row: u32, col: u32, v: C) {
-  if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store(epi ? 'epilogue(v, base + row * md[3] + col)' : 'v', c, out.dtype)}; }
+  if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store(epi ? `epilogue(${biased}, base + row * md[3] + col)` : biased, c, out.dtype)}; }
 }
 @compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -59,7 +64,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   let bi = g / blocks;
   let row0 = ((g % blocks) / md[6]) * B;
   let col0 = ((g % blocks) % md[6]) * B;
-  ${walk(2, '11u', 'bi')}
+  ${walk(2, '13u', 'bi')}
   let tid = lid.y * T + lid.x;
   ${grid((i, j) => `var acc${i}_${j} = C(0);`)}
   for (var k0 = 0u; k0 < K; k0 += T) {
@@ -83,9 +88,15 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   ${grid((i, j) => `put(bi * M * N, row0 + lid.y * P + ${i}u, col0 + lid.x * P + ${j}u, acc${i}_${j});`)}
 }`;
   // the epilogue's words start after the batch walk, whose length depends on the batch rank
-  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}${epi ? `:${epiBase}:${epi.key}` : ''}`;
-  return { key, wgsl, inputs: [a.handle, b.handle, ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
+  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}`;
+  return { key, wgsl, inputs: [a.handle, b.handle, ...(bias ? [bias.handle] : []), ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
 }
 
 // (k = 0 needs no case of its own: the K loop runs no steps and writes zeros)
+/** linear(x, w, b): x·wᵀ (w read transposed in place) with the bias added before the store. */
+export function linearProgram(x: GpuView, w: GpuView, out: GpuView, bias?: GpuView, epi?: Epilogue): Program {
+  return matmulProgram(x, { ...w, shape: [w.shape[1]!, w.shape[0]!], strides: [w.strides[1]!, w.strides[0]!] }, out, bias, epi);
+}
+
 registerKernel('matmul', 'webgpu', (([a, b], [out]) => [matmulProgram(a!, b!, out!)]) as WebGPUKernel);
+registerKernel('linear', 'webgpu', (([x, w, b], [out]) => [linearProgram(x!, w!, out!, b)]) as WebGPUKernel);

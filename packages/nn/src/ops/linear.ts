@@ -1,12 +1,14 @@
 import { registerGradient } from '@tapegrad/autograd';
 import { autocastActive, autocastOp, DTypeError, ShapeError, add, defineOp, fmt, hasKernel, matmul, reshape, run, sum, tidy, transpose, type Tensor } from '@tapegrad/tensor';
 
-// linear: y = x·Wᵀ + b. Where the device has a `linear` kernel (the CPU: @tapegrad/backend-cpu's
-// kernels/matmul.ts) it is one op, with one gradient rule, as PyTorch's addmm: an MLP step then
-// dispatches and records a third fewer ops (no transposed views of W, no separate bias add),
-// which is much of a small model's step. Elsewhere it is the composite matmul(x, Wᵀ) + b, whose
-// gradients come from those ops' rules. Both give the same forward bits, and the same gradient
-// bits for a 2-d input (for more dims the fused rule sums dW over all rows in one product).
+// linear: y = x·Wᵀ + b. Where the device has a `linear` kernel (kernels/matmul.ts of
+// @tapegrad/backend-cpu and of @tapegrad/backend-webgpu) it is one op, with one gradient rule, as
+// PyTorch's addmm: an MLP step then dispatches and records a third fewer ops (no transposed
+// views of W, no separate bias add), which is much of a small model's step. Elsewhere (a 1-d
+// input) it is the composite matmul(x, Wᵀ) + b, whose gradients come from those ops' rules. Both
+// give the same float32 forward bits; a half result is rounded once by the kernel (the bias
+// added to the float32 sum), twice by the composite. The gradients have the same bits for a 2-d
+// input (for more dims the fused rule sums dW over all rows in one product).
 
 /** One dtype for input, weight and bias, as PyTorch requires (the composite would promote). */
 function checkDTypes(x: Tensor, w: Tensor, b: Tensor | null | undefined): void {
