@@ -13,7 +13,9 @@ let why = '';
 const ok = await initWebGPU().then(() => true, (e: Error) => ((why = e.message), false));
 if (!ok && process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') it('has a WebGPU adapter (TAPEGRAD_REQUIRE_WEBGPU=1)', () => expect.fail(why));
 
-(ok ? describe : describe.skip)('training on WebGPU', () => {
+// Each test trains several small models on the software adapter (the CPU runs the shaders): a
+// minute alone, more while other packages' tests share the two cores, as in CI.
+(ok ? describe : describe.skip)('training on WebGPU', { timeout: 300_000 }, () => {
   it('gives the CPU losses and accuracy', async () => {
     const cpuTrain = await data.loadMnist({ split: 'train', normalize: true, limit: 320 });
     const cpuTest = await data.loadMnist({ split: 'test', normalize: true, limit: 200 });
