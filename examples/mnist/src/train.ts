@@ -2,9 +2,9 @@ import { amp, argmax, autocast, compile, data, eq, getBackend, hasKernel, manual
 import { makeModel, type ModelName } from './models.js';
 
 /**
- * A data split. It may live on another device than the model (main.ts keeps a split on the CPU
- * when it does not fit in one WebGPU buffer): each batch then moves to the model's device as it
- * is used, as a PyTorch loop calls `.to(device)` on each batch.
+ * A data split. It may live on another device than the model (main.ts keeps both splits on the
+ * CPU: MNIST's training split is more than one WebGPU buffer binding holds on many adapters); each
+ * batch then moves to the model's device as it is used, as a PyTorch loop calls `.to(device)`.
  */
 export interface Split {
   /** float32 [N, 1, 28, 28], normalised. */
