@@ -1,6 +1,11 @@
 import { amp, argmax, autocast, compile, data, eq, getBackend, hasKernel, manualSeed, nn, noGrad, optim, sum, tidy, type CompiledStats, type Device, type Tensor } from 'tapegrad';
 import { makeModel, type ModelName } from './models.js';
 
+/**
+ * A data split. It may live on another device than the model (main.ts keeps both splits on the
+ * CPU: MNIST's training split is more than one WebGPU buffer binding holds on many adapters); each
+ * batch then moves to the model's device as it is used, as a PyTorch loop calls `.to(device)`.
+ */
 export interface Split {
   /** float32 [N, 1, 28, 28], normalised. */
   images: Tensor;
@@ -67,10 +72,13 @@ export async function evaluate(model: nn.Module, split: Split, batchSize = 1000,
   model.eval();
   let correct = 0;
   const n = split.images.shape[0]!;
+  const device = model.parameters()[0]?.device ?? split.images.device;
   for (let start = 0; start < n; start += batchSize) {
     const len = Math.min(batchSize, n - start);
     const hits = noGrad(() =>
-      autocast({ device: split.images.device, enabled: amp }, () => tidy(() => sum(eq(argmax(model.forward(split.images.narrow(0, start, len)), 1), split.labels.narrow(0, start, len))))),
+      autocast({ device, enabled: amp }, () =>
+        tidy(() => sum(eq(argmax(model.forward(split.images.narrow(0, start, len).to(device)), 1), split.labels.narrow(0, start, len).to(device)))),
+      ),
     );
     correct += await hits.item();
     hits.dispose();
@@ -129,7 +137,12 @@ export async function train(o: TrainOptions): Promise<{ model: nn.Module; histor
     let lossCount = 0;
     let step = 0;
     for (const batch of loader) {
-      const loss = runStep(batch[0], batch[1]);
+      // a split kept off the device: this batch's copy on it, the compiled step's arguments
+      const x = batch[0].to(device);
+      const y = batch[1].to(device);
+      const loss = runStep(x, y);
+      if (x !== batch[0]) x.dispose();
+      if (y !== batch[1]) y.dispose();
       batch[Symbol.dispose]();
       if (scaler) await scalerStep();
       schedule.step();

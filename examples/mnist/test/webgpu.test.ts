@@ -75,7 +75,29 @@ if (!ok && process.env.TAPEGRAD_REQUIRE_WEBGPU === '1') it('has a WebGPU adapter
     }
   });
 
-  it('TAPEGRAD_DEVICE=webgpu pnpm mnist trains on WebGPU (data loaded there, not moved off it), with --amp too', () => {
+  it('a split kept on the CPU, each batch moved to WebGPU as it is used, trains to the on-device split\'s losses and accuracy bit for bit (eager, --compile, --amp)', async () => {
+    const cpuTrain = await data.loadMnist({ split: 'train', normalize: true, limit: 320, device: 'cpu' });
+    const cpuTest = await data.loadMnist({ split: 'test', normalize: true, limit: 200, device: 'cpu' });
+    const gpuTrain: Split = { images: await toAsync(cpuTrain.images, 'webgpu'), labels: await toAsync(cpuTrain.labels, 'webgpu') };
+    const gpuTest: Split = { images: await toAsync(cpuTest.images, 'webgpu'), labels: await toAsync(cpuTest.labels, 'webgpu') };
+    for (const [model, compile, amp] of [['mlp', false, false], ['mlp', true, false], ['mlp', false, true], ['cnn', true, true]] as const) {
+      const run = (train_: Split, test: Split) =>
+        train({ model, optimizer: 'adam', lr: 0.002, epochs: 1, batchSize: 32, seed: 5, lossEvery: 1, compile, amp, device: 'webgpu', train: train_, test });
+      const onDevice = await run(gpuTrain, gpuTest);
+      const moved = await run(cpuTrain, cpuTest);
+      const what = `${model}${compile ? ' compile' : ''}${amp ? ' amp' : ''}`;
+      expect(moved.history.losses.length, what).toBe(10);
+      expect(moved.history.losses, what).toEqual(onDevice.history.losses);
+      expect(moved.history.epochs[0]!.testAccuracy, what).toBe(onDevice.history.epochs[0]!.testAccuracy);
+      if (compile) expect(moved.compiled!.replays, what).toBeGreaterThan(5);
+      for (const p of moved.model.parameters()) expect(p.device).toBe('webgpu');
+      onDevice.model.dispose();
+      moved.model.dispose();
+    }
+    expect([cpuTrain.images.device, cpuTest.labels.device]).toEqual(['cpu', 'cpu']);
+  });
+
+  it('TAPEGRAD_DEVICE=webgpu pnpm mnist trains on WebGPU (the splits kept on the CPU, each batch moved), with --amp too', () => {
     for (const extra of [[], ['--amp']]) {
       const out = mkdtempSync(join(tmpdir(), 'tapegrad-mnist-'));
       try {
