@@ -1,4 +1,5 @@
 import type { Device } from './backend.js';
+import { flowStore } from './flow.js';
 import type { DType } from './dtype.js';
 import type { HalfDType } from './half.js';
 import type { Tensor } from './tensor.js';
@@ -28,17 +29,7 @@ export interface Region {
 // and later), as memory.ts keeps scopes: `using _ = autocast(...)` enters its region with
 // enterWith, and awaits carry it to their continuations. Without AsyncLocalStorage (browsers) the
 // program is one flow: a region held across an await then also covers other tasks that run meanwhile.
-interface AsyncLocalStorage<S> {
-  getStore(): S | undefined;
-  enterWith(store: S | undefined): void;
-  run<R>(store: S, fn: () => R): R;
-}
-type AsyncHooks = { AsyncLocalStorage: new <S>() => AsyncLocalStorage<S> };
-const asyncHooks = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:async_hooks') as
-  | AsyncHooks
-  | undefined;
-const flows = asyncHooks && new asyncHooks.AsyncLocalStorage<Region>();
-let only: Region | undefined;
+const flows = flowStore<Region>();
 // Regions open anywhere: while none is, dispatch skips the lookup (autocast costs nothing unused).
 let openRegions = 0;
 // Inside a composite that applied its policy, and during backward: its inner ops are not cast again.
@@ -46,23 +37,21 @@ let suspended = 0;
 
 /** @internal */
 export function innermost(): Region | undefined {
-  let r = flows ? flows.getStore() : only;
+  let r = flows.get();
   while (r && !r.open) r = r.parent;
   return r;
 }
 /** @internal */
 export function enter(r: Region | undefined): void {
-  if (flows) flows.enterWith(r);
-  else only = r;
+  flows.enter(r);
+}
+
+/** @internal `fn` with `region` innermost: the store of fn's context only (run, not enterWith), never its caller's. */
+export function runIn<R>(region: Region, fn: () => R): R {
+  return flows.run(region, fn);
 }
 
 /** The innermost open region for `device` in the running flow, when it is enabled. */
-/** @internal `fn` with `region` innermost: the store of fn's context only (run, not enterWith), never its caller's. */
-export function runIn<R>(region: Region, fn: () => R): R {
-  if (flows) return flows.run(region, fn);
-  enter(region);
-  return fn();
-}
 
 /** @internal */
 export function regionFor(device: Device): Region | undefined {

@@ -1,3 +1,4 @@
+import { flowStore } from './flow.js';
 import type { Device } from './backend.js';
 import type { Tensor } from './tensor.js';
 import { TapegradError } from './errors.js';
@@ -77,25 +78,12 @@ export function memory(): MemoryInfo {
 // context of its own, so it has no such leak). Without AsyncLocalStorage (browsers) the program is
 // one flow. A closed scope stays in the chains that still reach it and is skipped; closing out
 // of order therefore cannot leave a stale scope behind.
-interface AsyncLocalStorage<S> {
-  getStore(): S | undefined;
-  enterWith(store: S | undefined): void;
-  run<R>(store: S, fn: () => R): R;
-}
-type AsyncHooks = { AsyncLocalStorage: new <S>() => AsyncLocalStorage<S> };
-const asyncHooks = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process?.getBuiltinModule?.('node:async_hooks') as
-  | AsyncHooks
-  | undefined;
-const flows = asyncHooks && new asyncHooks.AsyncLocalStorage<OpenScope>();
-let only: OpenScope | undefined; // the innermost scope of the one flow there is without AsyncLocalStorage
-function enter(s: OpenScope | undefined): void {
-  if (flows) flows.enterWith(s);
-  else only = s;
-}
+const flows = flowStore<OpenScope>();
+const enter = (s: OpenScope | undefined) => flows.enter(s);
 
 /** The innermost open scope of the running flow. */
 function innermost(): OpenScope | undefined {
-  let s = flows ? flows.getStore() : only;
+  let s = flows.get();
   while (s && !s.open) s = s.parent;
   return s;
 }
@@ -230,7 +218,5 @@ export function withScope<T>(fn: () => T | PromiseLike<T>): Promise<T> {
     }
   };
   // run, not enterWith: the scope is the store of fn's context only, never its caller's
-  if (flows) return flows.run(s, body);
-  enter(s);
-  return body();
+  return flows.run(s, body);
 }
