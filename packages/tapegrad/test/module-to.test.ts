@@ -64,7 +64,8 @@ gpuDescribe('Module.to keeps parameters the same objects (issue 15, bug 3)', () 
     const [gx, gy] = [x.to('webgpu'), y.to('webgpu')];
     const losses = await train(model, opt, gx, gy, 10);
     const twin = makeModel();
-    const twinLosses = await train(twin, new optim.SGD(twin.parameters(), { lr: 0.1, momentum: 0.9 }), x, y, 10);
+    const twinOpt = new optim.SGD(twin.parameters(), { lr: 0.1, momentum: 0.9 });
+    const twinLosses = await train(twin, twinOpt, x, y, 10);
     // the parameters the optimizer holds are the ones that trained
     const trained = await values(opt.paramGroups[0]!.params);
     trained.forEach((t, i) => expect(t, `parameter ${i} changed`).not.toEqual(initial[i]));
@@ -72,6 +73,9 @@ gpuDescribe('Module.to keeps parameters the same objects (issue 15, bug 3)', () 
     expectNear([losses], [twinLosses], 1e-5);
     expect(losses[9]!).toBeLessThan(losses[0]! / 2);
     for (const t of [x, y, gx, gy]) t.dispose();
+    // the momentum buffers too: left to the collector, they would be freed in the middle of a later test
+    opt.dispose();
+    twinOpt.dispose();
     model.dispose();
     twin.dispose();
   });
@@ -158,6 +162,8 @@ gpuDescribe('optimizer state after model.to()', () => {
     await train(twin, twinOpt!, x, y, 3);
     expectNear(await values(model.parameters()), await values(twin.parameters()), 1e-5);
     for (const t of [x, y, gx, gy]) t.dispose();
+    opt!.dispose();
+    twinOpt!.dispose();
     model.dispose();
     twin.dispose();
   });

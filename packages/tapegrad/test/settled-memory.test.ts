@@ -23,3 +23,16 @@ it('starts with nothing of the earlier test left to be finalized', async () => {
   }
   expect([tg.memory().tensors, tg.memory().bytes]).toEqual([before.tensors, before.bytes]);
 });
+
+it('settleMemory returns only after the finalizers of garbage made just before it have run', async () => {
+  const { settleMemory } = await import('../../../vitest.settle.js');
+  await settleMemory();
+  const before = tg.memory();
+  const drop = () => {
+    for (let i = 0; i < 50; i++) tg.ones([3]);
+  };
+  drop();
+  expect(tg.memory().tensors).toBe(before.tensors + 50);
+  await settleMemory();
+  expect([tg.memory().tensors, tg.memory().bytes]).toEqual([before.tensors, before.bytes]);
+});
