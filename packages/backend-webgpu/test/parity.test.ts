@@ -4,9 +4,10 @@
 // within 1e-6 + 1e-5·|x| (1e-4 relative for transcendental functions, whose GPU versions are
 // approximations); reductions and matmul within 1e-4 (they sum in a different order, and in
 // float32 where the CPU sums in float64).
-import { beforeEach, it } from 'vitest';
+import { beforeEach, expect, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
 import { BINARY_OPS, COMPARE_OPS, UNARY_OPS } from '@tapegrad/tensor';
+import { matmulTiles } from '../src/kernels/matmul.js';
 import { layouts, openDevice, parity, values } from './helpers.js';
 
 const { gpuDescribe } = await openDevice();
@@ -178,13 +179,27 @@ gpuDescribe('matmul', () => {
       }
     }
   });
-  it('large products (64x64 blocks, 4x4 per thread), ragged edges, batched and transposed', async () => {
+  it('large products (8x8 per thread), ragged edges, batched and transposed', async () => {
     for (const [sa, sb] of [[[257, 40], [40, 260]], [[2, 300, 19], [19, 230]]] as [number[], number[]][]) {
       for (const { label, t: a } of layouts(sa, (s) => tg.randn(s)).slice(0, 2)) {
         await parity(`matmul ${label} @ ${JSON.stringify(sb)}`, (x, y) => tg.matmul(x, y), [a, tg.randn(sb)], { atol: 1e-4, rtol: 1e-4 });
       }
     }
     await parity('large int matmul', (x, y) => tg.matmul(x, y), [tg.randint(-5, 5, [260, 33]), tg.randint(-5, 5, [33, 256])]);
+  });
+  it('every register tile the output shape picks: the MNIST step\'s products (long K, transposed operands), skinny and ragged outputs', async () => {
+    // [m, k, n, A read transposed, B read transposed]
+    const cases: [number, number, number, boolean, boolean][] = [
+      [64, 784, 128, false, true], [128, 64, 784, true, false], [64, 128, 784, false, false], [64, 128, 10, false, true],
+      [10, 64, 128, true, false], [64, 10, 128, false, false], [130, 37, 9, false, false], [33, 300, 18, true, true], [3, 5, 2, false, false],
+    ];
+    const tiles = new Set(cases.map(([m, , n]) => matmulTiles(m, n, 1).join('x')));
+    expect([...tiles].sort()).toEqual(['1x1', '2x2', '2x4', '4x2', '4x8', '8x8']);
+    for (const [m, k, n, ta, tb] of cases) {
+      const a = ta ? tg.randn([k, m]).T : tg.randn([m, k]);
+      const b = tb ? tg.randn([n, k]).T : tg.randn([k, n]);
+      await parity(`matmul ${m}x${k}${ta ? 'ᵀ' : ''} @ ${k}x${n}${tb ? 'ᵀ' : ''}`, (x, y) => tg.matmul(x, y), [a, b], { atol: 1e-4, rtol: 1e-4 });
+    }
   });
   it('int32 and mixed dtypes', async () => {
     await parity('int matmul', (x, y) => tg.matmul(x, y), [tg.randint(-5, 5, [6, 7]), tg.randint(-5, 5, [7, 3])]);

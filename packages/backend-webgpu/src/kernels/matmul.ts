@@ -3,16 +3,43 @@ import type { Epilogue } from '../fuse.js';
 import { broadcastStrides, coalesce, computeType, numelOf, preamble, store, walk, walkMeta, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // Batched C = A·B over strided operands (transposed views and broadcast batches read in
-// place). A workgroup of 16x16 threads computes a block of C, staging matching K-slices of A
-// and B in workgroup memory so each loaded element feeds many multiply-adds. Small products
-// use 16x16 blocks (one output per thread: more workgroups to spread over the GPU); large ones
-// 64x64 blocks with a 4x4 register tile per thread (16 multiply-adds per pair of workgroup
-// memory loads instead of 1). Linear adds its bias to the float32 sum before the one rounding to
-// the output dtype, as PyTorch's addmm: a separate add would round a half result twice.
+// place). Each thread of an 8x8 workgroup accumulates a TM x TN tile of C in registers, reading
+// A and B straight from their buffers: per step along K it loads TM + TN elements for TM·TN
+// multiply-adds. Its rows are SIDE apart and so are its columns, so neighbouring threads read
+// neighbouring columns of B (coalesced) and the same element of A.
+//
+// There is no staging in workgroup memory: on llvmpipe (lavapipe), the software adapter this
+// backend is tested on, every load whose address differs between invocations costs about a
+// scalar load per invocation, workgroup memory included, and barriers switch coroutines, so a
+// tile staged there cost the loads of a direct read twice over (once to stage, once to read back)
+// plus two barriers per K slice. The tiles are picked from the output's shape: as large as 8x8
+// (the fewest loads per multiply-add) where the output has room, smaller where one side is short
+// (a 10-wide output fills a 16-wide block, not a 64-wide one), and smaller again until there are
+// MIN_GROUPS workgroups to share out. Linear adds its bias to the float32 sum before the one
+// rounding to the output dtype, as PyTorch's addmm: a separate add would round a half result twice.
 
-const THREADS = 16;
-/** Outputs at least this large take the 64x64 blocks. */
-const LARGE = 256 * 256;
+/** Threads per workgroup along each axis of the output block. */
+const SIDE = 8;
+/** The largest register tile per thread, along each axis. */
+const MAX_TILE = 8;
+/** Workgroups a product is split into at least, while its tiles can shrink. */
+const MIN_GROUPS = 4;
+
+/** The register tile [TM, TN] of each thread for an m x n output (per batch element). */
+export function matmulTiles(m: number, n: number, batch: number): [number, number] {
+  const fit = (d: number) => {
+    let t = 1;
+    while (t < MAX_TILE && SIDE * t < d) t *= 2;
+    return t;
+  };
+  let [tm, tn] = [fit(m), fit(n)];
+  const groups = () => batch * Math.ceil(m / (SIDE * tm)) * Math.ceil(n / (SIDE * tn));
+  while (tm * tn > 1 && groups() < MIN_GROUPS) {
+    if (tm >= tn) tm /= 2;
+    else tn /= 2;
+  }
+  return [tm, tn];
+}
 
 /**
  * The product's shader, plus a bias row (linear) added before the store; with an epilogue (a
@@ -22,13 +49,12 @@ export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuVi
   const r = out.shape.length;
   const [m, n] = [out.shape[r - 2]!, out.shape[r - 1]!];
   const k = a.shape[a.shape.length - 1]!;
-  const per = m * n >= LARGE ? 4 : 1; // outputs per thread along each axis
-  const block = THREADS * per;
   const batchShape = out.shape.slice(0, -2);
+  const [tm, tn] = matmulTiles(m, n, numelOf(batchShape));
   const batchOf = (v: GpuView) => broadcastStrides({ shape: v.shape.slice(0, -2), strides: v.strides.slice(0, -2) }, batchShape);
   const batch = coalesce(batchShape, [batchOf(a), batchOf(b)]);
-  const blocksM = Math.ceil(m / block);
-  const blocksN = Math.ceil(n / block);
+  const blocksM = Math.ceil(m / (SIDE * tm));
+  const blocksN = Math.ceil(n / (SIDE * tn));
   const [ars, acs] = a.strides.slice(-2) as [number, number];
   const [brs, bcs] = b.strides.slice(-2) as [number, number];
   const groups = numelOf(batchShape) * blocksM * blocksN;
@@ -41,54 +67,42 @@ export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuVi
   if (epi) meta.push(...epi.meta(out));
   const biased = bias ? 'v + C(in2[md[11] + col * md[12]])' : 'v';
   // the register tile is unrolled into scalars: arrays indexed in loops are slow to compile
-  const range = Array.from({ length: per }, (_, i) => i);
-  const grid = (f: (i: number, j: number) => string) => range.flatMap((i) => range.map((j) => f(i, j))).join(' ');
-  // the K-slice staged per step: THREADS deep, `block` wide, loaded by the 256 threads in `per` rounds
+  const rows = Array.from({ length: tm }, (_, i) => i);
+  const cols = Array.from({ length: tn }, (_, j) => j);
+  const grid = (f: (i: number, j: number) => string) => rows.flatMap((i) => cols.map((j) => f(i, j))).join(' ');
   const wgsl = () => `${preamble([a.dtype, b.dtype, ...(bias ? [bias.dtype] : []), ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype])}
 alias C = ${c};
 ${epi?.wgsl(epiBase, bias ? 3 : 2) ?? ''}
-const T: u32 = ${THREADS}u;
-const P: u32 = ${per}u;
-const B: u32 = ${block}u;
-var<workgroup> ta: array<C, ${THREADS * block}>; // ta[kk * B + row]
-var<workgroup> tb: array<C, ${THREADS * block}>; // tb[kk * B + col]
+const S: u32 = ${SIDE}u;
 fn put(base: u32, row: u32, col: u32, v: C) {
   if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store(epi ? `epilogue(${biased}, base + row * md[3] + col)` : biased, c, out.dtype)}; }
 }
-@compute @workgroup_size(${THREADS}, ${THREADS})
+@compute @workgroup_size(${SIDE}, ${SIDE})
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let g = wid(w, nw);
   if (g >= md[0]) { return; }
   let M = md[2]; let N = md[3]; let K = md[4];
   let blocks = md[5] * md[6];
   let bi = g / blocks;
-  let row0 = ((g % blocks) / md[6]) * B;
-  let col0 = ((g % blocks) % md[6]) * B;
+  let row0 = ((g % blocks) / md[6]) * ${SIDE * tm}u + lid.y;
+  let col0 = ((g % blocks) % md[6]) * ${SIDE * tn}u + lid.x;
   ${walk(2, '13u', 'bi')}
-  let tid = lid.y * T + lid.x;
+  // rows and columns past the output's edge read its last one (in bounds, never stored): no
+  // branch around the loads, so the loop body is straight-line
+  ${rows.map((i) => `let pa${i} = o0 + min(row0 + ${i}u * S, M - 1u) * md[7];`).join(' ')}
+  ${cols.map((j) => `let pb${j} = o1 + min(col0 + ${j}u * S, N - 1u) * md[10];`).join(' ')}
+  // the K strides in locals: a buffer read inside the loop is a load per step
+  let sa = md[8]; let sb = md[9];
   ${grid((i, j) => `var acc${i}_${j} = C(0);`)}
-  for (var k0 = 0u; k0 < K; k0 += T) {
-    for (var e = tid; e < T * B; e += T * T) {
-      let ra = e / T; let ka = k0 + e % T;   // A: B rows x T ks
-      var av = C(0);
-      if (row0 + ra < M && ka < K) { av = C(in0[o0 + (row0 + ra) * md[7] + ka * md[8]]); }
-      ta[(e % T) * B + ra] = av;
-      let kb = k0 + e / B; let cb = e % B;   // B: T ks x B cols
-      var bv = C(0);
-      if (kb < K && col0 + cb < N) { bv = C(in1[o1 + kb * md[9] + (col0 + cb) * md[10]]); }
-      tb[(e / B) * B + cb] = bv;
-    }
-    workgroupBarrier();
-    for (var kk = 0u; kk < T; kk++) {
-      ${range.map((i) => `let a${i} = ta[kk * B + lid.y * P + ${i}u]; let b${i} = tb[kk * B + lid.x * P + ${i}u];`).join(' ')}
-      ${grid((i, j) => `acc${i}_${j} += a${i} * b${j};`)}
-    }
-    workgroupBarrier();
+  for (var kk = 0u; kk < K; kk++) {
+    ${rows.map((i) => `let a${i} = C(in0[pa${i} + kk * sa]);`).join(' ')}
+    ${cols.map((j) => `let b${j} = C(in1[pb${j} + kk * sb]);`).join(' ')}
+    ${grid((i, j) => `acc${i}_${j} += a${i} * b${j};`)}
   }
-  ${grid((i, j) => `put(bi * M * N, row0 + lid.y * P + ${i}u, col0 + lid.x * P + ${j}u, acc${i}_${j});`)}
+  ${grid((i, j) => `put(bi * M * N, row0 + ${i}u * S, col0 + ${j}u * S, acc${i}_${j});`)}
 }`;
   // the epilogue's words start after the batch walk, whose length depends on the batch rank
-  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}`;
+  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${tm}x${tn}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}`;
   return { key, wgsl, inputs: [a.handle, b.handle, ...(bias ? [bias.handle] : []), ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
 }
 
