@@ -9,7 +9,7 @@ import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
 import { expectClose, MnistCnn, openDevice } from './helpers.js';
 
-const { gpuDescribe } = await openDevice();
+const { backend, gpuDescribe } = await openDevice();
 const F = nn.functional;
 
 
@@ -27,9 +27,12 @@ async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', 
   const step = mode === 'eager' ? undefined : tg.compile(f, { fuse: mode === 'fused' });
   tg.manualSeed(22);
   const losses: number[][] = [];
+  let dispatches = 0;
   for (let i = 0; i < steps; i++) {
     const x = tg.randn(model === 'mlp' ? [16, 784] : [4, 1, 28, 28]).to('webgpu'), y = tg.randint(0, 10, [model === 'mlp' ? 16 : 4]).to('webgpu');
+    const before = backend!.counters.dispatches;
     const loss = step ? step(x, y) : tg.tidy(() => f(x, y));
+    dispatches = backend!.counters.dispatches - before; // the last step's: a replay
     losses.push(Array.from(await loss.data()));
     loss.dispose(), x.dispose(), y.dispose();
   }
@@ -37,14 +40,15 @@ async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', 
   const grads = await Promise.all(m.parameters().map(async (p) => Array.from(await p.grad!.data())));
   o.zeroGrad();
   for (const p of m.parameters()) p.dispose();
-  return { losses, params, grads, stats: step?.stats() };
+  return { losses, params, grads, stats: step?.stats(), dispatches };
 }
 
 gpuDescribe('fusion on WebGPU', () => {
-  for (const [model, groups] of [
-    // linear is one kernel on WebGPU (its bias added before the store), which relu joins
-    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)']],
-    ['cnn', ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)']],
+  for (const [model, groups, dispatches] of [
+    // linear is one kernel on WebGPU (its bias added before the store), which relu joins;
+    // crossEntropy (two dispatches eager) and its backward are one
+    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)'], [13, 9]],
+    ['cnn', ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)'], [24, 18]],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager WebGPU's losses, parameters and gradients over 5 steps`, async () => {
       const eager = await train(model, 'eager', 5), fused = await train(model, 'fused', 5), unfused = await train(model, 'unfused', 5);
@@ -56,8 +60,37 @@ gpuDescribe('fusion on WebGPU', () => {
       expect(g.fused).toEqual(groups);
       // a group of n ops saves n - 1 kernels
       expect(g.kernels).toBe(u.kernels - groups.reduce((n, f) => n + f.split(',').length - 1, 0));
+      // dispatches per step, eager and replayed
+      expect([eager.dispatches, fused.dispatches]).toEqual(dispatches);
     });
   }
+
+  it("crossEntropy and its backward as one dispatch: class weights, label smoothing, an ignored target, 'mean' and 'sum'; eager WebGPU bits, the CPU within tolerance", async () => {
+    tg.manualSeed(41);
+    const w = tg.randn([6, 5]), x = tg.randn([7, 6]), y = tg.tensor([0, 4, -100, 2, 1, 3, 4], { dtype: 'int32' }), cw = tg.rand([5]).add(0.5);
+    const [wg, xg, yg, cwg] = [w, x, y, cw].map((t) => t.to('webgpu'));
+    for (const [k, options] of [{}, { weight: cw, labelSmoothing: 0.1 }, { reduction: 'sum' as const }, { weight: cw }].entries()) {
+      /** The loss and the gradient of w, on `dev`'s tensors. */
+      const f = (w: tg.Tensor, x: tg.Tensor, y: tg.Tensor, cw: tg.Tensor) => {
+        const wl = w.detach().requiresGrad_();
+        const loss = F.crossEntropy(x.matmul(wl), y, { ...options, weight: options.weight && cw });
+        loss.backward();
+        const g = wl.grad!;
+        wl.grad = null;
+        return [loss, g];
+      };
+      const cpu = await Promise.all(tg.tidy(() => f(w, x, y, cw)).map(async (t) => Array.from(await t.data())));
+      const eager = await Promise.all(tg.tidy(() => f(wg!, xg!, yg!, cwg!)).map(async (t) => Array.from(await t.data())));
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = await Promise.all(c(wg!, xg!, yg!, cwg!).map(async (t) => Array.from(await t.data())));
+        expect(got, `options ${k}, call ${i}`).toEqual(eager);
+        got.forEach((v, j) => expectClose(v, cpu[j]!, { atol: 1e-6, rtol: 1e-5 }, `options ${k}, output ${j} against the CPU`));
+      }
+      const g = c.stats().graphs[0]!;
+      expect([g.fused, g.kernels, g.eagerKernels], `options ${k}`).toEqual([['fused(crossEntropy,crossEntropyBackward)'], 3, 4]);
+    }
+  });
 
   it('a chain over broadcast, strided and scalar operands, where, clamp and activations: eager WebGPU bits, the CPU within tolerance', async () => {
     tg.manualSeed(3);

@@ -43,6 +43,78 @@ const MAIN = `@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {`;
 const ign = (v: number) => v >>> 0;
 
+// The WGSL of crossEntropy's three passes, shared by its eager kernels and the combined kernel
+// (`crossEntropyCombined`, one dispatch) so that both make the same float32 operations.
+
+/** One row's statistics by the workgroup: `mx` (the max) and Σ exp(x - mx) in sv[0]; x's row at in0[o0 + j * sx]. */
+const rowStats = `// the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
+  var m = -3.4028234663852886e38;
+  for (var j = l; j < C; j += WG) { m = max(m, in0[o0 + j * sx]); }
+  sv[l] = m;
+  ${tree('sv', (p, q) => `max(${p}, ${q})`)}
+  let mx = sv[0];
+  workgroupBarrier();
+  var e = 0.0;
+  for (var j = l; j < C; j += WG) { e += exp(in0[o0 + j * sx] - mx); }
+  sv[l] = e;
+  ${tree('sv', (p, q) => `${p} + ${q}`)}`;
+/**
+ * The losses, a thread per position (p = l, l + WG, ...), and their tree sums: the loss in
+ * sa[0], the total weight in sw[0]. `pos` declares o0 (x) and o1 (target) for position p;
+ * `stats(q)` reads word q of the statistics, `store(v)` stores the loss of p under 'none'.
+ */
+const positionLosses = (pos: string, stats: (q: string) => string, store: (v: string) => string) => `var sumW = f32(C);
+  if (HAS_WEIGHT && eps > 0.0) { sumW = 0.0; for (var c = 0u; c < C; c++) { sumW += wt(c); } }
+  var acc = 0.0; var W = 0.0;
+  for (var p = l; p < rows; p += WG) {
+    ${pos}
+    let y = in1[o1];
+    var lp = 0.0;
+    if (y != ig && y >= 0 && y < i32(C)) {
+      let m = ${stats('2u * p')}; let ls = ${stats('2u * p + 1u')};
+      let wy = wt(u32(y));
+      lp = wy * (m - in0[o0 + u32(y) * sx] + ls);
+      if (eps > 0.0) {
+        // Σ w[c]·(x[c] - x[0]): the common offset x[0] cancels, keeping precision for large logits
+        let r0 = in0[o0];
+        var t = 0.0;
+        for (var c = 0u; c < C; c++) { t += wt(c) * (in0[o0 + c * sx] - r0); }
+        lp = (1.0 - eps) * lp + (eps / f32(C)) * (sumW * (m - r0 + ls) - t);
+      }
+      W += wy;
+    }
+    acc += lp;
+    if (red == 0u) { ${store('lp')} }
+  }
+  sa[l] = acc; sw[l] = W;
+  ${tree('sa', (p, q) => `${p} + ${q}`)}
+  ${tree('sw', (p, q) => `${p} + ${q}`)}`;
+/**
+ * One row's gradient by the workgroup (see crossEntropyBackward below): x's row at in0[o0 + j *
+ * sx], its target y and whether it counts (`keep`), the gradient's row at `out`[og + j * so];
+ * `shift` the row's max plus log-sum, `up` the upstream gradient, `total` the total weight.
+ */
+const rowGradient = (out: string, shift: string, up: string, total: string) => `var sumW = f32(C);
+  if (HAS_WEIGHT) {
+    var ws = 0.0;
+    for (var j = l; j < C; j += WG) { ws += wt(j); }
+    sv[l] = ws;
+    ${tree('sv', (p, q) => `${p} + ${q}`)}
+    sumW = sv[0];
+  }
+  let scale = ${up} / select(1.0, ${total}, red == 2u);
+  let yy = u32(select(0, y, keep));
+  let shift = ${shift};
+  let wy = wt(yy);
+  let u = eps / f32(C);
+  let k = ((1.0 - eps) * wy + u * sumW) * scale;
+  for (var j = l; j < C; j += WG) {
+    var v = exp(in0[o0 + j * sx] - shift) * k - u * wt(j) * scale;
+    if (j == yy) { v -= (1.0 - eps) * wy * scale; }
+    ${out}[og + j * so] = select(0.0, v, keep);
+  }`;
+const hasWeight = (w: GpuView | undefined) => `const HAS_WEIGHT = ${!!w};`;
+
 // inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight]
 registerKernel('crossEntropy', 'webgpu', (([x, t, w], [loss, stats, total], a) => {
   const r = rows(x!);
@@ -61,17 +133,7 @@ ${MAIN}
   let ignored = y == bitcast<i32>(md[4]);
   let bad = !ignored && (y < 0 || y >= i32(C));
   if (bad && l == 0u) { report(y, row); }
-  // the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
-  var m = -3.4028234663852886e38;
-  for (var j = l; j < C; j += WG) { m = max(m, in0[o0 + j * sx]); }
-  sv[l] = m;
-  ${tree('sv', (p, q) => `max(${p}, ${q})`)}
-  let mx = sv[0];
-  workgroupBarrier();
-  var e = 0.0;
-  for (var j = l; j < C; j += WG) { e += exp(in0[o0 + j * sx] - mx); }
-  sv[l] = e;
-  ${tree('sv', (p, q) => `${p} + ${q}`)}
+  ${rowStats}
   if (l == 0u) {
     let keep = !ignored && !bad;
     out0[md[5] + 2u * row] = select(0.0, mx, keep);
@@ -88,34 +150,10 @@ ${MAIN}
 var<workgroup> sa: array<f32, WG>;
 var<workgroup> sw: array<f32, WG>;
 ${weightFn(w, 3, 8)}
+${hasWeight(w)}
 ${MAIN}
   let rows = md[2]; let C = md[3]; let sx = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]); let red = md[7];
-  var sumW = f32(C);
-  ${w ? 'if (eps > 0.0) { sumW = 0.0; for (var c = 0u; c < C; c++) { sumW += wt(c); } }' : ''}
-  var acc = 0.0; var W = 0.0;
-  for (var p = l; p < rows; p += WG) {
-    ${walk(2, '13u', 'p')}
-    let y = in1[o1];
-    var lp = 0.0;
-    if (y != ig && y >= 0 && y < i32(C)) {
-      let m = in2[md[10] + 2u * p]; let ls = in2[md[10] + 2u * p + 1u];
-      let wy = wt(u32(y));
-      lp = wy * (m - in0[o0 + u32(y) * sx] + ls);
-      if (eps > 0.0) {
-        // Σ w[c]·(x[c] - x[0]): the common offset x[0] cancels, keeping precision for large logits
-        let r0 = in0[o0];
-        var t = 0.0;
-        for (var c = 0u; c < C; c++) { t += wt(c) * (in0[o0 + c * sx] - r0); }
-        lp = (1.0 - eps) * lp + (eps / f32(C)) * (sumW * (m - r0 + ls) - t);
-      }
-      W += wy;
-    }
-    acc += lp;
-    if (red == 0u) { out0[md[11] + p] = lp; }
-  }
-  sa[l] = acc; sw[l] = W;
-  ${tree('sa', (p, q) => `${p} + ${q}`)}
-  ${tree('sw', (p, q) => `${p} + ${q}`)}
+  ${positionLosses(walk(2, '13u', 'p'), (q) => `in2[md[10] + ${q}]`, (v) => `out0[md[11] + p] = ${v};`)}
   if (l == 0u) {
     out1[md[12]] = sw[0];
     // all targets ignored under 'mean' is 0/0 = NaN, as PyTorch
@@ -145,37 +183,87 @@ registerKernel('crossEntropyBackward', 'webgpu', (([x, t, stats, total, g, w], [
   const wgsl = () => `${preamble([x!.dtype, 'int32', stats!.dtype, total!.dtype, g!.dtype, ...(w ? [w.dtype] : [])], [gx!.dtype], true)}
 var<workgroup> sv: array<f32, WG>;
 ${weightFn(w, 5, 8)}
+${hasWeight(w)}
 ${MAIN}
   let row = wid(w, nw);
   if (row >= md[0]) { return; }
   ${walk(4, '12u', 'row')}
-  let C = md[2]; let sx = md[3]; let so = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]);
+  let C = md[2]; let sx = md[3]; let so = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]); let red = md[7];
+  let og = o3;
   let y = in1[o1];
   let keep = y != ig && y >= 0 && y < i32(C);
   if (!keep && y != ig && l == 0u) { report(y, row); }
-  var sumW = f32(C);
-  ${w ? `var ws = 0.0;
-  for (var j = l; j < C; j += WG) { ws += wt(j); }
-  sv[l] = ws;
-  ${tree('sv', (p, q) => `${p} + ${q}`)}
-  sumW = sv[0];` : ''}
-  let scale = in4[o2] / select(1.0, in3[md[11]], md[7] == 2u);
-  let yy = u32(select(0, y, keep));
-  let shift = in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u];
-  let wy = wt(yy);
-  let u = eps / f32(C);
-  let k = ((1.0 - eps) * wy + u * sumW) * scale;
-  for (var j = l; j < C; j += WG) {
-    var v = exp(in0[o0 + j * sx] - shift) * k - u * wt(j) * scale;
-    if (j == yy) { v -= (1.0 - eps) * wy * scale; }
-    out0[o3 + j * so] = select(0.0, v, keep);
-  }
+  ${rowGradient('out0', 'in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u]', 'in4[o2]', 'in3[md[11]]')}
 }`;
   return [{
     key: `crossEntropyBackward:${!!w}`, wgsl, inputs: [x!, t!, stats!, total!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [gx!.handle],
     meta, workgroups: n, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
   }];
 }) as WebGPUKernel<ClassLossAttrs>);
+
+/**
+ * crossEntropy and its backward as one dispatch (compile's combined groups, fuse.ts): one
+ * workgroup runs the three passes above in turn, each row's statistics and gradient by the
+ * whole workgroup as the eager kernels' workgroup per row computes them, so the values are their
+ * bits; storage barriers hand the statistics and the total weight from pass to pass. One
+ * workgroup bounds it to a modest batch (`COMBINED_ROWS` positions, float32); beyond, the eager
+ * kernels stay. Inputs [input, target, upstream, weight?]; outputs [loss, stats, totalWeight, gradInput].
+ */
+export const COMBINED_ROWS = 4096;
+export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined)[], [loss, stats, total, gx]: readonly GpuView[], a: ClassLossAttrs): Program {
+  const r = rows(x!);
+  const o = rows(gx!);
+  const n = numelOf(r.positions);
+  // [1, slot, rows, C, x class step, gx class step, ignoreIndex, ε, reduction, weight offset and
+  // stride, stats offset, loss offset, total offset, walk(x, target, upstream, gx)]
+  const meta = [
+    1, 0, n, r.C, r.step, o.step, ign(a.ignoreIndex), f32Bits(a.labelSmoothing), REDUCTION[a.reduction], ...weightMeta(w), stats!.offset, loss!.offset, total!.offset,
+    ...positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!, upstream(g!, r.positions), { offset: gx!.offset, strides: o.strides }]),
+  ];
+  const wgsl = () => `${preamble(['float32', 'int32', g!.dtype, ...(w ? [w.dtype] : [])], [loss!.dtype, stats!.dtype, total!.dtype, 'float32'], true)}
+var<workgroup> sv: array<f32, WG>;
+var<workgroup> sa: array<f32, WG>;
+var<workgroup> sw: array<f32, WG>;
+${weightFn(w, 3, 9)}
+${hasWeight(w)}
+${MAIN}
+  let rows = md[2]; let C = md[3]; let sx = md[4]; let so = md[5]; let ig = bitcast<i32>(md[6]); let eps = bitcast<f32>(md[7]); let red = md[8];
+  let st = md[11];
+  for (var row = 0u; row < rows; row++) {
+    ${walk(2, '14u', 'row')}
+    let y = in1[o1];
+    let keep = y != ig && y >= 0 && y < i32(C);
+    if (!keep && y != ig && l == 0u) { report(y, row); }
+    ${rowStats}
+    if (l == 0u) {
+      out1[st + 2u * row] = select(0.0, mx, keep);
+      out1[st + 2u * row + 1u] = select(0.0, log(sv[0]), keep);
+    }
+    workgroupBarrier();
+  }
+  storageBarrier();
+  {
+    ${positionLosses(walk(2, '14u', 'p'), (q) => `out1[st + ${q}]`, (v) => `out0[md[12] + p] = ${v};`)}
+    if (l == 0u) {
+      out2[md[13]] = sw[0];
+      if (red != 0u) { out0[md[12]] = select(sa[0], sa[0] / sw[0], red == 2u); }
+    }
+  }
+  storageBarrier();
+  for (var row = 0u; row < rows; row++) {
+    ${walk(4, '14u', 'row')}
+    let og = o3;
+    let y = in1[o1];
+    let keep = y != ig && y >= 0 && y < i32(C);
+    ${rowGradient('out3', 'out1[st + 2u * row] + out1[st + 2u * row + 1u]', 'in2[o2]', 'out2[md[13]]')}
+    workgroupBarrier();
+  }
+}`;
+  return {
+    key: `crossEntropy:combined:${!!w}`, wgsl, inputs: [x!, t!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [loss!, stats!, total!, gx!].map((v) => v.handle),
+    meta, workgroups: 1, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
+  };
+}
 
 // nllLoss over log-probabilities: loss[p] = -w[y]·x[p, y]. One workgroup, a thread per row, then
 // a tree sum. inputs [input, target, weight?]; outputs [loss, totalWeight]
