@@ -162,9 +162,17 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
   return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
 }
 
-/** Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward (losses.ts). */
+/**
+ * Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward
+ * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
+ * extra column (matmul.ts).
+ */
 function combine(group: CombinedGroup): WebGPUKernel | undefined {
   const kind = recognizeCombined(group);
+  if (kind?.kind === 'biasGrad') {
+    const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
+    return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
+  }
   if (kind?.kind !== 'crossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
   const x = group.args[f.inputs[0]!]!;

@@ -46,9 +46,14 @@ async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', 
 gpuDescribe('fusion on WebGPU', () => {
   for (const [model, groups, dispatches] of [
     // linear is one kernel on WebGPU (its bias added before the store), which relu joins;
-    // crossEntropy (two dispatches eager) and its backward are one
-    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)'], [13, 9]],
-    ['cnn', ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)'], [24, 18]],
+    // crossEntropy (two dispatches eager) and its backward are one; each weight gradient and its
+    // bias's sum another (the sum's bits are eager's here: eager sums a batch under 32 serially)
+    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(matmul,sum)'], [13, 7]],
+    [
+      'cnn',
+      ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)'],
+      [24, 17],
+    ],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager WebGPU's losses, parameters and gradients over 5 steps`, async () => {
       const eager = await train(model, 'eager', 5), fused = await train(model, 'fused', 5), unfused = await train(model, 'unfused', 5);
@@ -64,6 +69,43 @@ gpuDescribe('fusion on WebGPU', () => {
       expect([eager.dispatches, fused.dispatches]).toEqual(dispatches);
     });
   }
+
+  it('a weight gradient Gᵀ·X and its bias gradient in one dispatch: the product is eager\'s bits, the bias the serial float32 sum of G\'s columns', async () => {
+    for (const [N, D, C] of [[64, 40, 10], [300, 784, 128], [5, 3, 2]] as const) {
+      tg.manualSeed(N);
+      const x = tg.randn([N, D]), g = tg.randn([N, C]);
+      const w = tg.randn([C, D]).to('webgpu'), b = tg.randn([C]).to('webgpu');
+      const [xg, gg] = [x, g].map((t) => t.to('webgpu'));
+      const f = (x: tg.Tensor, g: tg.Tensor) => {
+        const wl = w.detach().requiresGrad_(), bl = b.detach().requiresGrad_();
+        F.linear(x, wl, bl).backward(g);
+        const grads = [wl.grad!, bl.grad!];
+        wl.grad = bl.grad = null;
+        return grads;
+      };
+      const [dw, db] = await Promise.all(tg.tidy(() => f(xg!, gg!)).map(async (t) => Array.from(await t.data())));
+      // the extra column of ones accumulates G's rows in order, one float32 add each
+      const G = g.dataSync();
+      const serial = Array.from({ length: C }, (_, c) => {
+        let s = 0;
+        for (let n = 0; n < N; n++) s = Math.fround(s + G[n * C + c]!);
+        return s;
+      });
+      const exact = Array.from({ length: C }, (_, c) => Array.from({ length: N }, (_, n) => G[n * C + c]!).reduce((s, v) => s + v, 0));
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const [cw, cb] = await Promise.all(c(xg!, gg!).map(async (t) => Array.from(await t.data())));
+        expect(cw, `${N}x${D}x${C} call ${i}: dW`).toEqual(dw);
+        // the first call traces: it is an eager call
+        expect(cb, `${N}x${D}x${C} call ${i}: db`).toEqual(i === 0 ? db : serial);
+        expectClose(cb, db, { atol: 1e-5, rtol: 1e-5 }, `${N}x${D}x${C}: db against eager's`);
+        expectClose(cb, exact, { atol: 1e-5, rtol: 1e-5 }, `${N}x${D}x${C}: db against the float64 sum`);
+        if (N < 32) expect(cb, 'a short batch: eager sums it serially too').toEqual(db);
+      }
+      const st = c.stats().graphs[0]!;
+      expect([st.fused, st.kernels], `${N}x${D}x${C}`).toEqual([['fused(matmul,sum)'], 2]);
+    }
+  });
 
   it("crossEntropy and its backward as one dispatch: class weights, label smoothing, an ignored target, 'mean' and 'sum'; eager WebGPU bits, the CPU within tolerance", async () => {
     tg.manualSeed(41);

@@ -17,8 +17,10 @@ const LARGE = 256 * 256;
 /**
  * The product's shader, plus a bias row (linear) added before the store; with an epilogue (a
  * compiled function's fused group), each value then passes through it on its way to the output.
+ * With `rowSums` (a compiled step's weight gradient Gᵀ·X and its bias gradient, 2-d, no bias or
+ * epilogue), B has an extra column of ones, whose products are A's row sums, stored there.
  */
-export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView, epi?: Epilogue): Program {
+export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView, epi?: Epilogue, rowSums?: GpuView): Program {
   const r = out.shape.length;
   const [m, n] = [out.shape[r - 2]!, out.shape[r - 1]!];
   const k = a.shape[a.shape.length - 1]!;
@@ -28,7 +30,7 @@ export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuVi
   const batchOf = (v: GpuView) => broadcastStrides({ shape: v.shape.slice(0, -2), strides: v.strides.slice(0, -2) }, batchShape);
   const batch = coalesce(batchShape, [batchOf(a), batchOf(b)]);
   const blocksM = Math.ceil(m / block);
-  const blocksN = Math.ceil(n / block);
+  const blocksN = Math.ceil((rowSums ? n + 1 : n) / block);
   const [ars, acs] = a.strides.slice(-2) as [number, number];
   const [brs, bcs] = b.strides.slice(-2) as [number, number];
   const groups = numelOf(batchShape) * blocksM * blocksN;
@@ -39,12 +41,14 @@ export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuVi
   const c = computeType(out.dtype);
   const epiBase = meta.length;
   if (epi) meta.push(...epi.meta(out));
+  const sumBase = meta.length;
+  if (rowSums) meta.push(rowSums.offset, rowSums.strides[0]!);
   const biased = bias ? 'v + C(in2[md[11] + col * md[12]])' : 'v';
   // the register tile is unrolled into scalars: arrays indexed in loops are slow to compile
   const range = Array.from({ length: per }, (_, i) => i);
   const grid = (f: (i: number, j: number) => string) => range.flatMap((i) => range.map((j) => f(i, j))).join(' ');
   // the K-slice staged per step: THREADS deep, `block` wide, loaded by the 256 threads in `per` rounds
-  const wgsl = () => `${preamble([a.dtype, b.dtype, ...(bias ? [bias.dtype] : []), ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype])}
+  const wgsl = () => `${preamble([a.dtype, b.dtype, ...(bias ? [bias.dtype] : []), ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype, ...(rowSums ? [rowSums.dtype] : [])])}
 alias C = ${c};
 ${epi?.wgsl(epiBase, bias ? 3 : 2) ?? ''}
 const T: u32 = ${THREADS}u;
@@ -54,6 +58,7 @@ var<workgroup> ta: array<C, ${THREADS * block}>; // ta[kk * B + row]
 var<workgroup> tb: array<C, ${THREADS * block}>; // tb[kk * B + col]
 fn put(base: u32, row: u32, col: u32, v: C) {
   if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store(epi ? `epilogue(${biased}, base + row * md[3] + col)` : biased, c, out.dtype)}; }
+  ${rowSums ? `else if (row < md[2] && col == md[3]) { out1[md[${sumBase}u] + row * md[${sumBase + 1}u]] = ${store('v', c, rowSums.dtype)}; }` : ''}
 }
 @compute @workgroup_size(${THREADS}, ${THREADS})
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -75,7 +80,7 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
       ta[(e % T) * B + ra] = av;
       let kb = k0 + e / B; let cb = e % B;   // B: T ks x B cols
       var bv = C(0);
-      if (kb < K && col0 + cb < N) { bv = C(in1[o1 + kb * md[9] + (col0 + cb) * md[10]]); }
+      if (kb < K && col0 + cb < N) { bv = C(in1[o1 + kb * md[9] + (col0 + cb) * md[10]]); }${rowSums ? ' else if (kb < K && col0 + cb == N) { bv = C(1); }' : ''}
       tb[(e / B) * B + cb] = bv;
     }
     workgroupBarrier();
@@ -88,8 +93,8 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   ${grid((i, j) => `put(bi * M * N, row0 + lid.y * P + ${i}u, col0 + lid.x * P + ${j}u, acc${i}_${j});`)}
 }`;
   // the epilogue's words start after the batch walk, whose length depends on the batch rank
-  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}`;
-  return { key, wgsl, inputs: [a.handle, b.handle, ...(bias ? [bias.handle] : []), ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
+  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${per}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}${rowSums ? `:sums${sumBase}` : ''}`;
+  return { key, wgsl, inputs: [a.handle, b.handle, ...(bias ? [bias.handle] : []), ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle, ...(rowSums ? [rowSums.handle] : [])], meta, workgroups: m && n ? groups : 0 };
 }
 
 // (k = 0 needs no case of its own: the K loop runs no steps and writes zeros)
