@@ -1,8 +1,8 @@
-import { recognizeCombined, type BackendFusion, type ClassLossAttrs, type CombinedGroup, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
+import { recognizeCombined, type BackendFusion, type ClassLossAttrs, type CombinedGroup, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulProgram } from './kernels/matmul.js';
-import { conv2dProgram } from './kernels/conv.js';
+import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
 import { COMBINED_ROWS, crossEntropyCombined } from './kernels/losses.js';
@@ -165,13 +165,17 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
 /**
  * Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward
  * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
- * extra column (matmul.ts).
+ * extra column (matmul.ts), and conv2dWeightGrad with its bias's sum (conv.ts).
  */
 function combine(group: CombinedGroup): WebGPUKernel | undefined {
   const kind = recognizeCombined(group);
   if (kind?.kind === 'biasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
+  }
+  if (kind?.kind === 'convBiasGrad') {
+    const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
+    return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
   if (kind?.kind !== 'crossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;

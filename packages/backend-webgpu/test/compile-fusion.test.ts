@@ -47,12 +47,16 @@ gpuDescribe('fusion on WebGPU', () => {
   for (const [model, groups, dispatches] of [
     // linear is one kernel on WebGPU (its bias added before the store), which relu joins;
     // crossEntropy (two dispatches eager) and its backward are one; each weight gradient and its
-    // bias's sum another (the sum's bits are eager's here: eager sums a batch under 32 serially)
+    // bias's sum another (a linear's sum is eager's bits here: eager sums a batch under 32
+    // serially; a convolution's sums as eager's at any size)
     ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(matmul,sum)'], [13, 7]],
     [
       'cnn',
-      ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)'],
-      [24, 17],
+      [
+        'fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)',
+        'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)',
+      ],
+      [24, 15],
     ],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager WebGPU's losses, parameters and gradients over 5 steps`, async () => {
@@ -104,6 +108,26 @@ gpuDescribe('fusion on WebGPU', () => {
       }
       const st = c.stats().graphs[0]!;
       expect([st.fused, st.kernels], `${N}x${D}x${C}`).toEqual([['fused(matmul,sum)'], 2]);
+    }
+  });
+
+  it("conv2dWeightGrad and its bias's sum in one dispatch: eager WebGPU's bits for short lines (summed serially) and long ones", async () => {
+    for (const [shape, groups] of [[[2, 2, 3, 3], 1], [[3, 4, 10, 10], 2]] as const) {
+      tg.manualSeed(shape[0]);
+      const conv = new nn.Conv2d(shape[1], 6, 3, { padding: 1, groups }).to('webgpu');
+      const x = tg.randn([...shape]).to('webgpu'), g = tg.randn([shape[0], 6, shape[2], shape[3]]).to('webgpu');
+      const f = (x: tg.Tensor, g: tg.Tensor) => {
+        for (const p of conv.parameters()) p.grad?.dispose(), (p.grad = null);
+        conv.forward(x).backward(g);
+        return conv.parameters().map((p) => p.grad!.clone());
+      };
+      const eager = await Promise.all(tg.tidy(() => f(x, g)).map(async (t) => Array.from(await t.data())));
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = await Promise.all(c(x, g).map(async (t) => Array.from(await t.data())));
+        expect(got, `${shape} call ${i}`).toEqual(eager);
+      }
+      expect(c.stats().graphs.at(-1)!.fused, `${shape}`).toContain('fused(conv2dWeightGrad,sum)');
     }
   });
 
