@@ -130,6 +130,12 @@ export function combine(trace: Trace): Trace {
   return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...(trace.fused ?? []), ...fused] };
 }
 
+/** A group {@link recognize} knows, with its members' indices by role. */
+export type CombinedKind =
+  | { readonly kind: 'crossEntropy'; readonly forward: number; readonly backward: number }
+  | { readonly kind: 'biasGrad' | 'convBiasGrad'; readonly product: number; readonly sum: number }
+  | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
+  | { readonly kind: 'partial' };
 /**
  * The groups both backends combine, recognized once here (the kernels are theirs):
  * - 'crossEntropy': crossEntropy's forward and its backward on the same logits and target
@@ -139,13 +145,8 @@ export function combine(trace: Trace): Trace {
  * - 'convBiasGrad': conv2dWeightGrad(x, G) and the sum of G over all but its channel dim;
  * - 'linearCrossEntropy': a linear layer whose logits only a crossEntropy pair reads, and that pair
  *   ('partial' for the linear and the forward alone).
- * `role` names the members' indices. Anything else: undefined.
+ * Anything else: undefined.
  */
-export type CombinedKind =
-  | { readonly kind: 'crossEntropy'; readonly forward: number; readonly backward: number }
-  | { readonly kind: 'biasGrad' | 'convBiasGrad'; readonly product: number; readonly sum: number }
-  | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
-  | { readonly kind: 'partial' };
 export function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | undefined {
   const ops = nodes.map((n) => n.op).join(',');
   const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];

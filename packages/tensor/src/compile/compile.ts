@@ -22,8 +22,9 @@ export interface CompileOptions {
   warn?: boolean;
   /**
    * Merge chains of elementwise kernels (and an elementwise epilogue into the matmul or
-   * convolution before it) into one kernel each, where the backend can (default true). See
-   * docs/compiler.md, "What it fuses".
+   * convolution before it) into one kernel each, and kernels that share operands (a loss and its
+   * backward, a weight gradient and its bias's sum) into one kernel with several outputs, where
+   * the backend can (default true). See docs/compiler.md, "What it fuses".
    */
   fuse?: boolean;
 }
