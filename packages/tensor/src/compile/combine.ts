@@ -89,20 +89,26 @@ export function combine(trace: Trace): Trace {
   };
 
   const member = new Map<number, { members: number[]; kernel: unknown }>();
+  // the eligible steps that read or write each buffer, in trace order
+  const touching = new Map<number, number[]>();
   steps.forEach((s, c) => {
     if (!eligible(s)) return;
-    const bufs = new Set(s.inputs.map((a) => a.buf));
-    for (let p = c - 1; p >= 0; p--) {
-      const ps = steps[p]!;
-      if (!eligible(ps) || ps.backend !== s.backend || ![...ps.inputs.map((a) => a.buf), ...ps.writes].some((b) => bufs.has(b))) continue;
+    const earlier = new Set<number>();
+    for (const a of s.inputs) for (const p of touching.get(a.buf) ?? []) if (steps[p]!.backend === s.backend) earlier.add(p);
+    for (const b of new Set([...s.inputs.map((a) => a.buf), ...s.writes])) {
+      const list = touching.get(b);
+      if (list) list.push(c);
+      else touching.set(b, [c]);
+    }
+    for (const p of [...earlier].sort((x, y) => y - x)) {
       const g = member.get(p);
       // a complete group grows only into a larger one; a partial one may give its member up
       const bases = g ? (g.kernel === 'partial' && g.members.length > 1 ? [g.members, [p]] : [g.members]) : [[p]];
       const found = bases.some((base) => {
         const members = [...base, c];
-        if (!legal(members)) return false;
+        // the backend's answer first: it knows few groups, and legality walks the steps between
         const kernel = s.backend.fusion!.combine!(groupOf(members));
-        if (kernel === undefined) return false;
+        if (kernel === undefined || !legal(members)) return false;
         const group = { members, kernel };
         for (const m of members) member.set(m, group);
         return true;
