@@ -94,7 +94,7 @@ export function combine(trace: Trace): Trace {
   steps.forEach((s, c) => {
     if (!eligible(s)) return;
     const earlier = new Set<number>();
-    for (const a of s.inputs) for (const p of touching.get(a.buf) ?? []) if (steps[p]!.backend === s.backend) earlier.add(p);
+    for (const a of s.inputs) for (const p of touching.get(a.buf) ?? []) if ((steps[p] as KernelStep).backend === s.backend) earlier.add(p);
     for (const b of new Set([...s.inputs.map((a) => a.buf), ...s.writes])) {
       const list = touching.get(b);
       if (list) list.push(c);
