@@ -158,6 +158,35 @@ gpuDescribe('fusion on WebGPU', () => {
     }
   });
 
+  it('crossEntropy combined over strided (N, C, d) logits; past 4096 positions the eager kernels stay', async () => {
+    tg.manualSeed(42);
+    for (const [x, y, combined] of [
+      [tg.randn([2, 3, 6]), tg.randint(0, 5, [2, 3]), true],
+      [tg.randn([4100, 6]), tg.randint(0, 5, [4100]), false],
+    ] as const) {
+      const w = tg.randn([6, 5]);
+      const f = (w: tg.Tensor, x: tg.Tensor, y: tg.Tensor) => {
+        const wl = w.detach().requiresGrad_();
+        const logits = x.matmul(wl);
+        const loss = F.crossEntropy(logits.ndim === 3 ? logits.permute([0, 2, 1]) : logits, y);
+        loss.backward();
+        const g = wl.grad!;
+        wl.grad = null;
+        return [loss, g];
+      };
+      const gpu = [w, x, y].map((t) => t.to('webgpu'));
+      const cpu = await Promise.all(tg.tidy(() => f(w, x, y)).map(async (t) => Array.from(await t.data())));
+      const eager = await Promise.all(tg.tidy(() => f(gpu[0]!, gpu[1]!, gpu[2]!)).map(async (t) => Array.from(await t.data())));
+      const c = tg.compile(f);
+      for (let i = 0; i < 2; i++) {
+        const got = await Promise.all(c(gpu[0]!, gpu[1]!, gpu[2]!).map(async (t) => Array.from(await t.data())));
+        expect(got, `${x.shape} call ${i}`).toEqual(eager);
+        got.forEach((v, j) => expectClose(v, cpu[j]!, { atol: 1e-5, rtol: 1e-4 }, `${x.shape}, output ${j} against the CPU`));
+      }
+      expect(c.stats().graphs[0]!.fused, `${x.shape}`).toEqual(combined ? ['fused(crossEntropy,crossEntropyBackward)'] : []);
+    }
+  });
+
   it('a chain over broadcast, strided and scalar operands, where, clamp and activations: eager WebGPU bits, the CPU within tolerance', async () => {
     tg.manualSeed(3);
     const xs = [tg.randn([6, 40]), tg.randn([40]), tg.randn([40, 6])];
