@@ -158,17 +158,21 @@ gpuDescribe('fusion on WebGPU', () => {
     }
   });
 
-  it('crossEntropy combined over strided (N, C, d) logits; past 4096 positions the eager kernels stay', async () => {
+  it('crossEntropy combined over strided (N, C, d) logits and more classes than a workgroup has threads; past 4096 positions the eager kernels stay', async () => {
     tg.manualSeed(42);
-    for (const [x, y, combined] of [
-      [tg.randn([2, 3, 6]), tg.randint(0, 5, [2, 3]), true],
-      [tg.randn([4100, 6]), tg.randint(0, 5, [4100]), false],
+    for (const [x, y, C, combined] of [
+      [tg.randn([2, 3, 6]), tg.randint(0, 5, [2, 3]), 5, true],
+      // 300 classes: a thread's serial part of a row, then the tree over all 256 slots
+      [tg.randn([9, 6]), tg.randint(0, 300, [9]), 300, true],
+      [tg.randn([4100, 6]), tg.randint(0, 5, [4100]), 5, false],
     ] as const) {
-      const w = tg.randn([6, 5]);
+      const w = tg.randn([6, C]), cw = tg.rand([C]).add(0.5);
+      const options = C === 300 ? { weight: cw.to('webgpu'), labelSmoothing: 0.2 } : {};
       const f = (w: tg.Tensor, x: tg.Tensor, y: tg.Tensor) => {
         const wl = w.detach().requiresGrad_();
         const logits = x.matmul(wl);
-        const loss = F.crossEntropy(logits.ndim === 3 ? logits.permute([0, 2, 1]) : logits, y);
+        const opts = options.weight && x.device === 'cpu' ? { ...options, weight: cw } : options;
+        const loss = F.crossEntropy(logits.ndim === 3 ? logits.permute([0, 2, 1]) : logits, y, opts);
         loss.backward();
         const g = wl.grad!;
         wl.grad = null;

@@ -46,18 +46,29 @@ const ign = (v: number) => v >>> 0;
 // The WGSL of crossEntropy's three passes, shared by its eager kernels and the combined kernel
 // (`crossEntropyCombined`, one dispatch) so that both make the same float32 operations.
 
-/** One row's statistics by the workgroup: `mx` (the max) and Σ exp(x - mx) in sv[0]; x's row at in0[o0 + j * sx]. */
-const rowStats = `// the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
-  var m = -3.4028234663852886e38;
-  for (var j = l; j < C; j += WG) { m = max(m, in0[o0 + j * sx]); }
-  sv[l] = m;
-  ${tree('sv', (p, q) => `max(${p}, ${q})`)}
-  let mx = sv[0];
-  workgroupBarrier();
-  var e = 0.0;
-  for (var j = l; j < C; j += WG) { e += exp(in0[o0 + j * sx] - mx); }
-  sv[l] = e;
-  ${tree('sv', (p, q) => `${p} + ${q}`)}`;
+/**
+ * WGSL: `let {result}` = `value` (of class j) combined over a row's C classes in the order eager's
+ * workgroup per row takes: thread l folds j = l, l + WG, ... from `init`, then a tree over the WG
+ * slots. `coop`: the workgroup does that (through sv); else one thread replays the same order in
+ * its private array rv, skipping the slots past C that hold `init` (folding which changes nothing),
+ * so a thread per row gets the workgroup's bits.
+ */
+function rowReduce(coop: boolean, init: string, value: string, comb: (a: string, b: string) => string, result: string): string {
+  if (coop) {
+    return `{ var a = ${init}; for (var j = l; j < C; j += WG) { a = ${comb('a', value)}; } sv[l] = a; }
+  ${tree('sv', comb)}
+  let ${result} = sv[0];
+  workgroupBarrier();`;
+  }
+  return `{ let nq = min(C, WG);
+    for (var q = 0u; q < nq; q++) { var a = ${init}; for (var j = q; j < C; j += WG) { a = ${comb('a', value)}; } rv[q] = a; }
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) { for (var q = 0u; q < s && q + s < nq; q++) { rv[q] = ${comb('rv[q]', 'rv[q + s]')}; } } }
+  let ${result} = rv[0];`;
+}
+/** One row's statistics: `mx` (the max) and `se`, Σ exp(x - mx); x's row at in0[o0 + j * sx]. */
+const rowStats = (coop: boolean) => `// the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
+  ${rowReduce(coop, '-3.4028234663852886e38', 'in0[o0 + j * sx]', (p, q) => `max(${p}, ${q})`, 'mx')}
+  ${rowReduce(coop, '0.0', 'exp(in0[o0 + j * sx] - mx)', (p, q) => `${p} + ${q}`, 'se')}`;
 /**
  * The losses, a thread per position (p = l, l + WG, ...), and their tree sums: the loss in
  * sa[0], the total weight in sw[0]. `pos` declares o0 (x) and o1 (target) for position p;
@@ -90,17 +101,15 @@ const positionLosses = (pos: string, stats: (q: string) => string, store: (v: st
   ${tree('sa', (p, q) => `${p} + ${q}`)}
   ${tree('sw', (p, q) => `${p} + ${q}`)}`;
 /**
- * One row's gradient by the workgroup (see crossEntropyBackward below): x's row at in0[o0 + j *
- * sx], its target y and whether it counts (`keep`), the gradient's row at `out`[og + j * so];
- * `shift` the row's max plus log-sum, `up` the upstream gradient, `total` the total weight.
+ * One row's gradient (see crossEntropyBackward below), by the workgroup (`coop`) or by one
+ * thread: x's row at in0[o0 + j * sx], its target y and whether it counts (`keep`), the
+ * gradient's row at `out`[og + j * so]; `shift` the row's max plus log-sum, `up` the upstream
+ * gradient, `total` the total weight.
  */
-const rowGradient = (out: string, shift: string, up: string, total: string) => `var sumW = f32(C);
+const rowGradient = (coop: boolean, out: string, shift: string, up: string, total: string) => `var sumW = f32(C);
   if (HAS_WEIGHT) {
-    var ws = 0.0;
-    for (var j = l; j < C; j += WG) { ws += wt(j); }
-    sv[l] = ws;
-    ${tree('sv', (p, q) => `${p} + ${q}`)}
-    sumW = sv[0];
+    ${rowReduce(coop, '0.0', 'wt(j)', (p, q) => `${p} + ${q}`, 'ws')}
+    sumW = ws;
   }
   let scale = ${up} / select(1.0, ${total}, red == 2u);
   let yy = u32(select(0, y, keep));
@@ -108,7 +117,7 @@ const rowGradient = (out: string, shift: string, up: string, total: string) => `
   let wy = wt(yy);
   let u = eps / f32(C);
   let k = ((1.0 - eps) * wy + u * sumW) * scale;
-  for (var j = l; j < C; j += WG) {
+  for (var j = ${coop ? 'l' : '0u'}; j < C; j += ${coop ? 'WG' : '1u'}) {
     var v = exp(in0[o0 + j * sx] - shift) * k - u * wt(j) * scale;
     if (j == yy) { v -= (1.0 - eps) * wy * scale; }
     ${out}[og + j * so] = select(0.0, v, keep);
@@ -133,11 +142,11 @@ ${MAIN}
   let ignored = y == bitcast<i32>(md[4]);
   let bad = !ignored && (y < 0 || y >= i32(C));
   if (bad && l == 0u) { report(y, row); }
-  ${rowStats}
+  ${rowStats(true)}
   if (l == 0u) {
     let keep = !ignored && !bad;
     out0[md[5] + 2u * row] = select(0.0, mx, keep);
-    out0[md[5] + 2u * row + 1u] = select(0.0, log(sv[0]), keep);
+    out0[md[5] + 2u * row + 1u] = select(0.0, log(se), keep);
   }
 }`;
   const statsProgram: Program = {
@@ -193,7 +202,7 @@ ${MAIN}
   let y = in1[o1];
   let keep = y != ig && y >= 0 && y < i32(C);
   if (!keep && y != ig && l == 0u) { report(y, row); }
-  ${rowGradient('out0', 'in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u]', 'in4[o2]', 'in3[md[11]]')}
+  ${rowGradient(true, 'out0', 'in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u]', 'in4[o2]', 'in3[md[11]]')}
 }`;
   return [{
     key: `crossEntropyBackward:${!!w}`, wgsl, inputs: [x!, t!, stats!, total!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [gx!.handle],
@@ -203,11 +212,12 @@ ${MAIN}
 
 /**
  * crossEntropy and its backward as one dispatch (compile's combined groups, fuse.ts): one
- * workgroup runs the three passes above in turn, each row's statistics and gradient by the
- * whole workgroup as the eager kernels' workgroup per row computes them, so the values are their
- * bits; storage barriers hand the statistics and the total weight from pass to pass. One
- * workgroup bounds it to a modest batch (`COMBINED_ROWS` positions, float32); beyond, the eager
- * kernels stay. Inputs [input, target, upstream, weight?]; outputs [loss, stats, totalWeight, gradInput].
+ * workgroup runs the three passes in turn, a thread per row in each; a row's reductions (its
+ * max, Σ exp, Σ w) replay the order of eager's workgroup per row (rowReduce), and the losses
+ * pass is eager's own, so the values are eager's bits. Storage barriers hand the statistics and
+ * the total weight from pass to pass. One workgroup's threads take 256 rows at a time: past
+ * `COMBINED_ROWS` positions (or for other dtypes than float32) the eager kernels stay.
+ * Inputs [input, target, upstream, weight?]; outputs [loss, stats, totalWeight, gradInput].
  */
 export const COMBINED_ROWS = 4096;
 export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined)[], [loss, stats, total, gx]: readonly GpuView[], a: ClassLossAttrs): Program {
@@ -229,17 +239,17 @@ ${hasWeight(w)}
 ${MAIN}
   let rows = md[2]; let C = md[3]; let sx = md[4]; let so = md[5]; let ig = bitcast<i32>(md[6]); let eps = bitcast<f32>(md[7]); let red = md[8];
   let st = md[11];
-  for (var row = 0u; row < rows; row++) {
-    ${walk(2, '14u', 'row')}
+  // a thread per row (p = l, l + WG, ...) in each pass, each pass's reductions over a row in the
+  // order eager's workgroup per row takes; the losses pass is eager's own (a thread per row too)
+  var rv: array<f32, WG>;
+  for (var p = l; p < rows; p += WG) {
+    ${walk(2, '14u', 'p')}
     let y = in1[o1];
     let keep = y != ig && y >= 0 && y < i32(C);
-    if (!keep && y != ig && l == 0u) { report(y, row); }
-    ${rowStats}
-    if (l == 0u) {
-      out1[st + 2u * row] = select(0.0, mx, keep);
-      out1[st + 2u * row + 1u] = select(0.0, log(sv[0]), keep);
-    }
-    workgroupBarrier();
+    if (!keep && y != ig) { report(y, p); }
+    ${rowStats(false)}
+    out1[st + 2u * p] = select(0.0, mx, keep);
+    out1[st + 2u * p + 1u] = select(0.0, log(se), keep);
   }
   storageBarrier();
   {
@@ -250,13 +260,12 @@ ${MAIN}
     }
   }
   storageBarrier();
-  for (var row = 0u; row < rows; row++) {
-    ${walk(4, '14u', 'row')}
+  for (var p = l; p < rows; p += WG) {
+    ${walk(4, '14u', 'p')}
     let og = o3;
     let y = in1[o1];
     let keep = y != ig && y >= 0 && y < i32(C);
-    ${rowGradient('out3', 'out1[st + 2u * row] + out1[st + 2u * row + 1u]', 'in2[o2]', 'out2[md[13]]')}
-    workgroupBarrier();
+    ${rowGradient(false, 'out3', 'out1[st + 2u * p] + out1[st + 2u * p + 1u]', 'in2[o2]', 'out2[md[13]]')}
   }
 }`;
   return {
