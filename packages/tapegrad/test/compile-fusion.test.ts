@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { nn, optim } from '../src/index.js';
+import { dispatch, run } from '@tapegrad/tensor';
 import { MnistCnn } from './helpers.js';
 
 // compile's fusion pass on the CPU (tensor/src/compile/fuse.ts, backend-cpu/src/fuse.ts): a
@@ -267,6 +268,23 @@ describe('combined groups: a loss with its backward, a weight gradient with its 
       const g = step(f, [w]);
       expect(g.fused.filter((f) => f.includes('crossEntropy'))).toEqual([]);
     }
+  });
+  it('not where a step between writes what a member reads: the logits written in place between the forward and the backward', () => {
+    tg.manualSeed(36);
+    const x = tg.randn([5, 4]), y = tg.randint(0, 4, [5]);
+    const attrs = { reduction: 'mean', ignoreIndex: -100, labelSmoothing: 0 };
+    // the kernels by name (autograd would refuse the in-place write on a saved tensor)
+    const f = (x: tg.Tensor, y: tg.Tensor) => {
+      const logits = x.mul(2);
+      const [loss, stats, total] = dispatch('crossEntropy', [logits, y], attrs);
+      logits.add_(1); // the backward reads the new logits; run with the backward, the forward would too
+      const gx = run('crossEntropyBackward', [logits, y, stats!, total!, tg.tensor(1)], attrs);
+      return [loss!, gx] as const;
+    };
+    const expected = tg.tidy(() => f(x, y).map(bits));
+    const c = tg.compile(f);
+    for (let i = 0; i < 3; i++) expect(c(x, y).map(bits), `call ${i}`).toEqual(expected);
+    expect(c.stats().graphs[0]!.fused.filter((g) => g.includes('crossEntropy'))).toEqual([]);
   });
   it('a bias gradient over channels: conv2dWeightGrad and the sum of its gradient', () => {
     tg.manualSeed(35);
