@@ -4,11 +4,11 @@ import { defineSuite, fmt, median, roundRatios, timePair, type Cell } from '../h
 import { makeModel } from './mnist-epoch.js';
 
 // compile (issue 19): the kernels replayed without dispatch, tape or Tensor objects for
-// intermediates, with and without its fusion pass (elementwise chains into one kernel, epilogues
-// into the matmul or convolution before them). For the MNIST MLP and CNN training steps (batch
-// 64, SGD with momentum 0.9, as mnist-epoch): the kernel calls each step makes, counted at the
-// CPU backend's run() for an eager step and for a replay (and dispatches on WebGPU, where an
-// adapter is found), with what eager does besides; steps per second eager and compiled, taken in
+// intermediates, with and without its fusion passes (elementwise chains into one kernel, epilogues
+// into the matmul or convolution before them, kernels sharing operands combined). For the MNIST
+// MLP and CNN training steps (batch 64, SGD with momentum 0.9, as mnist-epoch): the kernel
+// calls each step makes, counted at the CPU backend's run() for an eager step and for a replay
+// (and dispatches on WebGPU, where an adapter is found), with what eager does besides; steps per second eager and compiled, taken in
 // turns in one process (a ratio per pair of samples, its median quoted: this machine is shared);
 // an MLP epoch of 938 steps on one batch, eager and compiled from fresh models, in rounds;
 // PyTorch's eager step beside (torch 1.13 has no torch.compile).
@@ -64,7 +64,7 @@ async function webgpuDispatches() {
     title: 'Dispatches per training step (WebGPU, batch 64, SGD momentum): eager, compiled without fusion, compiled',
     columns: ['model', 'eager dispatches', 'compiled, unfused', 'compiled', 'fewer than eager', 'fused kernels'],
     rows,
-    notes: ['Compute dispatches counted by the backend for one eager step and one replay. On WebGPU linear is a matmul and a bias add: the add and the relu after it run in the matmul\'s store; conv2d and maxPool2dBackward take their epilogues likewise.'],
+    notes: ['Compute dispatches counted by the backend for one eager step and one replay. relu runs in the store of the linear or conv2d before it, relu\'s backward in the matmul or maxPool2dBackward that makes its gradient; crossEntropy (two dispatches eager) and its backward are one dispatch; each weight gradient computes its bias\'s sum in its own dispatch (docs/compiler.md, "What it fuses").'],
   };
 }
 
@@ -163,7 +163,7 @@ print(json.dumps(ts[len(ts) // 2] * 1000))
         title: 'Kernel calls per training step (CPU, batch 64, SGD momentum): eager, compiled without fusion, compiled',
         columns: ['model', 'eager kernel calls', 'compiled, unfused', 'compiled', 'fewer than eager', 'fused kernels', 'eager dispatches (with views, host writes)', 'eager Tensor objects', 'planned KiB unfused / fused'],
         rows: calls,
-        notes: ['Kernel calls counted at the CPU backend\'s run(), for one eager step and one replay. An unfused replay runs the kernels the eager step ran, in the same order, and drops the rest of the eager step: dispatch (shape inference, kernel lookup, views), the tape, and a Tensor object per intermediate. Fusion merges an elementwise epilogue into the kernel before it (linear + relu; relu\'s backward after the matmul or pooling backward that makes its gradient), whose intermediate then needs no memory.'],
+        notes: ['Kernel calls counted at the CPU backend\'s run(), for one eager step and one replay. An unfused replay runs the kernels the eager step ran, in the same order, and drops the rest of the eager step: dispatch (shape inference, kernel lookup, views), the tape, and a Tensor object per intermediate. Fusion merges an elementwise epilogue into the kernel before it (linear + relu; relu\'s backward after the matmul or pooling backward that makes its gradient), whose intermediate then needs no memory, and combines kernels that share operands into one call: the last linear with crossEntropy and its backward, each weight gradient with its bias\'s sum.'],
       },
       ...(gpuCalls ? [gpuCalls] : []),
       {

@@ -1,10 +1,11 @@
-import type { BackendFusion, DType, FusedNode, FusedRef, FusionGroup } from '@tapegrad/tensor';
+import { recognizeCombined, type BackendFusion, type ClassLossAttrs, type CombinedGroup, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulProgram } from './kernels/matmul.js';
-import { conv2dProgram } from './kernels/conv.js';
+import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
+import { COMBINED_ROWS, crossEntropyCombined } from './kernels/losses.js';
 
 // Fusion on WebGPU (the pass: @tapegrad/tensor's compile/fuse.ts). A group becomes one shader:
 // each op is a WGSL function whose body is its expression from MAP_OPS, the table the eager
@@ -161,7 +162,33 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
   return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
 }
 
-/** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod. */
+/**
+ * Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward
+ * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
+ * extra column (matmul.ts), and conv2dWeightGrad with its bias's sum (conv.ts).
+ */
+function combine(group: CombinedGroup): WebGPUKernel | undefined {
+  const kind = recognizeCombined(group);
+  if (kind?.kind === 'biasGrad') {
+    const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
+    return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
+  }
+  if (kind?.kind === 'convBiasGrad') {
+    const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
+    return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
+  }
+  if (kind?.kind !== 'crossEntropy') return undefined;
+  const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
+  const x = group.args[f.inputs[0]!]!;
+  const rows = numelOf(x.shape) / x.shape[x.shape.length === 1 ? 0 : 1]!;
+  if (rows > COMBINED_ROWS || x.dtype !== 'float32') return undefined;
+  // the combined kernel's operands [input, target, upstream, weight?] and outputs [loss, stats, total, gradInput]
+  const operands = [f.inputs[0]!, f.inputs[1]!, b.inputs[4]!, ...f.inputs.slice(2)];
+  const outputs = [...f.outputs, ...b.outputs];
+  return ((inputs, outs) => [crossEntropyCombined(operands.map((k) => inputs[k]!), outputs.map((k) => outs[k]!), f.attrs as ClassLossAttrs)]) as WebGPUKernel;
+}
+
+/** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod; combined groups. */
 export const webgpuFusion: BackendFusion = {
   role(op, inputs, output) {
     if (output !== 'float32' || !inputs.every((d) => OPERAND.includes(d))) return undefined;
@@ -171,4 +198,5 @@ export const webgpuFusion: BackendFusion = {
     return MAP_OPS.has(op) ? 'elementwise' : undefined;
   },
   fuse,
+  combine,
 };

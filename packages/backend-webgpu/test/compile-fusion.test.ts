@@ -9,11 +9,11 @@ import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
 import { expectClose, MnistCnn, openDevice } from './helpers.js';
 
-const { gpuDescribe } = await openDevice();
+const { backend, gpuDescribe } = await openDevice();
 const F = nn.functional;
 
 
-async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', steps: number) {
+async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', steps: number, batch = model === 'mlp' ? 16 : 4) {
   tg.manualSeed(21);
   const m = (model === 'mlp' ? new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 32), new nn.ReLU(), new nn.Linear(32, 10)) : new MnistCnn()).to('webgpu');
   const o = new nn.optim.SGD(m.parameters(), { lr: 0.05, momentum: 0.9 });
@@ -27,9 +27,12 @@ async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', 
   const step = mode === 'eager' ? undefined : tg.compile(f, { fuse: mode === 'fused' });
   tg.manualSeed(22);
   const losses: number[][] = [];
+  let dispatches = 0;
   for (let i = 0; i < steps; i++) {
-    const x = tg.randn(model === 'mlp' ? [16, 784] : [4, 1, 28, 28]).to('webgpu'), y = tg.randint(0, 10, [model === 'mlp' ? 16 : 4]).to('webgpu');
+    const x = tg.randn(model === 'mlp' ? [batch, 784] : [batch, 1, 28, 28]).to('webgpu'), y = tg.randint(0, 10, [batch]).to('webgpu');
+    const before = backend!.counters.dispatches;
     const loss = step ? step(x, y) : tg.tidy(() => f(x, y));
+    dispatches = backend!.counters.dispatches - before; // the last step's: a replay
     losses.push(Array.from(await loss.data()));
     loss.dispose(), x.dispose(), y.dispose();
   }
@@ -37,14 +40,24 @@ async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', 
   const grads = await Promise.all(m.parameters().map(async (p) => Array.from(await p.grad!.data())));
   o.zeroGrad();
   for (const p of m.parameters()) p.dispose();
-  return { losses, params, grads, stats: step?.stats() };
+  return { losses, params, grads, stats: step?.stats(), dispatches };
 }
 
 gpuDescribe('fusion on WebGPU', () => {
-  for (const [model, groups] of [
-    // linear is one kernel on WebGPU (its bias added before the store), which relu joins
-    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)']],
-    ['cnn', ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)']],
+  for (const [model, groups, dispatches] of [
+    // linear is one kernel on WebGPU (its bias added before the store), which relu joins;
+    // crossEntropy (two dispatches eager) and its backward are one; each weight gradient and its
+    // bias's sum another (a linear's sum is eager's bits here: eager sums a batch under 32
+    // serially; a convolution's sums as eager's at any size)
+    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(matmul,sum)'], [13, 7]],
+    [
+      'cnn',
+      [
+        'fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)',
+        'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)',
+      ],
+      [24, 15],
+    ],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager WebGPU's losses, parameters and gradients over 5 steps`, async () => {
       const eager = await train(model, 'eager', 5), fused = await train(model, 'fused', 5), unfused = await train(model, 'unfused', 5);
@@ -56,8 +69,134 @@ gpuDescribe('fusion on WebGPU', () => {
       expect(g.fused).toEqual(groups);
       // a group of n ops saves n - 1 kernels
       expect(g.kernels).toBe(u.kernels - groups.reduce((n, f) => n + f.split(',').length - 1, 0));
+      // dispatches per step, eager and replayed
+      expect([eager.dispatches, fused.dispatches]).toEqual(dispatches);
     });
   }
+
+  it("the MLP step at batch 64: the bias gradients' serial sums keep losses and parameters within float rounding of eager's over 5 steps", async () => {
+    const eager = await train('mlp', 'eager', 5, 64), fused = await train('mlp', 'fused', 5, 64);
+    fused.losses.forEach((l, i) => expectClose(l, eager.losses[i]!, { atol: 1e-6, rtol: 1e-5 }, `loss ${i}`));
+    fused.params.forEach((p, k) => expectClose(p, eager.params[k]!, { atol: 1e-6, rtol: 1e-4 }, `parameter ${k}`));
+    expect(fused.dispatches).toBe(7);
+  });
+
+  it('a weight gradient Gᵀ·X and its bias gradient in one dispatch: the product is eager\'s bits, the bias the serial float32 sum of G\'s columns', async () => {
+    for (const [N, D, C] of [[64, 40, 10], [300, 784, 128], [5, 3, 2]] as const) {
+      tg.manualSeed(N);
+      const x = tg.randn([N, D]), g = tg.randn([N, C]);
+      const w = tg.randn([C, D]).to('webgpu'), b = tg.randn([C]).to('webgpu');
+      const [xg, gg] = [x, g].map((t) => t.to('webgpu'));
+      const f = (x: tg.Tensor, g: tg.Tensor) => {
+        const wl = w.detach().requiresGrad_(), bl = b.detach().requiresGrad_();
+        F.linear(x, wl, bl).backward(g);
+        const grads = [wl.grad!, bl.grad!];
+        wl.grad = bl.grad = null;
+        return grads;
+      };
+      const [dw, db] = await Promise.all(tg.tidy(() => f(xg!, gg!)).map(async (t) => Array.from(await t.data())));
+      // the extra column of ones accumulates G's rows in order, one float32 add each
+      const G = g.dataSync();
+      const serial = Array.from({ length: C }, (_, c) => {
+        let s = 0;
+        for (let n = 0; n < N; n++) s = Math.fround(s + G[n * C + c]!);
+        return s;
+      });
+      const exact = Array.from({ length: C }, (_, c) => Array.from({ length: N }, (_, n) => G[n * C + c]!).reduce((s, v) => s + v, 0));
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const [cw, cb] = await Promise.all(c(xg!, gg!).map(async (t) => Array.from(await t.data())));
+        expect(cw, `${N}x${D}x${C} call ${i}: dW`).toEqual(dw);
+        // the first call traces: it is an eager call
+        expect(cb, `${N}x${D}x${C} call ${i}: db`).toEqual(i === 0 ? db : serial);
+        expectClose(cb, db, { atol: 1e-5, rtol: 1e-5 }, `${N}x${D}x${C}: db against eager's`);
+        expectClose(cb, exact, { atol: 1e-5, rtol: 1e-5 }, `${N}x${D}x${C}: db against the float64 sum`);
+        if (N < 32) expect(cb, 'a short batch: eager sums it serially too').toEqual(db);
+      }
+      const st = c.stats().graphs[0]!;
+      expect([st.fused, st.kernels], `${N}x${D}x${C}`).toEqual([['fused(matmul,sum)'], 2]);
+    }
+  });
+
+  it("conv2dWeightGrad and its bias's sum in one dispatch: eager WebGPU's bits for short lines (summed serially) and long ones", async () => {
+    for (const [shape, groups] of [[[2, 2, 3, 3], 1], [[3, 4, 10, 10], 2]] as const) {
+      tg.manualSeed(shape[0]);
+      const conv = new nn.Conv2d(shape[1], 6, 3, { padding: 1, groups }).to('webgpu');
+      const x = tg.randn([...shape]).to('webgpu'), g = tg.randn([shape[0], 6, shape[2], shape[3]]).to('webgpu');
+      const f = (x: tg.Tensor, g: tg.Tensor) => {
+        for (const p of conv.parameters()) p.grad?.dispose(), (p.grad = null);
+        conv.forward(x).backward(g);
+        return conv.parameters().map((p) => p.grad!.clone());
+      };
+      const eager = await Promise.all(tg.tidy(() => f(x, g)).map(async (t) => Array.from(await t.data())));
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = await Promise.all(c(x, g).map(async (t) => Array.from(await t.data())));
+        expect(got, `${shape} call ${i}`).toEqual(eager);
+      }
+      expect(c.stats().graphs.at(-1)!.fused, `${shape}`).toContain('fused(conv2dWeightGrad,sum)');
+    }
+  });
+
+  it("crossEntropy and its backward as one dispatch: class weights, label smoothing, an ignored target, 'mean' and 'sum'; eager WebGPU bits, the CPU within tolerance", async () => {
+    tg.manualSeed(41);
+    const w = tg.randn([6, 5]), x = tg.randn([7, 6]), y = tg.tensor([0, 4, -100, 2, 1, 3, 4], { dtype: 'int32' }), cw = tg.rand([5]).add(0.5);
+    const [wg, xg, yg, cwg] = [w, x, y, cw].map((t) => t.to('webgpu'));
+    for (const [k, options] of [{}, { weight: cw, labelSmoothing: 0.1 }, { reduction: 'sum' as const }, { weight: cw }].entries()) {
+      /** The loss and the gradient of w, on `dev`'s tensors. */
+      const f = (w: tg.Tensor, x: tg.Tensor, y: tg.Tensor, cw: tg.Tensor) => {
+        const wl = w.detach().requiresGrad_();
+        const loss = F.crossEntropy(x.matmul(wl), y, { ...options, weight: options.weight && cw });
+        loss.backward();
+        const g = wl.grad!;
+        wl.grad = null;
+        return [loss, g];
+      };
+      const cpu = await Promise.all(tg.tidy(() => f(w, x, y, cw)).map(async (t) => Array.from(await t.data())));
+      const eager = await Promise.all(tg.tidy(() => f(wg!, xg!, yg!, cwg!)).map(async (t) => Array.from(await t.data())));
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = await Promise.all(c(wg!, xg!, yg!, cwg!).map(async (t) => Array.from(await t.data())));
+        expect(got, `options ${k}, call ${i}`).toEqual(eager);
+        got.forEach((v, j) => expectClose(v, cpu[j]!, { atol: 1e-6, rtol: 1e-5 }, `options ${k}, output ${j} against the CPU`));
+      }
+      const g = c.stats().graphs[0]!;
+      expect([g.fused, g.kernels, g.eagerKernels], `options ${k}`).toEqual([['fused(crossEntropy,crossEntropyBackward)'], 3, 4]);
+    }
+  });
+
+  it('crossEntropy combined over strided (N, C, d) logits and more classes than a workgroup has threads; past 4096 positions the eager kernels stay', async () => {
+    tg.manualSeed(42);
+    for (const [x, y, C, combined] of [
+      [tg.randn([2, 3, 6]), tg.randint(0, 5, [2, 3]), 5, true],
+      // 300 classes: a thread's serial part of a row, then the tree over all 256 slots
+      [tg.randn([9, 6]), tg.randint(0, 300, [9]), 300, true],
+      [tg.randn([4100, 6]), tg.randint(0, 5, [4100]), 5, false],
+    ] as const) {
+      const w = tg.randn([6, C]), cw = tg.rand([C]).add(0.5);
+      const options = C === 300 ? { weight: cw.to('webgpu'), labelSmoothing: 0.2 } : {};
+      const f = (w: tg.Tensor, x: tg.Tensor, y: tg.Tensor) => {
+        const wl = w.detach().requiresGrad_();
+        const logits = x.matmul(wl);
+        const opts = options.weight && x.device === 'cpu' ? { ...options, weight: cw } : options;
+        const loss = F.crossEntropy(logits.ndim === 3 ? logits.permute([0, 2, 1]) : logits, y, opts);
+        loss.backward();
+        const g = wl.grad!;
+        wl.grad = null;
+        return [loss, g];
+      };
+      const gpu = [w, x, y].map((t) => t.to('webgpu'));
+      const cpu = await Promise.all(tg.tidy(() => f(w, x, y)).map(async (t) => Array.from(await t.data())));
+      const eager = await Promise.all(tg.tidy(() => f(gpu[0]!, gpu[1]!, gpu[2]!)).map(async (t) => Array.from(await t.data())));
+      const c = tg.compile(f);
+      for (let i = 0; i < 2; i++) {
+        const got = await Promise.all(c(gpu[0]!, gpu[1]!, gpu[2]!).map(async (t) => Array.from(await t.data())));
+        expect(got, `${x.shape} call ${i}`).toEqual(eager);
+        got.forEach((v, j) => expectClose(v, cpu[j]!, { atol: 1e-5, rtol: 1e-4 }, `${x.shape}, output ${j} against the CPU`));
+      }
+      expect(c.stats().graphs[0]!.fused, `${x.shape}`).toEqual(combined ? ['fused(crossEntropy,crossEntropyBackward)'] : []);
+    }
+  });
 
   it('a chain over broadcast, strided and scalar operands, where, clamp and activations: eager WebGPU bits, the CPU within tolerance', async () => {
     tg.manualSeed(3);

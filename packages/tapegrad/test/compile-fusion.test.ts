@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as tg from '../src/index.js';
 import { nn, optim } from '../src/index.js';
+import { dispatch, run } from '@tapegrad/tensor';
 import { MnistCnn } from './helpers.js';
 
 // compile's fusion pass on the CPU (tensor/src/compile/fuse.ts, backend-cpu/src/fuse.ts): a
@@ -182,8 +183,14 @@ describe('epilogues and the MNIST steps', () => {
     return { losses, params: m.parameters().map(bits), grads: m.parameters().map((p) => bits(p.grad!)), stats: step?.stats() };
   }
   for (const [model, groups] of [
-    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)']],
-    ['cnn', ['fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)']],
+    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(matmul,sum)']],
+    [
+      'cnn',
+      [
+        'fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)',
+        'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)',
+      ],
+    ],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager's losses, parameters and gradients over 6 steps`, () => {
       const eager = train(model, 'eager', 6), fused = train(model, true, 6), unfused = train(model, false, 6);
@@ -193,8 +200,97 @@ describe('epilogues and the MNIST steps', () => {
       expect(unfused.params).toEqual(eager.params);
       const g = fused.stats!.graphs[0]!, u = unfused.stats!.graphs[0]!;
       expect(g.fused).toEqual(groups);
-      expect(g.kernels).toBe(u.kernels - groups.length);
+      // a group of n ops saves n - 1 kernels
+      expect(g.kernels).toBe(u.kernels - groups.reduce((n, f) => n + f.split(',').length - 1, 0));
       expect(g.plannedBytes).toBeLessThan(u.plannedBytes);
     });
   }
+});
+
+// compile/combine.ts: steps sharing buffers as one kernel with several outputs. On the CPU the
+// kernel runs the members' eager kernels in turn, so every output is eager's bits.
+describe('combined groups: a loss with its backward, a weight gradient with its bias gradient', () => {
+  /** One step of f (forward, backward) traced and replayed: the loss and every leaf's gradient equal eager's bits; returns the graph's stats. */
+  function step(f: () => tg.Tensor, leaves: tg.Tensor[]) {
+    const run = () => {
+      for (const p of leaves) p.grad?.dispose(), (p.grad = null);
+      const loss = f();
+      loss.backward();
+      return loss;
+    };
+    const expected = bits(tg.tidy(run));
+    const grads = leaves.map((p) => bits(p.grad!));
+    const c = tg.compile(run);
+    for (let i = 0; i < 4; i++) {
+      const loss = c();
+      expect(bits(loss), `loss ${i}`).toEqual(expected);
+      leaves.forEach((p, k) => expect(bits(p.grad!), `grad ${k}, call ${i}`).toEqual(grads[k]));
+      loss.dispose();
+    }
+    expect(c.stats().replays).toBe(3);
+    return c.stats().graphs[0]!;
+  }
+  it("crossEntropy and its backward: one kernel, with class weights, label smoothing, an ignored target, 'mean' and 'sum'", () => {
+    tg.manualSeed(31);
+    const w = tg.randn([6, 5]).requiresGrad_();
+    const x = tg.randn([7, 6]), y = tg.tensor([0, 4, -100, 2, 1, 3, 4], { dtype: 'int32' }), cw = tg.rand([5]).add(0.5);
+    for (const [k, options] of [{}, { weight: cw, labelSmoothing: 0.1 }, { reduction: 'sum' as const }].entries()) {
+      const g = step(() => F.crossEntropy(x.matmul(w), y, options), [w]);
+      // matmul, crossEntropy, crossEntropyBackward, matmul (dW)
+      expect([g.fused, g.kernels, g.eagerKernels], `options ${k}`).toEqual([['fused(crossEntropy,crossEntropyBackward)'], 3, 4]);
+    }
+  });
+  it('a linear layer, crossEntropy and its backward: one kernel; its weight gradient and its bias sum: another, over leading dims too', () => {
+    tg.manualSeed(32);
+    const lin = new nn.Linear(12, 5);
+    const x = tg.randn([2, 3, 12]), y = tg.randint(0, 5, [6]);
+    const g = step(() => F.crossEntropy(lin.forward(x).reshape([6, 5]), y), lin.parameters());
+    expect(g.fused).toEqual(['fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)']);
+    expect([g.kernels, g.eagerKernels]).toEqual([2, 5]);
+  });
+  it('in poison mode too', () => {
+    const old = tg.setPoisonMode(true);
+    try {
+      tg.manualSeed(33);
+      const lin = new nn.Linear(9, 4);
+      const x = tg.randn([5, 9]), y = tg.tensor([0, 1, 2, 3, 0], { dtype: 'int32' });
+      const g = step(() => F.crossEntropy(lin.forward(x), y), lin.parameters());
+      expect(g.kernels).toBe(2);
+    } finally {
+      tg.setPoisonMode(old);
+    }
+  });
+  it("not where a step between reads what a member wrote: the loss read before the backward runs ('none' and its sum, a scaled loss)", () => {
+    tg.manualSeed(34);
+    const w = tg.randn([6, 5]).requiresGrad_();
+    const x = tg.randn([7, 6]), y = tg.randint(0, 5, [7]);
+    for (const f of [() => F.crossEntropy(x.matmul(w), y).mul(3), () => F.crossEntropy(x.matmul(w), y, { reduction: 'none' }).sum()]) {
+      const g = step(f, [w]);
+      expect(g.fused.filter((f) => f.includes('crossEntropy'))).toEqual([]);
+    }
+  });
+  it('not where a step between writes what a member reads: the logits written in place between the forward and the backward', () => {
+    tg.manualSeed(36);
+    const x = tg.randn([5, 4]), y = tg.randint(0, 4, [5]);
+    const attrs = { reduction: 'mean', ignoreIndex: -100, labelSmoothing: 0 };
+    // the kernels by name (autograd would refuse the in-place write on a saved tensor)
+    const f = (x: tg.Tensor, y: tg.Tensor) => {
+      const logits = x.mul(2);
+      const [loss, stats, total] = dispatch('crossEntropy', [logits, y], attrs);
+      logits.add_(1); // the backward reads the new logits; run with the backward, the forward would too
+      const gx = run('crossEntropyBackward', [logits, y, stats!, total!, tg.tensor(1)], attrs);
+      return [loss!, gx] as const;
+    };
+    const expected = tg.tidy(() => f(x, y).map(bits));
+    const c = tg.compile(f);
+    for (let i = 0; i < 3; i++) expect(c(x, y).map(bits), `call ${i}`).toEqual(expected);
+    expect(c.stats().graphs[0]!.fused.filter((g) => g.includes('crossEntropy'))).toEqual([]);
+  });
+  it('a bias gradient over channels: conv2dWeightGrad and the sum of its gradient', () => {
+    tg.manualSeed(35);
+    const conv = new nn.Conv2d(2, 3, 3, { padding: 1 });
+    const x = tg.randn([2, 2, 6, 6]);
+    const g = step(() => conv.forward(x).square().mean(), conv.parameters());
+    expect(g.fused).toContain('fused(conv2dWeightGrad,sum)');
+  });
 });

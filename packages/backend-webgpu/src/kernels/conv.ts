@@ -1,5 +1,6 @@
 import { getKernel, registerKernel, type Shape, type Conv2dAttrs } from '@tapegrad/tensor';
 import type { Epilogue } from '../fuse.js';
+import { SHORT } from './reduce.js';
 import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
@@ -86,25 +87,45 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
 }) as WebGPUKernel<Conv2dAttrs>);
 
 // inputs: x, grad of the output; attrs.shape: the weight's shape
-registerKernel('conv2dWeightGrad', 'webgpu', (([x, g], [dw], a) => {
-  const n = numelOf(dw!.shape);
-  const wgsl = () => `${HEAD([x!, g!], [dw!], true)}
-  let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
-  let ci = (co / coutG) * cinG + cl;
+/**
+ * conv2d's weight gradient; with `db` (a compiled step's bias gradient, the sum of the output's
+ * gradient over all but its channel dim), Cout more workgroups sum it as eager's sum does (a
+ * line of more than SHORT elements strided over the workgroup then a tree, a shorter one
+ * serially), so its bits are eager's.
+ */
+export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: Conv2dAttrs, db?: GpuView): Program {
+  const n = numelOf(dw.shape);
+  const wgsl = () => `${HEAD([x, g], [dw, ...(db ? [db] : [])], true)}
   let L = u32(OH * OW);
   var acc = 0.0;
+  ${db ? `if (i >= md[0] - Cout) {
+    let co = i - (md[0] - Cout);
+    if (N * L > ${SHORT}u || l == 0u) {
+      let step = select(1u, WG, N * L > ${SHORT}u);
+      for (var q = select(0u, l, N * L > ${SHORT}u); q < N * L; q += step) { acc += in1[at(1u, q / L, co, i32((q % L) / u32(OW)), i32(q % u32(OW)))]; }
+    }
+  } else {` : '{'}
+  let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
+  let ci = (co / coutG) * cinG + cl;
   for (var q = l; q < N * L; q += WG) {
     let s = q / L; let oy = i32((q % L) / u32(OW)); let ox = i32(q % u32(OW));
     let iy = oy * sh - ph + ki * dh; let jx = ox * sw - pw + kj * dw;
     if (iy >= 0 && iy < H && jx >= 0 && jx < W) { acc += in1[at(1u, s, co, oy, ox)] * in0[at(0u, s, ci, iy, jx)]; }
   }
+  }
   sv[l] = acc;
   workgroupBarrier();
   for (var t = WG / 2u; t > 0u; t = t >> 1u) { if (l < t) { sv[l] = sv[l] + sv[l + t]; } workgroupBarrier(); }
-  if (l == 0u) { out0[at(2u, co, cl, ki, kj)] = sv[0]; }
+  if (l == 0u) {
+    ${db ? 'if (i >= md[0] - Cout) { out1[at(3u, i - (md[0] - Cout), 0u, 0, 0)] = sv[0]; return; }' : ''}
+    let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
+    out0[at(2u, co, cl, ki, kj)] = sv[0];
+  }
 }`;
-  return [{ key: 'conv2dWeightGrad', wgsl, inputs: [x!.handle, g!.handle], outputs: [dw!.handle], meta: meta(n, x!.shape, dw!.shape, g!.shape, a, [x!, g!, dw!]), workgroups: n }];
-}) as WebGPUKernel<Conv2dAttrs>);
+  const total = n + (db ? dw.shape[0]! : 0);
+  return { key: `conv2dWeightGrad${db ? ':bias' : ''}`, wgsl, inputs: [x.handle, g.handle], outputs: [dw.handle, ...(db ? [db.handle] : [])], meta: meta(total, x.shape, dw.shape, g.shape, a, [x, g, dw, db]), workgroups: total };
+}
+registerKernel('conv2dWeightGrad', 'webgpu', (([x, g], [dw], a) => [conv2dWeightGradProgram(x!, g!, dw!, a)]) as WebGPUKernel<Conv2dAttrs>);
 
 // convTranspose2d (issue 16; definition and gradient: @tapegrad/nn's ops/conv.ts) is conv2d's
 // input gradient, x in the role of the output's gradient: the same kernel and pipeline, whose

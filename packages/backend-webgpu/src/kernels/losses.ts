@@ -43,6 +43,87 @@ const MAIN = `@compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {`;
 const ign = (v: number) => v >>> 0;
 
+// The WGSL of crossEntropy's three passes, shared by its eager kernels and the combined kernel
+// (`crossEntropyCombined`, one dispatch) so that both make the same float32 operations.
+
+/**
+ * WGSL: `let {result}` = `value` (of class j) combined over a row's C classes in the order eager's
+ * workgroup per row takes: thread l folds j = l, l + WG, ... from `init`, then a tree over the WG
+ * slots. `coop`: the workgroup does that (through sv); else one thread replays the same order in
+ * its private array rv, skipping the slots past C that hold `init` (folding which changes nothing),
+ * so a thread per row gets the workgroup's bits.
+ */
+function rowReduce(coop: boolean, init: string, value: string, comb: (a: string, b: string) => string, result: string): string {
+  if (coop) {
+    return `{ var a = ${init}; for (var j = l; j < C; j += WG) { a = ${comb('a', value)}; } sv[l] = a; }
+  ${tree('sv', comb)}
+  let ${result} = sv[0];
+  workgroupBarrier();`;
+  }
+  return `{ let nq = min(C, WG);
+    for (var q = 0u; q < nq; q++) { var a = ${init}; for (var j = q; j < C; j += WG) { a = ${comb('a', value)}; } rv[q] = a; }
+    for (var s = WG / 2u; s > 0u; s = s >> 1u) { for (var q = 0u; q < s && q + s < nq; q++) { rv[q] = ${comb('rv[q]', 'rv[q + s]')}; } } }
+  let ${result} = rv[0];`;
+}
+/** One row's statistics: `mx` (the max) and `se`, Σ exp(x - mx); x's row at in0[o0 + j * sx]. */
+const rowStats = (coop: boolean) => `// the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
+  ${rowReduce(coop, '-3.4028234663852886e38', 'in0[o0 + j * sx]', (p, q) => `max(${p}, ${q})`, 'mx')}
+  ${rowReduce(coop, '0.0', 'exp(in0[o0 + j * sx] - mx)', (p, q) => `${p} + ${q}`, 'se')}`;
+/**
+ * The losses, a thread per position (p = l, l + WG, ...), and their tree sums: the loss in
+ * sa[0], the total weight in sw[0]. `pos` declares o0 (x) and o1 (target) for position p;
+ * `stats(q)` reads word q of the statistics, `store(v)` stores the loss of p under 'none'.
+ */
+const positionLosses = (pos: string, stats: (q: string) => string, store: (v: string) => string) => `var sumW = f32(C);
+  if (HAS_WEIGHT && eps > 0.0) { sumW = 0.0; for (var c = 0u; c < C; c++) { sumW += wt(c); } }
+  var acc = 0.0; var W = 0.0;
+  for (var p = l; p < rows; p += WG) {
+    ${pos}
+    let y = in1[o1];
+    var lp = 0.0;
+    if (y != ig && y >= 0 && y < i32(C)) {
+      let m = ${stats('2u * p')}; let ls = ${stats('2u * p + 1u')};
+      let wy = wt(u32(y));
+      lp = wy * (m - in0[o0 + u32(y) * sx] + ls);
+      if (eps > 0.0) {
+        // Σ w[c]·(x[c] - x[0]): the common offset x[0] cancels, keeping precision for large logits
+        let r0 = in0[o0];
+        var t = 0.0;
+        for (var c = 0u; c < C; c++) { t += wt(c) * (in0[o0 + c * sx] - r0); }
+        lp = (1.0 - eps) * lp + (eps / f32(C)) * (sumW * (m - r0 + ls) - t);
+      }
+      W += wy;
+    }
+    acc += lp;
+    if (red == 0u) { ${store('lp')} }
+  }
+  sa[l] = acc; sw[l] = W;
+  ${tree('sa', (p, q) => `${p} + ${q}`)}
+  ${tree('sw', (p, q) => `${p} + ${q}`)}`;
+/**
+ * One row's gradient (see crossEntropyBackward below), by the workgroup (`coop`) or by one
+ * thread: x's row at in0[o0 + j * sx], its target y and whether it counts (`keep`), the
+ * gradient's row at `out`[og + j * so]; `shift` the row's max plus log-sum, `up` the upstream
+ * gradient, `total` the total weight.
+ */
+const rowGradient = (coop: boolean, out: string, shift: string, up: string, total: string) => `var sumW = f32(C);
+  if (HAS_WEIGHT) {
+    ${rowReduce(coop, '0.0', 'wt(j)', (p, q) => `${p} + ${q}`, 'ws')}
+    sumW = ws;
+  }
+  let scale = ${up} / select(1.0, ${total}, red == 2u);
+  let yy = u32(select(0, y, keep));
+  let shift = ${shift};
+  let wy = wt(yy);
+  let u = eps / f32(C);
+  let k = ((1.0 - eps) * wy + u * sumW) * scale;
+  for (var j = ${coop ? 'l' : '0u'}; j < C; j += ${coop ? 'WG' : '1u'}) {
+    var v = exp(in0[o0 + j * sx] - shift) * k - u * wt(j) * scale;
+    if (j == yy) { v -= (1.0 - eps) * wy * scale; }
+    ${out}[og + j * so] = select(0.0, v, keep);
+  }`;
+const hasWeight = (w: GpuView | undefined) => `const HAS_WEIGHT = ${!!w};`;
+
 // inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight]
 registerKernel('crossEntropy', 'webgpu', (([x, t, w], [loss, stats, total], a) => {
   const r = rows(x!);
@@ -61,21 +142,11 @@ ${MAIN}
   let ignored = y == bitcast<i32>(md[4]);
   let bad = !ignored && (y < 0 || y >= i32(C));
   if (bad && l == 0u) { report(y, row); }
-  // the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
-  var m = -3.4028234663852886e38;
-  for (var j = l; j < C; j += WG) { m = max(m, in0[o0 + j * sx]); }
-  sv[l] = m;
-  ${tree('sv', (p, q) => `max(${p}, ${q})`)}
-  let mx = sv[0];
-  workgroupBarrier();
-  var e = 0.0;
-  for (var j = l; j < C; j += WG) { e += exp(in0[o0 + j * sx] - mx); }
-  sv[l] = e;
-  ${tree('sv', (p, q) => `${p} + ${q}`)}
+  ${rowStats(true)}
   if (l == 0u) {
     let keep = !ignored && !bad;
     out0[md[5] + 2u * row] = select(0.0, mx, keep);
-    out0[md[5] + 2u * row + 1u] = select(0.0, log(sv[0]), keep);
+    out0[md[5] + 2u * row + 1u] = select(0.0, log(se), keep);
   }
 }`;
   const statsProgram: Program = {
@@ -88,34 +159,10 @@ ${MAIN}
 var<workgroup> sa: array<f32, WG>;
 var<workgroup> sw: array<f32, WG>;
 ${weightFn(w, 3, 8)}
+${hasWeight(w)}
 ${MAIN}
   let rows = md[2]; let C = md[3]; let sx = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]); let red = md[7];
-  var sumW = f32(C);
-  ${w ? 'if (eps > 0.0) { sumW = 0.0; for (var c = 0u; c < C; c++) { sumW += wt(c); } }' : ''}
-  var acc = 0.0; var W = 0.0;
-  for (var p = l; p < rows; p += WG) {
-    ${walk(2, '13u', 'p')}
-    let y = in1[o1];
-    var lp = 0.0;
-    if (y != ig && y >= 0 && y < i32(C)) {
-      let m = in2[md[10] + 2u * p]; let ls = in2[md[10] + 2u * p + 1u];
-      let wy = wt(u32(y));
-      lp = wy * (m - in0[o0 + u32(y) * sx] + ls);
-      if (eps > 0.0) {
-        // Σ w[c]·(x[c] - x[0]): the common offset x[0] cancels, keeping precision for large logits
-        let r0 = in0[o0];
-        var t = 0.0;
-        for (var c = 0u; c < C; c++) { t += wt(c) * (in0[o0 + c * sx] - r0); }
-        lp = (1.0 - eps) * lp + (eps / f32(C)) * (sumW * (m - r0 + ls) - t);
-      }
-      W += wy;
-    }
-    acc += lp;
-    if (red == 0u) { out0[md[11] + p] = lp; }
-  }
-  sa[l] = acc; sw[l] = W;
-  ${tree('sa', (p, q) => `${p} + ${q}`)}
-  ${tree('sw', (p, q) => `${p} + ${q}`)}
+  ${positionLosses(walk(2, '13u', 'p'), (q) => `in2[md[10] + ${q}]`, (v) => `out0[md[11] + p] = ${v};`)}
   if (l == 0u) {
     out1[md[12]] = sw[0];
     // all targets ignored under 'mean' is 0/0 = NaN, as PyTorch
@@ -145,37 +192,87 @@ registerKernel('crossEntropyBackward', 'webgpu', (([x, t, stats, total, g, w], [
   const wgsl = () => `${preamble([x!.dtype, 'int32', stats!.dtype, total!.dtype, g!.dtype, ...(w ? [w.dtype] : [])], [gx!.dtype], true)}
 var<workgroup> sv: array<f32, WG>;
 ${weightFn(w, 5, 8)}
+${hasWeight(w)}
 ${MAIN}
   let row = wid(w, nw);
   if (row >= md[0]) { return; }
   ${walk(4, '12u', 'row')}
-  let C = md[2]; let sx = md[3]; let so = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]);
+  let C = md[2]; let sx = md[3]; let so = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]); let red = md[7];
+  let og = o3;
   let y = in1[o1];
   let keep = y != ig && y >= 0 && y < i32(C);
   if (!keep && y != ig && l == 0u) { report(y, row); }
-  var sumW = f32(C);
-  ${w ? `var ws = 0.0;
-  for (var j = l; j < C; j += WG) { ws += wt(j); }
-  sv[l] = ws;
-  ${tree('sv', (p, q) => `${p} + ${q}`)}
-  sumW = sv[0];` : ''}
-  let scale = in4[o2] / select(1.0, in3[md[11]], md[7] == 2u);
-  let yy = u32(select(0, y, keep));
-  let shift = in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u];
-  let wy = wt(yy);
-  let u = eps / f32(C);
-  let k = ((1.0 - eps) * wy + u * sumW) * scale;
-  for (var j = l; j < C; j += WG) {
-    var v = exp(in0[o0 + j * sx] - shift) * k - u * wt(j) * scale;
-    if (j == yy) { v -= (1.0 - eps) * wy * scale; }
-    out0[o3 + j * so] = select(0.0, v, keep);
-  }
+  ${rowGradient(true, 'out0', 'in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u]', 'in4[o2]', 'in3[md[11]]')}
 }`;
   return [{
     key: `crossEntropyBackward:${!!w}`, wgsl, inputs: [x!, t!, stats!, total!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [gx!.handle],
     meta, workgroups: n, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
   }];
 }) as WebGPUKernel<ClassLossAttrs>);
+
+/**
+ * crossEntropy and its backward as one dispatch (compile's combined groups, fuse.ts): one
+ * workgroup runs the three passes in turn, a thread per row in each; a row's reductions (its
+ * max, Σ exp, Σ w) replay the order of eager's workgroup per row (rowReduce), and the losses
+ * pass is eager's own, so the values are eager's bits. Storage barriers hand the statistics and
+ * the total weight from pass to pass. One workgroup's threads take 256 rows at a time: past
+ * `COMBINED_ROWS` positions (or for other dtypes than float32) the eager kernels stay.
+ * Inputs [input, target, upstream, weight?]; outputs [loss, stats, totalWeight, gradInput].
+ */
+export const COMBINED_ROWS = 4096;
+export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined)[], [loss, stats, total, gx]: readonly GpuView[], a: ClassLossAttrs): Program {
+  const r = rows(x!);
+  const o = rows(gx!);
+  const n = numelOf(r.positions);
+  // [1, slot, rows, C, x class step, gx class step, ignoreIndex, ε, reduction, weight offset and
+  // stride, stats offset, loss offset, total offset, walk(x, target, upstream, gx)]
+  const meta = [
+    1, 0, n, r.C, r.step, o.step, ign(a.ignoreIndex), f32Bits(a.labelSmoothing), REDUCTION[a.reduction], ...weightMeta(w), stats!.offset, loss!.offset, total!.offset,
+    ...positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!, upstream(g!, r.positions), { offset: gx!.offset, strides: o.strides }]),
+  ];
+  const wgsl = () => `${preamble(['float32', 'int32', g!.dtype, ...(w ? [w.dtype] : [])], [loss!.dtype, stats!.dtype, total!.dtype, 'float32'], true)}
+var<workgroup> sv: array<f32, WG>;
+var<workgroup> sa: array<f32, WG>;
+var<workgroup> sw: array<f32, WG>;
+${weightFn(w, 3, 9)}
+${hasWeight(w)}
+${MAIN}
+  let rows = md[2]; let C = md[3]; let sx = md[4]; let so = md[5]; let ig = bitcast<i32>(md[6]); let eps = bitcast<f32>(md[7]); let red = md[8];
+  let st = md[11];
+  // a thread per row (p = l, l + WG, ...) in each pass, each pass's reductions over a row in the
+  // order eager's workgroup per row takes; the losses pass is eager's own (a thread per row too)
+  var rv: array<f32, WG>;
+  for (var p = l; p < rows; p += WG) {
+    ${walk(2, '14u', 'p')}
+    let y = in1[o1];
+    let keep = y != ig && y >= 0 && y < i32(C);
+    if (!keep && y != ig) { report(y, p); }
+    ${rowStats(false)}
+    out1[st + 2u * p] = select(0.0, mx, keep);
+    out1[st + 2u * p + 1u] = select(0.0, log(se), keep);
+  }
+  storageBarrier();
+  {
+    ${positionLosses(walk(2, '14u', 'p'), (q) => `out1[st + ${q}]`, (v) => `out0[md[12] + p] = ${v};`)}
+    if (l == 0u) {
+      out2[md[13]] = sw[0];
+      if (red != 0u) { out0[md[12]] = select(sa[0], sa[0] / sw[0], red == 2u); }
+    }
+  }
+  storageBarrier();
+  for (var p = l; p < rows; p += WG) {
+    ${walk(4, '14u', 'p')}
+    let og = o3;
+    let y = in1[o1];
+    let keep = y != ig && y >= 0 && y < i32(C);
+    ${rowGradient(false, 'out3', 'out1[st + 2u * p] + out1[st + 2u * p + 1u]', 'in2[o2]', 'out2[md[13]]')}
+  }
+}`;
+  return {
+    key: `crossEntropy:combined:${!!w}`, wgsl, inputs: [x!, t!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [loss!, stats!, total!, gx!].map((v) => v.handle),
+    meta, workgroups: 1, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
+  };
+}
 
 // nllLoss over log-probabilities: loss[p] = -w[y]·x[p, y]. One workgroup, a thread per row, then
 // a tree sum. inputs [input, target, weight?]; outputs [loss, totalWeight]

@@ -44,17 +44,20 @@ export function matmulTiles(m: number, n: number, batch: number): [number, numbe
 /**
  * The product's shader, plus a bias row (linear) added before the store; with an epilogue (a
  * compiled function's fused group), each value then passes through it on its way to the output.
+ * With `rowSums` (a compiled step's weight gradient Gᵀ·X and its bias gradient, 2-d, no bias or
+ * epilogue), B has an extra column of ones, whose products are A's row sums, stored there.
  */
-export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView, epi?: Epilogue): Program {
+export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView, epi?: Epilogue, rowSums?: GpuView): Program {
   const r = out.shape.length;
   const [m, n] = [out.shape[r - 2]!, out.shape[r - 1]!];
   const k = a.shape[a.shape.length - 1]!;
   const batchShape = out.shape.slice(0, -2);
-  const [tm, tn] = matmulTiles(m, n, numelOf(batchShape));
+  const cols = rowSums ? n + 1 : n;
+  const [tm, tn] = matmulTiles(m, cols, numelOf(batchShape));
   const batchOf = (v: GpuView) => broadcastStrides({ shape: v.shape.slice(0, -2), strides: v.strides.slice(0, -2) }, batchShape);
   const batch = coalesce(batchShape, [batchOf(a), batchOf(b)]);
   const blocksM = Math.ceil(m / (SIDE * tm));
-  const blocksN = Math.ceil(n / (SIDE * tn));
+  const blocksN = Math.ceil(cols / (SIDE * tn));
   const [ars, acs] = a.strides.slice(-2) as [number, number];
   const [brs, bcs] = b.strides.slice(-2) as [number, number];
   const groups = numelOf(batchShape) * blocksM * blocksN;
@@ -65,17 +68,22 @@ export function matmulProgram(a: GpuView, b: GpuView, out: GpuView, bias?: GpuVi
   const c = computeType(out.dtype);
   const epiBase = meta.length;
   if (epi) meta.push(...epi.meta(out));
+  const sumBase = meta.length;
+  if (rowSums) meta.push(rowSums.offset, rowSums.strides[0]!);
   const biased = bias ? 'v + C(in2[md[11] + col * md[12]])' : 'v';
   // the register tile is unrolled into scalars: arrays indexed in loops are slow to compile
   const rows = Array.from({ length: tm }, (_, i) => i);
-  const cols = Array.from({ length: tn }, (_, j) => j);
-  const grid = (f: (i: number, j: number) => string) => rows.flatMap((i) => cols.map((j) => f(i, j))).join(' ');
-  const wgsl = () => `${preamble([a.dtype, b.dtype, ...(bias ? [bias.dtype] : []), ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype])}
+  const tile = Array.from({ length: tn }, (_, j) => j);
+  const grid = (f: (i: number, j: number) => string) => rows.flatMap((i) => tile.map((j) => f(i, j))).join(' ');
+  // the column of ones past B's last (rowSums): a select per step, not a branch around the load
+  const bLoad = (j: number) => (rowSums ? `select(C(in1[pb${j} + kk * sb]), C(1), one${j})` : `C(in1[pb${j} + kk * sb])`);
+  const wgsl = () => `${preamble([a.dtype, b.dtype, ...(bias ? [bias.dtype] : []), ...(epi?.inputs.map(() => 'u32' as const) ?? [])], [out.dtype, ...(rowSums ? [rowSums.dtype] : [])])}
 alias C = ${c};
 ${epi?.wgsl(epiBase, bias ? 3 : 2) ?? ''}
 const S: u32 = ${SIDE}u;
 fn put(base: u32, row: u32, col: u32, v: C) {
   if (row < md[2] && col < md[3]) { out0[base + row * md[3] + col] = ${store(epi ? `epilogue(${biased}, base + row * md[3] + col)` : biased, c, out.dtype)}; }
+  ${rowSums ? `else if (row < md[2] && col == md[3]) { out1[md[${sumBase}u] + row * md[${sumBase + 1}u]] = ${store('v', c, rowSums.dtype)}; }` : ''}
 }
 @compute @workgroup_size(${SIDE}, ${SIDE})
 fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -90,20 +98,21 @@ fn main(@builtin(workgroup_id) w: vec3u, @builtin(num_workgroups) nw: vec3u, @bu
   // rows and columns past the output's edge read its last one (in bounds, never stored): no
   // branch around the loads, so the loop body is straight-line
   ${rows.map((i) => `let pa${i} = o0 + min(row0 + ${i}u * S, M - 1u) * md[7];`).join(' ')}
-  ${cols.map((j) => `let pb${j} = o1 + min(col0 + ${j}u * S, N - 1u) * md[10];`).join(' ')}
+  ${tile.map((j) => `let pb${j} = o1 + min(col0 + ${j}u * S, N - 1u) * md[10];`).join(' ')}
+  ${rowSums ? tile.map((j) => `let one${j} = col0 + ${j}u * S == N;`).join(' ') : ''}
   // the K strides in locals: a buffer read inside the loop is a load per step
   let sa = md[8]; let sb = md[9];
   ${grid((i, j) => `var acc${i}_${j} = C(0);`)}
   for (var kk = 0u; kk < K; kk++) {
     ${rows.map((i) => `let a${i} = C(in0[pa${i} + kk * sa]);`).join(' ')}
-    ${cols.map((j) => `let b${j} = C(in1[pb${j} + kk * sb]);`).join(' ')}
+    ${tile.map((j) => `let b${j} = ${bLoad(j)};`).join(' ')}
     ${grid((i, j) => `acc${i}_${j} += a${i} * b${j};`)}
   }
   ${grid((i, j) => `put(bi * M * N, row0 + ${i}u * S, col0 + ${j}u * S, acc${i}_${j});`)}
 }`;
   // the epilogue's words start after the batch walk, whose length depends on the batch rank
-  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${tm}x${tn}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}`;
-  return { key, wgsl, inputs: [a.handle, b.handle, ...(bias ? [bias.handle] : []), ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle], meta, workgroups: m && n ? groups : 0 };
+  const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${tm}x${tn}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}${rowSums ? `:sums${sumBase}` : ''}`;
+  return { key, wgsl, inputs: [a.handle, b.handle, ...(bias ? [bias.handle] : []), ...(epi?.inputs.map((v) => v.handle) ?? [])], outputs: [out.handle, ...(rowSums ? [rowSums.handle] : [])], meta, workgroups: m && n ? groups : 0 };
 }
 
 // (k = 0 needs no case of its own: the K loop runs no steps and writes zeros)

@@ -12,7 +12,8 @@ import { coalesce, computeType, f32Bits, numelOf, preamble, store, walk, walkMet
 // 64 bits, as (low word, carries) pairs: PyTorch sums integers into int64, tapegrad into int32,
 // so a sum int32 cannot hold is reported (the next read throws, as on the CPU), not wrapped.
 
-const SHORT = 32;
+/** Lines at most this long are summed serially, a thread each (conv.ts's bias gradient sums as these do). */
+export const SHORT = 32;
 
 export interface Reducer {
   /** WGSL: the identity value in compute type `c`. */

@@ -6,6 +6,7 @@ import { warn } from '../warnings.js';
 import { bytesPerElement } from '../dtype.js';
 import { setTrace, trace as activeTrace } from './hooks.js';
 import { fuse } from './fuse.js';
+import { combine } from './combine.js';
 import { plan, type Plan } from './plan.js';
 import { genericReplayer, type Replayer } from './replay.js';
 import { mapResult, metaOf, rebuild, Tracer, type Buf, type Meta, type Source, type Trace } from './trace.js';
@@ -21,8 +22,9 @@ export interface CompileOptions {
   warn?: boolean;
   /**
    * Merge chains of elementwise kernels (and an elementwise epilogue into the matmul or
-   * convolution before it) into one kernel each, where the backend can (default true). See
-   * docs/compiler.md, "What it fuses".
+   * convolution before it) into one kernel each, and kernels that share operands (a loss and its
+   * backward, a weight gradient and its bias's sum) into one kernel with several outputs, where
+   * the backend can (default true). See docs/compiler.md, "What it fuses".
    */
   fuse?: boolean;
 }
@@ -219,7 +221,7 @@ class CompiledFunction<A extends unknown[], R> {
       setTrace(undefined);
     }
     const finished = tracer.finish(result);
-    const t = 'reason' in finished || this.options.fuse === false ? finished : fuse(finished);
+    const t = 'reason' in finished || this.options.fuse === false ? finished : combine(fuse(finished));
     if ('reason' in t) {
       this.lastFallback = t.reason;
       if (!t.retry || ++this.failures >= 3) {

@@ -1,0 +1,191 @@
+import type { FusedArg } from './fuse.js';
+import type { Arg, Step, Trace } from './trace.js';
+
+// Combining, after the elementwise pass (fuse.ts) and before plan: kernel steps that share
+// buffers (one reads what another wrote, or both read one operand) become one kernel step with
+// all their outputs, where the backend knows one kernel for them (`Backend.fusion.combine`):
+// a loss's forward and backward, a weight gradient's product and its bias's sum. Unlike the
+// elementwise pass, every output stays stored (a member may be a reduction or write several
+// outputs: only the backend knows which values its kernel keeps in registers), so this saves
+// kernel calls and passes over the operands, not memory.
+
+/** A member of a combined group: its eager kernel, operands as indices into the group's args, outputs into its outputs. */
+export interface CombinedNode {
+  readonly op: string;
+  readonly attrs: unknown;
+  readonly kernel: unknown;
+  readonly inputs: readonly number[];
+  readonly outputs: readonly number[];
+}
+/** An operand or output of a group: a view of buffer `buf` of the graph (`from`: the index of the group output that buffer is). */
+export interface CombinedArg extends FusedArg {
+  readonly buf: number;
+  readonly from?: number;
+}
+/**
+ * What `Backend.fusion.combine` is asked to make one kernel of: its members in trace order, the
+ * operands they read (each once per buffer and view) and the outputs they write, in member
+ * order. The kernel is run as `run(kernel, argViews, outputViews, undefined, op)`, where the
+ * last member ran; it must write every output as the members would have, in their order.
+ */
+export interface CombinedGroup {
+  readonly nodes: readonly CombinedNode[];
+  readonly args: readonly CombinedArg[];
+  readonly outputs: readonly CombinedArg[];
+}
+
+type KernelStep = Extract<Step, { kind: 'kernel' }>;
+const viewOf = (a: Arg): CombinedArg => ({ buf: a.buf, dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset });
+const same = (a: Arg, b: Arg) =>
+  a.buf === b.buf && a.dtype === b.dtype && a.offset === b.offset && a.shape.length === b.shape.length && a.shape.every((d, i) => d === b.shape[i] && a.strides[i] === b.strides[i]);
+
+/**
+ * Merge groups of kernel steps the backend can run as one kernel: growing each group by a later
+ * step that reads a buffer a member reads or writes, nearest first, while the backend answers a
+ * kernel or 'partial' (a group it could complete). The group runs where its last member ran, so
+ * no step between a member and the last may read what the member writes, or write what it reads
+ * or writes. Returns the trace with each complete group as one step, named in `fused`.
+ */
+export function combine(trace: Trace): Trace {
+  const { steps } = trace;
+  const eligible = (s: Step): s is KernelStep =>
+    s.kind === 'kernel' && !!s.backend.fusion?.combine && !s.live && s.writes.length === s.outputs.length && s.outputs.every((o, i) => o.buf === s.writes[i]);
+  const reads = (i: number) => new Set((steps[i] as KernelStep).inputs.map((a) => a.buf));
+  const writes = (i: number) => new Set((steps[i] as KernelStep).writes);
+  const legal = (members: readonly number[]): boolean => {
+    const last = members.at(-1)!;
+    return members.every((m) => {
+      const r = reads(m), w = writes(m);
+      for (let k = m + 1; k < last; k++) {
+        const s = steps[k]!;
+        if (members.includes(k)) continue;
+        if (s.kind === 'kernel' && (s.inputs.some((a) => w.has(a.buf)) || s.writes.some((b) => w.has(b) || r.has(b)))) return false;
+        if (s.kind === 'write' && (w.has(s.buf) || r.has(s.buf))) return false;
+        if (s.kind === 'check' && s.bufs.some((b) => w.has(b))) return false;
+      }
+      return true;
+    });
+  };
+  const groupOf = (members: readonly number[]): CombinedGroup => {
+    const outputs: CombinedArg[] = [];
+    const nodes = members.map((m): CombinedNode => {
+      const s = steps[m] as KernelStep;
+      return { op: s.op, attrs: s.attrs, kernel: s.kernel, inputs: [], outputs: s.outputs.map((o) => outputs.push(viewOf(o)) - 1) };
+    });
+    const args: CombinedArg[] = [];
+    const inputs: Arg[] = [];
+    members.forEach((m, j) => {
+      for (const a of (steps[m] as KernelStep).inputs) {
+        let k = inputs.findIndex((x) => same(x, a));
+        if (k < 0) {
+          const from = outputs.findIndex((o) => o.buf === a.buf);
+          k = inputs.push(a) - 1;
+          args.push(from >= 0 ? { ...viewOf(a), from } : viewOf(a));
+        }
+        (nodes[j]!.inputs as number[]).push(k);
+      }
+    });
+    return { nodes, args, outputs };
+  };
+
+  const member = new Map<number, { members: number[]; kernel: unknown }>();
+  // the eligible steps that read or write each buffer, in trace order
+  const touching = new Map<number, number[]>();
+  steps.forEach((s, c) => {
+    if (!eligible(s)) return;
+    const earlier = new Set<number>();
+    for (const a of s.inputs) for (const p of touching.get(a.buf) ?? []) if ((steps[p] as KernelStep).backend === s.backend) earlier.add(p);
+    for (const b of new Set([...s.inputs.map((a) => a.buf), ...s.writes])) {
+      const list = touching.get(b);
+      if (list) list.push(c);
+      else touching.set(b, [c]);
+    }
+    for (const p of [...earlier].sort((x, y) => y - x)) {
+      const g = member.get(p);
+      // a complete group grows only into a larger one; a partial one may give its member up
+      const bases = g ? (g.kernel === 'partial' && g.members.length > 1 ? [g.members, [p]] : [g.members]) : [[p]];
+      const found = bases.some((base) => {
+        const members = [...base, c];
+        // the backend's answer first: it knows few groups, and legality walks the steps between
+        const kernel = s.backend.fusion!.combine!(groupOf(members));
+        if (kernel === undefined || !legal(members)) return false;
+        const group = { members, kernel };
+        for (const m of members) member.set(m, group);
+        return true;
+      });
+      if (found) return;
+    }
+  });
+
+  const replaced = new Map<number, KernelStep>();
+  const dropped = new Set<number>();
+  const fused: string[] = [];
+  for (const g of new Set(member.values())) {
+    if (g.kernel === 'partial') continue;
+    const { nodes, args, outputs } = groupOf(g.members);
+    const last = steps[g.members.at(-1)!] as KernelStep;
+    const arg = (a: CombinedArg): Arg => ({ buf: a.buf, dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset });
+    const op = `fused(${nodes.map((n) => n.op).join(',')})`;
+    fused.push(op);
+    replaced.set(g.members.at(-1)!, {
+      kind: 'kernel', op, backend: last.backend, kernel: g.kernel, inputs: args.map(arg), outputs: outputs.map(arg), attrs: undefined, live: undefined, writes: outputs.map((o) => o.buf),
+    });
+    for (const m of g.members.slice(0, -1)) dropped.add(m);
+  }
+  if (!fused.length) return trace;
+  return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...(trace.fused ?? []), ...fused] };
+}
+
+/** A group {@link recognize} knows, with its members' indices by role. */
+export type CombinedKind =
+  | { readonly kind: 'crossEntropy'; readonly forward: number; readonly backward: number }
+  | { readonly kind: 'biasGrad' | 'convBiasGrad'; readonly product: number; readonly sum: number }
+  | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
+  | { readonly kind: 'partial' };
+/**
+ * The groups both backends combine, recognized once here (the kernels are theirs):
+ * - 'crossEntropy': crossEntropy's forward and its backward on the same logits and target
+ *   (the backward reading the forward's stats and total weight);
+ * - 'biasGrad': a linear layer's weight gradient Gᵀ·X (a matmul whose first operand is G
+ *   transposed, G of shape (N, C) dense) and its bias gradient, the sum of G over its rows;
+ * - 'convBiasGrad': conv2dWeightGrad(x, G) and the sum of G over all but its channel dim;
+ * - 'linearCrossEntropy': a linear layer whose logits only a crossEntropy pair reads, and that pair
+ *   ('partial' for the linear and the forward alone).
+ * Anything else: undefined.
+ */
+export function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | undefined {
+  const ops = nodes.map((n) => n.op).join(',');
+  const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];
+  // the backward reads the forward's logits and target (the same views), stats and total weight, and its class weight if any
+  const pair = (f: number, b: number) => {
+    const [F, B] = [nodes[f]!, nodes[b]!];
+    return (
+      JSON.stringify(F.attrs) === JSON.stringify(B.attrs) && B.inputs[0] === F.inputs[0] && B.inputs[1] === F.inputs[1] &&
+      outOf(f, 1)(B.inputs[2]!) && outOf(f, 2)(B.inputs[3]!) && B.inputs[5] === F.inputs[2]
+    );
+  };
+  if (ops === 'crossEntropy,crossEntropyBackward') return pair(0, 1) ? { kind: 'crossEntropy', forward: 0, backward: 1 } : undefined;
+  if (ops === 'linear,crossEntropy' || ops === 'linear,crossEntropy,crossEntropyBackward') {
+    if (!outOf(0, 0)(nodes[1]!.inputs[0]!)) return undefined;
+    if (nodes.length === 2) return { kind: 'partial' };
+    return pair(1, 2) ? { kind: 'linearCrossEntropy', linear: 0, forward: 1, backward: 2 } : undefined;
+  }
+  if (ops !== 'matmul,sum' && ops !== 'conv2dWeightGrad,sum') return undefined;
+  const g = args[nodes[1]!.inputs[0]!]!;
+  const dims = (nodes[1]!.attrs as { dims: readonly number[] }).dims;
+  const C = g.shape.at(-1)!;
+  let dense = g.offset === 0;
+  for (let d = g.shape.length - 1, s = 1; d >= 0; s *= g.shape[d]!, d--) dense &&= g.shape[d] === 1 || g.strides[d] === s;
+  if (g.dtype !== 'float32' || !dense) return undefined;
+  if (ops === 'conv2dWeightGrad,sum') {
+    const gw = args[nodes[0]!.inputs[1]!]!;
+    const ok = g.shape.length === 4 && gw.buf === g.buf && gw.shape.every((d, i) => d === g.shape[i] && gw.strides[i] === g.strides[i]) && dims.join() === '0,2,3';
+    return ok && outputs[1]!.shape.join() === `${g.shape[1]}` ? { kind: 'convBiasGrad', product: 0, sum: 1 } : undefined;
+  }
+  const a = args[nodes[0]!.inputs[0]!]!;
+  const N = g.shape.slice(0, -1).reduce((n, d) => n * d, 1);
+  const ok =
+    a.buf === g.buf && a.offset === 0 && a.shape.join() === `${C},${N}` && a.strides.join() === `1,${C}` &&
+    dims.join() === g.shape.slice(0, -1).map((_, i) => i).join() && outputs[1]!.shape.join() === `${C}` && outputs[0]!.shape.length === 2;
+  return ok ? { kind: 'biasGrad', product: 0, sum: 1 } : undefined;
+}
