@@ -122,7 +122,7 @@
   ;; passed over and an all -inf row gives s = 0), with -0 made +0 (the lanes meet zeros in
   ;; another order than one loop would), and s = Σ exp(x - m) by $row; written as the doubles
   ;; (m, s) per row at `out`.
-  (func (export "ce_stats") (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
+  (func $ce_stats (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
     (local $end i32) (local $end4 i32) (local $i i32) (local $mv v128) (local $m f32) (local $v f32)
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
@@ -159,7 +159,7 @@
   ;; in float32: the shift as a pair of floats (its float, and what is left), k and b rounded to
   ;; float. The doubles (shift, k, b, skip) per row are at `params`; a row whose skip is not 0 is
   ;; zero-filled.
-  (func (export "ce_grad") (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
+  (func $ce_grad (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
     (local $bytes i32) (local $shift f64) (local $mh f32)
     (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
     (block $done (loop $row
@@ -180,4 +180,26 @@
       (local.set $params (i32.add (local.get $params) (i32.const 32)))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))
+
+;; Part `part` of a row job (src/wasm/runtime.ts's wasmRunParts, on any thread): i32 fields at
+  ;; `job` op (0 ce_stats, 1 ce_grad), x, rows, C, frac, out (ce_stats's out, ce_grad's params), o,
+  ;; parts. Part p takes rows [p·rows/parts, (p + 1)·rows/parts), each computed as a one-part job
+  ;; computes it: the same bits whoever takes which part, and however many parts there are.
+  (func (export "ce_part") (param $job i32) (param $part i32) (param $thread i32)
+    (local $r0 i32) (local $n i32) (local $C i32) (local $x i32)
+    (local.set $r0 (call $split (local.get $job) (local.get $part)))
+    (local.set $n (i32.sub (call $split (local.get $job) (i32.add (local.get $part) (i32.const 1))) (local.get $r0)))
+    (local.set $C (i32.load offset=12 (local.get $job)))
+    (local.set $x (i32.add (i32.load offset=4 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2))))
+    (if (i32.eqz (i32.load (local.get $job)))
+      (then (call $ce_stats (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.shl (local.get $r0) (i32.const 4)))))
+      (else (call $ce_grad (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.shl (local.get $r0) (i32.const 5)))
+        (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))))
+  ;; The first row of part p: p·rows/parts (in 64 bits: p·rows may pass 2^31).
+  (func $split (param $job i32) (param $p i32) (result i32)
+    (i32.wrap_i64 (i64.div_u
+      (i64.mul (i64.extend_i32_u (local.get $p)) (i64.extend_i32_u (i32.load offset=8 (local.get $job))))
+      (i64.extend_i32_u (i32.load offset=28 (local.get $job))))))
 )
