@@ -16,7 +16,7 @@ export interface CpuKernelOptions {
   simd?: SimdLevel | 'auto';
   /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() in Node, navigator.hardwareConcurrency in a browser (at most 16). */
   threads?: number | 'auto';
-  /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
+  /** Kernels below this many floating-point operations stay on the calling thread (default 2^23; cross-entropy counts 36 a logit per pass). */
   parallelMinFlops?: number;
   /** How long an idle worker spins before it sleeps (default 50; waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
@@ -37,7 +37,7 @@ export interface CpuKernelInfo {
   /** Whether this environment has SharedArrayBuffer, which worker threads need (a browser page: when cross-origin isolated). */
   sharedMemoryAvailable: boolean;
   sharedMemory: boolean;
-  /** Products of at least this many flops are split across the worker threads. */
+  /** Kernels of at least this many flops (products, cross-entropy's row passes) are split across the worker threads. */
   parallelMinFlops: number;
   /** Blocks of work worker threads have computed since they started (a diagnostic). */
   workerBlocks: number;
