@@ -80,6 +80,21 @@ const cases: Case[] = [
     targets: [1, 0, 10],
     attrs: attrs('mean', 0.1),
   },
+  // the forward skips the lanes' range test where a row's least logit is within 87 of its max:
+  // rows exactly at that edge, just past it, with a NaN among logits in range, and at 1e4
+  {
+    name: "rows whose least logit is just inside or outside the exp range of the row's max",
+    logits: [
+      ...[0, 87, 1, 2, 3, 4, 5, 6, 7].map((d) => 5 - d),
+      ...[0, 87.00001, 1, 2, 3, 4, 5, 6, 7].map((d) => 5 - d),
+      NaN, 1, 2, 3, -80, 0, 0, 0, 0,
+      ...[0, 86.5, 1, 2, 3, 40, 5, 6, 7].map((d) => 1e4 - d),
+    ],
+    shape: [4, 9],
+    targets: [1, 1, 4, 8],
+    attrs: attrs('none', 0.1),
+    upstream: [1, 2, 3, 4],
+  },
   { name: 'no positions', logits: [], shape: [0, 5], targets: [], attrs: attrs('sum') },
 ];
 
