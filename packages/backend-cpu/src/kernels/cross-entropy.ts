@@ -64,7 +64,7 @@ function wasmLoss(x: CpuView, o?: CpuView): WasmLoss | undefined {
 const ROW_FLOPS = 36;
 /** One of loss.wat's row passes (ce_part's op 0 ce_stats, 1 ce_grad) over `rows` rows of C, on as many threads as pays. */
 function rowPass(op: 0 | 1, x: CpuView, rows: number, C: number, w: WasmLoss, out: number, o = 0): void {
-  wasmRunParts(lossModules, [op, wasmAddress(x.handle, x.offset), rows, C, w.frac, out, o], rows, ROW_FLOPS * rows * C, ['crossEntropy', `${rows}x${C} logits`]);
+  wasmRunParts(lossModules, [op, wasmAddress(x.handle, x.offset), rows, C, w.frac, out, o], rows, ROW_FLOPS * rows * C);
 }
 // per engine (an engine's module instance), never freed: 256 bytes
 const fracTables = new WeakMap<LossExports, number>();

@@ -56,11 +56,12 @@ const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, KIND = 6, READ
 
 /**
  * The modules whose jobs worker threads take, each with its entry that computes one block of a
- * job: (job address, block, thread). Workers instantiate them all when they start.
+ * job: (job address, block, thread); and what a job is, from its fields, for the errors. Workers
+ * instantiate them all when they start.
  */
 const THREADED = [
-  { variants: gemmModules, entry: 'gemm_part' },
-  { variants: lossModules, entry: 'ce_part' },
+  { variants: gemmModules, entry: 'gemm_part', what: (j: readonly number[]) => ['matmul', `a ${j[8]}x${j[10]}x${j[9]} product`] },
+  { variants: lossModules, entry: 'ce_part', what: (j: readonly number[]) => ['crossEntropy', `a pass over ${j[2]}x${j[3]} logits`] },
 ] as const;
 type PartFn = (job: number, part: number, thread: number) => void;
 
@@ -647,7 +648,7 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
       const cPtr = cHere ? wasmAddress(c, cOff) : cStage;
       if (dot && as.cs === 1 && bs.rs === 1) {
         const parts = Math.ceil(k / kd);
-        runJob(e, threads, 0, [as.ptr, as.rs, 1, bs.ptr, 1, bs.cs, cPtr, n, m, n, k, kd, slots, 0, 0, parts, 1], parts, ['matmul', `a ${m}x${k}x${n} product`]);
+        runJob(e, threads, 0, [as.ptr, as.rs, 1, bs.ptr, 1, bs.cs, cPtr, n, m, n, k, kd, slots, 0, 0, parts, 1], parts);
         e.exports.dot_sum(slots, parts, m, n, cPtr, n);
         dotProducts++;
       } else run(e, threads, as.ptr, as.rs, as.cs, bs.ptr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
@@ -703,15 +704,15 @@ function run(e: Engine, threads: number, a: number, ars: number, acs: number, b:
   let byRows = n <= m;
   if ((byRows ? rowPanels : colPanels) < want && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
   const parts = Math.min(want, byRows ? rowPanels : colPanels);
-  runJob(e, threads, 0, [a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts, 0], parts, ['matmul', `a ${m}x${k}x${n} product`]);
+  runJob(e, threads, 0, [a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts, 0], parts);
 }
 
 /**
  * Post a job of THREADED[kind] (the fields its entry reads) and compute its `parts` blocks: on
  * this thread when `threads` is 1, else with the workers, each block claimed by whoever comes
- * first. `what`: the op and its operands, for the errors.
+ * first.
  */
-function runJob(e: Engine, threads: number, kind: number, job: readonly number[], parts: number, what: [op: string, operands: string]): void {
+function runJob(e: Engine, threads: number, kind: number, job: readonly number[], parts: number): void {
   const ctrl = e.ctrl;
   const part = kind === 0 ? e.exports.gemm_part : kernelModule(e, THREADED[kind]!.variants).exports[THREADED[kind]!.entry] as PartFn;
   for (let i = 0; i < job.length; i++) ctrl[JOB + i] = job[i]!;
@@ -732,12 +733,14 @@ function runJob(e: Engine, threads: number, kind: number, job: readonly number[]
     // a worker that died inside a block would leave this loop spinning forever: give up after a long while
     if ((++spins & 0xffff) === 0 && performance.now() - t0 > Math.max(10_000, 100 * mineMs)) {
       e.broken = true;
-      throw new Error(`${what[0]}: a CPU worker thread did not finish its block of ${what[1]}; worker threads are now disabled`);
+      const [op, operands] = THREADED[kind]!.what(job);
+      throw new Error(`${op}: a CPU worker thread did not finish its block of ${operands}; worker threads are now disabled`);
     }
   }
   if (Atomics.load(ctrl, ERR)) {
     e.broken = true;
-    throw new Error(`${what[0]}: a CPU worker thread failed on its block of ${what[1]}; worker threads are now disabled`);
+    const [op, operands] = THREADED[kind]!.what(job);
+    throw new Error(`${op}: a CPU worker thread failed on its block of ${operands}; worker threads are now disabled`);
   }
 }
 
@@ -758,12 +761,12 @@ function threadsFor(e: Engine, flops: number): number {
  * estimate) reach parallelMinFlops. Each block computes its units as a one-block job would, so
  * the results do not depend on the thread count.
  */
-export function wasmRunParts(variants: (typeof THREADED)[number]['variants'], job: readonly number[], units: number, flops: number, what: [op: string, operands: string]): void {
+export function wasmRunParts(variants: (typeof THREADED)[number]['variants'], job: readonly number[], units: number, flops: number): void {
   const e = engine!;
   const kind = THREADED.findIndex((t) => t.variants === variants);
   const threads = threadsFor(e, flops);
   const parts = Math.max(1, Math.min(units, 255, blocksFor(threads, flops)));
-  runJob(e, threads, kind, [...job, parts], parts, what);
+  runJob(e, threads, kind, [...job, parts], parts);
 }
 
 // Kernel modules beyond gemm and elementwise (wasm/conv.wat, wasm/pool.wat, wasm/loss.wat), compiled
