@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as tg from '@tapegrad/tensor';
 import { getKernel, type ClassLossAttrs, type DType, type TypedArray } from '@tapegrad/tensor';
-import { cpuKernelInfo, type CpuKernel, type CpuView } from '../src/index.js';
+import { cpuKernelInfo, cpuWorkersReady, setCpuKernelOptions, terminateCpuWorkers, type CpuKernel, type CpuView } from '../src/index.js';
 import { wasmAlloc } from '../src/wasm/runtime.js';
 
 // The fused cross-entropy's two paths: wasm/loss.wat's row passes on float32 logits in the
@@ -16,7 +16,8 @@ function view(dtype: DType, values: ArrayLike<number>, shape: number[], inMemory
   if (dtype === 'int32') handle = Int32Array.from(values);
   else if (dtype === 'float64') handle = Float64Array.from(values);
   else {
-    handle = (inMemory ? wasmAlloc('float32', Math.max(values.length, 1)) : new Float32Array(Math.max(values.length, 1))) as Float32Array;
+    // (no memory without SharedArrayBuffer: the heap, as the backend would place it)
+    handle = ((inMemory && wasmAlloc('float32', Math.max(values.length, 1))) || new Float32Array(Math.max(values.length, 1))) as Float32Array;
     handle.set(values);
   }
   const st = strides ?? shape.map((_, i) => shape.slice(i + 1).reduce((p, d) => p * d, 1));
@@ -79,6 +80,21 @@ const cases: Case[] = [
     targets: [1, 0, 10],
     attrs: attrs('mean', 0.1),
   },
+  // the forward skips the lanes' range test where a row's least logit is within 87 of its max:
+  // rows exactly at that edge, just past it, with a NaN among logits in range, and at 1e4
+  {
+    name: "rows whose least logit is just inside or outside the exp range of the row's max",
+    logits: [
+      ...[0, 87, 1, 2, 3, 4, 5, 6, 7].map((d) => 5 - d),
+      ...[0, 87.00001, 1, 2, 3, 4, 5, 6, 7].map((d) => 5 - d),
+      NaN, 1, 2, 3, -80, 0, 0, 0, 0,
+      ...[0, 86.5, 1, 2, 3, 40, 5, 6, 7].map((d) => 1e4 - d),
+    ],
+    shape: [4, 9],
+    targets: [1, 1, 4, 8],
+    attrs: attrs('none', 0.1),
+    upstream: [1, 2, 3, 4],
+  },
   { name: 'no positions', logits: [], shape: [0, 5], targets: [], attrs: attrs('sum') },
 ];
 
@@ -120,5 +136,100 @@ describe.skipIf(!cpuKernelInfo().sharedMemoryAvailable)('crossEntropy kernels: W
   it('an out-of-range target is an error on the WebAssembly path too', () => {
     const c: Case = { name: '', logits: randn(20, 1), shape: [4, 5], targets: [0, 5, 1, 2], attrs: attrs('mean') };
     expect(() => run(c, true)).toThrow(/crossEntropy.*5.*\[0, 5\)|crossEntropy.*out of bounds/);
+  });
+});
+
+// Large row passes are cut into blocks of rows that the worker threads share. Each row is
+// computed as on one thread and the losses are summed in TypeScript in position order, so the
+// outputs must be the same bits whatever the thread count and whoever took which block. Without
+// SharedArrayBuffer (the no-sab project) there are no workers: a request for two runs the
+// TypeScript loops on one thread, which must still give the one-thread results.
+describe('crossEntropy kernels on worker threads', () => {
+  const initial = cpuKernelInfo();
+  const SHARED = initial.sharedMemoryAvailable;
+  afterAll(() => {
+    setCpuKernelOptions({ threads: 'auto', parallelMinFlops: initial.parallelMinFlops });
+    terminateCpuWorkers();
+  });
+  /** Where two runs' outputs first differ (Object.is: NaN is NaN, -0 is not +0), or '' (a diff of a million numbers would take the test runner minutes). */
+  const firstDifference = (a: number[][], b: number[][]): string => {
+    for (let i = 0; i < a.length; i++) {
+      if (a[i]!.length !== b[i]!.length) return `output ${i}: ${a[i]!.length} against ${b[i]!.length} elements`;
+      const j = a[i]!.findIndex((v, k) => !Object.is(v, b[i]![k]));
+      if (j >= 0) return `output ${i}[${j}]: ${a[i]![j]} against ${b[i]![j]}`;
+    }
+    return '';
+  };
+  /** Outputs with every pass on one thread, then cut across two threads down to the smallest pass. */
+  const oneAndTwo = (c: Case): [number[][], number[][]] => {
+    setCpuKernelOptions({ parallelMinFlops: Infinity });
+    const one = run(c, true);
+    setCpuKernelOptions({ parallelMinFlops: 0 });
+    return [one, run(c, true)];
+  };
+
+  tg.manualSeed(19);
+  const reductions = ['mean', 'sum', 'none'] as const;
+  const random: Case[] = [[1, 1], [1, 1000], [2, 3], [3, 10], [7, 37], [64, 10], [129, 100], [300, 33], [1023, 7]].map(([N, C], i) => {
+    const targets = randint(N, C);
+    for (let p = 0; p < N; p += 3 + (i % 4)) targets[p] = -100; // ignored positions
+    const reduction = reductions[i % 3]!;
+    return {
+      name: `${N}x${C}, ${reduction}`,
+      logits: randn(N * C, 1 + 10 * (i % 3)),
+      shape: [N, C],
+      targets,
+      attrs: attrs(reduction, i % 2 ? 0.1 : 0),
+      weight: i % 4 >= 2 ? randn(C, 1).map(Math.abs) : undefined,
+      upstream: randn(reduction === 'none' ? N : 1, 2),
+    };
+  });
+
+  it('give the same bits on two threads as on one, over random shapes, ignored targets, smoothing and weights', async () => {
+    setCpuKernelOptions({ threads: 2 });
+    expect(await cpuWorkersReady()).toBe(SHARED ? 2 : 1);
+    for (const c of [...random, ...cases]) {
+      const [one, two] = oneAndTwo(c);
+      expect(firstDifference(two, one), c.name).toBe('');
+    }
+  });
+
+  it.skipIf(!SHARED)('give the same bits when the workers take blocks of a large pass', async () => {
+    setCpuKernelOptions({ threads: 2 });
+    expect(await cpuWorkersReady()).toBe(2);
+    // 2050 rows of 500: 8 blocks of 256 or 257 rows a pass (ragged: 2050 is not a multiple of 8)
+    const N = 2050, C = 500;
+    const targets = randint(N, C);
+    targets[1000] = -100;
+    const c: Case = { name: 'large', logits: randn(N * C, 8), shape: [N, C], targets, attrs: attrs('mean', 0.05), weight: randn(C, 1).map(Math.abs) };
+    // a busy machine may deschedule the worker for a whole pass: retry until it took blocks
+    let took = false;
+    for (let attempt = 0; attempt < 20 && !took; attempt++) {
+      const before = cpuKernelInfo().workerBlocks;
+      const [one, two] = oneAndTwo(c);
+      took = cpuKernelInfo().workerBlocks > before;
+      expect(firstDifference(two, one)).toBe('');
+    }
+    expect(took).toBe(true);
+  });
+
+  it.skipIf(!SHARED)('start the workers only for passes of at least parallelMinFlops, with the same bits either side', async () => {
+    // a fresh engine with no workers yet; kernels never wait for workers to start
+    setCpuKernelOptions({ threads: 1 });
+    setCpuKernelOptions({ threads: 2, parallelMinFlops: 36 * 64 * 1000 });
+    const c = (N: number): Case => ({ name: `${N}x1000`, logits: randn(N * 1000, 4), shape: [N, 1000], targets: randint(N, 1000), attrs: attrs('sum') });
+    const below = c(63);
+    const belowOut = run(below, true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(cpuKernelInfo().threads).toBe(1);
+    const at = c(64);
+    const atOut = run(at, true);
+    const t0 = Date.now();
+    while (cpuKernelInfo().threads < 2 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 5));
+    expect(cpuKernelInfo().threads).toBe(2);
+    // and each side's outputs are those of one thread
+    setCpuKernelOptions({ parallelMinFlops: Infinity });
+    expect(firstDifference(run(below, true), belowOut)).toBe('');
+    expect(firstDifference(run(at, true), atOut)).toBe('');
   });
 });

@@ -45,9 +45,10 @@
   ;; r = d - n·ln2 + e (ln2 as C1 + C2, n·C1 exact), |r| <= ln2/2 and
   ;; exp = 2^n·(1 + r + r²·P(r)), P the degree-5 polynomial of Cephes's expf; 2^n is added to the
   ;; exponent bits. Lanes whose d is outside [-87, 88] (a result that is not a normal float) or
-  ;; NaN take $fexp in double, rounded to float32.
+  ;; NaN take $fexp in double, rounded to float32; with `check` 0 the caller knows every d is in
+  ;; range and the lanes are not tested (the same bits for such a row).
   (func $row (param $x i32) (param $end i32) (param $mh v128) (param $ml v128) (param $frac i32)
-    (param $grad i32) (param $k v128) (param $b v128) (param $o i32) (result f64)
+    (param $grad i32) (param $k v128) (param $b v128) (param $o i32) (param $check i32) (result f64)
     (local $four i32) (local $v v128) (local $d v128) (local $bb v128) (local $e v128) (local $n v128)
     (local $r v128) (local $q v128) (local $y v128) (local $ok v128) (local $s01 v128) (local $s23 v128) (local $tail f64)
     (block $done (loop $l
@@ -77,11 +78,12 @@
         (f32x4.add (f32x4.mul (local.get $q) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
         (v128.const f32x4 1 1 1 1)))
       (local.set $y (i32x4.add (local.get $y) (i32x4.shl (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32.const 23))))
-      (local.set $ok (v128.and
-        (f32x4.ge (local.get $d) (v128.const f32x4 -87 -87 -87 -87))
-        (f32x4.le (local.get $d) (v128.const f32x4 88 88 88 88))))
-      (if (i32.eqz (i32x4.all_true (local.get $ok))) (then
-        (local.set $y (v128.bitselect (local.get $y) (call $exp4_wide (local.get $v) (local.get $mh) (local.get $ml) (local.get $frac)) (local.get $ok)))))
+      (if (local.get $check) (then
+        (local.set $ok (v128.and
+          (f32x4.ge (local.get $d) (v128.const f32x4 -87 -87 -87 -87))
+          (f32x4.le (local.get $d) (v128.const f32x4 88 88 88 88))))
+        (if (i32.eqz (i32x4.all_true (local.get $ok))) (then
+          (local.set $y (v128.bitselect (local.get $y) (call $exp4_wide (local.get $v) (local.get $mh) (local.get $ml) (local.get $frac)) (local.get $ok)))))))
       (if (local.get $grad)
         (then
           (local.set $y (f32x4.sub (f32x4.mul (local.get $y) (local.get $k)) (local.get $b)))
@@ -121,21 +123,27 @@
   ;; For each of `rows` rows of C logits from x: the max m, starting from -FLT_MAX (so NaNs are
   ;; passed over and an all -inf row gives s = 0), with -0 made +0 (the lanes meet zeros in
   ;; another order than one loop would), and s = Σ exp(x - m) by $row; written as the doubles
-  ;; (m, s) per row at `out`.
-  (func (export "ce_stats") (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
-    (local $end i32) (local $end4 i32) (local $i i32) (local $mv v128) (local $m f32) (local $v f32)
+  ;; (m, s) per row at `out`. The same loops take the row's least value mn (NaNs passed over
+  ;; alike): when mn - m >= -87, every x - m is in [-87, 0] or NaN, and $row need not test its
+  ;; lanes' range (a NaN lane gives a NaN sum on either path).
+  (func $ce_stats (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
+    (local $end i32) (local $end4 i32) (local $i i32) (local $mv v128) (local $nv v128) (local $m f32) (local $mn f32) (local $v f32)
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
       (local.set $end (i32.add (local.get $x) (i32.shl (local.get $C) (i32.const 2))))
       (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2))))
       (local.set $mv (v128.const f32x4 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127))
+      (local.set $nv (v128.const f32x4 inf inf inf inf))
       (local.set $i (local.get $x))
       (block $e (loop $l
         (br_if $e (i32.ge_u (local.get $i) (local.get $end4)))
-        ;; pmax(m, v) = m < v ? v : m: the scalar `if (v > m) m = v` in each lane
+        ;; pmax(m, v) = m < v ? v : m: the scalar `if (v > m) m = v` in each lane; pmin likewise
         (local.set $mv (f32x4.pmax (local.get $mv) (v128.load (local.get $i))))
+        (local.set $nv (f32x4.pmin (local.get $nv) (v128.load (local.get $i))))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $l)))
+      (local.set $mn (f32.min (f32.min (f32x4.extract_lane 0 (local.get $nv)) (f32x4.extract_lane 1 (local.get $nv)))
+        (f32.min (f32x4.extract_lane 2 (local.get $nv)) (f32x4.extract_lane 3 (local.get $nv)))))
       (local.set $m (f32x4.extract_lane 0 (local.get $mv)))
       (if (f32.gt (f32x4.extract_lane 1 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 1 (local.get $mv)))))
       (if (f32.gt (f32x4.extract_lane 2 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 2 (local.get $mv)))))
@@ -144,12 +152,14 @@
         (br_if $e (i32.ge_u (local.get $i) (local.get $end)))
         (local.set $v (f32.load (local.get $i)))
         (if (f32.gt (local.get $v) (local.get $m)) (then (local.set $m (local.get $v))))
+        (if (f32.lt (local.get $v) (local.get $mn)) (then (local.set $mn (local.get $v))))
         (local.set $i (i32.add (local.get $i) (i32.const 4)))
         (br $l)))
       (local.set $m (f32.add (local.get $m) (f32.const 0)))
       (f64.store (local.get $out) (f64.promote_f32 (local.get $m)))
       (f64.store offset=8 (local.get $out) (call $row (local.get $x) (local.get $end) (f32x4.splat (local.get $m)) (v128.const i64x2 0 0)
-        (local.get $frac) (i32.const 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0) (i32.const 0)))
+        (local.get $frac) (i32.const 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0) (i32.const 0)
+        (i32.eqz (f32.ge (f32.sub (local.get $mn) (local.get $m)) (f32.const -87)))))
       (local.set $out (i32.add (local.get $out) (i32.const 16)))
       (local.set $x (local.get $end))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
@@ -159,7 +169,7 @@
   ;; in float32: the shift as a pair of floats (its float, and what is left), k and b rounded to
   ;; float. The doubles (shift, k, b, skip) per row are at `params`; a row whose skip is not 0 is
   ;; zero-filled.
-  (func (export "ce_grad") (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
+  (func $ce_grad (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
     (local $bytes i32) (local $shift f64) (local $mh f32)
     (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
     (block $done (loop $row
@@ -173,11 +183,33 @@
             (local.get $frac) (i32.const 1)
             (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params))))
             (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params))))
-            (local.get $o))))
+            (local.get $o) (i32.const 1))))
         (else (memory.fill (local.get $o) (i32.const 0) (local.get $bytes))))
       (local.set $x (i32.add (local.get $x) (local.get $bytes)))
       (local.set $o (i32.add (local.get $o) (local.get $bytes)))
       (local.set $params (i32.add (local.get $params) (i32.const 32)))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))
+
+;; Part `part` of a row job (src/wasm/runtime.ts's wasmRunParts, on any thread): i32 fields at
+  ;; `job` op (0 ce_stats, 1 ce_grad), x, rows, C, frac, out (ce_stats's out, ce_grad's params), o,
+  ;; parts. Part p takes rows [p·rows/parts, (p + 1)·rows/parts), each computed as a one-part job
+  ;; computes it: the same bits whoever takes which part, and however many parts there are.
+  (func (export "ce_part") (param $job i32) (param $part i32) (param $thread i32)
+    (local $r0 i32) (local $n i32) (local $C i32) (local $x i32)
+    (local.set $r0 (call $split (local.get $job) (local.get $part)))
+    (local.set $n (i32.sub (call $split (local.get $job) (i32.add (local.get $part) (i32.const 1))) (local.get $r0)))
+    (local.set $C (i32.load offset=12 (local.get $job)))
+    (local.set $x (i32.add (i32.load offset=4 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2))))
+    (if (i32.eqz (i32.load (local.get $job)))
+      (then (call $ce_stats (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.shl (local.get $r0) (i32.const 4)))))
+      (else (call $ce_grad (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.shl (local.get $r0) (i32.const 5)))
+        (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))))
+  ;; The first row of part p: p·rows/parts (in 64 bits: p·rows may pass 2^31).
+  (func $split (param $job i32) (param $p i32) (result i32)
+    (i32.wrap_i64 (i64.div_u
+      (i64.mul (i64.extend_i32_u (local.get $p)) (i64.extend_i32_u (i32.load offset=8 (local.get $job))))
+      (i64.extend_i32_u (i32.load offset=28 (local.get $job))))))
 )

@@ -2,7 +2,7 @@ import {
   classTargetError, fastExp, getKernel, linearCrossEntropyWorkspace, registerKernel, type ClassLossAttrs, type LinearCrossEntropyAttrs, type TypedArray,
 } from '@tapegrad/tensor';
 import { fills, isContiguous, lineBases, type CpuKernel, type CpuView } from '../strided.js';
-import { wasmAddress, wasmAlloc, wasmFree, wasmKernelsFor } from '../wasm/runtime.js';
+import { wasmAddress, wasmAlloc, wasmFree, wasmKernelsFor, wasmRunParts } from '../wasm/runtime.js';
 import { loss as lossModules } from '../wasm/kernels.generated.js';
 import { matmulInto } from './matmul.js';
 
@@ -20,12 +20,12 @@ import { matmulInto } from './matmul.js';
 // Everything per position (targets, weights, smoothing, reductions) is one loop in TypeScript.
 // exp bounds these passes: for float32 logits it is computed in float32, four lanes at a time in
 // WebAssembly (`expF32` below, one lane), within 1 ulp of exp rounded to float32; float64 ones,
-// whose results need more, keep Math.exp.
+// whose results need more, keep Math.exp. Rows are independent: a large pass is cut into blocks of
+// rows that the CPU worker threads share (wasmRunParts), each row computed as on one thread.
 // Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
 
 interface LossExports {
-  ce_stats(x: number, rows: number, C: number, frac: number, out: number): void;
-  ce_grad(x: number, rows: number, C: number, frac: number, params: number, o: number): void;
+  ce_part(job: number, part: number, thread: number): void;
 }
 
 /** How the kernels walk the logits: C classes `step` apart from each position's `rows[p]`. */
@@ -40,7 +40,7 @@ function classRows(x: CpuView): Rows {
   return { C: x.shape[cd]!, step: x.strides[cd]!, rows: lineBases(x.shape.filter(keep), x.strides.filter(keep), x.offset) };
 }
 
-type WasmLoss = { k: LossExports; frac: number };
+type WasmLoss = { frac: number };
 /** wasm/loss.wat's kernels and its 2^(j/32) table, when x (and o) are contiguous float32 rows in the memory. */
 function wasmLoss(x: CpuView, o?: CpuView): WasmLoss | undefined {
   if (x.shape.length > 2 || !isContiguous(x) || (o && !isContiguous(o))) return undefined;
@@ -55,7 +55,16 @@ function wasmLoss(x: CpuView, o?: CpuView): WasmLoss | undefined {
     for (let j = 0; j < 32; j++) t[j] = 2 ** (j / 32);
     fracTables.set(k, (frac = wasmAddress(f)));
   }
-  return { k, frac };
+  return { frac };
+}
+
+// Operations per element of a row pass (loss.wat's $row: the exp's exact argument, its reduction,
+// the polynomial, the scaling by 2^n, the range check, then the sum or the affine): what the pass
+// counts against parallelMinFlops, so that the threshold means about as much time as for a product.
+const ROW_FLOPS = 36;
+/** One of loss.wat's row passes (ce_part's op 0 ce_stats, 1 ce_grad) over `rows` rows of C, on as many threads as pays. */
+function rowPass(op: 0 | 1, x: CpuView, rows: number, C: number, w: WasmLoss, out: number, o = 0): void {
+  wasmRunParts(lossModules, [op, wasmAddress(x.handle, x.offset), rows, C, w.frac, out, o], rows, ROW_FLOPS * rows * C);
 }
 // per engine (an engine's module instance), never freed: 256 bytes
 const fracTables = new WeakMap<LossExports, number>();
@@ -105,7 +114,7 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
   const w = rows.length > 0 ? wasmLoss(x) : undefined;
   const out = doubles(2 * rows.length, !!w);
   if (w) {
-    w.k.ce_stats(wasmAddress(x.handle, x.offset), rows.length, C, w.frac, wasmAddress(out.a));
+    rowPass(0, x, rows.length, C, w, wasmAddress(out.a));
     return out;
   }
   const a = x.handle;
@@ -141,7 +150,7 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
  */
 function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
   if (w && wasmAddress(params) >= 0) {
-    w.k.ce_grad(wasmAddress(x.handle, x.offset), r.rows.length, r.C, w.frac, wasmAddress(params), wasmAddress(o.handle, o.offset));
+    rowPass(1, x, r.rows.length, r.C, w, wasmAddress(params), wasmAddress(o.handle, o.offset));
     return;
   }
   const { C, step, rows } = r;

@@ -1,5 +1,5 @@
 import { poisonBytes, poisonMode, ValueError, type AdamStepAttrs, type SgdStepAttrs, type TypedArray } from '@tapegrad/tensor';
-import { elementwise as elementwiseModules, gemm as gemmModules } from './kernels.generated.js';
+import { elementwise as elementwiseModules, gemm as gemmModules, loss as lossModules } from './kernels.generated.js';
 import { WEB_WORKER_SOURCE, WORKER_SOURCE } from './worker.js';
 
 // The WebAssembly side of the CPU backend: which kernel variant runs (relaxed SIMD, plain SIMD128
@@ -16,7 +16,7 @@ export interface CpuKernelOptions {
   simd?: SimdLevel | 'auto';
   /** Threads for large kernels, main thread included: 'auto' = os.availableParallelism() in Node, navigator.hardwareConcurrency in a browser (at most 16). */
   threads?: number | 'auto';
-  /** Kernels below this many floating-point operations stay on the calling thread (default 2^23). */
+  /** Kernels below this many floating-point operations stay on the calling thread (default 2^23; cross-entropy counts 36 a logit per pass). */
   parallelMinFlops?: number;
   /** How long an idle worker spins before it sleeps (default 50; waking a sleeping one costs 30–80 µs). */
   spinMicros?: number;
@@ -37,7 +37,7 @@ export interface CpuKernelInfo {
   /** Whether this environment has SharedArrayBuffer, which worker threads need (a browser page: when cross-origin isolated). */
   sharedMemoryAvailable: boolean;
   sharedMemory: boolean;
-  /** Products of at least this many flops are split across the worker threads. */
+  /** Kernels of at least this many flops (products, cross-entropy's row passes) are split across the worker threads. */
   parallelMinFlops: number;
   /** Blocks of work worker threads have computed since they started (a diagnostic). */
   workerBlocks: number;
@@ -49,9 +49,21 @@ const MAX_THREADS = 16;
 const CTRL_BYTES = 65536;
 // Control block, in Int32 words: [0] job sequence (workers sleep on it), [1] stop, [2] claim
 // word (parts << 8 | next unclaimed block), [3] blocks finished, [4] a worker failed,
-// [5] blocks computed by workers, [16+w] worker w ready, [48] a scalar operand of the elementwise
-// kernels (float32), [64...] the job (see gemm_part in wasm/gemm.wat).
-const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16, JOB = 64;
+// [5] blocks computed by workers, [6] the job's module (its index in THREADED), [16+w] worker w
+// ready, [48] a scalar operand of the elementwise kernels (float32), [64...] the job (see
+// gemm_part in wasm/gemm.wat, ce_part in wasm/loss.wat).
+const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, KIND = 6, READY = 16, JOB = 64;
+
+/**
+ * The modules whose jobs worker threads take, each with its entry that computes one block of a
+ * job: (job address, block, thread); and what a job is, from its fields, for the errors. Workers
+ * instantiate them all when they start.
+ */
+const THREADED = [
+  { variants: gemmModules, entry: 'gemm_part', what: (j: readonly number[]) => ['matmul', `a ${j[8]}x${j[10]}x${j[9]} product`] },
+  { variants: lossModules, entry: 'ce_part', what: (j: readonly number[]) => ['crossEntropy', `a pass over ${j[2]}x${j[3]} logits`] },
+] as const;
+type PartFn = (job: number, part: number, thread: number) => void;
 
 type GemmFn = (a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, ldc: number, m: number, n: number, k: number, kc: number, scratch: number) => void;
 interface Exports {
@@ -263,8 +275,8 @@ function readyWorkers(e: Engine): number {
   return e.broken ? 0 : n;
 }
 
-/** What a worker is given: the kernel module, the shared memory, its index and how long it spins. */
-interface WorkerData { module: WasmModule; memory: WasmMemory; index: number; spinMs: number; job: number }
+/** What a worker is given: the THREADED modules and their entries, the shared memory, its index and how long it spins. */
+interface WorkerData { modules: WasmModule[]; entries: string[]; memory: WasmMemory; index: number; spinMs: number; job: number }
 type Spawn = (data: WorkerData, onError: () => void) => WorkerLike;
 
 function startWorkers(e: Engine): void {
@@ -273,8 +285,10 @@ function startWorkers(e: Engine): void {
   if (!spawn) return; // no worker API here: one thread
   const onError = () => (e.broken = true);
   try {
+    const modules = THREADED.map((t) => (t.variants === gemmModules ? e.module : kernelModule(e, t.variants).module));
+    const entries = THREADED.map((t) => t.entry);
     for (let w = 1; w < options.threads; w++) {
-      e.workers.push(spawn({ module: e.module, memory: e.memory, index: w, spinMs: options.spinMicros / 1000, job: JOB * 4 }, onError));
+      e.workers.push(spawn({ modules, entries, memory: e.memory, index: w, spinMs: options.spinMicros / 1000, job: JOB * 4 }, onError));
     }
   } catch {
     onError(); // e.g. a Content-Security-Policy without worker-src blob: (the kernels never wait for workers)
@@ -601,8 +615,7 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
     return true;
   }
   const flops = 2 * m * n * k;
-  if (flops >= options.parallelMinFlops) startWorkers(e);
-  const threads = flops >= options.parallelMinFlops && !e.broken ? 1 + e.workers.length : 1;
+  const threads = threadsFor(e, flops);
   const kc = Math.min(k, KC);
   const scratch = align(e.exports.scratch_bytes(m, n, kc));
   const cHere = wasmAddress(c, 0) >= 0;
@@ -635,7 +648,7 @@ export function wasmGemm(batch: readonly { a: StridedF32; b: StridedF32; cOff: n
       const cPtr = cHere ? wasmAddress(c, cOff) : cStage;
       if (dot && as.cs === 1 && bs.rs === 1) {
         const parts = Math.ceil(k / kd);
-        runJob(e, threads, [as.ptr, as.rs, 1, bs.ptr, 1, bs.cs, cPtr, n, m, n, k, kd, slots, 0, 0, parts, 1], m, n, k);
+        runJob(e, threads, 0, [as.ptr, as.rs, 1, bs.ptr, 1, bs.cs, cPtr, n, m, n, k, kd, slots, 0, 0, parts, 1], parts);
         e.exports.dot_sum(slots, parts, m, n, cPtr, n);
         dotProducts++;
       } else run(e, threads, as.ptr, as.rs, as.cs, bs.ptr, bs.rs, bs.cs, cPtr, m, n, k, kc, sPtr, scratch);
@@ -662,8 +675,8 @@ function place(e: Engine, v: StridedF32, rows: number, cols: number, stage: numb
   return ptr >= 0 ? { ptr, rs: v.rs, cs: v.cs } : { ptr: stage, ...stageOperand(e, v, rows, cols, stage) };
 }
 
-/** Claim unclaimed blocks of the current job and compute them, as thread `me`, until none are left. */
-function claimAndRun(e: Engine, me: number): void {
+/** Claim unclaimed blocks of the current job and compute them with `part`, as thread `me`, until none are left. */
+function claimAndRun(e: Engine, part: PartFn, me: number): void {
   const ctrl = e.ctrl;
   for (;;) {
     const cur = Atomics.load(ctrl, CLAIM);
@@ -671,7 +684,7 @@ function claimAndRun(e: Engine, me: number): void {
     if (idx >= ((cur >> 8) & 255)) return;
     if (Atomics.compareExchange(ctrl, CLAIM, cur, cur + 1) !== cur) continue;
     try {
-      e.exports.gemm_part(JOB * 4, idx, me);
+      part(JOB * 4, idx, me);
     } finally {
       Atomics.add(ctrl, FIN, 1);
     }
@@ -685,52 +698,91 @@ function claimAndRun(e: Engine, me: number): void {
  */
 function run(e: Engine, threads: number, a: number, ars: number, acs: number, b: number, brs: number, bcs: number, c: number, m: number, n: number, k: number, kc: number, s: number, scratch: number): void {
   const rowPanels = Math.ceil(m / 4), colPanels = Math.ceil(n / 8);
-  // Big products get several blocks per thread, so that on a busy machine a descheduled worker
-  // holds back only a small block while the others take the rest; each block repacks one operand.
-  const want = 2 * m * n * k >= 1 << 25 ? 4 * threads : threads;
+  // each block repacks one operand
+  const want = blocksFor(threads, 2 * m * n * k);
   // by rows, every block packs all of B (k×n); by columns, all of A (m×k): duplicate the smaller
   let byRows = n <= m;
   if ((byRows ? rowPanels : colPanels) < want && (byRows ? colPanels : rowPanels) > (byRows ? rowPanels : colPanels)) byRows = !byRows;
   const parts = Math.min(want, byRows ? rowPanels : colPanels);
-  runJob(e, threads, [a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts, 0], m, n, k);
+  runJob(e, threads, 0, [a, ars, acs, b, brs, bcs, c, n, m, n, k, kc, s, scratch, byRows ? 1 : 0, parts, 0], parts);
 }
 
 /**
- * Post a job (the fields gemm_part reads) and compute its `job[15]` parts: on this thread when
- * `threads` is 1, else with the workers, each part claimed by whoever comes first.
+ * Post a job of THREADED[kind] (the fields its entry reads) and compute its `parts` blocks: on
+ * this thread when `threads` is 1, else with the workers, each block claimed by whoever comes
+ * first.
  */
-function runJob(e: Engine, threads: number, job: number[], m: number, n: number, k: number): void {
+function runJob(e: Engine, threads: number, kind: number, job: readonly number[], parts: number): void {
   const ctrl = e.ctrl;
-  const parts = job[15]!;
+  const part = kind === 0 ? e.exports.gemm_part : kernelModule(e, THREADED[kind]!.variants).exports[THREADED[kind]!.entry] as PartFn;
   for (let i = 0; i < job.length; i++) ctrl[JOB + i] = job[i]!;
   if (threads === 1 || parts === 1) {
-    for (let p = 0; p < parts; p++) e.exports.gemm_part(JOB * 4, p, 0);
+    for (let p = 0; p < parts; p++) part(JOB * 4, p, 0);
     return;
   }
+  Atomics.store(ctrl, KIND, kind);
   Atomics.store(ctrl, FIN, 0);
   Atomics.store(ctrl, CLAIM, parts << 8);
   Atomics.store(ctrl, SEQ, ++e.seq);
   Atomics.notify(ctrl, SEQ);
   const t0 = performance.now();
-  claimAndRun(e, 0);
+  claimAndRun(e, part, 0);
   const mineMs = performance.now() - t0;
   let spins = 0;
   while (Atomics.load(ctrl, FIN) !== parts) {
     // a worker that died inside a block would leave this loop spinning forever: give up after a long while
     if ((++spins & 0xffff) === 0 && performance.now() - t0 > Math.max(10_000, 100 * mineMs)) {
       e.broken = true;
-      throw new Error(`matmul: a CPU worker thread did not finish its block of a ${m}x${k}x${n} product; worker threads are now disabled`);
+      const [op, operands] = THREADED[kind]!.what(job);
+      throw new Error(`${op}: a CPU worker thread did not finish its block of ${operands}; worker threads are now disabled`);
     }
   }
   if (Atomics.load(ctrl, ERR)) {
     e.broken = true;
-    throw new Error(`matmul: a CPU worker thread failed on its block of a ${m}x${k}x${n} product; worker threads are now disabled`);
+    const [op, operands] = THREADED[kind]!.what(job);
+    throw new Error(`${op}: a CPU worker thread failed on its block of ${operands}; worker threads are now disabled`);
   }
 }
 
-// Kernel modules beyond gemm and elementwise (wasm/conv.wat, wasm/pool.wat, wasm/loss.wat), instantiated on
-// the engine's memory when first asked for, once per engine. They may import Math.exp as env.exp.
-const extraModules = new WeakMap<Engine, Map<object, unknown>>();
+/** Blocks to cut a job into: one per thread, four per thread for big jobs (so that on a busy machine a descheduled worker holds back only a small block). */
+const blocksFor = (threads: number, flops: number): number => (threads > 1 && flops >= 1 << 25 ? 4 * threads : threads);
+
+/** Threads for a job of `flops` floating-point operations (an estimate): the workers too when it reaches parallelMinFlops. */
+function threadsFor(e: Engine, flops: number): number {
+  if (flops < options.parallelMinFlops) return 1;
+  startWorkers(e);
+  return e.broken ? 1 : 1 + e.workers.length;
+}
+
+/**
+ * A job of a THREADED module other than gemm (`variants`, whose module wasmKernelModule gave the
+ * caller), its fields `job` followed by its block count, over `units` independent units (rows):
+ * cut into blocks of whole units and spread over the worker threads when its `flops` (an
+ * estimate) reach parallelMinFlops. Each block computes its units as a one-block job would, so
+ * the results do not depend on the thread count.
+ */
+export function wasmRunParts(variants: (typeof THREADED)[number]['variants'], job: readonly number[], units: number, flops: number): void {
+  const e = engine!;
+  const kind = THREADED.findIndex((t) => t.variants === variants);
+  const threads = threadsFor(e, flops);
+  const parts = Math.max(1, Math.min(units, 255, blocksFor(threads, flops)));
+  runJob(e, threads, kind, [...job, parts], parts);
+}
+
+// Kernel modules beyond gemm and elementwise (wasm/conv.wat, wasm/pool.wat, wasm/loss.wat), compiled
+// and instantiated on the engine's memory when first asked for, once per engine (workers get the
+// compiled THREADED ones). They may import Math.exp as env.exp.
+const extraModules = new WeakMap<Engine, Map<object, { module: WasmModule; exports: Record<string, unknown> }>>();
+function kernelModule(e: Engine, variants: { relaxedShared: string; simdShared: string }): { module: WasmModule; exports: Record<string, unknown> } {
+  let mods = extraModules.get(e);
+  if (!mods) extraModules.set(e, (mods = new Map()));
+  let x = mods.get(variants);
+  if (!x) {
+    const module = new WA!.Module(decode(options.simd === 'relaxed' ? variants.relaxedShared : variants.simdShared));
+    mods.set(variants, (x = { module, exports: new WA!.Instance(module, { env: { memory: e.memory, exp: Math.exp } }).exports as Record<string, unknown> }));
+  }
+  return x;
+}
 /**
  * The exports of a module from kernels.generated.ts, instantiated on the shared memory that
  * tensor storage lives in; undefined where storage is not there (WebAssembly off, or no shared
@@ -738,15 +790,7 @@ const extraModules = new WeakMap<Engine, Map<object, unknown>>();
  */
 export function wasmKernelModule<T>(variants: { relaxedShared: string; simdShared: string }): T | undefined {
   const e = getEngine();
-  if (!e?.shared) return undefined;
-  let mods = extraModules.get(e);
-  if (!mods) extraModules.set(e, (mods = new Map()));
-  let x = mods.get(variants);
-  if (!x) {
-    const bytes = decode(options.simd === 'relaxed' ? variants.relaxedShared : variants.simdShared);
-    mods.set(variants, (x = new WA!.Instance(new WA!.Module(bytes), { env: { memory: e.memory, exp: Math.exp } }).exports));
-  }
-  return x as T;
+  return e?.shared ? (kernelModule(e, variants).exports as T) : undefined;
 }
 let wasmKernelCalls = 0;
 /**

@@ -1,14 +1,15 @@
 // The body of a CPU worker thread, as source text so it needs no file of its own (which keeps it
 // working from TypeScript sources, a build, or a bundle): Node runs it with `eval: true`, a
-// browser from a Blob URL. It instantiates the same kernel module on the shared memory, then
-// loops: spin briefly, sleep on the job counter, and claim blocks of the current job until none
-// are left. The control block's layout is described in runtime.ts; the claim loop is
+// browser from a Blob URL. It instantiates the threaded kernel modules on the shared memory (each
+// with the entry that computes one block of its jobs), then loops: spin briefly, sleep on the job
+// counter, and claim blocks of the current job, run by the module the job names, until none are
+// left. The control block's layout is described in runtime.ts; the claim loop is
 // runtime.ts's claimAndRun. Only how the worker gets its data differs between the two.
 const BODY = `
-function run({ module, memory, index, spinMs, job }) {
-  const { gemm_part } = new WebAssembly.Instance(module, { env: { memory } }).exports;
+function run({ modules, entries, memory, index, spinMs, job }) {
+  const parts = modules.map((m, i) => new WebAssembly.Instance(m, { env: { memory, exp: Math.exp } }).exports[entries[i]]);
   const ctrl = new Int32Array(memory.buffer, 0, 16384);
-  const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, READY = 16;
+  const SEQ = 0, STOP = 1, CLAIM = 2, FIN = 3, ERR = 4, WORKED = 5, KIND = 6, READY = 16;
   let seen = Atomics.load(ctrl, SEQ);
   Atomics.store(ctrl, READY + index, 1);
   for (;;) {
@@ -18,7 +19,7 @@ function run({ module, memory, index, spinMs, job }) {
       if (idx >= ((cur >> 8) & 255)) break;
       if (Atomics.compareExchange(ctrl, CLAIM, cur, cur + 1) !== cur) continue;
       try {
-        gemm_part(job, idx, index);
+        parts[Atomics.load(ctrl, KIND)](job, idx, index);
       } catch {
         Atomics.store(ctrl, ERR, 1);
       }
