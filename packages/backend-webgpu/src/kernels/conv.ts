@@ -8,6 +8,12 @@ import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKe
 // input element, gathering from the outputs that read it (no float atomics in WGSL, and the
 // order is fixed); weight grad: a workgroup per weight element, its threads striding over the
 // batch and the output positions, then a tree in workgroup memory. Any strides and offsets.
+//
+// On llvmpipe (lavapipe), the software adapter this backend is tested on, every md[...] read in a
+// loop is a load per step, as is every buffer load whose address differs between invocations, so
+// the loops read no metadata: each operand's strides and each loop level's base address are
+// locals computed once, and the inner step is two loads and one multiply-add. The summation
+// order per element is unchanged (compiled and eager agree bit for bit).
 
 
 // [n, slot, N, Cin, H, W, Cout, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, then per operand its offset and 4 strides from 18]
@@ -21,6 +27,11 @@ ${epi}
 fn at(k: u32, a: u32, b: u32, y: i32, x: i32) -> u32 {
   let o = 18u + 5u * k;
   return md[o] + a * md[o + 1u] + b * md[o + 2u] + u32(y) * md[o + 3u] + u32(x) * md[o + 4u];
+}
+// operand k's 4 strides
+fn strides(k: u32) -> vec4u {
+  let o = 18u + 5u * k;
+  return vec4u(md[o + 1u], md[o + 2u], md[o + 3u], md[o + 4u]);
 }
 ${workgroupPerItem ? 'var<workgroup> sv: array<f32, WG>;' : ''}
 @compute @workgroup_size(WG)
@@ -42,15 +53,20 @@ export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Co
   const wgsl = () => `${HEAD(own, [out], false, epi ? `alias C = f32;\n${epi.wgsl(epiBase, own.length)}` : '', epi?.inputs.length ?? 0)}
   let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let co = (i / u32(OW * OH)) % Cout; let s = i / u32(OW * OH) / Cout;
   let g = co / coutG;
+  let xs = strides(0u); let ws = strides(1u);
+  let y0 = oy * sh - ph; let x0 = ox * sw - pw;
+  let xb = at(0u, s, g * cinG, 0, 0); let wb = at(1u, co, 0u, 0, 0);
   var acc = 0.0;
   for (var ci = 0u; ci < cinG; ci++) {
+    let xc = xb + ci * xs.y; let wc = wb + ci * ws.y;
     for (var ki = 0; ki < kh; ki++) {
-      let iy = oy * sh - ph + ki * dh;
+      let iy = y0 + ki * dh;
       if (iy < 0 || iy >= H) { continue; }
+      let xr = xc + u32(iy) * xs.z; let wr = wc + u32(ki) * ws.z;
       for (var kj = 0; kj < kw; kj++) {
-        let jx = ox * sw - pw + kj * dw;
+        let jx = x0 + kj * dw;
         if (jx < 0 || jx >= W) { continue; }
-        acc += in0[at(0u, s, g * cinG + ci, iy, jx)] * in1[at(1u, co, ci, ki, kj)];
+        acc += in0[xr + u32(jx) * xs.w] * in1[wr + u32(kj) * ws.w];
       }
     }
   }
@@ -68,6 +84,9 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
   const wgsl = () => `${HEAD([g!, w!], [dx!])}
   let jx = i32(i % u32(W)); let iy = i32((i / u32(W)) % u32(H)); let ci = (i / u32(W * H)) % Cin; let s = i / u32(W * H) / Cin;
   let grp = ci / cinG; let cl = ci % cinG;
+  let gs = strides(0u); let ws = strides(1u);
+  let c0 = grp * coutG; let c1 = c0 + coutG;
+  let gb = at(0u, s, c0, 0, 0); let wb = at(1u, c0, cl, 0, 0);
   var acc = 0.0;
   for (var ki = 0; ki < kh; ki++) {
     let ty = iy + ph - ki * dh;
@@ -75,8 +94,10 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
     for (var kj = 0; kj < kw; kj++) {
       let tx = jx + pw - kj * dw;
       if (tx < 0 || tx % sw != 0 || tx / sw >= OW) { continue; }
-      for (var co = grp * coutG; co < (grp + 1u) * coutG; co++) {
-        acc += in0[at(0u, s, co, ty / sh, tx / sw)] * in1[at(1u, co, cl, ki, kj)];
+      var ga = gb + u32(ty / sh) * gs.z + u32(tx / sw) * gs.w; var wa = wb + u32(ki) * ws.z + u32(kj) * ws.w;
+      for (var co = c0; co < c1; co++) {
+        acc += in0[ga] * in1[wa];
+        ga += gs.y; wa += ws.x;
       }
     }
   }
@@ -102,15 +123,21 @@ export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: 
     let co = i - (md[0] - Cout);
     if (N * L > ${SHORT}u || l == 0u) {
       let step = select(1u, WG, N * L > ${SHORT}u);
-      for (var q = select(0u, l, N * L > ${SHORT}u); q < N * L; q += step) { acc += in1[at(1u, q / L, co, i32((q % L) / u32(OW)), i32(q % u32(OW)))]; }
+      let gs = strides(1u); let gb = at(1u, 0u, co, 0, 0); let NL = N * L; let uOW = u32(OW);
+      for (var q = select(0u, l, NL > ${SHORT}u); q < NL; q += step) { acc += in1[gb + (q / L) * gs.x + ((q % L) / uOW) * gs.z + (q % uOW) * gs.w]; }
     }
   } else {` : '{'}
   let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
   let ci = (co / coutG) * cinG + cl;
-  for (var q = l; q < N * L; q += WG) {
-    let s = q / L; let oy = i32((q % L) / u32(OW)); let ox = i32(q % u32(OW));
-    let iy = oy * sh - ph + ki * dh; let jx = ox * sw - pw + kj * dw;
-    if (iy >= 0 && iy < H && jx >= 0 && jx < W) { acc += in1[at(1u, s, co, oy, ox)] * in0[at(0u, s, ci, iy, jx)]; }
+  let xs = strides(0u); let gs = strides(1u);
+  let xb = at(0u, 0u, ci, 0, 0); let gb = at(1u, 0u, co, 0, 0);
+  let yk = ki * dh - ph; let xk = kj * dw - pw; let NL = N * L; let uOW = u32(OW);
+  for (var q = l; q < NL; q += WG) {
+    let s = q / L; let oy = i32((q % L) / uOW); let ox = i32(q % uOW);
+    let iy = oy * sh + yk; let jx = ox * sw + xk;
+    if (iy >= 0 && iy < H && jx >= 0 && jx < W) {
+      acc += in1[gb + s * gs.x + u32(oy) * gs.z + u32(ox) * gs.w] * in0[xb + s * xs.x + u32(iy) * xs.z + u32(jx) * xs.w];
+    }
   }
   }
   sv[l] = acc;
