@@ -7,7 +7,8 @@ import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKe
 // @tapegrad/nn's ops/conv.ts). forward: a thread per output element; input grad: a thread per
 // input element, gathering from the outputs that read it (no float atomics in WGSL, and the
 // order is fixed); weight grad: a workgroup per weight element, its threads striding over the
-// batch and the output positions, then a tree in workgroup memory. Any strides and offsets.
+// output rows of the batch (each row's columns in turn), then a tree in workgroup memory. Any
+// strides and offsets.
 //
 // On llvmpipe (lavapipe), the software adapter this backend is tested on, every md[...] read in a
 // loop is a load per step, as is every buffer load whose address differs between invocations, so
@@ -117,13 +118,13 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
 export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: Conv2dAttrs, db?: GpuView): Program {
   const n = numelOf(dw.shape);
   const wgsl = () => `${HEAD([x, g], [dw, ...(db ? [db] : [])], true)}
-  let L = u32(OH * OW);
   var acc = 0.0;
   ${db ? `if (i >= md[0] - Cout) {
     let co = i - (md[0] - Cout);
-    if (N * L > ${SHORT}u || l == 0u) {
-      let step = select(1u, WG, N * L > ${SHORT}u);
-      let gs = strides(1u); let gb = at(1u, 0u, co, 0, 0); let NL = N * L; let uOW = u32(OW);
+    let L = u32(OH * OW); let NL = N * L;
+    if (NL > ${SHORT}u || l == 0u) {
+      let step = select(1u, WG, NL > ${SHORT}u);
+      let gs = strides(1u); let gb = at(1u, 0u, co, 0, 0); let uOW = u32(OW);
       for (var q = select(0u, l, NL > ${SHORT}u); q < NL; q += step) { acc += in1[gb + (q / L) * gs.x + ((q % L) / uOW) * gs.z + (q % uOW) * gs.w]; }
     }
   } else {` : '{'}
@@ -131,12 +132,18 @@ export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: 
   let ci = (co / coutG) * cinG + cl;
   let xs = strides(0u); let gs = strides(1u);
   let xb = at(0u, 0u, ci, 0, 0); let gb = at(1u, 0u, co, 0, 0);
-  let yk = ki * dh - ph; let xk = kj * dw - pw; let NL = N * L; let uOW = u32(OW);
-  for (var q = l; q < NL; q += WG) {
-    let s = q / L; let oy = i32((q % L) / uOW); let ox = i32(q % uOW);
-    let iy = oy * sh + yk; let jx = ox * sw + xk;
-    if (iy >= 0 && iy < H && jx >= 0 && jx < W) {
-      acc += in1[gb + s * gs.x + u32(oy) * gs.z + u32(ox) * gs.w] * in0[xb + s * xs.x + u32(iy) * xs.z + u32(jx) * xs.w];
+  let yk = ki * dh - ph; let xk = kj * dw - pw;
+  // the output columns whose input column ox·sw + xk lies in [0, W): no test per step
+  let ox0 = select(0, (sw - 1 - xk) / sw, xk < 0); let ox1 = min(OW, select(0, (W - xk + sw - 1) / sw, W > xk));
+  let xstep = u32(sw) * xs.w; let R = N * u32(OH);
+  for (var r = l; r < R; r += WG) {
+    let s = r / u32(OH); let oy = i32(r % u32(OH));
+    let iy = oy * sh + yk;
+    if (iy < 0 || iy >= H) { continue; }
+    var ga = gb + s * gs.x + u32(oy) * gs.z + u32(ox0) * gs.w; var xa = xb + s * xs.x + u32(iy) * xs.z + u32(ox0 * sw + xk) * xs.w;
+    for (var ox = ox0; ox < ox1; ox++) {
+      acc += in1[ga] * in0[xa];
+      ga += gs.w; xa += xstep;
     }
   }
   }
