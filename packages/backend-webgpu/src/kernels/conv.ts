@@ -4,7 +4,8 @@ import { SHORT } from './reduce.js';
 import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
-// @tapegrad/nn's ops/conv.ts). forward: a thread per output element; input grad: a thread per
+// @tapegrad/nn's ops/conv.ts). forward: a thread per output position and run of CONV_TILE
+// output channels, each input element loaded once for the run; input grad: a thread per
 // input element, gathering from the outputs that read it (no float atomics in WGSL, and the
 // order is fixed); weight grad: a workgroup per weight element, its threads striding over the
 // output rows of the batch (each row's columns in turn), then a tree in workgroup memory. Any
@@ -13,8 +14,10 @@ import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKe
 // On llvmpipe (lavapipe), the software adapter this backend is tested on, every md[...] read in a
 // loop is a load per step, as is every buffer load whose address differs between invocations, so
 // the loops read no metadata: each operand's strides and each loop level's base address are
-// locals computed once, and the inner step is two loads and one multiply-add. The summation
-// order per element is unchanged (compiled and eager agree bit for bit).
+// locals computed once; an inner step loads each element once (the forward's input element
+// serves its run of channels) and does no index arithmetic beyond an add and a multiply. Each
+// output element's sum runs in the same order as in eager mode (compiled and eager agree bit
+// for bit).
 
 
 // [n, slot, N, Cin, H, W, Cout, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, then per operand its offset and 4 strides from 18]
@@ -44,22 +47,29 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @b
   let dh = i32(md[15]); let dw = i32(md[16]); let G = md[17]; let cinG = Cin / G; let coutG = Cout / G;`;
 
 // inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
+/** Output channels (of one group) each conv2d thread computes: each input element it loads serves that many. */
+const CONV_TILE = 4;
 /** conv2d's shader; with an epilogue (a compiled function's fused group), each value passes through it on its way to the (dense) output. */
 export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Conv2dAttrs, epi?: Epilogue): Program {
-  const n = numelOf(out.shape);
   const own = b ? [x!, w!, b] : [x!, w!];
+  // a thread per output position and run of TC channels of one group (the last run of a group clipped)
+  const coutG = w!.shape[0]! / a.groups, TC = Math.min(CONV_TILE, coutG), runs = Math.ceil(coutG / TC);
+  const n = out.shape[0]! * a.groups * runs * out.shape[2]! * out.shape[3]!;
   const m = meta(n, x!.shape, w!.shape, out.shape, a, [x!, w!, b, out]);
   const epiBase = m.length;
   if (epi) m.push(...epi.meta(out));
+  const ts = [...Array(TC).keys()];
   const wgsl = () => `${HEAD(own, [out], false, epi ? `alias C = f32;\n${epi.wgsl(epiBase, own.length)}` : '', epi?.inputs.length ?? 0)}
-  let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let co = (i / u32(OW * OH)) % Cout; let s = i / u32(OW * OH) / Cout;
-  let g = co / coutG;
+  let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let p = i / u32(OW * OH);
+  let rn = p % ${runs}u; let g = (p / ${runs}u) % G; let s = p / ${runs}u / G;
+  let cb = g * coutG + rn * ${TC}u; let nc = min(${TC}u, coutG - rn * ${TC}u);
   let xs = strides(0u); let ws = strides(1u);
   let y0 = oy * sh - ph; let x0 = ox * sw - pw;
-  let xb = at(0u, s, g * cinG, 0, 0); let wb = at(1u, co, 0u, 0, 0);
-  var acc = 0.0;
+  let xb = at(0u, s, g * cinG, 0, 0);
+  // channels past the group's end read its last channel's weights and are not stored
+  ${ts.map((t) => `let wb${t} = at(1u, cb + min(${t}u, nc - 1u), 0u, 0, 0); var acc${t} = 0.0;`).join('\n  ')}
   for (var ci = 0u; ci < cinG; ci++) {
-    let xc = xb + ci * xs.y; let wc = wb + ci * ws.y;
+    let xc = xb + ci * xs.y; let wc = ci * ws.y;
     for (var ki = 0; ki < kh; ki++) {
       let iy = y0 + ki * dh;
       if (iy < 0 || iy >= H) { continue; }
@@ -67,15 +77,19 @@ export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Co
       for (var kj = 0; kj < kw; kj++) {
         let jx = x0 + kj * dw;
         if (jx < 0 || jx >= W) { continue; }
-        acc += in0[xr + u32(jx) * xs.w] * in1[wr + u32(kj) * ws.w];
+        let v = in0[xr + u32(jx) * xs.w]; let wk = wr + u32(kj) * ws.w;
+        ${ts.map((t) => `acc${t} += v * in1[wb${t} + wk];`).join(' ')}
       }
     }
   }
-  ${b ? 'acc += in2[md[28] + co * md[29]];' : ''}
-  out0[at(3u, s, co, oy, ox)] = ${epi ? 'epilogue(acc, i)' : 'acc'};
+  ${ts.map((t) => `if (${t}u < nc) {
+    let co = cb + ${t}u;
+    ${b ? `acc${t} += in2[md[28] + co * md[29]];` : ''}
+    out0[at(3u, s, co, oy, ox)] = ${epi ? `epilogue(acc${t}, ((s * Cout + co) * u32(OH) + u32(oy)) * u32(OW) + u32(ox))` : `acc${t}`};
+  }`).join('\n  ')}
 }`;
   const handles = [...own, ...(epi?.inputs ?? [])].map((v) => v.handle);
-  return { key: `conv2d:${!!b}${epi ? `:${epi.key}` : ''}`, wgsl, inputs: handles, outputs: [out.handle], meta: m, workgroups: Math.ceil(n / WORKGROUP) };
+  return { key: `conv2d:${!!b}:${TC}x${runs}${epi ? `:${epi.key}` : ''}`, wgsl, inputs: handles, outputs: [out.handle], meta: m, workgroups: Math.ceil(n / WORKGROUP) };
 }
 registerKernel('conv2d', 'webgpu', ((inputs, [out], a) => [conv2dProgram(inputs, out!, a)]) as WebGPUKernel<Conv2dAttrs>);
 
