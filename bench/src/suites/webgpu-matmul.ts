@@ -1,5 +1,5 @@
 import { initWebGPU, matmul, randn, type Tensor } from 'tapegrad';
-import { defineSuite, fmt, median, type Cell } from '../harness.js';
+import { defineSuite, fmt, median, type Cell, type Context } from '../harness.js';
 
 // The WebGPU matmul kernel alone (issue 19), beside TF.js's webgpu matMul on the same shapes in
 // the same process and on the same GPU object: the products of the MNIST MLP's training step
@@ -23,30 +23,61 @@ const SHAPES: Shape[] = [
 /** Products per timed sample: about 50 MFLOP of work, at least 2. */
 const perSample = (s: Shape) => Math.max(2, Math.min(64, Math.round(5e7 / (2 * s.m * s.k * s.n))));
 
+/**
+ * tapegrad's WebGPU device and TF.js's webgpu backend on one GPU object (Dawn's `webgpu` package
+ * on Vulkan), for suites that time kernels beside TF.js's in the same process.
+ */
+export async function startGpuAndTfjs(ctx: Context): Promise<{ skipped: string } | { adapter: string; tf: Awaited<ReturnType<Context['tfjs']>>['tf']; tfWhy?: string }> {
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const gpu = create(['backend=vulkan']);
+  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
+  let adapter: string;
+  try {
+    adapter = (await initWebGPU({ gpu })).adapterName;
+  } catch (e) {
+    return { skipped: (e as Error).message.split('\n')[0]! };
+  }
+  const { tf } = await ctx.tfjs('cpu');
+  let tfWhy: string | undefined;
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
+    await tf.ready();
+  } catch (e) {
+    tfWhy = `TF.js webgpu did not start: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return { adapter, tf, tfWhy };
+}
+
+/**
+ * Milliseconds per call of each of two samplers (each sample `per` calls), two warm-up samples
+ * each, then `rounds` rounds taking turns, so that load from other processes falls on both alike.
+ */
+export async function takeTurns(ours: () => Promise<void>, theirs: (() => Promise<void>) | undefined, rounds: number, per: number): Promise<[number[], number[]]> {
+  const t: number[] = [], r: number[] = [];
+  await ours(), await ours();
+  if (theirs) await theirs(), await theirs();
+  for (let i = 0; i < rounds; i++) {
+    let t0 = performance.now();
+    await ours();
+    t.push((performance.now() - t0) / per);
+    if (!theirs) continue;
+    t0 = performance.now();
+    await theirs();
+    r.push((performance.now() - t0) / per);
+  }
+  return [t, r];
+}
+
 export default defineSuite({
   name: 'webgpu-matmul',
   async run(ctx) {
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    const gpu = create(['backend=vulkan']);
-    const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-    if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-    else Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
-    let adapter: string;
-    try {
-      adapter = (await initWebGPU({ gpu })).adapterName;
-    } catch (e) {
-      return [{ title: 'WebGPU matmul', columns: ['note'], rows: [[`skipped: ${(e as Error).message.split('\n')[0]}`]] }];
-    }
-    const { tf } = await ctx.tfjs('cpu');
-    let tfWhy: string | undefined;
-    try {
-      await import('@tensorflow/tfjs-backend-webgpu');
-      if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
-      await tf.ready();
-    } catch (e) {
-      tfWhy = `TF.js webgpu did not start: ${(e as Error).message.split('\n')[0]}`;
-    }
+    const started = await startGpuAndTfjs(ctx);
+    if ('skipped' in started) return [{ title: 'WebGPU matmul', columns: ['note'], rows: [[`skipped: ${started.skipped}`]] }];
+    const { adapter, tf, tfWhy } = started;
     const rounds = ctx.quick ? 2 : 5;
     const rows: Cell[][] = [];
     for (const s of ctx.quick ? SHAPES.slice(0, 7) : SHAPES) {
@@ -69,19 +100,7 @@ export default defineSuite({
         await c!.data();
         c!.dispose();
       };
-      // rounds taking turns, so that load from other processes falls on both alike
-      const t: number[] = [], r: number[] = [];
-      await ours(), await ours();
-      if (!tfWhy) await theirs(), await theirs();
-      for (let i = 0; i < rounds; i++) {
-        let t0 = performance.now();
-        await ours();
-        t.push((performance.now() - t0) / per);
-        if (tfWhy) continue;
-        t0 = performance.now();
-        await theirs();
-        r.push((performance.now() - t0) / per);
-      }
+      const [t, r] = await takeTurns(ours, tfWhy ? undefined : theirs, rounds, per);
       const ratios = r.map((x, i) => x / t[i]!);
       rows.push([
         `${s.name} ${s.m}x${s.k}·${s.k}x${s.n}`, median(t), flop / (median(t) * 1e6),

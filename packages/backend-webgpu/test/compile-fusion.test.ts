@@ -223,11 +223,13 @@ gpuDescribe('fusion on WebGPU', () => {
     expect(g.kernels).toBe(2);
   });
 
-  it('forward under noGrad: epilogues after a batched matmul (broadcast and transposed operands) and a conv2d without bias', async () => {
+  it('forward under noGrad: epilogues after a batched matmul (broadcast and transposed operands) and conv2d without bias and with (grouped, reading a residual)', async () => {
     tg.manualSeed(6);
     const cases: [(...xs: tg.Tensor[]) => tg.Tensor, tg.Tensor[], string][] = [
       [(x, w, b) => noGrad(() => x.matmul(w).add(b).relu().mul(b.exp())), [tg.randn([3, 16, 24]), tg.randn([24, 20]), tg.randn([20, 1]).transpose(0, 1)], 'fused(matmul,add,relu,mul)'],
       [(x, w) => noGrad(() => F.leakyRelu(F.conv2d(x, w, null, { padding: 1 }), 0.3).abs().sqrt()), [tg.randn([2, 3, 8, 8]), tg.randn([4, 3, 3, 3])], 'fused(conv2d,leakyRelu,abs,sqrt)'],
+      // an epilogue reading a tensor of its own at each output's index: conv2d's threads each store a run of channels (5 a group here: runs of 4 and 1)
+      [(x, w, b, r) => noGrad(() => F.conv2d(x, w, b, { padding: 1, groups: 2 }).add(r).relu()), [tg.randn([2, 4, 6, 5]), tg.randn([10, 2, 3, 3]), tg.randn([10]), tg.randn([2, 10, 6, 5])], 'fused(conv2d,add,relu)'],
       // an epilogue reading the product's own operand: the product stays apart, the chain fuses
       [(x, w) => noGrad(() => x.matmul(w).add(x).relu().neg()), [tg.randn([12, 12]), tg.randn([12, 12])], 'fused(add,relu,neg)'],
     ];

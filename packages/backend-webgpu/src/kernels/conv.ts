@@ -4,10 +4,20 @@ import { SHORT } from './reduce.js';
 import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
 
 // conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
-// @tapegrad/nn's ops/conv.ts). forward: a thread per output element; input grad: a thread per
+// @tapegrad/nn's ops/conv.ts). forward: a thread per output position and run of CONV_TILE
+// output channels, each input element loaded once for the run; input grad: a thread per
 // input element, gathering from the outputs that read it (no float atomics in WGSL, and the
 // order is fixed); weight grad: a workgroup per weight element, its threads striding over the
-// batch and the output positions, then a tree in workgroup memory. Any strides and offsets.
+// output rows of the batch (each row's columns in turn), then a tree in workgroup memory. Any
+// strides and offsets.
+//
+// On llvmpipe (lavapipe), the software adapter this backend is tested on, every md[...] read in a
+// loop is a load per step, as is every buffer load whose address differs between invocations, so
+// the loops read no metadata: each operand's strides and each loop level's base address are
+// locals computed once; an inner step loads each element once (the forward's input element
+// serves its run of channels) and does no index arithmetic beyond an add and a multiply. Each
+// output element's sum runs in the same order as in eager mode (compiled and eager agree bit
+// for bit).
 
 
 // [n, slot, N, Cin, H, W, Cout, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw, groups, then per operand its offset and 4 strides from 18]
@@ -22,6 +32,11 @@ fn at(k: u32, a: u32, b: u32, y: i32, x: i32) -> u32 {
   let o = 18u + 5u * k;
   return md[o] + a * md[o + 1u] + b * md[o + 2u] + u32(y) * md[o + 3u] + u32(x) * md[o + 4u];
 }
+// operand k's 4 strides
+fn strides(k: u32) -> vec4u {
+  let o = 18u + 5u * k;
+  return vec4u(md[o + 1u], md[o + 2u], md[o + 3u], md[o + 4u]);
+}
 ${workgroupPerItem ? 'var<workgroup> sv: array<f32, WG>;' : ''}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
@@ -32,33 +47,49 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @b
   let dh = i32(md[15]); let dw = i32(md[16]); let G = md[17]; let cinG = Cin / G; let coutG = Cout / G;`;
 
 // inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
+/** Output channels (of one group) each conv2d thread computes: each input element it loads serves that many. */
+const CONV_TILE = 4;
 /** conv2d's shader; with an epilogue (a compiled function's fused group), each value passes through it on its way to the (dense) output. */
 export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Conv2dAttrs, epi?: Epilogue): Program {
-  const n = numelOf(out.shape);
   const own = b ? [x!, w!, b] : [x!, w!];
+  // a thread per output position and run of TC channels of one group (the last run of a group clipped)
+  const coutG = w!.shape[0]! / a.groups, TC = Math.min(CONV_TILE, coutG), runs = Math.ceil(coutG / TC);
+  const n = out.shape[0]! * a.groups * runs * out.shape[2]! * out.shape[3]!;
   const m = meta(n, x!.shape, w!.shape, out.shape, a, [x!, w!, b, out]);
   const epiBase = m.length;
   if (epi) m.push(...epi.meta(out));
+  const ts = [...Array(TC).keys()];
   const wgsl = () => `${HEAD(own, [out], false, epi ? `alias C = f32;\n${epi.wgsl(epiBase, own.length)}` : '', epi?.inputs.length ?? 0)}
-  let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let co = (i / u32(OW * OH)) % Cout; let s = i / u32(OW * OH) / Cout;
-  let g = co / coutG;
-  var acc = 0.0;
+  let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let p = i / u32(OW * OH);
+  let rn = p % ${runs}u; let g = (p / ${runs}u) % G; let s = p / ${runs}u / G;
+  let cb = g * coutG + rn * ${TC}u; let nc = min(${TC}u, coutG - rn * ${TC}u);
+  let xs = strides(0u); let ws = strides(1u);
+  let y0 = oy * sh - ph; let x0 = ox * sw - pw;
+  let xb = at(0u, s, g * cinG, 0, 0);
+  // channels past the group's end read its last channel's weights and are not stored
+  ${ts.map((t) => `let wb${t} = at(1u, cb + min(${t}u, nc - 1u), 0u, 0, 0); var acc${t} = 0.0;`).join('\n  ')}
   for (var ci = 0u; ci < cinG; ci++) {
+    let xc = xb + ci * xs.y; let wc = ci * ws.y;
     for (var ki = 0; ki < kh; ki++) {
-      let iy = oy * sh - ph + ki * dh;
+      let iy = y0 + ki * dh;
       if (iy < 0 || iy >= H) { continue; }
+      let xr = xc + u32(iy) * xs.z; let wr = wc + u32(ki) * ws.z;
       for (var kj = 0; kj < kw; kj++) {
-        let jx = ox * sw - pw + kj * dw;
+        let jx = x0 + kj * dw;
         if (jx < 0 || jx >= W) { continue; }
-        acc += in0[at(0u, s, g * cinG + ci, iy, jx)] * in1[at(1u, co, ci, ki, kj)];
+        let v = in0[xr + u32(jx) * xs.w]; let wk = wr + u32(kj) * ws.w;
+        ${ts.map((t) => `acc${t} += v * in1[wb${t} + wk];`).join(' ')}
       }
     }
   }
-  ${b ? 'acc += in2[md[28] + co * md[29]];' : ''}
-  out0[at(3u, s, co, oy, ox)] = ${epi ? 'epilogue(acc, i)' : 'acc'};
+  ${ts.map((t) => `if (${t}u < nc) {
+    let co = cb + ${t}u;
+    ${b ? `acc${t} += in2[md[28] + co * md[29]];` : ''}
+    out0[at(3u, s, co, oy, ox)] = ${epi ? `epilogue(acc${t}, ((s * Cout + co) * u32(OH) + u32(oy)) * u32(OW) + u32(ox))` : `acc${t}`};
+  }`).join('\n  ')}
 }`;
   const handles = [...own, ...(epi?.inputs ?? [])].map((v) => v.handle);
-  return { key: `conv2d:${!!b}${epi ? `:${epi.key}` : ''}`, wgsl, inputs: handles, outputs: [out.handle], meta: m, workgroups: Math.ceil(n / WORKGROUP) };
+  return { key: `conv2d:${!!b}:${TC}x${runs}${epi ? `:${epi.key}` : ''}`, wgsl, inputs: handles, outputs: [out.handle], meta: m, workgroups: Math.ceil(n / WORKGROUP) };
 }
 registerKernel('conv2d', 'webgpu', ((inputs, [out], a) => [conv2dProgram(inputs, out!, a)]) as WebGPUKernel<Conv2dAttrs>);
 
@@ -68,6 +99,9 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
   const wgsl = () => `${HEAD([g!, w!], [dx!])}
   let jx = i32(i % u32(W)); let iy = i32((i / u32(W)) % u32(H)); let ci = (i / u32(W * H)) % Cin; let s = i / u32(W * H) / Cin;
   let grp = ci / cinG; let cl = ci % cinG;
+  let gs = strides(0u); let ws = strides(1u);
+  let c0 = grp * coutG; let c1 = c0 + coutG;
+  let gb = at(0u, s, c0, 0, 0); let wb = at(1u, c0, cl, 0, 0);
   var acc = 0.0;
   for (var ki = 0; ki < kh; ki++) {
     let ty = iy + ph - ki * dh;
@@ -75,8 +109,10 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
     for (var kj = 0; kj < kw; kj++) {
       let tx = jx + pw - kj * dw;
       if (tx < 0 || tx % sw != 0 || tx / sw >= OW) { continue; }
-      for (var co = grp * coutG; co < (grp + 1u) * coutG; co++) {
-        acc += in0[at(0u, s, co, ty / sh, tx / sw)] * in1[at(1u, co, cl, ki, kj)];
+      var ga = gb + u32(ty / sh) * gs.z + u32(tx / sw) * gs.w; var wa = wb + u32(ki) * ws.z + u32(kj) * ws.w;
+      for (var co = c0; co < c1; co++) {
+        acc += in0[ga] * in1[wa];
+        ga += gs.y; wa += ws.x;
       }
     }
   }
@@ -96,21 +132,33 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
 export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: Conv2dAttrs, db?: GpuView): Program {
   const n = numelOf(dw.shape);
   const wgsl = () => `${HEAD([x, g], [dw, ...(db ? [db] : [])], true)}
-  let L = u32(OH * OW);
   var acc = 0.0;
   ${db ? `if (i >= md[0] - Cout) {
     let co = i - (md[0] - Cout);
-    if (N * L > ${SHORT}u || l == 0u) {
-      let step = select(1u, WG, N * L > ${SHORT}u);
-      for (var q = select(0u, l, N * L > ${SHORT}u); q < N * L; q += step) { acc += in1[at(1u, q / L, co, i32((q % L) / u32(OW)), i32(q % u32(OW)))]; }
+    let L = u32(OH * OW); let NL = N * L;
+    if (NL > ${SHORT}u || l == 0u) {
+      let step = select(1u, WG, NL > ${SHORT}u);
+      let gs = strides(1u); let gb = at(1u, 0u, co, 0, 0); let uOW = u32(OW);
+      for (var q = select(0u, l, NL > ${SHORT}u); q < NL; q += step) { acc += in1[gb + (q / L) * gs.x + ((q % L) / uOW) * gs.z + (q % uOW) * gs.w]; }
     }
   } else {` : '{'}
   let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
   let ci = (co / coutG) * cinG + cl;
-  for (var q = l; q < N * L; q += WG) {
-    let s = q / L; let oy = i32((q % L) / u32(OW)); let ox = i32(q % u32(OW));
-    let iy = oy * sh - ph + ki * dh; let jx = ox * sw - pw + kj * dw;
-    if (iy >= 0 && iy < H && jx >= 0 && jx < W) { acc += in1[at(1u, s, co, oy, ox)] * in0[at(0u, s, ci, iy, jx)]; }
+  let xs = strides(0u); let gs = strides(1u);
+  let xb = at(0u, 0u, ci, 0, 0); let gb = at(1u, 0u, co, 0, 0);
+  let yk = ki * dh - ph; let xk = kj * dw - pw;
+  // the output columns whose input column ox·sw + xk lies in [0, W): no test per step
+  let ox0 = select(0, (sw - 1 - xk) / sw, xk < 0); let ox1 = min(OW, select(0, (W - xk + sw - 1) / sw, W > xk));
+  let xstep = u32(sw) * xs.w; let R = N * u32(OH);
+  for (var r = l; r < R; r += WG) {
+    let s = r / u32(OH); let oy = i32(r % u32(OH));
+    let iy = oy * sh + yk;
+    if (iy < 0 || iy >= H) { continue; }
+    var ga = gb + s * gs.x + u32(oy) * gs.z + u32(ox0) * gs.w; var xa = xb + s * xs.x + u32(iy) * xs.z + u32(ox0 * sw + xk) * xs.w;
+    for (var ox = ox0; ox < ox1; ox++) {
+      acc += in1[ga] * in0[xa];
+      ga += gs.w; xa += xstep;
+    }
   }
   }
   sv[l] = acc;
