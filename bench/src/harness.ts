@@ -188,3 +188,17 @@ export interface TfjsHandle {
   /** How the backend runs here, e.g. 'wasm, SIMD, 1 thread'. */
   description: string;
 }
+
+/**
+ * Dawn's GPU (the `webgpu` package, on Vulkan) installed as `navigator.gpu`, so that TF.js's and
+ * jax-js's webgpu backends find the same GPU object tapegrad is given.
+ */
+export async function dawnAsNavigatorGpu(): Promise<GPU> {
+  const { create, globals } = await import('webgpu');
+  Object.assign(globalThis, globals);
+  const gpu = create(['backend=vulkan']);
+  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
+  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
+  else Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
+  return gpu;
+}

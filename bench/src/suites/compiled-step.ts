@@ -1,6 +1,6 @@
 import { cpuBackend } from '@tapegrad/backend-cpu';
 import { compile, initWebGPU, manualSeed, nn, optim, randint, randn, tidy, type Tensor } from 'tapegrad';
-import { defineSuite, fmt, median, roundRatios, type Cell } from '../harness.js';
+import { dawnAsNavigatorGpu, defineSuite, fmt, median, roundRatios, type Cell } from '../harness.js';
 import { makeModel } from './mnist-epoch.js';
 
 // The compiled training step on both devices, beside the peers that compile or run on WebGPU
@@ -174,12 +174,7 @@ export default defineSuite({
   async run(ctx) {
     const rounds = ctx.quick ? 1 : 3, ms = ctx.quick ? 300 : 1500;
     // one GPU object for all three: tapegrad's backend and, as navigator.gpu, TF.js's and jax-js's
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    const gpu = create(['backend=vulkan']);
-    const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-    if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-    else Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
+    const gpu = await dawnAsNavigatorGpu();
     let gpuWhy: string | undefined, adapter = '';
     let counters: { dispatches: number; submits: number } | undefined;
     try {

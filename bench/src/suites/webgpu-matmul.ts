@@ -1,5 +1,5 @@
 import { initWebGPU, matmul, randn, type Tensor } from 'tapegrad';
-import { defineSuite, fmt, median, type Cell, type Context } from '../harness.js';
+import { dawnAsNavigatorGpu, defineSuite, fmt, median, type Cell, type Context } from '../harness.js';
 
 // The WebGPU matmul kernel alone (issue 19), beside TF.js's webgpu matMul on the same shapes in
 // the same process and on the same GPU object: the products of the MNIST MLP's training step
@@ -28,12 +28,7 @@ const perSample = (s: Shape) => Math.max(2, Math.min(64, Math.round(5e7 / (2 * s
  * on Vulkan), for suites that time kernels beside TF.js's in the same process.
  */
 export async function startGpuAndTfjs(ctx: Context): Promise<{ skipped: string } | { adapter: string; tf: Awaited<ReturnType<Context['tfjs']>>['tf']; tfWhy?: string }> {
-  const { create, globals } = await import('webgpu');
-  Object.assign(globalThis, globals);
-  const gpu = create(['backend=vulkan']);
-  const nav = (globalThis as { navigator?: { gpu?: unknown } }).navigator;
-  if (nav) Object.defineProperty(nav, 'gpu', { value: gpu, configurable: true });
-  else Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
+  const gpu = await dawnAsNavigatorGpu();
   let adapter: string;
   try {
     adapter = (await initWebGPU({ gpu })).adapterName;
