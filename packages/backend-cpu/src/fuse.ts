@@ -1,4 +1,4 @@
-import { recognizeCombined, type BackendFusion, type CombinedGroup, type DType, type FusedNode, type FusedRef, type FusionGroup, type TypedArray } from '@tapegrad/tensor';
+import { type BackendFusion, type CombinedGroup, type CombinedKind, type DType, type FusedNode, type FusedRef, type FusionGroup, type TypedArray } from '@tapegrad/tensor';
 import { broadcastStrides, plan, type CpuKernel, type CpuView } from './strided.js';
 import { FUSIBLE } from './kernels/elementwise.js';
 import { FAST_OPS } from './kernels/fast-f32.js';
@@ -88,11 +88,10 @@ function fuse({ nodes }: FusionGroup): CpuKernel | undefined {
  * A combined group (compile/combine.ts) as one kernel call: its members' eager kernels, one after
  * another, on the group's operands and outputs. The loss's forward and backward, the weight
  * gradient's product and its bias's sum, read the same operand while it is in cache, and the
- * results are eager's bits. Only the groups `recognizeCombined` knows, in float32.
+ * results are eager's bits. Only in float32.
  */
-function combine(group: CombinedGroup): CpuKernel | 'partial' | undefined {
-  const kind = recognizeCombined(group);
-  if (!kind || ![...group.args, ...group.outputs].every((a) => a.dtype === 'float32' || a.dtype === 'int32')) return undefined;
+function combine(group: CombinedGroup, kind: CombinedKind): CpuKernel | 'partial' | undefined {
+  if (![...group.args, ...group.outputs].every((a) => a.dtype === 'float32' || a.dtype === 'int32')) return undefined;
   if (kind.kind === 'partial') return 'partial';
   return (inputs, outputs) => {
     for (const n of group.nodes) (n.kernel as CpuKernel)(n.inputs.map((k) => inputs[k]!), n.outputs.map((k) => outputs[k]!), n.attrs, n.op);

@@ -6,7 +6,7 @@
  * @packageDocumentation
  * @module @tapegrad/backend-cpu
  */
-import { addPoolReporter, registerBackend, type Backend, type DType, type TypedArray } from '@tapegrad/tensor';
+import { addPoolReporter, registerBackend, type Backend, type BackendFusion, type DType, type TypedArray } from '@tapegrad/tensor';
 import { fillsOutputs, type CpuKernel, type CpuView } from './strided.js';
 import { poolAlloc, poolBytes, poolFree } from './pool.js';
 import { hasHalf, runWidened } from './half.js';
@@ -42,9 +42,17 @@ export const cpuBackend: Backend<TypedArray, CpuKernel> = {
   fillsOutputs,
   pooledBytes: poolBytes,
   elementwiseInPlace: true,
-  fusion: cpuFusion,
 };
 registerBackend(cpuBackend);
+
+/**
+ * Gives the CPU backend its part in compile's fusion (./fuse.ts). The umbrella package's
+ * `compile` calls it, so a page that never compiles does not download the fusion code
+ * (tests/consumer's size budget for a CPU page); without it, compiled graphs replay unfused.
+ */
+export function enableCpuFusion(): void {
+  (cpuBackend as { fusion?: BackendFusion }).fusion = cpuFusion;
+}
 addPoolReporter(() => ['cpu', poolBytes()]);
 
 export { dense, plan, lineBases, splitDims, broadcastStrides, fills, type CpuKernel, type CpuView } from './strided.js';

@@ -1,4 +1,4 @@
-import { recognizeCombined, type BackendFusion, type ClassLossAttrs, type CombinedGroup, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
+import { type BackendFusion, type ClassLossAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulProgram } from './kernels/matmul.js';
@@ -167,17 +167,16 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
  * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
  * extra column (matmul.ts), and conv2dWeightGrad with its bias's sum (conv.ts).
  */
-function combine(group: CombinedGroup): WebGPUKernel | undefined {
-  const kind = recognizeCombined(group);
-  if (kind?.kind === 'biasGrad') {
+function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undefined {
+  if (kind.kind === 'biasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
-  if (kind?.kind === 'convBiasGrad') {
+  if (kind.kind === 'convBiasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
-  if (kind?.kind !== 'crossEntropy') return undefined;
+  if (kind.kind !== 'crossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
   const x = group.args[f.inputs[0]!]!;
   const rows = numelOf(x.shape) / x.shape[x.shape.length === 1 ? 0 : 1]!;

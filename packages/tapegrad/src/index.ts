@@ -4,8 +4,9 @@
  * `await initWebGPU()` opts into the GPU. This entry runs anywhere (browsers, bundlers,
  * `require`); in Node, `import` gets node.ts, which also honours `TAPEGRAD_DEVICE`.
  */
-import '@tapegrad/backend-cpu';
+import { enableCpuFusion } from '@tapegrad/backend-cpu';
 import type { InitWebGPUOptions, WebGPUBackend } from '@tapegrad/backend-webgpu';
+import { compile as compileGraph, type Compiled, type CompileOptions } from '@tapegrad/tensor';
 
 export type { InitWebGPUOptions } from '@tapegrad/backend-webgpu';
 
@@ -20,6 +21,17 @@ export async function initWebGPU(options?: InitWebGPUOptions): Promise<WebGPUBac
 }
 
 export * from '@tapegrad/tensor';
+
+/**
+ * Trace `fn` on its first call for given inputs and replay the graph afterwards, its kernels fused
+ * where nothing outside can tell (docs/compiler.md), as `torch.compile` and `jax.jit`. The CPU
+ * backend's fusion is switched on here, not at import, so a page that never compiles does not
+ * download it.
+ */
+export function compile<A extends unknown[], R>(fn: (...args: A) => R, options?: CompileOptions): Compiled<A, R> {
+  enableCpuFusion();
+  return compileGraph(fn, options);
+}
 export { noGrad, enableGrad, isGradEnabled, gradcheck, GradcheckError, registerGradient, sumToShape, type GradientRule, type GradContext, type GradcheckOptions } from '@tapegrad/autograd';
 export {
   customOp, kernelOp, FunctionCtx,

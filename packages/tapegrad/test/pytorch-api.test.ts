@@ -179,7 +179,6 @@ const UNMAPPED: Record<string, string> = {
   multinomialError: "multinomial's errors, worded once for every backend",
   linearCrossEntropyWorkspace: "the scratch size of linearCrossEntropy's kernels, shared by nn and the CPU backend",
   readsInto: 'the output dtype of an op that reads a half input into float32 (softmax, sum, the class losses in nn)',
-  recognizeCombined: "compile's combined groups (a loss with its backward, a weight gradient with its bias's sum), recognized once for every backend",
 };
 
 describe('every export is on the page', () => {

@@ -27,7 +27,7 @@ export { compile, type Compiled, type CompiledStats, type CompileOptions, type G
 export { guardValue, notTraceable } from './compile/hooks.js';
 export type { ReplayProgram, ReplayStep, ReplayContext, Replayer, SlotView } from './compile/replay.js';
 export type { BackendFusion, FusionGroup, FusedNode, FusedArg, FusedRef } from './compile/fuse.js';
-export { recognize as recognizeCombined, type CombinedGroup, type CombinedNode, type CombinedArg, type CombinedKind } from './compile/combine.js';
+export { type CombinedGroup, type CombinedNode, type CombinedArg, type CombinedKind } from './compile/combine.js';
 // issue 18: float16 and bfloat16 storage, its conversions
 export * from './half.js';
 // issue 18: autocast (mixed precision), its policy table

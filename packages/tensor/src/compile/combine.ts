@@ -106,11 +106,15 @@ export function combine(trace: Trace): Trace {
       const bases = g ? (g.kernel === 'partial' && g.members.length > 1 ? [g.members, [p]] : [g.members]) : [[p]];
       const found = bases.some((base) => {
         const members = [...base, c];
-        // the backend's answer first: it knows few groups, and legality walks the steps between
-        const kernel = s.backend.fusion!.combine!(groupOf(members));
+        // the pattern and the backend's answer first: few groups pass them, and legality walks
+        // the steps between. The pass recognizes, not the backends, so that a page that never
+        // compiles does not load the patterns with a backend's code
+        const group = groupOf(members);
+        const kind = recognize(group);
+        const kernel = kind && s.backend.fusion!.combine!(group, kind);
         if (kernel === undefined || !legal(members)) return false;
-        const group = { members, kernel };
-        for (const m of members) member.set(m, group);
+        const entry = { members, kernel };
+        for (const m of members) member.set(m, entry);
         return true;
       });
       if (found) return;
@@ -136,14 +140,15 @@ export function combine(trace: Trace): Trace {
   return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...(trace.fused ?? []), ...fused] };
 }
 
-/** A group {@link recognize} knows, with its members' indices by role. */
+/** A group the combine pass recognizes (recognize, below), with its members' indices by role: what `Backend.fusion.combine` is handed. */
 export type CombinedKind =
   | { readonly kind: 'crossEntropy'; readonly forward: number; readonly backward: number }
   | { readonly kind: 'biasGrad' | 'convBiasGrad'; readonly product: number; readonly sum: number }
   | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
   | { readonly kind: 'partial' };
 /**
- * The groups both backends combine, recognized once here (the kernels are theirs):
+ * The groups both backends combine, recognized once here (the kernels are theirs) and handed to
+ * `Backend.fusion.combine` with the group:
  * - 'crossEntropy': crossEntropy's forward and its backward on the same logits and target
  *   (the backward reading the forward's stats and total weight);
  * - 'biasGrad': a linear layer's weight gradient Gᵀ·X (a matmul whose first operand is G
@@ -153,7 +158,7 @@ export type CombinedKind =
  *   ('partial' for the linear and the forward alone).
  * Anything else: undefined.
  */
-export function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | undefined {
+function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | undefined {
   const ops = nodes.map((n) => n.op).join(',');
   const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];
   // the backward reads the forward's logits and target (the same views), stats and total weight, and its class weight if any

@@ -1,7 +1,7 @@
 import type { DType } from '../dtype.js';
 import type { Shape } from '../shape.js';
 import type { Arg, Buf, Step, Trace } from './trace.js';
-import type { CombinedGroup } from './combine.js';
+import type { CombinedGroup, CombinedKind } from './combine.js';
 
 // Fusion, between trace and plan: a kernel step whose every input buffer is either from outside
 // the group or made by another member, read by nobody else, becomes part of one step. The pass
@@ -52,10 +52,11 @@ export interface BackendFusion {
   /** One kernel computing the group's result, or undefined to leave its steps as they are. */
   fuse(group: FusionGroup): unknown;
   /**
-   * One kernel for kernel steps that share buffers, with all their outputs (compile/combine.ts);
-   * 'partial' for a group a later step could complete; undefined for a group it has no kernel for.
+   * One kernel for kernel steps that share buffers, with all their outputs (compile/combine.ts),
+   * asked only of a group the pass recognized as `kind`; 'partial' for a group a later step could
+   * complete; undefined for a group it has no kernel for.
    */
-  combine?(group: CombinedGroup): unknown;
+  combine?(group: CombinedGroup, kind: CombinedKind): unknown;
 }
 
 type KernelStep = Extract<Step, { kind: 'kernel' }>;
