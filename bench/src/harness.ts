@@ -202,3 +202,19 @@ export async function dawnAsNavigatorGpu(): Promise<GPU> {
   else Object.defineProperty(globalThis, 'navigator', { value: { gpu, userAgent: 'node' }, configurable: true });
   return gpu;
 }
+
+/**
+ * TF.js with its webgpu backend on the GPU `navigator.gpu` holds (the umbrella loaded, then the
+ * webgpu backend on the same tfjs-core); `tfWhy` says why not when it did not start.
+ */
+export async function tfjsWebgpu(ctx: Context): Promise<{ tf: Awaited<ReturnType<Context['tfjs']>>['tf']; tfWhy?: string }> {
+  const { tf } = await ctx.tfjs('cpu');
+  try {
+    await import('@tensorflow/tfjs-backend-webgpu');
+    if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
+    await tf.ready();
+    return { tf };
+  } catch (e) {
+    return { tf, tfWhy: `TF.js webgpu did not start: ${(e as Error).message.split('\n')[0]}` };
+  }
+}

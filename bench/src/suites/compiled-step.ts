@@ -1,6 +1,6 @@
 import { cpuBackend } from '@tapegrad/backend-cpu';
 import { compile, initWebGPU, manualSeed, nn, optim, randint, randn, tidy, type Tensor } from 'tapegrad';
-import { dawnAsNavigatorGpu, defineSuite, fmt, median, roundRatios, type Cell } from '../harness.js';
+import { dawnAsNavigatorGpu, defineSuite, tfjsWebgpu, fmt, median, roundRatios, type Cell } from '../harness.js';
 import { makeModel } from './mnist-epoch.js';
 
 // The compiled training step on both devices, beside the peers that compile or run on WebGPU
@@ -191,16 +191,7 @@ export default defineSuite({
       gpuWhy = (e as Error).message.split('\n')[0];
     }
 
-    // TF.js webgpu: the umbrella loaded (gradients, cpu), then its webgpu backend on the same tfjs-core
-    let tfWhy: string | undefined;
-    const { tf } = await ctx.tfjs('cpu');
-    try {
-      await import('@tensorflow/tfjs-backend-webgpu');
-      if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
-      await tf.ready();
-    } catch (e) {
-      tfWhy = `TF.js webgpu did not start: ${(e as Error).message.split('\n')[0]}`;
-    }
+    const { tf, tfWhy } = await tfjsWebgpu(ctx);
     const { init } = await import('@jax-js/jax');
     const jaxDevices = await init();
 

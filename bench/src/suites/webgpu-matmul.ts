@@ -1,5 +1,5 @@
 import { initWebGPU, matmul, randn, type Tensor } from 'tapegrad';
-import { dawnAsNavigatorGpu, defineSuite, fmt, median, type Cell, type Context } from '../harness.js';
+import { dawnAsNavigatorGpu, defineSuite, tfjsWebgpu, fmt, median, type Cell, type Context } from '../harness.js';
 
 // The WebGPU matmul kernel alone (issue 19), beside TF.js's webgpu matMul on the same shapes in
 // the same process and on the same GPU object: the products of the MNIST MLP's training step
@@ -35,16 +35,7 @@ export async function startGpuAndTfjs(ctx: Context): Promise<{ skipped: string }
   } catch (e) {
     return { skipped: (e as Error).message.split('\n')[0]! };
   }
-  const { tf } = await ctx.tfjs('cpu');
-  let tfWhy: string | undefined;
-  try {
-    await import('@tensorflow/tfjs-backend-webgpu');
-    if (!(await tf.setBackend('webgpu'))) throw new Error('tf.setBackend("webgpu") returned false');
-    await tf.ready();
-  } catch (e) {
-    tfWhy = `TF.js webgpu did not start: ${(e as Error).message.split('\n')[0]}`;
-  }
-  return { adapter, tf, tfWhy };
+  return { adapter, ...(await tfjsWebgpu(ctx)) };
 }
 
 /**
