@@ -1,30 +1,20 @@
 // compile on WebGPU: this backend's replayer (replay.ts) encodes each call as one command buffer
 // over memory planned once, with bind groups and metadata built once. The same kernels in the
 // same order give eager's bits; the device is one of the guards.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { expect, it } from 'vitest';
 import '@tapegrad/autograd';
 import * as nn from '@tapegrad/nn';
 import * as tg from '@tapegrad/tensor';
+import { settleMemory } from '../../../vitest.settle.js';
 import { MnistCnn, openDevice } from './helpers.js';
 
 const { backend, gpuDescribe } = await openDevice();
 
-/** Device bytes once the collector has run and the finalizers have returned what they free. */
+// after a collection whose finalizers are known to have run (vitest.settle.ts says why timers alone
+// are not enough), the bytes WebGPU holds
 async function settledBytes(): Promise<number> {
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  // V8 queues finalizers as tasks of their own, sometimes after the next timer: collect and
-  // wait until two readings agree.
-  let last = -1;
-  for (;;) {
-    gc();
-    await new Promise((r) => setTimeout(r, 5));
-    const now = tg.memory().devices.webgpu!.bytes;
-    if (now === last) return now;
-    last = now;
-  }
+  await settleMemory();
+  return tg.memory().devices.webgpu!.bytes;
 }
 
 function trainer(opt: 'sgd' | 'adam') {

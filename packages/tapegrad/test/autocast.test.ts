@@ -231,24 +231,39 @@ for (const device of devices) {
       it('an async fn keeps its region until it settles; async flows are isolated', async () => {
         using _s = tg.scope();
         const [a, b] = [x(), w()];
-        const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+        // Each flow waits at a gate the test opens, one at a time, while the other two are
+        // suspended inside their own regions. (Timers raced: under load, a 10 ms timer set first
+        // fired before a 5 ms one set a few ms later.)
+        const gate = () => {
+          let open!: () => void;
+          const opened = new Promise<void>((r) => (open = r));
+          return { open, opened };
+        };
+        const [toRegion, toOutside, toUsing] = [gate(), gate(), gate()];
         const seen: string[] = [];
-        await Promise.all([
+        const flows = Promise.all([
           tg.autocast({ device, dtype: 'bfloat16' }, async () => {
-            await sleep(10);
+            await toRegion.opened;
             seen.push(`region ${tg.matmul(a, b).dtype}`);
           }),
           (async () => {
-            await sleep(5);
+            await toOutside.opened;
             seen.push(`outside ${tg.matmul(a, b).dtype}`);
           })(),
           (async () => {
             await null;
             using _ = tg.autocast({ device, dtype: 'float16' });
-            await sleep(8);
+            await toUsing.opened;
             seen.push(`using ${tg.matmul(a, b).dtype}`);
           })(),
         ]);
+        const turn = () => new Promise((r) => setTimeout(r, 0));
+        await turn();
+        for (const g of [toOutside, toUsing, toRegion]) {
+          g.open();
+          await turn();
+        }
+        await flows;
         expect(seen).toEqual(['outside float32', 'using float16', 'region bfloat16']);
         expect(tg.isAutocastEnabled(device)).toBe(false);
       });
