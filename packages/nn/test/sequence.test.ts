@@ -146,18 +146,30 @@ describe('transformer layers against PyTorch', () => {
 });
 
 describe('recurrent layers: gradcheck, names, initialisation, dropout, errors', () => {
-  // small float64 models: the split/unbind node's cat/stack backward and every step's rules, by finite differences
-  it('RNN, LSTM and GRU pass gradcheck through input, initial states and every parameter', () => {
+  // small float64 models: the split/unbind node's cat/stack backward and every step's rules, by
+  // finite differences; a test per model, as each gradcheck takes seconds (one test of all four
+  // ran past the 60 s timeout on a loaded 2-core CI machine)
+  const opts = { numLayers: 2, bidirectional: true, ...f64 };
+  const inputs = () => {
     manualSeed(3);
     const x = randn([2, 2, 2], f64).requiresGrad_();
     const h0 = randn([4, 2, 3], f64).requiresGrad_();
     const c0 = randn([4, 2, 3], f64).requiresGrad_();
-    const opts = { numLayers: 2, bidirectional: true, ...f64 };
+    return { x, h0, c0 };
+  };
+  it('LSTM (2 layers, bidirectional) passes gradcheck through input, initial states and every parameter', () => {
+    const { x, h0, c0 } = inputs();
     const lstm = new nn.LSTM(2, 3, opts);
     expect(gradcheck((x, h, c) => lstm.forward(x!, [h!, c!]).flat(), [x, h0, c0, ...lstm.parameters()])).toBe(true);
+  });
+  it('GRU (2 layers, bidirectional, batchFirst) passes gradcheck through input, initial state and every parameter', () => {
+    const { h0 } = inputs();
     const gru = new nn.GRU(2, 3, { ...opts, batchFirst: true });
     const xb = randn([2, 3, 2], f64).requiresGrad_(); // batch 2, 3 steps
     expect(gradcheck((x, h) => gru.forward(x!, h).flat(), [xb, h0, ...gru.parameters()])).toBe(true);
+  });
+  it('RNN (relu) and LSTMCell pass gradcheck through input, states and every parameter', () => {
+    const { x } = inputs();
     const rnn = new nn.RNN(2, 3, { nonlinearity: 'relu', ...f64 });
     expect(gradcheck((x) => rnn.forward(x!).flat(), [x, ...rnn.parameters()])).toBe(true);
     const cell = new nn.LSTMCell(2, 3, f64);
