@@ -8,7 +8,9 @@ const settle = fileURLToPath(new URL('./vitest.settle.ts', import.meta.url));
 const base = defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions, externalConditions: ['@tapegrad/source'] } },
-  test: { testTimeout: 60_000, pool: 'threads' },
+  // 120 s: a timeout here catches a hang, not slowness. On a 2-core CI machine under load single
+  // tests of child processes, tsc runs or float64 gradchecks took 50-74 s (one failed at 60 s).
+  test: { testTimeout: 120_000, pool: 'threads' },
 });
 /** One run of each test file, as Node gives it: for tests whose subject is not the CPU backend's memory (WebGPU, child processes, the packed tarballs). */
 export const nodeOnly = mergeConfig(base, defineConfig({ test: { setupFiles: [settle] } }));
