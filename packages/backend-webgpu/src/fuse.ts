@@ -5,7 +5,7 @@ import { linearProgram, matmulProgram } from './kernels/matmul.js';
 import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
-import { COMBINED_ROWS, crossEntropyCombined } from './kernels/losses.js';
+import { COMBINED_ROWS, crossEntropyCombined, LINEAR_CE, type LinearOperands } from './kernels/losses.js';
 
 // Fusion on WebGPU (the pass: @tapegrad/tensor's compile/fuse.ts). A group becomes one shader:
 // each op is a WGSL function whose body is its expression from MAP_OPS, the table the eager
@@ -167,7 +167,7 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
  * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
  * extra column (matmul.ts), and conv2dWeightGrad with its bias's sum (conv.ts).
  */
-function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undefined {
+function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'partial' | undefined {
   if (kind.kind === 'biasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
@@ -176,7 +176,8 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undef
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
-  if (kind.kind !== 'crossEntropy') return undefined;
+  if (kind.kind === 'partial') return 'partial';
+  if (kind.kind !== 'crossEntropy' && kind.kind !== 'linearCrossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
   const x = group.args[f.inputs[0]!]!;
   const rows = numelOf(x.shape) / x.shape[x.shape.length === 1 ? 0 : 1]!;
@@ -184,7 +185,17 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undef
   // the combined kernel's operands [input, target, upstream, weight?] and outputs [loss, stats, total, gradInput]
   const operands = [f.inputs[0]!, f.inputs[1]!, b.inputs[4]!, ...f.inputs.slice(2)];
   const outputs = [...f.outputs, ...b.outputs];
-  return ((inputs, outs) => [crossEntropyCombined(operands.map((k) => inputs[k]!), outputs.map((k) => outs[k]!), f.attrs as ClassLossAttrs)]) as WebGPUKernel;
+  const lin = kind.kind === 'linearCrossEntropy' ? group.nodes[kind.linear]! : undefined;
+  if (lin) {
+    // a 2-d float32 layer within the bounds of one workgroup's products
+    const [lx, lw, lb] = lin.inputs.map((k) => group.args[k]!);
+    const [N, K] = lx!.shape, C = lw!.shape[0]!;
+    const ok = lx!.shape.length === 2 && lw!.shape.length === 2 && [lx, lw, lb].every((v) => !v || v.dtype === 'float32');
+    if (!ok || C > LINEAR_CE.classes || K! > LINEAR_CE.hidden || N! * C * K! > LINEAR_CE.products) return undefined;
+  }
+  const linear = (inputs: readonly GpuView[], outs: readonly GpuView[]): LinearOperands | undefined =>
+    lin && { x: inputs[lin.inputs[0]!]!, w: inputs[lin.inputs[1]!]!, b: lin.inputs[2] === undefined ? undefined : inputs[lin.inputs[2]]!, logits: outs[lin.outputs[0]!]! };
+  return ((inputs, outs) => [crossEntropyCombined(operands.map((k) => inputs[k]!), outputs.map((k) => outs[k]!), f.attrs as ClassLossAttrs, linear(inputs, outs))]) as WebGPUKernel;
 }
 
 /** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod; combined groups. */

@@ -46,17 +46,17 @@ async function train(model: 'mlp' | 'cnn', mode: 'eager' | 'fused' | 'unfused', 
 gpuDescribe('fusion on WebGPU', () => {
   for (const [model, groups, dispatches] of [
     // linear is one kernel on WebGPU (its bias added before the store), which relu joins;
-    // crossEntropy (two dispatches eager) and its backward are one; each weight gradient and its
-    // bias's sum another (a linear's sum is eager's bits here: eager sums a batch under 32
-    // serially; a convolution's sums as eager's at any size)
-    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(matmul,sum)'], [13, 7]],
+    // the last linear, crossEntropy (two dispatches eager) and its backward are one; each weight
+    // gradient and its bias's sum another (a linear's sum is eager's bits here: eager sums a
+    // batch under 32 serially; a convolution's sums as eager's at any size)
+    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(matmul,sum)'], [13, 6]],
     [
       'cnn',
       [
         'fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)',
-        'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)',
+        'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)',
       ],
-      [24, 15],
+      [24, 14],
     ],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager WebGPU's losses, parameters and gradients over 5 steps`, async () => {
@@ -78,7 +78,7 @@ gpuDescribe('fusion on WebGPU', () => {
     const eager = await train('mlp', 'eager', 5, 64), fused = await train('mlp', 'fused', 5, 64);
     fused.losses.forEach((l, i) => expectClose(l, eager.losses[i]!, { atol: 1e-6, rtol: 1e-5 }, `loss ${i}`));
     fused.params.forEach((p, k) => expectClose(p, eager.params[k]!, { atol: 1e-6, rtol: 1e-4 }, `parameter ${k}`));
-    expect(fused.dispatches).toBe(7);
+    expect(fused.dispatches).toBe(6);
   });
 
   it('a weight gradient Gᵀ·X and its bias gradient in one dispatch: the product is eager\'s bits, the bias the serial float32 sum of G\'s columns', async () => {
@@ -162,6 +162,42 @@ gpuDescribe('fusion on WebGPU', () => {
       }
       const g = c.stats().graphs[0]!;
       expect([g.fused, g.kernels, g.eagerKernels], `options ${k}`).toEqual([['fused(crossEntropy,crossEntropyBackward)'], 3, 4]);
+    }
+  });
+
+  it('the last linear layer, crossEntropy and its backward as one dispatch: eager WebGPU bits, the CPU within tolerance; past the bounds (classes, hidden size) the old groups', async () => {
+    tg.manualSeed(43);
+    for (const [N, K, C, bias, combined] of [
+      [7, 13, 5, true, true],
+      [33, 129, 10, false, true],
+      [70, 3, 256, true, true],
+      [5, 9, 257, true, false],
+      [3, 1025, 4, true, false],
+    ] as const) {
+      const x = tg.randn([N, K]), w = tg.randn([C, K]).mul(0.3), b = tg.randn([C]), y = tg.randint(0, C, [N]), cw = tg.rand([C]).add(0.5);
+      const options = N === 33 ? { labelSmoothing: 0.1 } : {};
+      /** The loss, the logits' gradient (through x: a matmul, eager's bits) and w's (a matmul); the bias is a parameter whose sum stays apart. */
+      const f = (x: tg.Tensor, w: tg.Tensor, b: tg.Tensor, y: tg.Tensor, cw: tg.Tensor) => {
+        const xl = x.detach().requiresGrad_(), wl = w.detach().requiresGrad_();
+        const loss = F.crossEntropy(F.linear(xl, wl, bias ? b : undefined), y, { ...options, weight: N === 7 ? cw : undefined });
+        loss.backward();
+        const out = [loss, xl.grad!, wl.grad!];
+        xl.grad = wl.grad = null;
+        return out;
+      };
+      const what = `${N}x${K}x${C}`;
+      const gpu = [x, w, b, y, cw].map((t) => t.to('webgpu')) as [tg.Tensor, tg.Tensor, tg.Tensor, tg.Tensor, tg.Tensor];
+      const cpu = await Promise.all(tg.tidy(() => f(x, w, b, y, cw)).map(async (t) => Array.from(await t.data())));
+      const eager = await Promise.all(tg.tidy(() => f(...gpu)).map(async (t) => Array.from(await t.data())));
+      const c = tg.compile(f);
+      for (let i = 0; i < 3; i++) {
+        const got = await Promise.all(c(...gpu).map(async (t) => Array.from(await t.data())));
+        expect(got, `${what} call ${i}`).toEqual(eager);
+        got.forEach((v, j) => expectClose(v, cpu[j]!, { atol: 1e-5, rtol: 1e-4 }, `${what}, output ${j} against the CPU`));
+      }
+      const fused = c.stats().graphs[0]!.fused;
+      expect(fused.includes('fused(linear,crossEntropy,crossEntropyBackward)'), what).toBe(combined);
+      if (!combined) expect(fused, what).toContain('fused(crossEntropy,crossEntropyBackward)');
     }
   });
 
