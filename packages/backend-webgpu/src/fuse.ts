@@ -1,7 +1,7 @@
 import { type BackendFusion, type ClassLossAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
-import { linearProgram, matmulProgram } from './kernels/matmul.js';
+import { linearProgram, matmulPart, matmulProgram, matmulPrograms } from './kernels/matmul.js';
 import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
@@ -159,8 +159,16 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
   if (!chain(group.nodes, true, '0u')) return undefined;
   const epi = epilogue(group);
   const { inputs: own, attrs } = group.nodes[0]!;
-  return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
+  if (!epi) return undefined;
+  const kernel = ((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel;
+  if (group.nodes[0]!.op === 'matmul') PRODUCTS.set(kernel, (inputs) => ({ a: inputs[0]!, b: inputs[1]!, epi: epi(inputs) }));
+  return kernel;
 }
+
+/** The fused kernels of a matmul and its epilogue, by kernel: their product's operands and epilogue, for a combined group to run the same product beside others. */
+type Product = (inputs: readonly GpuView[]) => { a: GpuView; b: GpuView; epi?: Epilogue };
+const PRODUCTS = new WeakMap<object, Product>();
+const plainProduct: Product = (inputs) => ({ a: inputs[0]!, b: inputs[1]! });
 
 /**
  * Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward
@@ -171,6 +179,21 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'part
   if (kind.kind === 'biasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
+  }
+  if (kind.kind === 'linearBackward') {
+    // the input gradient G·W (its epilogue included) and the weight gradient with its bias's row
+    // sums, side by side in one dispatch, each computed by its own kernel's code
+    const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!, x = group.nodes[kind.input]!;
+    const dx = x.op === 'matmul' ? plainProduct : PRODUCTS.get(x.kernel as object);
+    if (!dx || ![...group.args, ...group.outputs].every((v) => v.dtype === 'float32' || v.dtype === 'int32' || v.dtype === 'bool')) return undefined;
+    if (group.outputs[x.outputs[0]!]!.dtype !== 'float32') return undefined;
+    return ((inputs, outs) => {
+      const { a, b, epi } = dx(x.inputs.map((k) => inputs[k]!));
+      return [matmulPrograms([
+        matmulPart(a, b, outs[x.outputs[0]!]!, undefined, epi),
+        matmulPart(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!),
+      ])];
+    }) as WebGPUKernel;
   }
   if (kind.kind === 'convBiasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;

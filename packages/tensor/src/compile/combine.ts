@@ -145,6 +145,7 @@ export type CombinedKind =
   | { readonly kind: 'crossEntropy'; readonly forward: number; readonly backward: number }
   | { readonly kind: 'biasGrad' | 'convBiasGrad'; readonly product: number; readonly sum: number }
   | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
+  | { readonly kind: 'linearBackward'; readonly product: number; readonly sum: number; readonly input: number }
   | { readonly kind: 'partial' };
 /**
  * The groups both backends combine, recognized once here (the kernels are theirs) and handed to
@@ -155,11 +156,14 @@ export type CombinedKind =
  *   transposed, G of shape (N, C) dense) and its bias gradient, the sum of G over its rows;
  * - 'convBiasGrad': conv2dWeightGrad(x, G) and the sum of G over all but its channel dim;
  * - 'linearCrossEntropy': a linear layer whose logits only a crossEntropy pair reads, and that pair
- *   ('partial' for the linear and the forward alone).
+ *   ('partial' for the linear and the forward alone);
+ * - 'linearBackward': a 'biasGrad' group and the layer's input gradient G·W (linearBackward, below).
  * Anything else: undefined.
  */
-function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | undefined {
+function recognize(group: CombinedGroup): CombinedKind | undefined {
+  const { nodes, args, outputs } = group;
   const ops = nodes.map((n) => n.op).join(',');
+  if (nodes.length > 1 && nodes.some((n) => isMatmul(n.op) && n.op !== 'matmul')) return linearBackward(group);
   const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];
   // the backward reads the forward's logits and target (the same views), stats and total weight, and its class weight if any
   const pair = (f: number, b: number) => {
@@ -175,22 +179,61 @@ function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | unde
     if (nodes.length === 2) return { kind: 'partial' };
     return pair(1, 2) ? { kind: 'linearCrossEntropy', linear: 0, forward: 1, backward: 2 } : undefined;
   }
+  if (nodes.length === 3 && nodes.some((n) => n.op === 'sum') && nodes.every((n) => n.op === 'sum' || isMatmul(n.op))) return linearBackward(group);
+  if (ops === 'matmul,matmul') return linearBackward(group);
   if (ops !== 'matmul,sum' && ops !== 'conv2dWeightGrad,sum') return undefined;
-  const g = args[nodes[1]!.inputs[0]!]!;
-  const dims = (nodes[1]!.attrs as { dims: readonly number[] }).dims;
+  return biasGrad(group, 0, 1);
+}
+
+/** 'biasGrad' or 'convBiasGrad' where node `p` is the weight gradient and node `s` the bias's sum. */
+function biasGrad({ nodes, args, outputs }: CombinedGroup, p: number, s: number): CombinedKind | undefined {
+  const [P, S] = [nodes[p]!, nodes[s]!];
+  if (S.op !== 'sum' || (P.op !== 'matmul' && P.op !== 'conv2dWeightGrad')) return undefined;
+  const g = args[S.inputs[0]!]!;
+  const dims = (S.attrs as { dims: readonly number[] }).dims;
   const C = g.shape.at(-1)!;
   let dense = g.offset === 0;
   for (let d = g.shape.length - 1, s = 1; d >= 0; s *= g.shape[d]!, d--) dense &&= g.shape[d] === 1 || g.strides[d] === s;
   if (g.dtype !== 'float32' || !dense) return undefined;
-  if (ops === 'conv2dWeightGrad,sum') {
-    const gw = args[nodes[0]!.inputs[1]!]!;
+  const sumOut = outputs[S.outputs[0]!]!;
+  if (P.op === 'conv2dWeightGrad') {
+    const gw = args[P.inputs[1]!]!;
     const ok = g.shape.length === 4 && gw.buf === g.buf && gw.shape.every((d, i) => d === g.shape[i] && gw.strides[i] === g.strides[i]) && dims.join() === '0,2,3';
-    return ok && outputs[1]!.shape.join() === `${g.shape[1]}` ? { kind: 'convBiasGrad', product: 0, sum: 1 } : undefined;
+    return ok && sumOut.shape.join() === `${g.shape[1]}` ? { kind: 'convBiasGrad', product: p, sum: s } : undefined;
   }
-  const a = args[nodes[0]!.inputs[0]!]!;
+  const a = args[P.inputs[0]!]!;
   const N = g.shape.slice(0, -1).reduce((n, d) => n * d, 1);
   const ok =
     a.buf === g.buf && a.offset === 0 && a.shape.join() === `${C},${N}` && a.strides.join() === `1,${C}` &&
-    dims.join() === g.shape.slice(0, -1).map((_, i) => i).join() && outputs[1]!.shape.join() === `${C}` && outputs[0]!.shape.length === 2;
-  return ok ? { kind: 'biasGrad', product: 0, sum: 1 } : undefined;
+    dims.join() === g.shape.slice(0, -1).map((_, i) => i).join() && sumOut.shape.join() === `${C}` && outputs[P.outputs[0]!]!.shape.length === 2;
+  return ok ? { kind: 'biasGrad', product: p, sum: s } : undefined;
 }
+
+/** A matmul, or a group the elementwise pass made of one and its epilogue (`fused(matmul,...)`). */
+const isMatmul = (op: string) => op === 'matmul' || op.startsWith('fused(matmul,');
+/**
+ * 'linearBackward': a linear layer's whole backward, its weight gradient Gᵀ·X with its bias's
+ * sum (a 'biasGrad' pair) and its input gradient G·W, a matmul with whatever epilogue the
+ * elementwise pass gave it (relu's backward, ...), reading G through the sum's view and a W of
+ * the weight gradient's shape that no member writes. In trace order either the input gradient
+ * last, or first (then 'partial' until the sum comes).
+ */
+function linearBackward(group: CombinedGroup): CombinedKind | undefined {
+  const { nodes, args, outputs } = group;
+  const input = nodes.findIndex((n) => isMatmul(n.op) && !biasGradProduct(group, n));
+  if (input < 0 || nodes.length > 3 || (nodes.length === 3 && input === 1)) return undefined;
+  const product = input === 0 ? 1 : 0;
+  const [X, P] = [nodes[input]!, nodes[product]!];
+  if (!P || !biasGradProduct(group, P)) return undefined;
+  const [g, w] = X.inputs.map((k) => args[k]!);
+  const gt = args[P.inputs[0]!]!;
+  if (g!.buf !== gt.buf || g!.from !== undefined || w!.from !== undefined || w!.shape.join() !== outputs[P.outputs[0]!]!.shape.join()) return undefined;
+  if (nodes.length === 2) return input === 0 ? { kind: 'partial' } : undefined;
+  const sum = 3 - input - product;
+  return nodes[sum]!.inputs[0] === X.inputs[0] && biasGrad(group, product, sum) ? { kind: 'linearBackward', product, sum, input } : undefined;
+}
+/** A plain matmul whose first operand is a 2-d G read transposed (a weight gradient's Gᵀ·X). */
+const biasGradProduct = ({ args }: CombinedGroup, n: CombinedNode) => {
+  const a = args[n.inputs[0]!]!;
+  return n.op === 'matmul' && a.shape.length === 2 && a.strides[0] === 1 && a.strides[1] === a.shape[0];
+};
