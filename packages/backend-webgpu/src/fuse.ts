@@ -1,10 +1,12 @@
-import { type BackendFusion, type ClassLossAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
+import { getBackend, type BackendFusion, type ClassLossAttrs, type ForeachStepAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulPart, matmulProgram, matmulPrograms } from './kernels/matmul.js';
 import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
+import { foreachBeside } from './kernels/optim.js';
+import type { WebGPUBackend } from './backend.js';
 import { COMBINED_ROWS, crossEntropyCombined, LINEAR_CE, type LinearOperands } from './kernels/losses.js';
 
 // Fusion on WebGPU (the pass: @tapegrad/tensor's compile/fuse.ts). A group becomes one shader:
@@ -180,6 +182,7 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'part
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
+  if (kind.kind === 'optimizer') return optimizer(group, kind);
   if (kind.kind === 'linearBackward') {
     // the input gradient G·W (its epilogue included) and the weight gradient with its bias's row
     // sums, side by side in one dispatch, each computed by its own kernel's code
@@ -219,6 +222,39 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'part
   const linear = (inputs: readonly GpuView[], outs: readonly GpuView[]): LinearOperands | undefined =>
     lin && { x: inputs[lin.inputs[0]!]!, w: inputs[lin.inputs[1]!]!, b: lin.inputs[2] === undefined ? undefined : inputs[lin.inputs[2]]!, logits: outs[lin.outputs[0]!]! };
   return ((inputs, outs) => [crossEntropyCombined(operands.map((k) => inputs[k]!), outputs.map((k) => outs[k]!), f.attrs as ClassLossAttrs, linear(inputs, outs))]) as WebGPUKernel;
+}
+
+/**
+ * A multi-tensor optimizer step in the dispatch of the weight gradient's product that wrote the
+ * last gradients it reads ('biasGrad': Gᵀ·X and its row sums): the parameters whose gradients
+ * the product computes are updated where each gradient element is stored (no split K: each is
+ * final in one thread), the others by workgroups after the product's (optim.ts' foreachBeside).
+ * Declined where the parameters and their state do not fit one dispatch's bindings, or the
+ * product reads what the step updates (a race), or for other producers.
+ */
+function optimizer(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'optimizer' }>): WebGPUKernel | undefined {
+  if (kind.producer.kind !== 'biasGrad') return undefined;
+  const { args, nodes } = group;
+  const step = nodes[kind.step]!, P = nodes[kind.producer.product]!, S = nodes[kind.producer.sum]!;
+  const n = (step.attrs as ForeachStepAttrs<unknown>).each.length;
+  const w = step.inputs.length / n;
+  // which output of the product each parameter's gradient is, if any
+  const q = Array.from({ length: n }, (_, j) => {
+    const from = args[step.inputs[j * w + 1]!]!.from;
+    return from === undefined ? undefined : from === P.outputs[0] ? 0 : from === S.outputs[0] ? 1 : -1;
+  });
+  const read = new Set(P.inputs.map((k) => args[k]!.buf));
+  const limit = (getBackend('webgpu') as WebGPUBackend).limits.maxStorageBuffersPerShaderStage;
+  // the product's 2 operands and 2 outputs, each parameter's tensors, the others' gradients, the metadata
+  const bindings = 4 + n * (w - 1) + q.filter((x) => x === undefined).length + 1;
+  const dense = (v: CombinedGroup['outputs'][number]) => v.offset === 0 && v.strides.every((s, d) => s === v.shape.slice(d + 1).reduce((t, e) => t * e, 1));
+  if (q.includes(-1) || bindings > limit || step.inputs.some((k, i) => i % w !== 1 && read.has(args[k]!.buf))) return undefined;
+  if (![...args, ...group.outputs].every((v) => v.dtype === 'float32') || !dense(group.outputs[P.outputs[0]!]!) || !dense(group.outputs[S.outputs[0]!]!)) return undefined;
+  return ((inputs, outs, attrs: readonly unknown[]) => {
+    const each = (attrs[kind.step] as ForeachStepAttrs<unknown>).each;
+    const { stored, extra } = foreachBeside(step.op, q.map((x, j) => ({ views: step.inputs.slice(j * w, j * w + w).map((k) => inputs[k]!), attrs: each[j], q: x as 0 | 1 | undefined })));
+    return [matmulPrograms([matmulPart(inputs[P.inputs[0]!]!, inputs[P.inputs[1]!]!, outs[P.outputs[0]!]!, undefined, undefined, outs[S.outputs[0]!]!, stored)], extra)];
+  }) as WebGPUKernel;
 }
 
 /** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod; combined groups. */

@@ -55,7 +55,7 @@ export interface MatmulPart {
   readonly inTypes: readonly (DType | 'u32')[];
   readonly outputs: readonly GpuView[];
   /** Its declarations, and its statements for workgroup `g` of its grid (inlined in main: a function this size compiled slowly on llvmpipe and ran at half the speed). */
-  wgsl(name: string, base: number, inAt: number, outAt: number): [string, string];
+  wgsl(name: string, base: number, inAt: number, outAt: number, extraAt: Parameters<Stored>[3]): [string, string];
 }
 
 /**
@@ -64,7 +64,7 @@ export interface MatmulPart {
  * With `rowSums` (a compiled step's weight gradient Gᵀ·X and its bias gradient, 2-d, no bias or
  * epilogue), B has an extra column of ones, whose products are A's row sums, stored there.
  * `stored` (a compiled step's optimizer, optim.ts) is WGSL run by the thread that stored element
- * `i` of output q (0: the product, 1: the row sums) as value `v`.
+ * `i` of output q (0: the product, 1: the row sums), after its stores, with the value `v` it stored.
  */
 export function matmulPart(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView, epi?: Epilogue, rowSums?: GpuView, stored?: Stored): MatmulPart {
   const r = out.shape.length;
@@ -94,7 +94,7 @@ export function matmulPart(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView,
   const tile = Array.from({ length: tn }, (_, j) => j);
   const grid = (f: (i: number, j: number) => string) => rows.flatMap((i) => tile.map((j) => f(i, j))).join(' ');
   // the column of ones past B's last (rowSums): a select per step, not a branch around the load
-  const wgsl = (name: string, base: number, inAt: number, outAt: number): [string, string] => {
+  const wgsl = (name: string, base: number, inAt: number, outAt: number, extraAt: Parameters<Stored>[3]): [string, string] => {
     const md = (q: number) => `md[${base + q}u]`;
     const [A, B, BIAS, OUT, SUMS] = [`in${inAt}`, `in${inAt + 1}`, `in${inAt + 2}`, `out${outAt}`, `out${outAt + 1}`];
     const biased = bias ? `v + C(${BIAS}[${md(11)} + col * ${md(12)}])` : 'v';
@@ -102,8 +102,8 @@ export function matmulPart(a: GpuView, b: GpuView, out: GpuView, bias?: GpuView,
     const at = `base + row * ${md(3)} + col`;
     return [`${epi?.wgsl(base + epiBase, inAt + (bias ? 3 : 2)) ?? ''}
 fn put_${name}(base: u32, row: u32, col: u32, v: C) {
-  if (row < ${md(2)} && col < ${md(3)}) { let o = ${store(epi ? `epilogue(${biased}, ${at})` : biased, c, out.dtype)}; ${OUT}[${at}] = o; ${stored ? stored(0, at, 'o') : ''} }
-  ${rowSums ? `else if (row < ${md(2)} && col == ${md(3)}) { let o = ${store('v', c, rowSums.dtype)}; ${SUMS}[${md(sumBase)} + row * ${md(sumBase + 1)}] = o; ${stored ? stored(1, 'row', 'o') : ''} }` : ''}
+  if (row < ${md(2)} && col < ${md(3)}) { ${OUT}[${at}] = ${store(epi ? `epilogue(${biased}, ${at})` : biased, c, out.dtype)}; }
+  ${rowSums ? `else if (row < ${md(2)} && col == ${md(3)}) { ${SUMS}[${md(sumBase)} + row * ${md(sumBase + 1)}] = ${store('v', c, rowSums.dtype)}; }` : ''}
 }
 `, `let M = ${md(2)}; let N = ${md(3)}; let K = ${md(4)};
   let blocks = ${md(5)} * ${md(6)};
@@ -124,15 +124,26 @@ fn put_${name}(base: u32, row: u32, col: u32, v: C) {
     ${tile.map((j) => `let b${j} = ${bLoad(j)};`).join(' ')}
     ${grid((i, j) => `acc${i}_${j} += a${i} * b${j};`)}
   }
-  ${grid((i, j) => `put_${name}(bi * M * N, row0 + ${i}u * S, col0 + ${j}u * S, acc${i}_${j});`)}`];
+  ${grid((i, j) => `put_${name}(bi * M * N, row0 + ${i}u * S, col0 + ${j}u * S, acc${i}_${j});`)}
+  ${
+    // each element read back by the thread that stored it (its own write: the stored bits), in a
+    // loop: the code once, not once per element of the tile
+    stored
+      ? `for (var ti = 0u; ti < ${tm}u; ti++) { for (var tj = 0u; tj < ${tn}u; tj++) {
+    let row = row0 + ti * S; let col = col0 + tj * S;
+    if (row < M && col < N) { let i = bi * M * N + row * N + col; let o = ${OUT}[i]; ${stored(0, 'i', 'o', extraAt)} }
+    ${rowSums ? `else if (row < M && col == N) { let o = ${SUMS}[${md(sumBase)} + row * ${md(sumBase + 1)}]; ${stored(1, 'row', 'o', extraAt)} }` : ''}
+  } }`
+      : ''
+  }`];
   };
   // the epilogue's words start after the batch walk, whose length depends on the batch rank
   const key = `matmul:${a.dtype}:${b.dtype}:${out.dtype}:${tm}x${tn}:${bias ? 'bias' : ''}${epi ? `:${epiBase}:${epi.key}` : ''}${rowSums ? `:sums${sumBase}` : ''}`;
   const inputs = [a, b, ...(bias ? [bias] : [])];
   return { meta, groups, key, compute: c, wgsl, inputs: [...inputs, ...(epi?.inputs ?? [])], inTypes: [...inputs.map((v) => v.dtype), ...(epi?.inputs.map(() => 'u32' as const) ?? [])], outputs: [out, ...(rowSums ? [rowSums] : [])] };
 }
-/** WGSL run where a product stores element `i` of its output q (0: the product, 1: its row sums) with value `v`. */
-export type Stored = (q: number, i: string, v: string) => string;
+/** WGSL run where a product stores element `i` of its output q (0: the product, 1: its row sums) with value `v`; `at`: where the program's Extra's words and bindings start. */
+export type Stored = (q: number, i: string, v: string, at: { base: number; inAt: number; outAt: number }) => string;
 
 /**
  * Products side by side in one dispatch (a compiled step's combined groups, fuse.ts): workgroup
@@ -152,7 +163,7 @@ export function matmulPrograms(parts: readonly MatmulPart[], extra?: Extra): Pro
   const extraBase = meta.length;
   const inAt = ins.at(-1)! + parts.at(-1)!.inputs.length, outAt = outs.at(-1)! + parts.at(-1)!.outputs.length;
   if (extra) meta.push(...extra.meta);
-  const code = parts.map((p, i) => p.wgsl(`${i}`, bases[i]!, ins[i]!, outs[i]!));
+  const code = parts.map((p, i) => p.wgsl(`${i}`, bases[i]!, ins[i]!, outs[i]!, { base: extraBase, inAt, outAt }));
   meta[0] = productGroups + (extra?.groups ?? 0);
   const wgsl = () => `${preamble([...parts.flatMap((p) => p.inTypes), ...(extra?.inputs.map((v) => v.dtype) ?? [])], [...parts.flatMap((p) => p.outputs.map((v) => v.dtype)), ...(extra?.outputs.map((v) => v.dtype) ?? [])])}
 alias C = ${parts[0]!.compute};
