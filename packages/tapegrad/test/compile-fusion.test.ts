@@ -323,6 +323,33 @@ describe('combined groups: a loss with its backward, a weight gradient with its 
       expect(c.stats().graphs[0]!.fused.includes('fused(matmul,sum,matmul)'), `case ${k}`).toBe(!mid);
     }
   });
+  it("the optimizer's step stays apart where a step between reads the gradients (clipGradNorm's norms, then its in-place scaling)", () => {
+    for (const clip of [false, true]) {
+      const make = () => {
+        tg.manualSeed(38);
+        const lin = new nn.Linear(9, 4);
+        const o = new optim.SGD(lin.parameters(), { lr: 0.1, momentum: 0.9 });
+        const x = tg.randn([6, 9]), y = tg.randint(0, 4, [6]);
+        const f = () => {
+          const loss = F.crossEntropy(lin.forward(x), y);
+          o.zeroGrad();
+          loss.backward();
+          if (clip) optim.clipGradNorm(lin.parameters(), 0.05).dispose();
+          o.step();
+          return loss;
+        };
+        return { lin, f };
+      };
+      const e = make(), c = make();
+      const step = tg.compile(c.f);
+      for (let i = 0; i < 4; i++) {
+        expect(bits(step()), `clip ${clip}, step ${i}: loss`).toEqual(bits(tg.tidy(e.f)));
+        expect(c.lin.parameters().map(bits), `clip ${clip}, step ${i}`).toEqual(e.lin.parameters().map(bits));
+      }
+      const fused = step.stats().graphs.at(-1)!.fused;
+      expect(fused.some((g) => g.endsWith('StepForeach)')), `clip ${clip}: ${fused}`).toBe(!clip);
+    }
+  });
   it('a bias gradient over channels: conv2dWeightGrad and the sum of its gradient', () => {
     tg.manualSeed(35);
     const conv = new nn.Conv2d(2, 3, 3, { padding: 1 });
