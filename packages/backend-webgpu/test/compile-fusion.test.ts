@@ -144,7 +144,8 @@ gpuDescribe('fusion on WebGPU', () => {
       const st = c.stats().graphs[0]!;
       expect(st.fused, what).toContain(relu ? 'fused(matmul,sum,fused(matmul,reluBackward))' : 'fused(matmul,matmul,sum)');
     }
-  });
+    // new shaders: on llvmpipe with a cold shader cache each takes seconds to compile
+  }, 300_000);
 
   it("the optimizer's step in the dispatch of the weight gradient it waits for: parameters, gradients and state eager's bits (SGD, Adam, poison mode); declined past the bindings", async () => {
     for (const [layers, N, D, C, opt, joined] of [
@@ -198,7 +199,8 @@ gpuDescribe('fusion on WebGPU', () => {
         tg.setPoisonMode(old);
       }
     }
-  });
+    // new shaders: on llvmpipe with a cold shader cache each takes seconds to compile
+  }, 300_000);
 
   it("conv2dWeightGrad and its bias's sum in one dispatch: eager WebGPU's bits for short lines (summed serially) and long ones", async () => {
     for (const [shape, groups] of [[[2, 2, 3, 3], 1], [[3, 4, 10, 10], 2]] as const) {
@@ -281,7 +283,8 @@ gpuDescribe('fusion on WebGPU', () => {
       expect(fused.includes('fused(linear,crossEntropy,crossEntropyBackward)'), what).toBe(combined);
       if (!combined) expect(fused, what).toContain('fused(crossEntropy,crossEntropyBackward)');
     }
-  });
+    // new shaders: on llvmpipe with a cold shader cache each takes seconds to compile
+  }, 300_000);
 
   it('crossEntropy combined over strided (N, C, d) logits and more classes than a workgroup has threads; past 4096 positions the eager kernels stay', async () => {
     tg.manualSeed(42);
