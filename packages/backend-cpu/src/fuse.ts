@@ -88,13 +88,15 @@ function fuse({ nodes }: FusionGroup): CpuKernel | undefined {
  * A combined group (compile/combine.ts) as one kernel call: its members' eager kernels, one after
  * another, on the group's operands and outputs. The loss's forward and backward, the weight
  * gradient's product and its bias's sum, read the same operand while it is in cache, and the
- * results are eager's bits. Only in float32.
+ * results are eager's bits; an optimizer's step after the gradients' group updates the
+ * parameters in place as its eager kernel does. Only in float32.
  */
 function combine(group: CombinedGroup, kind: CombinedKind): CpuKernel | 'partial' | undefined {
   if (![...group.args, ...group.outputs].every((a) => a.dtype === 'float32' || a.dtype === 'int32')) return undefined;
   if (kind.kind === 'partial') return 'partial';
-  return (inputs, outputs) => {
-    for (const n of group.nodes) (n.kernel as CpuKernel)(n.inputs.map((k) => inputs[k]!), n.outputs.map((k) => outputs[k]!), n.attrs, n.op);
+  // each member's attrs of this call (an optimizer step's are read again at each)
+  return (inputs, outputs, attrs) => {
+    group.nodes.forEach((n, j) => (n.kernel as CpuKernel)(n.inputs.map((k) => inputs[k]!), n.outputs.map((k) => outputs[k]!), (attrs as readonly unknown[])[j], n.op));
   };
 }
 

@@ -1,11 +1,13 @@
-import { type BackendFusion, type ClassLossAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
+import { getBackend, type BackendFusion, type ClassLossAttrs, type ForeachStepAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
-import { linearProgram, matmulProgram } from './kernels/matmul.js';
+import { linearProgram, matmulPart, matmulProgram, matmulPrograms } from './kernels/matmul.js';
 import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
-import { COMBINED_ROWS, crossEntropyCombined } from './kernels/losses.js';
+import { foreachBeside } from './kernels/optim.js';
+import type { WebGPUBackend } from './backend.js';
+import { COMBINED_ROWS, crossEntropyCombined, LINEAR_CE, type LinearOperands } from './kernels/losses.js';
 
 // Fusion on WebGPU (the pass: @tapegrad/tensor's compile/fuse.ts). A group becomes one shader:
 // each op is a WGSL function whose body is its expression from MAP_OPS, the table the eager
@@ -159,24 +161,49 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
   if (!chain(group.nodes, true, '0u')) return undefined;
   const epi = epilogue(group);
   const { inputs: own, attrs } = group.nodes[0]!;
-  return epi && (((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel);
+  if (!epi) return undefined;
+  const kernel = ((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel;
+  if (group.nodes[0]!.op === 'matmul') PRODUCTS.set(kernel, (inputs) => ({ a: inputs[0]!, b: inputs[1]!, epi: epi(inputs) }));
+  return kernel;
 }
+
+/** The fused kernels of a matmul and its epilogue, by kernel: their product's operands and epilogue, for a combined group to run the same product beside others. */
+type Product = (inputs: readonly GpuView[]) => { a: GpuView; b: GpuView; epi?: Epilogue };
+const PRODUCTS = new WeakMap<object, Product>();
+const plainProduct: Product = (inputs) => ({ a: inputs[0]!, b: inputs[1]! });
 
 /**
  * Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward
  * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
  * extra column (matmul.ts), and conv2dWeightGrad with its bias's sum (conv.ts).
  */
-function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undefined {
+function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'partial' | undefined {
   if (kind.kind === 'biasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
+  }
+  if (kind.kind === 'optimizer') return optimizer(group, kind);
+  if (kind.kind === 'linearBackward') {
+    // the input gradient G·W (its epilogue included) and the weight gradient with its bias's row
+    // sums, side by side in one dispatch, each computed by its own kernel's code
+    const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!, x = group.nodes[kind.input]!;
+    const dx = x.op === 'matmul' ? plainProduct : PRODUCTS.get(x.kernel as object);
+    if (!dx || ![...group.args, ...group.outputs].every((v) => v.dtype === 'float32' || v.dtype === 'int32' || v.dtype === 'bool')) return undefined;
+    if (group.outputs[x.outputs[0]!]!.dtype !== 'float32') return undefined;
+    return ((inputs, outs) => {
+      const { a, b, epi } = dx(x.inputs.map((k) => inputs[k]!));
+      return [matmulPrograms([
+        matmulPart(a, b, outs[x.outputs[0]!]!, undefined, epi),
+        matmulPart(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!),
+      ])];
+    }) as WebGPUKernel;
   }
   if (kind.kind === 'convBiasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
-  if (kind.kind !== 'crossEntropy') return undefined;
+  if (kind.kind === 'partial') return 'partial';
+  if (kind.kind !== 'crossEntropy' && kind.kind !== 'linearCrossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
   const x = group.args[f.inputs[0]!]!;
   const rows = numelOf(x.shape) / x.shape[x.shape.length === 1 ? 0 : 1]!;
@@ -184,7 +211,50 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undef
   // the combined kernel's operands [input, target, upstream, weight?] and outputs [loss, stats, total, gradInput]
   const operands = [f.inputs[0]!, f.inputs[1]!, b.inputs[4]!, ...f.inputs.slice(2)];
   const outputs = [...f.outputs, ...b.outputs];
-  return ((inputs, outs) => [crossEntropyCombined(operands.map((k) => inputs[k]!), outputs.map((k) => outs[k]!), f.attrs as ClassLossAttrs)]) as WebGPUKernel;
+  const lin = kind.kind === 'linearCrossEntropy' ? group.nodes[kind.linear]! : undefined;
+  if (lin) {
+    // a 2-d float32 layer within the bounds of one workgroup's products
+    const [lx, lw, lb] = lin.inputs.map((k) => group.args[k]!);
+    const [N, K] = lx!.shape, C = lw!.shape[0]!;
+    const ok = lx!.shape.length === 2 && lw!.shape.length === 2 && [lx, lw, lb].every((v) => !v || v.dtype === 'float32');
+    if (!ok || C > LINEAR_CE.classes || K! > LINEAR_CE.hidden || N! * C * K! > LINEAR_CE.products) return undefined;
+  }
+  const linear = (inputs: readonly GpuView[], outs: readonly GpuView[]): LinearOperands | undefined =>
+    lin && { x: inputs[lin.inputs[0]!]!, w: inputs[lin.inputs[1]!]!, b: lin.inputs[2] === undefined ? undefined : inputs[lin.inputs[2]]!, logits: outs[lin.outputs[0]!]! };
+  return ((inputs, outs) => [crossEntropyCombined(operands.map((k) => inputs[k]!), outputs.map((k) => outs[k]!), f.attrs as ClassLossAttrs, linear(inputs, outs))]) as WebGPUKernel;
+}
+
+/**
+ * A multi-tensor optimizer step in the dispatch of the weight gradient's product that wrote the
+ * last gradients it reads ('biasGrad': Gᵀ·X and its row sums): the parameters whose gradients
+ * the product computes are updated where each gradient element is stored (no split K: each is
+ * final in one thread), the others by workgroups after the product's (optim.ts' foreachBeside).
+ * Declined where the parameters and their state do not fit one dispatch's bindings, or the
+ * product reads what the step updates (a race), or for other producers.
+ */
+function optimizer(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'optimizer' }>): WebGPUKernel | undefined {
+  if (kind.producer.kind !== 'biasGrad') return undefined;
+  const { args, nodes } = group;
+  const step = nodes[kind.step]!, P = nodes[kind.producer.product]!, S = nodes[kind.producer.sum]!;
+  const n = (step.attrs as ForeachStepAttrs<unknown>).each.length;
+  const w = step.inputs.length / n;
+  // which output of the product each parameter's gradient is, if any
+  const q = Array.from({ length: n }, (_, j) => {
+    const from = args[step.inputs[j * w + 1]!]!.from;
+    return from === undefined ? undefined : from === P.outputs[0] ? 0 : from === S.outputs[0] ? 1 : -1;
+  });
+  const read = new Set(P.inputs.map((k) => args[k]!.buf));
+  const limit = (getBackend('webgpu') as WebGPUBackend).limits.maxStorageBuffersPerShaderStage;
+  // the product's 2 operands and 2 outputs, each parameter's tensors, the others' gradients, the metadata
+  const bindings = 4 + n * (w - 1) + q.filter((x) => x === undefined).length + 1;
+  const dense = (v: CombinedGroup['outputs'][number]) => v.offset === 0 && v.strides.every((s, d) => s === v.shape.slice(d + 1).reduce((t, e) => t * e, 1));
+  if (q.includes(-1) || bindings > limit || step.inputs.some((k, i) => i % w !== 1 && read.has(args[k]!.buf))) return undefined;
+  if (![...args, ...group.outputs].every((v) => v.dtype === 'float32') || !dense(group.outputs[P.outputs[0]!]!) || !dense(group.outputs[S.outputs[0]!]!)) return undefined;
+  return ((inputs, outs, attrs: readonly unknown[]) => {
+    const each = (attrs[kind.step] as ForeachStepAttrs<unknown>).each;
+    const { stored, extra } = foreachBeside(step.op, q.map((x, j) => ({ views: step.inputs.slice(j * w, j * w + w).map((k) => inputs[k]!), attrs: each[j], q: x as 0 | 1 | undefined })));
+    return [matmulPrograms([matmulPart(inputs[P.inputs[0]!]!, inputs[P.inputs[1]!]!, outs[P.outputs[0]!]!, undefined, undefined, outs[S.outputs[0]!]!, stored)], extra)];
+  }) as WebGPUKernel;
 }
 
 /** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod; combined groups. */

@@ -65,16 +65,16 @@ function rowReduce(coop: boolean, init: string, value: string, comb: (a: string,
     for (var s = WG / 2u; s > 0u; s = s >> 1u) { for (var q = 0u; q < s && q + s < nq; q++) { rv[q] = ${comb('rv[q]', 'rv[q + s]')}; } } }
   let ${result} = rv[0];`;
 }
-/** One row's statistics: `mx` (the max) and `se`, Σ exp(x - mx); x's row at in0[o0 + j * sx]. */
-const rowStats = (coop: boolean) => `// the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
-  ${rowReduce(coop, '-3.4028234663852886e38', 'in0[o0 + j * sx]', (p, q) => `max(${p}, ${q})`, 'mx')}
-  ${rowReduce(coop, '0.0', 'exp(in0[o0 + j * sx] - mx)', (p, q) => `${p} + ${q}`, 'se')}`;
+/** One row's statistics: `mx` (the max) and `se`, Σ exp(x - mx); x's row at {x}[o0 + j * sx] (x: the binding holding the logits). */
+const rowStats = (coop: boolean, x = 'in0') => `// the most negative finite start, as the CPU: an all -inf row gives log Σ = -inf, not NaN
+  ${rowReduce(coop, '-3.4028234663852886e38', `${x}[o0 + j * sx]`, (p, q) => `max(${p}, ${q})`, 'mx')}
+  ${rowReduce(coop, '0.0', `exp(${x}[o0 + j * sx] - mx)`, (p, q) => `${p} + ${q}`, 'se')}`;
 /**
  * The losses, a thread per position (p = l, l + WG, ...), and their tree sums: the loss in
  * sa[0], the total weight in sw[0]. `pos` declares o0 (x) and o1 (target) for position p;
  * `stats(q)` reads word q of the statistics, `store(v)` stores the loss of p under 'none'.
  */
-const positionLosses = (pos: string, stats: (q: string) => string, store: (v: string) => string) => `var sumW = f32(C);
+const positionLosses = (pos: string, stats: (q: string) => string, store: (v: string) => string, x = 'in0') => `var sumW = f32(C);
   if (HAS_WEIGHT && eps > 0.0) { sumW = 0.0; for (var c = 0u; c < C; c++) { sumW += wt(c); } }
   var acc = 0.0; var W = 0.0;
   for (var p = l; p < rows; p += WG) {
@@ -84,12 +84,12 @@ const positionLosses = (pos: string, stats: (q: string) => string, store: (v: st
     if (y != ig && y >= 0 && y < i32(C)) {
       let m = ${stats('2u * p')}; let ls = ${stats('2u * p + 1u')};
       let wy = wt(u32(y));
-      lp = wy * (m - in0[o0 + u32(y) * sx] + ls);
+      lp = wy * (m - ${x}[o0 + u32(y) * sx] + ls);
       if (eps > 0.0) {
         // Σ w[c]·(x[c] - x[0]): the common offset x[0] cancels, keeping precision for large logits
-        let r0 = in0[o0];
+        let r0 = ${x}[o0];
         var t = 0.0;
-        for (var c = 0u; c < C; c++) { t += wt(c) * (in0[o0 + c * sx] - r0); }
+        for (var c = 0u; c < C; c++) { t += wt(c) * (${x}[o0 + c * sx] - r0); }
         lp = (1.0 - eps) * lp + (eps / f32(C)) * (sumW * (m - r0 + ls) - t);
       }
       W += wy;
@@ -106,7 +106,7 @@ const positionLosses = (pos: string, stats: (q: string) => string, store: (v: st
  * gradient's row at `out`[og + j * so]; `shift` the row's max plus log-sum, `up` the upstream
  * gradient, `total` the total weight.
  */
-const rowGradient = (coop: boolean, out: string, shift: string, up: string, total: string) => `var sumW = f32(C);
+const rowGradient = (coop: boolean, out: string, shift: string, up: string, total: string, x = 'in0') => `var sumW = f32(C);
   if (HAS_WEIGHT) {
     ${rowReduce(coop, '0.0', 'wt(j)', (p, q) => `${p} + ${q}`, 'ws')}
     sumW = ws;
@@ -118,7 +118,7 @@ const rowGradient = (coop: boolean, out: string, shift: string, up: string, tota
   let u = eps / f32(C);
   let k = ((1.0 - eps) * wy + u * sumW) * scale;
   for (var j = ${coop ? 'l' : '0u'}; j < C; j += ${coop ? 'WG' : '1u'}) {
-    var v = exp(in0[o0 + j * sx] - shift) * k - u * wt(j) * scale;
+    var v = exp(${x}[o0 + j * sx] - shift) * k - u * wt(j) * scale;
     if (j == yy) { v -= (1.0 - eps) * wy * scale; }
     ${out}[og + j * so] = select(0.0, v, keep);
   }`;
@@ -218,9 +218,23 @@ ${MAIN}
  * the total weight from pass to pass. One workgroup's threads take 256 rows at a time: past
  * `COMBINED_ROWS` positions (or for other dtypes than float32) the eager kernels stay.
  * Inputs [input, target, upstream, weight?]; outputs [loss, stats, totalWeight, gradInput].
+ *
+ * With `linear` (the last linear layer, whose output only the loss reads: `logits` = x·wᵀ + b,
+ * 2-d), a first pass computes the logits, a thread per element, each summed over k in order
+ * from 0 with the bias added last, as eager's matmul does, and stores them; the loss passes then
+ * read them back (`x` is the loss's view of them). Within `LINEAR_CE` bounds: one workgroup
+ * does all the products, which suits a classifier's head, not a large layer.
  */
 export const COMBINED_ROWS = 4096;
-export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined)[], [loss, stats, total, gx]: readonly GpuView[], a: ClassLossAttrs): Program {
+/** The largest classes, hidden size (k) and multiply-adds of a linear layer computed in the loss's workgroup. */
+export const LINEAR_CE = { classes: 256, hidden: 1024, products: 1 << 24 };
+export interface LinearOperands {
+  readonly x: GpuView;
+  readonly w: GpuView;
+  readonly b: GpuView | undefined;
+  readonly logits: GpuView;
+}
+export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined)[], [loss, stats, total, gx]: readonly GpuView[], a: ClassLossAttrs, linear?: LinearOperands): Program {
   const r = rows(x!);
   const o = rows(gx!);
   const n = numelOf(r.positions);
@@ -230,7 +244,16 @@ export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined
     1, 0, n, r.C, r.step, o.step, ign(a.ignoreIndex), f32Bits(a.labelSmoothing), REDUCTION[a.reduction], ...weightMeta(w), stats!.offset, loss!.offset, total!.offset,
     ...positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!, upstream(g!, r.positions), { offset: gx!.offset, strides: o.strides }]),
   ];
-  const wgsl = () => `${preamble(['float32', 'int32', g!.dtype, ...(w ? [w.dtype] : [])], [loss!.dtype, stats!.dtype, total!.dtype, 'float32'], true)}
+  // the linear layer's words follow the walk: [rows, classes, k, x offset, row and k strides, w offset, class and k strides, bias offset and stride, logits offset, row and class strides]
+  const lin = meta.length;
+  const L = (q: number) => `md[${lin + q}u]`;
+  const wb = w ? 4 : 3; // the linear's weight (and bias) bind after the loss's inputs
+  if (linear) {
+    const { x: lx, w: lw, b: lb, logits } = linear;
+    meta.push(lx.shape[0]!, lw.shape[0]!, lw.shape[1]!, lx.offset, ...lx.strides, lw.offset, ...lw.strides, lb?.offset ?? 0, lb?.strides[0] ?? 0, logits.offset, ...logits.strides);
+  }
+  const X = linear ? 'out4' : 'in0';
+  const wgsl = () => `${preamble(['float32', 'int32', g!.dtype, ...(w ? [w.dtype] : []), ...(linear ? ['float32' as const, ...(linear.b ? ['float32' as const] : [])] : [])], [loss!.dtype, stats!.dtype, total!.dtype, 'float32', ...(linear ? ['float32' as const] : [])], true)}
 var<workgroup> sv: array<f32, WG>;
 var<workgroup> sa: array<f32, WG>;
 var<workgroup> sw: array<f32, WG>;
@@ -239,6 +262,17 @@ ${hasWeight(w)}
 ${MAIN}
   let rows = md[2]; let C = md[3]; let sx = md[4]; let so = md[5]; let ig = bitcast<i32>(md[6]); let eps = bitcast<f32>(md[7]); let red = md[8];
   let st = md[11];
+  ${
+    linear
+      ? `for (var e = l; e < ${L(0)} * ${L(1)}; e += WG) {
+    let i = e / ${L(1)}; let c = e % ${L(1)};
+    var acc = f32(0);
+    for (var kk = 0u; kk < ${L(2)}; kk++) { acc += in0[${L(3)} + i * ${L(4)} + kk * ${L(5)}] * in${wb}[${L(6)} + c * ${L(7)} + kk * ${L(8)}]; }
+    out4[${L(11)} + i * ${L(12)} + c * ${L(13)}] = ${linear.b ? `acc + in${wb + 1}[${L(9)} + c * ${L(10)}]` : 'acc'};
+  }
+  storageBarrier();`
+      : ''
+  }
   // a thread per row (p = l, l + WG, ...) in each pass, each pass's reductions over a row in the
   // order eager's workgroup per row takes; the losses pass is eager's own (a thread per row too)
   var rv: array<f32, WG>;
@@ -247,13 +281,13 @@ ${MAIN}
     let y = in1[o1];
     let keep = y != ig && y >= 0 && y < i32(C);
     if (!keep && y != ig) { report(y, p); }
-    ${rowStats(false)}
+    ${rowStats(false, X)}
     out1[st + 2u * p] = select(0.0, mx, keep);
     out1[st + 2u * p + 1u] = select(0.0, log(se), keep);
   }
   storageBarrier();
   {
-    ${positionLosses(walk(2, '14u', 'p'), (q) => `out1[st + ${q}]`, (v) => `out0[md[12] + p] = ${v};`)}
+    ${positionLosses(walk(2, '14u', 'p'), (q) => `out1[st + ${q}]`, (v) => `out0[md[12] + p] = ${v};`, X)}
     if (l == 0u) {
       out2[md[13]] = sw[0];
       if (red != 0u) { out0[md[12]] = select(sa[0], sa[0] / sw[0], red == 2u); }
@@ -265,11 +299,12 @@ ${MAIN}
     let og = o3;
     let y = in1[o1];
     let keep = y != ig && y >= 0 && y < i32(C);
-    ${rowGradient(false, 'out3', 'out1[st + 2u * p] + out1[st + 2u * p + 1u]', 'in2[o2]', 'out2[md[13]]')}
+    ${rowGradient(false, 'out3', 'out1[st + 2u * p] + out1[st + 2u * p + 1u]', 'in2[o2]', 'out2[md[13]]', X)}
   }
 }`;
+  const operands = [linear ? linear.x : x!, t!, g!, ...(w ? [w] : []), ...(linear ? [linear.w, ...(linear.b ? [linear.b] : [])] : [])];
   return {
-    key: `crossEntropy:combined:${!!w}`, wgsl, inputs: [x!, t!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [loss!, stats!, total!, gx!].map((v) => v.handle),
+    key: `crossEntropy:combined:${!!w}${linear ? `:linear${lin}:${!!linear.b}` : ''}`, wgsl, inputs: operands.map((v) => v.handle), outputs: [loss!, stats!, total!, gx!, ...(linear ? [linear.logits] : [])].map((v) => v.handle),
     meta, workgroups: 1, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
   };
 }

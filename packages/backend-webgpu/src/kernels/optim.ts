@@ -1,6 +1,7 @@
 import { getBackend, registerKernel, type SgdStepAttrs, type AdamStepAttrs, type ForeachStepAttrs, type DType } from '@tapegrad/tensor';
 import type { WebGPUBackend } from '../backend.js';
 import { f32Bits, numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
+import type { Extra, Stored } from './matmul.js';
 
 // Fused optimizer updates, as the CPU kernels (op definitions: @tapegrad/nn's optim/fused.ts):
 // ops with no outputs that update the parameter and its state in place, a thread per element.
@@ -14,14 +15,14 @@ import { f32Bits, numelOf, preamble, WORKGROUP, type GpuView, type Program, type
 // them, each record after the index where its parameter's elements end. Both generate the update
 // from the same text (`update` below), so the arithmetic is the same, bit for bit.
 
-/** WGSL updating element `e` of one parameter: its gradient `g`, `outs` (parameter, then state), record word k at `rec(k)`. */
+/** WGSL updating element `e` of one parameter: `g` its gradient's value there, `outs` (parameter, then state), record word k at `rec(k)`. */
 type Update = (rec: (k: number) => number, e: string, g: string, outs: readonly string[]) => string;
 
 const f = (k: number) => `bitcast<f32>(md[${k}])`;
 // record: offsets of param, grad[, momentum buffer]; lr, momentum, dampening, weightDecay; nesterov, maximize, init as 0/1
 const sgd: Update = (r, e, g, [p, b]) => {
   const s = b ? 3 : 2;
-  return `var d = ${g}[md[${r(1)}] + ${e}];
+  return `var d = ${g};
   if (md[${r(s + 5)}] == 1u) { d = -d; }
   let p = ${p}[md[${r(0)}] + ${e}];
   if (${f(r(s + 3))} != 0.0) { d += ${f(r(s + 3))} * p; }
@@ -38,7 +39,7 @@ const sgdScalars = (a: SgdStepAttrs) => [a.lr, a.momentum, a.dampening, a.weight
 // are folded into scalars on the host (in float64), as the CPU kernel computes them
 const adam: Update = (r, e, g, [p, m, v, x]) => {
   const s = x ? 5 : 4;
-  return `var d = ${g}[md[${r(1)}] + ${e}];
+  return `var d = ${g};
   if (md[${r(s + 7)}] == 1u) { d = -d; }
   var p = ${p}[md[${r(0)}] + ${e}];
   if (${f(r(s + 4))} != 0.0) { if (md[${r(s + 6)}] == 1u) { p *= ${f(r(s + 5))}; } else { d += ${f(r(s + 4))} * p; } }
@@ -74,7 +75,7 @@ function single<A>(op: string, update: Update, scalars: (a: A) => number[]): Web
     const outs = [p!, ...state];
     const n = numelOf(p!.shape);
     const wgsl = () => `${head([g!.dtype], outs.map((v) => v.dtype))}
-  ${update((k) => 2 + k, 'i', 'in0', outs.map((_, j) => `out${j}`))}
+  ${update((k) => 2 + k, 'i', 'in0[md[3] + i]', outs.map((_, j) => `out${j}`))}
 }`;
     return [{ key: `${op}:${inputs.length}`, wgsl, inputs: [g!.handle], outputs: outs.map((v) => v.handle), meta: [n, 0, ...record(inputs, scalars(a))], workgroups: Math.ceil(n / WORKGROUP) }];
   };
@@ -105,7 +106,7 @@ function foreach<A>(op: string, update: Update, scalars: (a: A) => number[]): We
       const at = 2 + j * rl;
       const e = j === 0 ? 'i' : `(i - md[${at - rl}])`;
       return `if (i < md[${at}]) {
-  ${update((k) => at + 1 + k, e, `in${j}`, Array.from({ length: w - 1 }, (_, r) => `out${j * (w - 1) + r}`))}
+  ${update((k) => at + 1 + k, e, `in${j}[md[${at + 2}] + ${e}]`, Array.from({ length: w - 1 }, (_, r) => `out${j * (w - 1) + r}`))}
   return;
   }`;
     })
@@ -123,6 +124,58 @@ function foreach<A>(op: string, update: Update, scalars: (a: A) => number[]): We
     return programs;
   };
 }
+
+/**
+ * A foreach step in a product's dispatch (a compiled step's combined group, fuse.ts; the product
+ * in matmul.ts): a parameter whose gradient the product computes (`q`: 0 its output, 1 its row
+ * sums, element for element the parameter's) is updated by the thread that stores each gradient
+ * element, with the value it stores; the others, whose gradients were complete before, by
+ * threads of workgroups after the product's, as the foreach kernel's threads. The update is the
+ * foreach kernel's text and records, so its bits. `extra`'s words: the others' element count,
+ * then each other's end index and record, then each computed one's record; its bindings the
+ * others' gradients, then every parameter's tensors (the others' first).
+ */
+export function foreachBeside(op: string, params: readonly { views: readonly GpuView[]; attrs: unknown; q: 0 | 1 | undefined }[]): { stored: Stored; extra: Extra } {
+  const [update, scalars] = FOREACH.get(op)!;
+  const others = params.filter((p) => p.q === undefined), computed = params.filter((p) => p.q !== undefined);
+  const records = [...others, ...computed].map((p) => record(p.views, scalars(p.attrs)));
+  const rl = records[0]!.length + 1;
+  const w = params[0]!.views.length;
+  const meta = [0];
+  others.forEach((p, j) => meta.push((meta[0]! += numelOf(p.views[0]!.shape)), ...records[j]!));
+  computed.forEach((_, j) => meta.push(...records[others.length + j]!));
+  const outs = (j: number, outAt: number) => Array.from({ length: w - 1 }, (_, r) => `out${outAt + j * (w - 1) + r}`);
+  const stored: Stored = (q, i, v, at) =>
+    computed
+      .map((p, j) => (p.q !== q ? '' : `{ ${update((k) => at.base + 1 + others.length * rl + j * (rl - 1) + k, `(${i})`, v, outs(others.length + j, at.outAt))} }`))
+      .join(' ');
+  const extra: Extra = {
+    meta,
+    groups: Math.ceil(meta[0]! / 64),
+    key: `${op}:${w}:${others.length}:${computed.map((p) => p.q).join('')}`,
+    inputs: others.map((p) => p.views[1]!),
+    outputs: [...others, ...computed].flatMap(({ views: [p, , ...state] }) => [p!, ...state]),
+    wgsl: (base, inAt, outAt) => `fn extra(g: u32, l: u32) {
+  let i = g * 64u + l;
+  if (i >= md[${base}u]) { return; }
+  ${others
+    .map((_, j) => {
+      const at = base + 1 + j * rl;
+      const e = j === 0 ? 'i' : `(i - md[${at - rl}])`;
+      return `if (i < md[${at}]) {
+  ${update((k) => at + 1 + k, e, `in${inAt + j}[md[${at + 2}] + ${e}]`, outs(j, outAt))}
+  return;
+  }`;
+    })
+    .join('\n  ')}
+}`,
+  };
+  return { stored, extra };
+}
+const FOREACH = new Map<string, [Update, (a: any) => number[]]>([
+  ['sgdStepForeach', [sgd, sgdScalars]],
+  ['adamStepForeach', [adam, adamScalars]],
+]);
 
 registerKernel('sgdStep', 'webgpu', single('sgdStep', sgd, sgdScalars));
 registerKernel('adamStep', 'webgpu', single('adamStep', adam, adamScalars));

@@ -25,8 +25,10 @@ export interface CombinedArg extends FusedArg {
 /**
  * What `Backend.fusion.combine` is asked to make one kernel of: its members in trace order, the
  * operands they read (each once per buffer and view) and the outputs they write, in member
- * order. The kernel is run as `run(kernel, argViews, outputViews, undefined, op)`, where the
- * last member ran; it must write every output as the members would have, in their order.
+ * order. The kernel is run as `run(kernel, argViews, outputViews, attrs, op)`, where the last
+ * member ran, `attrs` holding each member's attrs (those a member reads again at each call, an
+ * optimizer step's, as they are at this call); it must write every output as the members would
+ * have, in their order, and the operands a member writes in place (an optimizer's parameters).
  */
 export interface CombinedGroup {
   readonly nodes: readonly CombinedNode[];
@@ -48,8 +50,8 @@ const same = (a: Arg, b: Arg) =>
  */
 export function combine(trace: Trace): Trace {
   const { steps } = trace;
-  const eligible = (s: Step): s is KernelStep =>
-    s.kind === 'kernel' && !!s.backend.fusion?.combine && !s.live && s.writes.length === s.outputs.length && s.outputs.every((o, i) => o.buf === s.writes[i]);
+  // (a step may write operands in place too, as an optimizer's step does)
+  const eligible = (s: Step): s is KernelStep => s.kind === 'kernel' && !!s.backend.fusion?.combine && s.outputs.every((o, i) => o.buf === s.writes[i]);
   const reads = (i: number) => new Set((steps[i] as KernelStep).inputs.map((a) => a.buf));
   const writes = (i: number) => new Set((steps[i] as KernelStep).writes);
   const legal = (members: readonly number[]): boolean => {
@@ -61,7 +63,7 @@ export function combine(trace: Trace): Trace {
         if (members.includes(k)) continue;
         if (s.kind === 'kernel' && (s.inputs.some((a) => w.has(a.buf)) || s.writes.some((b) => w.has(b) || r.has(b)))) return false;
         if (s.kind === 'write' && (w.has(s.buf) || r.has(s.buf))) return false;
-        if (s.kind === 'check' && s.bufs.some((b) => w.has(b))) return false;
+        // a device check between (an optimizer's, of the gradients) checks what they are computed from instead (below)
       }
       return true;
     });
@@ -121,20 +123,35 @@ export function combine(trace: Trace): Trace {
     }
   });
 
-  const replaced = new Map<number, KernelStep>();
+  const replaced = new Map<number, Step>();
   const dropped = new Set<number>();
   const fused: string[] = [];
   for (const g of new Set(member.values())) {
     if (g.kernel === 'partial') continue;
     const { nodes, args, outputs } = groupOf(g.members);
-    const last = steps[g.members.at(-1)!] as KernelStep;
+    const ms = g.members.map((m) => steps[m] as KernelStep);
+    const last = ms.at(-1)!;
     const arg = (a: CombinedArg): Arg => ({ buf: a.buf, dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset });
     const op = `fused(${nodes.map((n) => n.op).join(',')})`;
     fused.push(op);
+    const live = ms.some((s) => s.live) ? () => ms.map((s) => (s.live ? s.live() : s.attrs)) : undefined;
     replaced.set(g.members.at(-1)!, {
-      kind: 'kernel', op, backend: last.backend, kernel: g.kernel, inputs: args.map(arg), outputs: outputs.map(arg), attrs: undefined, live: undefined, writes: outputs.map((o) => o.buf),
+      kind: 'kernel', op, backend: last.backend, kernel: g.kernel, inputs: args.map(arg), outputs: outputs.map(arg), attrs: ms.map((s) => s.attrs), live, writes: [...new Set(ms.flatMap((s) => s.writes))],
     });
     for (const m of g.members.slice(0, -1)) dropped.add(m);
+    // a check between members (before the group's kernel now) of a member's output checks what
+    // the members compute it from: a failure found there is the output's too
+    const made = new Map(ms.flatMap((s) => s.writes.map((b) => [b, s] as const)));
+    const from = (b: number, seen = new Set<number>()): number[] => {
+      const s = made.get(b);
+      if (!s || seen.has(b)) return [b];
+      seen.add(b);
+      return s.inputs.flatMap((a) => from(a.buf, seen));
+    };
+    for (let k = g.members[0]! + 1; k < g.members.at(-1)!; k++) {
+      const s = steps[k]!;
+      if (s.kind === 'check' && s.bufs.some((b) => made.has(b) && made.get(b) !== last)) replaced.set(k, { ...s, bufs: [...new Set(s.bufs.flatMap((b) => (made.get(b) === last ? [b] : from(b))))] });
+    }
   }
   if (!fused.length) return trace;
   return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...(trace.fused ?? []), ...fused] };
@@ -145,6 +162,8 @@ export type CombinedKind =
   | { readonly kind: 'crossEntropy'; readonly forward: number; readonly backward: number }
   | { readonly kind: 'biasGrad' | 'convBiasGrad'; readonly product: number; readonly sum: number }
   | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
+  | { readonly kind: 'linearBackward'; readonly product: number; readonly sum: number; readonly input: number }
+  | { readonly kind: 'optimizer'; readonly producer: Exclude<CombinedKind, { kind: 'partial' | 'optimizer' }>; readonly step: number }
   | { readonly kind: 'partial' };
 /**
  * The groups both backends combine, recognized once here (the kernels are theirs) and handed to
@@ -155,11 +174,16 @@ export type CombinedKind =
  *   transposed, G of shape (N, C) dense) and its bias gradient, the sum of G over its rows;
  * - 'convBiasGrad': conv2dWeightGrad(x, G) and the sum of G over all but its channel dim;
  * - 'linearCrossEntropy': a linear layer whose logits only a crossEntropy pair reads, and that pair
- *   ('partial' for the linear and the forward alone).
+ *   ('partial' for the linear and the forward alone);
+ * - 'linearBackward': a 'biasGrad' group and the layer's input gradient G·W (linearBackward, below);
+ * - 'optimizer': a group of those and the multi-tensor optimizer step after it (optimizer, below).
  * Anything else: undefined.
  */
-function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | undefined {
+function recognize(group: CombinedGroup): CombinedKind | undefined {
+  const { nodes, args, outputs } = group;
   const ops = nodes.map((n) => n.op).join(',');
+  if (FOREACH.has(nodes.at(-1)!.op)) return optimizer(group);
+  if (nodes.length > 1 && nodes.some((n) => isMatmul(n.op) && n.op !== 'matmul')) return linearBackward(group);
   const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];
   // the backward reads the forward's logits and target (the same views), stats and total weight, and its class weight if any
   const pair = (f: number, b: number) => {
@@ -175,22 +199,78 @@ function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | unde
     if (nodes.length === 2) return { kind: 'partial' };
     return pair(1, 2) ? { kind: 'linearCrossEntropy', linear: 0, forward: 1, backward: 2 } : undefined;
   }
+  if (nodes.length === 3 && nodes.some((n) => n.op === 'sum') && nodes.every((n) => n.op === 'sum' || isMatmul(n.op))) return linearBackward(group);
+  if (ops === 'matmul,matmul') return linearBackward(group);
   if (ops !== 'matmul,sum' && ops !== 'conv2dWeightGrad,sum') return undefined;
-  const g = args[nodes[1]!.inputs[0]!]!;
-  const dims = (nodes[1]!.attrs as { dims: readonly number[] }).dims;
+  return biasGrad(group, 0, 1);
+}
+
+/** 'biasGrad' or 'convBiasGrad' where node `p` is the weight gradient and node `s` the bias's sum. */
+function biasGrad({ nodes, args, outputs }: CombinedGroup, p: number, s: number): CombinedKind | undefined {
+  const [P, S] = [nodes[p]!, nodes[s]!];
+  if (S.op !== 'sum' || (P.op !== 'matmul' && P.op !== 'conv2dWeightGrad')) return undefined;
+  const g = args[S.inputs[0]!]!;
+  const dims = (S.attrs as { dims: readonly number[] }).dims;
   const C = g.shape.at(-1)!;
   let dense = g.offset === 0;
   for (let d = g.shape.length - 1, s = 1; d >= 0; s *= g.shape[d]!, d--) dense &&= g.shape[d] === 1 || g.strides[d] === s;
   if (g.dtype !== 'float32' || !dense) return undefined;
-  if (ops === 'conv2dWeightGrad,sum') {
-    const gw = args[nodes[0]!.inputs[1]!]!;
+  const sumOut = outputs[S.outputs[0]!]!;
+  if (P.op === 'conv2dWeightGrad') {
+    const gw = args[P.inputs[1]!]!;
     const ok = g.shape.length === 4 && gw.buf === g.buf && gw.shape.every((d, i) => d === g.shape[i] && gw.strides[i] === g.strides[i]) && dims.join() === '0,2,3';
-    return ok && outputs[1]!.shape.join() === `${g.shape[1]}` ? { kind: 'convBiasGrad', product: 0, sum: 1 } : undefined;
+    return ok && sumOut.shape.join() === `${g.shape[1]}` ? { kind: 'convBiasGrad', product: p, sum: s } : undefined;
   }
-  const a = args[nodes[0]!.inputs[0]!]!;
+  const a = args[P.inputs[0]!]!;
   const N = g.shape.slice(0, -1).reduce((n, d) => n * d, 1);
   const ok =
     a.buf === g.buf && a.offset === 0 && a.shape.join() === `${C},${N}` && a.strides.join() === `1,${C}` &&
-    dims.join() === g.shape.slice(0, -1).map((_, i) => i).join() && outputs[1]!.shape.join() === `${C}` && outputs[0]!.shape.length === 2;
-  return ok ? { kind: 'biasGrad', product: 0, sum: 1 } : undefined;
+    dims.join() === g.shape.slice(0, -1).map((_, i) => i).join() && sumOut.shape.join() === `${C}` && outputs[P.outputs[0]!]!.shape.length === 2;
+  return ok ? { kind: 'biasGrad', product: p, sum: s } : undefined;
+}
+
+/** A matmul, or a group the elementwise pass made of one and its epilogue (`fused(matmul,...)`). */
+const isMatmul = (op: string) => op === 'matmul' || op.startsWith('fused(matmul,');
+/**
+ * 'linearBackward': a linear layer's whole backward, its weight gradient Gᵀ·X with its bias's
+ * sum (a 'biasGrad' pair) and its input gradient G·W, a matmul with whatever epilogue the
+ * elementwise pass gave it (relu's backward, ...), reading G through the sum's view and a W of
+ * the weight gradient's shape that no member writes. In trace order either the input gradient
+ * last, or first (then 'partial' until the sum comes).
+ */
+function linearBackward(group: CombinedGroup): CombinedKind | undefined {
+  const { nodes, args, outputs } = group;
+  const input = nodes.findIndex((n) => isMatmul(n.op) && !biasGradProduct(group, n));
+  if (input < 0 || nodes.length > 3 || (nodes.length === 3 && input === 1)) return undefined;
+  const product = input === 0 ? 1 : 0;
+  const [X, P] = [nodes[input]!, nodes[product]!];
+  if (!P || !biasGradProduct(group, P)) return undefined;
+  const [g, w] = X.inputs.map((k) => args[k]!);
+  const gt = args[P.inputs[0]!]!;
+  if (g!.buf !== gt.buf || g!.from !== undefined || w!.from !== undefined || w!.shape.join() !== outputs[P.outputs[0]!]!.shape.join()) return undefined;
+  if (nodes.length === 2) return input === 0 ? { kind: 'partial' } : undefined;
+  const sum = 3 - input - product;
+  return nodes[sum]!.inputs[0] === X.inputs[0] && biasGrad(group, product, sum) ? { kind: 'linearBackward', product, sum, input } : undefined;
+}
+/** A plain matmul whose first operand is a 2-d G read transposed (a weight gradient's Gᵀ·X). */
+const biasGradProduct = ({ args }: CombinedGroup, n: CombinedNode) => {
+  const a = args[n.inputs[0]!]!;
+  return n.op === 'matmul' && a.shape.length === 2 && a.strides[0] === 1 && a.strides[1] === a.shape[0];
+};
+
+/** The multi-tensor optimizer steps (@tapegrad/nn's optim/fused.ts): a parameter's inputs are its parameter, gradient and state. */
+const FOREACH = new Set(['sgdStepForeach', 'adamStepForeach']);
+/**
+ * 'optimizer': the multi-tensor step joined to the group that wrote gradients it reads (the last
+ * ones of a backward pass), which the pass recognizes without it (`producer`).
+ */
+function optimizer(group: CombinedGroup): CombinedKind | undefined {
+  const { nodes, args } = group;
+  if (nodes.length < 3) return undefined;
+  const producer = recognize({ ...group, nodes: nodes.slice(0, -1) });
+  const step = nodes.at(-1)!;
+  const width = step.inputs.length / (step.attrs as { each: readonly unknown[] }).each.length;
+  const gradients = step.inputs.filter((_, i) => i % width === 1);
+  if (!producer || producer.kind === 'partial' || producer.kind === 'optimizer' || !gradients.some((k) => args[k]!.from !== undefined)) return undefined;
+  return { kind: 'optimizer', producer, step: nodes.length - 1 };
 }
