@@ -40,17 +40,23 @@
   ;; in class order).
   ;;
   ;; The exp, within 1 ulp of its exact value rounded to float32 (test/cross-entropy-exp.test.ts):
-  ;; mh + ml is the shift as a pair of floats (ml = 0 for a float shift); x - mh is split exactly
-  ;; into d + e (TwoSum), so the argument keeps every bit. With n = round(d·log2 e) and
-  ;; r = d - n·ln2 + e (ln2 as C1 + C2, n·C1 exact), |r| <= ln2/2 and
-  ;; exp = 2^n·(1 + r + r²·P(r)), P the degree-5 polynomial of Cephes's expf; 2^n is added to the
-  ;; exponent bits. Lanes whose d is outside [-87, 88] (a result that is not a normal float) or
-  ;; NaN take $fexp in double, rounded to float32; with `check` 0 the caller knows every d is in
-  ;; range and the lanes are not tested (the same bits for such a row).
+  ;; mh + ml is the shift as a pair of floats; d = x - mh rounded. With n = round(d·log2 e) and
+  ;; r = d - n·ln2 (ln2 as C1 + C2, n·C1 exact), |r| <= ln2/2 and exp = 2^n·(1 + r + r²·P(r)),
+  ;; P the degree-5 polynomial of Cephes's expf, evaluated in Estrin's order (three independent
+  ;; pairs, then two steps in r²: a shorter chain of dependent operations than Horner's, which
+  ;; bounded the loop); 2^n is added to the exponent bits. The gradient's pass (`grad` 1) adds to
+  ;; r what d lost, exactly (TwoSum: x - mh = d + e), and - ml, so its argument keeps every bit;
+  ;; the forward's sum, whose shift is the row's max (a float, ml 0), leaves out e: its
+  ;; exps are those of the rounded d, within a few ulps, and the 6 additions (the loop's
+  ;; bound: the CPU's floating-point adders) are saved. Lanes whose |d| is above 87 (a result
+  ;; that is not a normal float) or NaN take $fexp in double, rounded to float32; with `check` 0
+  ;; the caller knows every d is in range and the lanes are not tested (the same bits for such a
+  ;; row).
   (func $row (param $x i32) (param $end i32) (param $mh v128) (param $ml v128) (param $frac i32)
     (param $grad i32) (param $k v128) (param $b v128) (param $o i32) (param $check i32) (result f64)
-    (local $four i32) (local $v v128) (local $d v128) (local $bb v128) (local $e v128) (local $n v128)
-    (local $r v128) (local $q v128) (local $y v128) (local $ok v128) (local $s01 v128) (local $s23 v128) (local $tail f64)
+    (local $four i32) (local $v v128) (local $d v128) (local $bb v128) (local $n v128)
+    (local $r v128) (local $r2 v128) (local $y v128) (local $ok v128) (local $s01 v128) (local $s23 v128) (local $tail f64) (local $subb i32)
+    (local.set $subb (v128.any_true (local.get $b)))
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
       (local.set $four (i32.le_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
@@ -58,35 +64,47 @@
         (then (v128.load (local.get $x)))
         (else (v128.load32_splat (local.get $x)))))
       (local.set $d (f32x4.sub (local.get $v) (local.get $mh)))
-      (local.set $bb (f32x4.sub (local.get $d) (local.get $v)))
-      (local.set $e (f32x4.sub
-        (f32x4.sub (f32x4.sub (local.get $v) (f32x4.sub (local.get $d) (local.get $bb))) (f32x4.add (local.get $mh) (local.get $bb)))
-        (local.get $ml)))
       (local.set $n (f32x4.nearest (f32x4.mul (local.get $d) (v128.const f32x4 0x1.715476p+0 0x1.715476p+0 0x1.715476p+0 0x1.715476p+0))))
-      (local.set $r (f32x4.add
-        (f32x4.sub
-          (f32x4.sub (local.get $d) (f32x4.mul (local.get $n) (v128.const f32x4 0x1.63p-1 0x1.63p-1 0x1.63p-1 0x1.63p-1)))
-          (f32x4.mul (local.get $n) (v128.const f32x4 -0x1.bd0106p-13 -0x1.bd0106p-13 -0x1.bd0106p-13 -0x1.bd0106p-13)))
-        (local.get $e)))
-      (local.set $q (f32x4.add (f32x4.mul (local.get $r) (v128.const f32x4 0x1.a0d2cep-13 0x1.a0d2cep-13 0x1.a0d2cep-13 0x1.a0d2cep-13))
-        (v128.const f32x4 0x1.6e879cp-10 0x1.6e879cp-10 0x1.6e879cp-10 0x1.6e879cp-10)))
-      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0x1.111210p-7 0x1.111210p-7 0x1.111210p-7 0x1.111210p-7)))
-      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0x1.555382p-5 0x1.555382p-5 0x1.555382p-5 0x1.555382p-5)))
-      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0x1.555554p-3 0x1.555554p-3 0x1.555554p-3 0x1.555554p-3)))
-      (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $r)) (v128.const f32x4 0.5 0.5 0.5 0.5)))
+      (local.set $r (f32x4.sub
+        (f32x4.sub (local.get $d) (f32x4.mul (local.get $n) (v128.const f32x4 0x1.63p-1 0x1.63p-1 0x1.63p-1 0x1.63p-1)))
+        (f32x4.mul (local.get $n) (v128.const f32x4 -0x1.bd0106p-13 -0x1.bd0106p-13 -0x1.bd0106p-13 -0x1.bd0106p-13))))
+      (if (local.get $grad) (then
+        (local.set $bb (f32x4.sub (local.get $d) (local.get $v)))
+        (local.set $r (f32x4.add (local.get $r) (f32x4.sub
+          (f32x4.sub (f32x4.sub (local.get $v) (f32x4.sub (local.get $d) (local.get $bb))) (f32x4.add (local.get $mh) (local.get $bb)))
+          (local.get $ml))))))
+      (local.set $r2 (f32x4.mul (local.get $r) (local.get $r)))
       (local.set $y (f32x4.add
-        (f32x4.add (f32x4.mul (local.get $q) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r))
+        (f32x4.add
+          (f32x4.mul
+            (f32x4.add
+              (f32x4.mul
+                (f32x4.add
+                  (f32x4.mul
+                    (f32x4.add (f32x4.mul (local.get $r) (v128.const f32x4 0x1.a0d2cep-13 0x1.a0d2cep-13 0x1.a0d2cep-13 0x1.a0d2cep-13))
+                      (v128.const f32x4 0x1.6e879cp-10 0x1.6e879cp-10 0x1.6e879cp-10 0x1.6e879cp-10))
+                    (local.get $r2))
+                  (f32x4.add (f32x4.mul (local.get $r) (v128.const f32x4 0x1.111210p-7 0x1.111210p-7 0x1.111210p-7 0x1.111210p-7))
+                    (v128.const f32x4 0x1.555382p-5 0x1.555382p-5 0x1.555382p-5 0x1.555382p-5)))
+                (local.get $r2))
+              (f32x4.add (f32x4.mul (local.get $r) (v128.const f32x4 0x1.555554p-3 0x1.555554p-3 0x1.555554p-3 0x1.555554p-3))
+                (v128.const f32x4 0.5 0.5 0.5 0.5)))
+            (local.get $r2))
+          (local.get $r))
         (v128.const f32x4 1 1 1 1)))
       (local.set $y (i32x4.add (local.get $y) (i32x4.shl (i32x4.trunc_sat_f32x4_s (local.get $n)) (i32.const 23))))
       (if (local.get $check) (then
-        (local.set $ok (v128.and
-          (f32x4.ge (local.get $d) (v128.const f32x4 -87 -87 -87 -87))
-          (f32x4.le (local.get $d) (v128.const f32x4 88 88 88 88))))
+        ;; |d| <= 87 (not NaN) as integers: |d|'s bits below those of the next float after 87
+        (local.set $ok (i32x4.lt_s
+          (v128.and (local.get $d) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
+          (v128.const i32x4 0x42ae0001 0x42ae0001 0x42ae0001 0x42ae0001)))
         (if (i32.eqz (i32x4.all_true (local.get $ok))) (then
           (local.set $y (v128.bitselect (local.get $y) (call $exp4_wide (local.get $v) (local.get $mh) (local.get $ml) (local.get $frac)) (local.get $ok)))))))
       (if (local.get $grad)
         (then
-          (local.set $y (f32x4.sub (f32x4.mul (local.get $y) (local.get $k)) (local.get $b)))
+          (local.set $y (f32x4.mul (local.get $y) (local.get $k)))
+          ;; y - (+0) is y, bit for bit (-0 and NaN too): one addition fewer without smoothing
+          (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
           (if (local.get $four)
             (then (v128.store (local.get $o) (local.get $y)))
             (else (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $y))))))

@@ -19,8 +19,10 @@ import { matmulInto } from './matmul.js';
 // loops below; both make the same float32 and double operations, so they give the same bits.
 // Everything per position (targets, weights, smoothing, reductions) is one loop in TypeScript.
 // exp bounds these passes: for float32 logits it is computed in float32, four lanes at a time in
-// WebAssembly (`expF32` below, one lane), within 1 ulp of exp rounded to float32; float64 ones,
-// whose results need more, keep Math.exp. Rows are independent: a large pass is cut into blocks of
+// WebAssembly (`expF32` below, one lane): the gradient's within 1 ulp of exp rounded to float32;
+// the forward's sum takes the exp of x - m rounded to float (each term off by at most 2^-24·|x - m|
+// relatively, so log s by 2^-24 times the softmax-weighted mean of m - x: far below the loss's own
+// float32 rounding). float64 logits, whose results need more, keep Math.exp. Rows are independent: a large pass is cut into blocks of
 // rows that the CPU worker threads share (wasmRunParts), each row computed as on one thread.
 // Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
 
@@ -87,21 +89,22 @@ const ROUND = 6755399441055744; // adding then subtracting 1.5·2^52 rounds to a
 
 /**
  * exp(x - (mh + ml)) for float32 x, mh and ml, as one lane of wasm/loss.wat's $row computes it
- * (see there), every float32 operation rounded by Math.fround: the same bits.
+ * (see there), every float32 operation rounded by Math.fround: the same bits. `exact` false (the
+ * forward's sum, whose shift is a float) leaves out the rounding error of x - mh, as $row does.
  */
-function expF32(x: number, mh: number, ml: number): number {
+function expF32(x: number, mh: number, ml: number, exact = true): number {
   const d = f32(x - mh);
-  if (!(d >= -87 && d <= 88)) return f32(fastExp(x - mh - ml));
-  const bb = f32(d - x);
-  const e = f32(f32(f32(x - f32(d - bb)) - f32(mh + bb)) - ml);
+  if (!(Math.abs(d) <= 87)) return f32(fastExp(x - mh - ml));
   const n = f32(d * LOG2E) + ROUND - ROUND;
-  const r = f32(f32(f32(d - f32(n * C1)) - f32(n * C2)) + e);
-  let q = f32(f32(r * P0) + P1);
-  q = f32(f32(q * r) + P2);
-  q = f32(f32(q * r) + P3);
-  q = f32(f32(q * r) + P4);
-  q = f32(f32(q * r) + 0.5);
-  return f32(f32(f32(q * f32(r * r)) + r) + 1) * 2 ** n; // 2^n: exact, the result being a normal float
+  let r = f32(f32(d - f32(n * C1)) - f32(n * C2));
+  if (exact) {
+    const bb = f32(d - x);
+    r = f32(r + f32(f32(f32(x - f32(d - bb)) - f32(mh + bb)) - ml));
+  }
+  const r2 = f32(r * r);
+  const hi = f32(f32(f32(f32(r * P0) + P1) * r2) + f32(f32(r * P2) + P3));
+  const q = f32(f32(hi * r2) + f32(f32(r * P4) + 0.5));
+  return f32(f32(f32(q * r2) + r) + 1) * 2 ** n; // 2^n: exact, the result being a normal float
 }
 
 /**
@@ -130,8 +133,8 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
       let tail = 0;
       let c = 0;
       let i = rows[p]!;
-      for (; c < C4; c++, i += step) lane[c & 3]! += expF32(a[i]!, m, 0);
-      for (; c < C; c++, i += step) tail += expF32(a[i]!, m, 0);
+      for (; c < C4; c++, i += step) lane[c & 3]! += expF32(a[i]!, m, 0, false);
+      for (; c < C; c++, i += step) tail += expF32(a[i]!, m, 0, false);
       s = lane[0]! + lane[1]! + (lane[2]! + lane[3]!) + tail;
     } else {
       for (let c = 0, i = rows[p]!; c < C; c++, i += step) s += Math.exp(a[i]! - m);
