@@ -141,11 +141,13 @@
   ;; For each of `rows` rows of C logits from x: the max m, starting from -FLT_MAX (so NaNs are
   ;; passed over and an all -inf row gives s = 0), with -0 made +0 (the lanes meet zeros in
   ;; another order than one loop would), and s = Σ exp(x - m) by $row; written as the doubles
-  ;; (m, s) per row at `out`. The same loops take the row's least value mn (NaNs passed over
+  ;; (m, s) per row at `out`, then the row's target logit x[y] as a double in the third double,
+  ;; which holds y before (y < 0: none, that double left as it is), read while the row is in
+  ;; cache (from the caller, each a cache miss on large logits). The same loops take the row's least value mn (NaNs passed over
   ;; alike): when mn - m >= -87, every x - m is in [-87, 0] or NaN, and $row need not test its
   ;; lanes' range (a NaN lane gives a NaN sum on either path).
   (func $ce_stats (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
-    (local $end i32) (local $end4 i32) (local $i i32) (local $mv v128) (local $nv v128) (local $m f32) (local $mn f32) (local $v f32)
+    (local $end i32) (local $end4 i32) (local $i i32) (local $mv v128) (local $nv v128) (local $m f32) (local $mn f32) (local $v f32) (local $y i32)
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
       (local.set $end (i32.add (local.get $x) (i32.shl (local.get $C) (i32.const 2))))
@@ -178,17 +180,21 @@
       (f64.store offset=8 (local.get $out) (call $row (local.get $x) (local.get $end) (f32x4.splat (local.get $m)) (v128.const i64x2 0 0)
         (local.get $frac) (i32.const 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0) (i32.const 0)
         (i32.eqz (f32.ge (f32.sub (local.get $mn) (local.get $m)) (f32.const -87)))))
-      (local.set $out (i32.add (local.get $out) (i32.const 16)))
+      (local.set $y (i32.trunc_f64_s (f64.load offset=16 (local.get $out))))
+      (if (i32.ge_s (local.get $y) (i32.const 0)) (then
+        (f64.store offset=16 (local.get $out) (f64.promote_f32 (f32.load (i32.add (local.get $x) (i32.shl (local.get $y) (i32.const 2))))))))
+      (local.set $out (i32.add (local.get $out) (i32.const 24)))
       (local.set $x (local.get $end))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))
 
   ;; o[c] = exp(x[c] - shift)·k - b over each row's C classes (x and o both rows of C) by $row,
   ;; in float32: the shift as a pair of floats (its float, and what is left), k and b rounded to
-  ;; float. The doubles (shift, k, b, skip) per row are at `params`; a row whose skip is not 0 is
-  ;; zero-filled.
+  ;; float; then the target's term t is taken off o[y], in double, rounded to float (as
+  ;; JavaScript's `o[y] -= t` on a Float32Array), while the row is in cache. The doubles
+  ;; (shift, k, b, skip, y, t) per row are at `params`; a row whose skip is not 0 is zero-filled.
   (func $ce_grad (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
-    (local $bytes i32) (local $shift f64) (local $mh f32)
+    (local $bytes i32) (local $shift f64) (local $mh f32) (local $at i32)
     (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
@@ -201,11 +207,13 @@
             (local.get $frac) (i32.const 1)
             (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params))))
             (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params))))
-            (local.get $o) (i32.const 1))))
+            (local.get $o) (i32.const 1)))
+          (local.set $at (i32.add (local.get $o) (i32.shl (i32.trunc_f64_s (f64.load offset=32 (local.get $params))) (i32.const 2))))
+          (f32.store (local.get $at) (f32.demote_f64 (f64.sub (f64.promote_f32 (f32.load (local.get $at))) (f64.load offset=40 (local.get $params))))))
         (else (memory.fill (local.get $o) (i32.const 0) (local.get $bytes))))
       (local.set $x (i32.add (local.get $x) (local.get $bytes)))
       (local.set $o (i32.add (local.get $o) (local.get $bytes)))
-      (local.set $params (i32.add (local.get $params) (i32.const 32)))
+      (local.set $params (i32.add (local.get $params) (i32.const 48)))
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))
 
@@ -221,9 +229,9 @@
     (local.set $x (i32.add (i32.load offset=4 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2))))
     (if (i32.eqz (i32.load (local.get $job)))
       (then (call $ce_stats (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
-        (i32.add (i32.load offset=20 (local.get $job)) (i32.shl (local.get $r0) (i32.const 4)))))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 24)))))
       (else (call $ce_grad (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
-        (i32.add (i32.load offset=20 (local.get $job)) (i32.shl (local.get $r0) (i32.const 5)))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 48)))
         (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))))
   ;; The first row of part p: p·rows/parts (in 64 bits: p·rows may pass 2^31).
   (func $split (param $job i32) (param $p i32) (result i32)
