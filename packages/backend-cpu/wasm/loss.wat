@@ -44,8 +44,9 @@
   ;; r = d - n·ln2 (ln2 as C1 + C2, n·C1 exact), |r| <= ln2/2 and exp = 2^n·(1 + r + r²·P(r)),
   ;; P the degree-5 polynomial of Cephes's expf, evaluated in Estrin's order (three independent
   ;; pairs, then two steps in r²: a shorter chain of dependent operations than Horner's, which
-  ;; bounded the loop); 2^n is added to the exponent bits. The gradient's pass (`grad` 1) adds to
-  ;; r what d lost, exactly (TwoSum: x - mh = d + e), and - ml, so its argument keeps every bit;
+  ;; bounded the loop); 2^n is added to the exponent bits. The gradient's pass (`grad` 1 or 2) adds
+  ;; to r what d lost, exactly (x - mh = d + e: TwoSum, or with `grad` 2, where the caller knows
+  ;; every |x| <= |mh|, Fast2Sum, the same e), and - ml, so its argument keeps every bit;
   ;; the forward's sum, whose shift is the row's max (a float, ml 0), leaves out e: its
   ;; exps are those of the rounded d, within a few ulps, and the 6 additions (the loop's
   ;; bound: the CPU's floating-point adders) are saved. Lanes whose |d| is above 87 (a result
@@ -71,7 +72,9 @@
       (if (local.get $grad) (then
         (local.set $bb (f32x4.sub (local.get $d) (local.get $v)))
         (local.set $r (f32x4.add (local.get $r) (f32x4.sub
-          (f32x4.sub (f32x4.sub (local.get $v) (f32x4.sub (local.get $d) (local.get $bb))) (f32x4.add (local.get $mh) (local.get $bb)))
+          (if (result v128) (i32.eq (local.get $grad) (i32.const 2))
+            (then (f32x4.sub (local.get $v) (f32x4.add (local.get $d) (local.get $mh))))
+            (else (f32x4.sub (f32x4.sub (local.get $v) (f32x4.sub (local.get $d) (local.get $bb))) (f32x4.add (local.get $mh) (local.get $bb)))))
           (local.get $ml))))))
       (local.set $r2 (f32x4.mul (local.get $r) (local.get $r)))
       (local.set $y (f32x4.add
@@ -138,6 +141,37 @@
       (f64.sub (f64.sub (f64.promote_f32 (local.get $x)) (f64.promote_f32 (local.get $mh))) (f64.promote_f32 (local.get $ml)))
       (local.get $frac))))
 
+  ;; The max m and the least value mn of x[c] from x to end, as (m, mn, 0, 0): m from -FLT_MAX (so
+  ;; NaNs are passed over and an all -inf row gives -FLT_MAX), four lanes then the last C mod 4;
+  ;; mn likewise from inf.
+  (func $minmax (param $x i32) (param $end i32) (result v128)
+    (local $end4 i32) (local $i i32) (local $mv v128) (local $nv v128) (local $m f32) (local $mn f32) (local $v f32)
+    (local.set $end4 (i32.sub (local.get $end) (i32.and (i32.sub (local.get $end) (local.get $x)) (i32.const 15))))
+    (local.set $mv (v128.const f32x4 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127))
+    (local.set $nv (v128.const f32x4 inf inf inf inf))
+    (local.set $i (local.get $x))
+    (block $e (loop $l
+      (br_if $e (i32.ge_u (local.get $i) (local.get $end4)))
+      ;; pmax(m, v) = m < v ? v : m: the scalar `if (v > m) m = v` in each lane; pmin likewise
+      (local.set $mv (f32x4.pmax (local.get $mv) (v128.load (local.get $i))))
+      (local.set $nv (f32x4.pmin (local.get $nv) (v128.load (local.get $i))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $l)))
+    (local.set $mn (f32.min (f32.min (f32x4.extract_lane 0 (local.get $nv)) (f32x4.extract_lane 1 (local.get $nv)))
+      (f32.min (f32x4.extract_lane 2 (local.get $nv)) (f32x4.extract_lane 3 (local.get $nv)))))
+    (local.set $m (f32x4.extract_lane 0 (local.get $mv)))
+    (if (f32.gt (f32x4.extract_lane 1 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 1 (local.get $mv)))))
+    (if (f32.gt (f32x4.extract_lane 2 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 2 (local.get $mv)))))
+    (if (f32.gt (f32x4.extract_lane 3 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 3 (local.get $mv)))))
+    (block $e (loop $l
+      (br_if $e (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $v (f32.load (local.get $i)))
+      (if (f32.gt (local.get $v) (local.get $m)) (then (local.set $m (local.get $v))))
+      (if (f32.lt (local.get $v) (local.get $mn)) (then (local.set $mn (local.get $v))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $l)))
+    (f32x4.replace_lane 1 (f32x4.splat (local.get $m)) (local.get $mn)))
+
   ;; For each of `rows` rows of C logits from x: the max m, starting from -FLT_MAX (so NaNs are
   ;; passed over and an all -inf row gives s = 0), with -0 made +0 (the lanes meet zeros in
   ;; another order than one loop would), and s = Σ exp(x - m) by $row; written as the doubles
@@ -147,34 +181,13 @@
   ;; alike): when mn - m >= -87, every x - m is in [-87, 0] or NaN, and $row need not test its
   ;; lanes' range (a NaN lane gives a NaN sum on either path).
   (func $ce_stats (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
-    (local $end i32) (local $end4 i32) (local $i i32) (local $mv v128) (local $nv v128) (local $m f32) (local $mn f32) (local $v f32) (local $y i32)
+    (local $end i32) (local $mm v128) (local $m f32) (local $mn f32) (local $y i32)
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
       (local.set $end (i32.add (local.get $x) (i32.shl (local.get $C) (i32.const 2))))
-      (local.set $end4 (i32.add (local.get $x) (i32.shl (i32.and (local.get $C) (i32.const -4)) (i32.const 2))))
-      (local.set $mv (v128.const f32x4 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127 -0x1.fffffep+127))
-      (local.set $nv (v128.const f32x4 inf inf inf inf))
-      (local.set $i (local.get $x))
-      (block $e (loop $l
-        (br_if $e (i32.ge_u (local.get $i) (local.get $end4)))
-        ;; pmax(m, v) = m < v ? v : m: the scalar `if (v > m) m = v` in each lane; pmin likewise
-        (local.set $mv (f32x4.pmax (local.get $mv) (v128.load (local.get $i))))
-        (local.set $nv (f32x4.pmin (local.get $nv) (v128.load (local.get $i))))
-        (local.set $i (i32.add (local.get $i) (i32.const 16)))
-        (br $l)))
-      (local.set $mn (f32.min (f32.min (f32x4.extract_lane 0 (local.get $nv)) (f32x4.extract_lane 1 (local.get $nv)))
-        (f32.min (f32x4.extract_lane 2 (local.get $nv)) (f32x4.extract_lane 3 (local.get $nv)))))
-      (local.set $m (f32x4.extract_lane 0 (local.get $mv)))
-      (if (f32.gt (f32x4.extract_lane 1 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 1 (local.get $mv)))))
-      (if (f32.gt (f32x4.extract_lane 2 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 2 (local.get $mv)))))
-      (if (f32.gt (f32x4.extract_lane 3 (local.get $mv)) (local.get $m)) (then (local.set $m (f32x4.extract_lane 3 (local.get $mv)))))
-      (block $e (loop $l
-        (br_if $e (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $v (f32.load (local.get $i)))
-        (if (f32.gt (local.get $v) (local.get $m)) (then (local.set $m (local.get $v))))
-        (if (f32.lt (local.get $v) (local.get $mn)) (then (local.set $mn (local.get $v))))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $l)))
+      (local.set $mm (call $minmax (local.get $x) (local.get $end)))
+      (local.set $m (f32x4.extract_lane 0 (local.get $mm)))
+      (local.set $mn (f32x4.extract_lane 1 (local.get $mm)))
       (local.set $m (f32.add (local.get $m) (f32.const 0)))
       (f64.store (local.get $out) (f64.promote_f32 (local.get $m)))
       (f64.store offset=8 (local.get $out) (call $row (local.get $x) (local.get $end) (f32x4.splat (local.get $m)) (v128.const i64x2 0 0)
@@ -190,11 +203,12 @@
 
   ;; o[c] = exp(x[c] - shift)·k - b over each row's C classes (x and o both rows of C) by $row,
   ;; in float32: the shift as a pair of floats (its float, and what is left), k and b rounded to
-  ;; float; then the target's term t is taken off o[y], in double, rounded to float (as
+  ;; float (the row's least and greatest logits first: where they allow, $row takes Fast2Sum and
+  ;; skips the lanes' range test, the same bits); then the target's term t is taken off o[y], in double, rounded to float (as
   ;; JavaScript's `o[y] -= t` on a Float32Array), while the row is in cache. The doubles
   ;; (shift, k, b, skip, y, t) per row are at `params`; a row whose skip is not 0 is zero-filled.
   (func $ce_grad (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
-    (local $bytes i32) (local $shift f64) (local $mh f32) (local $at i32)
+    (local $bytes i32) (local $shift f64) (local $mh f32) (local $at i32) (local $mm v128) (local $hi f32) (local $lo f32)
     (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
@@ -202,12 +216,23 @@
         (then
           (local.set $shift (f64.load (local.get $params)))
           (local.set $mh (f32.demote_f64 (local.get $shift)))
+          (local.set $mm (call $minmax (local.get $x) (i32.add (local.get $x) (local.get $bytes))))
+          (local.set $hi (f32x4.extract_lane 0 (local.get $mm)))
+          (local.set $lo (f32x4.extract_lane 1 (local.get $mm)))
           (drop (call $row (local.get $x) (i32.add (local.get $x) (local.get $bytes))
             (f32x4.splat (local.get $mh)) (f32x4.splat (f32.demote_f64 (f64.sub (local.get $shift) (f64.promote_f32 (local.get $mh)))))
-            (local.get $frac) (i32.const 1)
+            (local.get $frac)
+            ;; every |x| <= |mh|: Fast2Sum's error of x - mh is exact, TwoSum's bits in three operations fewer
+            (select (i32.const 2) (i32.const 1) (i32.and
+              (f32.ge (local.get $lo) (f32.neg (f32.abs (local.get $mh))))
+              (f32.le (local.get $hi) (f32.abs (local.get $mh)))))
             (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params))))
             (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params))))
-            (local.get $o) (i32.const 1)))
+            (local.get $o)
+            ;; every x - mh within [-87, 87] (NaNs passed over: a NaN lane gives NaN either way): no lane test
+            (i32.eqz (i32.and
+              (f32.ge (f32.sub (local.get $lo) (local.get $mh)) (f32.const -87))
+              (f32.le (f32.sub (local.get $hi) (local.get $mh)) (f32.const 87))))))
           (local.set $at (i32.add (local.get $o) (i32.shl (i32.trunc_f64_s (f64.load offset=32 (local.get $params))) (i32.const 2))))
           (f32.store (local.get $at) (f32.demote_f64 (f64.sub (f64.promote_f32 (f32.load (local.get $at))) (f64.load offset=40 (local.get $params))))))
         (else (memory.fill (local.get $o) (i32.const 0) (local.get $bytes))))
