@@ -20,10 +20,11 @@ import { matmulInto } from './matmul.js';
 // Everything per position (targets, weights, smoothing, reductions) is one loop in TypeScript.
 // exp bounds these passes: for float32 logits it is computed in float32, four lanes at a time in
 // WebAssembly (`expF32` below, one lane): the gradient's within 1 ulp of exp rounded to float32;
-// the forward's sum takes the exp of x - m rounded to float (each term off by at most 2^-24·|x - m|
-// relatively, so log s by 2^-24 times the softmax-weighted mean of m - x: far below the loss's own
-// float32 rounding). float64 logits, whose results need more, keep Math.exp. Rows are independent: a large pass is cut into blocks of
-// rows that the CPU worker threads share (wasmRunParts), each row computed as on one thread.
+// the forward's sum takes the exp of x - m rounded to float (each term off by at most
+// 2^-24·|x - m| relatively, so log s by 2^-24 times the softmax-weighted mean of m - x: far below
+// the loss's own float32 rounding). float64 logits, whose results need more, keep Math.exp. Rows
+// are independent: a large pass is cut into blocks of rows that the CPU worker threads share
+// (wasmRunParts), each row computed as on one thread.
 // Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
 
 interface LossExports {
@@ -108,8 +109,8 @@ function expF32(x: number, mh: number, ml: number, exact = true): number {
 }
 
 /**
- * (m, s, x[y]) per position: the row's max (from the largest finite negative, so an all -inf row gives
- * s = 0 and lse = -inf) and Σ exp(x - m). float32 rows sum their exps as wasm/loss.wat's $row
+ * (m, s, x[y]) per position: the row's max (from the largest finite negative, so an all -inf row
+ * gives s = 0 and lse = -inf) and Σ exp(x - m). float32 rows sum their exps as wasm/loss.wat's $row
  * does: in double, four sums by class mod 4 over the groups of four, then the last C mod 4.
  * x[y] is the row's target logit, y = ys[p] (checked; y < 0: none, and the value unused), read
  * in the same pass, while the row is in cache.
@@ -152,9 +153,9 @@ function rowStats(x: CpuView, r: Rows, ys: Int32Array): { a: Float64Array; free(
 /**
  * o = exp(x - shift)·k - b over each position's row, then o[y] -= t at its target (in double,
  * as the row pass does, while the row is in cache); (shift, k, b, skip, y, t) per position in
- * `params`; skipped rows are zero-filled. For float32, in float32 as wasm/loss.wat's ce_grad computes it: the
- * shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly kernels, when x and
- * o can take them.
+ * `params`; skipped rows are zero-filled. For float32, in float32 as wasm/loss.wat's ce_grad
+ * computes it: the shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly
+ * kernels, when x and o can take them.
  */
 function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
   if (w && wasmAddress(params) >= 0) {
