@@ -71,6 +71,13 @@ function worst(x: Float32Array, C: number, m: Float32Array, l: Float32Array, got
   return w;
 }
 const zero = new Float32Array(1);
+/** The spacing of float32 values at v. */
+const ulps32 = (v: number) => {
+  const f = Math.fround(Math.abs(v));
+  word[0] = f;
+  bits[0] = bits[0]! + 1;
+  return word[0]! - f;
+};
 
 /** Where two float32 arrays first differ in bits (NaN payloads aside), or 'nowhere'. */
 function firstDifference(a: Float32Array, b: Float32Array): string {
@@ -136,6 +143,39 @@ describe("cross-entropy's float32 exp", () => {
     expect(got[3]).toBe(Infinity);
     expect(firstDifference(expRows(Float32Array.from(x), x.length, zero, zero, false), got)).toBe('nowhere');
     release(x);
+  });
+
+  // The forward's sum takes the exp of x - m rounded to float (not of x - m exactly): each term
+  // off by at most 2^-24·|x - m| relatively, beside its own 1 ulp, so log Σ exp(x - m) by at most
+  // 2^-24·E[m - x] + 2^-23, E the softmax's mean, before the stored float's rounding.
+  it('gives the forward its log-sum within the bound of the rounded argument, on both paths', () => {
+    const forward = getKernel('crossEntropy', 'cpu') as CpuKernel<ClassLossAttrs>;
+    tg.manualSeed(5);
+    const P = 64, C = 1000;
+    const u = tg.randn([P * C]).dataSync();
+    const xs = Float32Array.from(u, (v, i) => v * [0.5, 3, 10, 40][Math.floor(i / C) % 4]! + [0, 7, -300, 1e3][Math.floor(i / C / 4) % 4]!);
+    const logSums = (x: Float32Array) => {
+      const stats = new Float32Array(2 * P);
+      forward([view(x, [P, C]), view(new Int32Array(P), [P])], [view(new Float32Array(1), []), view(stats, [P, 2]), view(new Float32Array(1), [])], { ...attrs, reduction: 'mean' }, 'crossEntropy');
+      return stats;
+    };
+    const x = floats(P * C);
+    x.set(xs);
+    const before = cpuKernelInfo().wasmKernelCalls;
+    const got = logSums(x);
+    expect(cpuKernelInfo().wasmKernelCalls - before).toBe(WASM ? 1 : 0);
+    expect(firstDifference(logSums(Float32Array.from(xs)), got)).toBe('nowhere');
+    release(x);
+    for (let p = 0; p < P; p++) {
+      const row = xs.subarray(p * C, (p + 1) * C);
+      const m = Math.max(...row);
+      let s = 0, sd = 0;
+      for (const v of row) (s += Math.exp(v - m)), (sd += Math.exp(v - m) * (m - v));
+      const exact = Math.log(s);
+      const bound = 2 ** -24 * (sd / s) + 2 ** -23 + ulps32(exact) / 2;
+      expect(got[2 * p]).toBe(m);
+      expect(Math.abs(got[2 * p + 1]! - exact), `row ${p}: log-sum ${got[2 * p + 1]}, exactly ${exact}`).toBeLessThanOrEqual(bound);
+    }
   });
 
   it.skipIf(!WASM)('the TypeScript loops give the WebAssembly bits over a dense run of arguments', () => {

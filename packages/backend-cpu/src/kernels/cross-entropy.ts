@@ -19,9 +19,12 @@ import { matmulInto } from './matmul.js';
 // loops below; both make the same float32 and double operations, so they give the same bits.
 // Everything per position (targets, weights, smoothing, reductions) is one loop in TypeScript.
 // exp bounds these passes: for float32 logits it is computed in float32, four lanes at a time in
-// WebAssembly (`expF32` below, one lane), within 1 ulp of exp rounded to float32; float64 ones,
-// whose results need more, keep Math.exp. Rows are independent: a large pass is cut into blocks of
-// rows that the CPU worker threads share (wasmRunParts), each row computed as on one thread.
+// WebAssembly (`expF32` below, one lane): the gradient's within 1 ulp of exp rounded to float32;
+// the forward's sum takes the exp of x - m rounded to float (each term off by at most
+// 2^-24·|x - m| relatively, so log s by 2^-24 times the softmax-weighted mean of m - x: far below
+// the loss's own float32 rounding). float64 logits, whose results need more, keep Math.exp. Rows
+// are independent: a large pass is cut into blocks of rows that the CPU worker threads share
+// (wasmRunParts), each row computed as on one thread.
 // Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
 
 interface LossExports {
@@ -87,33 +90,37 @@ const ROUND = 6755399441055744; // adding then subtracting 1.5·2^52 rounds to a
 
 /**
  * exp(x - (mh + ml)) for float32 x, mh and ml, as one lane of wasm/loss.wat's $row computes it
- * (see there), every float32 operation rounded by Math.fround: the same bits.
+ * (see there), every float32 operation rounded by Math.fround: the same bits. `exact` false (the
+ * forward's sum, whose shift is a float) leaves out the rounding error of x - mh, as $row does.
  */
-function expF32(x: number, mh: number, ml: number): number {
+function expF32(x: number, mh: number, ml: number, exact = true): number {
   const d = f32(x - mh);
-  if (!(d >= -87 && d <= 88)) return f32(fastExp(x - mh - ml));
-  const bb = f32(d - x);
-  const e = f32(f32(f32(x - f32(d - bb)) - f32(mh + bb)) - ml);
+  if (!(Math.abs(d) <= 87)) return f32(fastExp(x - mh - ml));
   const n = f32(d * LOG2E) + ROUND - ROUND;
-  const r = f32(f32(f32(d - f32(n * C1)) - f32(n * C2)) + e);
-  let q = f32(f32(r * P0) + P1);
-  q = f32(f32(q * r) + P2);
-  q = f32(f32(q * r) + P3);
-  q = f32(f32(q * r) + P4);
-  q = f32(f32(q * r) + 0.5);
-  return f32(f32(f32(q * f32(r * r)) + r) + 1) * 2 ** n; // 2^n: exact, the result being a normal float
+  let r = f32(f32(d - f32(n * C1)) - f32(n * C2));
+  if (exact) {
+    const bb = f32(d - x);
+    r = f32(r + f32(f32(f32(x - f32(d - bb)) - f32(mh + bb)) - ml));
+  }
+  const r2 = f32(r * r);
+  const hi = f32(f32(f32(f32(r * P0) + P1) * r2) + f32(f32(r * P2) + P3));
+  const q = f32(f32(hi * r2) + f32(f32(r * P4) + 0.5));
+  return f32(f32(f32(q * r2) + r) + 1) * 2 ** n; // 2^n: exact, the result being a normal float
 }
 
 /**
- * (m, s) per position: the row's max (from the largest finite negative, so an all -inf row gives
- * s = 0 and lse = -inf) and Σ exp(x - m). float32 rows sum their exps as wasm/loss.wat's $row
+ * (m, s, x[y]) per position: the row's max (from the largest finite negative, so an all -inf row
+ * gives s = 0 and lse = -inf) and Σ exp(x - m). float32 rows sum their exps as wasm/loss.wat's $row
  * does: in double, four sums by class mod 4 over the groups of four, then the last C mod 4.
+ * x[y] is the row's target logit, y = ys[p] (checked; y < 0: none, and the value unused), read
+ * in the same pass, while the row is in cache.
  */
-function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
+function rowStats(x: CpuView, r: Rows, ys: Int32Array): { a: Float64Array; free(): void } {
   const { C, step, rows } = r;
   const w = rows.length > 0 ? wasmLoss(x) : undefined;
-  const out = doubles(2 * rows.length, !!w);
+  const out = doubles(3 * rows.length, !!w);
   if (w) {
+    for (let p = 0; p < rows.length; p++) out.a[3 * p + 2] = ys[p]!; // the pass replaces it by x[y]
     rowPass(0, x, rows.length, C, w, wasmAddress(out.a));
     return out;
   }
@@ -130,23 +137,25 @@ function rowStats(x: CpuView, r: Rows): { a: Float64Array; free(): void } {
       let tail = 0;
       let c = 0;
       let i = rows[p]!;
-      for (; c < C4; c++, i += step) lane[c & 3]! += expF32(a[i]!, m, 0);
-      for (; c < C; c++, i += step) tail += expF32(a[i]!, m, 0);
+      for (; c < C4; c++, i += step) lane[c & 3]! += expF32(a[i]!, m, 0, false);
+      for (; c < C; c++, i += step) tail += expF32(a[i]!, m, 0, false);
       s = lane[0]! + lane[1]! + (lane[2]! + lane[3]!) + tail;
     } else {
       for (let c = 0, i = rows[p]!; c < C; c++, i += step) s += Math.exp(a[i]! - m);
     }
-    out.a[2 * p] = m;
-    out.a[2 * p + 1] = s;
+    out.a[3 * p] = m;
+    out.a[3 * p + 1] = s;
+    out.a[3 * p + 2] = ys[p]! < 0 ? -1 : a[rows[p]! + ys[p]! * step]!;
   }
   return out;
 }
 
 /**
- * o = exp(x - shift)·k - b over each position's row, (shift, k, b, skip) per position in `params`;
- * skipped rows are zero-filled. For float32, in float32 as wasm/loss.wat's ce_grad computes it: the
- * shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly kernels, when x and
- * o can take them.
+ * o = exp(x - shift)·k - b over each position's row, then o[y] -= t at its target (in double,
+ * as the row pass does, while the row is in cache); (shift, k, b, skip, y, t) per position in
+ * `params`; skipped rows are zero-filled. For float32, in float32 as wasm/loss.wat's ce_grad
+ * computes it: the shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly
+ * kernels, when x and o can take them.
  */
 function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
   if (w && wasmAddress(params) >= 0) {
@@ -158,17 +167,18 @@ function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView,
   const single = !(oh instanceof Float64Array);
   for (let p = 0; p < rows.length; p++) {
     const j0 = outRows.rows[p]!;
-    if (params[4 * p + 3]) {
+    if (params[6 * p + 3]) {
       for (let c = 0, j = j0; c < C; c++, j += outStep) oh[j] = 0;
       continue;
     }
-    const shift = params[4 * p]!, k = params[4 * p + 1]!, b = params[4 * p + 2]!;
+    const shift = params[6 * p]!, k = params[6 * p + 1]!, b = params[6 * p + 2]!;
     if (single) {
       const mh = f32(shift), ml = f32(shift - mh), k32 = f32(k), b32 = f32(b);
       for (let c = 0, i = rows[p]!, j = j0; c < C; c++, i += step, j += outStep) oh[j] = f32(expF32(a[i]!, mh, ml) * k32) - b32;
     } else {
       for (let c = 0, i = rows[p]!, j = j0; c < C; c++, i += step, j += outStep) oh[j] = Math.exp(a[i]! - shift) * k - b;
     }
+    oh[j0 + params[6 * p + 4]! * outStep]! -= params[6 * p + 5]!;
   }
 }
 
@@ -183,40 +193,51 @@ function weightSum(w: CpuView | undefined, C: number): number {
 /** Offsets of a view's elements in row-major order. */
 const offsetsOf = (v: CpuView): Int32Array => lineBases(v.shape, v.strides, v.offset);
 
+/** Each position's class, -1 where ignored; an error names the first out of range. */
+function checkedTargets(t: CpuView, C: number, ignoreIndex: number, attrs: ClassLossAttrs): Int32Array {
+  const targets = offsetsOf(t);
+  const ys = new Int32Array(targets.length);
+  for (let p = 0; p < ys.length; p++) {
+    const y = t.handle[targets[p]!]!;
+    if (y === ignoreIndex) ys[p] = -1;
+    else if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t.shape, ignoreIndex, attrs.report);
+    else ys[p] = y;
+  }
+  return ys;
+}
+
 const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, total], attrs) => {
   const r = classRows(x!);
   const { C, step } = r;
-  const targets = offsetsOf(t!);
   const { reduction, ignoreIndex, labelSmoothing: eps } = attrs;
   const a = x!.handle;
-  const ty = t!.handle;
   const st = stats!.handle;
   const wv = w ? w.handle : undefined;
   const wOff = w ? w.offset : 0;
   const ws = w ? w.strides[0]! : 0;
   const sumW = weightSum(w, C);
   const per = reduction === 'none' ? out!.handle : undefined;
-  const ms = rowStats(x!, r);
+  const ys = checkedTargets(t!, C, ignoreIndex, attrs);
+  const ms = rowStats(x!, r, ys);
   try {
     let acc = 0;
     let W = 0;
     for (let p = 0; p < r.rows.length; p++) {
-      const y = ty[targets[p]!]!;
-      if (y === ignoreIndex) {
+      const y = ys[p]!;
+      if (y < 0) {
         if (per) per[p] = 0;
         st[2 * p] = 0;
         st[2 * p + 1] = 0;
         continue;
       }
-      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex, attrs.report);
       const base = r.rows[p]!;
-      const m = ms.a[2 * p]!;
+      const m = ms.a[3 * p]!;
       let sx = 0; // Σ w[c]·(x[c] - ref), for the smoothing term; ref removes a common offset
-      const ref = a[base]!;
+      const ref = eps > 0 ? a[base]! : 0;
       if (eps > 0) for (let c = 0, i = base; c < C; c++, i += step) sx += (wv ? wv[wOff + c * ws]! : 1) * (a[i]! - ref);
-      const logS = Math.log(ms.a[2 * p + 1]!);
+      const logS = Math.log(ms.a[3 * p + 1]!);
       const wy = wv ? wv[wOff + y * ws]! : 1;
-      let l = wy * (m - a[base + y * step]! + logS);
+      let l = wy * (m - ms.a[3 * p + 2]! + logS);
       if (eps > 0) l = (1 - eps) * l + (eps / C) * (sumW * (m - ref + logS) - sx);
       st[2 * p] = m;
       st[2 * p + 1] = logS;
@@ -242,9 +263,7 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
   const outRows = classRows(gx!);
   const { C } = r;
   const P = r.rows.length;
-  const targets = offsetsOf(t!);
   const { reduction, ignoreIndex, labelSmoothing: eps } = attrs;
-  const ty = t!.handle;
   const st = stats!.handle;
   const o = gx!.handle;
   const up = g!.shape.length === 0 ? undefined : offsetsOf(g!);
@@ -255,32 +274,32 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
   const sumW = weightSum(w, C);
   const u = eps / C;
   const kernels = P > 0 ? wasmLoss(x!, gx!) : undefined;
-  const params = doubles(4 * P, !!kernels);
+  const ys = checkedTargets(t!, C, ignoreIndex, attrs);
+  const params = doubles(6 * P, !!kernels);
   try {
     const scales = new Float64Array(P);
     for (let p = 0; p < P; p++) {
-      const y = ty[targets[p]!]!;
-      if (y === ignoreIndex) {
-        params.a[4 * p + 3] = 1; // a row of zeros
-        continue;
-      }
-      if (y < 0 || y >= C) throw classTargetError('crossEntropy', y, C, p, t!.shape, ignoreIndex, attrs.report);
+      const y = ys[p]!;
+      const q = params.a;
+      q[6 * p + 3] = y < 0 ? 1 : 0; // skipped: a row of zeros
+      if (y < 0) continue;
       const scale = (scales[p] = g!.handle[up ? up[p]! : g!.offset]! / W);
       const wy = wv ? wv[wOff + y * ws]! : 1;
-      params.a[4 * p] = st[2 * p]! + st[2 * p + 1]!;
-      params.a[4 * p + 1] = ((1 - eps) * wy + u * sumW) * scale;
-      params.a[4 * p + 2] = wv ? 0 : u * scale;
-      params.a[4 * p + 3] = 0;
+      q[6 * p] = st[2 * p]! + st[2 * p + 1]!;
+      q[6 * p + 1] = ((1 - eps) * wy + u * sumW) * scale;
+      q[6 * p + 2] = wv ? 0 : u * scale;
+      q[6 * p + 4] = y;
+      q[6 * p + 5] = (1 - eps) * wy * scale; // the target's term
     }
     expAffineRows(kernels, x!, r, gx!, outRows, params.a);
-    const outStep = outRows.step;
-    for (let p = 0; p < P; p++) {
-      if (params.a[4 * p + 3]) continue;
-      const y = ty[targets[p]!]!;
-      const scale = scales[p]!;
-      const ob = outRows.rows[p]!;
-      if (wv) for (let c = 0; c < C; c++) o[ob + c * outStep]! -= u * wv[wOff + c * ws]! * scale;
-      o[ob + y * outStep]! -= (1 - eps) * (wv ? wv[wOff + y * ws]! : 1) * scale;
+    // with class weights and smoothing, each class's own term (after the target's, taken in the pass)
+    if (wv && u > 0) {
+      const outStep = outRows.step;
+      for (let p = 0; p < P; p++) {
+        if (ys[p]! < 0) continue;
+        const ob = outRows.rows[p]!;
+        for (let c = 0; c < C; c++) o[ob + c * outStep]! -= u * wv[wOff + c * ws]! * scales[p]!;
+      }
     }
   } finally {
     params.free();
