@@ -124,12 +124,15 @@ export function combine(trace: Trace): Trace {
   const replaced = new Map<number, KernelStep>();
   const dropped = new Set<number>();
   const fused: string[] = [];
+  const inner: string[] = [];
   for (const g of new Set(member.values())) {
     if (g.kernel === 'partial') continue;
     const { nodes, args, outputs } = groupOf(g.members);
     const last = steps[g.members.at(-1)!] as KernelStep;
     const arg = (a: CombinedArg): Arg => ({ buf: a.buf, dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset });
-    const op = `fused(${nodes.map((n) => n.op).join(',')})`;
+    // a member the elementwise pass made is named by its ops, and listed once, in the combined name
+    const op = `fused(${nodes.map((n) => n.op.replace(/^fused\((.*)\)$/, '$1')).join(',')})`;
+    for (const n of nodes) if (n.op.startsWith('fused(')) inner.push(n.op);
     fused.push(op);
     replaced.set(g.members.at(-1)!, {
       kind: 'kernel', op, backend: last.backend, kernel: g.kernel, inputs: args.map(arg), outputs: outputs.map(arg), attrs: undefined, live: undefined, writes: outputs.map((o) => o.buf),
@@ -137,7 +140,9 @@ export function combine(trace: Trace): Trace {
     for (const m of g.members.slice(0, -1)) dropped.add(m);
   }
   if (!fused.length) return trace;
-  return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...(trace.fused ?? []), ...fused] };
+  const before = [...(trace.fused ?? [])];
+  for (const op of inner) before.splice(before.indexOf(op), 1);
+  return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...before, ...fused] };
 }
 
 /** A group the combine pass recognizes (recognize, below), with its members' indices by role: what `Backend.fusion.combine` is handed. */
@@ -145,6 +150,8 @@ export type CombinedKind =
   | { readonly kind: 'crossEntropy'; readonly forward: number; readonly backward: number }
   | { readonly kind: 'biasGrad' | 'convBiasGrad'; readonly product: number; readonly sum: number }
   | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
+  | { readonly kind: 'convPool'; readonly conv: number; readonly pool: number }
+  | { readonly kind: 'convBackward'; readonly inputGrad: number; readonly weightGrad: number; readonly sum: number; readonly poolBackward?: number }
   | { readonly kind: 'partial' };
 /**
  * The groups both backends combine, recognized once here (the kernels are theirs) and handed to
@@ -155,11 +162,39 @@ export type CombinedKind =
  *   transposed, G of shape (N, C) dense) and its bias gradient, the sum of G over its rows;
  * - 'convBiasGrad': conv2dWeightGrad(x, G) and the sum of G over all but its channel dim;
  * - 'linearCrossEntropy': a linear layer whose logits only a crossEntropy pair reads, and that pair
- *   ('partial' for the linear and the forward alone).
+ *   ('partial' for the linear and the forward alone);
+ * - 'convPool': a conv2d (with its epilogue, a step of the elementwise pass whose attrs are its
+ *   group) and the maxPool2d of its output over windows that tile it (stride = kernel size, no
+ *   padding or dilation, the last rows and columns that fill no window dropped);
+ * - 'convBackward': a convolution's conv2dInputGrad and its conv2dWeightGrad and bias sum (convBiasGrad)
+ *   of one output gradient ('partial' for the first two), and, if one follows, the maxPool2dBackward
+ *   (with its epilogue) that reads the input gradient, over windows that tile its input as in 'convPool'.
  * Anything else: undefined.
  */
-function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | undefined {
+function recognize(group: CombinedGroup): CombinedKind | undefined {
+  const { nodes, args, outputs } = group;
   const ops = nodes.map((n) => n.op).join(',');
+  if (/^(fused\()?conv2d[,)]/.test(ops) && nodes.length === 2 && nodes[1]!.op === 'maxPool2d') {
+    const x = args[nodes[1]!.inputs[0]!]!, y = outputs[nodes[1]!.outputs[0]!]!;
+    return x.from === nodes[0]!.outputs[0] && sameView(x, outputs[x.from]!) && tiles(nodes[1]!.attrs, x, y) ? { kind: 'convPool', conv: 0, pool: 1 } : undefined;
+  }
+  if (ops.startsWith('conv2dInputGrad,conv2dWeightGrad')) {
+    const [d, w] = [nodes[0]!, nodes[1]!];
+    const [da, wa] = [d.attrs, w.attrs] as { stride: number[]; padding: number[]; dilation: number[]; groups: number }[];
+    const geometry = (a: typeof da) => `${a!.stride};${a!.padding};${a!.dilation};${a!.groups}`;
+    if (d.inputs[0] !== w.inputs[1] || geometry(da) !== geometry(wa)) return undefined;
+    if (nodes.length === 2) return { kind: 'partial' };
+    const rest = recognize({ nodes: nodes.slice(1, 3), args, outputs });
+    if (rest?.kind !== 'convBiasGrad') return undefined;
+    if (nodes.length === 3) return { kind: 'convBackward', inputGrad: 0, weightGrad: 1, sum: 2 };
+    const p = nodes[3]!;
+    if (nodes.length !== 4 || !/^(fused\()?maxPool2dBackward[,)]/.test(p.op)) return undefined;
+    // the pool's attrs: its own, or its group's anchor's
+    const pa = p.op === 'maxPool2dBackward' ? p.attrs : (p.attrs as { nodes: readonly { attrs: unknown }[] }).nodes[0]!.attrs;
+    const g = args[p.inputs[0]!]!, dx = outputs[p.outputs[0]!]!;
+    const ok = g.from === d.outputs[0] && sameView(g, outputs[g.from]!) && tiles(pa, dx, g);
+    return ok ? { kind: 'convBackward', inputGrad: 0, weightGrad: 1, sum: 2, poolBackward: 3 } : undefined;
+  }
   const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];
   // the backward reads the forward's logits and target (the same views), stats and total weight, and its class weight if any
   const pair = (f: number, b: number) => {
@@ -185,7 +220,7 @@ function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | unde
   if (ops === 'conv2dWeightGrad,sum') {
     const gw = args[nodes[0]!.inputs[1]!]!;
     const ok = g.shape.length === 4 && gw.buf === g.buf && gw.shape.every((d, i) => d === g.shape[i] && gw.strides[i] === g.strides[i]) && dims.join() === '0,2,3';
-    return ok && outputs[1]!.shape.join() === `${g.shape[1]}` ? { kind: 'convBiasGrad', product: 0, sum: 1 } : undefined;
+    return ok && outputs[nodes[1]!.outputs[0]!]!.shape.join() === `${g.shape[1]}` ? { kind: 'convBiasGrad', product: 0, sum: 1 } : undefined;
   }
   const a = args[nodes[0]!.inputs[0]!]!;
   const N = g.shape.slice(0, -1).reduce((n, d) => n * d, 1);
@@ -193,4 +228,14 @@ function recognize({ nodes, args, outputs }: CombinedGroup): CombinedKind | unde
     a.buf === g.buf && a.offset === 0 && a.shape.join() === `${C},${N}` && a.strides.join() === `1,${C}` &&
     dims.join() === g.shape.slice(0, -1).map((_, i) => i).join() && outputs[1]!.shape.join() === `${C}` && outputs[0]!.shape.length === 2;
   return ok ? { kind: 'biasGrad', product: 0, sum: 1 } : undefined;
+}
+
+const sameView = (a: FusedArg, b: FusedArg) => a.offset === b.offset && a.shape.join() === b.shape.join() && a.strides.join() === b.strides.join();
+/** A max pool from x to y whose windows tile x (stride = kernel size, no padding or dilation), dropping the rows and columns that fill none. */
+function tiles(attrs: unknown, x: FusedArg, y: FusedArg): boolean {
+  const a = attrs as { kernelSize: number[]; stride: number[]; padding: number[]; dilation: number[] };
+  return (
+    x.shape.length === 4 && y.shape.length === 4 && a.stride.join() === a.kernelSize.join() && a.padding.join() === '0,0' && a.dilation.join() === '1,1' &&
+    y.shape[2] === Math.floor(x.shape[2]! / a.kernelSize[0]!) && y.shape[3] === Math.floor(x.shape[3]! / a.kernelSize[1]!) && y.shape[2]! > 0 && y.shape[3]! > 0
+  );
 }
