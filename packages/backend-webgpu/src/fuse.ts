@@ -1,4 +1,4 @@
-import { type BackendFusion, type ClassLossAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
+import { type BackendFusion, type ClassLossAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup, type Pool2dAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulProgram } from './kernels/matmul.js';
@@ -176,6 +176,7 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undef
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
+  if (kind.kind === 'convPool') return convPool(group, kind);
   if (kind.kind !== 'crossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
   const x = group.args[f.inputs[0]!]!;
@@ -185,6 +186,27 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undef
   const operands = [f.inputs[0]!, f.inputs[1]!, b.inputs[4]!, ...f.inputs.slice(2)];
   const outputs = [...f.outputs, ...b.outputs];
   return ((inputs, outs) => [crossEntropyCombined(operands.map((k) => inputs[k]!), outputs.map((k) => outs[k]!), f.attrs as ClassLossAttrs)]) as WebGPUKernel;
+}
+
+/** A member that may be a fused group (its attrs the group, compile/fuse.ts): its anchor's attrs, and the epilogue after it. */
+function anchored(n: CombinedGroup['nodes'][number], op: string) {
+  if (n.op === op) return { attrs: n.attrs, own: n.inputs.length, epi: undefined };
+  const inner = n.attrs as FusionGroup;
+  const epi = inner.nodes[0]!.op === op && chain(inner.nodes, true, '0u') ? epilogue(inner) : undefined;
+  return epi && { attrs: inner.nodes[0]!.attrs, own: inner.nodes[0]!.inputs.length, epi };
+}
+
+/** conv2d (and its epilogue) with the max pool of its output, in one shader: a thread per pooled window (conv.ts). */
+function convPool(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'convPool' }>): WebGPUKernel | undefined {
+  const c = group.nodes[kind.conv]!, p = group.nodes[kind.pool]!;
+  const conv = anchored(c, 'conv2d');
+  if (!conv || ![...group.args, ...group.outputs].every((a) => a.dtype === 'float32' || a.dtype === 'int32')) return undefined;
+  const { kernelSize } = p.attrs as Pool2dAttrs;
+  return ((inputs, outs) => {
+    const ins = c.inputs.map((k) => inputs[k]!);
+    const pool = { out: outs[p.outputs[0]!]!, idx: outs[p.outputs[1]!]!, size: kernelSize };
+    return [conv2dProgram(ins.slice(0, conv.own), outs[c.outputs[0]!]!, conv.attrs as Conv2dAttrs, conv.epi?.(ins), pool)];
+  }) as WebGPUKernel;
 }
 
 /** The WebGPU backend's part in compile's fusion: float32 elementwise ops from MAP_OPS, epilogues in the stores of matmul, conv2d and maxPool2dBackward, prologues in the loads of sum, max, min and prod; combined groups. */

@@ -49,25 +49,33 @@ fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @b
 // inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
 /** Output channels (of one group) each conv2d thread computes: each input element it loads serves that many. */
 const CONV_TILE = 4;
-/** conv2d's shader; with an epilogue (a compiled function's fused group), each value passes through it on its way to the (dense) output. */
-export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Conv2dAttrs, epi?: Epilogue): Program {
+/** A max pool run in conv2d's shader (a compiled step's combined group): its outputs, and its window, which is its stride. */
+export interface ConvPool {
+  readonly out: GpuView;
+  readonly idx: GpuView;
+  readonly size: readonly number[];
+}
+/**
+ * conv2d's shader; with an epilogue (a compiled function's fused group), each value passes
+ * through it on its way to the (dense) output. With a pool (windows that tile the output: stride
+ * = size, no padding), a thread computes the outputs of one window instead of one position (the
+ * last window of a row or column also those past it that no window takes), stores each, and the
+ * window's maximum and its index as eager's maxPool2d finds them, in the same order.
+ */
+export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Conv2dAttrs, epi?: Epilogue, pool?: ConvPool): Program {
   const own = b ? [x!, w!, b] : [x!, w!];
-  // a thread per output position and run of TC channels of one group (the last run of a group clipped)
+  // a thread per output position (or pooled window) and run of TC channels of one group (the last run of a group clipped)
   const coutG = w!.shape[0]! / a.groups, TC = Math.min(CONV_TILE, coutG), runs = Math.ceil(coutG / TC);
-  const n = out.shape[0]! * a.groups * runs * out.shape[2]! * out.shape[3]!;
-  const m = meta(n, x!.shape, w!.shape, out.shape, a, [x!, w!, b, out]);
+  const positions = pool ? pool.out.shape[2]! * pool.out.shape[3]! : out.shape[2]! * out.shape[3]!;
+  const n = out.shape[0]! * a.groups * runs * positions;
+  const m = meta(n, x!.shape, w!.shape, out.shape, a, [x!, w!, b, out, ...(pool ? [pool.out, pool.idx] : [])]);
   const epiBase = m.length;
   if (epi) m.push(...epi.meta(out));
   const ts = [...Array(TC).keys()];
-  const wgsl = () => `${HEAD(own, [out], false, epi ? `alias C = f32;\n${epi.wgsl(epiBase, own.length)}` : '', epi?.inputs.length ?? 0)}
-  let ox = i32(i % u32(OW)); let oy = i32((i / u32(OW)) % u32(OH)); let p = i / u32(OW * OH);
-  let rn = p % ${runs}u; let g = (p / ${runs}u) % G; let s = p / ${runs}u / G;
-  let cb = g * coutG + rn * ${TC}u; let nc = min(${TC}u, coutG - rn * ${TC}u);
-  let xs = strides(0u); let ws = strides(1u);
-  let y0 = oy * sh - ph; let x0 = ox * sw - pw;
-  let xb = at(0u, s, g * cinG, 0, 0);
-  // channels past the group's end read its last channel's weights and are not stored
-  ${ts.map((t) => `let wb${t} = at(1u, cb + min(${t}u, nc - 1u), 0u, 0, 0); var acc${t} = 0.0;`).join('\n  ')}
+  const [pkh, pkw] = pool?.size ?? [1, 1];
+  // output (oy, ox)'s channels of the run: summed as eager sums them, stored, and (with a pool) taken into the window's maximum if inside it
+  const position = `let y0 = oy * sh - ph; let x0 = ox * sw - pw;
+  ${ts.map((t) => `var acc${t} = 0.0;`).join(' ')}
   for (var ci = 0u; ci < cinG; ci++) {
     let xc = xb + ci * xs.y; let wc = ci * ws.y;
     for (var ki = 0; ki < kh; ki++) {
@@ -85,11 +93,35 @@ export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Co
   ${ts.map((t) => `if (${t}u < nc) {
     let co = cb + ${t}u;
     ${b ? `acc${t} += in2[md[28] + co * md[29]];` : ''}
-    out0[at(3u, s, co, oy, ox)] = ${epi ? `epilogue(acc${t}, ((s * Cout + co) * u32(OH) + u32(oy)) * u32(OW) + u32(ox))` : `acc${t}`};
-  }`).join('\n  ')}
+    let r${t} = ${epi ? `epilogue(acc${t}, ((s * Cout + co) * u32(OH) + u32(oy)) * u32(OW) + u32(ox))` : `acc${t}`};
+    out0[at(3u, s, co, oy, ox)] = r${t};
+    ${pool ? `if (inside && (r${t} > best${t} || nan_f32(r${t}) || arg${t} < 0)) { best${t} = r${t}; arg${t} = oy * OW + ox; }` : ''}
+  }`).join('\n  ')}`;
+  const wgsl = () => `${HEAD(own, [out, ...(pool ? [pool.out, pool.idx] : [])], false, epi ? `alias C = f32;\n${epi.wgsl(epiBase, own.length)}` : '', epi?.inputs.length ?? 0)}
+  let PW = u32(OW) / ${pkw}u; let PH = u32(OH) / ${pkh}u;
+  let px = i % PW; let py = (i / PW) % PH; let p = i / (PW * PH);
+  let rn = p % ${runs}u; let g = (p / ${runs}u) % G; let s = p / ${runs}u / G;
+  let cb = g * coutG + rn * ${TC}u; let nc = min(${TC}u, coutG - rn * ${TC}u);
+  let xs = strides(0u); let ws = strides(1u);
+  let xb = at(0u, s, g * cinG, 0, 0);
+  // channels past the group's end read its last channel's weights and are not stored
+  ${ts.map((t) => `let wb${t} = at(1u, cb + min(${t}u, nc - 1u), 0u, 0, 0);`).join('\n  ')}
+  ${pool ? `${ts.map((t) => `var best${t} = -inf(); var arg${t} = -1;`).join(' ')}
+  let ya = py * ${pkh}u; let yb = select(ya + ${pkh}u, u32(OH), py == PH - 1u);
+  let xa = px * ${pkw}u; let xe = select(xa + ${pkw}u, u32(OW), px == PW - 1u);
+  for (var yy = ya; yy < yb; yy++) {
+    for (var xx = xa; xx < xe; xx++) {
+      let oy = i32(yy); let ox = i32(xx); let inside = yy < ya + ${pkh}u && xx < xa + ${pkw}u;
+      ${position}
+    }
+  }
+  ${ts.map((t) => `if (${t}u < nc) { out1[at(4u, s, cb + ${t}u, i32(py), i32(px))] = best${t}; out2[at(5u, s, cb + ${t}u, i32(py), i32(px))] = arg${t}; }`).join('\n  ')}`
+    : `let oy = i32(py); let ox = i32(px);
+  ${position}`}
 }`;
   const handles = [...own, ...(epi?.inputs ?? [])].map((v) => v.handle);
-  return { key: `conv2d:${!!b}:${TC}x${runs}${epi ? `:${epi.key}` : ''}`, wgsl, inputs: handles, outputs: [out.handle], meta: m, workgroups: Math.ceil(n / WORKGROUP) };
+  const outputs = [out, ...(pool ? [pool.out, pool.idx] : [])].map((v) => v.handle);
+  return { key: `conv2d:${!!b}:${TC}x${runs}${pool ? `:pool${pkh}x${pkw}` : ''}${epi ? `:${epi.key}` : ''}`, wgsl, inputs: handles, outputs, meta: m, workgroups: Math.ceil(n / WORKGROUP) };
 }
 registerKernel('conv2d', 'webgpu', ((inputs, [out], a) => [conv2dProgram(inputs, out!, a)]) as WebGPUKernel<Conv2dAttrs>);
 
