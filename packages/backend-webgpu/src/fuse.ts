@@ -2,7 +2,7 @@ import { type BackendFusion, type ClassLossAttrs, type CombinedGroup, type Combi
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulProgram } from './kernels/matmul.js';
-import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
+import { conv2dProgram, conv2dWeightGradProgram, convBackwardProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
 import { COMBINED_ROWS, crossEntropyCombined } from './kernels/losses.js';
@@ -167,7 +167,7 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
  * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
  * extra column (matmul.ts), and conv2dWeightGrad with its bias's sum (conv.ts).
  */
-function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undefined {
+function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'partial' | undefined {
   if (kind.kind === 'biasGrad') {
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [matmulProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!)]) as WebGPUKernel;
@@ -176,7 +176,9 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | undef
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!;
     return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
+  if (kind.kind === 'partial') return 'partial';
   if (kind.kind === 'convPool') return convPool(group, kind);
+  if (kind.kind === 'convBackward') return convBackward(group, kind);
   if (kind.kind !== 'crossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
   const x = group.args[f.inputs[0]!]!;
@@ -206,6 +208,20 @@ function convPool(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'con
     const ins = c.inputs.map((k) => inputs[k]!);
     const pool = { out: outs[p.outputs[0]!]!, idx: outs[p.outputs[1]!]!, size: kernelSize };
     return [conv2dProgram(ins.slice(0, conv.own), outs[c.outputs[0]!]!, conv.attrs as Conv2dAttrs, conv.epi?.(ins), pool)];
+  }) as WebGPUKernel;
+}
+
+/** A convolution's input, weight and bias gradients in one dispatch, and the pool backward after them in the input gradient's store (conv.ts). */
+function convBackward(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'convBackward' }>): WebGPUKernel | undefined {
+  const { nodes } = group;
+  const d = nodes[kind.inputGrad]!, w = nodes[kind.weightGrad]!, s = nodes[kind.sum]!;
+  const p = kind.poolBackward === undefined ? undefined : nodes[kind.poolBackward]!;
+  const pool = p && anchored(p, 'maxPool2dBackward');
+  if ((p && !pool) || ![...group.args, ...group.outputs].every((a) => a.dtype === 'float32' || a.dtype === 'int32')) return undefined;
+  return ((inputs, outs) => {
+    const scatter = p && pool && { idx: inputs[p.inputs[1]!]!, dx: outs[p.outputs[0]!]!, size: (pool.attrs as Pool2dAttrs).kernelSize, epi: pool.epi?.(p.inputs.map((k) => inputs[k]!)) };
+    const [g, wt, x] = [d.inputs[0]!, d.inputs[1]!, w.inputs[0]!].map((k) => inputs[k]!);
+    return [convBackwardProgram(g!, wt!, x!, outs[d.outputs[0]!]!, outs[w.outputs[0]!]!, outs[s.outputs[0]!]!, d.attrs as Conv2dAttrs, scatter)];
   }) as WebGPUKernel;
 }
 

@@ -75,4 +75,53 @@ gpuDescribe('combined convolution kernels on WebGPU', () => {
     const g = await sameAsEager(between, [x, w], 'a reader between');
     expect(g.fused).not.toContain('fused(conv2d,relu,maxPool2d)');
   });
+
+  /** conv1 (+ act), a pool, conv2, backward from g: the four parameters' gradients, eager and compiled. */
+  const twoConvs = (act: ((x: tg.Tensor) => tg.Tensor) | undefined, pool: ((x: tg.Tensor) => tg.Tensor) | undefined, groups = 1) =>
+    (x: tg.Tensor, g: tg.Tensor, w1: tg.Tensor, b1: tg.Tensor, w2: tg.Tensor, b2: tg.Tensor) => {
+      const ps = [w1, b1, w2, b2].map((p) => p.detach().requiresGrad_());
+      const c1 = F.conv2d(x, ps[0]!, ps[1]!, { padding: 1 });
+      const h = (pool ?? ((t) => t))(act ? act(c1) : c1);
+      F.conv2d(h, ps[2]!, ps[3]!, { padding: 1, groups }).backward(g);
+      return ps.map((p) => {
+        const grad = p.grad!;
+        p.grad = null;
+        return grad;
+      });
+    };
+  it("a convolution's input, weight and bias gradients and the pool backward after them in one dispatch: odd sizes, ties, other activations, groups", async () => {
+    for (const [i, [N, C0, H, W, C1, C2, a, k, groups]] of ([
+      [2, 3, 9, 7, 6, 5, 'relu', 2, 1],
+      [1, 2, 10, 11, 5, 3, 'leakyRelu', 3, 1],
+      [3, 1, 8, 8, 4, 6, 'none', 2, 2],
+      [2, 2, 7, 9, 3, 4, 'relu', [2, 3], 1],
+    ] as const).entries()) {
+      tg.manualSeed(120 + i);
+      const kk = typeof k === 'number' ? [k, k] : k;
+      const [PH, PW] = [Math.floor(H / kk[0]), Math.floor(W / kk[1])];
+      const x = ints([N, C0, H, W]), g = ints([N, C2, PH, PW]);
+      const params = [ints([C1, C0, 3, 3], -1, 2), ints([C1], -1, 2), ints([C2, C1 / groups, 3, 3], -1, 2), ints([C2], -1, 2)];
+      const f = twoConvs(act[a], (t) => F.maxPool2d(t, k as number), groups);
+      const st = await sameAsEager(f, [x, g, ...params], `case ${i}`);
+      const pool = a === 'none' ? 'maxPool2dBackward' : `maxPool2dBackward,${a}Backward`;
+      // conv1 with its pool, conv2, conv2's gradients with the pool's backward, conv1's weight and bias gradients
+      const fused = [`fused(conv2d,${a === 'none' ? '' : `${a},`}maxPool2d)`, `fused(conv2dInputGrad,conv2dWeightGrad,sum,${pool})`, 'fused(conv2dWeightGrad,sum)'];
+      // leakyRelu's backward reads its input, the conv's output: conv2d, leakyRelu and the pool stay three kernels
+      const leaky = a === 'leakyRelu';
+      expect([st.fused, st.kernels], `case ${i}`).toEqual([leaky ? fused.slice(1) : fused, leaky ? 6 : 4]);
+    }
+  });
+
+  it('without a tiling pool after it, the three gradients still combine, and the pool backward stays apart', async () => {
+    tg.manualSeed(130);
+    const x = ints([2, 3, 9, 9]), params = [ints([4, 3, 3, 3], -1, 2), ints([4], -1, 2), ints([5, 4, 3, 3], -1, 2), ints([5], -1, 2)];
+    for (const [what, pool, size, groups] of [
+      ['no pool', undefined, 9, ['fused(conv2dInputGrad,conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)']],
+      ['an overlapping pool', (t: tg.Tensor) => F.maxPool2d(t, 3, { stride: 2 }), 4, ['fused(maxPool2dBackward,reluBackward)', 'fused(conv2dInputGrad,conv2dWeightGrad,sum)']],
+    ] as const) {
+      const g = ints([2, 5, size, size]);
+      const st = await sameAsEager(twoConvs(F.relu, pool, 1), [x, g, ...params], what);
+      for (const name of groups) expect(st.fused, what).toContain(name);
+    }
+  });
 });

@@ -25,7 +25,7 @@ function meta(n: number, x: Shape, w: Shape, out: Shape, a: Conv2dAttrs, operand
   return [n, 0, x[0]!, x[1]!, x[2]!, x[3]!, w[0]!, out[2]!, out[3]!, w[2]!, w[3]!, ...a.stride, ...a.padding, ...a.dilation, a.groups,
     ...operands.flatMap((v) => (v ? [v.offset, ...v.strides, 0, 0, 0].slice(0, 5) : [0, 0, 0, 0, 0]))];
 }
-const HEAD = (ins: GpuView[], outs: GpuView[], workgroupPerItem = false, epi = '', extra = 0) => `${preamble([...ins.map((v) => v.dtype), ...Array<'u32'>(extra).fill('u32')], outs.map((v) => v.dtype))}
+const HELPERS = (ins: readonly GpuView[], outs: readonly GpuView[], workgroupPerItem = false, epi = '', extra = 0) => `${preamble([...ins.map((v) => v.dtype), ...Array<'u32'>(extra).fill('u32')], outs.map((v) => v.dtype))}
 ${epi}
 // operand k's element [a, b, y, x]
 fn at(k: u32, a: u32, b: u32, y: i32, x: i32) -> u32 {
@@ -37,14 +37,16 @@ fn strides(k: u32) -> vec4u {
   let o = 18u + 5u * k;
   return vec4u(md[o + 1u], md[o + 2u], md[o + 3u], md[o + 4u]);
 }
-${workgroupPerItem ? 'var<workgroup> sv: array<f32, WG>;' : ''}
+${workgroupPerItem ? 'var<workgroup> sv: array<f32, WG>;' : ''}`;
+const GEOMETRY = `let N = md[2]; let Cin = md[3]; let H = i32(md[4]); let W = i32(md[5]); let Cout = md[6]; let OH = i32(md[7]); let OW = i32(md[8]);
+  let kh = i32(md[9]); let kw = i32(md[10]); let sh = i32(md[11]); let sw = i32(md[12]); let ph = i32(md[13]); let pw = i32(md[14]);
+  let dh = i32(md[15]); let dw = i32(md[16]); let G = md[17]; let cinG = Cin / G; let coutG = Cout / G;`;
+const HEAD = (ins: readonly GpuView[], outs: readonly GpuView[], workgroupPerItem = false, epi = '', extra = 0) => `${HELPERS(ins, outs, workgroupPerItem, epi, extra)}
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
   let i = ${workgroupPerItem ? 'wid(wg, nw)' : 'wid(wg, nw) * WG + l'};
   if (i >= md[0]) { return; }
-  let N = md[2]; let Cin = md[3]; let H = i32(md[4]); let W = i32(md[5]); let Cout = md[6]; let OH = i32(md[7]); let OW = i32(md[8]);
-  let kh = i32(md[9]); let kw = i32(md[10]); let sh = i32(md[11]); let sw = i32(md[12]); let ph = i32(md[13]); let pw = i32(md[14]);
-  let dh = i32(md[15]); let dw = i32(md[16]); let G = md[17]; let cinG = Cin / G; let coutG = Cout / G;`;
+  ${GEOMETRY}`;
 
 // inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout]
 /** Output channels (of one group) each conv2d thread computes: each input element it loads serves that many. */
@@ -126,14 +128,12 @@ export function conv2dProgram([x, w, b]: readonly GpuView[], out: GpuView, a: Co
 registerKernel('conv2d', 'webgpu', ((inputs, [out], a) => [conv2dProgram(inputs, out!, a)]) as WebGPUKernel<Conv2dAttrs>);
 
 // inputs: grad of the output [N, Cout, OH, OW], weight; attrs.shape: the input's shape
-registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
-  const n = numelOf(dx!.shape);
-  const wgsl = () => `${HEAD([g!, w!], [dx!])}
-  let jx = i32(i % u32(W)); let iy = i32((i / u32(W)) % u32(H)); let ci = (i / u32(W * H)) % Cin; let s = i / u32(W * H) / Cin;
+/** conv2dInputGrad's sum for input element i (s, ci, iy, jx) into `acc`: G and the weight are operands (and bindings) kg and kw. */
+const inputGrad = (kg: number, kw: number) => `let jx = i32(i % u32(W)); let iy = i32((i / u32(W)) % u32(H)); let ci = (i / u32(W * H)) % Cin; let s = i / u32(W * H) / Cin;
   let grp = ci / cinG; let cl = ci % cinG;
-  let gs = strides(0u); let ws = strides(1u);
+  let gs = strides(${kg}u); let ws = strides(${kw}u);
   let c0 = grp * coutG; let c1 = c0 + coutG;
-  let gb = at(0u, s, c0, 0, 0); let wb = at(1u, c0, cl, 0, 0);
+  let gb = at(${kg}u, s, c0, 0, 0); let wb = at(${kw}u, c0, cl, 0, 0);
   var acc = 0.0;
   for (var ki = 0; ki < kh; ki++) {
     let ty = iy + ph - ki * dh;
@@ -143,11 +143,15 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
       if (tx < 0 || tx % sw != 0 || tx / sw >= OW) { continue; }
       var ga = gb + u32(ty / sh) * gs.z + u32(tx / sw) * gs.w; var wa = wb + u32(ki) * ws.z + u32(kj) * ws.w;
       for (var co = c0; co < c1; co++) {
-        acc += in0[ga] * in1[wa];
+        acc += in${kg}[ga] * in${kw}[wa];
         ga += gs.y; wa += ws.x;
       }
     }
-  }
+  }`;
+registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
+  const n = numelOf(dx!.shape);
+  const wgsl = () => `${HEAD([g!, w!], [dx!])}
+  ${inputGrad(0, 1)}
   out0[at(2u, s, ci, iy, jx)] = acc;
 }`;
   // geometry from the input's shape (attrs.shape = dx's), the weight and the output grad
@@ -156,28 +160,25 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
 
 // inputs: x, grad of the output; attrs.shape: the weight's shape
 /**
- * conv2d's weight gradient; with `db` (a compiled step's bias gradient, the sum of the output's
- * gradient over all but its channel dim), Cout more workgroups sum it as eager's sum does (a
- * line of more than SHORT elements strided over the workgroup then a tree, a shorter one
- * serially), so its bits are eager's.
+ * conv2dWeightGrad's workgroup for item i, a weight element, or with kdb a bias channel past
+ * them, summed as eager's sum does (a line of more than SHORT elements strided over the workgroup
+ * then a tree, a shorter one serially): x and G are operands (and input bindings) kx and kg, dW
+ * operand kdw (output odw), the bias kdb (output odb).
  */
-export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: Conv2dAttrs, db?: GpuView): Program {
-  const n = numelOf(dw.shape);
-  const wgsl = () => `${HEAD([x, g], [dw, ...(db ? [db] : [])], true)}
-  var acc = 0.0;
-  ${db ? `if (i >= md[0] - Cout) {
+const weightGrad = (kx: number, kg: number, kdw: number, odw: number, kdb?: number, odb?: number) => `  var acc = 0.0;
+  ${kdb !== undefined ? `if (i >= md[0] - Cout) {
     let co = i - (md[0] - Cout);
     let L = u32(OH * OW); let NL = N * L;
     if (NL > ${SHORT}u || l == 0u) {
       let step = select(1u, WG, NL > ${SHORT}u);
-      let gs = strides(1u); let gb = at(1u, 0u, co, 0, 0); let uOW = u32(OW);
-      for (var q = select(0u, l, NL > ${SHORT}u); q < NL; q += step) { acc += in1[gb + (q / L) * gs.x + ((q % L) / uOW) * gs.z + (q % uOW) * gs.w]; }
+      let gs = strides(${kg}u); let gb = at(${kg}u, 0u, co, 0, 0); let uOW = u32(OW);
+      for (var q = select(0u, l, NL > ${SHORT}u); q < NL; q += step) { acc += in${kg}[gb + (q / L) * gs.x + ((q % L) / uOW) * gs.z + (q % uOW) * gs.w]; }
     }
   } else {` : '{'}
   let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
   let ci = (co / coutG) * cinG + cl;
-  let xs = strides(0u); let gs = strides(1u);
-  let xb = at(0u, 0u, ci, 0, 0); let gb = at(1u, 0u, co, 0, 0);
+  let xs = strides(${kx}u); let gs = strides(${kg}u);
+  let xb = at(${kx}u, 0u, ci, 0, 0); let gb = at(${kg}u, 0u, co, 0, 0);
   let yk = ki * dh - ph; let xk = kj * dw - pw;
   // the output columns whose input column ox·sw + xk lies in [0, W): no test per step
   let ox0 = select(0, (sw - 1 - xk) / sw, xk < 0); let ox1 = min(OW, select(0, (W - xk + sw - 1) / sw, W > xk));
@@ -188,7 +189,7 @@ export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: 
     if (iy < 0 || iy >= H) { continue; }
     var ga = gb + s * gs.x + u32(oy) * gs.z + u32(ox0) * gs.w; var xa = xb + s * xs.x + u32(iy) * xs.z + u32(ox0 * sw + xk) * xs.w;
     for (var ox = ox0; ox < ox1; ox++) {
-      acc += in1[ga] * in0[xa];
+      acc += in${kg}[ga] * in${kx}[xa];
       ga += gs.w; xa += xstep;
     }
   }
@@ -197,13 +198,75 @@ export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: 
   workgroupBarrier();
   for (var t = WG / 2u; t > 0u; t = t >> 1u) { if (l < t) { sv[l] = sv[l] + sv[l + t]; } workgroupBarrier(); }
   if (l == 0u) {
-    ${db ? 'if (i >= md[0] - Cout) { out1[at(3u, i - (md[0] - Cout), 0u, 0, 0)] = sv[0]; return; }' : ''}
+    ${kdb !== undefined ? `if (i >= md[0] - Cout) { out${odb}[at(${kdb}u, i - (md[0] - Cout), 0u, 0, 0)] = sv[0]; return; }` : ''}
     let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
-    out0[at(2u, co, cl, ki, kj)] = sv[0];
+    out${odw}[at(${kdw}u, co, cl, ki, kj)] = sv[0];
   }
+`;
+/** conv2d's weight gradient; with `db` (a compiled step's bias gradient, the sum of the output's gradient over all but its channel dim), Cout more workgroups sum it. */
+export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: Conv2dAttrs, db?: GpuView): Program {
+  const n = numelOf(dw.shape);
+  const wgsl = () => `${HEAD([x, g], [dw, ...(db ? [db] : [])], true)}
+  ${db ? weightGrad(0, 1, 2, 0, 3, 1) : weightGrad(0, 1, 2, 0)}
 }`;
   const total = n + (db ? dw.shape[0]! : 0);
   return { key: `conv2dWeightGrad${db ? ':bias' : ''}`, wgsl, inputs: [x.handle, g.handle], outputs: [dw.handle, ...(db ? [db.handle] : [])], meta: meta(total, x.shape, dw.shape, g.shape, a, [x, g, dw, db]), workgroups: total };
+}
+
+/** A max pool's backward run in the store of its input's gradient (a compiled step's combined group): its indices, its output, its window (= its stride), its epilogue. */
+export interface PoolScatter {
+  readonly idx: GpuView;
+  readonly dx: GpuView;
+  readonly size: readonly number[];
+  readonly epi?: Epilogue;
+}
+/**
+ * A convolution's three gradients in one dispatch (a compiled step's 'convBackward' group): the
+ * first workgroups run conv2dInputGrad's threads, the rest conv2dWeightGrad's workgroups and the
+ * bias's sums, each computed as its eager kernel computes it. With a pool (a max pool whose
+ * output dx is, over windows that tile its input), each thread then writes its element's whole
+ * window of the pool's input gradient: its value where the pool's index points, 0 elsewhere, as
+ * eager's maxPool2dBackward sums them (the last window of a row or column also the positions past
+ * it that no window takes), through the pool's epilogue.
+ */
+export function convBackwardProgram(g: GpuView, w: GpuView, x: GpuView, dx: GpuView, dw: GpuView, db: GpuView, a: Conv2dAttrs, pool?: PoolScatter): Program {
+  const nx = numelOf(dx.shape), A = Math.ceil(nx / WORKGROUP), total = numelOf(dw.shape) + dw.shape[0]!;
+  const ins = [g, w, x, ...(pool ? [pool.idx] : [])], outs = [dx, dw, db, ...(pool ? [pool.dx] : [])];
+  // operands: g, w, x, dx, dw, db, idx, the pool's dx (18 + 5·8 = 58); then dx's count, its workgroups, the pool input's height and width
+  const m = [...meta(total, x.shape, w.shape, g.shape, a, [g, w, x, dx, dw, db, pool?.idx, pool?.dx]), nx, A, pool?.dx.shape[2] ?? 0, pool?.dx.shape[3] ?? 0];
+  const epi = pool?.epi, epiBase = m.length;
+  if (epi) m.push(...epi.meta(pool!.dx));
+  const [pkh, pkw] = pool?.size ?? [1, 1];
+  const scatter = `let PIH = md[60]; let PIW = md[61];
+  let ya = u32(iy) * ${pkh}u; let yb = select(ya + ${pkh}u, PIH, iy == H - 1);
+  let xa = u32(jx) * ${pkw}u; let xe = select(xa + ${pkw}u, PIW, jx == W - 1);
+  let m = in3[at(6u, s, ci, iy, jx)];
+  for (var yy = ya; yy < yb; yy++) {
+    for (var xx = xa; xx < xe; xx++) {
+      var v = 0.0;
+      if (i32(yy * PIW + xx) == m) { v += acc; }
+      out3[at(7u, s, ci, i32(yy), i32(xx))] = ${epi ? 'epilogue(v, ((s * Cin + ci) * PIH + yy) * PIW + xx)' : 'v'};
+    }
+  }`;
+  const wgsl = () => `${HELPERS(ins, outs, true, epi ? `alias C = f32;\n${epi.wgsl(epiBase, ins.length)}` : '', epi?.inputs.length ?? 0)}
+fn input_grad(i: u32) {
+  if (i >= md[58]) { return; }
+  ${GEOMETRY}
+  ${inputGrad(0, 1)}
+  out0[at(3u, s, ci, iy, jx)] = acc;
+  ${pool ? scatter : ''}
+}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let u = wid(wg, nw);
+  if (u < md[59]) { input_grad(u * WG + l); return; }
+  let i = u - md[59];
+  if (i >= md[0]) { return; }
+  ${GEOMETRY}
+  ${weightGrad(2, 0, 4, 1, 5, 2)}
+}`;
+  const key = `convBackward${pool ? `:pool${pkh}x${pkw}` : ''}${epi ? `:${epi.key}` : ''}`;
+  return { key, wgsl, inputs: [...ins, ...(epi?.inputs ?? [])].map((v) => v.handle), outputs: outs.map((v) => v.handle), meta: m, workgroups: A + total };
 }
 registerKernel('conv2dWeightGrad', 'webgpu', (([x, g], [dw], a) => [conv2dWeightGradProgram(x!, g!, dw!, a)]) as WebGPUKernel<Conv2dAttrs>);
 

@@ -188,7 +188,7 @@ function recognize(group: CombinedGroup): CombinedKind | undefined {
     if (rest?.kind !== 'convBiasGrad') return undefined;
     if (nodes.length === 3) return { kind: 'convBackward', inputGrad: 0, weightGrad: 1, sum: 2 };
     const p = nodes[3]!;
-    if (nodes.length !== 4 || !/^(fused\()?maxPool2dBackward[,)]/.test(p.op)) return undefined;
+    if (nodes.length !== 4 || !/^(fused\()?maxPool2dBackward([,)]|$)/.test(p.op)) return undefined;
     // the pool's attrs: its own, or its group's anchor's
     const pa = p.op === 'maxPool2dBackward' ? p.attrs : (p.attrs as { nodes: readonly { attrs: unknown }[] }).nodes[0]!.attrs;
     const g = args[p.inputs[0]!]!, dx = outputs[p.outputs[0]!]!;
