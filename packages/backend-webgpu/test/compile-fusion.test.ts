@@ -48,15 +48,17 @@ gpuDescribe('fusion on WebGPU', () => {
     // linear is one kernel on WebGPU (its bias added before the store), which relu joins;
     // crossEntropy (two dispatches eager) and its backward are one; each weight gradient and its
     // bias's sum another (a linear's sum is eager's bits here: eager sums a batch under 32
-    // serially; a convolution's sums as eager's at any size)
+    // serially; a convolution's sums as eager's at any size); each conv2d with its relu and
+    // pool, and conv2's three gradients with pool1's backward in their store, one each
     ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(matmul,sum)'], [13, 7]],
     [
       'cnn',
       [
-        'fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)',
-        'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)',
+        'fused(maxPool2dBackward,reluBackward)', 'fused(conv2d,relu,maxPool2d)', 'fused(conv2d,relu,maxPool2d)',
+        'fused(crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dInputGrad,conv2dWeightGrad,sum,maxPool2dBackward,reluBackward)',
+        'fused(conv2dWeightGrad,sum)',
       ],
-      [24, 15],
+      [24, 11],
     ],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager WebGPU's losses, parameters and gradients over 5 steps`, async () => {

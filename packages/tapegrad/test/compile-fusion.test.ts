@@ -187,8 +187,9 @@ describe('epilogues and the MNIST steps', () => {
     [
       'cnn',
       [
-        'fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)',
-        'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum)',
+        'fused(maxPool2dBackward,reluBackward)', 'fused(conv2d,relu,maxPool2d)', 'fused(conv2d,relu,maxPool2d)',
+        'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum)', 'fused(conv2dInputGrad,conv2dWeightGrad,sum,maxPool2dBackward,reluBackward)',
+        'fused(conv2dWeightGrad,sum)',
       ],
     ],
   ] as const) {
