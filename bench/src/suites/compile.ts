@@ -64,7 +64,7 @@ async function webgpuDispatches() {
     title: 'Dispatches per training step (WebGPU, batch 64, SGD momentum): eager, compiled without fusion, compiled',
     columns: ['model', 'eager dispatches', 'compiled, unfused', 'compiled', 'fewer than eager', 'fused kernels'],
     rows,
-    notes: ['Compute dispatches counted by the backend for one eager step and one replay. relu runs in the store of the linear or conv2d before it, relu\'s backward in the matmul or maxPool2dBackward that makes its gradient; crossEntropy (two dispatches eager) and its backward are one dispatch; each weight gradient computes its bias\'s sum in its own dispatch (docs/compiler.md, "What it fuses").'],
+    notes: ['Compute dispatches counted by the backend for one eager step and one replay. relu runs in the store of the linear or conv2d before it, relu\'s backward in the matmul or maxPool2dBackward that makes its gradient; crossEntropy (two dispatches eager) and its backward are one dispatch; each weight gradient computes its bias\'s sum in its own dispatch; each conv2d computes its relu and the 2x2 max pool after it, and conv2\'s three gradients, with pool1\'s backward in its input gradient\'s store, are one dispatch (docs/compiler.md, "What it fuses").'],
   };
 }
 
@@ -163,7 +163,7 @@ print(json.dumps(ts[len(ts) // 2] * 1000))
         title: 'Kernel calls per training step (CPU, batch 64, SGD momentum): eager, compiled without fusion, compiled',
         columns: ['model', 'eager kernel calls', 'compiled, unfused', 'compiled', 'fewer than eager', 'fused kernels', 'eager dispatches (with views, host writes)', 'eager Tensor objects', 'planned KiB unfused / fused'],
         rows: calls,
-        notes: ['Kernel calls counted at the CPU backend\'s run(), for one eager step and one replay. An unfused replay runs the kernels the eager step ran, in the same order, and drops the rest of the eager step: dispatch (shape inference, kernel lookup, views), the tape, and a Tensor object per intermediate. Fusion merges an elementwise epilogue into the kernel before it (linear + relu; relu\'s backward after the matmul or pooling backward that makes its gradient), whose intermediate then needs no memory, and combines kernels that share operands into one call: the last linear with crossEntropy and its backward, each weight gradient with its bias\'s sum.'],
+        notes: ['Kernel calls counted at the CPU backend\'s run(), for one eager step and one replay. An unfused replay runs the kernels the eager step ran, in the same order, and drops the rest of the eager step: dispatch (shape inference, kernel lookup, views), the tape, and a Tensor object per intermediate. Fusion merges an elementwise epilogue into the kernel before it (linear + relu; relu\'s backward after the matmul or pooling backward that makes its gradient), whose intermediate then needs no memory, and combines kernels that share operands into one call: the last linear with crossEntropy and its backward, each weight gradient with its bias\'s sum, each conv2d (with relu) with the max pool after it, and a convolution\'s three gradients with the pool backward that reads its input gradient.'],
       },
       ...(gpuCalls ? [gpuCalls] : []),
       {
