@@ -124,4 +124,15 @@ gpuDescribe('combined convolution kernels on WebGPU', () => {
       for (const name of groups) expect(st.fused, what).toContain(name);
     }
   });
+
+  it("one output gradient shared by two convolutions of different shapes: one's input gradient does not combine with the other's weight gradient", async () => {
+    tg.manualSeed(140);
+    // y = conv(a, w1) + conv(b, w2), a with 3 channels and b with 5: the kernels by name, in an order that puts conv(b)'s input gradient first
+    const G = ints([2, 4, 6, 6]), w1 = ints([4, 3, 3, 3], -1, 2), a = ints([2, 3, 6, 6]), w2 = ints([4, 5, 3, 3], -1, 2);
+    const attrs = { stride: [1, 1], padding: [1, 1], dilation: [1, 1], groups: 1 };
+    const f = (G: tg.Tensor, w1: tg.Tensor, a: tg.Tensor, w2: tg.Tensor) =>
+      noGrad(() => [tg.run('conv2dInputGrad', [G, w2], { ...attrs, shape: [2, 5, 6, 6] }), tg.run('conv2dWeightGrad', [a, G], { ...attrs, shape: w1.shape }), G.sum([0, 2, 3])]);
+    const st = await sameAsEager(f, [G, w1, a, w2], 'shared gradient');
+    expect(st.fused).toEqual(['fused(conv2dWeightGrad,sum)']);
+  });
 });

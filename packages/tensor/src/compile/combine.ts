@@ -182,7 +182,9 @@ function recognize(group: CombinedGroup): CombinedKind | undefined {
     const [d, w] = [nodes[0]!, nodes[1]!];
     const [da, wa] = [d.attrs, w.attrs] as { stride: number[]; padding: number[]; dilation: number[]; groups: number }[];
     const geometry = (a: typeof da) => `${a!.stride};${a!.padding};${a!.dilation};${a!.groups}`;
-    if (d.inputs[0] !== w.inputs[1] || geometry(da) !== geometry(wa)) return undefined;
+    // the same output gradient, geometry and shapes (two convolutions can share a gradient: y = conv(a) + conv(b))
+    const shapes = outputs[d.outputs[0]!]!.shape.join() === args[w.inputs[0]!]!.shape.join() && args[d.inputs[1]!]!.shape.join() === outputs[w.outputs[0]!]!.shape.join();
+    if (d.inputs[0] !== w.inputs[1] || geometry(da) !== geometry(wa) || !shapes) return undefined;
     if (nodes.length === 2) return { kind: 'partial' };
     const rest = recognize({ nodes: nodes.slice(1, 3), args, outputs });
     if (rest?.kind !== 'convBiasGrad') return undefined;
