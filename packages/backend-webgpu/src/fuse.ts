@@ -1,8 +1,8 @@
-import { getBackend, type BackendFusion, type ClassLossAttrs, type ForeachStepAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup } from '@tapegrad/tensor';
+import { getBackend, type BackendFusion, type ClassLossAttrs, type ForeachStepAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup, type Pool2dAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulPart, matmulProgram, matmulPrograms } from './kernels/matmul.js';
-import { conv2dProgram, conv2dWeightGradProgram } from './kernels/conv.js';
+import { conv2dProgram, conv2dWeightGradProgram, convBackwardProgram } from './kernels/conv.js';
 import { maxPool2dBackwardProgram } from './kernels/pool.js';
 import { reduceProgram } from './kernels/reduce.js';
 import { foreachBeside } from './kernels/optim.js';
@@ -162,15 +162,8 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
   const epi = epilogue(group);
   const { inputs: own, attrs } = group.nodes[0]!;
   if (!epi) return undefined;
-  const kernel = ((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel;
-  if (group.nodes[0]!.op === 'matmul') PRODUCTS.set(kernel, (inputs) => ({ a: inputs[0]!, b: inputs[1]!, epi: epi(inputs) }));
-  return kernel;
+  return ((inputs, [out]) => [anchor(inputs.slice(0, own.length), out!, attrs, epi(inputs))]) as WebGPUKernel;
 }
-
-/** The fused kernels of a matmul and its epilogue, by kernel: their product's operands and epilogue, for a combined group to run the same product beside others. */
-type Product = (inputs: readonly GpuView[]) => { a: GpuView; b: GpuView; epi?: Epilogue };
-const PRODUCTS = new WeakMap<object, Product>();
-const plainProduct: Product = (inputs) => ({ a: inputs[0]!, b: inputs[1]! });
 
 /**
  * Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward
@@ -187,13 +180,13 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'part
     // the input gradient G·W (its epilogue included) and the weight gradient with its bias's row
     // sums, side by side in one dispatch, each computed by its own kernel's code
     const p = group.nodes[kind.product]!, s = group.nodes[kind.sum]!, x = group.nodes[kind.input]!;
-    const dx = x.op === 'matmul' ? plainProduct : PRODUCTS.get(x.kernel as object);
+    const dx = anchored(x, 'matmul');
     if (!dx || ![...group.args, ...group.outputs].every((v) => v.dtype === 'float32' || v.dtype === 'int32' || v.dtype === 'bool')) return undefined;
     if (group.outputs[x.outputs[0]!]!.dtype !== 'float32') return undefined;
     return ((inputs, outs) => {
-      const { a, b, epi } = dx(x.inputs.map((k) => inputs[k]!));
+      const ins = x.inputs.map((k) => inputs[k]!);
       return [matmulPrograms([
-        matmulPart(a, b, outs[x.outputs[0]!]!, undefined, epi),
+        matmulPart(ins[0]!, ins[1]!, outs[x.outputs[0]!]!, undefined, dx.epi?.(ins)),
         matmulPart(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, undefined, undefined, outs[s.outputs[0]!]!),
       ])];
     }) as WebGPUKernel;
@@ -203,6 +196,8 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'part
     return ((inputs, outs) => [conv2dWeightGradProgram(inputs[p.inputs[0]!]!, inputs[p.inputs[1]!]!, outs[p.outputs[0]!]!, p.attrs as Conv2dAttrs, outs[s.outputs[0]!]!)]) as WebGPUKernel;
   }
   if (kind.kind === 'partial') return 'partial';
+  if (kind.kind === 'convPool') return convPool(group, kind);
+  if (kind.kind === 'convBackward') return convBackward(group, kind);
   if (kind.kind !== 'crossEntropy' && kind.kind !== 'linearCrossEntropy') return undefined;
   const f = group.nodes[kind.forward]!, b = group.nodes[kind.backward]!;
   const x = group.args[f.inputs[0]!]!;
@@ -254,6 +249,41 @@ function optimizer(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'op
     const each = (attrs[kind.step] as ForeachStepAttrs<unknown>).each;
     const { stored, extra } = foreachBeside(step.op, q.map((x, j) => ({ views: step.inputs.slice(j * w, j * w + w).map((k) => inputs[k]!), attrs: each[j], q: x as 0 | 1 | undefined })));
     return [matmulPrograms([matmulPart(inputs[P.inputs[0]!]!, inputs[P.inputs[1]!]!, outs[P.outputs[0]!]!, undefined, undefined, outs[S.outputs[0]!]!, stored)], extra)];
+  }) as WebGPUKernel;
+}
+
+/** A member that may be a fused group (its attrs the group, compile/fuse.ts): its anchor's attrs, and the epilogue after it. */
+function anchored(n: CombinedGroup['nodes'][number], op: string) {
+  if (n.op === op) return { attrs: n.attrs, own: n.inputs.length, epi: undefined };
+  const inner = n.attrs as FusionGroup;
+  const epi = inner.nodes[0]!.op === op && chain(inner.nodes, true, '0u') ? epilogue(inner) : undefined;
+  return epi && { attrs: inner.nodes[0]!.attrs, own: inner.nodes[0]!.inputs.length, epi };
+}
+
+/** conv2d (and its epilogue) with the max pool of its output, in one shader: a thread per pooled window (conv.ts). */
+function convPool(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'convPool' }>): WebGPUKernel | undefined {
+  const c = group.nodes[kind.conv]!, p = group.nodes[kind.pool]!;
+  const conv = anchored(c, 'conv2d');
+  if (!conv || ![...group.args, ...group.outputs].every((a) => a.dtype === 'float32' || a.dtype === 'int32')) return undefined;
+  const { kernelSize } = p.attrs as Pool2dAttrs;
+  return ((inputs, outs) => {
+    const ins = c.inputs.map((k) => inputs[k]!);
+    const pool = { out: outs[p.outputs[0]!]!, idx: outs[p.outputs[1]!]!, size: kernelSize };
+    return [conv2dProgram(ins.slice(0, conv.own), outs[c.outputs[0]!]!, conv.attrs as Conv2dAttrs, conv.epi?.(ins), pool)];
+  }) as WebGPUKernel;
+}
+
+/** A convolution's input, weight and bias gradients in one dispatch, and the pool backward after them in the input gradient's store (conv.ts). */
+function convBackward(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'convBackward' }>): WebGPUKernel | undefined {
+  const { nodes } = group;
+  const d = nodes[kind.inputGrad]!, w = nodes[kind.weightGrad]!, s = nodes[kind.sum]!;
+  const p = kind.poolBackward === undefined ? undefined : nodes[kind.poolBackward]!;
+  const pool = p && anchored(p, 'maxPool2dBackward');
+  if ((p && !pool) || ![...group.args, ...group.outputs].every((a) => a.dtype === 'float32' || a.dtype === 'int32')) return undefined;
+  return ((inputs, outs) => {
+    const scatter = p && pool && { idx: inputs[p.inputs[1]!]!, dx: outs[p.outputs[0]!]!, size: (pool.attrs as Pool2dAttrs).kernelSize, epi: pool.epi?.(p.inputs.map((k) => inputs[k]!)) };
+    const [g, wt, x] = [d.inputs[0]!, d.inputs[1]!, w.inputs[0]!].map((k) => inputs[k]!);
+    return [convBackwardProgram(g!, wt!, x!, outs[d.outputs[0]!]!, outs[w.outputs[0]!]!, outs[s.outputs[0]!]!, d.attrs as Conv2dAttrs, scatter)];
   }) as WebGPUKernel;
 }
 

@@ -107,6 +107,13 @@ describe('pooling', () => {
     expect(Array.from(o1.dataSync())).toEqual([NaN, NaN, 3]);
     expect(Array.from(idx1.dataSync())).toEqual([4, 1, 2]);
   });
+  it('2x2 windows at stride 2 in ceil mode: the last window of an odd row or column is clipped, as torch clips it', () => {
+    // torch 1.13: F.max_pool2d(torch.arange(18.).reshape(1, 2, 3, 3), 2, ceil_mode=True, return_indices=True)
+    const x = tensor(Array.from({ length: 18 }, (_, i) => i), { dtype: 'float32' }).reshape([1, 2, 3, 3]);
+    const [o, idx] = maxPool2dWithIndices(x, 2, { ceilMode: true });
+    expect(Array.from(o.dataSync())).toEqual([4, 5, 7, 8, 13, 14, 16, 17]);
+    expect(Array.from(idx.dataSync())).toEqual([4, 5, 7, 8, 4, 5, 7, 8]);
+  });
   it('rejects bad kernel sizes and padding', () => {
     const x = rnd([1, 1, 4, 4], 1);
     expect(() => maxPool2d(x, 0)).toThrow(/maxPool2d: kernelSize must be an integer >= 1/);

@@ -186,14 +186,15 @@ describe('epilogues and the MNIST steps', () => {
   for (const [model, groups, kernels] of [
     // the second layer's backward (dH with relu's backward as its epilogue, dW2, db2) is one
     // kernel; the first layer's gradients and the optimizer's step another
-    ['mlp', ['fused(linear,relu)', 'fused(matmul,reluBackward)', 'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum,fused(matmul,reluBackward))', 'fused(matmul,sum,adamStepForeach)'], 4],
+    ['mlp', ['fused(linear,relu)', 'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,sum,matmul,reluBackward)', 'fused(matmul,sum,adamStepForeach)'], 4],
     [
       'cnn',
       [
-        'fused(conv2d,relu)', 'fused(conv2d,relu)', 'fused(maxPool2dBackward,reluBackward)', 'fused(maxPool2dBackward,reluBackward)',
-        'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,matmul,sum)', 'fused(conv2dWeightGrad,sum)', 'fused(conv2dWeightGrad,sum,adamStepForeach)',
+        'fused(maxPool2dBackward,reluBackward)', 'fused(conv2d,relu,maxPool2d)', 'fused(conv2d,relu,maxPool2d)',
+        'fused(linear,crossEntropy,crossEntropyBackward)', 'fused(matmul,matmul,sum)',
+        'fused(conv2dInputGrad,conv2dWeightGrad,sum,maxPool2dBackward,reluBackward)', 'fused(conv2dWeightGrad,sum,adamStepForeach)',
       ],
-      11,
+      7,
     ],
   ] as const) {
     it(`${model}: the compiled step with epilogues gives eager's losses, parameters and gradients over 6 steps`, () => {
@@ -296,7 +297,7 @@ describe('combined groups: a loss with its backward, a weight gradient with its 
       const x = tg.randn([N, D]).requiresGrad_(), t = tg.randn([N, C]);
       // relu before the layer: its backward is dX's epilogue
       const g = step(() => lin.forward(relu ? x.relu() : x).mul(t).sum(), [x, ...lin.parameters()]);
-      expect(g.fused, `${N}x${D}x${C}`).toContain(relu ? 'fused(matmul,sum,fused(matmul,reluBackward))' : 'fused(matmul,matmul,sum)');
+      expect(g.fused, `${N}x${D}x${C}`).toContain(relu ? 'fused(matmul,sum,matmul,reluBackward)' : 'fused(matmul,matmul,sum)');
     }
   });
   it('not where a step between reads what a member wrote, or writes what a member read', () => {
@@ -356,5 +357,60 @@ describe('combined groups: a loss with its backward, a weight gradient with its 
     const x = tg.randn([2, 2, 6, 6]);
     const g = step(() => conv.forward(x).square().mean(), conv.parameters());
     expect(g.fused).toContain('fused(conv2dWeightGrad,sum)');
+  });
+});
+
+// the convolution groups (combine.ts 'convPool', 'convBackward'): on the CPU their members' eager
+// kernels in one call, so eager's bits; what the pass recognizes is the same on WebGPU
+// (backend-webgpu/test/compile-conv.test.ts checks its kernels).
+describe('combined groups: a convolution with its pool, and its gradients with the pool backward', () => {
+  /** conv1 (+ act) and a pool, conv2, backward: the loss and the four parameters' gradients. */
+  const twoConvs = (act: ((x: tg.Tensor) => tg.Tensor) | undefined, pool: ((x: tg.Tensor) => tg.Tensor) | undefined) => {
+    const c1 = new nn.Conv2d(3, 5, 3, { padding: 1 }), c2 = new nn.Conv2d(5, 6, 3, { padding: 1 });
+    return (x: tg.Tensor) => {
+      const params = [...c1.parameters(), ...c2.parameters()];
+      for (const p of params) p.grad?.dispose(), (p.grad = null);
+      const h = c1.forward(x);
+      const loss = c2.forward((pool ?? ((t) => t))(act ? act(h) : h)).square().mean();
+      loss.backward();
+      return [loss, ...params.map((p) => p.grad!.clone())];
+    };
+  };
+  function same(f: (x: tg.Tensor) => tg.Tensor[], x: tg.Tensor) {
+    const expected = tg.tidy(() => f(x).map(bits));
+    const c = tg.compile(f);
+    for (let i = 0; i < 4; i++) {
+      const r = c(x);
+      expect(r.map(bits), `call ${i}`).toEqual(expected);
+      r.forEach((t) => t.dispose());
+    }
+    return c.stats().graphs.at(-1)!;
+  }
+  it('conv2d + relu + a tiling pool, and conv2\'s three gradients with the pool\'s backward: one call each, odd sizes', () => {
+    tg.manualSeed(37);
+    for (const [act, name] of [[F.relu, 'relu,'], [undefined, '']] as const) {
+      const g = same(twoConvs(act, (t) => F.maxPool2d(t, 2)), tg.randn([2, 3, 9, 7]));
+      expect(g.fused, name).toContain(`fused(conv2d,${name}maxPool2d)`);
+      expect(g.fused, name).toContain(`fused(conv2dInputGrad,conv2dWeightGrad,sum,maxPool2dBackward${name ? ',reluBackward' : ''})`);
+    }
+  });
+  it('a pool that does not tile, or a reader between the conv and the pool, keeps them apart', () => {
+    tg.manualSeed(38);
+    const x = tg.randn([2, 3, 8, 8]);
+    for (const [what, pool] of [['overlapping', (t: tg.Tensor) => F.maxPool2d(t, 3, { stride: 2 })], ['padded', (t: tg.Tensor) => F.maxPool2d(t, 2, { padding: 1 })]] as const) {
+      const g = same(twoConvs(F.relu, pool), x);
+      expect(g.fused.filter((f) => f.includes('maxPool2d,') || f.endsWith('maxPool2d)')), what).toEqual([]);
+      // the gradients still combine, without the pool's backward
+      expect(g.fused, what).toContain('fused(conv2dInputGrad,conv2dWeightGrad,sum)');
+    }
+    // the sum reads the activation between the conv (where it is written) and the pool (where a combined kernel would run)
+    const conv = new nn.Conv2d(3, 4, 3, { padding: 1 });
+    const between = (x: tg.Tensor) =>
+      tg.noGrad(() => {
+        const y = F.relu(conv.forward(x));
+        const s = y.sum();
+        return [s, F.maxPool2d(y, 2)];
+      });
+    expect(same(between, x).fused).toEqual(['fused(conv2d,relu)']);
   });
 });

@@ -126,13 +126,16 @@ export function combine(trace: Trace): Trace {
   const replaced = new Map<number, Step>();
   const dropped = new Set<number>();
   const fused: string[] = [];
+  const inner: string[] = [];
   for (const g of new Set(member.values())) {
     if (g.kernel === 'partial') continue;
     const { nodes, args, outputs } = groupOf(g.members);
     const ms = g.members.map((m) => steps[m] as KernelStep);
     const last = ms.at(-1)!;
     const arg = (a: CombinedArg): Arg => ({ buf: a.buf, dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset });
-    const op = `fused(${nodes.map((n) => n.op).join(',')})`;
+    // a member the elementwise pass made is named by its ops, and listed once, in the combined name
+    const op = `fused(${nodes.map((n) => n.op.replace(/^fused\((.*)\)$/, '$1')).join(',')})`;
+    for (const n of nodes) if (n.op.startsWith('fused(')) inner.push(n.op);
     fused.push(op);
     const live = ms.some((s) => s.live) ? () => ms.map((s) => (s.live ? s.live() : s.attrs)) : undefined;
     replaced.set(g.members.at(-1)!, {
@@ -154,7 +157,9 @@ export function combine(trace: Trace): Trace {
     }
   }
   if (!fused.length) return trace;
-  return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...(trace.fused ?? []), ...fused] };
+  const before = [...(trace.fused ?? [])];
+  for (const op of inner) before.splice(before.indexOf(op), 1);
+  return { ...trace, steps: steps.flatMap((s, i) => (dropped.has(i) ? [] : [replaced.get(i) ?? s])), fused: [...before, ...fused] };
 }
 
 /** A group the combine pass recognizes (recognize, below), with its members' indices by role: what `Backend.fusion.combine` is handed. */
@@ -164,6 +169,8 @@ export type CombinedKind =
   | { readonly kind: 'linearCrossEntropy'; readonly linear: number; readonly forward: number; readonly backward: number }
   | { readonly kind: 'linearBackward'; readonly product: number; readonly sum: number; readonly input: number }
   | { readonly kind: 'optimizer'; readonly producer: Exclude<CombinedKind, { kind: 'partial' | 'optimizer' }>; readonly step: number }
+  | { readonly kind: 'convPool'; readonly conv: number; readonly pool: number }
+  | { readonly kind: 'convBackward'; readonly inputGrad: number; readonly weightGrad: number; readonly sum: number; readonly poolBackward?: number }
   | { readonly kind: 'partial' };
 /**
  * The groups both backends combine, recognized once here (the kernels are theirs) and handed to
@@ -177,6 +184,12 @@ export type CombinedKind =
  *   ('partial' for the linear and the forward alone);
  * - 'linearBackward': a 'biasGrad' group and the layer's input gradient G·W (linearBackward, below);
  * - 'optimizer': a group of those and the multi-tensor optimizer step after it (optimizer, below).
+ * - 'convPool': a conv2d (with its epilogue, a step of the elementwise pass whose attrs are its
+ *   group) and the maxPool2d of its output over windows that tile it (stride = kernel size, no
+ *   padding or dilation, the last rows and columns that fill no window dropped);
+ * - 'convBackward': a convolution's conv2dInputGrad and its conv2dWeightGrad and bias sum (convBiasGrad)
+ *   of one output gradient ('partial' for the first two), and, if one follows, the maxPool2dBackward
+ *   (with its epilogue) that reads the input gradient, over windows that tile its input as in 'convPool'.
  * Anything else: undefined.
  */
 function recognize(group: CombinedGroup): CombinedKind | undefined {
@@ -184,6 +197,28 @@ function recognize(group: CombinedGroup): CombinedKind | undefined {
   const ops = nodes.map((n) => n.op).join(',');
   if (FOREACH.has(nodes.at(-1)!.op)) return optimizer(group);
   if (nodes.length > 1 && nodes.some((n) => isMatmul(n.op) && n.op !== 'matmul')) return linearBackward(group);
+  if (/^(fused\()?conv2d[,)]/.test(ops) && nodes.length === 2 && nodes[1]!.op === 'maxPool2d') {
+    const x = args[nodes[1]!.inputs[0]!]!, y = outputs[nodes[1]!.outputs[0]!]!;
+    return x.from === nodes[0]!.outputs[0] && sameView(x, outputs[x.from]!) && tiles(nodes[1]!.attrs, x, y) ? { kind: 'convPool', conv: 0, pool: 1 } : undefined;
+  }
+  if (ops.startsWith('conv2dInputGrad,conv2dWeightGrad')) {
+    const [d, w] = [nodes[0]!, nodes[1]!];
+    const [da, wa] = [d.attrs, w.attrs] as { stride: number[]; padding: number[]; dilation: number[]; groups: number }[];
+    const geometry = (a: typeof da) => `${a!.stride};${a!.padding};${a!.dilation};${a!.groups}`;
+    // the same output gradient, geometry and shapes (two convolutions can share a gradient: y = conv(a) + conv(b))
+    const shapes = outputs[d.outputs[0]!]!.shape.join() === args[w.inputs[0]!]!.shape.join() && args[d.inputs[1]!]!.shape.join() === outputs[w.outputs[0]!]!.shape.join();
+    if (d.inputs[0] !== w.inputs[1] || geometry(da) !== geometry(wa) || !shapes) return undefined;
+    if (nodes.length === 2) return { kind: 'partial' };
+    if (biasGrad(group, 1, 2)?.kind !== 'convBiasGrad') return undefined;
+    if (nodes.length === 3) return { kind: 'convBackward', inputGrad: 0, weightGrad: 1, sum: 2 };
+    const p = nodes[3]!;
+    if (nodes.length !== 4 || !/^(fused\()?maxPool2dBackward([,)]|$)/.test(p.op)) return undefined;
+    // the pool's attrs: its own, or its group's anchor's
+    const pa = p.op === 'maxPool2dBackward' ? p.attrs : (p.attrs as { nodes: readonly { attrs: unknown }[] }).nodes[0]!.attrs;
+    const g = args[p.inputs[0]!]!, dx = outputs[p.outputs[0]!]!;
+    const ok = g.from === d.outputs[0] && sameView(g, outputs[g.from]!) && tiles(pa, dx, g);
+    return ok ? { kind: 'convBackward', inputGrad: 0, weightGrad: 1, sum: 2, poolBackward: 3 } : undefined;
+  }
   const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];
   // the backward reads the forward's logits and target (the same views), stats and total weight, and its class weight if any
   const pair = (f: number, b: number) => {
@@ -273,4 +308,14 @@ function optimizer(group: CombinedGroup): CombinedKind | undefined {
   const gradients = step.inputs.filter((_, i) => i % width === 1);
   if (!producer || producer.kind === 'partial' || producer.kind === 'optimizer' || !gradients.some((k) => args[k]!.from !== undefined)) return undefined;
   return { kind: 'optimizer', producer, step: nodes.length - 1 };
+}
+
+const sameView = (a: FusedArg, b: FusedArg) => a.offset === b.offset && a.shape.join() === b.shape.join() && a.strides.join() === b.strides.join();
+/** A max pool from x to y whose windows tile x (stride = kernel size, no padding or dilation), dropping the rows and columns that fill none. */
+function tiles(attrs: unknown, x: FusedArg, y: FusedArg): boolean {
+  const a = attrs as { kernelSize: number[]; stride: number[]; padding: number[]; dilation: number[] };
+  return (
+    x.shape.length === 4 && y.shape.length === 4 && a.stride.join() === a.kernelSize.join() && a.padding.join() === '0,0' && a.dilation.join() === '1,1' &&
+    y.shape[2] === Math.floor(x.shape[2]! / a.kernelSize[0]!) && y.shape[3] === Math.floor(x.shape[3]! / a.kernelSize[1]!) && y.shape[2]! > 0 && y.shape[3]! > 0
+  );
 }

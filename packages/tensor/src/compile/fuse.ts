@@ -164,10 +164,12 @@ export function fuse(trace: Trace): Trace {
     const args = argBufs.map((a): FusedArg => ({ dtype: a.dtype, shape: a.shape, strides: a.strides, offset: a.offset }));
     const last = steps[c] as KernelStep;
     const out = last.outputs[0]!;
-    const kernel = last.backend.fusion!.fuse({ nodes, args, output: { dtype: out.dtype, shape: out.shape, strides: out.strides, offset: out.offset } });
+    // the step's attrs are its group: a combined kernel (combine.ts) built around it may need its anchor's attrs and epilogue
+    const group: FusionGroup = { nodes, args, output: { dtype: out.dtype, shape: out.shape, strides: out.strides, offset: out.offset } };
+    const kernel = last.backend.fusion!.fuse(group);
     if (kernel === undefined) return undefined;
     const op = `fused(${nodes.map((n) => n.op).join(',')})`;
-    return { kind: 'kernel', op, backend: last.backend, kernel, inputs: argBufs, outputs: [out], attrs: undefined, live: undefined, writes: [out.buf] };
+    return { kind: 'kernel', op, backend: last.backend, kernel, inputs: argBufs, outputs: [out], attrs: group, live: undefined, writes: [out.buf] };
   };
   const replaced = new Map<number, KernelStep>();
   const dropped = new Set<number>();
