@@ -1,4 +1,4 @@
-import { getBackend, type BackendFusion, type ClassLossAttrs, type ForeachStepAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup, type Pool2dAttrs } from '@tapegrad/tensor';
+import { getBackend, getKernel, type BackendFusion, type ClassLossAttrs, type ForeachStepAttrs, type CombinedGroup, type CombinedKind, type Conv2dAttrs, type DType, type FusedNode, type FusedRef, type FusionGroup, type Pool2dAttrs } from '@tapegrad/tensor';
 import { broadcastStrides, coalesce, DTYPE_CODE, numelOf, preamble, walk, walkMeta, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from './program.js';
 import { MAP_OPS } from './kernels/elementwise.js';
 import { linearProgram, matmulPart, matmulProgram, matmulPrograms } from './kernels/matmul.js';
@@ -220,17 +220,20 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'part
 }
 
 /**
- * A multi-tensor optimizer step in the dispatch of the weight gradient's product that wrote the
- * last gradients it reads ('biasGrad': Gᵀ·X and its row sums): the parameters whose gradients
- * the product computes are updated where each gradient element is stored (no split K: each is
- * final in one thread), the others by workgroups after the product's (optim.ts' foreachBeside).
- * Declined where the parameters and their state do not fit one dispatch's bindings, or the
- * product reads what the step updates (a race), or for other producers.
+ * A multi-tensor optimizer step in the dispatch of the weight gradient that wrote the last
+ * gradients it reads ('biasGrad': Gᵀ·X and its row sums, matmul.ts; 'convBiasGrad':
+ * conv2dWeightGrad and its bias's sums, conv.ts): the parameters whose gradients it computes are
+ * updated where each gradient element is stored (each is final in one thread: no split K, a
+ * workgroup's tree), the others by workgroups after the gradient's (optim.ts' foreachBeside), as
+ * many as the bindings leave room for; those past them by the foreach kernel's dispatches after.
+ * Declined where the computed parameters and their state do not fit one dispatch's bindings, or
+ * the gradient reads what the step updates (a race), or for other producers.
  */
 function optimizer(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'optimizer' }>): WebGPUKernel | undefined {
-  if (kind.producer.kind !== 'biasGrad') return undefined;
+  const producer = kind.producer;
+  if (producer.kind !== 'biasGrad' && producer.kind !== 'convBiasGrad') return undefined;
   const { args, nodes } = group;
-  const step = nodes[kind.step]!, P = nodes[kind.producer.product]!, S = nodes[kind.producer.sum]!;
+  const step = nodes[kind.step]!, P = nodes[producer.product]!, S = nodes[producer.sum]!;
   const n = (step.attrs as ForeachStepAttrs<unknown>).each.length;
   const w = step.inputs.length / n;
   // which output of the product each parameter's gradient is, if any
@@ -240,15 +243,26 @@ function optimizer(group: CombinedGroup, kind: Extract<CombinedKind, { kind: 'op
   });
   const read = new Set(P.inputs.map((k) => args[k]!.buf));
   const limit = (getBackend('webgpu') as WebGPUBackend).limits.maxStorageBuffersPerShaderStage;
-  // the product's 2 operands and 2 outputs, each parameter's tensors, the others' gradients, the metadata
-  const bindings = 4 + n * (w - 1) + q.filter((x) => x === undefined).length + 1;
+  // the gradient's 2 operands and 2 outputs, the metadata and each computed parameter's tensors;
+  // another parameter's take its gradient too
+  const room = limit - 5 - q.filter((x) => x !== undefined).length * (w - 1);
+  const joined = q.map((x, j) => x !== undefined || q.slice(0, j + 1).filter((y) => y === undefined).length * w <= room);
   const dense = (v: CombinedGroup['outputs'][number]) => v.offset === 0 && v.strides.every((s, d) => s === v.shape.slice(d + 1).reduce((t, e) => t * e, 1));
-  if (q.includes(-1) || bindings > limit || step.inputs.some((k, i) => i % w !== 1 && read.has(args[k]!.buf))) return undefined;
+  if (q.includes(-1) || room < 0 || step.inputs.some((k, i) => i % w !== 1 && read.has(args[k]!.buf))) return undefined;
   if (![...args, ...group.outputs].every((v) => v.dtype === 'float32') || !dense(group.outputs[P.outputs[0]!]!) || !dense(group.outputs[S.outputs[0]!]!)) return undefined;
+  const rest = getKernel(step.op, 'webgpu') as WebGPUKernel<ForeachStepAttrs<unknown>>;
   return ((inputs, outs, attrs: readonly unknown[]) => {
     const each = (attrs[kind.step] as ForeachStepAttrs<unknown>).each;
-    const { stored, extra } = foreachBeside(step.op, q.map((x, j) => ({ views: step.inputs.slice(j * w, j * w + w).map((k) => inputs[k]!), attrs: each[j], q: x as 0 | 1 | undefined })));
-    return [matmulPrograms([matmulPart(inputs[P.inputs[0]!]!, inputs[P.inputs[1]!]!, outs[P.outputs[0]!]!, undefined, undefined, outs[S.outputs[0]!]!, stored)], extra)];
+    const views = (j: number) => step.inputs.slice(j * w, j * w + w).map((k) => inputs[k]!);
+    const [x, g, dw, db] = [inputs[P.inputs[0]!]!, inputs[P.inputs[1]!]!, outs[P.outputs[0]!]!, outs[S.outputs[0]!]!];
+    const beside = (size: number) => foreachBeside(step.op, q.flatMap((qj, j) => (joined[j] ? [{ views: views(j), attrs: each[j], q: qj as 0 | 1 | undefined }] : [])), size);
+    let first: Program;
+    if (producer.kind === 'biasGrad') {
+      const { stored, extra } = beside(64);
+      first = matmulPrograms([matmulPart(x, g, dw, undefined, undefined, db, stored)], extra);
+    } else first = conv2dWeightGradProgram(x, g, dw, P.attrs as Conv2dAttrs, db, beside(WORKGROUP));
+    const left = q.flatMap((_, j) => (joined[j] ? [] : [j]));
+    return [first, ...(left.length ? rest(left.flatMap(views), [], { each: left.map((j) => each[j]) }, step.op) : [])];
   }) as WebGPUKernel;
 }
 

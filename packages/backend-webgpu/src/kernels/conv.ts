@@ -2,6 +2,7 @@ import { getKernel, registerKernel, type Shape, type Conv2dAttrs } from '@tapegr
 import type { Epilogue } from '../fuse.js';
 import { SHORT } from './reduce.js';
 import { numelOf, preamble, WORKGROUP, type GpuView, type Program, type WebGPUKernel } from '../program.js';
+import type { Extra, Stored } from './matmul.js';
 
 // conv2d and its two gradients as direct convolutions (op definitions and the gradient rule:
 // @tapegrad/nn's ops/conv.ts). forward: a thread per output position and run of CONV_TILE
@@ -163,9 +164,10 @@ registerKernel('conv2dInputGrad', 'webgpu', (([g, w], [dx], a) => {
  * conv2dWeightGrad's workgroup for item i, a weight element, or with kdb a bias channel past
  * them, summed as eager's sum does (a line of more than SHORT elements strided over the workgroup
  * then a tree, a shorter one serially): x and G are operands (and input bindings) kx and kg, dW
- * operand kdw (output odw), the bias kdb (output odb).
+ * operand kdw (output odw), the bias kdb (output odb). `stored(q, e, v)`: WGSL run by the thread that
+ * stored element e of the weight (q 0) or bias (q 1) gradient, its final value, read back as v.
  */
-const weightGrad = (kx: number, kg: number, kdw: number, odw: number, kdb?: number, odb?: number) => `  var acc = 0.0;
+const weightGrad = (kx: number, kg: number, kdw: number, odw: number, kdb?: number, odb?: number, stored?: (q: number, e: string, v: string) => string) => `  var acc = 0.0;
   ${kdb !== undefined ? `if (i >= md[0] - Cout) {
     let co = i - (md[0] - Cout);
     let L = u32(OH * OW); let NL = N * L;
@@ -198,19 +200,49 @@ const weightGrad = (kx: number, kg: number, kdw: number, odw: number, kdb?: numb
   workgroupBarrier();
   for (var t = WG / 2u; t > 0u; t = t >> 1u) { if (l < t) { sv[l] = sv[l] + sv[l + t]; } workgroupBarrier(); }
   if (l == 0u) {
-    ${kdb !== undefined ? `if (i >= md[0] - Cout) { out${odb}[at(${kdb}u, i - (md[0] - Cout), 0u, 0, 0)] = sv[0]; return; }` : ''}
+    ${kdb !== undefined ? `if (i >= md[0] - Cout) {
+      let co = i - (md[0] - Cout); let sa = at(${kdb}u, co, 0u, 0, 0);
+      out${odb}[sa] = sv[0];
+      ${stored ? `let so = out${odb}[sa]; ${stored(1, 'co', 'so')}` : ''}
+      return;
+    }` : ''}
     let kj = i32(i % u32(kw)); let ki = i32((i / u32(kw)) % u32(kh)); let cl = (i / u32(kw * kh)) % cinG; let co = i / u32(kw * kh) / cinG;
-    out${odw}[at(${kdw}u, co, cl, ki, kj)] = sv[0];
+    let sa = at(${kdw}u, co, cl, ki, kj);
+    out${odw}[sa] = sv[0];
+    ${stored ? `let so = out${odw}[sa]; ${stored(0, 'i', 'so')}` : ''}
   }
 `;
-/** conv2d's weight gradient; with `db` (a compiled step's bias gradient, the sum of the output's gradient over all but its channel dim), Cout more workgroups sum it. */
-export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: Conv2dAttrs, db?: GpuView): Program {
+/**
+ * conv2d's weight gradient; with `db` (a compiled step's bias gradient, the sum of the output's
+ * gradient over all but its channel dim), Cout more workgroups sum it. With `opt` (a compiled
+ * step's optimizer, optim.ts' foreachBeside; dW and db dense): each weight and bias element is
+ * final in the one thread that stores it (a workgroup's tree), which then updates its parameter
+ * (`stored`); workgroups past the gradients' run `extra`.
+ */
+export function conv2dWeightGradProgram(x: GpuView, g: GpuView, dw: GpuView, a: Conv2dAttrs, db?: GpuView, opt?: { stored: Stored; extra: Extra }): Program {
   const n = numelOf(dw.shape);
-  const wgsl = () => `${HEAD([x, g], [dw, ...(db ? [db] : [])], true)}
-  ${db ? weightGrad(0, 1, 2, 0, 3, 1) : weightGrad(0, 1, 2, 0)}
-}`;
   const total = n + (db ? dw.shape[0]! : 0);
-  return { key: `conv2dWeightGrad${db ? ':bias' : ''}`, wgsl, inputs: [x.handle, g.handle], outputs: [dw.handle, ...(db ? [db.handle] : [])], meta: meta(total, x.shape, dw.shape, g.shape, a, [x, g, dw, db]), workgroups: total };
+  const m = meta(total, x.shape, dw.shape, g.shape, a, [x, g, dw, db]);
+  const base = m.length, outAt = db ? 2 : 1;
+  if (opt) m.push(...opt.extra.meta);
+  const stored = opt && ((q: number, e: string, v: string) => opt.stored(q, e, v, { base, inAt: 2, outAt }));
+  const wgsl = () => `${HELPERS([x, g, ...(opt?.extra.inputs ?? [])], [dw, ...(db ? [db] : []), ...(opt?.extra.outputs ?? [])], true)}
+${opt?.extra.wgsl(base, 2, outAt) ?? ''}
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wg: vec3u, @builtin(num_workgroups) nw: vec3u, @builtin(local_invocation_index) l: u32) {
+  let i = wid(wg, nw);
+  if (i >= md[0]) { ${opt ? 'extra(i - md[0], l);' : ''} return; }
+  ${GEOMETRY}
+  ${db ? weightGrad(0, 1, 2, 0, 3, 1, stored) : weightGrad(0, 1, 2, 0)}
+}`;
+  return {
+    key: `conv2dWeightGrad${db ? ':bias' : ''}${opt ? `|${opt.extra.key}` : ''}`,
+    wgsl,
+    inputs: [x, g, ...(opt?.extra.inputs ?? [])].map((v) => v.handle),
+    outputs: [dw, ...(db ? [db] : []), ...(opt?.extra.outputs ?? [])].map((v) => v.handle),
+    meta: m,
+    workgroups: total + (opt?.extra.groups ?? 0),
+  };
 }
 
 /** A max pool's backward run in the store of its input's gradient (a compiled step's combined group): its indices, its output, its window (= its stride), its epilogue. */

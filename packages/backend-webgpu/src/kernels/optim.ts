@@ -133,9 +133,10 @@ function foreach<A>(op: string, update: Update, scalars: (a: A) => number[]): We
  * threads of workgroups after the product's, as the foreach kernel's threads. The update is the
  * foreach kernel's text and records, so its bits. `extra`'s words: the others' element count,
  * then each other's end index and record, then each computed one's record; its bindings the
- * others' gradients, then every parameter's tensors (the others' first).
+ * others' gradients, then every parameter's tensors (the others' first). `size`: the threads of
+ * the dispatch's workgroups.
  */
-export function foreachBeside(op: string, params: readonly { views: readonly GpuView[]; attrs: unknown; q: 0 | 1 | undefined }[]): { stored: Stored; extra: Extra } {
+export function foreachBeside(op: string, params: readonly { views: readonly GpuView[]; attrs: unknown; q: 0 | 1 | undefined }[], size: number): { stored: Stored; extra: Extra } {
   const [update, scalars] = FOREACH.get(op)!;
   const others = params.filter((p) => p.q === undefined), computed = params.filter((p) => p.q !== undefined);
   const records = [...others, ...computed].map((p) => record(p.views, scalars(p.attrs)));
@@ -151,12 +152,12 @@ export function foreachBeside(op: string, params: readonly { views: readonly Gpu
       .join(' ');
   const extra: Extra = {
     meta,
-    groups: Math.ceil(meta[0]! / 64),
-    key: `${op}:${w}:${others.length}:${computed.map((p) => p.q).join('')}`,
+    groups: Math.ceil(meta[0]! / size),
+    key: `${op}:${w}:${others.length}:${computed.map((p) => p.q).join('')}:${size}`,
     inputs: others.map((p) => p.views[1]!),
     outputs: [...others, ...computed].flatMap(({ views: [p, , ...state] }) => [p!, ...state]),
     wgsl: (base, inAt, outAt) => `fn extra(g: u32, l: u32) {
-  let i = g * 64u + l;
+  let i = g * ${size}u + l;
   if (i >= md[${base}u]) { return; }
   ${others
     .map((_, j) => {
