@@ -121,7 +121,8 @@ gpuDescribe('compile on WebGPU', () => {
       step(x, y).dispose();
       expect(backend!.counters.submits - submits, `call ${i}`).toBe(1);
       const n = backend!.counters.dispatches - dispatches;
-      expect(n).toBeGreaterThan(5);
+      // the whole step: 4 kernels, Adam's last parameter past the bindings in a dispatch of its own
+      expect(n).toBeGreaterThanOrEqual(5);
       expect(backend!.counters.bindGroupHits - bindGroupHits, `call ${i}: every dispatch reuses its bind group`).toBe(n);
     }
     const g = step.stats().graphs[0]!;
