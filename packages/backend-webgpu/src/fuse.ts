@@ -166,9 +166,12 @@ function fuse(group: FusionGroup): WebGPUKernel | undefined {
 }
 
 /**
- * Combined groups (compile/combine.ts) as one dispatch: crossEntropy with its backward
- * (losses.ts), a weight gradient Gᵀ·X with its bias gradient, G's column sums, as the product's
- * extra column (matmul.ts), and conv2dWeightGrad with its bias's sum (conv.ts).
+ * Combined groups (compile/combine.ts, `recognize`) as one dispatch: crossEntropy with its
+ * backward, after the last linear layer or not (losses.ts); a weight gradient Gᵀ·X with its bias
+ * gradient, G's column sums, as the product's extra column, and beside it the layer's input
+ * gradient (matmul.ts); conv2dWeightGrad with its bias's sum, conv2d with its pool, a
+ * convolution's three gradients with the pool backward (conv.ts); the optimizer's step in a
+ * weight gradient's dispatch (optim.ts).
  */
 function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'partial' | undefined {
   if (kind.kind === 'biasGrad') {

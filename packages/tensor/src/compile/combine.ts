@@ -196,7 +196,8 @@ function recognize(group: CombinedGroup): CombinedKind | undefined {
   const { nodes, args, outputs } = group;
   const ops = nodes.map((n) => n.op).join(',');
   if (FOREACH.has(nodes.at(-1)!.op)) return optimizer(group);
-  if (nodes.length > 1 && nodes.some((n) => isMatmul(n.op) && n.op !== 'matmul')) return linearBackward(group);
+  // two products (one may carry an epilogue) and perhaps a sum: a linear layer's backward or none
+  if (nodes.every((n) => n.op === 'sum' || isMatmul(n.op)) && nodes.filter((n) => isMatmul(n.op)).length === 2) return linearBackward(group);
   if (/^(fused\()?conv2d[,)]/.test(ops) && nodes.length === 2 && nodes[1]!.op === 'maxPool2d') {
     const x = args[nodes[1]!.inputs[0]!]!, y = outputs[nodes[1]!.outputs[0]!]!;
     return x.from === nodes[0]!.outputs[0] && sameView(x, outputs[x.from]!) && tiles(nodes[1]!.attrs, x, y) ? { kind: 'convPool', conv: 0, pool: 1 } : undefined;
@@ -234,8 +235,6 @@ function recognize(group: CombinedGroup): CombinedKind | undefined {
     if (nodes.length === 2) return { kind: 'partial' };
     return pair(1, 2) ? { kind: 'linearCrossEntropy', linear: 0, forward: 1, backward: 2 } : undefined;
   }
-  if (nodes.length === 3 && nodes.some((n) => n.op === 'sum') && nodes.every((n) => n.op === 'sum' || isMatmul(n.op))) return linearBackward(group);
-  if (ops === 'matmul,matmul') return linearBackward(group);
   if (ops !== 'matmul,sum' && ops !== 'conv2dWeightGrad,sum') return undefined;
   return biasGrad(group, 0, 1);
 }
