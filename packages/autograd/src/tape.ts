@@ -19,7 +19,8 @@ export interface GradContext<A = any> {
 
 /**
  * How to differentiate one op. `backward` receives the gradients of the outputs (zeros where
- * an output was unused) and returns one gradient per input, or null where none is needed.
+ * an output was unused, made when read) and returns one gradient per input, or null where none
+ * is needed.
  * Rules are written with tensor ops, so one rule serves every backend.
  */
 export interface GradientRule<A = any> {
@@ -252,7 +253,13 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
       const gs = pending.get(node);
       if (!gs) continue;
       pending.delete(node);
-      const outGrads = node.outputShapes.map((s, i) => gs[i] ?? zeros(s, { dtype: node.outputDTypes[i], device: root.device }));
+      // An unused output's zero gradient is made when the rule reads it, not before: a rule that
+      // never reads it (crossEntropy's, of its saved exps, N·C values) costs no fill of its size.
+      const held = node.outputShapes.map((_, i) => gs[i]);
+      const outGrads: Tensor[] = [];
+      node.outputShapes.forEach((shape, i) =>
+        Object.defineProperty(outGrads, i, { enumerable: true, get: () => (held[i] ??= zeros(shape, { dtype: node.outputDTypes[i], device: root.device })) }),
+      );
       const inGrads = node.run(outGrads);
       if (inGrads.length !== node.edges.length) {
         throw new TapegradError(`backward: the gradient rule of '${node.op}' returned ${inGrads.length} gradients for ${node.edges.length} inputs`);
@@ -260,7 +267,7 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
       // Spent output grads the rule did not pass on are freed before the edges take theirs: their
       // storage goes back to the pool, and a view the rule made of one (a transposed weight
       // gradient) is then the only holder of its storage, which a leaf keeps without a copy.
-      for (const t of outGrads) if (!inGrads.includes(t)) t.dispose();
+      for (const t of held) if (t && !inGrads.includes(t)) t.dispose();
       const made: Tensor[] = [];
       node.edges.forEach((edge, i) => {
         let g = inGrads[i];
@@ -276,7 +283,7 @@ function backward(root: Tensor, grad: Tensor | undefined, { retainGraph = false 
         prev?.dispose();
         pending.set(edge.node, slot);
       });
-      for (const t of outGrads) t.dispose();
+      for (const t of held) t?.dispose();
       for (const t of inGrads) if (t && s.tracks(t)) t.dispose();
       for (const t of made) t.dispose();
       if (!retainGraph) node.release();

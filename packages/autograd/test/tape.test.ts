@@ -120,6 +120,38 @@ describe('the tape', () => {
     registerGradient('test.badShape', { backward: (_, [g]) => [g!.sum()] });
     expect(() => tg.run('test.badShape', [x]).sum().backward()).toThrow(/returned a gradient of shape \[\] for input 0 of shape \[2\]/);
   });
+  it("an unused output's zero gradient is made only if the rule reads it", () => {
+    // test.aux: y = 2x and a large auxiliary output, the sort crossEntropy's saved exps are
+    tg.defineOp({ name: 'test.aux', infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }, { shape: [1000, 1000], dtype: x!.dtype }] });
+    tg.registerKernel('test.aux', 'cpu', (([x]: { handle: Float32Array }[], [o]: { handle: Float32Array }[]) => void o!.handle.set(x!.handle.map((v) => 2 * v))) as never);
+    let read = false;
+    registerGradient('test.aux', {
+      backward: (_, grads) => {
+        const g = read ? grads[1]!.sum().add(grads[0]!).mul(2) : grads[0]!.mul(2);
+        return [g];
+      },
+    });
+    const x = tg.ones([2], { requiresGrad: true });
+    const peakOfBackward = () => {
+      const [y, aux] = tg.dispatch('test.aux', [x]);
+      aux!.dispose();
+      const loss = y!.sum();
+      tg.resetPeakMemory();
+      const before = tg.memory().bytes;
+      loss.backward();
+      const peak = tg.memory().peakBytes - before;
+      loss.dispose();
+      y!.dispose();
+      x.grad!.dispose();
+      x.grad = null;
+      return peak;
+    };
+    const start = tg.memory().bytes;
+    expect(peakOfBackward()).toBeLessThan(1000);
+    read = true; // the rule reads it: zeros of its shape, 4 MB
+    expect(peakOfBackward()).toBeGreaterThanOrEqual(4e6);
+    expect(tg.memory().bytes).toBe(start); // and frees them
+  });
   it('an op without a gradient rule fails at backward, naming it', () => {
     tg.defineOp({ name: 'test.noRule', infer: ([x]) => [{ shape: x!.shape, dtype: x!.dtype }] });
     tg.registerKernel('test.noRule', 'cpu', (([x]: { handle: Float32Array }[], [o]: { handle: Float32Array }[]) => o!.handle.set(x!.handle)) as never);

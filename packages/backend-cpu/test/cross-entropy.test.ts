@@ -36,20 +36,27 @@ interface Case {
   strides?: number[];
 }
 
-/** Forward then backward on one path; every output as plain numbers. The gradient's storage starts as NaN (the kernel writes all of it). */
-function run(c: Case, inMemory: boolean, dtype: DType = 'float32'): number[][] {
+/**
+ * Forward then backward on one path; every output as plain numbers (with `save`, the forward's
+ * exps last, which the backward reads). The gradient's and the exps' storage starts as NaN (the
+ * kernels write all of it).
+ */
+function run(c: Case, inMemory: boolean, dtype: DType = 'float32', save = false): number[][] {
   const x = view(dtype, c.logits, c.shape, inMemory, c.strides);
   const t = view('int32', c.targets, [c.targets.length], false);
   const w = c.weight ? view(dtype, c.weight, [c.weight.length], inMemory) : undefined;
   const P = c.targets.length;
+  const C = c.shape[c.shape.length === 1 ? 0 : 1]!;
+  const a = save ? { ...c.attrs, saveExps: true } : c.attrs;
   const lossShape = c.attrs.reduction === 'none' ? [P] : [];
   const [out, stats, total] = [zeros(dtype, lossShape, inMemory), zeros(dtype, [P, 2], inMemory), zeros(dtype, [], inMemory)];
-  forward(w ? [x, t, w] : [x, t], [out, stats, total], c.attrs, 'crossEntropy');
+  const exps = save ? [view(dtype, new Array(P * C).fill(NaN), c.shape.length === 1 ? [C] : [P, C], inMemory)] : [];
+  forward(w ? [x, t, w] : [x, t], [out, stats, total, ...exps], a, 'crossEntropy');
   const g = view(dtype, c.upstream ?? [0.75], c.attrs.reduction === 'none' ? [P] : [], inMemory);
   const gx = view(dtype, new Array(c.shape.reduce((p, d) => p * d, 1)).fill(NaN), c.shape, inMemory);
-  backward(w ? [x, t, stats, total, g, w] : [x, t, stats, total, g], [gx], c.attrs, 'crossEntropyBackward');
+  backward([x, t, stats, total, g, ...(w ? [w] : []), ...exps], [gx], a, 'crossEntropyBackward');
   const n = (v: CpuView) => Array.from(v.handle.subarray(0, Math.max(1, v.shape.reduce((p, d) => p * d, 1))));
-  return [n(out), n(stats), n(total), n(gx)];
+  return [n(out), n(stats), n(total), n(gx), ...exps.map(n)];
 }
 
 tg.manualSeed(11);
@@ -118,6 +125,32 @@ describe.skipIf(!cpuKernelInfo().sharedMemoryAvailable)('crossEntropy kernels: W
     });
   }
 
+  // saveExps: the forward writes its exps and the backward scales them (ce_scale), no exp
+  for (const c of cases) {
+    it(`${c.name}, with the forward's exps saved`, () => {
+      const before = cpuKernelInfo().wasmKernelCalls;
+      const wasm = run(c, true, 'float32', true);
+      expect(cpuKernelInfo().wasmKernelCalls - before).toBe(c.targets.length ? 2 : 0);
+      const js = run(c, false, 'float32', true);
+      expect(cpuKernelInfo().wasmKernelCalls - before).toBe(c.targets.length ? 2 : 0);
+      expect(wasm).toEqual(js);
+      // the forward's other outputs are those it gives without saving
+      const plain = run(c, true);
+      expect(wasm.slice(0, 3)).toEqual(plain.slice(0, 3));
+      // the gradient from the saved exps is the recomputed one within float32 rounding: each
+      // softmax off by a few ulps and 2^-24·|x - max| relatively (x - max rounded, as PyTorch's log-softmax)
+      if (c.targets.length === 0) return;
+      const C = c.shape[c.shape.length === 1 ? 0 : 1]!;
+      const scale = Math.max(...plain[3]!.filter(Number.isFinite).map(Math.abs), 0);
+      wasm[3]!.forEach((v, i) => {
+        const want = plain[3]![i]!;
+        if (!Number.isFinite(want)) return expect(v, `element ${i}`).toEqual(want);
+        const spread = Math.abs(c.logits[i]! - Math.max(...c.logits.slice(i - (i % C), i - (i % C) + C).filter((l) => !Number.isNaN(l))));
+        expect(Math.abs(v - want), `element ${i}: ${v}, recomputed ${want}`).toBeLessThanOrEqual(2 ** -21 * Math.abs(want) * (1 + spread) + 2 ** -23 * scale);
+      });
+    });
+  }
+
   it('strided logits and float64 take the TypeScript loops, with the same values', () => {
     const c = cases[0]!;
     // the same logits as a transposed view of their (10, 64) transpose
@@ -131,6 +164,14 @@ describe.skipIf(!cpuKernelInfo().sharedMemoryAvailable)('crossEntropy kernels: W
     const f64 = run(c, true, 'float64');
     expect(cpuKernelInfo().wasmKernelCalls).toBe(before + 2);
     f64.forEach((a, i) => a.forEach((v, j) => expect(Math.abs(v - dense[i]![j]!)).toBeLessThan(1e-5)));
+    // and with the forward's exps saved: the strided forward in TypeScript, its backward (which
+    // reads the contiguous exps, not the logits) in WebAssembly; float64 in TypeScript
+    const at = cpuKernelInfo().wasmKernelCalls;
+    const savedStrided = run({ ...c, logits: tr, strides: [1, 64] }, true, 'float32', true);
+    const savedF64 = run(c, true, 'float64', true);
+    expect(cpuKernelInfo().wasmKernelCalls).toBe(at + 1);
+    expect(savedStrided).toEqual(run(c, true, 'float32', true));
+    savedF64.slice(0, 4).forEach((a, i) => a.forEach((v, j) => expect(Math.abs(v - f64[i]![j]!)).toBeLessThan(1e-12)));
   });
 
   it('an out-of-range target is an error on the WebAssembly path too', () => {
@@ -161,11 +202,11 @@ describe('crossEntropy kernels on worker threads', () => {
     return '';
   };
   /** Outputs with every pass on one thread, then cut across two threads down to the smallest pass. */
-  const oneAndTwo = (c: Case): [number[][], number[][]] => {
+  const oneAndTwo = (c: Case, save = false): [number[][], number[][]] => {
     setCpuKernelOptions({ parallelMinFlops: Infinity });
-    const one = run(c, true);
+    const one = run(c, true, 'float32', save);
     setCpuKernelOptions({ parallelMinFlops: 0 });
-    return [one, run(c, true)];
+    return [one, run(c, true, 'float32', save)];
   };
 
   tg.manualSeed(19);
@@ -189,8 +230,10 @@ describe('crossEntropy kernels on worker threads', () => {
     setCpuKernelOptions({ threads: 2 });
     expect(await cpuWorkersReady()).toBe(SHARED ? 2 : 1);
     for (const c of [...random, ...cases]) {
-      const [one, two] = oneAndTwo(c);
-      expect(firstDifference(two, one), c.name).toBe('');
+      for (const save of [false, true]) {
+        const [one, two] = oneAndTwo(c, save);
+        expect(firstDifference(two, one), `${c.name}${save ? ', exps saved' : ''}`).toBe('');
+      }
     }
   });
 
@@ -206,7 +249,7 @@ describe('crossEntropy kernels on worker threads', () => {
     let took = false;
     for (let attempt = 0; attempt < 20 && !took; attempt++) {
       const before = cpuKernelInfo().workerBlocks;
-      const [one, two] = oneAndTwo(c);
+      const [one, two] = oneAndTwo(c, attempt % 2 === 1);
       took = cpuKernelInfo().workerBlocks > before;
       expect(firstDifference(two, one)).toBe('');
     }

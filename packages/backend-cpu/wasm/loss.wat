@@ -33,8 +33,8 @@
       (else (call $exp (local.get $x)))))
 
   ;; One row's pass over x[c], c < C (x to end): e = exp(x[c] - (mh + ml)) in float32 lanes, then
-  ;; if `grad` is 0 the e are summed, else o[c] = e·k - b is written (one multiply and one
-  ;; subtraction, each rounded to float32). Four classes at a time, then the last C mod 4 one at a
+  ;; if `grad` is 0 the e are summed (and stored at o[c] unless o is 0: the forward's saved exps),
+  ;; else o[c] = e·k - b is written (one multiply and one subtraction, each rounded to float32). Four classes at a time, then the last C mod 4 one at a
   ;; time through the same code (lane 0 of a splat), so there is one copy of the exp. The sum is
   ;; in double: lane j's exps into sum j, then (s0 + s1) + (s2 + s3) + (the last C mod 4, summed
   ;; in class order).
@@ -57,7 +57,9 @@
     (param $grad i32) (param $k v128) (param $b v128) (param $o i32) (param $check i32) (result f64)
     (local $four i32) (local $v v128) (local $d v128) (local $bb v128) (local $n v128)
     (local $r v128) (local $r2 v128) (local $y v128) (local $ok v128) (local $s01 v128) (local $s23 v128) (local $tail f64) (local $subb i32)
+    (local $store i32)
     (local.set $subb (v128.any_true (local.get $b)))
+    (local.set $store (i32.or (local.get $grad) (i32.ne (local.get $o) (i32.const 0))))
     (block $done (loop $l
       (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
       (local.set $four (i32.le_u (i32.add (local.get $x) (i32.const 16)) (local.get $end)))
@@ -107,10 +109,7 @@
         (then
           (local.set $y (f32x4.mul (local.get $y) (local.get $k)))
           ;; y - (+0) is y, bit for bit (-0 and NaN too): one addition fewer without smoothing
-          (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
-          (if (local.get $four)
-            (then (v128.store (local.get $o) (local.get $y)))
-            (else (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $y))))))
+          (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b))))))
         (else
           (if (local.get $four)
             (then
@@ -118,6 +117,10 @@
               (local.set $s23 (f64x2.add (local.get $s23) (f64x2.promote_low_f32x4
                 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $y) (local.get $y))))))
             (else (local.set $tail (f64.add (local.get $tail) (f64.promote_f32 (f32x4.extract_lane 0 (local.get $y)))))))))
+      (if (local.get $store) (then
+        (if (local.get $four)
+          (then (v128.store (local.get $o) (local.get $y)))
+          (else (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $y)))))))
       (local.set $x (i32.add (local.get $x) (select (i32.const 16) (i32.const 4) (local.get $four))))
       (local.set $o (i32.add (local.get $o) (select (i32.const 16) (i32.const 4) (local.get $four))))
       (br $l)))
@@ -179,8 +182,9 @@
   ;; which holds y before (y < 0: none, that double left as it is), read while the row is in
   ;; cache (from the caller, each a cache miss on large logits). The same loops take the row's least value mn (NaNs passed over
   ;; alike): when mn - m >= -87, every x - m is in [-87, 0] or NaN, and $row need not test its
-  ;; lanes' range (a NaN lane gives a NaN sum on either path).
-  (func $ce_stats (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32)
+  ;; lanes' range (a NaN lane gives a NaN sum on either path). Unless `e` is 0, each row's exps
+  ;; are stored there too, rows of C (the backward's saved exps).
+  (func $ce_stats (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $out i32) (param $e i32)
     (local $end i32) (local $mm v128) (local $m f32) (local $mn f32) (local $y i32)
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
@@ -191,8 +195,9 @@
       (local.set $m (f32.add (local.get $m) (f32.const 0)))
       (f64.store (local.get $out) (f64.promote_f32 (local.get $m)))
       (f64.store offset=8 (local.get $out) (call $row (local.get $x) (local.get $end) (f32x4.splat (local.get $m)) (v128.const i64x2 0 0)
-        (local.get $frac) (i32.const 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0) (i32.const 0)
+        (local.get $frac) (i32.const 0) (v128.const i64x2 0 0) (v128.const i64x2 0 0) (local.get $e)
         (i32.eqz (f32.ge (f32.sub (local.get $mn) (local.get $m)) (f32.const -87)))))
+      (if (local.get $e) (then (local.set $e (i32.add (local.get $e) (i32.shl (local.get $C) (i32.const 2))))))
       (local.set $y (i32.trunc_f64_s (f64.load offset=16 (local.get $out))))
       (if (i32.ge_s (local.get $y) (i32.const 0)) (then
         (f64.store offset=16 (local.get $out) (f64.promote_f32 (f32.load (i32.add (local.get $x) (i32.shl (local.get $y) (i32.const 2))))))))
@@ -242,9 +247,51 @@
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))
 
+  ;; The backward from the forward's saved exps: o[c] = e[c]·k - b over each row's C classes (e and
+  ;; o both rows of C), in float32 as $row's gradient does it, then o[y] -= t in double; the
+  ;; doubles (unused, k, b, skip, y, t) per row at `params`, as $ce_grad's. A pass over memory:
+  ;; no exp.
+  (func $ce_scale (param $e i32) (param $rows i32) (param $C i32) (param $params i32) (param $o i32)
+    (local $bytes i32) (local $end i32) (local $k v128) (local $b v128) (local $subb i32) (local $y v128) (local $at i32)
+    (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
+    (block $done (loop $row
+      (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
+      (if (f64.eq (f64.load offset=24 (local.get $params)) (f64.const 0))
+        (then
+          (local.set $k (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params)))))
+          (local.set $b (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params)))))
+          (local.set $subb (v128.any_true (local.get $b)))
+          (local.set $end (i32.add (local.get $e) (local.get $bytes)))
+          (local.set $at (local.get $o))
+          (block $tail (loop $l
+            (br_if $tail (i32.gt_u (i32.add (local.get $e) (i32.const 16)) (local.get $end)))
+            (local.set $y (f32x4.mul (v128.load (local.get $e)) (local.get $k)))
+            (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
+            (v128.store (local.get $at) (local.get $y))
+            (local.set $e (i32.add (local.get $e) (i32.const 16)))
+            (local.set $at (i32.add (local.get $at) (i32.const 16)))
+            (br $l)))
+          (block $end1 (loop $l
+            (br_if $end1 (i32.ge_u (local.get $e) (local.get $end)))
+            (local.set $y (f32x4.mul (v128.load32_splat (local.get $e)) (local.get $k)))
+            (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
+            (f32.store (local.get $at) (f32x4.extract_lane 0 (local.get $y)))
+            (local.set $e (i32.add (local.get $e) (i32.const 4)))
+            (local.set $at (i32.add (local.get $at) (i32.const 4)))
+            (br $l)))
+          (local.set $at (i32.add (local.get $o) (i32.shl (i32.trunc_f64_s (f64.load offset=32 (local.get $params))) (i32.const 2))))
+          (f32.store (local.get $at) (f32.demote_f64 (f64.sub (f64.promote_f32 (f32.load (local.get $at))) (f64.load offset=40 (local.get $params))))))
+        (else
+          (memory.fill (local.get $o) (i32.const 0) (local.get $bytes))
+          (local.set $e (i32.add (local.get $e) (local.get $bytes)))))
+      (local.set $o (i32.add (local.get $o) (local.get $bytes)))
+      (local.set $params (i32.add (local.get $params) (i32.const 48)))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $row))))
+
 ;; Part `part` of a row job (src/wasm/runtime.ts's wasmRunParts, on any thread): i32 fields at
-  ;; `job` op (0 ce_stats, 1 ce_grad), x, rows, C, frac, out (ce_stats's out, ce_grad's params), o,
-  ;; parts. Part p takes rows [p·rows/parts, (p + 1)·rows/parts), each computed as a one-part job
+  ;; `job` op (0 ce_stats, 1 ce_grad, 2 ce_scale: x is then the exps), x, rows, C, frac, out
+  ;; (ce_stats's out, the others' params), o (ce_stats's e: 0 for none), parts. Part p takes rows [p·rows/parts, (p + 1)·rows/parts), each computed as a one-part job
   ;; computes it: the same bits whoever takes which part, and however many parts there are.
   (func (export "ce_part") (param $job i32) (param $part i32) (param $thread i32)
     (local $r0 i32) (local $n i32) (local $C i32) (local $x i32)
@@ -254,10 +301,16 @@
     (local.set $x (i32.add (i32.load offset=4 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2))))
     (if (i32.eqz (i32.load (local.get $job)))
       (then (call $ce_stats (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
-        (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 24)))))
-      (else (call $ce_grad (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
-        (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 48)))
-        (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 24)))
+        (select (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2))) (i32.const 0)
+          (i32.load offset=24 (local.get $job)))))
+      (else (if (i32.eq (i32.load (local.get $job)) (i32.const 1))
+        (then (call $ce_grad (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
+          (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 48)))
+          (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))
+        (else (call $ce_scale (local.get $x) (local.get $n) (local.get $C)
+          (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 48)))
+          (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))))))
   ;; The first row of part p: p·rows/parts (in 64 bits: p·rows may pass 2^31).
   (func $split (param $job i32) (param $p i32) (result i32)
     (i32.wrap_i64 (i64.div_u

@@ -206,9 +206,9 @@ function combine(group: CombinedGroup, kind: CombinedKind): WebGPUKernel | 'part
   const x = group.args[f.inputs[0]!]!;
   const rows = numelOf(x.shape) / x.shape[x.shape.length === 1 ? 0 : 1]!;
   if (rows > COMBINED_ROWS || x.dtype !== 'float32') return undefined;
-  // the combined kernel's operands [input, target, upstream, weight?] and outputs [loss, stats, total, gradInput]
+  // the combined kernel's operands [input, target, upstream, weight?] and outputs [loss, stats, total, gradInput, exps?]
   const operands = [f.inputs[0]!, f.inputs[1]!, b.inputs[4]!, ...f.inputs.slice(2)];
-  const outputs = [...f.outputs, ...b.outputs];
+  const outputs = [...f.outputs.slice(0, 3), ...b.outputs, ...f.outputs.slice(3)];
   const lin = kind.kind === 'linearCrossEntropy' ? group.nodes[kind.linear]! : undefined;
   if (lin) {
     // a 2-d float32 layer within the bounds of one workgroup's products

@@ -9,10 +9,12 @@ import { matmulInto } from './matmul.js';
 // The fused cross-entropy for class-index targets (definition and gradient: @tapegrad/nn's
 // losses/cross-entropy.ts). For each target position (one row of C logits):
 //   loss = (1-ε)·w[y]·(lse - x[y]) + (ε/C)·Σ_c w[c]·(lse - x[c]),   lse = log Σ_c exp(x[c])
-// in two passes over the row, which stays in cache: the max m, then Σ exp(x - m). Nothing of size
-// N·C is written: the forward saves, per position, m and log Σ exp(x - m) (lse split in two so
-// that x - m - log s keeps full precision in float32 even for logits of ±1e4), and the total
-// weight of the non-ignored targets.
+// in two passes over the row, which stays in cache: the max m, then Σ exp(x - m). The forward
+// saves, per position, m and log Σ exp(x - m) (lse split in two so that x - m - log s keeps full
+// precision in float32 even for logits of ±1e4), the total weight of the non-ignored targets,
+// and, with `saveExps`, each exp(x - m) it summed (rows of C): the backward then scales them
+// (a pass over memory) instead of computing exp(x - lse) again (which it does without them, for
+// linearCrossEntropy's chunks).
 //
 // The O(N·C) passes (the row statistics, the gradient's exponentials) run as wasm/loss.wat's
 // kernels when the logits are contiguous float32 rows in the WebAssembly memory, else as the
@@ -25,7 +27,7 @@ import { matmulInto } from './matmul.js';
 // the loss's own float32 rounding). float64 logits, whose results need more, keep Math.exp. Rows
 // are independent: a large pass is cut into blocks of rows that the CPU worker threads share
 // (wasmRunParts), each row computed as on one thread.
-// Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight].
+// Inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight, exps?].
 
 interface LossExports {
   ce_part(job: number, part: number, thread: number): void;
@@ -64,10 +66,11 @@ function wasmLoss(x: CpuView, o?: CpuView): WasmLoss | undefined {
 // Operations per element of a row pass (loss.wat's $row: the exp's exact argument, its reduction,
 // the polynomial, the scaling by 2^n, the range check, then the sum or the affine): what the pass
 // counts against parallelMinFlops, so that the threshold means about as much time as for a product.
-const ROW_FLOPS = 36;
-/** One of loss.wat's row passes (ce_part's op 0 ce_stats, 1 ce_grad) over `rows` rows of C, on as many threads as pays. */
-function rowPass(op: 0 | 1, x: CpuView, rows: number, C: number, w: WasmLoss, out: number, o = 0): void {
-  wasmRunParts(lossModules, [op, wasmAddress(x.handle, x.offset), rows, C, w.frac, out, o], rows, ROW_FLOPS * rows * C);
+// ce_scale's pass has no exp: a multiply and a subtraction.
+const ROW_FLOPS = [36, 36, 2];
+/** One of loss.wat's row passes (ce_part's op 0 ce_stats, 1 ce_grad, 2 ce_scale) over `rows` rows of C, on as many threads as pays. */
+function rowPass(op: 0 | 1 | 2, x: CpuView, rows: number, C: number, w: WasmLoss, out: number, o = 0): void {
+  wasmRunParts(lossModules, [op, wasmAddress(x.handle, x.offset), rows, C, w.frac, out, o], rows, ROW_FLOPS[op]! * rows * C);
 }
 // per engine (an engine's module instance), never freed: 256 bytes
 const fracTables = new WeakMap<LossExports, number>();
@@ -113,18 +116,20 @@ function expF32(x: number, mh: number, ml: number, exact = true): number {
  * gives s = 0 and lse = -inf) and Σ exp(x - m). float32 rows sum their exps as wasm/loss.wat's $row
  * does: in double, four sums by class mod 4 over the groups of four, then the last C mod 4.
  * x[y] is the row's target logit, y = ys[p] (checked; y < 0: none, and the value unused), read
- * in the same pass, while the row is in cache.
+ * in the same pass, while the row is in cache. `exps` (contiguous, rows of C) gets each exp summed.
  */
-function rowStats(x: CpuView, r: Rows, ys: Int32Array): { a: Float64Array; free(): void } {
+function rowStats(x: CpuView, r: Rows, ys: Int32Array, exps?: CpuView): { a: Float64Array; free(): void } {
   const { C, step, rows } = r;
-  const w = rows.length > 0 ? wasmLoss(x) : undefined;
+  const w = rows.length > 0 ? wasmLoss(x, exps) : undefined;
   const out = doubles(3 * rows.length, !!w);
   if (w) {
     for (let p = 0; p < rows.length; p++) out.a[3 * p + 2] = ys[p]!; // the pass replaces it by x[y]
-    rowPass(0, x, rows.length, C, w, wasmAddress(out.a));
+    rowPass(0, x, rows.length, C, w, wasmAddress(out.a), exps ? wasmAddress(exps.handle, exps.offset) : 0);
     return out;
   }
   const a = x.handle;
+  const e = exps?.handle;
+  const e0 = exps?.offset ?? 0;
   const single = !(a instanceof Float64Array);
   const C4 = C & ~3;
   for (let p = 0; p < rows.length; p++) {
@@ -137,11 +142,23 @@ function rowStats(x: CpuView, r: Rows, ys: Int32Array): { a: Float64Array; free(
       let tail = 0;
       let c = 0;
       let i = rows[p]!;
-      for (; c < C4; c++, i += step) lane[c & 3]! += expF32(a[i]!, m, 0, false);
-      for (; c < C; c++, i += step) tail += expF32(a[i]!, m, 0, false);
+      for (; c < C4; c++, i += step) {
+        const v = expF32(a[i]!, m, 0, false);
+        lane[c & 3]! += v;
+        if (e) e[e0 + p * C + c] = v;
+      }
+      for (; c < C; c++, i += step) {
+        const v = expF32(a[i]!, m, 0, false);
+        tail += v;
+        if (e) e[e0 + p * C + c] = v;
+      }
       s = lane[0]! + lane[1]! + (lane[2]! + lane[3]!) + tail;
     } else {
-      for (let c = 0, i = rows[p]!; c < C; c++, i += step) s += Math.exp(a[i]! - m);
+      for (let c = 0, i = rows[p]!; c < C; c++, i += step) {
+        const v = Math.exp(a[i]! - m);
+        s += v;
+        if (e) e[e0 + p * C + c] = v;
+      }
     }
     out.a[3 * p] = m;
     out.a[3 * p + 1] = s;
@@ -151,20 +168,22 @@ function rowStats(x: CpuView, r: Rows, ys: Int32Array): { a: Float64Array; free(
 }
 
 /**
- * o = exp(x - shift)·k - b over each position's row, then o[y] -= t at its target (in double,
- * as the row pass does, while the row is in cache); (shift, k, b, skip, y, t) per position in
- * `params`; skipped rows are zero-filled. For float32, in float32 as wasm/loss.wat's ce_grad
- * computes it: the shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly
- * kernels, when x and o can take them.
+ * o = E·k - b over each position's row, then o[y] -= t at its target (in double, as the row pass
+ * does, while the row is in cache); (shift, k, b, skip, y, t) per position in `params`; skipped
+ * rows are zero-filled. E is exp(x - shift), or with `exps` (rows of C) the saved exp(x - m), k
+ * then carrying the 1/s. For float32, in float32 as wasm/loss.wat's ce_grad and ce_scale compute
+ * it: the shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly kernels, when
+ * x (or exps) and o can take them.
  */
-function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array): void {
+function affineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView, outRows: Rows, params: Float64Array, exps?: CpuView): void {
   if (w && wasmAddress(params) >= 0) {
-    rowPass(1, x, r.rows.length, r.C, w, wasmAddress(params), wasmAddress(o.handle, o.offset));
+    rowPass(exps ? 2 : 1, exps ?? x, r.rows.length, r.C, w, wasmAddress(params), wasmAddress(o.handle, o.offset));
     return;
   }
   const { C, step, rows } = r;
   const a = x.handle, oh = o.handle, outStep = outRows.step;
   const single = !(oh instanceof Float64Array);
+  const e = exps?.handle, e0 = exps?.offset ?? 0;
   for (let p = 0; p < rows.length; p++) {
     const j0 = outRows.rows[p]!;
     if (params[6 * p + 3]) {
@@ -172,7 +191,15 @@ function expAffineRows(w: WasmLoss | undefined, x: CpuView, r: Rows, o: CpuView,
       continue;
     }
     const shift = params[6 * p]!, k = params[6 * p + 1]!, b = params[6 * p + 2]!;
-    if (single) {
+    if (e) {
+      const ep = e0 + p * C;
+      if (single) {
+        const k32 = f32(k), b32 = f32(b);
+        for (let c = 0, j = j0; c < C; c++, j += outStep) oh[j] = f32(e[ep + c]! * k32) - b32;
+      } else {
+        for (let c = 0, j = j0; c < C; c++, j += outStep) oh[j] = e[ep + c]! * k - b;
+      }
+    } else if (single) {
       const mh = f32(shift), ml = f32(shift - mh), k32 = f32(k), b32 = f32(b);
       for (let c = 0, i = rows[p]!, j = j0; c < C; c++, i += step, j += outStep) oh[j] = f32(expF32(a[i]!, mh, ml) * k32) - b32;
     } else {
@@ -206,7 +233,7 @@ function checkedTargets(t: CpuView, C: number, ignoreIndex: number, attrs: Class
   return ys;
 }
 
-const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, total], attrs) => {
+const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, total, exps], attrs) => {
   const r = classRows(x!);
   const { C, step } = r;
   const { reduction, ignoreIndex, labelSmoothing: eps } = attrs;
@@ -218,7 +245,7 @@ const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, 
   const sumW = weightSum(w, C);
   const per = reduction === 'none' ? out!.handle : undefined;
   const ys = checkedTargets(t!, C, ignoreIndex, attrs);
-  const ms = rowStats(x!, r, ys);
+  const ms = rowStats(x!, r, ys, exps);
   try {
     let acc = 0;
     let W = 0;
@@ -254,11 +281,15 @@ const crossEntropyForward: CpuKernel<ClassLossAttrs> = ([x, t, w], [out, stats, 
 };
 
 // d loss / d x[c] = (softmax[c]·((1-ε)·w[y] + (ε/C)·Σw) - (1-ε)·w[y]·[c = y] - (ε/C)·w[c]) · scale,
-// scale = upstream / totalWeight ('mean'), upstream ('sum') or upstream[p] ('none'); softmax
-// recomputed from the saved max and log-sum. Ignored positions get 0.
-// Inputs [input, target, stats, totalWeight, upstream, weight?]; output [gradInput] (contiguous;
-// every element written).
-const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g, w], [gx], attrs) => {
+// scale = upstream / totalWeight ('mean'), upstream ('sum') or upstream[p] ('none'); softmax the
+// saved exps times 1/s (exp(-log s) in double, into k), or recomputed from the saved max and
+// log-sum. Ignored positions get 0.
+// Inputs [input, target, stats, totalWeight, upstream, weight?, exps?]; output [gradInput]
+// (contiguous; every element written).
+const crossEntropyBackward: CpuKernel<ClassLossAttrs> = (inputs, [gx], attrs) => {
+  const [x, t, stats, total, g] = inputs;
+  const w = inputs.length > (attrs.saveExps ? 6 : 5) ? inputs[5] : undefined;
+  const exps = attrs.saveExps ? inputs.at(-1) : undefined;
   const r = classRows(x!);
   const outRows = classRows(gx!);
   const { C } = r;
@@ -273,7 +304,7 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
   const ws = w ? w.strides[0]! : 0;
   const sumW = weightSum(w, C);
   const u = eps / C;
-  const kernels = P > 0 ? wasmLoss(x!, gx!) : undefined;
+  const kernels = P > 0 ? wasmLoss(exps ?? x!, gx!) : undefined;
   const ys = checkedTargets(t!, C, ignoreIndex, attrs);
   const params = doubles(6 * P, !!kernels);
   try {
@@ -286,12 +317,12 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
       const scale = (scales[p] = g!.handle[up ? up[p]! : g!.offset]! / W);
       const wy = wv ? wv[wOff + y * ws]! : 1;
       q[6 * p] = st[2 * p]! + st[2 * p + 1]!;
-      q[6 * p + 1] = ((1 - eps) * wy + u * sumW) * scale;
+      q[6 * p + 1] = ((1 - eps) * wy + u * sumW) * scale * (exps ? Math.exp(-st[2 * p + 1]!) : 1);
       q[6 * p + 2] = wv ? 0 : u * scale;
       q[6 * p + 4] = y;
       q[6 * p + 5] = (1 - eps) * wy * scale; // the target's term
     }
-    expAffineRows(kernels, x!, r, gx!, outRows, params.a);
+    affineRows(kernels, x!, r, gx!, outRows, params.a, exps);
     // with class weights and smoothing, each class's own term (after the target's, taken in the pass)
     if (wv && u > 0) {
       const outStep = outRows.step;
@@ -306,7 +337,7 @@ const crossEntropyBackward: CpuKernel<ClassLossAttrs> = ([x, t, stats, total, g,
   }
 };
 
-registerKernel('crossEntropy', 'cpu', crossEntropyForward);
+registerKernel('crossEntropy', 'cpu', fills(crossEntropyForward));
 registerKernel('crossEntropyBackward', 'cpu', fills(crossEntropyBackward));
 
 // ---- issue 16 (optim): linearCrossEntropy, the fused linear + cross-entropy for large vocabularies

@@ -7,10 +7,11 @@ import { broadcastStrides, coalesce, f32Bits, numelOf, preamble, walk, walkMeta,
 // row of C classes per target position, classes along dim 1 (dim 0 for 1-d input).
 //
 // crossEntropy is two dispatches: a workgroup per row finds the row max and Σ exp(x - max)
-// through workgroup memory and saves them as the stats output (max, log Σ), then one workgroup
-// turns the stats into per-position losses, a thread per row, and tree-sums them with the
-// target weights: a fixed order, so the result is deterministic. The backward recomputes
-// softmax from the stats, a workgroup per row. A bad target is found on the GPU: every read of
+// through workgroup memory and saves them as the stats output (max, log Σ), and with `saveExps`
+// each exp(x - max) (rows of C), then one workgroup turns the stats into per-position losses, a
+// thread per row, and tree-sums them with the target weights: a fixed order, so the result is
+// deterministic. The backward makes softmax from the saved exps and log Σ, or recomputes it
+// from the stats (linearCrossEntropy's chunks save no exps), a workgroup per row. A bad target is found on the GPU: every read of
 // the loss, its gradient and what is computed from them throws the CPU's IndexError (see the README).
 
 const REDUCTION = { none: 0, sum: 1, mean: 2 };
@@ -100,49 +101,60 @@ const positionLosses = (pos: string, stats: (q: string) => string, store: (v: st
   sa[l] = acc; sw[l] = W;
   ${tree('sa', (p, q) => `${p} + ${q}`)}
   ${tree('sw', (p, q) => `${p} + ${q}`)}`;
+/** WGSL: row p's exps (rows of C at word md[o] of binding `b`) as exp(x - max), each computed as rowStats's sum takes it. */
+const storeExps = (coop: boolean, b: string, o: string, p: string, x = 'in0') =>
+  `for (var j = ${coop ? 'l' : '0u'}; j < C; j += ${coop ? 'WG' : '1u'}) { ${b}[md[${o}] + ${p} * C + j] = exp(${x}[o0 + j * sx] - mx); }`;
+/** The saved exps for the backward: row `p`'s at word md[o] of binding `b`. */
+interface SavedExps {
+  b: string;
+  o: string;
+  p: string;
+}
 /**
  * One row's gradient (see crossEntropyBackward below), by the workgroup (`coop`) or by one
  * thread: x's row at in0[o0 + j * sx], its target y and whether it counts (`keep`), the
- * gradient's row at `out`[og + j * so]; `shift` the row's max plus log-sum, `up` the upstream
- * gradient, `total` the total weight.
+ * gradient's row at `out`[og + j * so]; `max` and `logSum` the row's stats, `up` the upstream
+ * gradient, `total` the total weight. softmax: the saved `exps` times exp(-logSum), or
+ * exp(x - (max + logSum)).
  */
-const rowGradient = (coop: boolean, out: string, shift: string, up: string, total: string, x = 'in0') => `var sumW = f32(C);
+const rowGradient = (coop: boolean, out: string, max: string, logSum: string, up: string, total: string, x = 'in0', exps?: SavedExps) => `var sumW = f32(C);
   if (HAS_WEIGHT) {
     ${rowReduce(coop, '0.0', 'wt(j)', (p, q) => `${p} + ${q}`, 'ws')}
     sumW = ws;
   }
   let scale = ${up} / select(1.0, ${total}, red == 2u);
   let yy = u32(select(0, y, keep));
-  let shift = ${shift};
   let wy = wt(yy);
   let u = eps / f32(C);
-  let k = ((1.0 - eps) * wy + u * sumW) * scale;
+  let k = ((1.0 - eps) * wy + u * sumW) * scale${exps ? ` * exp(-(${logSum}))` : ''};
+  ${exps ? '' : `let shift = ${max} + ${logSum};`}
   for (var j = ${coop ? 'l' : '0u'}; j < C; j += ${coop ? 'WG' : '1u'}) {
-    var v = exp(${x}[o0 + j * sx] - shift) * k - u * wt(j) * scale;
+    var v = ${exps ? `${exps.b}[md[${exps.o}] + ${exps.p} * C + j]` : `exp(${x}[o0 + j * sx] - shift)`} * k - u * wt(j) * scale;
     if (j == yy) { v -= (1.0 - eps) * wy * scale; }
     ${out}[og + j * so] = select(0.0, v, keep);
   }`;
 const hasWeight = (w: GpuView | undefined) => `const HAS_WEIGHT = ${!!w};`;
 
-// inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight]
-registerKernel('crossEntropy', 'webgpu', (([x, t, w], [loss, stats, total], a) => {
+// inputs [input, target, weight?]; outputs [loss, stats (positions x 2), totalWeight, exps?]
+registerKernel('crossEntropy', 'webgpu', (([x, t, w], [loss, stats, total, exps], a) => {
   const r = rows(x!);
   const n = numelOf(r.positions);
   const walkX = positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!]);
   const errors = targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report);
-  // a workgroup per row: [rows, slot, C, class step, ignoreIndex, stats offset, walk(x, target)]
-  const statsWgsl = () => `${preamble([x!.dtype, 'int32'], [stats!.dtype], true)}
+  // a workgroup per row: [rows, slot, C, class step, ignoreIndex, stats offset, exps offset, walk(x, target)]
+  const statsWgsl = () => `${preamble([x!.dtype, 'int32'], [stats!.dtype, ...(exps ? [exps.dtype] : [])], true)}
 var<workgroup> sv: array<f32, WG>;
 ${MAIN}
   let row = wid(w, nw);
   if (row >= md[0]) { return; }
-  ${walk(2, '6u', 'row')}
+  ${walk(2, '7u', 'row')}
   let C = md[2]; let sx = md[3];
   let y = in1[o1];
   let ignored = y == bitcast<i32>(md[4]);
   let bad = !ignored && (y < 0 || y >= i32(C));
   if (bad && l == 0u) { report(y, row); }
   ${rowStats(true)}
+  ${exps ? storeExps(true, 'out1', '6u', 'row') : ''}
   if (l == 0u) {
     let keep = !ignored && !bad;
     out0[md[5] + 2u * row] = select(0.0, mx, keep);
@@ -150,8 +162,8 @@ ${MAIN}
   }
 }`;
   const statsProgram: Program = {
-    key: 'crossEntropy:stats', wgsl: statsWgsl, inputs: [x!.handle, t!.handle], outputs: [stats!.handle],
-    meta: [n, 0, r.C, r.step, ign(a.ignoreIndex), stats!.offset, ...walkX], workgroups: n, errors,
+    key: `crossEntropy:stats:${!!exps}`, wgsl: statsWgsl, inputs: [x!.handle, t!.handle], outputs: [stats!.handle, ...(exps ? [exps.handle] : [])],
+    meta: [n, 0, r.C, r.step, ign(a.ignoreIndex), stats!.offset, exps?.offset ?? 0, ...walkX], workgroups: n, errors,
   };
   // one workgroup: [1, slot, rows, C, class step, ignoreIndex, ε, reduction, weight offset and
   // stride, stats offset, loss offset, total offset, walk(x, target)]
@@ -177,35 +189,38 @@ ${MAIN}
   return [statsProgram, lossProgram];
 }) as WebGPUKernel<ClassLossAttrs>);
 
-// inputs [input, target, stats, totalWeight, upstream, weight?]; output [gradInput], a workgroup per row:
+// inputs [input, target, stats, totalWeight, upstream, weight?, exps?]; output [gradInput], a workgroup per row:
 // d loss / d x[c] = (softmax[c]·((1-ε)·w[y] + (ε/C)·Σw) - (1-ε)·w[y]·[c = y] - (ε/C)·w[c]) · scale
-registerKernel('crossEntropyBackward', 'webgpu', (([x, t, stats, total, g, w], [gx], a) => {
+registerKernel('crossEntropyBackward', 'webgpu', ((inputs, [gx], a) => {
+  const [x, t, stats, total, g] = inputs;
+  const w = inputs.length > (a.saveExps ? 6 : 5) ? inputs[5] : undefined;
+  const exps = a.saveExps ? inputs.at(-1) : undefined;
   const r = rows(x!);
   const o = rows(gx!);
   const n = numelOf(r.positions);
   // [rows, slot, C, x class step, gx class step, ignoreIndex, ε, reduction, weight offset and
-  // stride, stats offset, total offset, walk(x, target, upstream, gx)]
+  // stride, stats offset, total offset, exps offset, walk(x, target, upstream, gx)]
   const meta = [
-    n, 0, r.C, r.step, o.step, ign(a.ignoreIndex), f32Bits(a.labelSmoothing), REDUCTION[a.reduction], ...weightMeta(w), stats!.offset, total!.offset,
+    n, 0, r.C, r.step, o.step, ign(a.ignoreIndex), f32Bits(a.labelSmoothing), REDUCTION[a.reduction], ...weightMeta(w), stats!.offset, total!.offset, exps?.offset ?? 0,
     ...positionWalk(r.positions, [{ offset: x!.offset, strides: r.strides }, t!, upstream(g!, r.positions), { offset: gx!.offset, strides: o.strides }]),
   ];
-  const wgsl = () => `${preamble([x!.dtype, 'int32', stats!.dtype, total!.dtype, g!.dtype, ...(w ? [w.dtype] : [])], [gx!.dtype], true)}
+  const wgsl = () => `${preamble([x!.dtype, 'int32', stats!.dtype, total!.dtype, g!.dtype, ...(w ? [w.dtype] : []), ...(exps ? [exps.dtype] : [])], [gx!.dtype], true)}
 var<workgroup> sv: array<f32, WG>;
 ${weightFn(w, 5, 8)}
 ${hasWeight(w)}
 ${MAIN}
   let row = wid(w, nw);
   if (row >= md[0]) { return; }
-  ${walk(4, '12u', 'row')}
+  ${walk(4, '13u', 'row')}
   let C = md[2]; let sx = md[3]; let so = md[4]; let ig = bitcast<i32>(md[5]); let eps = bitcast<f32>(md[6]); let red = md[7];
   let og = o3;
   let y = in1[o1];
   let keep = y != ig && y >= 0 && y < i32(C);
   if (!keep && y != ig && l == 0u) { report(y, row); }
-  ${rowGradient(true, 'out0', 'in2[md[10] + 2u * row] + in2[md[10] + 2u * row + 1u]', 'in4[o2]', 'in3[md[11]]')}
+  ${rowGradient(true, 'out0', 'in2[md[10] + 2u * row]', 'in2[md[10] + 2u * row + 1u]', 'in4[o2]', 'in3[md[11]]', 'in0', exps && { b: `in${w ? 6 : 5}`, o: '12u', p: 'row' })}
 }`;
   return [{
-    key: `crossEntropyBackward:${!!w}`, wgsl, inputs: [x!, t!, stats!, total!, g!, ...(w ? [w] : [])].map((v) => v.handle), outputs: [gx!.handle],
+    key: `crossEntropyBackward:${!!w}:${!!exps}`, wgsl, inputs: [x!, t!, stats!, total!, g!, ...(w ? [w] : []), ...(exps ? [exps] : [])].map((v) => v.handle), outputs: [gx!.handle],
     meta, workgroups: n, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
   }];
 }) as WebGPUKernel<ClassLossAttrs>);
@@ -217,7 +232,8 @@ ${MAIN}
  * pass is eager's own, so the values are eager's bits. Storage barriers hand the statistics and
  * the total weight from pass to pass. One workgroup's threads take 256 rows at a time: past
  * `COMBINED_ROWS` positions (or for other dtypes than float32) the eager kernels stay.
- * Inputs [input, target, upstream, weight?]; outputs [loss, stats, totalWeight, gradInput].
+ * Inputs [input, target, upstream, weight?]; outputs [loss, stats, totalWeight, gradInput, exps?]
+ * (with `saveExps` the stats pass stores them and the gradient's pass reads them, as eager's).
  *
  * With `linear` (the last linear layer, whose output only the loss reads: `logits` = x·wᵀ + b,
  * 2-d), a first pass computes the logits, a thread per element, each summed over k in order
@@ -234,7 +250,7 @@ export interface LinearOperands {
   readonly b: GpuView | undefined;
   readonly logits: GpuView;
 }
-export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined)[], [loss, stats, total, gx]: readonly GpuView[], a: ClassLossAttrs, linear?: LinearOperands): Program {
+export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined)[], [loss, stats, total, gx, exps]: readonly (GpuView | undefined)[], a: ClassLossAttrs, linear?: LinearOperands): Program {
   const r = rows(x!);
   const o = rows(gx!);
   const n = numelOf(r.positions);
@@ -253,7 +269,10 @@ export function crossEntropyCombined([x, t, g, w]: readonly (GpuView | undefined
     meta.push(lx.shape[0]!, lw.shape[0]!, lw.shape[1]!, lx.offset, ...lx.strides, lw.offset, ...lw.strides, lb?.offset ?? 0, lb?.strides[0] ?? 0, logits.offset, ...logits.strides);
   }
   const X = linear ? 'out4' : 'in0';
-  const wgsl = () => `${preamble(['float32', 'int32', g!.dtype, ...(w ? [w.dtype] : []), ...(linear ? ['float32' as const, ...(linear.b ? ['float32' as const] : [])] : [])], [loss!.dtype, stats!.dtype, total!.dtype, 'float32', ...(linear ? ['float32' as const] : [])], true)}
+  // the exps' offset follows, and their binding the other outputs
+  const E = exps && { b: `out${linear ? 5 : 4}`, o: `${meta.length}u`, p: 'p' };
+  if (exps) meta.push(exps.offset);
+  const wgsl = () => `${preamble(['float32', 'int32', g!.dtype, ...(w ? [w.dtype] : []), ...(linear ? ['float32' as const, ...(linear.b ? ['float32' as const] : [])] : [])], [loss!.dtype, stats!.dtype, total!.dtype, 'float32', ...(linear ? ['float32' as const] : []), ...(exps ? ['float32' as const] : [])], true)}
 var<workgroup> sv: array<f32, WG>;
 var<workgroup> sa: array<f32, WG>;
 var<workgroup> sw: array<f32, WG>;
@@ -282,6 +301,7 @@ ${MAIN}
     let keep = y != ig && y >= 0 && y < i32(C);
     if (!keep && y != ig) { report(y, p); }
     ${rowStats(false, X)}
+    ${E ? storeExps(false, E.b, E.o, 'p', X) : ''}
     out1[st + 2u * p] = select(0.0, mx, keep);
     out1[st + 2u * p + 1u] = select(0.0, log(se), keep);
   }
@@ -299,12 +319,13 @@ ${MAIN}
     let og = o3;
     let y = in1[o1];
     let keep = y != ig && y >= 0 && y < i32(C);
-    ${rowGradient(false, 'out3', 'out1[st + 2u * p] + out1[st + 2u * p + 1u]', 'in2[o2]', 'out2[md[13]]', X)}
+    ${rowGradient(false, 'out3', 'out1[st + 2u * p]', 'out1[st + 2u * p + 1u]', 'in2[o2]', 'out2[md[13]]', X, E)}
   }
 }`;
   const operands = [linear ? linear.x : x!, t!, g!, ...(w ? [w] : []), ...(linear ? [linear.w, ...(linear.b ? [linear.b] : [])] : [])];
   return {
-    key: `crossEntropy:combined:${!!w}${linear ? `:linear${lin}:${!!linear.b}` : ''}`, wgsl, inputs: operands.map((v) => v.handle), outputs: [loss!, stats!, total!, gx!, ...(linear ? [linear.logits] : [])].map((v) => v.handle),
+    key: `crossEntropy:combined:${!!w}${linear ? `:linear${lin}:${!!linear.b}` : ''}:${!!exps}`, wgsl, inputs: operands.map((v) => v.handle),
+    outputs: [loss!, stats!, total!, gx!, ...(linear ? [linear.logits] : []), ...(exps ? [exps] : [])].map((v) => v.handle),
     meta, workgroups: 1, errors: targetError('crossEntropy', r.C, a.ignoreIndex, t!.shape, a.report),
   };
 }

@@ -1,4 +1,4 @@
-import { registerGradient } from '@tapegrad/autograd';
+import { isGradEnabled, registerGradient } from '@tapegrad/autograd';
 import {
   add, autocastOp, cast, defineOp, dispatch, div, fmt, isFloating, logSoftmax, mul, neg, reshape, run, shapesEqual, sum, tidy,
   DTypeError, ShapeError, TapegradError, ValueError, type Tensor,
@@ -30,8 +30,11 @@ function checkAttrs(op: string, attrs: ClassLossAttrs): void {
 
 // The fused forward for class-index targets (CPU kernels: @tapegrad/backend-cpu's
 // kernels/cross-entropy.ts, with wasm/loss.wat). Outputs:
-// [loss, stats, totalWeight]: stats holds, per target position, the row max and the log of
-// the sum of exp(x - max), which is all the backward needs to recompute softmax.
+// [loss, stats, totalWeight, exps?]: stats holds, per target position, the row max and the log of
+// the sum of exp(x - max), from which the backward can recompute softmax; with `saveExps` (set
+// when a gradient will be taken) exps holds each exp(x - max) the forward computed anyway, one
+// row of C per position, so the backward is a pass over memory instead of a second exp per
+// logit (N·C values kept until the backward, as PyTorch keeps its log-softmax).
 // Exported (with the backward's) so that linearCrossEntropy, which runs both by name, imports the
 // definitions: a bundler drops a module of this package whose exports nobody imports.
 export const crossEntropyOp = defineOp<ClassLossAttrs>({
@@ -47,28 +50,29 @@ export const crossEntropyOp = defineOp<ClassLossAttrs>({
       { shape: attrs.reduction === 'none' ? positions : [], dtype },
       { shape: [...positions, 2], dtype },
       { shape: [], dtype },
+      ...(attrs.saveExps ? [{ shape: [...positions, input!.shape[classDim(input!)] ?? 1], dtype }] : []),
     ];
   },
 });
 
-// The fused backward: inputs [input, target, stats, totalWeight, upstream, weight?], one output
-// of the input's shape, written in one pass per row.
+// The fused backward: inputs [input, target, stats, totalWeight, upstream, weight?, exps?] (exps
+// with `saveExps`), one output of the input's shape, written in one pass per row.
 export const crossEntropyBackwardOp = defineOp<ClassLossAttrs>({
   name: 'crossEntropyBackward',
   infer: ([input]) => [{ shape: input!.shape, dtype: input!.dtype }],
 });
 
-// Saves the input, target and weight, and the stats and totalWeight outputs: the backward op
-// recomputes softmax from them in one pass, so nothing of size N·C is kept between the passes.
+// Saves the input, target and weight, and the stats, totalWeight and exps outputs: the backward
+// op makes softmax from them in one pass per row.
 registerGradient<ClassLossAttrs>('crossEntropy', {
   saveInputs: true,
   saveOutputs: true,
   backward: (c, [g]) => {
     if (c.needsGrad[2]) throw new TapegradError('crossEntropy: gradients with respect to weight are not supported (as in PyTorch); detach it');
     const [input, target, weight] = c.inputs;
-    const [, stats, total] = c.outputs;
+    const [, stats, total, exps] = c.outputs;
     const rest = weight ? [weight] : [];
-    const gradInput = c.needsGrad[0] ? run('crossEntropyBackward', [input!, target!, stats!, total!, g!, ...rest], c.attrs) : null;
+    const gradInput = c.needsGrad[0] ? run('crossEntropyBackward', [input!, target!, stats!, total!, g!, ...rest, ...(exps ? [exps] : [])], c.attrs) : null;
     return [gradInput, null, ...rest.map(() => null)];
   },
 });
@@ -96,10 +100,10 @@ export function crossEntropy(input: Tensor, target: Tensor, options: CrossEntrop
       if (!dtype) return crossEntropyProbabilities(input!, target!, weight ?? undefined, attrs);
       return tidy(() => crossEntropyProbabilities(cast(input!, dtype), cast(target!, dtype), weight ?? undefined, attrs));
     }
-    const [loss, stats, total] = dispatch('crossEntropy', weight ? [input!, target!, weight] : [input!, target!], dtype ? { ...attrs, dtype } : attrs);
-    stats!.dispose();
-    total!.dispose();
-    return loss!;
+    const saveExps = input!.requiresGrad && isGradEnabled();
+    const outs = dispatch('crossEntropy', weight ? [input!, target!, weight] : [input!, target!], { ...attrs, ...(dtype && { dtype }), ...(saveExps && { saveExps }) });
+    for (const t of outs.slice(1)) t.dispose();
+    return outs[0]!;
   });
 }
 

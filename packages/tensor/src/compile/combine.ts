@@ -221,12 +221,15 @@ function recognize(group: CombinedGroup): CombinedKind | undefined {
     return ok ? { kind: 'convBackward', inputGrad: 0, weightGrad: 1, sum: 2, poolBackward: 3 } : undefined;
   }
   const outOf = (j: number, q: number) => (a: number) => args[a]!.from === nodes[j]!.outputs[q];
-  // the backward reads the forward's logits and target (the same views), stats and total weight, and its class weight if any
+  // the backward reads the forward's logits and target (the same views), stats and total weight,
+  // its class weight if any, and its exps if it saved them
   const pair = (f: number, b: number) => {
     const [F, B] = [nodes[f]!, nodes[b]!];
+    const exps = F.outputs.length > 3 ? [B.inputs.at(-1)!] : [];
     return (
       JSON.stringify(F.attrs) === JSON.stringify(B.attrs) && B.inputs[0] === F.inputs[0] && B.inputs[1] === F.inputs[1] &&
-      outOf(f, 1)(B.inputs[2]!) && outOf(f, 2)(B.inputs[3]!) && B.inputs[5] === F.inputs[2]
+      outOf(f, 1)(B.inputs[2]!) && outOf(f, 2)(B.inputs[3]!) && B.inputs.length === 5 + F.inputs.length - 2 + exps.length &&
+      (F.inputs.length < 3 || B.inputs[5] === F.inputs[2]) && exps.every(outOf(f, 3))
     );
   };
   if (ops === 'crossEntropy,crossEntropyBackward') return pair(0, 1) ? { kind: 'crossEntropy', forward: 0, backward: 1 } : undefined;

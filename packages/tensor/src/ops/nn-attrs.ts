@@ -41,6 +41,12 @@ export interface ClassLossAttrs {
   dtype?: DType;
   /** Report a bad target as this op's, at this position of its targets (linearCrossEntropy runs crossEntropy on chunks of its rows). */
   report?: TargetReport;
+  /**
+   * crossEntropy only: the forward also outputs exp(x - max) per position (positions × C, classes
+   * last), which its backward reads instead of computing the exps again. Set where a gradient
+   * will be taken; the same in the forward's and the backward's attrs.
+   */
+  saveExps?: boolean;
 }
 /** Where a bad target is reported when a class loss runs on part of another op's targets. */
 export interface TargetReport {
