@@ -50,7 +50,7 @@ export const crossEntropyOp = defineOp<ClassLossAttrs>({
       { shape: attrs.reduction === 'none' ? positions : [], dtype },
       { shape: [...positions, 2], dtype },
       { shape: [], dtype },
-      ...(attrs.saveExps ? [{ shape: [...positions, input!.shape[classDim(input!)] ?? 1], dtype }] : []),
+      ...(attrs.saveExps ? [{ shape: [...positions, input!.shape[classDim(input!)]!], dtype }] : []),
     ];
   },
 });
