@@ -198,10 +198,12 @@ describe('browser bundles', () => {
     // is 62.3 kB with WebGPU's float16, the multi-tensor step and compile's fusion (issues 18, 19):
     // autocast's policy stays out of a page that never calls autocast(), as the CPU backend's
     // fusion and the combined groups' patterns stay out of one that never calls compile() (63.4 kB
-    // with them, docs/ARCHITECTURE.md "The compiler"). Raise either
+    // with them, docs/ARCHITECTURE.md "The compiler"). crossEntropy's saved exps (issue 19: the
+    // backward's pass over them in loss.wat, the kernels' and nn's code for them) took the tg.nn
+    // page from 89.3 to 89.9 kB, and its guard to 90.5 kB. Raise either
     // only with a figure that says why (docs/performance.md, "Download size").
     expect(page.gzipped).toBeLessThan(63_000);
-    expect(main.gzipped).toBeLessThan(89_500);
+    expect(main.gzipped).toBeLessThan(90_500);
   });
 
   it("the browser bundles train, and what needs Node says so (run in Node, they take the browser's code paths)", async () => {
