@@ -82,6 +82,22 @@ function single<A>(op: string, update: Update, scalars: (a: A) => number[]): Web
 }
 
 /**
+ * WGSL: one branch per parameter, in order, that takes element `i` if it is the parameter's and
+ * updates it: `n` records of `rl` words from word `first`, each after the index where its
+ * parameter's elements end; the gradient of parameter j bound as `grad(j)`, its tensors `outs(j)`.
+ */
+function branches(n: number, first: number, rl: number, update: Update, grad: (j: number) => string, outs: (j: number) => string[]): string {
+  return Array.from({ length: n }, (_, j) => {
+    const at = first + j * rl;
+    const e = j === 0 ? 'i' : `(i - md[${at - rl}])`;
+    return `if (i < md[${at}]) {
+  ${update((k) => at + 1 + k, e, `${grad(j)}[md[${at + 2}] + ${e}]`, outs(j))}
+  return;
+  }`;
+  }).join('\n  ');
+}
+
+/**
  * Many parameters per dispatch, as many as the bindings allow: each binds its gradient and the
  * tensors it updates, and a shader stage has `maxStorageBuffersPerShaderStage` storage bindings
  * (the device asked for the adapter's), one of them the metadata. More parameters take more
@@ -101,16 +117,7 @@ function foreach<A>(op: string, update: Update, scalars: (a: A) => number[]): We
       const meta = [0, 0];
       for (const [j, views] of params.entries()) meta.push((meta[0]! += numelOf(views[0]!.shape)), ...records[j]!);
       const wgsl = () => `${head(params.map((v) => v[1]!.dtype), params.flatMap(([p, , ...state]) => [p!, ...state].map((v) => v.dtype)))}
-  ${params
-    .map((_, j) => {
-      const at = 2 + j * rl;
-      const e = j === 0 ? 'i' : `(i - md[${at - rl}])`;
-      return `if (i < md[${at}]) {
-  ${update((k) => at + 1 + k, e, `in${j}[md[${at + 2}] + ${e}]`, Array.from({ length: w - 1 }, (_, r) => `out${j * (w - 1) + r}`))}
-  return;
-  }`;
-    })
-    .join('\n  ')}
+  ${branches(params.length, 2, rl, update, (j) => `in${j}`, (j) => Array.from({ length: w - 1 }, (_, r) => `out${j * (w - 1) + r}`))}
 }`;
       programs.push({
         key: `${op}:${w}:${params.length}`,
@@ -159,16 +166,7 @@ export function foreachBeside(op: string, params: readonly { views: readonly Gpu
     wgsl: (base, inAt, outAt) => `fn extra(g: u32, l: u32) {
   let i = g * ${size}u + l;
   if (i >= md[${base}u]) { return; }
-  ${others
-    .map((_, j) => {
-      const at = base + 1 + j * rl;
-      const e = j === 0 ? 'i' : `(i - md[${at - rl}])`;
-      return `if (i < md[${at}]) {
-  ${update((k) => at + 1 + k, e, `in${inAt + j}[md[${at + 2}] + ${e}]`, outs(j, outAt))}
-  return;
-  }`;
-    })
-    .join('\n  ')}
+  ${branches(others.length, base + 1, rl, update, (j) => `in${inAt + j}`, (j) => outs(j, outAt))}
 }`,
   };
   return { stored, extra };
