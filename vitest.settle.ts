@@ -1,8 +1,13 @@
-// Setup file of every test project: before each test, the collector runs and the finalizers
-// return what garbage from earlier tests held. A tensor nobody disposed is freed by a
-// FinalizationRegistry callback, a task V8 queues whenever it likes; without this, a test that
-// reads memory() across an `await` saw an earlier test's garbage vanish mid-test (CI: the count
-// of CPU tensors dropped by 6 between two readings of module-to.test.ts).
+// Setup file of every test project: before each test of a file that reads memory() (or uses
+// WebGPU), the collector runs and the finalizers return what garbage from earlier tests held. A
+// tensor nobody disposed is freed by a FinalizationRegistry callback, a task V8 queues whenever
+// it likes; without this, a test that reads memory() across an `await` saw an earlier test's
+// garbage vanish mid-test (CI: the count of CPU tensors dropped by 6 between two readings of
+// module-to.test.ts). Settling takes two full collections, 50–80 ms a test: before every test it
+// was most of the CI's time in files of small tests (nn's 873 PyTorch loss cases: 45 s, 3 s
+// without), and only readings of memory() can tell. Files using WebGPU settle too: GPU buffers
+// are freed by finalizers, and V8 does not see the GPU memory that garbage holds.
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { beforeEach } from 'vitest';
@@ -55,4 +60,12 @@ export async function settleMemory(): Promise<void> {
   }
 }
 
-beforeEach(settleMemory);
+const settles = new Map<string, boolean>();
+const needsSettling = (file: string): boolean => {
+  let v = settles.get(file);
+  if (v === undefined) settles.set(file, (v = /\bmemory\(|settleMemory|peakBytes|webgpu/i.test(readFileSync(file, 'utf8'))));
+  return v;
+};
+beforeEach(async (ctx) => {
+  if (needsSettling(ctx.task.file.filepath)) await settleMemory();
+});
