@@ -34,8 +34,8 @@
 
   ;; One row's pass over x[c], c < C (x to end): e = exp(x[c] - (mh + ml)) in float32 lanes, then
   ;; if `grad` is 0 the e are summed (and stored at o[c] unless o is 0: the forward's saved exps),
-  ;; else o[c] = e·k - b is written (one multiply and one subtraction, each rounded to float32). Four classes at a time, then the last C mod 4 one at a
-  ;; time through the same code (lane 0 of a splat), so there is one copy of the exp. The sum is
+  ;; else o[c] = e·k - b is written (one multiply and one subtraction, each rounded to float32).
+  ;; Four classes at a time, then the last C mod 4 one at a time through the same code (lane 0 of a splat), so there is one copy of the exp. The sum is
   ;; in double: lane j's exps into sum j, then (s0 + s1) + (s2 + s3) + (the last C mod 4, summed
   ;; in class order).
   ;;
@@ -212,32 +212,39 @@
   ;; skips the lanes' range test, the same bits); then the target's term t is taken off o[y], in double, rounded to float (as
   ;; JavaScript's `o[y] -= t` on a Float32Array), while the row is in cache. The doubles
   ;; (shift, k, b, skip, y, t) per row are at `params`; a row whose skip is not 0 is zero-filled.
-  (func $ce_grad (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32)
+  ;; With `saved`, x holds the forward's exps (rows of C): o[c] = x[c]·k - b by $scale_row.
+  (func $ce_grad (param $x i32) (param $rows i32) (param $C i32) (param $frac i32) (param $params i32) (param $o i32) (param $saved i32)
     (local $bytes i32) (local $shift f64) (local $mh f32) (local $at i32) (local $mm v128) (local $hi f32) (local $lo f32)
     (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
     (block $done (loop $row
       (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
       (if (f64.eq (f64.load offset=24 (local.get $params)) (f64.const 0))
         (then
-          (local.set $shift (f64.load (local.get $params)))
-          (local.set $mh (f32.demote_f64 (local.get $shift)))
-          (local.set $mm (call $minmax (local.get $x) (i32.add (local.get $x) (local.get $bytes))))
-          (local.set $hi (f32x4.extract_lane 0 (local.get $mm)))
-          (local.set $lo (f32x4.extract_lane 1 (local.get $mm)))
-          (drop (call $row (local.get $x) (i32.add (local.get $x) (local.get $bytes))
-            (f32x4.splat (local.get $mh)) (f32x4.splat (f32.demote_f64 (f64.sub (local.get $shift) (f64.promote_f32 (local.get $mh)))))
-            (local.get $frac)
-            ;; every |x| <= |mh|: Fast2Sum's error of x - mh is exact, TwoSum's bits in three operations fewer
-            (select (i32.const 2) (i32.const 1) (i32.and
-              (f32.ge (local.get $lo) (f32.neg (f32.abs (local.get $mh))))
-              (f32.le (local.get $hi) (f32.abs (local.get $mh)))))
-            (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params))))
-            (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params))))
-            (local.get $o)
-            ;; every x - mh within [-87, 87] (NaNs passed over: a NaN lane gives NaN either way): no lane test
-            (i32.eqz (i32.and
-              (f32.ge (f32.sub (local.get $lo) (local.get $mh)) (f32.const -87))
-              (f32.le (f32.sub (local.get $hi) (local.get $mh)) (f32.const 87))))))
+          (if (local.get $saved)
+            (then (call $scale_row (local.get $x) (i32.add (local.get $x) (local.get $bytes))
+              (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params))))
+              (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params))))
+              (local.get $o)))
+            (else
+              (local.set $shift (f64.load (local.get $params)))
+              (local.set $mh (f32.demote_f64 (local.get $shift)))
+              (local.set $mm (call $minmax (local.get $x) (i32.add (local.get $x) (local.get $bytes))))
+              (local.set $hi (f32x4.extract_lane 0 (local.get $mm)))
+              (local.set $lo (f32x4.extract_lane 1 (local.get $mm)))
+              (drop (call $row (local.get $x) (i32.add (local.get $x) (local.get $bytes))
+                (f32x4.splat (local.get $mh)) (f32x4.splat (f32.demote_f64 (f64.sub (local.get $shift) (f64.promote_f32 (local.get $mh)))))
+                (local.get $frac)
+                ;; every |x| <= |mh|: Fast2Sum's error of x - mh is exact, TwoSum's bits in three operations fewer
+                (select (i32.const 2) (i32.const 1) (i32.and
+                  (f32.ge (local.get $lo) (f32.neg (f32.abs (local.get $mh))))
+                  (f32.le (local.get $hi) (f32.abs (local.get $mh)))))
+                (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params))))
+                (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params))))
+                (local.get $o)
+                ;; every x - mh within [-87, 87] (NaNs passed over: a NaN lane gives NaN either way): no lane test
+                (i32.eqz (i32.and
+                  (f32.ge (f32.sub (local.get $lo) (local.get $mh)) (f32.const -87))
+                  (f32.le (f32.sub (local.get $hi) (local.get $mh)) (f32.const 87))))))))
           (local.set $at (i32.add (local.get $o) (i32.shl (i32.trunc_f64_s (f64.load offset=32 (local.get $params))) (i32.const 2))))
           (f32.store (local.get $at) (f32.demote_f64 (f64.sub (f64.promote_f32 (f32.load (local.get $at))) (f64.load offset=40 (local.get $params))))))
         (else (memory.fill (local.get $o) (i32.const 0) (local.get $bytes))))
@@ -247,51 +254,33 @@
       (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
       (br $row))))
 
-  ;; The backward from the forward's saved exps: o[c] = e[c]·k - b over each row's C classes (e and
-  ;; o both rows of C), in float32 as $row's gradient does it, then o[y] -= t in double; the
-  ;; doubles (unused, k, b, skip, y, t) per row at `params`, as $ce_grad's. A pass over memory:
-  ;; no exp.
-  (func $ce_scale (param $e i32) (param $rows i32) (param $C i32) (param $params i32) (param $o i32)
-    (local $bytes i32) (local $end i32) (local $k v128) (local $b v128) (local $subb i32) (local $y v128) (local $at i32)
-    (local.set $bytes (i32.shl (local.get $C) (i32.const 2)))
-    (block $done (loop $row
-      (br_if $done (i32.le_s (local.get $rows) (i32.const 0)))
-      (if (f64.eq (f64.load offset=24 (local.get $params)) (f64.const 0))
-        (then
-          (local.set $k (f32x4.splat (f32.demote_f64 (f64.load offset=8 (local.get $params)))))
-          (local.set $b (f32x4.splat (f32.demote_f64 (f64.load offset=16 (local.get $params)))))
-          (local.set $subb (v128.any_true (local.get $b)))
-          (local.set $end (i32.add (local.get $e) (local.get $bytes)))
-          (local.set $at (local.get $o))
-          (block $tail (loop $l
-            (br_if $tail (i32.gt_u (i32.add (local.get $e) (i32.const 16)) (local.get $end)))
-            (local.set $y (f32x4.mul (v128.load (local.get $e)) (local.get $k)))
-            (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
-            (v128.store (local.get $at) (local.get $y))
-            (local.set $e (i32.add (local.get $e) (i32.const 16)))
-            (local.set $at (i32.add (local.get $at) (i32.const 16)))
-            (br $l)))
-          (block $end1 (loop $l
-            (br_if $end1 (i32.ge_u (local.get $e) (local.get $end)))
-            (local.set $y (f32x4.mul (v128.load32_splat (local.get $e)) (local.get $k)))
-            (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
-            (f32.store (local.get $at) (f32x4.extract_lane 0 (local.get $y)))
-            (local.set $e (i32.add (local.get $e) (i32.const 4)))
-            (local.set $at (i32.add (local.get $at) (i32.const 4)))
-            (br $l)))
-          (local.set $at (i32.add (local.get $o) (i32.shl (i32.trunc_f64_s (f64.load offset=32 (local.get $params))) (i32.const 2))))
-          (f32.store (local.get $at) (f32.demote_f64 (f64.sub (f64.promote_f32 (f32.load (local.get $at))) (f64.load offset=40 (local.get $params))))))
-        (else
-          (memory.fill (local.get $o) (i32.const 0) (local.get $bytes))
-          (local.set $e (i32.add (local.get $e) (local.get $bytes)))))
-      (local.set $o (i32.add (local.get $o) (local.get $bytes)))
-      (local.set $params (i32.add (local.get $params) (i32.const 48)))
-      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
-      (br $row))))
+  ;; o[c] = e[c]·k - b for e from `e` to `end` (the forward's saved exps of one row), in float32 as
+  ;; $row's gradient computes it from its exps: a pass over memory, no exp. (Through $row's loop,
+  ;; with the exp skipped, it took 3x the time.)
+  (func $scale_row (param $e i32) (param $end i32) (param $k v128) (param $b v128) (param $o i32)
+    (local $subb i32) (local $y v128)
+    (local.set $subb (v128.any_true (local.get $b)))
+    (block $tail (loop $l
+      (br_if $tail (i32.gt_u (i32.add (local.get $e) (i32.const 16)) (local.get $end)))
+      (local.set $y (f32x4.mul (v128.load (local.get $e)) (local.get $k)))
+      (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
+      (v128.store (local.get $o) (local.get $y))
+      (local.set $e (i32.add (local.get $e) (i32.const 16)))
+      (local.set $o (i32.add (local.get $o) (i32.const 16)))
+      (br $l)))
+    (block $done (loop $l
+      (br_if $done (i32.ge_u (local.get $e) (local.get $end)))
+      (local.set $y (f32x4.mul (v128.load32_splat (local.get $e)) (local.get $k)))
+      (if (local.get $subb) (then (local.set $y (f32x4.sub (local.get $y) (local.get $b)))))
+      (f32.store (local.get $o) (f32x4.extract_lane 0 (local.get $y)))
+      (local.set $e (i32.add (local.get $e) (i32.const 4)))
+      (local.set $o (i32.add (local.get $o) (i32.const 4)))
+      (br $l))))
 
 ;; Part `part` of a row job (src/wasm/runtime.ts's wasmRunParts, on any thread): i32 fields at
-  ;; `job` op (0 ce_stats, 1 ce_grad, 2 ce_scale: x is then the exps), x, rows, C, frac, out
-  ;; (ce_stats's out, the others' params), o (ce_stats's e: 0 for none), parts. Part p takes rows [p·rows/parts, (p + 1)·rows/parts), each computed as a one-part job
+  ;; `job` op (0 ce_stats, 1 ce_grad, 2 ce_grad from saved exps: x is then the exps), x, rows, C,
+  ;; frac, out (ce_stats's out, ce_grad's params), o (ce_stats's e: 0 for none), parts. Part p
+  ;; takes rows [p·rows/parts, (p + 1)·rows/parts), each computed as a one-part job
   ;; computes it: the same bits whoever takes which part, and however many parts there are.
   (func (export "ce_part") (param $job i32) (param $part i32) (param $thread i32)
     (local $r0 i32) (local $n i32) (local $C i32) (local $x i32)
@@ -304,13 +293,10 @@
         (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 24)))
         (select (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2))) (i32.const 0)
           (i32.load offset=24 (local.get $job)))))
-      (else (if (i32.eq (i32.load (local.get $job)) (i32.const 1))
-        (then (call $ce_grad (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
-          (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 48)))
-          (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))
-        (else (call $ce_scale (local.get $x) (local.get $n) (local.get $C)
-          (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 48)))
-          (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))))))))
+      (else (call $ce_grad (local.get $x) (local.get $n) (local.get $C) (i32.load offset=16 (local.get $job))
+        (i32.add (i32.load offset=20 (local.get $job)) (i32.mul (local.get $r0) (i32.const 48)))
+        (i32.add (i32.load offset=24 (local.get $job)) (i32.shl (i32.mul (local.get $r0) (local.get $C)) (i32.const 2)))
+        (i32.eq (i32.load (local.get $job)) (i32.const 2))))))
   ;; The first row of part p: p·rows/parts (in 64 bits: p·rows may pass 2^31).
   (func $split (param $job i32) (param $p i32) (result i32)
     (i32.wrap_i64 (i64.div_u

@@ -66,9 +66,9 @@ function wasmLoss(x: CpuView, o?: CpuView): WasmLoss | undefined {
 // Operations per element of a row pass (loss.wat's $row: the exp's exact argument, its reduction,
 // the polynomial, the scaling by 2^n, the range check, then the sum or the affine): what the pass
 // counts against parallelMinFlops, so that the threshold means about as much time as for a product.
-// ce_scale's pass has no exp: a multiply and a subtraction.
+// ce_grad from saved exps has no exp: a multiply and a subtraction.
 const ROW_FLOPS = [36, 36, 2];
-/** One of loss.wat's row passes (ce_part's op 0 ce_stats, 1 ce_grad, 2 ce_scale) over `rows` rows of C, on as many threads as pays. */
+/** One of loss.wat's row passes (ce_part's op 0 ce_stats, 1 ce_grad, 2 ce_grad from saved exps) over `rows` rows of C, on as many threads as pays. */
 function rowPass(op: 0 | 1 | 2, x: CpuView, rows: number, C: number, w: WasmLoss, out: number, o = 0): void {
   wasmRunParts(lossModules, [op, wasmAddress(x.handle, x.offset), rows, C, w.frac, out, o], rows, ROW_FLOPS[op]! * rows * C);
 }
@@ -171,7 +171,7 @@ function rowStats(x: CpuView, r: Rows, ys: Int32Array, exps?: CpuView): { a: Flo
  * o = E·k - b over each position's row, then o[y] -= t at its target (in double, as the row pass
  * does, while the row is in cache); (shift, k, b, skip, y, t) per position in `params`; skipped
  * rows are zero-filled. E is exp(x - shift), or with `exps` (rows of C) the saved exp(x - m), k
- * then carrying the 1/s. For float32, in float32 as wasm/loss.wat's ce_grad and ce_scale compute
+ * then carrying the 1/s. For float32, in float32 as wasm/loss.wat's ce_grad computes
  * it: the shift as a pair of floats, k and b rounded to float. `w`: the WebAssembly kernels, when
  * x (or exps) and o can take them.
  */
